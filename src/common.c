@@ -1,0 +1,202 @@
+/* common.c — error record, logging, mmap, file reading, half-float conversion. */
+#define _POSIX_C_SOURCE 200809L
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+quipu_status quipu_error_set(quipu_error *err, quipu_status code, const char *fmt, ...) {
+    if (err && err->code == QUIPU_OK) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        /* one line: newlines in user data must not break the contract */
+        for (char *p = err->msg; *p; p++)
+            if (*p == '\n' || *p == '\r') *p = ' ';
+        err->code = code;
+    }
+    return code;
+}
+
+void quipu_error_clear(quipu_error *err) {
+    if (err) {
+        err->code = QUIPU_OK;
+        err->msg[0] = '\0';
+    }
+}
+
+const char *quipu_status_name(quipu_status s) {
+    switch (s) {
+    case QUIPU_OK: return "ok";
+    case QUIPU_ERR_IO: return "i/o error";
+    case QUIPU_ERR_FORMAT: return "format error";
+    case QUIPU_ERR_UNSUPPORTED: return "unsupported";
+    case QUIPU_ERR_INVALID: return "invalid input";
+    case QUIPU_ERR_NOMEM: return "out of memory";
+    case QUIPU_ERR_NUMERIC: return "numeric error";
+    case QUIPU_ERR_INTERNAL: return "internal error";
+    }
+    return "unknown";
+}
+
+static int g_rank = -1;
+static quipu_log_level g_level = QUIPU_LOG_INFO;
+
+void quipu_log_set_rank(int rank) { g_rank = rank; }
+void quipu_log_set_level(quipu_log_level lvl) { g_level = lvl; }
+
+void quipu_log(quipu_log_level lvl, const char *fmt, ...) {
+    if (lvl < g_level) return;
+    if (lvl <= QUIPU_LOG_INFO && g_rank > 0) return;
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (g_rank >= 0)
+        fprintf(stderr, "quipu[%d] %s: %s\n", g_rank, names[lvl], line);
+    else
+        fprintf(stderr, "quipu %s: %s\n", names[lvl], line);
+}
+
+void *quipu_malloc_array(size_t n, size_t size) {
+    if (size && n > SIZE_MAX / size) return NULL;
+    size_t total = n * size;
+    return malloc(total ? total : 1);
+}
+
+void *quipu_calloc_array(size_t n, size_t size) {
+    if (size && n > SIZE_MAX / size) return NULL;
+    return calloc(n ? n : 1, size ? size : 1);
+}
+
+int quipu_mul_overflow_u64(uint64_t a, uint64_t b, uint64_t *out) {
+    if (a && b > UINT64_MAX / a) return -1;
+    *out = a * b;
+    return 0;
+}
+
+quipu_status quipu_mmap_open(quipu_mmap *m, const char *path, quipu_error *err) {
+    m->data = NULL;
+    m->size = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return quipu_error_set(err, QUIPU_ERR_IO, "%s: is a directory, expected a file", path);
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        m->data = (const uint8_t *)"";
+        m->size = 0;
+        return QUIPU_OK;
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED) return quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot mmap: %s", path, strerror(e));
+    m->data = p;
+    m->size = (size_t)st.st_size;
+    return QUIPU_OK;
+}
+
+void quipu_mmap_close(quipu_mmap *m) {
+    if (m && m->data && m->size) munmap((void *)m->data, m->size);
+    if (m) {
+        m->data = NULL;
+        m->size = 0;
+    }
+}
+
+quipu_status quipu_read_file(const char *path, char **out, size_t *len, quipu_error *err) {
+    *out = NULL;
+    if (len) *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        if (n + 1 >= cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory", path);
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return quipu_error_set(err, QUIPU_ERR_IO, "%s: read error", path);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    if (len) *len = n;
+    return QUIPU_OK;
+}
+
+float quipu_fp16_to_fp32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31;
+    uint32_t exp = (h >> 10) & 0x1f;
+    uint32_t mant = h & 0x3ff;
+    uint32_t bits;
+    if (exp == 0) {
+        if (mant == 0) {
+            bits = sign;
+        } else { /* subnormal: normalise */
+            int e = -1;
+            do {
+                e++;
+                mant <<= 1;
+            } while (!(mant & 0x400));
+            mant &= 0x3ff;
+            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | (mant << 13);
+        }
+    } else if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | (mant << 13);
+    } else {
+        bits = sign | ((exp + (127 - 15)) << 23) | (mant << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+float quipu_bf16_to_fp32(uint16_t b) {
+    uint32_t bits = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+double quipu_time_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

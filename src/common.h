@@ -1,0 +1,65 @@
+/* common.h — status codes, the sticky error record, logging, small memory helpers.
+ * Every fallible function returns quipu_status and fills a quipu_error whose message is one
+ * line a user can act on ("FILE: problem"). Only main.c turns an error into an exit code. */
+#ifndef QUIPU_COMMON_H
+#define QUIPU_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum quipu_status {
+    QUIPU_OK = 0,
+    QUIPU_ERR_IO,          /* open/read/write/mmap failed */
+    QUIPU_ERR_FORMAT,      /* malformed or truncated input file */
+    QUIPU_ERR_UNSUPPORTED, /* valid input we do not handle (architecture, quant type) */
+    QUIPU_ERR_INVALID,     /* bad argument or bad user input (JSON line, UTF-8) */
+    QUIPU_ERR_NOMEM,
+    QUIPU_ERR_NUMERIC,     /* NaN/Inf in weights or activations */
+    QUIPU_ERR_INTERNAL
+} quipu_status;
+
+typedef struct quipu_error {
+    quipu_status code;
+    char msg[1024];
+} quipu_error;
+
+/* Records code and a printf-style message in err (if non-NULL) and returns code.
+ * Sticky: a message already set is kept (the first, lowest-level cause wins) unless
+ * quipu_error_clear was called. */
+quipu_status quipu_error_set(quipu_error *err, quipu_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void quipu_error_clear(quipu_error *err);
+const char *quipu_status_name(quipu_status s);
+
+/* Logging: prefixes the MPI rank when one is set; INFO only from rank 0. */
+typedef enum { QUIPU_LOG_DEBUG, QUIPU_LOG_INFO, QUIPU_LOG_WARN, QUIPU_LOG_ERROR } quipu_log_level;
+void quipu_log_set_rank(int rank);
+void quipu_log_set_level(quipu_log_level lvl);
+void quipu_log(quipu_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Allocation with overflow checks; return NULL on failure (callers report QUIPU_ERR_NOMEM). */
+void *quipu_malloc_array(size_t n, size_t size);
+void *quipu_calloc_array(size_t n, size_t size);
+/* a*b with overflow detection: returns 0 and sets *out on success, -1 on overflow. */
+int quipu_mul_overflow_u64(uint64_t a, uint64_t b, uint64_t *out);
+
+/* A read-only memory map of a whole file. */
+typedef struct quipu_mmap {
+    const uint8_t *data;
+    size_t size;
+} quipu_mmap;
+quipu_status quipu_mmap_open(quipu_mmap *m, const char *path, quipu_error *err);
+void quipu_mmap_close(quipu_mmap *m);
+
+/* Reads a whole (small) file into a NUL-terminated heap buffer. */
+quipu_status quipu_read_file(const char *path, char **out, size_t *len, quipu_error *err);
+
+/* fp16 / bf16 -> fp32, exact. */
+float quipu_fp16_to_fp32(uint16_t h);
+float quipu_bf16_to_fp32(uint16_t b);
+
+/* Monotonic seconds. */
+double quipu_time_now(void);
+
+#endif
