@@ -18,6 +18,9 @@ const char *quipu_dtype_name(uint32_t type);
 /* Elements per block and bytes per block; 0 if the type cannot be dequantized by quipu. */
 uint32_t quipu_dtype_block_size(uint32_t type);
 uint32_t quipu_dtype_block_bytes(uint32_t type);
+/* Storage layout of any type ggml knows (including ones quipu cannot dequantize, e.g. IQ4_XS),
+ * so a file reader can size every tensor: returns 1 and sets both, or 0 if the id is unknown. */
+int quipu_dtype_ggml_layout(uint32_t type, uint32_t *block_size, uint32_t *block_bytes);
 /* Bytes of a row of n elements; returns -1 if n is not a multiple of the block size or the
  * type is unsupported. */
 int quipu_dtype_row_bytes(uint32_t type, uint64_t n, uint64_t *out);
