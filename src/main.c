@@ -1,3 +1,330 @@
-/* main.c — the quipu command line (placeholder until the commands land). */
-#include <stdio.h>
-int main(void) { fprintf(stderr, "quipu: not yet\n"); return 1; }
+/* main.c — the quipu command line: parses arguments, runs one command, turns errors into a
+ * one-line message and a non-zero exit status. The commands' behaviour is a contract (DESIGN.md):
+ *   quipu score --model PATH [--backend cpu|cuda|hip] [--per-token]
+ *   quipu tokenize --model PATH [--add-special]
+ *   quipu inspect PATH */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "common.h"
+#include "model.h"
+#include "score.h"
+#include "tokenizer.h"
+
+enum { EXIT_USAGE = 2 };
+
+static void print_version(void) { printf("quipu %s (%s)\n", QUIPU_VERSION, QUIPU_GIT_HASH); }
+
+static void usage_main(FILE *f) {
+    fprintf(f,
+            "usage: quipu COMMAND [OPTIONS]\n"
+            "\n"
+            "Measures socio-cultural bias in language models across languages and cultures.\n"
+            "\n"
+            "commands:\n"
+            "  score     log-likelihood of continuations given contexts (JSON lines on stdin)\n"
+            "  tokenize  token ids of JSON strings on stdin\n"
+            "  inspect   architecture, hyper-parameters, tensors and tokenizer of a model\n"
+            "  run       run an experiment config (not in this build yet)\n"
+            "  report    tables and plots from finished runs (not in this build yet)\n"
+            "\n"
+            "Run 'quipu COMMAND --help' for a command's options; 'quipu --version' for the version.\n");
+}
+
+/* ------------------------------------------------------------------ line input */
+
+typedef struct line_reader {
+    FILE *f;
+    char *buf;
+    size_t cap;
+    long lineno;
+} line_reader;
+
+/* Returns the line length (without the newline), or -1 at end of input. */
+static ssize_t read_line(line_reader *r) {
+    ssize_t n = getline(&r->buf, &r->cap, r->f);
+    if (n < 0) return -1;
+    r->lineno++;
+    while (n > 0 && (r->buf[n - 1] == '\n' || r->buf[n - 1] == '\r')) r->buf[--n] = '\0';
+    return n;
+}
+
+static int is_blank(const char *s, ssize_t n) {
+    for (ssize_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t') return 0;
+    return 1;
+}
+
+/* ------------------------------------------------------------------ score */
+
+typedef struct score_opts {
+    const char *model, *backend;
+    int per_token, threads;
+    int64_t batch_tokens, max_length;
+} score_opts;
+
+static void usage_score(FILE *f) {
+    fprintf(f,
+            "usage: quipu score --model PATH [--backend cpu|cuda|hip] [--per-token] [--threads N]\n"
+            "                   [--batch-tokens N] [--max-length N]\n"
+            "\n"
+            "Reads JSON lines {\"context\": \"...\", \"continuation\": \"...\"} on stdin and writes one JSON line per\n"
+            "input: {\"logprob\": sum, \"n_tokens\": k, \"is_greedy\": bool} (+ \"token_logprobs\" with --per-token).\n"
+            "Conventions follow lm-evaluation-harness: the context's trailing whitespace moves to the\n"
+            "continuation, the pair is encoded whole and split at the context's token length, and an empty\n"
+            "context becomes one prefix token (BOS, else EOS). Results do not depend on --batch-tokens.\n"
+            "\n"
+            "  --model PATH        GGUF file or Hugging Face checkpoint directory\n"
+            "  --backend NAME      cpu (default), cuda or hip\n"
+            "  --per-token         also print each continuation token's log-probability\n"
+            "  --threads N         CPU threads (default: all)\n"
+            "  --batch-tokens N    tokens per forward pass (default 2048)\n"
+            "  --max-length N      left-truncate longer inputs (default: the model's context)\n");
+}
+
+#define SCORE_CHUNK 256
+
+static void print_result(const quipu_score_result *r, int per_token) {
+    printf("{\"logprob\": %.17g, \"n_tokens\": %d, \"is_greedy\": %s", r->logprob, r->n_tokens, r->is_greedy ? "true" : "false");
+    if (per_token) {
+        printf(", \"token_logprobs\": [");
+        for (int32_t k = 0; k < r->n_tokens; k++) printf(k ? ", %.17g" : "%.17g", r->token_logprobs[k]);
+        printf("]");
+    }
+    printf("}\n");
+}
+
+/* Scores the pending items and prints them; frees their texts. */
+static quipu_status score_flush(quipu_model *m, const score_opts *o, quipu_score_item *items, json_t **docs, size_t *n, quipu_error *err) {
+    if (*n == 0) return QUIPU_OK;
+    quipu_score_result *res = calloc(*n, sizeof *res);
+    if (!res) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    quipu_scorer_opts so = {.batch_tokens = o->batch_tokens, .max_length = o->max_length};
+    quipu_status st = quipu_score_items(m, &so, items, *n, res, err);
+    if (st == QUIPU_OK)
+        for (size_t i = 0; i < *n; i++) print_result(&res[i], o->per_token);
+    fflush(stdout);
+    for (size_t i = 0; i < *n; i++) {
+        quipu_score_result_free(&res[i]);
+        json_decref(docs[i]);
+    }
+    free(res);
+    *n = 0;
+    return st;
+}
+
+static int cmd_score(int argc, char **argv, quipu_error *err) {
+    score_opts o = {.backend = "cpu", .threads = 0, .batch_tokens = 2048};
+    static const struct option lo[] = {{"model", required_argument, 0, 'm'},     {"backend", required_argument, 0, 'b'},
+                                       {"per-token", no_argument, 0, 'p'},        {"threads", required_argument, 0, 't'},
+                                       {"batch-tokens", required_argument, 0, 'B'}, {"max-length", required_argument, 0, 'L'},
+                                       {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (c) {
+        case 'm': o.model = optarg; break;
+        case 'b': o.backend = optarg; break;
+        case 'p': o.per_token = 1; break;
+        case 't': o.threads = atoi(optarg); break;
+        case 'B': o.batch_tokens = atoll(optarg); break;
+        case 'L': o.max_length = atoll(optarg); break;
+        case 'h': usage_score(stdout); return 0;
+        default: usage_score(stderr); return EXIT_USAGE;
+        }
+    }
+    if (!o.model) {
+        fprintf(stderr, "quipu score: --model PATH is required\n");
+        return EXIT_USAGE;
+    }
+    if (o.batch_tokens <= 0) {
+        fprintf(stderr, "quipu score: --batch-tokens must be a positive number\n");
+        return EXIT_USAGE;
+    }
+    quipu_backend *b = NULL;
+    quipu_model *m = NULL;
+    if (quipu_backend_init(&b, o.backend, o.threads, err)) return 1;
+    if (quipu_model_load(&m, o.model, b, err)) {
+        quipu_backend_free(b);
+        return 1;
+    }
+    quipu_score_item items[SCORE_CHUNK];
+    json_t *docs[SCORE_CHUNK];
+    size_t n = 0;
+    line_reader lr = {.f = stdin};
+    ssize_t len;
+    int rc = 0;
+    while ((len = read_line(&lr)) >= 0) {
+        if (is_blank(lr.buf, len)) continue;
+        json_error_t je;
+        json_t *doc = json_loadb(lr.buf, (size_t)len, 0, &je);
+        const char *bad = NULL;
+        char why[300];
+        if (!doc) {
+            snprintf(why, sizeof why, "invalid JSON: %s", je.text);
+            bad = why;
+        } else {
+            json_t *ctx = json_object_get(doc, "context"), *cont = json_object_get(doc, "continuation");
+            if (!json_is_object(doc)) bad = "expected a JSON object {\"context\": ..., \"continuation\": ...}";
+            else if (ctx && !json_is_string(ctx)) bad = "\"context\" must be a string";
+            else if (!json_is_string(cont)) bad = "missing string field \"continuation\"";
+            else {
+                items[n].context = ctx ? json_string_value(ctx) : "";
+                items[n].context_len = ctx ? json_string_length(ctx) : 0;
+                items[n].continuation = json_string_value(cont);
+                items[n].continuation_len = json_string_length(cont);
+                docs[n++] = doc;
+                doc = NULL;
+            }
+        }
+        if (bad) {
+            json_decref(doc);
+            /* finished work first: the lines before the bad one are scored and printed */
+            if (score_flush(m, &o, items, docs, &n, err) == QUIPU_OK)
+                quipu_error_set(err, QUIPU_ERR_INVALID, "stdin:%ld: %s", lr.lineno, bad);
+            rc = 1;
+            break;
+        }
+        if (n == SCORE_CHUNK && score_flush(m, &o, items, docs, &n, err)) {
+            rc = 1;
+            break;
+        }
+    }
+    if (!rc && score_flush(m, &o, items, docs, &n, err)) rc = 1;
+    for (size_t i = 0; i < n; i++) json_decref(docs[i]);
+    free(lr.buf);
+    quipu_model_free(m);
+    quipu_backend_free(b);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ tokenize */
+
+static void usage_tokenize(FILE *f) {
+    fprintf(f,
+            "usage: quipu tokenize --model PATH [--add-special]\n"
+            "\n"
+            "Reads one JSON string per line on stdin and writes one JSON array of token ids per line.\n"
+            "No special tokens are added unless --add-special (as Hugging Face add_special_tokens).\n"
+            "PATH may be a GGUF file, a checkpoint directory or a lone tokenizer.json.\n");
+}
+
+static int cmd_tokenize(int argc, char **argv, quipu_error *err) {
+    const char *model = NULL;
+    int add_special = 0;
+    static const struct option lo[] = {{"model", required_argument, 0, 'm'}, {"add-special", no_argument, 0, 'a'},
+                                       {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'a': add_special = 1; break;
+        case 'h': usage_tokenize(stdout); return 0;
+        default: usage_tokenize(stderr); return EXIT_USAGE;
+        }
+    }
+    if (!model) {
+        fprintf(stderr, "quipu tokenize: --model PATH is required\n");
+        return EXIT_USAGE;
+    }
+    quipu_tokenizer *tok = NULL;
+    if (quipu_tokenizer_load_path(&tok, model, err)) return 1;
+    line_reader lr = {.f = stdin};
+    ssize_t len;
+    int rc = 0;
+    while ((len = read_line(&lr)) >= 0) {
+        if (is_blank(lr.buf, len)) continue;
+        json_error_t je;
+        json_t *doc = json_loadb(lr.buf, (size_t)len, JSON_DECODE_ANY, &je);
+        if (!doc || !json_is_string(doc)) {
+            quipu_error_set(err, QUIPU_ERR_INVALID, "stdin:%ld: %s%s", lr.lineno, doc ? "expected a JSON string" : "invalid JSON: ",
+                            doc ? "" : je.text);
+            json_decref(doc);
+            rc = 1;
+            break;
+        }
+        int32_t *ids = NULL;
+        size_t nids = 0;
+        if (quipu_tokenizer_encode(tok, json_string_value(doc), json_string_length(doc), add_special, &ids, &nids, err)) {
+            json_decref(doc);
+            rc = 1;
+            break;
+        }
+        putchar('[');
+        for (size_t i = 0; i < nids; i++) printf(i ? ", %d" : "%d", ids[i]);
+        fputs("]\n", stdout);
+        free(ids);
+        json_decref(doc);
+    }
+    fflush(stdout);
+    free(lr.buf);
+    quipu_tokenizer_free(tok);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ inspect */
+
+static void usage_inspect(FILE *f) {
+    fprintf(f,
+            "usage: quipu inspect PATH\n"
+            "\n"
+            "Prints, as JSON, the architecture, hyper-parameters, tensor count and types, tokenizer kind,\n"
+            "special tokens and the memory the fp32 weights need. PATH: GGUF file or checkpoint directory.\n");
+}
+
+static int cmd_inspect(int argc, char **argv, quipu_error *err) {
+    static const struct option lo[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        if (c == 'h') {
+            usage_inspect(stdout);
+            return 0;
+        }
+        usage_inspect(stderr);
+        return EXIT_USAGE;
+    }
+    if (optind != argc - 1) {
+        usage_inspect(stderr);
+        return EXIT_USAGE;
+    }
+    return quipu_model_describe(argv[optind], stdout, err) ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ main */
+
+int main(int argc, char **argv) {
+    quipu_error err = {0};
+    if (argc < 2) {
+        usage_main(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    int rc;
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage_main(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        print_version();
+        return 0;
+    }
+    if (!strcmp(cmd, "score")) rc = cmd_score(argc - 1, argv + 1, &err);
+    else if (!strcmp(cmd, "tokenize")) rc = cmd_tokenize(argc - 1, argv + 1, &err);
+    else if (!strcmp(cmd, "inspect")) rc = cmd_inspect(argc - 1, argv + 1, &err);
+    else if (!strcmp(cmd, "run") || !strcmp(cmd, "report")) {
+        fprintf(stderr, "quipu %s: not available in this build yet (the evaluation pipeline is the next milestone)\n", cmd);
+        return 1;
+    } else {
+        fprintf(stderr, "quipu: unknown command '%s' (try 'quipu --help')\n", cmd);
+        return EXIT_USAGE;
+    }
+    if (rc && err.code) fprintf(stderr, "quipu %s: %s\n", cmd, err.msg);
+    else if (rc == 1 && !err.code) fprintf(stderr, "quipu %s: failed\n", cmd);
+    return rc;
+}

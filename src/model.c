@@ -1,0 +1,1094 @@
+/* model.c — loading a causal LM (GGUF or Hugging Face checkpoint) into fp32 backend buffers,
+ * and its forward pass over a packed batch. One forward for every supported architecture:
+ * the loader folds format differences into quipu_model_config (rope kind, norm shifts, fused
+ * QKV splits, transposes), so forward() reads as the data flow.
+ * Shape letters: T tokens, D width, H/HKV heads, HD head dim, F FFN width, V vocabulary. */
+#define _POSIX_C_SOURCE 200809L
+#include "model.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gguf.h"
+#include "quant.h"
+#include "safetensors.h"
+
+const char *quipu_arch_name(quipu_arch a) {
+    switch (a) {
+    case QUIPU_ARCH_LLAMA: return "llama";
+    case QUIPU_ARCH_GEMMA3: return "gemma3";
+    case QUIPU_ARCH_GPT2: return "gpt2";
+    }
+    return "?";
+}
+
+/* ---------------------------------------------------------------- weight sources */
+
+typedef struct wsrc {
+    const char *path;          /* file or directory, for messages */
+    quipu_gguf *gguf;
+    quipu_safetensors *st;
+} wsrc;
+
+typedef struct tref {
+    const char *name;
+    uint32_t type;
+    const uint8_t *data;
+    uint64_t nbytes;
+    int64_t rows, cols;        /* matrix view: rows = out (torch dim 0), cols = in; 1-D: rows 1 */
+    int n_dims;
+} tref;
+
+static int wsrc_find(const wsrc *s, const char *name, tref *r) {
+    memset(r, 0, sizeof *r);
+    if (s->gguf) {
+        const quipu_gguf_tensor *t = quipu_gguf_find_tensor(s->gguf, name);
+        if (!t) return 0;
+        r->name = t->name;
+        r->type = t->type;
+        r->data = t->data;
+        r->nbytes = t->nbytes;
+        r->n_dims = (int)t->n_dims;
+        r->cols = (int64_t)t->ne[0];
+        r->rows = 1;
+        for (uint32_t i = 1; i < t->n_dims; i++) r->rows *= (int64_t)t->ne[i];
+        return 1;
+    }
+    const quipu_st_tensor *t = quipu_safetensors_find(s->st, name);
+    if (!t) return 0;
+    r->name = t->name;
+    r->type = t->type;
+    r->data = t->data;
+    r->nbytes = t->nbytes;
+    r->n_dims = (int)t->n_dims;
+    if (t->n_dims == 0) {
+        r->rows = r->cols = 1;
+    } else {
+        r->cols = (int64_t)t->shape[t->n_dims - 1];
+        r->rows = 1;
+        for (uint32_t i = 0; i + 1 < t->n_dims; i++) r->rows *= (int64_t)t->shape[i];
+    }
+    return 1;
+}
+
+typedef struct loader {
+    quipu_model *m;
+    wsrc src;
+    float *tmp;        /* host staging when the backend buffer is not host-visible */
+    size_t tmp_cap;
+} loader;
+
+/* Dequantizes tensor r into a new backend buffer of rows*cols floats, checks every value is
+ * finite. transpose: the file holds [cols, rows] (GPT-2 Conv1D) and we want [rows, cols]. */
+static quipu_status load_ref(loader *L, const tref *r, int64_t rows, int64_t cols, int transpose, float add,
+                             quipu_buf **out, quipu_error *err) {
+    quipu_model *m = L->m;
+    quipu_backend *b = m->backend;
+    *out = NULL;
+    int64_t frows = transpose ? cols : rows, fcols = transpose ? rows : cols;
+    if (r->rows != frows || r->cols != fcols)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]", L->src.path,
+                               r->name, (long long)r->rows, (long long)r->cols, (long long)frows, (long long)fcols);
+    if (quipu_dtype_block_size(r->type) == 0)
+        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: tensor '%s' has type %s (%u), which quipu cannot dequantize", L->src.path,
+                               r->name, quipu_dtype_name(r->type) ? quipu_dtype_name(r->type) : "unknown", r->type);
+    uint64_t n = (uint64_t)rows * (uint64_t)cols, need;
+    if (quipu_dtype_row_bytes(r->type, (uint64_t)fcols, &need) != 0 || quipu_mul_overflow_u64(need, (uint64_t)frows, &need) ||
+        need > r->nbytes)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' data is smaller than its shape and type require", L->src.path, r->name);
+    quipu_buf *buf = b->iface->buf_alloc(b, n * sizeof(float), err);
+    if (!buf) return err->code;
+    float *dst = b->iface->buf_host_ptr ? b->iface->buf_host_ptr(buf) : NULL;
+    float *work = dst;
+    if (!work || transpose) {
+        if (L->tmp_cap < n) {
+            float *nt = realloc(L->tmp, n * sizeof(float));
+            if (!nt) {
+                b->iface->buf_free(b, buf);
+                return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory loading '%s'", L->src.path, r->name);
+            }
+            L->tmp = nt;
+            L->tmp_cap = n;
+        }
+        work = L->tmp;
+    }
+    quipu_status st = quipu_dequantize(r->type, r->data, work, n, err);
+    if (st != QUIPU_OK) {
+        b->iface->buf_free(b, buf);
+        return quipu_error_set(err, st, "%s: tensor '%s': cannot dequantize", L->src.path, r->name);
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        if (!isfinite(work[i])) {
+            b->iface->buf_free(b, buf);
+            return quipu_error_set(err, QUIPU_ERR_NUMERIC, "%s: tensor '%s' holds a non-finite value (NaN or Inf) at element %llu",
+                                   L->src.path, r->name, (unsigned long long)i);
+        }
+        work[i] += add;
+    }
+    if (transpose) {
+        float *t = dst ? dst : NULL;
+        float *scratch = NULL;
+        if (!t) {
+            scratch = malloc(n * sizeof(float));
+            if (!scratch) {
+                b->iface->buf_free(b, buf);
+                return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory loading '%s'", L->src.path, r->name);
+            }
+            t = scratch;
+        }
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < cols; j++) t[i * cols + j] = work[j * rows + i];
+        if (!dst) st = b->iface->buf_write(b, buf, 0, t, n * sizeof(float), err);
+        free(scratch);
+    } else if (!dst) {
+        st = b->iface->buf_write(b, buf, 0, work, n * sizeof(float), err);
+    }
+    if (st != QUIPU_OK) {
+        b->iface->buf_free(b, buf);
+        return st;
+    }
+    m->weight_bytes += n * sizeof(float);
+    *out = buf;
+    return QUIPU_OK;
+}
+
+/* Loads tensor `name` as [rows, cols] (cols = 0: a vector of rows elements). required = 0
+ * leaves *out NULL when the tensor is absent. */
+static quipu_status load_w(loader *L, const char *name, int64_t rows, int64_t cols, int required, quipu_buf **out, quipu_error *err) {
+    tref r;
+    *out = NULL;
+    if (!wsrc_find(&L->src, name, &r)) {
+        if (!required) return QUIPU_OK;
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor '%s'", L->src.path, name);
+    }
+    if (cols == 0) {
+        if (r.rows * r.cols != rows)
+            return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' has %lld elements, expected %lld", L->src.path, name,
+                                   (long long)(r.rows * r.cols), (long long)rows);
+        r.rows = 1;
+        r.cols = rows;
+        return load_ref(L, &r, 1, rows, 0, 0.0f, out, err);
+    }
+    return load_ref(L, &r, rows, cols, 0, 0.0f, out, err);
+}
+
+/* ---------------------------------------------------------------- configuration */
+
+static quipu_status finish_config(quipu_model *m, const char *path, quipu_error *err) {
+    quipu_model_config *c = &m->cfg;
+    if (c->n_embd <= 0 || c->n_layer <= 0 || c->n_head <= 0 || c->n_ff <= 0)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing or non-positive model dimensions (embedding %lld, layers %lld, heads %lld, ffn %lld)",
+                               path, (long long)c->n_embd, (long long)c->n_layer, (long long)c->n_head, (long long)c->n_ff);
+    if (c->n_layer > QUIPU_MAX_LAYERS)
+        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: %lld layers (quipu handles at most %d)", path, (long long)c->n_layer, QUIPU_MAX_LAYERS);
+    if (c->n_head_kv <= 0) c->n_head_kv = c->n_head;
+    if (c->n_head % c->n_head_kv != 0)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: %lld attention heads is not a multiple of %lld key/value heads", path,
+                               (long long)c->n_head, (long long)c->n_head_kv);
+    if (c->head_dim <= 0) {
+        if (c->n_embd % c->n_head != 0)
+            return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: embedding width %lld not divisible by %lld heads", path, (long long)c->n_embd,
+                                   (long long)c->n_head);
+        c->head_dim = c->n_embd / c->n_head;
+    }
+    if (c->n_rot <= 0) c->n_rot = c->head_dim;
+    if (c->n_rot > c->head_dim || c->n_rot % 2)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: rotary dimension %lld invalid for head dim %lld", path, (long long)c->n_rot, (long long)c->head_dim);
+    if (c->rope_base <= 0) c->rope_base = 10000.0f;
+    if (c->rope_base_local <= 0) c->rope_base_local = c->rope_base;
+    if (c->rope_pos_scale <= 0) c->rope_pos_scale = 1.0f;
+    if (c->norm_eps <= 0) c->norm_eps = 1e-5f;
+    if (c->attn_scale <= 0) c->attn_scale = 1.0f / sqrtf((float)c->head_dim);
+    if (c->embd_scale <= 0) c->embd_scale = 1.0f;
+    if (c->n_ctx <= 0) c->n_ctx = 2048;
+    return QUIPU_OK;
+}
+
+static int64_t gguf_int(const quipu_gguf *g, const char *arch, const char *key, int64_t def) {
+    char k[160];
+    int64_t v;
+    snprintf(k, sizeof k, "%s.%s", arch, key);
+    if (quipu_gguf_get_int(g, k, &v)) return v;
+    /* per-layer arrays (some archs): take the first element */
+    const quipu_gguf_kv *kv = quipu_gguf_find(g, k);
+    if (kv && kv->type == QUIPU_GGUF_ARRAY && kv->arr_count > 0 && quipu_gguf_arr_get_int(kv, 0, &v)) return v;
+    return def;
+}
+
+static double gguf_float(const quipu_gguf *g, const char *arch, const char *key, double def) {
+    char k[160];
+    double v;
+    snprintf(k, sizeof k, "%s.%s", arch, key);
+    return quipu_gguf_get_float(g, k, &v) ? v : def;
+}
+
+static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_error *err) {
+    quipu_model_config *c = &m->cfg;
+    quipu_gguf_str a = quipu_gguf_get_str(g, "general.architecture");
+    if (!a.ptr) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: no general.architecture key", m->path);
+    if (a.len >= sizeof c->arch_name) a.len = sizeof c->arch_name - 1;
+    memcpy(c->arch_name, a.ptr, a.len);
+    c->arch_name[a.len] = '\0';
+    strcpy(c->source, "gguf");
+    const char *an = c->arch_name;
+    if (!strcmp(an, "llama") || !strcmp(an, "mistral")) {
+        c->arch = QUIPU_ARCH_LLAMA;
+        c->rope_kind = QUIPU_ROPE_NORM; /* Q/K rows permuted by the converter: adjacent pairs */
+    } else if (!strcmp(an, "qwen2")) {
+        c->arch = QUIPU_ARCH_LLAMA;
+        c->rope_kind = QUIPU_ROPE_NEOX;
+    } else if (!strcmp(an, "gemma3")) {
+        c->arch = QUIPU_ARCH_GEMMA3;
+        c->rope_kind = QUIPU_ROPE_NEOX;
+    } else if (!strcmp(an, "gpt2")) {
+        c->arch = QUIPU_ARCH_GPT2;
+        c->rope_kind = QUIPU_ROPE_NONE;
+    } else {
+        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: llama, mistral, qwen2, gemma3, gpt2)",
+                               m->path, an);
+    }
+    c->n_embd = gguf_int(g, an, "embedding_length", 0);
+    c->n_layer = gguf_int(g, an, "block_count", 0);
+    c->n_ff = gguf_int(g, an, "feed_forward_length", 0);
+    c->n_head = gguf_int(g, an, "attention.head_count", 0);
+    c->n_head_kv = gguf_int(g, an, "attention.head_count_kv", c->n_head);
+    c->head_dim = gguf_int(g, an, "attention.key_length", 0);
+    c->n_ctx = gguf_int(g, an, "context_length", 2048);
+    c->n_rot = gguf_int(g, an, "rope.dimension_count", 0);
+    c->rope_base = (float)gguf_float(g, an, "rope.freq_base", 10000.0);
+    const quipu_gguf_tensor *te = quipu_gguf_find_tensor(g, "token_embd.weight");
+    if (!te) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor 'token_embd.weight'", m->path);
+    c->n_vocab = (int64_t)te->ne[1];
+    char key[160];
+    snprintf(key, sizeof key, "%s.rope.scaling.type", an);
+    quipu_gguf_str st = quipu_gguf_get_str(g, key);
+    if (st.ptr && !(st.len == 4 && !memcmp(st.ptr, "none", 4))) {
+        if (st.len == 6 && !memcmp(st.ptr, "linear", 6)) {
+            double f = gguf_float(g, an, "rope.scaling.factor", 1.0);
+            if (f > 0) c->rope_pos_scale = (float)(1.0 / f);
+        } else {
+            return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: rope scaling type '%.*s' is not supported", m->path, (int)st.len, st.ptr);
+        }
+    }
+    switch (c->arch) {
+    case QUIPU_ARCH_LLAMA:
+        c->norm_kind = QUIPU_NORM_RMS;
+        c->norm_eps = (float)gguf_float(g, an, "attention.layer_norm_rms_epsilon", 1e-5);
+        c->act = QUIPU_ACT_SILU;
+        break;
+    case QUIPU_ARCH_GEMMA3:
+        c->norm_kind = QUIPU_NORM_RMS;
+        c->norm_eps = (float)gguf_float(g, an, "attention.layer_norm_rms_epsilon", 1e-6);
+        c->act = QUIPU_ACT_GELU_TANH;
+        c->gemma_norms = 1;
+        c->sliding_window = (int32_t)gguf_int(g, an, "attention.sliding_window", 0);
+        /* not stored by the converter: local base 10000 and a 5:1 local:global pattern */
+        c->rope_base_local = (float)gguf_float(g, an, "rope.freq_base_swa", 10000.0);
+        {
+            int64_t pat = gguf_int(g, an, "attention.sliding_window_pattern", 6);
+            for (int64_t i = 0; i < c->n_layer && i < QUIPU_MAX_LAYERS; i++)
+                c->layer_sliding[i] = (uint8_t)(pat > 0 && (i + 1) % pat != 0);
+        }
+        if (c->head_dim <= 0 && c->n_head > 0) c->head_dim = c->n_embd / c->n_head;
+        c->attn_scale = 1.0f / sqrtf((float)c->head_dim);
+        c->embd_scale = sqrtf((float)c->n_embd);
+        break;
+    case QUIPU_ARCH_GPT2:
+        c->norm_kind = QUIPU_NORM_LAYER;
+        c->norm_eps = (float)gguf_float(g, an, "attention.layer_norm_epsilon", 1e-5);
+        c->act = QUIPU_ACT_GELU_TANH;
+        break;
+    }
+    c->tied_embeddings = quipu_gguf_find_tensor(g, "output.weight") == NULL;
+    if (c->arch != QUIPU_ARCH_GEMMA3) {
+        /* other archs' local layers use the global base */
+        c->rope_base_local = c->rope_base;
+    }
+    return finish_config(m, m->path, err);
+}
+
+/* JSON helpers for config.json */
+static int64_t js_int(json_t *o, const char *k, int64_t def) {
+    json_t *v = json_object_get(o, k);
+    if (json_is_integer(v)) return (int64_t)json_integer_value(v);
+    if (json_is_real(v)) return (int64_t)json_real_value(v);
+    return def;
+}
+static double js_num(json_t *o, const char *k, double def) {
+    json_t *v = json_object_get(o, k);
+    return json_is_number(v) ? json_number_value(v) : def;
+}
+static const char *js_str(json_t *o, const char *k) {
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* Rope parameters: transformers 4.x writes rope_theta + rope_scaling; 5.x writes
+ * rope_parameters, per layer type for Gemma 3. which: "full_attention" or "sliding_attention". */
+static json_t *rope_params(json_t *cfg, const char *which) {
+    json_t *rp = json_object_get(cfg, "rope_parameters");
+    if (json_is_object(rp)) {
+        json_t *sub = json_object_get(rp, which);
+        if (json_is_object(sub)) return sub;
+        if (json_object_get(rp, "rope_theta") || json_object_get(rp, "rope_type")) return rp;
+    }
+    return NULL;
+}
+
+static quipu_status config_rope_scaling(quipu_model *m, json_t *cfg, json_t *rp, const char *path, float *freq_base, float *pos_scale,
+                                        quipu_error *err) {
+    json_t *sc = rp ? rp : json_object_get(cfg, "rope_scaling");
+    double theta = js_num(cfg, "rope_theta", 0.0);
+    if (rp && json_object_get(rp, "rope_theta")) theta = js_num(rp, "rope_theta", theta);
+    if (theta > 0) *freq_base = (float)theta;
+    if (!json_is_object(sc)) return QUIPU_OK;
+    const char *type = js_str(sc, "rope_type");
+    if (!type) type = js_str(sc, "type");
+    if (!type || !strcmp(type, "default")) return QUIPU_OK;
+    if (!strcmp(type, "linear")) {
+        double f = js_num(sc, "factor", 1.0);
+        if (f > 0) *pos_scale = (float)(1.0 / f);
+        return QUIPU_OK;
+    }
+    if (!strcmp(type, "llama3")) {
+        m->cfg.has_freq_factors = 1;
+        return QUIPU_OK;
+    }
+    return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: rope scaling type '%s' is not supported", path, type);
+}
+
+static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cfg, quipu_error *err) {
+    quipu_model_config *c = &m->cfg;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    strcpy(c->source, "safetensors");
+    json_t *tc = json_object_get(cfg, "text_config");
+    const char *mt = js_str(cfg, "model_type");
+    if (json_is_object(tc) && mt && !strcmp(mt, "gemma3")) {
+        cfg = tc;
+        mt = js_str(cfg, "model_type");
+    }
+    if (!mt) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: no model_type", path);
+    snprintf(c->arch_name, sizeof c->arch_name, "%s", mt);
+    int is_gemma = 0;
+    if (!strcmp(mt, "llama") || !strcmp(mt, "mistral") || !strcmp(mt, "qwen2")) {
+        c->arch = QUIPU_ARCH_LLAMA;
+    } else if (!strcmp(mt, "gemma3_text") || !strcmp(mt, "gemma3")) {
+        c->arch = QUIPU_ARCH_GEMMA3;
+        is_gemma = 1;
+    } else if (!strcmp(mt, "gpt2")) {
+        c->arch = QUIPU_ARCH_GPT2;
+    } else {
+        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: llama, mistral, qwen2, gemma3_text, gpt2)",
+                               path, mt);
+    }
+    if (c->arch == QUIPU_ARCH_GPT2) {
+        c->n_embd = js_int(cfg, "n_embd", 0);
+        c->n_layer = js_int(cfg, "n_layer", 0);
+        c->n_head = js_int(cfg, "n_head", 0);
+        c->n_ff = js_int(cfg, "n_inner", 0);
+        if (c->n_ff <= 0) c->n_ff = 4 * c->n_embd;
+        c->n_ctx = js_int(cfg, "n_positions", 1024);
+        c->norm_eps = (float)js_num(cfg, "layer_norm_epsilon", 1e-5);
+        c->norm_kind = QUIPU_NORM_LAYER;
+        const char *act = js_str(cfg, "activation_function");
+        if (act && strcmp(act, "gelu_new") && strcmp(act, "gelu_pytorch_tanh") && strcmp(act, "gelu"))
+            return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: activation '%s' is not supported", path, act);
+        c->act = (act && !strcmp(act, "gelu")) ? QUIPU_ACT_GELU_ERF : QUIPU_ACT_GELU_TANH;
+        c->rope_kind = QUIPU_ROPE_NONE;
+        c->tied_embeddings = 1;
+        if (json_is_true(json_object_get(cfg, "scale_attn_by_inverse_layer_idx")) || json_is_true(json_object_get(cfg, "reorder_and_upcast_attn")))
+            return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: GPT-2 attention variants (scale_attn_by_inverse_layer_idx, reorder_and_upcast_attn) are not supported", path);
+    } else {
+        c->n_embd = js_int(cfg, "hidden_size", 0);
+        c->n_layer = js_int(cfg, "num_hidden_layers", 0);
+        c->n_head = js_int(cfg, "num_attention_heads", 0);
+        c->n_head_kv = js_int(cfg, "num_key_value_heads", c->n_head);
+        c->head_dim = js_int(cfg, "head_dim", 0);
+        c->n_ff = js_int(cfg, "intermediate_size", 0);
+        c->n_ctx = js_int(cfg, "max_position_embeddings", 2048);
+        c->norm_eps = (float)js_num(cfg, "rms_norm_eps", is_gemma ? 1e-6 : 1e-5);
+        c->norm_kind = QUIPU_NORM_RMS;
+        c->rope_kind = QUIPU_ROPE_NEOX; /* HF checkpoints: rotate_half */
+        c->tied_embeddings = json_is_boolean(json_object_get(cfg, "tie_word_embeddings"))
+                                 ? json_is_true(json_object_get(cfg, "tie_word_embeddings"))
+                                 : is_gemma;
+        const char *act = js_str(cfg, "hidden_act");
+        if (!act) act = js_str(cfg, "hidden_activation");
+        if (!act) act = is_gemma ? "gelu_pytorch_tanh" : "silu";
+        if (!strcmp(act, "silu")) c->act = QUIPU_ACT_SILU;
+        else if (!strcmp(act, "gelu_pytorch_tanh") || !strcmp(act, "gelu_new")) c->act = QUIPU_ACT_GELU_TANH;
+        else if (!strcmp(act, "gelu")) c->act = QUIPU_ACT_GELU_ERF;
+        else return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: activation '%s' is not supported", path, act);
+        float pos_scale = 1.0f, base = 10000.0f;
+        json_t *rp = rope_params(cfg, "full_attention");
+        if (config_rope_scaling(m, cfg, rp, path, &base, &pos_scale, err)) return err->code;
+        c->rope_base = base;
+        c->rope_pos_scale = pos_scale;
+        c->rope_base_local = base;
+        if (is_gemma) {
+            c->gemma_norms = 1;
+            float lbase = (float)js_num(cfg, "rope_local_base_freq", 10000.0), lscale = 1.0f;
+            json_t *lrp = rope_params(cfg, "sliding_attention");
+            if (lrp && config_rope_scaling(m, cfg, lrp, path, &lbase, &lscale, err)) return err->code;
+            if (lscale != 1.0f)
+                return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: rope scaling on sliding layers is not supported", path);
+            c->rope_base_local = lbase;
+            double qs = js_num(cfg, "query_pre_attn_scalar", 0.0);
+            if (qs > 0) c->attn_scale = (float)(1.0 / sqrt(qs));
+            c->embd_scale = sqrtf((float)c->n_embd);
+            json_t *fc = json_object_get(cfg, "final_logit_softcapping"), *ac = json_object_get(cfg, "attn_logit_softcapping");
+            if ((fc && !json_is_null(fc)) || (ac && !json_is_null(ac)))
+                return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: logit soft-capping is not supported", path);
+        }
+        /* sliding window: layer_types when the config lists them, else arch rules */
+        json_t *win = json_object_get(cfg, "sliding_window");
+        int64_t w = json_is_integer(win) ? (int64_t)json_integer_value(win) : 0;
+        json_t *lt = json_object_get(cfg, "layer_types");
+        if (!strcmp(mt, "qwen2") && !json_is_true(json_object_get(cfg, "use_sliding_window"))) w = 0;
+        c->sliding_window = (int32_t)(w > 0 ? w : 0);
+        if (c->n_layer > QUIPU_MAX_LAYERS)
+            return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: too many layers (%lld)", path, (long long)c->n_layer);
+        for (int64_t i = 0; i < c->n_layer; i++) {
+            int sliding;
+            if (json_is_array(lt) && (size_t)i < json_array_size(lt)) {
+                const char *s = json_string_value(json_array_get(lt, (size_t)i));
+                sliding = s && !strcmp(s, "sliding_attention");
+            } else if (is_gemma) {
+                int64_t pat = js_int(cfg, "sliding_window_pattern", 6);
+                sliding = pat > 0 && (i + 1) % pat != 0;
+            } else if (!strcmp(mt, "qwen2")) {
+                sliding = i >= js_int(cfg, "max_window_layers", 0);
+            } else {
+                sliding = 1;
+            }
+            c->layer_sliding[i] = (uint8_t)(sliding && c->sliding_window > 0);
+        }
+        if (json_is_true(json_object_get(cfg, "mlp_bias")))
+            return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: mlp_bias is not supported", path);
+    }
+    if (c->n_ctx <= 0) c->n_ctx = 2048;
+    return finish_config(m, path, err);
+}
+
+/* ---------------------------------------------------------------- weights */
+
+static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
+    quipu_model *m = L->m;
+    quipu_model_config *c = &m->cfg;
+    int64_t D = c->n_embd, V = c->n_vocab, HD = c->head_dim, F = c->n_ff;
+    int64_t QD = c->n_head * HD, KD = c->n_head_kv * HD;
+    char n[128];
+    if (load_w(L, "token_embd.weight", V, D, 1, &m->tok_embd, err)) return err->code;
+    if (c->arch == QUIPU_ARCH_GPT2 && load_w(L, "position_embd.weight", c->n_ctx, D, 1, &m->pos_embd, err)) return err->code;
+    if (load_w(L, "output_norm.weight", D, 0, 1, &m->out_norm, err)) return err->code;
+    if (load_w(L, "output_norm.bias", D, 0, 0, &m->out_norm_b, err)) return err->code;
+    if (c->tied_embeddings) m->lm_head = m->tok_embd;
+    else if (load_w(L, "output.weight", V, D, 1, &m->lm_head, err)) return err->code;
+    if (load_w(L, "rope_freqs.weight", c->n_rot / 2, 0, 0, &m->freq_factors, err)) return err->code;
+    for (int64_t l = 0; l < c->n_layer; l++) {
+        quipu_layer_weights *w = &m->layers[l];
+#define LW(field, suffix, rows, cols, req)                                                                                             \
+    do {                                                                                                                           \
+        snprintf(n, sizeof n, "blk.%lld.%s", (long long)l, suffix);                                                                \
+        if (load_w(L, n, rows, cols, req, &w->field, err)) return err->code;                                                       \
+    } while (0)
+        LW(attn_norm, "attn_norm.weight", D, 0, 1);
+        LW(attn_norm_b, "attn_norm.bias", D, 0, 0);
+        snprintf(n, sizeof n, "blk.%lld.attn_qkv.weight", (long long)l);
+        tref r;
+        if (wsrc_find(&L->src, n, &r)) {
+            /* fused [Q;K;V] rows (GPT-2): split into three buffers */
+            quipu_buf *qkv = NULL, *qkv_b = NULL;
+            if (load_ref(L, &r, QD + 2 * KD, D, 0, 0.0f, &qkv, err)) return err->code;
+            snprintf(n, sizeof n, "blk.%lld.attn_qkv.bias", (long long)l);
+            if (load_w(L, n, QD + 2 * KD, 0, 0, &qkv_b, err)) return err->code;
+            quipu_backend *b = m->backend;
+            float *all = b->iface->buf_host_ptr(qkv), *allb = qkv_b ? b->iface->buf_host_ptr(qkv_b) : NULL;
+            if (!all) return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "fused QKV split needs a host-visible buffer");
+            quipu_buf **dst[3] = {&w->wq, &w->wk, &w->wv}, **dstb[3] = {&w->bq, &w->bk, &w->bv};
+            int64_t off = 0, sz[3] = {QD, KD, KD};
+            for (int i = 0; i < 3; i++) {
+                *dst[i] = b->iface->buf_alloc(b, (size_t)(sz[i] * D) * sizeof(float), err);
+                if (!*dst[i] || b->iface->buf_write(b, *dst[i], 0, all + off * D, (size_t)(sz[i] * D) * sizeof(float), err)) return err->code;
+                if (allb) {
+                    *dstb[i] = b->iface->buf_alloc(b, (size_t)sz[i] * sizeof(float), err);
+                    if (!*dstb[i] || b->iface->buf_write(b, *dstb[i], 0, allb + off, (size_t)sz[i] * sizeof(float), err)) return err->code;
+                }
+                off += sz[i];
+            }
+            b->iface->buf_free(b, qkv);
+            b->iface->buf_free(b, qkv_b);
+        } else {
+            LW(wq, "attn_q.weight", QD, D, 1);
+            LW(wk, "attn_k.weight", KD, D, 1);
+            LW(wv, "attn_v.weight", KD, D, 1);
+            LW(bq, "attn_q.bias", QD, 0, 0);
+            LW(bk, "attn_k.bias", KD, 0, 0);
+            LW(bv, "attn_v.bias", KD, 0, 0);
+        }
+        LW(wo, "attn_output.weight", D, QD, 1);
+        LW(bo, "attn_output.bias", D, 0, 0);
+        LW(ffn_norm, "ffn_norm.weight", D, 0, 1);
+        LW(ffn_norm_b, "ffn_norm.bias", D, 0, 0);
+        if (c->arch != QUIPU_ARCH_GPT2) LW(w_gate, "ffn_gate.weight", F, D, 1);
+        LW(w_up, "ffn_up.weight", F, D, 1);
+        LW(b_up, "ffn_up.bias", F, 0, 0);
+        LW(w_down, "ffn_down.weight", D, F, 1);
+        LW(b_down, "ffn_down.bias", D, 0, 0);
+        if (c->gemma_norms) {
+            /* GGUF Gemma norms already hold 1 + w */
+            LW(q_norm, "attn_q_norm.weight", HD, 0, 1);
+            LW(k_norm, "attn_k_norm.weight", HD, 0, 1);
+            LW(post_attn_norm, "post_attention_norm.weight", D, 0, 1);
+            LW(post_ffn_norm, "post_ffw_norm.weight", D, 0, 1);
+        }
+#undef LW
+    }
+    return QUIPU_OK;
+}
+
+/* HF names: tries each prefix in turn ("model.", "", "transformer.", "language_model.model."). */
+static int hf_find(loader *L, const char *const *prefixes, const char *name, char *out, size_t outsz) {
+    tref r;
+    for (int i = 0; prefixes[i]; i++) {
+        snprintf(out, outsz, "%s%s", prefixes[i], name);
+        if (wsrc_find(&L->src, out, &r)) return 1;
+    }
+    snprintf(out, outsz, "%s%s", prefixes[0], name);
+    return 0;
+}
+
+static quipu_status hf_load(loader *L, const char *const *prefixes, const char *name, int64_t rows, int64_t cols, int required,
+                            int transpose, float add, quipu_buf **out, quipu_error *err) {
+    char full[256];
+    *out = NULL;
+    if (!hf_find(L, prefixes, name, full, sizeof full)) {
+        if (!required) return QUIPU_OK;
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor '%s'", L->src.path, full);
+    }
+    tref r;
+    wsrc_find(&L->src, full, &r);
+    if (cols == 0) {
+        if (r.rows * r.cols != rows)
+            return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' has %lld elements, expected %lld", L->src.path, full,
+                                   (long long)(r.rows * r.cols), (long long)rows);
+        r.rows = 1;
+        r.cols = rows;
+        return load_ref(L, &r, 1, rows, 0, add, out, err);
+    }
+    return load_ref(L, &r, rows, cols, transpose, add, out, err);
+}
+
+static quipu_status split_rows(quipu_model *m, quipu_buf *src, int64_t cols, const int64_t *sizes, quipu_buf **dst[3], quipu_error *err) {
+    quipu_backend *b = m->backend;
+    float *all = b->iface->buf_host_ptr(src);
+    if (!all) return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "fused QKV split needs a host-visible buffer");
+    int64_t off = 0;
+    for (int i = 0; i < 3; i++) {
+        size_t nb = (size_t)(sizes[i] * cols) * sizeof(float);
+        *dst[i] = b->iface->buf_alloc(b, nb, err);
+        if (!*dst[i] || b->iface->buf_write(b, *dst[i], 0, all + off * cols, nb, err)) return err->code;
+        off += sizes[i];
+    }
+    b->iface->buf_free(b, src);
+    return QUIPU_OK;
+}
+
+static quipu_status load_hf_weights(loader *L, quipu_error *err) {
+    quipu_model *m = L->m;
+    quipu_model_config *c = &m->cfg;
+    int64_t D = c->n_embd, HD = c->head_dim, F = c->n_ff;
+    int64_t QD = c->n_head * HD, KD = c->n_head_kv * HD;
+    char n[160];
+    if (c->arch == QUIPU_ARCH_GPT2) {
+        static const char *const pre[] = {"transformer.", "", NULL};
+        tref r;
+        char full[256];
+        if (!hf_find(L, pre, "wte.weight", full, sizeof full) || !wsrc_find(&L->src, full, &r))
+            return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor 'wte.weight'", L->src.path);
+        c->n_vocab = r.rows;
+        if (hf_load(L, pre, "wte.weight", c->n_vocab, D, 1, 0, 0.0f, &m->tok_embd, err)) return err->code;
+        if (hf_load(L, pre, "wpe.weight", c->n_ctx, D, 1, 0, 0.0f, &m->pos_embd, err)) return err->code;
+        if (hf_load(L, pre, "ln_f.weight", D, 0, 1, 0, 0.0f, &m->out_norm, err)) return err->code;
+        if (hf_load(L, pre, "ln_f.bias", D, 0, 1, 0, 0.0f, &m->out_norm_b, err)) return err->code;
+        m->lm_head = m->tok_embd;
+        for (int64_t l = 0; l < c->n_layer; l++) {
+            quipu_layer_weights *w = &m->layers[l];
+            quipu_buf *qkv, *qkv_b;
+#define GW(field, suffix, rows, cols, tr)                                                                                              \
+    do {                                                                                                                           \
+        snprintf(n, sizeof n, "h.%lld.%s", (long long)l, suffix);                                                                  \
+        if (hf_load(L, pre, n, rows, cols, 1, tr, 0.0f, &field, err)) return err->code;                                            \
+    } while (0)
+            GW(w->attn_norm, "ln_1.weight", D, 0, 0);
+            GW(w->attn_norm_b, "ln_1.bias", D, 0, 0);
+            GW(qkv, "attn.c_attn.weight", 3 * D, D, 1); /* Conv1D [in, out] */
+            GW(qkv_b, "attn.c_attn.bias", 3 * D, 0, 0);
+            int64_t sizes[3] = {D, D, D};
+            quipu_buf **dw[3] = {&w->wq, &w->wk, &w->wv}, **db[3] = {&w->bq, &w->bk, &w->bv};
+            if (split_rows(m, qkv, D, sizes, dw, err) || split_rows(m, qkv_b, 1, sizes, db, err)) return err->code;
+            GW(w->wo, "attn.c_proj.weight", D, D, 1);
+            GW(w->bo, "attn.c_proj.bias", D, 0, 0);
+            GW(w->ffn_norm, "ln_2.weight", D, 0, 0);
+            GW(w->ffn_norm_b, "ln_2.bias", D, 0, 0);
+            GW(w->w_up, "mlp.c_fc.weight", F, D, 1);
+            GW(w->b_up, "mlp.c_fc.bias", F, 0, 0);
+            GW(w->w_down, "mlp.c_proj.weight", D, F, 1);
+            GW(w->b_down, "mlp.c_proj.bias", D, 0, 0);
+#undef GW
+        }
+        return QUIPU_OK;
+    }
+    static const char *const pre[] = {"model.", "", "language_model.model.", "model.language_model.", NULL};
+    tref r;
+    char full[256];
+    if (!hf_find(L, pre, "embed_tokens.weight", full, sizeof full) || !wsrc_find(&L->src, full, &r))
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor 'model.embed_tokens.weight'", L->src.path);
+    c->n_vocab = r.rows;
+    /* HF Gemma norms compute x * (1 + w): fold the 1 in at load time */
+    float nadd = c->gemma_norms ? 1.0f : 0.0f;
+    if (hf_load(L, pre, "embed_tokens.weight", c->n_vocab, D, 1, 0, 0.0f, &m->tok_embd, err)) return err->code;
+    if (hf_load(L, pre, "norm.weight", D, 0, 1, 0, nadd, &m->out_norm, err)) return err->code;
+    if (c->tied_embeddings) {
+        m->lm_head = m->tok_embd;
+    } else {
+        static const char *const hpre[] = {"", "language_model.", NULL};
+        if (hf_load(L, hpre, "lm_head.weight", c->n_vocab, D, 1, 0, 0.0f, &m->lm_head, err)) return err->code;
+    }
+    for (int64_t l = 0; l < c->n_layer; l++) {
+        quipu_layer_weights *w = &m->layers[l];
+#define HW(field, suffix, rows, cols, req, add)                                                                                        \
+    do {                                                                                                                           \
+        snprintf(n, sizeof n, "layers.%lld.%s", (long long)l, suffix);                                                             \
+        if (hf_load(L, pre, n, rows, cols, req, 0, add, &w->field, err)) return err->code;                                         \
+    } while (0)
+        HW(attn_norm, "input_layernorm.weight", D, 0, 1, nadd);
+        HW(wq, "self_attn.q_proj.weight", QD, D, 1, 0.0f);
+        HW(wk, "self_attn.k_proj.weight", KD, D, 1, 0.0f);
+        HW(wv, "self_attn.v_proj.weight", KD, D, 1, 0.0f);
+        HW(wo, "self_attn.o_proj.weight", D, QD, 1, 0.0f);
+        HW(bq, "self_attn.q_proj.bias", QD, 0, 0, 0.0f);
+        HW(bk, "self_attn.k_proj.bias", KD, 0, 0, 0.0f);
+        HW(bv, "self_attn.v_proj.bias", KD, 0, 0, 0.0f);
+        HW(bo, "self_attn.o_proj.bias", D, 0, 0, 0.0f);
+        HW(w_gate, "mlp.gate_proj.weight", F, D, 1, 0.0f);
+        HW(w_up, "mlp.up_proj.weight", F, D, 1, 0.0f);
+        HW(w_down, "mlp.down_proj.weight", D, F, 1, 0.0f);
+        if (c->gemma_norms) {
+            HW(q_norm, "self_attn.q_norm.weight", HD, 0, 1, 1.0f);
+            HW(k_norm, "self_attn.k_norm.weight", HD, 0, 1, 1.0f);
+            HW(post_attn_norm, "post_attention_layernorm.weight", D, 0, 1, 1.0f);
+            HW(ffn_norm, "pre_feedforward_layernorm.weight", D, 0, 1, 1.0f);
+            HW(post_ffn_norm, "post_feedforward_layernorm.weight", D, 0, 1, 1.0f);
+        } else {
+            HW(ffn_norm, "post_attention_layernorm.weight", D, 0, 1, 0.0f);
+        }
+#undef HW
+    }
+    return QUIPU_OK;
+}
+
+/* llama3 rope scaling factors f_i (inv_freq_eff = inv_freq / f_i), from config.json */
+static quipu_status llama3_freq_factors(quipu_model *m, json_t *cfg, quipu_error *err) {
+    quipu_model_config *c = &m->cfg;
+    json_t *sc = rope_params(cfg, "full_attention");
+    if (!sc) sc = json_object_get(cfg, "rope_scaling");
+    double factor = js_num(sc, "factor", 8.0), lo = js_num(sc, "low_freq_factor", 1.0), hi = js_num(sc, "high_freq_factor", 4.0);
+    double orig = js_num(sc, "original_max_position_embeddings", 8192.0);
+    int64_t half = c->n_rot / 2;
+    float *f = malloc((size_t)half * sizeof(float));
+    if (!f) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    double low_wl = orig / lo, high_wl = orig / hi;
+    for (int64_t i = 0; i < half; i++) {
+        float inv = 1.0f / powf(c->rope_base, (float)(2 * i) / (float)c->n_rot);
+        double wl = 2.0 * 3.14159265358979323846 / inv;
+        double new_inv;
+        if (wl < high_wl) new_inv = inv;
+        else if (wl > low_wl) new_inv = inv / factor;
+        else {
+            double s = (orig / wl - lo) / (hi - lo);
+            new_inv = (1.0 - s) * inv / factor + s * inv;
+        }
+        f[i] = (float)(inv / new_inv);
+    }
+    quipu_backend *b = m->backend;
+    m->freq_factors = b->iface->buf_alloc(b, (size_t)half * sizeof(float), err);
+    quipu_status st = m->freq_factors ? b->iface->buf_write(b, m->freq_factors, 0, f, (size_t)half * sizeof(float), err) : err->code;
+    free(f);
+    return st;
+}
+
+/* ---------------------------------------------------------------- load / free */
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+quipu_status quipu_tokenizer_load_path(quipu_tokenizer **out, const char *path, quipu_error *err) {
+    *out = NULL;
+    if (is_dir(path)) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/tokenizer.json", path);
+        return quipu_tokenizer_from_json(out, p, err);
+    }
+    if (quipu_gguf_is_gguf(path)) {
+        quipu_gguf *g = NULL;
+        if (quipu_gguf_open(&g, path, err)) return err->code;
+        quipu_status st = quipu_tokenizer_from_gguf(out, g, err);
+        quipu_gguf_free(g);
+        return st;
+    }
+    return quipu_tokenizer_from_json(out, path, err);
+}
+
+quipu_status quipu_model_load(quipu_model **out, const char *path, quipu_backend *b, quipu_error *err) {
+    *out = NULL;
+    quipu_model *m = calloc(1, sizeof *m);
+    loader L = {0};
+    json_t *cfg = NULL;
+    if (!m) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    m->path = strdup(path);
+    m->backend = b;
+    L.m = m;
+    L.src.path = path;
+    if (is_dir(path)) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/config.json", path);
+        json_error_t je;
+        cfg = json_load_file(p, 0, &je);
+        if (!cfg) {
+            quipu_error_set(err, QUIPU_ERR_FORMAT, "%s:%d:%d: cannot parse config.json: %s", p, je.line, je.column, je.text);
+            goto fail;
+        }
+        if (!json_is_object(cfg)) {
+            quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: config.json is not a JSON object", p);
+            goto fail;
+        }
+        if (config_from_json(m, path, cfg, err)) goto fail;
+        if (quipu_safetensors_open(&L.src.st, path, err)) goto fail;
+        if (quipu_tokenizer_load_path(&m->tok, path, err)) goto fail;
+    } else {
+        if (!quipu_gguf_is_gguf(path)) {
+            quipu_gguf *probe = NULL;
+            if (quipu_gguf_open(&probe, path, err) == QUIPU_OK) quipu_gguf_free(probe);
+            else goto fail;
+        }
+        if (quipu_gguf_open(&L.src.gguf, path, err)) goto fail;
+        if (config_from_gguf(m, L.src.gguf, err)) goto fail;
+        if (quipu_tokenizer_from_gguf(&m->tok, L.src.gguf, err)) goto fail;
+        m->file_bytes = L.src.gguf->map.size;
+    }
+    m->layers = quipu_calloc_array((size_t)m->cfg.n_layer, sizeof *m->layers);
+    if (!m->layers) {
+        quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (L.src.gguf ? load_gguf_weights(&L, err) : load_hf_weights(&L, err)) goto fail;
+    if (cfg && m->cfg.has_freq_factors && llama3_freq_factors(m, cfg, err)) goto fail;
+    if (m->freq_factors) m->cfg.has_freq_factors = 1;
+    {
+        quipu_tokenizer_info ti;
+        quipu_tokenizer_get_info(m->tok, &ti);
+        if (ti.n_vocab > m->cfg.n_vocab) {
+            quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: the tokenizer has %lld tokens but the model's embedding has only %lld rows (wrong tokenizer for this model?)",
+                            path, (long long)ti.n_vocab, (long long)m->cfg.n_vocab);
+            goto fail;
+        }
+    }
+    free(L.tmp);
+    json_decref(cfg);
+    /* the weights are copied out: the file map is no longer needed */
+    quipu_gguf_free(L.src.gguf);
+    quipu_safetensors_free(L.src.st);
+    *out = m;
+    return QUIPU_OK;
+fail:
+    free(L.tmp);
+    json_decref(cfg);
+    quipu_gguf_free(L.src.gguf);
+    quipu_safetensors_free(L.src.st);
+    quipu_model_free(m);
+    return err->code ? err->code : QUIPU_ERR_INTERNAL;
+}
+
+void quipu_model_free(quipu_model *m) {
+    if (!m) return;
+    quipu_backend *b = m->backend;
+    if (m->layers) {
+        for (int64_t l = 0; l < m->cfg.n_layer; l++) {
+            quipu_buf **f = (quipu_buf **)&m->layers[l];
+            size_t nf = sizeof(quipu_layer_weights) / sizeof(quipu_buf *);
+            for (size_t i = 0; i < nf; i++) b->iface->buf_free(b, f[i]);
+        }
+        free(m->layers);
+    }
+    if (m->lm_head != m->tok_embd) b->iface->buf_free(b, m->lm_head);
+    b->iface->buf_free(b, m->tok_embd);
+    b->iface->buf_free(b, m->pos_embd);
+    b->iface->buf_free(b, m->out_norm);
+    b->iface->buf_free(b, m->out_norm_b);
+    b->iface->buf_free(b, m->freq_factors);
+    quipu_tokenizer_free(m->tok);
+    free(m->path);
+    free(m);
+}
+
+/* ---------------------------------------------------------------- forward */
+
+typedef struct fwd_bufs {
+    quipu_buf *x, *h, *q, *k, *v, *att, *o, *g, *u, *ids, *pos, *tmp;
+} fwd_bufs;
+
+quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *logprob, uint8_t *greedy, quipu_error *err) {
+    quipu_backend *b = m->backend;
+    const quipu_backend_i *B = b->iface;
+    const quipu_model_config *c = &m->cfg;
+    int64_t T = bt->n_tokens, D = c->n_embd, HD = c->head_dim, F = c->n_ff;
+    int64_t QD = c->n_head * HD, KD = c->n_head_kv * HD;
+    fwd_bufs w = {0};
+    quipu_status st = QUIPU_OK;
+    if (T <= 0) return QUIPU_OK;
+    for (int64_t t = 0; t < T; t++)
+        if (bt->pos[t] < 0 || bt->pos[t] >= c->n_ctx)
+            return quipu_error_set(err, QUIPU_ERR_INVALID, "position %d is outside the model's context (%lld tokens)", bt->pos[t], (long long)c->n_ctx);
+    size_t fT = (size_t)T * sizeof(float);
+    int64_t widest = D > QD ? D : QD;
+    if (!(w.x = B->buf_alloc(b, fT * (size_t)D, err)) || !(w.h = B->buf_alloc(b, fT * (size_t)widest, err)) ||
+        !(w.q = B->buf_alloc(b, fT * (size_t)QD, err)) || !(w.k = B->buf_alloc(b, fT * (size_t)KD, err)) ||
+        !(w.v = B->buf_alloc(b, fT * (size_t)KD, err)) || !(w.att = B->buf_alloc(b, fT * (size_t)QD, err)) ||
+        !(w.o = B->buf_alloc(b, fT * (size_t)D, err)) || !(w.g = B->buf_alloc(b, fT * (size_t)F, err)) ||
+        !(w.u = B->buf_alloc(b, fT * (size_t)F, err)) || !(w.ids = B->buf_alloc(b, (size_t)T * sizeof(int32_t), err)) ||
+        !(w.pos = B->buf_alloc(b, (size_t)T * sizeof(int32_t), err))) {
+        st = err->code;
+        goto done;
+    }
+#define RUN(call)                                                                                                                      \
+    do {                                                                                                                           \
+        if ((st = (call)) != QUIPU_OK) goto done;                                                                                  \
+    } while (0)
+    RUN(B->buf_write(b, w.ids, 0, bt->tokens, (size_t)T * sizeof(int32_t), err));
+    RUN(B->buf_write(b, w.pos, 0, bt->pos, (size_t)T * sizeof(int32_t), err));
+    RUN(B->embed(b, w.x, m->tok_embd, w.ids, T, D, c->embd_scale, err));
+    if (m->pos_embd) {
+        RUN(B->embed(b, w.o, m->pos_embd, w.pos, T, D, 1.0f, err));
+        RUN(B->add(b, w.x, w.o, T * D, err));
+    }
+    for (int64_t l = 0; l < c->n_layer; l++) {
+        const quipu_layer_weights *L = &m->layers[l];
+        int sliding = c->layer_sliding[l];
+        /* attention block */
+        quipu_norm_args na = {.x = w.x, .y = w.h, .w = L->attn_norm, .b = L->attn_norm_b, .n_rows = T, .dim = D, .eps = c->norm_eps, .kind = c->norm_kind};
+        RUN(B->norm(b, &na, err));
+        quipu_matmul_args mq = {.x = w.h, .w = L->wq, .bias = L->bq, .y = w.q, .n_tokens = T, .n_in = D, .n_out = QD};
+        quipu_matmul_args mk = {.x = w.h, .w = L->wk, .bias = L->bk, .y = w.k, .n_tokens = T, .n_in = D, .n_out = KD};
+        quipu_matmul_args mv = {.x = w.h, .w = L->wv, .bias = L->bv, .y = w.v, .n_tokens = T, .n_in = D, .n_out = KD};
+        RUN(B->matmul(b, &mq, err));
+        RUN(B->matmul(b, &mk, err));
+        RUN(B->matmul(b, &mv, err));
+        if (L->q_norm) {
+            quipu_norm_args qn = {.x = w.q, .y = w.q, .w = L->q_norm, .n_rows = T * c->n_head, .dim = HD, .eps = c->norm_eps, .kind = QUIPU_NORM_RMS};
+            quipu_norm_args kn = {.x = w.k, .y = w.k, .w = L->k_norm, .n_rows = T * c->n_head_kv, .dim = HD, .eps = c->norm_eps, .kind = QUIPU_NORM_RMS};
+            RUN(B->norm(b, &qn, err));
+            RUN(B->norm(b, &kn, err));
+        }
+        if (c->rope_kind != QUIPU_ROPE_NONE) {
+            float base = sliding ? c->rope_base_local : c->rope_base;
+            float ps = (sliding && c->arch == QUIPU_ARCH_GEMMA3) ? 1.0f : c->rope_pos_scale;
+            quipu_rope_args rq = {.x = w.q, .pos = w.pos, .freq_factors = m->freq_factors, .n_tokens = T, .n_heads = c->n_head,
+                                  .head_dim = HD, .n_rot = c->n_rot, .base = base, .pos_scale = ps, .kind = c->rope_kind};
+            quipu_rope_args rk = rq;
+            rk.x = w.k;
+            rk.n_heads = c->n_head_kv;
+            RUN(B->rope(b, &rq, err));
+            RUN(B->rope(b, &rk, err));
+        }
+        quipu_attention_args aa = {.q = w.q, .k = w.k, .v = w.v, .out = w.att, .seq_start = bt->seq_start, .n_seqs = bt->n_seqs,
+                                   .n_tokens = T, .n_heads = c->n_head, .n_heads_kv = c->n_head_kv, .head_dim = HD,
+                                   .scale = c->attn_scale, .window = sliding ? c->sliding_window : 0};
+        RUN(B->attention(b, &aa, err));
+        quipu_matmul_args mo = {.x = w.att, .w = L->wo, .bias = L->bo, .y = w.o, .n_tokens = T, .n_in = QD, .n_out = D};
+        RUN(B->matmul(b, &mo, err));
+        if (L->post_attn_norm) {
+            quipu_norm_args pn = {.x = w.o, .y = w.o, .w = L->post_attn_norm, .n_rows = T, .dim = D, .eps = c->norm_eps, .kind = c->norm_kind};
+            RUN(B->norm(b, &pn, err));
+        }
+        RUN(B->add(b, w.x, w.o, T * D, err));
+        /* feed-forward block */
+        quipu_norm_args nf = {.x = w.x, .y = w.h, .w = L->ffn_norm, .b = L->ffn_norm_b, .n_rows = T, .dim = D, .eps = c->norm_eps, .kind = c->norm_kind};
+        RUN(B->norm(b, &nf, err));
+        quipu_matmul_args mu = {.x = w.h, .w = L->w_up, .bias = L->b_up, .y = w.u, .n_tokens = T, .n_in = D, .n_out = F};
+        RUN(B->matmul(b, &mu, err));
+        quipu_buf *ffn_in;
+        if (L->w_gate) {
+            quipu_matmul_args mg = {.x = w.h, .w = L->w_gate, .y = w.g, .n_tokens = T, .n_in = D, .n_out = F};
+            RUN(B->matmul(b, &mg, err));
+            quipu_act_args ac = {.gate = w.g, .up = w.u, .n = T * F, .kind = c->act};
+            RUN(B->act(b, &ac, err));
+            ffn_in = w.g;
+        } else {
+            quipu_act_args ac = {.gate = w.u, .up = NULL, .n = T * F, .kind = c->act};
+            RUN(B->act(b, &ac, err));
+            ffn_in = w.u;
+        }
+        quipu_matmul_args md = {.x = ffn_in, .w = L->w_down, .bias = L->b_down, .y = w.o, .n_tokens = T, .n_in = F, .n_out = D};
+        RUN(B->matmul(b, &md, err));
+        if (L->post_ffn_norm) {
+            quipu_norm_args pn = {.x = w.o, .y = w.o, .w = L->post_ffn_norm, .n_rows = T, .dim = D, .eps = c->norm_eps, .kind = c->norm_kind};
+            RUN(B->norm(b, &pn, err));
+        }
+        RUN(B->add(b, w.x, w.o, T * D, err));
+    }
+    {
+        quipu_norm_args nfin = {.x = w.x, .y = w.h, .w = m->out_norm, .b = m->out_norm_b, .n_rows = T, .dim = D, .eps = c->norm_eps, .kind = c->norm_kind};
+        RUN(B->norm(b, &nfin, err));
+        quipu_logprob_args la = {.h = w.h, .lm_head = m->lm_head, .rows = bt->rows, .targets = bt->targets, .n_rows = bt->n_rows,
+                                 .dim = D, .n_vocab = c->n_vocab, .logprob = logprob, .greedy = greedy};
+        RUN(B->logprob(b, &la, err));
+        RUN(B->sync(b, err));
+    }
+#undef RUN
+done:
+    B->buf_free(b, w.x);
+    B->buf_free(b, w.h);
+    B->buf_free(b, w.q);
+    B->buf_free(b, w.k);
+    B->buf_free(b, w.v);
+    B->buf_free(b, w.att);
+    B->buf_free(b, w.o);
+    B->buf_free(b, w.g);
+    B->buf_free(b, w.u);
+    B->buf_free(b, w.ids);
+    B->buf_free(b, w.pos);
+    return st;
+}
+
+/* ---------------------------------------------------------------- inspect */
+
+quipu_status quipu_model_describe(const char *path, FILE *out, quipu_error *err) {
+    quipu_model tmp = {0};
+    quipu_gguf *g = NULL;
+    quipu_safetensors *st = NULL;
+    json_t *cfg = NULL, *doc = json_object(), *types = json_object(), *tokj = json_object();
+    quipu_tokenizer *tok = NULL;
+    quipu_status rc = QUIPU_OK;
+    tmp.path = (char *)path;
+    uint64_t n_tensors = 0, n_elems = 0, file_bytes = 0;
+    if (is_dir(path)) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/config.json", path);
+        json_error_t je;
+        cfg = json_load_file(p, 0, &je);
+        if (!cfg || !json_is_object(cfg)) {
+            rc = quipu_error_set(err, QUIPU_ERR_FORMAT, "%s:%d:%d: cannot parse config.json: %s", p, je.line, je.column, cfg ? "not an object" : je.text);
+            goto done;
+        }
+        if ((rc = config_from_json(&tmp, path, cfg, err))) goto done;
+        if ((rc = quipu_safetensors_open(&st, path, err))) goto done;
+        for (uint64_t i = 0; i < st->n_tensors; i++) {
+            const quipu_st_tensor *t = &st->tensors[i];
+            uint64_t ne = 1;
+            for (uint32_t d = 0; d < t->n_dims; d++) ne *= t->shape[d];
+            n_elems += ne;
+            file_bytes += t->nbytes;
+            json_t *cnt = json_object_get(types, t->dtype);
+            json_object_set_new(types, t->dtype, json_integer(cnt ? json_integer_value(cnt) + 1 : 1));
+            if (!strcmp(t->name, "model.embed_tokens.weight") || !strcmp(t->name, "wte.weight") || !strcmp(t->name, "transformer.wte.weight"))
+                tmp.cfg.n_vocab = (int64_t)t->shape[0];
+        }
+        n_tensors = st->n_tensors;
+    } else {
+        if ((rc = quipu_gguf_open(&g, path, err))) goto done;
+        if ((rc = config_from_gguf(&tmp, g, err))) goto done;
+        for (uint64_t i = 0; i < g->n_tensors; i++) {
+            const quipu_gguf_tensor *t = &g->tensors[i];
+            uint64_t ne = 1;
+            for (uint32_t d = 0; d < t->n_dims; d++) ne *= t->ne[d];
+            n_elems += ne;
+            const char *tn = quipu_dtype_name(t->type);
+            json_t *cnt = json_object_get(types, tn ? tn : "unknown");
+            json_object_set_new(types, tn ? tn : "unknown", json_integer(cnt ? json_integer_value(cnt) + 1 : 1));
+        }
+        n_tensors = g->n_tensors;
+        file_bytes = g->map.size;
+    }
+    if ((rc = g ? quipu_tokenizer_from_gguf(&tok, g, err) : quipu_tokenizer_load_path(&tok, path, err))) goto done;
+    {
+        const quipu_model_config *c = &tmp.cfg;
+        quipu_tokenizer_info ti;
+        quipu_tokenizer_get_info(tok, &ti);
+        static const char *kinds[] = {"bpe-bytelevel", "spm", "wordpiece", "unigram"};
+        json_object_set_new(tokj, "kind", json_string(kinds[ti.kind]));
+        json_object_set_new(tokj, "model", json_string(ti.model_name ? ti.model_name : ""));
+        json_object_set_new(tokj, "pre", json_string(ti.pre_name ? ti.pre_name : ""));
+        json_object_set_new(tokj, "n_vocab", json_integer(ti.n_vocab));
+        int32_t ids[4] = {ti.bos_id, ti.eos_id, ti.unk_id, ti.pad_id};
+        const char *names[4] = {"bos", "eos", "unk", "pad"};
+        for (int i = 0; i < 4; i++) {
+            if (ids[i] < 0) {
+                json_object_set_new(tokj, names[i], json_null());
+                continue;
+            }
+            const char *txt = quipu_tokenizer_token_text(tok, ids[i]);
+            json_t *sp = json_object();
+            json_object_set_new(sp, "id", json_integer(ids[i]));
+            json_object_set_new(sp, "text", txt ? json_string(txt) : json_null());
+            json_object_set_new(tokj, names[i], sp);
+        }
+        json_object_set_new(tokj, "add_bos", json_boolean(ti.add_bos));
+        json_object_set_new(tokj, "add_eos", json_boolean(ti.add_eos));
+        json_object_set_new(doc, "path", json_string(path));
+        json_object_set_new(doc, "format", json_string(c->source));
+        json_object_set_new(doc, "architecture", json_string(c->arch_name));
+        json_object_set_new(doc, "family", json_string(quipu_arch_name(c->arch)));
+        json_t *hp = json_object();
+        json_object_set_new(hp, "n_vocab", json_integer(c->n_vocab));
+        json_object_set_new(hp, "n_embd", json_integer(c->n_embd));
+        json_object_set_new(hp, "n_layer", json_integer(c->n_layer));
+        json_object_set_new(hp, "n_head", json_integer(c->n_head));
+        json_object_set_new(hp, "n_head_kv", json_integer(c->n_head_kv));
+        json_object_set_new(hp, "head_dim", json_integer(c->head_dim));
+        json_object_set_new(hp, "n_ff", json_integer(c->n_ff));
+        json_object_set_new(hp, "n_ctx", json_integer(c->n_ctx));
+        json_object_set_new(hp, "norm", json_string(c->norm_kind == QUIPU_NORM_RMS ? "rms" : "layer"));
+        json_object_set_new(hp, "norm_eps", json_real(c->norm_eps));
+        static const char *ropes[] = {"none", "norm", "neox"};
+        json_object_set_new(hp, "rope", json_string(ropes[c->rope_kind]));
+        json_object_set_new(hp, "rope_base", json_real(c->rope_base));
+        json_object_set_new(hp, "rope_base_local", json_real(c->rope_base_local));
+        json_object_set_new(hp, "rope_linear_factor", json_real(1.0 / c->rope_pos_scale));
+        json_object_set_new(hp, "sliding_window", json_integer(c->sliding_window));
+        int n_sliding = 0;
+        for (int64_t i = 0; i < c->n_layer; i++) n_sliding += c->layer_sliding[i];
+        json_object_set_new(hp, "sliding_layers", json_integer(n_sliding));
+        json_object_set_new(hp, "attn_scale", json_real(c->attn_scale));
+        json_object_set_new(hp, "embd_scale", json_real(c->embd_scale));
+        json_object_set_new(hp, "tied_embeddings", json_boolean(c->tied_embeddings));
+        json_object_set_new(doc, "hyperparameters", hp);
+        json_t *tj = json_object();
+        json_object_set_new(tj, "count", json_integer((json_int_t)n_tensors));
+        json_object_set_new(tj, "elements", json_integer((json_int_t)n_elems));
+        json_object_set(tj, "types", types);
+        json_object_set_new(doc, "tensors", tj);
+        json_object_set(doc, "tokenizer", tokj);
+        json_t *mem = json_object();
+        json_object_set_new(mem, "file_bytes", json_integer((json_int_t)file_bytes));
+        json_object_set_new(mem, "fp32_weight_bytes", json_integer((json_int_t)(n_elems * 4)));
+        json_object_set_new(doc, "memory", mem);
+        json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        fputc('\n', out);
+    }
+done:
+    quipu_tokenizer_free(tok);
+    quipu_gguf_free(g);
+    quipu_safetensors_free(st);
+    json_decref(cfg);
+    json_decref(doc);
+    json_decref(types);
+    json_decref(tokj);
+    return rc;
+}

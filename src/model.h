@@ -1,0 +1,96 @@
+/* model.h — a causal LM ready to run: its hyper-parameters (quipu_model_config), its weights
+ * dequantized to fp32 in backend buffers (quipu_model_weights, every matrix [out, in] row-major
+ * as in Hugging Face), and its tokenizer. Loaded from a GGUF file or a Hugging Face checkpoint
+ * directory; the loader folds every format difference (GGUF Q/K permutation -> rope kind, Gemma
+ * norms stored as 1+w, GPT-2 Conv1D transposes) so the forward pass has one convention. */
+#ifndef QUIPU_MODEL_H
+#define QUIPU_MODEL_H
+
+#include "backend.h"
+#include "common.h"
+#include "tokenizer.h"
+
+typedef enum quipu_arch {
+    QUIPU_ARCH_LLAMA,   /* Llama 2/3.x, SmolLM2, Mistral (sliding window), Qwen2 (QKV bias) */
+    QUIPU_ARCH_GEMMA3,
+    QUIPU_ARCH_GPT2,
+} quipu_arch;
+
+#define QUIPU_MAX_LAYERS 512
+
+typedef struct quipu_model_config {
+    quipu_arch arch;
+    char arch_name[32];        /* as the file names it: "llama", "qwen2", "mistral", "gemma3", "gpt2" */
+    char source[16];           /* "gguf" or "safetensors" */
+    int64_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_ctx;
+    float norm_eps;
+    quipu_norm_kind norm_kind;
+    quipu_act_kind act;
+    quipu_rope_kind rope_kind;
+    int64_t n_rot;
+    float rope_base;           /* global layers */
+    float rope_base_local;     /* sliding layers (Gemma 3) */
+    float rope_pos_scale;      /* 1 / linear scaling factor (global layers) */
+    int has_freq_factors;      /* llama3 rope scaling */
+    int32_t sliding_window;    /* 0 = none */
+    uint8_t layer_sliding[QUIPU_MAX_LAYERS];
+    float attn_scale;
+    float embd_scale;          /* Gemma: sqrt(n_embd) */
+    int tied_embeddings;
+    int gemma_norms;           /* post-attention / post-FFN norms and QK-norm present */
+} quipu_model_config;
+
+typedef struct quipu_layer_weights {
+    quipu_buf *attn_norm, *attn_norm_b;   /* [D] */
+    quipu_buf *wq, *wk, *wv, *wo;         /* [H*HD, D], [HKV*HD, D] x2, [D, H*HD] */
+    quipu_buf *bq, *bk, *bv, *bo;         /* optional */
+    quipu_buf *q_norm, *k_norm;           /* [HD] Gemma 3 */
+    quipu_buf *post_attn_norm;            /* [D] Gemma 3 */
+    quipu_buf *ffn_norm, *ffn_norm_b;     /* [D] */
+    quipu_buf *w_gate, *w_up, *w_down;    /* [F, D], [F, D], [D, F]; GPT-2 has no gate */
+    quipu_buf *b_up, *b_down;             /* GPT-2 */
+    quipu_buf *post_ffn_norm;             /* [D] Gemma 3 */
+} quipu_layer_weights;
+
+typedef struct quipu_model {
+    char *path;
+    quipu_model_config cfg;
+    quipu_backend *backend;      /* not owned */
+    quipu_buf *tok_embd;         /* [V, D] */
+    quipu_buf *pos_embd;         /* [n_ctx, D] GPT-2 */
+    quipu_buf *out_norm, *out_norm_b;
+    quipu_buf *lm_head;          /* [V, D]; == tok_embd when tied */
+    quipu_buf *freq_factors;     /* [n_rot/2] llama3 */
+    quipu_layer_weights *layers;
+    quipu_tokenizer *tok;
+    size_t weight_bytes;         /* fp32 bytes held by the backend */
+    size_t file_bytes;
+} quipu_model;
+
+/* Loads a model from a GGUF file or a checkpoint directory onto backend b. */
+quipu_status quipu_model_load(quipu_model **out, const char *path, quipu_backend *b, quipu_error *err);
+void quipu_model_free(quipu_model *m);
+const char *quipu_arch_name(quipu_arch a);
+
+/* Prints what `quipu inspect` shows (JSON) without loading the weights. */
+quipu_status quipu_model_describe(const char *path, FILE *out, quipu_error *err);
+
+/* Loads only the tokenizer of a model path (GGUF, checkpoint directory, or tokenizer.json). */
+quipu_status quipu_tokenizer_load_path(quipu_tokenizer **out, const char *path, quipu_error *err);
+
+/* A packed batch: S sequences of tokens, back to back. For each scored row (a token position
+ * whose next token is a target), the forward pass returns log P(target | prefix). */
+typedef struct quipu_batch {
+    int64_t n_tokens, n_seqs;
+    const int32_t *tokens;     /* [T] */
+    const int32_t *pos;        /* [T] position inside its sequence */
+    const int32_t *seq_start;  /* [S + 1] */
+    int64_t n_rows;
+    const int32_t *rows;       /* [n_rows] token index whose output predicts targets[r] */
+    const int32_t *targets;    /* [n_rows] */
+} quipu_batch;
+
+/* Runs the model over the batch; logprob[n_rows], greedy[n_rows] are host arrays. */
+quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *batch, double *logprob, uint8_t *greedy, quipu_error *err);
+
+#endif
