@@ -1,0 +1,73 @@
+# test_bad_input.sh — bad model files and inputs through the real commands: each gives one error
+# line naming the file and the problem, a non-zero exit, and no crash (CI runs under ASan/UBSan).
+# (Parser-level cases, one per malformed field, are in test_gguf.c and test_safetensors.c.)
+. "$QUIPU_SOURCE_DIR/tests/common.sh"
+
+# a minimal GGUF writer (standard library only) for synthetic files
+cat > "$TMPD/mkgguf.py" <<'PY'
+import struct, sys
+def s(x): b = x.encode(); return struct.pack("<Q", len(b)) + b
+def kv_str(k, v): return s(k) + struct.pack("<I", 8) + s(v)
+def kv_u32(k, v): return s(k) + struct.pack("<I", 4) + struct.pack("<I", v)
+out, arch, ttype = sys.argv[1], sys.argv[2], int(sys.argv[3])
+kvs = [kv_str("general.architecture", arch), kv_u32(arch + ".block_count", 1)]
+tensors = [("token_embd.weight", [32, 4], ttype)]
+body = struct.pack("<IIQQ", 0x46554747, 3, len(tensors), len(kvs)) + b"".join(kvs)
+for name, ne, t in tensors:
+    body += s(name) + struct.pack("<I", len(ne)) + b"".join(struct.pack("<Q", n) for n in ne) + struct.pack("<IQ", t, 0)
+body += b"\0" * ((32 - len(body) % 32) % 32)
+body += b"\0" * (32 * 4 * 4)
+open(out, "wb").write(body)
+PY
+python3 "$TMPD/mkgguf.py" "$TMPD/foo-arch.gguf" foo 0
+expect_error "unknown architecture" "foo-arch.gguf: unknown architecture 'foo'" "$QUIPU_BIN" inspect "$TMPD/foo-arch.gguf"
+python3 "$TMPD/mkgguf.py" "$TMPD/badtype.gguf" llama 77
+expect_error "unknown quantization type" "badtype.gguf: .*(type|77)" "$QUIPU_BIN" inspect "$TMPD/badtype.gguf"
+head -c 4096 /dev/urandom > "$TMPD/random.gguf"
+expect_error "bad magic" "random.gguf: .*(magic|GGUF)" "$QUIPU_BIN" score --model "$TMPD/random.gguf"
+
+if [ -f "$SMOL" ]; then
+  head -c 5000000 "$SMOL" > "$TMPD/truncated.gguf"
+  expect_error "truncated GGUF" "truncated.gguf: .*(truncat|past|end)" "$QUIPU_BIN" score --model "$TMPD/truncated.gguf"
+  head -c 100000 "$SMOL" > "$TMPD/truncated-meta.gguf"
+  expect_error "GGUF truncated in metadata" "truncated-meta.gguf: .*(truncat|past|end)" "$QUIPU_BIN" inspect "$TMPD/truncated-meta.gguf"
+else
+  echo "note: $SMOL absent: truncated-model cases use the synthetic file only"
+  head -c 200 "$TMPD/foo-arch.gguf" > "$TMPD/truncated.gguf"
+  expect_error "truncated GGUF" "truncated.gguf: " "$QUIPU_BIN" inspect "$TMPD/truncated.gguf"
+fi
+
+# tiny checkpoints: NaN weights, wrong tokenizer, missing weights, broken config
+d=$(tiny_model tiny-llama)
+cp -r "$d" "$TMPD/nan"
+python3 - "$TMPD/nan/model.safetensors" <<'PY'
+import json, struct, sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+hdr = json.loads(b[8:8 + n])
+name = next(k for k in hdr if k.endswith("layers.1.mlp.down_proj.weight"))
+t = hdr[name]
+off = 8 + n + t["data_offsets"][0] + 6 * {"F32": 4, "F16": 2, "BF16": 2}[t["dtype"]]
+nan = {"F32": struct.pack("<I", 0x7fc00000), "F16": struct.pack("<H", 0x7e00), "BF16": struct.pack("<H", 0x7fc0)}[t["dtype"]]
+b[off:off + len(nan)] = nan
+open(p, "wb").write(b)
+PY
+echo '{"context": "", "continuation": "hi"}' > "$TMPD/one.jsonl"
+expect_error "NaN weights" "nan: tensor 'model.layers.1.mlp.down_proj.weight' holds a non-finite value" "$QUIPU_BIN" score --model "$TMPD/nan" < "$TMPD/one.jsonl"
+cp -r "$d" "$TMPD/wrongtok"
+cp "$QUIPU_SHARED/tokenizers/gpt-2/tokenizer.json" "$TMPD/wrongtok/tokenizer.json"
+rm -f "$TMPD/wrongtok/tokenizer_config.json"
+expect_error "tokenizer does not fit the model" "wrongtok: the tokenizer has 50257 tokens but the model's embedding has only 32000 rows" "$QUIPU_BIN" score --model "$TMPD/wrongtok" < "$TMPD/one.jsonl"
+cp -r "$d" "$TMPD/truncst"
+head -c 100000 "$d/model.safetensors" > "$TMPD/truncst/model.safetensors"
+expect_error "truncated safetensors" "truncst/model.safetensors: " "$QUIPU_BIN" score --model "$TMPD/truncst" < "$TMPD/one.jsonl"
+cp -r "$d" "$TMPD/badcfg"
+printf '{"model_type": "llama", "hidden_size": ' > "$TMPD/badcfg/config.json"
+expect_error "malformed config.json" "badcfg/config.json:1:[0-9]+: cannot parse config.json" "$QUIPU_BIN" score --model "$TMPD/badcfg" < "$TMPD/one.jsonl"
+cp -r "$d" "$TMPD/unkarch"
+python3 -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['model_type']='mamba'; json.dump(c, open(p,'w'))" "$TMPD/unkarch/config.json"
+expect_error "unknown HF architecture" "unkarch/config.json: unknown architecture 'mamba'" "$QUIPU_BIN" score --model "$TMPD/unkarch" < "$TMPD/one.jsonl"
+printf 'not json\n' > "$TMPD/badtok.json"
+expect_error "tokenizer.json not JSON" "badtok.json" "$QUIPU_BIN" tokenize --model "$TMPD/badtok.json" < "$TMPD/one.jsonl"
+finish
