@@ -31,6 +31,13 @@ typedef struct quipu_safetensors {
  * model.safetensors.index.json. A path to a single .safetensors file is accepted too. */
 quipu_status quipu_safetensors_open(quipu_safetensors **out, const char *path, quipu_error *err);
 void quipu_safetensors_free(quipu_safetensors *st);
+/* Tensors are sorted by name; find bisects. Returns NULL if absent. */
 const quipu_st_tensor *quipu_safetensors_find(const quipu_safetensors *st, const char *name);
+/* Product of the shape (1 for a scalar). */
+uint64_t quipu_st_tensor_numel(const quipu_st_tensor *t);
+/* Converts tensor t (F32, F16 or BF16) to n = numel fp32 values in dst; other dtypes are
+ * QUIPU_ERR_UNSUPPORTED ("SHARD: tensor 'x' has dtype I64; ..."). */
+quipu_status quipu_safetensors_read_f32(const quipu_safetensors *st, const quipu_st_tensor *t, float *dst, uint64_t n,
+                                        quipu_error *err);
 
 #endif
