@@ -11,15 +11,29 @@
 #include "safetensors.h"
 #include "testlib.h"
 
+/* Everything written, removed at the end (files first, then their directories). */
+#define MAX_CREATED 128
+static char created[MAX_CREATED][512];
+static int n_created = 0;
+static void note_created(const char *path) {
+    for (int i = 0; i < n_created; i++)
+        if (strcmp(created[i], path) == 0) return;
+    if (n_created < MAX_CREATED) snprintf(created[n_created++], sizeof created[0], "%s", path);
+}
+static void remove_created(void) {
+    for (int i = n_created - 1; i >= 0; i--) remove(created[i]); /* remove() also takes empty dirs */
+}
+
 /* A fresh directory for one case: $QUIPU_TEST_TMP/<pid>-st-<name>. */
 static const char *case_dir(const char *name) {
-    static char bufs[4][4096];
+    static char bufs[4][512];
     static int k = 0;
     char *d = bufs[k++ & 3];
     const char *base = test_env("QUIPU_TEST_TMP", "/tmp");
     mkdir(base, 0755);
-    snprintf(d, 4096, "%s/%d-st-%s", base, (int)getpid(), name);
+    snprintf(d, 512, "%s/%d-st-%s", base, (int)getpid(), name);
     mkdir(d, 0755);
+    note_created(d);
     return d;
 }
 
@@ -31,6 +45,7 @@ static void write_st(const char *path, const char *json, const void *data, size_
     FILE *f = fopen(path, "wb");
     CHECK_MSG(f != NULL, "cannot write %s", path);
     if (!f) return;
+    note_created(path);
     fwrite(&hl, 8, 1, f);
     fwrite(json, 1, jl, f);
     for (size_t i = jl; i < padded; i++) fputc(' ', f);
@@ -42,6 +57,7 @@ static void write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "wb");
     CHECK_MSG(f != NULL, "cannot write %s", path);
     if (!f) return;
+    note_created(path);
     fputs(text, f);
     fclose(f);
 }
@@ -304,5 +320,6 @@ int main(void) {
     test_single();
     test_sharded();
     test_bad();
+    remove_created();
     return test_finish("test_safetensors");
 }
