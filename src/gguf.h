@@ -29,7 +29,8 @@ typedef struct quipu_gguf_kv {
         quipu_gguf_str s;  /* string */
     } v;
     /* arrays: element type, count and a pointer to the first element in the map. For string
-     * arrays, str_items[i] is filled at open (bounds-checked); NULL otherwise. */
+     * arrays, arr_strs[i] is filled at open (bounds-checked); NULL otherwise. arr_data is not
+     * aligned: read numeric elements with quipu_gguf_arr_get_int/float. */
     quipu_gguf_vtype arr_type;
     uint64_t arr_count;
     const uint8_t *arr_data;
