@@ -1,9 +1,12 @@
 /* backend_cpu.c — the plain-C CPU backend: fp32 compute, GEMMs through CBLAS (OpenBLAS),
  * loops parallel with OpenMP. It is the reference every GPU kernel is checked against, so it
  * favours clarity, and it is batch invariant: a row's result never depends on its neighbours.
- * GEMMs therefore always run on fixed tiles of QUIPU_CPU_ROW_TILE rows (the last tile padded
- * with zeros), so BLAS takes the same code path, and so the same summation order, for every row
- * whatever the batch. Shape letters as in backend.h. */
+ * For GEMMs that means the BLAS must take the same code path, and so the same summation order,
+ * for a row whatever the batch: OpenBLAS computes each output element with the same K-blocked
+ * FMA sequence for any M except in its small-matrix path (M*N*K up to about 1e6), which sums in
+ * another order. So a GEMM never runs with fewer than cpu_min_rows(N, K) rows: short batches are
+ * padded with zero rows. tests/test_batch_invariance.sh checks the property end to end.
+ * Shape letters as in backend.h. */
 #include "backend.h"
 
 #include <cblas.h>
@@ -12,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QUIPU_CPU_ROW_TILE 32
+#define QUIPU_CPU_MIN_ROWS 32
 #define QUIPU_CPU_VOCAB_CHUNK 4096
 
 struct quipu_buf {
@@ -21,10 +24,18 @@ struct quipu_buf {
 };
 
 typedef struct cpu_ctx {
-    float *tile_x;   /* [ROW_TILE, max_in] scratch */
-    float *tile_y;   /* [ROW_TILE, max_out] scratch */
+    float *tile_x;   /* padded GEMM input scratch */
+    float *tile_y;   /* padded GEMM output / logits chunk scratch */
     size_t tile_x_cap, tile_y_cap;
 } cpu_ctx;
+
+/* Fewest rows a GEMM may run with so that OpenBLAS stays off its small-matrix path. */
+static int64_t cpu_min_rows(int64_t n_out, int64_t n_in) {
+    double nk = (double)n_out * (double)n_in;
+    int64_t m = (int64_t)(2.0e6 / nk) + 1;
+    if (m < QUIPU_CPU_MIN_ROWS) m = QUIPU_CPU_MIN_ROWS;
+    return (m + 31) / 32 * 32;
+}
 
 /* OpenBLAS's thread control, when the BLAS is OpenBLAS (weak: absent elsewhere). */
 extern void openblas_set_num_threads(int) __attribute__((weak));
@@ -100,10 +111,28 @@ static quipu_status cpu_add(quipu_backend *b, quipu_buf *y, const quipu_buf *x, 
     return QUIPU_OK;
 }
 
-/* One fixed-size GEMM tile: y[ROW_TILE, n_out] = x[ROW_TILE, n_in] * w[n_out, n_in]^T */
-static void cpu_gemm_tile(float *y, int64_t ldy, const float *x, const float *w, int64_t n_in, int64_t n_out) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, QUIPU_CPU_ROW_TILE, (int)n_out, (int)n_in, 1.0f, x, (int)n_in,
-                w, (int)n_in, 0.0f, y, (int)ldy);
+/* y[M, n_out] = x[M, n_in] * w[n_out, n_in]^T */
+static void cpu_gemm(float *y, int64_t ldy, const float *x, const float *w, int64_t M, int64_t n_in, int64_t n_out) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)n_out, (int)n_in, 1.0f, x, (int)n_in, w, (int)n_in, 0.0f,
+                y, (int)ldy);
+}
+
+/* y[M, n_out] = x[M, n_in] * w^T with M padded up to the minimum row count when needed. */
+static quipu_status cpu_gemm_rows(cpu_ctx *c, float *y, const float *x, const float *w, int64_t M, int64_t n_in, int64_t n_out,
+                                  quipu_error *err) {
+    int64_t mr = cpu_min_rows(n_out, n_in);
+    if (M >= mr) {
+        cpu_gemm(y, n_out, x, w, M, n_in, n_out);
+        return QUIPU_OK;
+    }
+    if (cpu_reserve(&c->tile_x, &c->tile_x_cap, (size_t)(mr * n_in), err) ||
+        cpu_reserve(&c->tile_y, &c->tile_y_cap, (size_t)(mr * n_out), err))
+        return err->code;
+    memcpy(c->tile_x, x, (size_t)(M * n_in) * sizeof(float));
+    memset(c->tile_x + M * n_in, 0, (size_t)((mr - M) * n_in) * sizeof(float));
+    cpu_gemm(c->tile_y, n_out, c->tile_x, w, mr, n_in, n_out);
+    memcpy(y, c->tile_y, (size_t)(M * n_out) * sizeof(float));
+    return QUIPU_OK;
 }
 
 static quipu_status cpu_matmul(quipu_backend *b, const quipu_matmul_args *a, quipu_error *err) {
@@ -112,39 +141,22 @@ static quipu_status cpu_matmul(quipu_backend *b, const quipu_matmul_args *a, qui
     const float *w = a->w->data;
     const float *bias = a->bias ? a->bias->data : NULL;
     float *y = (float *)a->y->data + a->y_off;
-    int64_t T = a->n_tokens, n_in = a->n_in, n_out = a->n_out;
-    if (cpu_reserve(&c->tile_x, &c->tile_x_cap, (size_t)QUIPU_CPU_ROW_TILE * n_in, err) ||
-        cpu_reserve(&c->tile_y, &c->tile_y_cap, (size_t)QUIPU_CPU_ROW_TILE * n_out, err))
-        return err->code;
-    for (int64_t t0 = 0; t0 < T; t0 += QUIPU_CPU_ROW_TILE) {
-        int64_t rows = T - t0 < QUIPU_CPU_ROW_TILE ? T - t0 : QUIPU_CPU_ROW_TILE;
-        float *dst;
-        int64_t ldd;
-        if (rows == QUIPU_CPU_ROW_TILE && !a->accumulate) {
-            cpu_gemm_tile(y + t0 * n_out, n_out, x + t0 * n_in, w, n_in, n_out);
-            dst = y + t0 * n_out;
-            ldd = n_out;
-        } else {
-            memcpy(c->tile_x, x + t0 * n_in, (size_t)(rows * n_in) * sizeof(float));
-            memset(c->tile_x + rows * n_in, 0, (size_t)((QUIPU_CPU_ROW_TILE - rows) * n_in) * sizeof(float));
-            cpu_gemm_tile(c->tile_y, n_out, c->tile_x, w, n_in, n_out);
-            dst = c->tile_y;
-            ldd = n_out;
-        }
-        for (int64_t r = 0; r < rows; r++) {
-            float *yr = y + (t0 + r) * n_out;
-            const float *dr = dst + r * ldd;
-            if (a->accumulate) {
-                if (bias)
-                    for (int64_t j = 0; j < n_out; j++) yr[j] += dr[j] + bias[j];
-                else
-                    for (int64_t j = 0; j < n_out; j++) yr[j] += dr[j];
-            } else {
-                if (dr != yr) memcpy(yr, dr, (size_t)n_out * sizeof(float));
-                if (bias)
-                    for (int64_t j = 0; j < n_out; j++) yr[j] += bias[j];
-            }
-        }
+    int64_t T = a->n_tokens, n_out = a->n_out;
+    if (T <= 0) return QUIPU_OK;
+    if (a->accumulate) {
+        float *tmp = malloc((size_t)(T * n_out) * sizeof(float));
+        if (!tmp) return quipu_error_set(err, QUIPU_ERR_NOMEM, "cpu backend: out of memory");
+        quipu_status st = cpu_gemm_rows(c, tmp, x, w, T, a->n_in, n_out, err);
+        if (!st)
+            for (int64_t i = 0; i < T * n_out; i++) y[i] += tmp[i] + (bias ? bias[i % n_out] : 0.0f);
+        free(tmp);
+        return st;
+    }
+    if (cpu_gemm_rows(c, y, x, w, T, a->n_in, n_out, err)) return err->code;
+    if (bias) {
+#pragma omp parallel for schedule(static)
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t j = 0; j < n_out; j++) y[t * n_out + j] += bias[j];
     }
     return QUIPU_OK;
 }
@@ -295,66 +307,75 @@ static quipu_status cpu_act(quipu_backend *b, const quipu_act_args *a, quipu_err
 }
 
 static quipu_status cpu_logprob(quipu_backend *b, const quipu_logprob_args *a, quipu_error *err) {
-    cpu_ctx *c = b->ctx;
     const float *h = a->h->data, *wl = a->lm_head->data;
-    int64_t D = a->dim, V = a->n_vocab;
+    int64_t D = a->dim, V = a->n_vocab, R = a->n_rows;
     const int64_t CH = QUIPU_CPU_VOCAB_CHUNK;
-    if (cpu_reserve(&c->tile_x, &c->tile_x_cap, (size_t)QUIPU_CPU_ROW_TILE * D, err) ||
-        cpu_reserve(&c->tile_y, &c->tile_y_cap, (size_t)QUIPU_CPU_ROW_TILE * CH, err))
-        return err->code;
-    for (int64_t r = 0; r < a->n_rows; r++)
+    if (R <= 0) return QUIPU_OK;
+    for (int64_t r = 0; r < R; r++)
         if (a->targets[r] < 0 || a->targets[r] >= V)
             return quipu_error_set(err, QUIPU_ERR_INVALID, "target token id %d outside the vocabulary (%lld)", a->targets[r], (long long)V);
-    for (int64_t r0 = 0; r0 < a->n_rows; r0 += QUIPU_CPU_ROW_TILE) {
-        int64_t rows = a->n_rows - r0 < QUIPU_CPU_ROW_TILE ? a->n_rows - r0 : QUIPU_CPU_ROW_TILE;
-        memset(c->tile_x, 0, (size_t)(QUIPU_CPU_ROW_TILE * D) * sizeof(float));
-        for (int64_t r = 0; r < rows; r++)
-            memcpy(c->tile_x + r * D, h + (int64_t)a->rows[r0 + r] * D, (size_t)D * sizeof(float));
-        double mx[QUIPU_CPU_ROW_TILE], sum[QUIPU_CPU_ROW_TILE], tgt[QUIPU_CPU_ROW_TILE];
-        float amax_v[QUIPU_CPU_ROW_TILE];
-        int64_t amax_i[QUIPU_CPU_ROW_TILE];
-        for (int64_t r = 0; r < rows; r++) {
-            mx[r] = -INFINITY;
-            sum[r] = 0.0;
-            tgt[r] = 0.0;
-            amax_v[r] = -INFINITY;
-            amax_i[r] = -1;
-        }
-        for (int64_t v0 = 0; v0 < V; v0 += CH) {
-            int64_t nv = V - v0 < CH ? V - v0 : CH;
-            cpu_gemm_tile(c->tile_y, CH, c->tile_x, wl + v0 * D, D, nv);
+    int64_t mr = cpu_min_rows(CH, D);
+    int64_t RP = R > mr ? R : mr; /* rows padded for the GEMM */
+    float *x = calloc((size_t)(RP * D), sizeof(float));
+    float *lg = malloc((size_t)(RP * CH) * sizeof(float));
+    double *mx = malloc((size_t)R * sizeof(double)), *sum = calloc((size_t)R, sizeof(double)), *tgt = calloc((size_t)R, sizeof(double));
+    float *amax_v = malloc((size_t)R * sizeof(float));
+    int64_t *amax_i = malloc((size_t)R * sizeof(int64_t));
+    quipu_status st = QUIPU_OK;
+    if (!x || !lg || !mx || !sum || !tgt || !amax_v || !amax_i) {
+        st = quipu_error_set(err, QUIPU_ERR_NOMEM, "cpu backend: cannot allocate the log-prob scratch for %lld rows", (long long)R);
+        goto done;
+    }
+    for (int64_t r = 0; r < R; r++) {
+        memcpy(x + r * D, h + (int64_t)a->rows[r] * D, (size_t)D * sizeof(float));
+        mx[r] = -INFINITY;
+        amax_v[r] = -INFINITY;
+        amax_i[r] = -1;
+    }
+    /* vocabulary chunks at fixed boundaries; per row an online log-sum-exp in double */
+    for (int64_t v0 = 0; v0 < V; v0 += CH) {
+        int64_t nv = V - v0 < CH ? V - v0 : CH;
+        cpu_gemm(lg, CH, x, wl + v0 * D, RP, D, nv);
 #pragma omp parallel for schedule(static)
-            for (int64_t r = 0; r < rows; r++) {
-                const float *lg = c->tile_y + r * CH;
-                float cm = -INFINITY;
-                int64_t ci = -1;
-                for (int64_t j = 0; j < nv; j++)
-                    if (lg[j] > cm) {
-                        cm = lg[j];
-                        ci = j;
-                    }
-                if (cm > amax_v[r]) {
-                    amax_v[r] = cm;
-                    amax_i[r] = v0 + ci;
+        for (int64_t r = 0; r < R; r++) {
+            const float *l = lg + r * CH;
+            float cm = -INFINITY;
+            int64_t ci = -1;
+            for (int64_t j = 0; j < nv; j++)
+                if (l[j] > cm) {
+                    cm = l[j];
+                    ci = j;
                 }
-                double m_new = cm > mx[r] ? (double)cm : mx[r];
-                double s = 0.0;
-                for (int64_t j = 0; j < nv; j++) s += exp((double)lg[j] - m_new);
-                sum[r] = (mx[r] == -INFINITY ? 0.0 : sum[r] * exp(mx[r] - m_new)) + s;
-                mx[r] = m_new;
-                int32_t t = a->targets[r0 + r];
-                if (t >= v0 && t < v0 + nv) tgt[r] = lg[t - v0];
+            if (cm > amax_v[r]) { /* strict: the first maximum wins, as argmax does */
+                amax_v[r] = cm;
+                amax_i[r] = v0 + ci;
             }
-        }
-        for (int64_t r = 0; r < rows; r++) {
-            double lse = mx[r] + log(sum[r]);
-            a->logprob[r0 + r] = tgt[r] - lse;
-            a->greedy[r0 + r] = (uint8_t)(amax_i[r] == a->targets[r0 + r]);
-            if (!isfinite(a->logprob[r0 + r]))
-                return quipu_error_set(err, QUIPU_ERR_NUMERIC, "non-finite log-probability (NaN or Inf in activations or weights)");
+            double m_new = (double)cm > mx[r] ? (double)cm : mx[r];
+            double s = 0.0;
+            for (int64_t j = 0; j < nv; j++) s += exp((double)l[j] - m_new);
+            sum[r] = (mx[r] == -INFINITY ? 0.0 : sum[r] * exp(mx[r] - m_new)) + s;
+            mx[r] = m_new;
+            int32_t t = a->targets[r];
+            if (t >= v0 && t < v0 + nv) tgt[r] = l[t - v0];
         }
     }
-    return QUIPU_OK;
+    for (int64_t r = 0; r < R; r++) {
+        a->logprob[r] = tgt[r] - (mx[r] + log(sum[r]));
+        a->greedy[r] = (uint8_t)(amax_i[r] == a->targets[r]);
+        if (!isfinite(a->logprob[r])) {
+            st = quipu_error_set(err, QUIPU_ERR_NUMERIC, "non-finite log-probability (NaN or Inf in activations or weights)");
+            break;
+        }
+    }
+done:
+    free(x);
+    free(lg);
+    free(mx);
+    free(sum);
+    free(tgt);
+    free(amax_v);
+    free(amax_i);
+    return st;
 }
 
 static quipu_status cpu_sync(quipu_backend *b, quipu_error *err) { return QUIPU_OK; }

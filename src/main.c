@@ -5,6 +5,7 @@
  *   quipu inspect PATH */
 #define _GNU_SOURCE
 #include <getopt.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,8 +299,20 @@ static int cmd_inspect(int argc, char **argv, quipu_error *err) {
 
 /* ------------------------------------------------------------------ main */
 
+/* OpenMP threads that spin after a parallel region steal the cores OpenBLAS's own threads need
+ * for the GEMM that follows (2-3x slower on small machines). The wait policy is read when libgomp
+ * loads, before main, so quipu sets it and re-executes itself once; a user's setting wins. */
+static void ensure_passive_omp(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("QUIPU_NO_REEXEC")) return;
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    setenv("QUIPU_NO_REEXEC", "1", 1);
+    execv("/proc/self/exe", argv);
+    /* exec failed (no /proc): run on with the default policy */
+}
+
 int main(int argc, char **argv) {
     quipu_error err = {0};
+    ensure_passive_omp(argv);
     if (argc < 2) {
         usage_main(stderr);
         return EXIT_USAGE;
