@@ -64,7 +64,7 @@ static int is_blank(const char *s, ssize_t n) {
 
 typedef struct score_opts {
     const char *model, *backend;
-    int per_token, threads;
+    int per_token, ids, threads;
     int64_t batch_tokens, max_length;
 } score_opts;
 
@@ -82,6 +82,7 @@ static void usage_score(FILE *f) {
             "  --model PATH        GGUF file or Hugging Face checkpoint directory\n"
             "  --backend NAME      cpu (default), cuda or hip\n"
             "  --per-token         also print each continuation token's log-probability\n"
+            "  --ids               also print the scored token ids (context_ids, continuation_ids)\n"
             "  --threads N         CPU threads (default: all)\n"
             "  --batch-tokens N    tokens per forward pass (default 2048)\n"
             "  --max-length N      left-truncate longer inputs (default: the model's context)\n");
@@ -89,11 +90,18 @@ static void usage_score(FILE *f) {
 
 #define SCORE_CHUNK 256
 
-static void print_result(const quipu_score_result *r, int per_token) {
+static void print_result(const quipu_score_result *r, int per_token, int ids) {
     printf("{\"logprob\": %.17g, \"n_tokens\": %d, \"is_greedy\": %s", r->logprob, r->n_tokens, r->is_greedy ? "true" : "false");
     if (per_token) {
         printf(", \"token_logprobs\": [");
         for (int32_t k = 0; k < r->n_tokens; k++) printf(k ? ", %.17g" : "%.17g", r->token_logprobs[k]);
+        printf("]");
+    }
+    if (ids) {
+        printf(", \"context_ids\": [");
+        for (int32_t k = 0; k < r->n_context; k++) printf(k ? ", %d" : "%d", r->tokens[k]);
+        printf("], \"continuation_ids\": [");
+        for (int32_t k = 0; k < r->n_tokens; k++) printf(k ? ", %d" : "%d", r->tokens[r->n_context + k]);
         printf("]");
     }
     printf("}\n");
@@ -107,7 +115,7 @@ static quipu_status score_flush(quipu_model *m, const score_opts *o, quipu_score
     quipu_scorer_opts so = {.batch_tokens = o->batch_tokens, .max_length = o->max_length};
     quipu_status st = quipu_score_items(m, &so, items, *n, res, err);
     if (st == QUIPU_OK)
-        for (size_t i = 0; i < *n; i++) print_result(&res[i], o->per_token);
+        for (size_t i = 0; i < *n; i++) print_result(&res[i], o->per_token, o->ids);
     fflush(stdout);
     for (size_t i = 0; i < *n; i++) {
         quipu_score_result_free(&res[i]);
@@ -121,7 +129,7 @@ static quipu_status score_flush(quipu_model *m, const score_opts *o, quipu_score
 static int cmd_score(int argc, char **argv, quipu_error *err) {
     score_opts o = {.backend = "cpu", .threads = 0, .batch_tokens = 2048};
     static const struct option lo[] = {{"model", required_argument, 0, 'm'},     {"backend", required_argument, 0, 'b'},
-                                       {"per-token", no_argument, 0, 'p'},        {"threads", required_argument, 0, 't'},
+                                       {"per-token", no_argument, 0, 'p'},        {"ids", no_argument, 0, 'i'}, {"threads", required_argument, 0, 't'},
                                        {"batch-tokens", required_argument, 0, 'B'}, {"max-length", required_argument, 0, 'L'},
                                        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     int c;
@@ -131,6 +139,7 @@ static int cmd_score(int argc, char **argv, quipu_error *err) {
         case 'm': o.model = optarg; break;
         case 'b': o.backend = optarg; break;
         case 'p': o.per_token = 1; break;
+        case 'i': o.ids = 1; break;
         case 't': o.threads = atoi(optarg); break;
         case 'B': o.batch_tokens = atoll(optarg); break;
         case 'L': o.max_length = atoll(optarg); break;
