@@ -41,6 +41,9 @@ expect_error() {
   if [ "$rc" -eq 0 ]; then fail "$name: exit 0, expected failure"; return; fi
   if [ "$rc" -ge 128 ]; then fail "$name: killed by signal $((rc - 128))"; return; fi
   if grep -q -E "Sanitizer|runtime error" "$TMPD/err"; then fail "$name: sanitizer report: $(head -3 "$TMPD/err")"; return; fi
+  # warnings (lines starting "quipu warn:") may precede the error; the error itself is one line
+  grep -v "^quipu\(\[[0-9]*\]\)\? warn: " "$TMPD/err" > "$TMPD/err.only" || true
+  mv "$TMPD/err.only" "$TMPD/err"
   local nl
   nl=$(wc -l < "$TMPD/err")
   if [ "$nl" -ne 1 ]; then fail "$name: expected one error line, got $nl: $(head -3 "$TMPD/err")"; return; fi
