@@ -5,7 +5,8 @@ dequantized), side by side in one run, same threads, same sentences; reports sco
 second, the ratios to quipu, and each one's peak memory (max RSS of its own process).
 
 Every scorer computes the same thing: the lm-evaluation-harness log-likelihood of each sentence
-after the prefix token (SmolLM2 has no BOS, so <|endoftext|>, id 0). Before timing is trusted the
+after the prefix token quipu uses for an empty context (read from `quipu inspect`: the GGUF's BOS,
+here <|im_start|>, id 1, as lm-evaluation-harness takes the tokenizer's bos_token_id). Before timing is trusted the
 per-sentence sums are compared with quipu's (transformers must agree to 1e-3; llama.cpp computes
 its matmuls with 8-bit quantized activations, so it is only expected to be close).
 
@@ -52,8 +53,7 @@ def worker_llamacpp(args, sents):
     import llama_cpp
     llm = llama_cpp.Llama(model_path=args.model, logits_all=True, n_ctx=512, n_batch=512, n_threads=args.threads,
                           n_threads_batch=args.threads, verbose=False)
-    eos = 0
-    toks = [[eos] + llm.tokenize(s.encode("utf-8"), add_bos=False, special=False) for s in sents]
+    toks = [[args.prefix_id] + llm.tokenize(s.encode("utf-8"), add_bos=False, special=False) for s in sents]
     t0 = time.perf_counter()
     sums = []
     for t in toks:
@@ -77,7 +77,7 @@ def worker_transformers(args, sents):
     d, f = os.path.split(os.path.abspath(args.model))
     tok = AutoTokenizer.from_pretrained(d, gguf_file=f)
     model = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, dtype=torch.float32).eval()
-    ids = [[0] + tok(s, add_special_tokens=False)["input_ids"] for s in sents]
+    ids = [[args.prefix_id] + tok(s, add_special_tokens=False)["input_ids"] for s in sents]
     bs = args.hf_batch
     t0 = time.perf_counter()
     sums = []
@@ -117,17 +117,29 @@ def main():
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--out", default="")
     ap.add_argument("--worker", default="")
+    ap.add_argument("--prefix-id", type=int, default=-1)
     args = ap.parse_args()
     sents = sentences(args.datasets, args.limit)
     if args.worker:
         json.dump(WORKERS[args.worker](args, sents), sys.stdout)
         return 0
     pythons = dict(x.split("=", 1) for x in args.python)
+    # the prefix token quipu uses for an empty context (lm-eval: BOS, else EOS), so all peers agree
+    info = json.loads(subprocess.run([args.quipu, "inspect", args.model], capture_output=True, check=True, text=True).stdout)
+    tk = info["tokenizer"]
+    prefix = (tk["bos"] or tk["eos"])["id"]
     results = {}
     for peer in args.peers.split(","):
-        cmd = [pythons.get(peer, sys.executable), os.path.abspath(__file__), "--worker", peer] + \
-              [a for a in sys.argv[1:] if not a.startswith("--python")]
-        cmd = [c for i, c in enumerate(cmd) if not (i > 0 and cmd[i - 1] == "--python")]
+        passthru, skip = [], False
+        for a in sys.argv[1:]:
+            if skip:
+                skip = False
+            elif a == "--python":
+                skip = True
+            elif not a.startswith("--python="):
+                passthru.append(a)
+        cmd = [pythons.get(peer, sys.executable), os.path.abspath(__file__), "--worker", peer,
+               "--prefix-id", str(prefix)] + passthru
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
             results[peer] = {"skipped": (p.stderr.strip().splitlines() or ["failed"])[-1]}
