@@ -57,14 +57,14 @@ quipu_status tok_bpe_add_merge(quipu_tokenizer *t, const char *a, size_t an, con
                                int32_t rank, quipu_error *err) {
     int32_t ia, ib, in;
     if (!tok_smap_get(&t->vocab, a, an, &ia))
-        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: merge %d refers to '%.*s', which is not in the vocabulary",
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: merges[%d] refers to '%.*s', which is not in the vocabulary",
                                t->path, rank, (int)an, a);
     if (!tok_smap_get(&t->vocab, b, bn, &ib))
-        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: merge %d refers to '%.*s', which is not in the vocabulary",
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: merges[%d] refers to '%.*s', which is not in the vocabulary",
                                t->path, rank, (int)bn, b);
     size_t pn = t->bpe.prefix ? t->bpe.prefix_n : 0;
     if (bn < pn)
-        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: merge %d: '%.*s' is shorter than the continuing_subword_prefix",
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: merges[%d]: '%.*s' is shorter than the continuing_subword_prefix",
                                t->path, rank, (int)bn, b);
     char stackbuf[256];
     char *m = an + bn - pn <= sizeof stackbuf ? stackbuf : malloc(an + bn - pn);
@@ -78,7 +78,7 @@ quipu_status tok_bpe_add_merge(quipu_tokenizer *t, const char *a, size_t an, con
          * merge ("ĠCla ude", no "ĠClaude" in the vocab). It can never yield an id, so it is
          * skipped, which is what the ids of older Hugging Face releases show. */
         if (t->bpe.n_skipped_merges++ == 0)
-            quipu_log(QUIPU_LOG_WARN, "%s: merge %d gives '%.*s', which is not in the vocabulary; merge ignored",
+            quipu_log(QUIPU_LOG_WARN, "%s: merges[%d] gives '%.*s', which is not in the vocabulary; merge ignored",
                       t->path, rank, (int)(an + bn - pn), m);
     } else if (tok_pmap_put(&t->bpe.merges, (uint32_t)ia, (uint32_t)ib, rank, in))
         st = quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory", t->path);

@@ -224,8 +224,15 @@ typedef struct tok_post {
     size_t n_items;
 } tok_post;
 
+/* "\u0000" handling while a tokenizer.json is read (tok_json.c). */
+typedef struct tok_json_nul {
+    const char *sent; /* UTF-8 of the stand-in code point, or NULL */
+    size_t len;
+} tok_json_nul;
+
 struct quipu_tokenizer {
     char *path;
+    tok_json_nul json_nul;
     quipu_tok_kind kind;
     char model_name[32];
     char pre_name[64];

@@ -25,6 +25,71 @@ static int jbool(json_t *o, const char *key, int def) {
     return json_is_boolean(v) ? json_is_true(v) : def;
 }
 
+/* ------------------------------------------------------------------ NUL in JSON strings */
+/* jansson keeps "\u0000" in string values (JSON_ALLOW_NUL) but not in object keys, and a vocab
+ * may have a NUL token. So every "\u0000" escape is first replaced by a code point that does not
+ * occur in the file (the sentinel), and turned back into NUL wherever strings are read. */
+static const char *const SENTINELS[] = {"\xF4\x8F\xBF\xBF", "\xF4\x8F\xBF\xBE", "\xF3\xBF\xBF\xBF", "\xEF\xBF\xBF"};
+
+static int has_nul_escape(const char *s, size_t n) {
+    for (size_t i = 0; i + 5 < n; i++)
+        if (s[i] == '\\') {
+            if (s[i + 1] == 'u' && s[i + 2] == '0' && s[i + 3] == '0' && s[i + 4] == '0' && s[i + 5] == '0') return 1;
+            i++; /* skip the escaped char */
+        }
+    return 0;
+}
+
+static int bytes_find(const char *s, size_t n, const char *pat, size_t pn) {
+    for (size_t i = 0; i + pn <= n; i++)
+        if (s[i] == pat[0] && !memcmp(s + i, pat, pn)) return 1;
+    return 0;
+}
+
+/* Copies s with the sentinel replaced by NUL into a heap buffer (*out, *out_n). */
+static int unsentinel(const tok_json_nul *z, const char *s, size_t n, char **out, size_t *out_n) {
+    char *d = malloc(n + 1);
+    if (!d) return -1;
+    size_t w = 0;
+    for (size_t i = 0; i < n;) {
+        if (z->len && i + z->len <= n && !memcmp(s + i, z->sent, z->len)) {
+            d[w++] = 0;
+            i += z->len;
+        } else {
+            d[w++] = s[i++];
+        }
+    }
+    d[w] = 0;
+    *out = d;
+    *out_n = w;
+    return 0;
+}
+
+/* Turns the sentinel back into NUL in every string value of the tree. */
+static int fix_values(const tok_json_nul *z, json_t *j) {
+    if (json_is_string(j)) {
+        const char *s = json_string_value(j);
+        size_t n = json_string_length(j);
+        if (!bytes_find(s, n, z->sent, z->len)) return 0;
+        char *d;
+        size_t dn;
+        if (unsentinel(z, s, n, &d, &dn)) return -1;
+        int r = json_string_setn_nocheck(j, d, dn);
+        free(d);
+        return r;
+    }
+    if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v) if (fix_values(z, v)) return -1;
+    } else if (json_is_object(j)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v) if (fix_values(z, v)) return -1;
+    }
+    return 0;
+}
+
 static int parse_behavior(const char *s, tok_split_behavior *b) {
     if (!s) return -1;
     static const struct { const char *a, *b; tok_split_behavior v; } names[] = {
@@ -171,8 +236,10 @@ static quipu_status add_pretok(quipu_tokenizer *t, json_t *n, quipu_error *err) 
         p.split = jbool(n, "split", 1);
     } else if (!strcmp(type, "Split")) {
         p.kind = TOK_PRE_SPLIT;
-        if (parse_behavior(jstr(n, "behavior"), &p.behavior))
-            return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: Split has an unknown behavior", t->path);
+        const char *beh = jstr(n, "behavior");
+        if (parse_behavior(beh, &p.behavior))
+            return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: Split has an unknown behavior '%s'", t->path,
+                                   beh ? beh : "(none)");
         p.invert = jbool(n, "invert", 0);
         if ((st = parse_pattern(t, json_object_get(n, "pattern"), &p.pat, "pre_tokenizer Split", err)) != QUIPU_OK)
             return st;
@@ -218,8 +285,16 @@ static quipu_status load_vocab(quipu_tokenizer *t, json_t *vocab, quipu_error *e
             return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: vocab entry '%s' has no valid id", t->path, key);
         int32_t id = (int32_t)json_integer_value(val);
         size_t kn = strlen(key);
-        if (tok_smap_put(&t->vocab, key, kn, id, 1) < 0 || tok_set_id_text(t, id, key, kn))
-            return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory", t->path);
+        char *dk = NULL;
+        const char *k = key; /* json_object_foreach needs key itself unchanged */
+        if (t->json_nul.len && bytes_find(key, kn, t->json_nul.sent, t->json_nul.len)) {
+            if (unsentinel(&t->json_nul, key, kn, &dk, &kn))
+                return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory", t->path);
+            k = dk;
+        }
+        int bad = tok_smap_put(&t->vocab, k, kn, id, 1) < 0 || tok_set_id_text(t, id, k, kn);
+        free(dk);
+        if (bad) return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory", t->path);
     }
     return QUIPU_OK;
 }
@@ -265,8 +340,8 @@ static quipu_status load_bpe(quipu_tokenizer *t, json_t *m, quipu_error *err) {
             if (n >= 8 && !strncmp(s, "#version", 8)) continue;
             const char *sp = memchr(s, ' ', n);
             if (!sp || memchr(sp + 1, ' ', n - (size_t)(sp + 1 - s)))
-                return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: merge %d '%s' is not two tokens separated by one space",
-                                       t->path, rank + 1, s);
+                return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: merges[%d] '%s' is not two tokens separated by one space",
+                                       t->path, rank, s);
             st = tok_bpe_add_merge(t, s, (size_t)(sp - s), sp + 1, n - (size_t)(sp + 1 - s), rank, err);
         } else if (json_is_array(v) && json_array_size(v) == 2 && json_is_string(json_array_get(v, 0)) &&
                    json_is_string(json_array_get(v, 1))) {
@@ -274,8 +349,8 @@ static quipu_status load_bpe(quipu_tokenizer *t, json_t *m, quipu_error *err) {
             st = tok_bpe_add_merge(t, json_string_value(a), json_string_length(a), json_string_value(b),
                                    json_string_length(b), rank, err);
         } else {
-            return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: merge %d is neither \"a b\" nor [\"a\", \"b\"]",
-                                   t->path, rank + 1);
+            return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: merges[%d] is neither \"a b\" nor [\"a\", \"b\"]",
+                                   t->path, rank);
         }
         if (st != QUIPU_OK) return st;
         rank++;
@@ -439,7 +514,7 @@ static quipu_status read_config(quipu_tokenizer *t, const char *path, quipu_erro
     if (!f) { free(cpath); return QUIPU_OK; }
     fclose(f);
     json_error_t je;
-    json_t *cfg = json_load_file(cpath, 0, &je);
+    json_t *cfg = json_load_file(cpath, JSON_ALLOW_NUL, &je);
     if (!cfg) {
         quipu_status st = quipu_error_set(err, QUIPU_ERR_FORMAT, "%s:%d: not valid JSON: %s", cpath, je.line, je.text);
         free(cpath);
@@ -500,13 +575,43 @@ static void info_from_posts(quipu_tokenizer *t) {
 quipu_status tok_load_json(quipu_tokenizer *t, const char *path, quipu_error *err) {
     quipu_status st = QUIPU_OK;
     json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
-    if (!root) {
-        FILE *f = fopen(path, "rb");
-        if (!f) return quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot open tokenizer file", path);
-        fclose(f);
-        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s:%d: not valid JSON: %s", path, je.line, je.text);
+    char *text = NULL;
+    size_t text_n = 0;
+    quipu_error ioerr = {0};
+    if (quipu_read_file(path, &text, &text_n, &ioerr) != QUIPU_OK)
+        return quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot read tokenizer file", path);
+    tok_json_nul z = {0};
+    if (has_nul_escape(text, text_n)) {
+        for (size_t k = 0; k < sizeof SENTINELS / sizeof SENTINELS[0] && !z.len; k++)
+            if (!bytes_find(text, text_n, SENTINELS[k], strlen(SENTINELS[k]))) {
+                z.sent = SENTINELS[k];
+                z.len = strlen(SENTINELS[k]);
+            }
+        if (!z.len) {
+            free(text);
+            return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: NUL characters in strings are not supported here", path);
+        }
+        size_t w = 0;
+        for (size_t i = 0; i < text_n;) {
+            if (text[i] == '\\' && i + 5 < text_n && text[i + 1] == 'u' && !memcmp(text + i + 2, "0000", 4)) {
+                /* the escape is 6 bytes, the sentinel at most 4: rewriting in place is safe */
+                memcpy(text + w, z.sent, z.len);
+                w += z.len;
+                i += 6;
+            } else if (text[i] == '\\' && i + 1 < text_n) {
+                text[w++] = text[i++];
+                text[w++] = text[i++];
+            } else {
+                text[w++] = text[i++];
+            }
+        }
+        text_n = w;
     }
+    json_t *root = json_loadb(text, text_n, JSON_ALLOW_NUL, &je);
+    free(text);
+    if (!root) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s:%d: not valid JSON: %s", path, je.line, je.text);
+    t->json_nul = z;
+    if (z.len && fix_values(&z, root)) FAIL(QUIPU_ERR_NOMEM, "%s: out of memory", path);
     if (!json_is_object(root)) FAIL(QUIPU_ERR_FORMAT, "%s: not a tokenizer.json (top level is not an object)", path);
     const char *ver = jstr(root, "version");
     if (ver && strcmp(ver, "1.0")) FAIL(QUIPU_ERR_UNSUPPORTED, "%s: unknown tokenizer.json version '%s'", path, ver);
