@@ -84,6 +84,11 @@ const char *quipu_tokenizer_token_text(const quipu_tokenizer *t, int32_t id) {
     return t->texts.p + t->id_off[id];
 }
 
+int32_t quipu_tokenizer_token_id(const quipu_tokenizer *t, const char *text, size_t len) {
+    if (!t || (!text && len)) return -1;
+    return tok_token_to_id(t, text ? text : "", len);
+}
+
 void quipu_tokenizer_get_info(const quipu_tokenizer *t, quipu_tokenizer_info *info) {
     memset(info, 0, sizeof *info);
     info->kind = t->kind;

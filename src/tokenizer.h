@@ -32,6 +32,8 @@ quipu_status quipu_tokenizer_encode(const quipu_tokenizer *t, const char *text, 
 
 /* Token text as stored in the vocabulary (for inspect/debug), or NULL. */
 const char *quipu_tokenizer_token_text(const quipu_tokenizer *t, int32_t id);
+/* Id of a token given its exact text (added tokens first, then the vocabulary), or -1. */
+int32_t quipu_tokenizer_token_id(const quipu_tokenizer *t, const char *text, size_t len);
 
 typedef struct quipu_tokenizer_info {
     quipu_tok_kind kind;

@@ -217,6 +217,8 @@ int main(void) {
             CHECK(ids_are(t, "a\xff" "b", 3, 0, (const int32_t[]){1, 0, 2}, 3)); /* U+FFFD -> unk */
             CHECK(quipu_tokenizer_token_text(t, 3) && !strcmp(quipu_tokenizer_token_text(t, 3), "ab"));
             CHECK(quipu_tokenizer_token_text(t, 99) == NULL);
+            CHECK(quipu_tokenizer_token_id(t, "ab", 2) == 3 && quipu_tokenizer_token_id(t, "<s>", 3) == 5);
+            CHECK(quipu_tokenizer_token_id(t, "\0", 1) == 4 && quipu_tokenizer_token_id(t, "zz", 2) == -1);
             quipu_tokenizer_info info;
             quipu_tokenizer_get_info(t, &info);
             CHECK(info.n_vocab == 7 && info.add_bos == 1 && info.bos_id == 5 && info.unk_id == 0);

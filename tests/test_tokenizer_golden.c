@@ -198,8 +198,17 @@ static int check_file(const char *path, const text *texts, size_t n_texts, const
     const char *kind = json_string_value(json_object_get(head, "kind"));
     const char *source = json_string_value(json_object_get(head, "source"));
     char src_path[2048];
+    int local_gguf = !strcmp(kind, "gguf-local"); /* a zstd-compressed vocab-only GGUF beside the goldens */
     snprintf(src_path, sizeof src_path, "%s/%s",
-             !strcmp(kind, "gguf") ? models : !strcmp(kind, "json-local") ? golden_dir : shared, source);
+             !strcmp(kind, "gguf") ? models : (local_gguf || !strcmp(kind, "json-local")) ? golden_dir : shared, source);
+    if (local_gguf && test_file_exists(src_path)) {
+        size_t gn = 0;
+        char *gd = read_zst(src_path, &gn);
+        const char *tmp = gd ? test_write_tmp(name, gd, gn) : NULL;
+        free(gd);
+        if (!tmp) { CHECK_MSG(0, "%s: cannot unpack %s", name, src_path); json_decref(head); free(data); return -1; }
+        snprintf(src_path, sizeof src_path, "%s", tmp);
+    }
     if (!test_file_exists(src_path)) {
         printf("%-26s SKIPPED: %s is not here\n", name, src_path);
         (*skipped)++;
@@ -211,9 +220,13 @@ static int check_file(const char *path, const text *texts, size_t n_texts, const
     quipu_tokenizer *tok = NULL;
     quipu_gguf *g = NULL;
     double t0 = quipu_time_now();
-    quipu_status st = !strcmp(kind, "gguf")
-                          ? (quipu_gguf_open(&g, src_path, &err) ?: quipu_tokenizer_from_gguf(&tok, g, &err))
-                          : quipu_tokenizer_from_json(&tok, src_path, &err);
+    quipu_status st;
+    if (!strcmp(kind, "gguf") || local_gguf) {
+        st = quipu_gguf_open(&g, src_path, &err);
+        if (st == QUIPU_OK) st = quipu_tokenizer_from_gguf(&tok, g, &err);
+    } else {
+        st = quipu_tokenizer_from_json(&tok, src_path, &err);
+    }
     double t_load = quipu_time_now() - t0;
     if (st != QUIPU_OK) {
         CHECK_MSG(0, "%s: %s", name, err.msg);
@@ -287,7 +300,8 @@ static int check_file(const char *path, const text *texts, size_t n_texts, const
         n_crows++;
     }
     printf("    CrowS-Pairs en: %zu sentences, %zu ids in %.3fs\n", n_crows, n_ids, quipu_time_now() - t1);
-    if (!strcmp(name, "gemma3-gguf") || !strcmp(name, "bert-bge") || !strcmp(name, "llama-spm"))
+    if (!strcmp(name, "gemma3-gguf") || !strcmp(name, "bert-bge") || !strcmp(name, "llama-spm") ||
+        !strcmp(name, "v-llama-bpe"))
         check_threads(tok, texts, n_texts, name);
 
     quipu_tokenizer_free(tok);

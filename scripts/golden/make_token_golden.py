@@ -425,6 +425,102 @@ def make_synth(outdir, corpus):
     return made
 
 
+def make_vocab_ggufs(outdir, shared, tmpdir):
+    """Vocabulary-only GGUF files for the tokenizer paths that have no real model in the cache:
+    a SentencePiece vocab for architecture llama (Metaspace, merges rebuilt from scores) and phi3
+    (Prepend + Replace, user-defined tokens), and byte-level vocabs with tokenizer.ggml.pre
+    llama-bpe and qwen2 (transformers' split regexes). Written zstd-compressed to outdir; the
+    uncompressed copies (for transformers) go to tmpdir."""
+    import gguf
+
+    os.makedirs(outdir, exist_ok=True)
+    os.makedirs(tmpdir, exist_ok=True)
+    made = []
+
+    def hparams(w, arch):
+        w.add_context_length(2048)
+        w.add_embedding_length(64)
+        w.add_block_count(1)
+        w.add_feed_forward_length(128)
+        w.add_head_count(4)
+        w.add_head_count_kv(4)
+        w.add_layer_norm_rms_eps(1e-5)
+
+    def write(name, arch, fill):
+        path = os.path.join(tmpdir, name + ".gguf")
+        w = gguf.GGUFWriter(path, arch)
+        hparams(w, arch)
+        fill(w)
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+        with open(path, "rb") as f:
+            data = f.read()
+        subprocess.run(["zstd", "-q", "-f", "-19", "-o", os.path.join(outdir, name + ".gguf.zst")], input=data, check=True)
+        made.append((name, path, "gguf/%s.gguf.zst" % name))
+
+    def spm_vocab(folder):
+        with open(os.path.join(shared, "tokenizers", folder, "tokenizer.json"), encoding="utf-8") as f:
+            j = json.load(f)
+        vocab = j["model"]["vocab"]
+        added = {a["id"]: a for a in j["added_tokens"]}
+        n = max(list(vocab.values()) + list(added)) + 1
+        toks, scores, types = [""] * n, [0.0] * n, [1] * n
+        for t, i in vocab.items():
+            toks[i] = t
+            scores[i] = -float(i)
+            types[i] = 6 if (t.startswith("<0x") and len(t) == 6) else 1
+        for i, a in added.items():
+            toks[i] = a["content"]
+            scores[i] = 0.0
+            types[i] = 3 if a["special"] else 4
+        types[0] = 2
+        return toks, scores, types
+
+    def spm_fill(folder, extra):
+        def fill(w):
+            toks, scores, types = spm_vocab(folder)
+            w.add_tokenizer_model("llama")
+            w.add_tokenizer_pre("default")
+            w.add_token_list(toks)
+            w.add_token_scores(scores)
+            w.add_token_types(types)
+            w.add_bos_token_id(1)
+            w.add_eos_token_id(2)
+            w.add_unk_token_id(0)
+            extra(w)
+        return fill
+
+    write("v-llama-spm", "llama", spm_fill("llama-spm", lambda w: None))
+    write("v-phi3", "phi3", spm_fill("phi-3", lambda w: (w.add_add_bos_token(False), w.add_add_eos_token(True))))
+
+    with open(os.path.join(shared, "tokenizers", "smollm", "tokenizer.json"), encoding="utf-8") as f:
+        sj = json.load(f)
+    svocab = sj["model"]["vocab"]
+    stoks = [None] * len(svocab)
+    for t, i in svocab.items():
+        stoks[i] = t
+    smerges = [m if isinstance(m, str) else " ".join(m) for m in sj["model"]["merges"]]
+    stypes = [3 if i < 17 else 1 for i in range(len(stoks))]
+
+    def bpe_fill(pre, add_bos):
+        def fill(w):
+            w.add_tokenizer_model("gpt2")
+            w.add_tokenizer_pre(pre)
+            w.add_token_list(stoks)
+            w.add_token_types(stypes)
+            w.add_token_merges(smerges)
+            w.add_bos_token_id(1)
+            w.add_eos_token_id(2)
+            w.add_add_bos_token(add_bos)
+        return fill
+
+    write("v-llama-bpe", "llama", bpe_fill("llama-bpe", True))
+    write("v-qwen2", "qwen2", bpe_fill("qwen2", False))
+    return made
+
+
 def make_golden(args):
     from transformers import AutoTokenizer
 
@@ -464,6 +560,10 @@ def make_golden(args):
         else:
             print("warning: %s not in %s, no golden for it" % (f, args.models))
 
+    import tempfile
+    for name, path, source in make_vocab_ggufs(os.path.join(args.outdir, "gguf"), shared,
+                                               tempfile.mkdtemp(prefix="quipu-vocab-gguf-")):
+        jobs.append(("gguf-local", name, path, source))
     synth_dir = os.path.join(args.outdir, "synth")
     train = [t for t, src in texts if isinstance(t, str) and ("crows-en" in src or "crows-fr" in src or "hard" in src)]
     for name, path in make_synth(synth_dir, train):
@@ -472,14 +572,15 @@ def make_golden(args):
 
     for kind, name, path, source in jobs:
         note = None
-        which = list(range(len(inputs))) if kind != "json-local" else sorted(subset)
+        which = list(range(len(inputs))) if kind not in ("json-local", "gguf-local") else sorted(subset)
         if kind in ("json", "json-local"):
             tok, note = _load_json_tokenizer(path)
             plain = [e.ids for e in tok.encode_batch([inputs[i] for i in which], add_special_tokens=False)]
             special = [tok.encode(inputs[i], add_special_tokens=True).ids for i in special_idx]
             loader = "tokenizers.Tokenizer.from_file(path).encode(text, add_special_tokens=...)"
         else:
-            tok = AutoTokenizer.from_pretrained(args.models, gguf_file=path)
+            tok = AutoTokenizer.from_pretrained(os.path.dirname(path) if kind == "gguf-local" else args.models,
+                                                gguf_file=os.path.basename(path) if kind == "gguf-local" else path)
             plain = tok([inputs[i] for i in which], add_special_tokens=False)["input_ids"]
             special = [tok.encode(inputs[i], add_special_tokens=True) for i in special_idx]
             loader = "transformers.AutoTokenizer.from_pretrained(models_dir, gguf_file=file).encode(text, add_special_tokens=...)"
