@@ -125,7 +125,7 @@ static int ids_are(const quipu_tokenizer *t, const char *text, size_t len, int s
 
 /* byte-level BPE: a, b, ab, Ġ, Ġa, Ġab */
 static void gpt2_body(gbuf *b, const char *pre, const char *const *merges, size_t n_merges) {
-    static const char *const toks[] = {"a", "b", "ab", "\xC4\xA0", "\xC4\xA0" "a", "\xC4\xA0" "ab", "<|endoftext|>"};
+    static const char *const toks[] = {"a", "b", "ab", "\xC4\xA0", ("\xC4\xA0" "a"), ("\xC4\xA0" "ab"), "<|endoftext|>"};
     static const int32_t types[] = {1, 1, 1, 1, 1, 1, 3};
     kv_str(b, "general.architecture", "llama");
     kv_str(b, "tokenizer.ggml.model", "gpt2");
@@ -228,7 +228,7 @@ int main(void) {
 
     printf("GGUF:\n");
     gbuf b = {0};
-    static const char *const merges_ok[] = {"a b", "\xC4\xA0 a", "\xC4\xA0" "a b"};
+    static const char *const merges_ok[] = {"a b", "\xC4\xA0 a", ("\xC4\xA0" "a b")};
     gpt2_body(&b, "no-such-pre", merges_ok, 3);
     expect_gguf_error("unknown_pre.gguf", &b, QUIPU_ERR_UNSUPPORTED, "no-such-pre");
     static const char *const merges_bad[] = {"a b", "a zz"};
@@ -275,8 +275,8 @@ int main(void) {
     }
     /* SentencePiece vocabulary without merges: they are rebuilt from the scores */
     {
-        static const char *const toks[] = {"<unk>", "<s>", "</s>", "\xE2\x96\x81", "a", "b", "\xE2\x96\x81" "a", "ab",
-                                           "\xE2\x96\x81" "ab", "<0x63>"};
+        static const char *const toks[] = {"<unk>", "<s>", "</s>", "\xE2\x96\x81", "a", "b", ("\xE2\x96\x81" "a"), "ab",
+                                           ("\xE2\x96\x81" "ab"), "<0x63>"};
         static const float scores[] = {0, 0, 0, -1, -2, -3, -4, -5, -6, 0};
         static const int32_t types[] = {2, 3, 3, 1, 1, 1, 1, 1, 1, 6};
         kv_str(&b, "general.architecture", "llama");
@@ -287,18 +287,20 @@ int main(void) {
         kv_u32(&b, "tokenizer.ggml.bos_token_id", 1);
         kv_u32(&b, "tokenizer.ggml.eos_token_id", 2);
         kv_u32(&b, "tokenizer.ggml.unknown_token_id", 0);
+        kv_bool(&b, "tokenizer.ggml.add_eos_token", 1);
         const char *path = gguf_file("spm_ok.gguf", &b);
         quipu_error err = {0};
         quipu_tokenizer *t = NULL;
         CHECK_MSG(load_gguf_tok(path, &t, &err) == QUIPU_OK, "%s", err.msg);
         if (t) {
             CHECK(ids_are(t, "ab", 2, 0, (const int32_t[]){8}, 1));
-            CHECK(ids_are(t, "ab", 2, 1, (const int32_t[]){1, 8}, 2)); /* llama: add_bos defaults to true */
+            CHECK(ids_are(t, "ab", 2, 1, (const int32_t[]){1, 8, 2}, 3)); /* llama: add_bos defaults to true */
             CHECK(ids_are(t, "abc", 3, 0, (const int32_t[]){8, 9}, 2));
             CHECK(ids_are(t, "</s>ab", 6, 0, (const int32_t[]){2, 7}, 2)); /* control token; no prefix after it */
             quipu_tokenizer_info info;
             quipu_tokenizer_get_info(t, &info);
-            CHECK(info.kind == QUIPU_TOK_SPM && info.add_bos == 1 && info.bos_id == 1 && info.unk_id == 0);
+            CHECK(info.kind == QUIPU_TOK_SPM && info.add_bos == 1 && info.add_eos == 1 && info.bos_id == 1 &&
+                  info.eos_id == 2 && info.unk_id == 0);
         }
         quipu_tokenizer_free(t);
     }

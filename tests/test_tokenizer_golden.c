@@ -1,7 +1,7 @@
 /* test_tokenizer_golden.c — quipu's ids against Hugging Face's on the benchmark corpora
  * (CrowS-Pairs en/fr, MBBQ es, SESGO es) and hard strings, for every tokenizer.json in
  * shared/tokenizers and for the SmolLM2 and Gemma 3 GGUF files (transformers' tokenizer from the
- * GGUF). Golden files: tests/golden/tokens/*.jsonl.zst, made by
+ * GGUF). Golden files: tests/golden/tokens/<name>.jsonl.zst, made by
  * scripts/golden/make_token_golden.py (header line: reference versions and command).
  * Reports per tokenizer and per corpus: strings, exact matches, the first mismatches; also the
  * time to tokenize CrowS-Pairs (en) and a multi-threaded run on one const tokenizer. */

@@ -1,6 +1,6 @@
 /* test_tokenizer_vocab.c — llama.cpp's 46 tokenizer test strings against Hugging Face's ids
  * (shared/tokenizers/<vocab>/hf-ids.out, made with tokenizer.json and add_special_tokens=False)
- * for every tokenizer.json under shared/tokenizers (and _pending/* once a tokenizer.json is
+ * for every tokenizer.json under shared/tokenizers (and each _pending folder once a tokenizer.json is
  * there). Reports per vocabulary: strings, exact matches, first mismatches. */
 #include <dirent.h>
 #include <stdio.h>

@@ -215,7 +215,8 @@ static quipu_status merges_generate(quipu_tokenizer *t, const gguf_vocab *v, int
             if (ei >= 0) last_score[ei] = sc;
         }
     }
-    gen_merge local[512];
+    gen_merge *local = NULL;
+    size_t local_cap = 0;
     for (size_t ei = 0; ei < vm->n; ei++) {
         const char *s = tok_smap_key(vm, ei);
         size_t sn = vm->ents[ei].len;
@@ -230,10 +231,12 @@ static quipu_status merges_generate(quipu_tokenizer *t, const gguf_vocab *v, int
             if (j >= sn) break;
             int32_t il, ir;
             if (tok_smap_get(vm, s, j, &il) && tok_smap_get(vm, s + j, sn - j, &ir)) {
-                if (nl == sizeof local / sizeof local[0]) {
-                    free(all);
-                    free(last_score);
-                    return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: token %d is too long to rebuild merges", t->path, id_new);
+                if (nl == local_cap) {
+                    size_t c2 = local_cap ? local_cap * 2 : 64;
+                    gen_merge *p = realloc(local, c2 * sizeof *p);
+                    if (!p) { free(local); free(all); free(last_score); return NOMEM(); }
+                    local = p;
+                    local_cap = c2;
                 }
                 local[nl++] = (gen_merge){score, (uint32_t)k, (uint32_t)(chars - k), il, ir, id_new, 0};
             }
@@ -244,7 +247,7 @@ static quipu_status merges_generate(quipu_tokenizer *t, const gguf_vocab *v, int
             size_t ncap = cap ? cap * 2 : 1 << 16;
             while (ncap < n + nl) ncap *= 2;
             gen_merge *p = realloc(all, ncap * sizeof *p);
-            if (!p) { free(all); free(last_score); return NOMEM(); }
+            if (!p) { free(local); free(all); free(last_score); return NOMEM(); }
             all = p;
             cap = ncap;
         }
@@ -253,8 +256,9 @@ static quipu_status merges_generate(quipu_tokenizer *t, const gguf_vocab *v, int
             all[n++] = local[q];
         }
     }
+    free(local);
     free(last_score);
-    qsort(all, n, sizeof *all, gen_merge_cmp);
+    if (n) qsort(all, n, sizeof *all, gen_merge_cmp);
     if (tok_pmap_init(&t->bpe.merges, n + 16)) { free(all); return NOMEM(); }
     for (size_t i = 0; i < n; i++)
         if (tok_pmap_put(&t->bpe.merges, (uint32_t)all[i].id_l, (uint32_t)all[i].id_r, (int32_t)i, all[i].id_new)) {
