@@ -4,9 +4,10 @@
  *  - "gpt2": byte-level BPE. Tokens outside the byte alphabet are respelled byte by byte, merges
  *    come from the file. tokenizer.ggml.pre picks the split regex for the names transformers
  *    knows (llama3/llama-bpe, qwen2, tekken, gpt-4o, ...); the other llama.cpp names get the plain
- *    GPT-2 ByteLevel regex, as in transformers. Note: for "smollm" llama.cpp also isolates every
- *    digit; transformers does not, which gives the same ids on SmolLM's vocabulary (it has no
- *    merge with a digit on either side). Names llama.cpp does not know are refused.
+ *    GPT-2 ByteLevel regex, as in transformers. Note: for "smollm" llama.cpp (and SmolLM's own
+ *    tokenizer.json) also isolate every digit; transformers does not. On SmolLM's vocabulary that
+ *    only changes a space before a non-ASCII number (" ½": 3351 138 here, 216 16738 with the
+ *    tokenizer.json). Names llama.cpp does not know are refused.
  *  - "llama": SentencePiece as BPE with byte fallback; merges from the file or rebuilt from the
  *    vocabulary (generate_merges: by score, or for Gemma by position in the file, after Gemma's
  *    all-space tokens are respelled with U+2581). Gemma: normalizer ' '->'▁', no prefix space.
@@ -59,7 +60,7 @@ static const char *const PRE_PLAIN[] = {
     "codeshell", "exaone", "minerva-7b", "jais", "trillion", "granite-docling", "roberta-bpe",
     "jina-es", "jina-de", "jina-v1-en", "jina-v2-es", "jina-v2-de", "jina-v2-code", "stablelm2",
     "falcon", "bloom", "poro-chat", "viking", "gpt3-finnish", "deepseek-llm", "deepseek-coder",
-    "deepseek-v3", "chatglm-bpe", "chatglm4", "chameleon", "tekken", "bailingmoe", "bailingmoe2",
+    "deepseek-v3", "chatglm-bpe", "chatglm4", "chameleon", "bailingmoe", "bailingmoe2",
     "seed-coder", "hunyuan", "hunyuan-dense", "kimi-k2", "grok-2", "superbpe", "a.x-4.0",
     "mellum", "modern-bert", "gpt-oss", "glm4", "solar-open", "afmoe", "ernie4_5", "ernie4.5",
     "youtu", "granite", "minicpm5",
