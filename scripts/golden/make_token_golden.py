@@ -13,12 +13,19 @@ gguf 0.19.0):
       local PCRE2 / utf8proc.
 
   make_token_golden.py golden tests/golden/tokens [--models DIR] [--shared DIR]
-      Tokenizes the corpora (CrowS-Pairs en and fr, MBBQ es, SESGO es paper version) and a list of
-      hard strings with every tokenizer.json under shared/tokenizers (tokenizers.Tokenizer) and
-      with the SmolLM2 and Gemma 3 GGUF files (transformers AutoTokenizer, gguf_file=...), with
-      add_special_tokens=False, plus add_special_tokens=True on a few strings. Writes
-      texts.jsonl.zst (each input once) and <tokenizer>.jsonl.zst (ids), compressed with the
-      zstd command-line tool.
+      Tokenizes the corpora (CrowS-Pairs en and fr, MBBQ es contexts/questions/answers, SESGO es
+      paper version) and a list of hard strings (plus llama.cpp's 46 test strings) with:
+        - every tokenizer.json under shared/tokenizers (tokenizers.Tokenizer.from_file),
+        - the SmolLM2 and Gemma 3 GGUF files of the model cache (transformers AutoTokenizer,
+          gguf_file=...),
+        - four vocabulary-only GGUF files written here (gguf/*.gguf.zst: SentencePiece for
+          architectures llama and phi3, byte-level with pre llama-bpe and qwen2),
+        - ten small tokenizers trained here (synth/*.json), one per less common component.
+      add_special_tokens=False for every string, add_special_tokens=True for a few. Writes
+      texts.jsonl.zst (each input once; invalid UTF-8 inputs as hex) and <tokenizer>.jsonl.zst,
+      each with a header line (format, reference versions, command), compressed with the zstd
+      command-line tool. Training is not deterministic across runs, so a rerun rewrites synth/
+      and its goldens together.
 """
 import argparse
 import csv
