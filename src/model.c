@@ -792,11 +792,17 @@ quipu_status quipu_model_load(quipu_model **out, const char *path, quipu_backend
     if (cfg && m->cfg.has_freq_factors && llama3_freq_factors(m, cfg, err)) goto fail;
     if (m->freq_factors) m->cfg.has_freq_factors = 1;
     {
+        /* The tokenizer must fit the embedding. For a GGUF the file's own token list is what
+         * counts: transformers-style default specials a tokenizer appends (Gemma's <mask>) only
+         * appear for literal special text, and the forward pass rejects such ids clearly. */
         quipu_tokenizer_info ti;
         quipu_tokenizer_get_info(m->tok, &ti);
-        if (ti.n_vocab > m->cfg.n_vocab) {
+        int64_t n_tok = ti.n_vocab;
+        const quipu_gguf_kv *tk = L.src.gguf ? quipu_gguf_find(L.src.gguf, "tokenizer.ggml.tokens") : NULL;
+        if (tk && tk->type == QUIPU_GGUF_ARRAY) n_tok = (int64_t)tk->arr_count;
+        if (n_tok > m->cfg.n_vocab) {
             quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: the tokenizer has %lld tokens but the model's embedding has only %lld rows (wrong tokenizer for this model?)",
-                            path, (long long)ti.n_vocab, (long long)m->cfg.n_vocab);
+                            path, (long long)n_tok, (long long)m->cfg.n_vocab);
             goto fail;
         }
     }
