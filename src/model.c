@@ -772,6 +772,11 @@ quipu_status quipu_model_load(quipu_model **out, const char *path, quipu_backend
         if (config_from_json(m, path, cfg, err)) goto fail;
         if (quipu_safetensors_open(&L.src.st, path, err)) goto fail;
         if (quipu_tokenizer_load_path(&m->tok, path, err)) goto fail;
+        {
+            json_t *c = json_object_get(cfg, "text_config");
+            if (!json_is_object(c) || json_object_get(cfg, "bos_token_id")) c = cfg;
+            quipu_tokenizer_set_default_specials(m->tok, (int32_t)js_int(c, "bos_token_id", -1), (int32_t)js_int(c, "eos_token_id", -1));
+        }
     } else {
         if (!quipu_gguf_is_gguf(path)) {
             quipu_gguf *probe = NULL;

@@ -236,3 +236,9 @@ done:
     ctx_free(&c);
     return st;
 }
+
+void quipu_tokenizer_set_default_specials(quipu_tokenizer *t, int32_t bos_id, int32_t eos_id) {
+    if (!t) return;
+    if (t->bos_id < 0 && bos_id >= 0 && (int64_t)bos_id < t->n_ids) t->bos_id = bos_id;
+    if (t->eos_id < 0 && eos_id >= 0 && (int64_t)eos_id < t->n_ids) t->eos_id = eos_id;
+}

@@ -35,6 +35,11 @@ const char *quipu_tokenizer_token_text(const quipu_tokenizer *t, int32_t id);
 /* Id of a token given its exact text (added tokens first, then the vocabulary), or -1. */
 int32_t quipu_tokenizer_token_id(const quipu_tokenizer *t, const char *text, size_t len);
 
+/* Fills BOS/EOS ids the tokenizer files leave undeclared (GPT-2's tokenizer.json names none;
+ * transformers' tokenizer class supplies <|endoftext|>, which config.json also names). Ids the
+ * tokenizer already has are kept. */
+void quipu_tokenizer_set_default_specials(quipu_tokenizer *t, int32_t bos_id, int32_t eos_id);
+
 typedef struct quipu_tokenizer_info {
     quipu_tok_kind kind;
     const char *model_name;  /* "gpt2", "llama", "BPE", ... */
