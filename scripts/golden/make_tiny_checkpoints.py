@@ -1,0 +1,341 @@
+#!/usr/bin/env python3
+"""Write the tiny random-weight Hugging Face checkpoints used by the log-prob golden tests.
+
+Each model is built with transformers from a config written out below, filled with
+deterministic random weights (torch generator, fixed seed, parameters visited in name order),
+cast to its storage dtype and written with `save_pretrained` (safetensors is the only format
+transformers 5 writes). Each directory then gets:
+
+  config.json               as transformers wrote it, except that the four models marked
+                            `legacy_keys` are rewritten in the transformers-4 key style most
+                            published checkpoints use (`rope_theta`, `rope_scaling`,
+                            `torch_dtype`); tiny-qwen2 keeps the transformers-5 style
+                            (`rope_parameters`, `dtype`). The script checks that both styles
+                            parse back to the same config.
+  model.safetensors         (or model-0000i-of-0000n.safetensors + model.safetensors.index.json
+                            for tiny-llama-sharded)
+  generation_config.json    as transformers wrote it
+  tokenizer.source          one line: the name of the directory under shared/tokenizers/ whose
+                            tokenizer.json belongs to this model (the file itself is 1-2 MB and
+                            is not copied; tests place it next to the checkpoint)
+
+The weights are deliberately not the transformers default init (std 0.02), which gives nearly
+uniform next-token distributions: embeddings ~ N(0, 1), matrices ~ N(0, 1/fan_in), norm
+weights 1 + N(0, 0.1^2), biases N(0, 0.2^2). Logits then spread over several nats, attention
+patterns are far from uniform and the greedy token is well separated, so a wrong kernel shows.
+
+Usage (reference environment, CPU only):
+    python scripts/golden/make_tiny_checkpoints.py [--out tests/models] [--check]
+--check rebuilds everything in a temporary directory and compares tensors with the committed
+files instead of writing.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+import torch
+import transformers
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
+    MistralConfig,
+    MistralForCausalLM,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+)
+
+SEED = 20251129
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SHARED_TOKENIZERS = os.environ.get(
+    "QUIPU_SHARED_TOKENIZERS", os.path.abspath(os.path.join(REPO, "..", "shared", "tokenizers"))
+)
+
+LLAMA3_ROPE = {
+    # hd = 8 -> inv_freq = 1, 0.1, 0.01, 0.001 (wavelengths 6.3, 63, 628, 6283 positions).
+    # With original_max_position_embeddings 128, low_freq_factor 1, high_freq_factor 4:
+    # high_wl = 32, low_wl = 128, so the four frequencies hit all three branches of the
+    # llama3 rule: kept (6.3 < 32), smoothed (32 <= 63 <= 128), divided by factor (628, 6283).
+    "rope_type": "llama3",
+    "factor": 8.0,
+    "low_freq_factor": 1.0,
+    "high_freq_factor": 4.0,
+    "original_max_position_embeddings": 128,
+}
+
+MODELS = [
+    {
+        "name": "tiny-gpt2",
+        "tokenizer": "gpt-2",
+        "vocab": 50257,
+        "dtype": torch.float32,
+        "legacy_keys": True,
+        "cls": GPT2LMHeadModel,
+        "config": lambda: GPT2Config(
+            vocab_size=50257,
+            n_positions=1024,
+            n_embd=8,
+            n_layer=2,
+            n_head=2,
+            n_inner=32,
+            activation_function="gelu_new",
+            layer_norm_epsilon=1e-5,
+            bos_token_id=50256,
+            eos_token_id=50256,
+            tie_word_embeddings=True,
+        ),
+    },
+    {
+        "name": "tiny-llama",
+        "tokenizer": "llama-spm",
+        "vocab": 32000,
+        "dtype": torch.bfloat16,
+        "legacy_keys": True,
+        "cls": LlamaForCausalLM,
+        "config": lambda: LlamaConfig(
+            vocab_size=32000,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=8,
+            max_position_embeddings=1024,
+            rms_norm_eps=1e-5,
+            rope_theta=10000.0,
+            rope_scaling=dict(LLAMA3_ROPE),
+            bos_token_id=1,
+            eos_token_id=2,
+            tie_word_embeddings=True,
+        ),
+    },
+    {
+        "name": "tiny-qwen2",
+        "tokenizer": "smollm",
+        "vocab": 49152,
+        "dtype": torch.float16,
+        "legacy_keys": False,
+        "cls": Qwen2ForCausalLM,
+        "config": lambda: Qwen2Config(
+            vocab_size=49152,
+            hidden_size=16,
+            intermediate_size=48,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=1024,
+            rms_norm_eps=1e-6,
+            rope_theta=1000000.0,
+            use_sliding_window=False,
+            # No BOS: the empty-context prefix token falls back to EOS (<|endoftext|>, id 0).
+            bos_token_id=None,
+            eos_token_id=0,
+            tie_word_embeddings=True,
+        ),
+    },
+    {
+        "name": "tiny-mistral",
+        "tokenizer": "llama-spm",
+        "vocab": 32000,
+        "dtype": torch.float16,
+        "legacy_keys": True,
+        "cls": MistralForCausalLM,
+        "config": lambda: MistralConfig(
+            vocab_size=32000,
+            hidden_size=16,
+            intermediate_size=48,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=4,
+            max_position_embeddings=1024,
+            rms_norm_eps=1e-5,
+            rope_theta=1000000.0,
+            # key s is visible from query t iff 0 <= t - s < 8
+            sliding_window=8,
+            bos_token_id=1,
+            eos_token_id=2,
+            # untied: lm_head.weight is stored
+            tie_word_embeddings=False,
+        ),
+    },
+]
+SHARDED = {"name": "tiny-llama-sharded", "from": "tiny-llama", "max_shard_size": "16KB"}
+
+
+# shared/tokenizers/gpt-2/tokenizer.json lists the merge "ĠCla ude" while its vocabulary has no
+# "ĠClaude" (id 40559 holds "ĠLLMProvider", which no merge produces). tokenizers 0.23 refuses
+# such a file. The merge is dropped here; it only matters for text containing "Claude", which
+# the golden inputs do not contain (make_logprob_golden.py checks this).
+GPT2_BAD_MERGE = "ĠCla ude"
+
+
+def load_tokenizer(name):
+    """tokenizers.Tokenizer for shared/tokenizers/<name>/tokenizer.json."""
+    from tokenizers import Tokenizer
+
+    path = os.path.join(SHARED_TOKENIZERS, name, "tokenizer.json")
+    if name != "gpt-2":
+        return Tokenizer.from_file(path)
+    with open(path, encoding="utf-8") as f:
+        j = json.load(f)
+    j["model"].setdefault("type", "BPE")
+    merges = j["model"]["merges"]
+    assert GPT2_BAD_MERGE in merges and "ĠClaude" not in j["model"]["vocab"]
+    j["model"]["merges"] = [m for m in merges if m != GPT2_BAD_MERGE]
+    return Tokenizer.from_str(json.dumps(j))
+
+
+def init_weights(model, seed):
+    gen = torch.Generator().manual_seed(seed)
+    named = dict(model.named_parameters())
+    for name in sorted(named):
+        p = named[name]
+        with torch.no_grad():
+            if p.dim() == 1:
+                if name.endswith("bias"):
+                    p.copy_(0.2 * torch.randn(p.shape, generator=gen))
+                else:  # RMSNorm / LayerNorm gain
+                    p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=gen))
+            elif "embed_tokens" in name or name.endswith("wte.weight") or name.startswith("lm_head"):
+                p.copy_(torch.randn(p.shape, generator=gen))
+            elif name.endswith("wpe.weight"):
+                p.copy_(0.5 * torch.randn(p.shape, generator=gen))
+            else:
+                # nn.Linear is [out, in]; GPT-2's Conv1D is [in, out]
+                fan_in = p.shape[0] if ".h." in name and "transformer" in name else p.shape[1]
+                p.copy_(torch.randn(p.shape, generator=gen) / fan_in ** 0.5)
+
+
+def legacy_config(cfg_path, dtype):
+    """Rewrite a transformers-5 config.json with the transformers-4 key names."""
+    with open(cfg_path) as f:
+        cfg = json.load(f)
+    rp = cfg.pop("rope_parameters", None)
+    if rp is not None:
+        rp = dict(rp)
+        cfg["rope_theta"] = rp.pop("rope_theta")
+        if rp.get("rope_type", "default") == "default":
+            cfg["rope_scaling"] = None
+        else:
+            cfg["rope_scaling"] = rp
+    if "dtype" in cfg:
+        cfg["torch_dtype"] = cfg.pop("dtype")
+    with open(cfg_path, "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def build(spec, seed):
+    cfg = spec["config"]()
+    torch.manual_seed(seed)
+    model = spec["cls"](cfg)
+    init_weights(model, seed)
+    if cfg.tie_word_embeddings:
+        model.tie_weights()
+    model = model.to(spec["dtype"])
+    model.eval()
+    return model
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_all(out):
+    os.makedirs(out, exist_ok=True)
+    built = {}
+    for i, spec in enumerate(MODELS):
+        d = os.path.join(out, spec["name"])
+        if os.path.isdir(d):
+            shutil.rmtree(d)
+        model = build(spec, SEED + i)
+        model.save_pretrained(d)
+        built[spec["name"]] = (model, spec)
+        finish_dir(d, spec)
+    # same weights, several shards
+    model, spec = built[SHARDED["from"]]
+    d = os.path.join(out, SHARDED["name"])
+    if os.path.isdir(d):
+        shutil.rmtree(d)
+    model.save_pretrained(d, max_shard_size=SHARDED["max_shard_size"])
+    finish_dir(d, spec)
+    return built
+
+
+def finish_dir(d, spec):
+    if spec["legacy_keys"]:
+        legacy_config(os.path.join(d, "config.json"), spec["dtype"])
+    with open(os.path.join(d, "tokenizer.source"), "w") as f:
+        f.write(spec["tokenizer"] + "\n")
+    check_dir(d, spec)
+
+
+def check_dir(d, spec):
+    """Reload with transformers and check config, dtype, vocabulary and size."""
+    cfg = AutoConfig.from_pretrained(d)
+    ref = spec["config"]()
+    for key in ("vocab_size", "hidden_size", "num_hidden_layers", "tie_word_embeddings",
+                "bos_token_id", "eos_token_id", "sliding_window", "rope_parameters"):
+        if hasattr(ref, key):
+            a, b = getattr(cfg, key, None), getattr(ref, key, None)
+            assert a == b, (d, key, a, b)
+    tok = load_tokenizer(spec["tokenizer"])
+    assert tok.get_vocab_size(with_added_tokens=True) == spec["vocab"] == cfg.vocab_size, d
+    model = AutoModelForCausalLM.from_pretrained(d, dtype="auto")
+    assert next(model.parameters()).dtype == spec["dtype"], d
+    size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
+    print(f"{os.path.basename(d)}: {size} bytes, {spec['dtype']}, tokenizer {spec['tokenizer']}")
+    for f in sorted(os.listdir(d)):
+        print(f"  {sha256(os.path.join(d, f))}  {f}")
+
+
+def compare(out):
+    """Rebuild in a temp dir and compare every tensor with the committed checkpoints."""
+    from safetensors.torch import load_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        write_all(tmp)
+        names = [s["name"] for s in MODELS] + [SHARDED["name"]]
+        for name in names:
+            a_dir, b_dir = os.path.join(out, name), os.path.join(tmp, name)
+            def tensors(dd):
+                t = {}
+                for f in sorted(os.listdir(dd)):
+                    if f.endswith(".safetensors"):
+                        t.update(load_file(os.path.join(dd, f)))
+                return t
+            a, b = tensors(a_dir), tensors(b_dir)
+            assert a.keys() == b.keys(), name
+            for k in a:
+                assert a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]), (name, k)
+            print(f"{name}: identical")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(REPO, "tests", "models"))
+    ap.add_argument("--check", action="store_true", help="rebuild in a temp dir and compare")
+    args = ap.parse_args()
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    print(f"transformers {transformers.__version__}, torch {torch.__version__}")
+    if args.check:
+        compare(args.out)
+    else:
+        write_all(args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
