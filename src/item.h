@@ -1,0 +1,63 @@
+/* item.h — one benchmark item as every loader produces it and every metric reads it, and the
+ * per-item record the scorer fills. Two kinds: pairs (CrowS-Pairs family: which of two sentences
+ * the model finds likelier) and multiple choice (BBQ family, SESGO, StereoSet as MC: log P(choice
+ * | prompt) for each choice). Every item carries its language (BCP-47) and culture tags: the
+ * per-culture breakdown is the point of quipu. Strings are heap-owned by the item. */
+#ifndef QUIPU_ITEM_H
+#define QUIPU_ITEM_H
+
+#include <stdint.h>
+
+typedef enum quipu_item_kind { QUIPU_ITEM_PAIR = 0, QUIPU_ITEM_MC = 1 } quipu_item_kind;
+
+typedef enum quipu_condition {
+    QUIPU_COND_NONE = 0, QUIPU_COND_AMBIG = 1, QUIPU_COND_DISAMBIG = 2
+} quipu_condition;
+
+typedef enum quipu_polarity { QUIPU_POL_NONE = 0, QUIPU_POL_NEG = 1, QUIPU_POL_NONNEG = 2 } quipu_polarity;
+
+#define QUIPU_MAX_CHOICES 16
+
+typedef struct quipu_item {
+    char *id;           /* stable and unique within its benchmark, e.g. "crows_pairs_en:0042" */
+    char *benchmark;    /* loader name: "crows_pairs_en", "crows_pairs_fr", "bbq", "mbbq", ... */
+    char *language;     /* BCP-47: "en-US", "fr-FR", "es-419", "es-ES", "ca-ES", "ko-KR" */
+    char *culture;      /* "US", "FR", "LatAm", "ES", "CAT", "KR", ... */
+    char *category;     /* bias type / category as the benchmark names it */
+    char *source;       /* "FILE:LINE" of the row it came from */
+    quipu_item_kind kind;
+
+    /* pairs: more = the more-stereotyping sentence (CrowS-Pairs sent_more) */
+    char *more, *less;
+    int direction;      /* +1 stereo, -1 antistereo (CrowS-Pairs stereo_antistereo), 0 unknown */
+
+    /* multiple choice: the prompt is context + question (templates decide the exact text) */
+    char *context, *question;
+    int n_choices;
+    char *choices[QUIPU_MAX_CHOICES];
+    int label;                  /* gold choice index, -1 if none (StereoSet) */
+    quipu_condition condition;  /* BBQ family context_condition */
+    quipu_polarity polarity;    /* BBQ family question_polarity */
+    int unknown_choice;         /* index of the "unknown / cannot be determined" answer, -1 if none */
+    int target_choice;          /* answer naming the stereotyped / discriminated group, -1 if none */
+    int other_choice;           /* answer naming the other group, -1 if none */
+    int biased_choice;          /* the bias-aligned answer: target for negative questions, other for
+                                   non-negative ones (BBQ s_DIS); -1 if none */
+    /* StereoSet: the role of each choice: 's' stereotype, 'a' anti-stereotype, 'u' unrelated */
+    char roles[QUIPU_MAX_CHOICES];
+} quipu_item;
+
+/* What the scorer records per item (rank-local, gathered to rank 0). For pairs, choice 0 is
+ * `more` and choice 1 is `less`. */
+typedef struct quipu_item_record {
+    int64_t item_index;                   /* into the run's item array */
+    int n_choices;
+    double logprob[QUIPU_MAX_CHOICES];    /* sum over the choice's tokens */
+    int32_t n_tokens[QUIPU_MAX_CHOICES];  /* tokens scored (for per-token normalisation) */
+    int32_t n_bytes[QUIPU_MAX_CHOICES];   /* UTF-8 bytes of the choice (per-byte normalisation) */
+    uint8_t is_greedy[QUIPU_MAX_CHOICES];
+} quipu_item_record;
+
+void quipu_item_free(quipu_item *it); /* frees the strings; the struct itself is the caller's */
+
+#endif
