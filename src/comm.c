@@ -1,0 +1,169 @@
+/* comm.c — MPI wrappers with a serial twin (see comm.h). Gathers move bytes in chunks below
+ * INT_MAX, since MPI counts are ints. */
+#include "comm.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef QUIPU_WITH_MPI
+#include <mpi.h>
+
+static quipu_status mpi_fail(quipu_error *err, int rc, const char *what) {
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    return quipu_error_set(err, QUIPU_ERR_IO, "MPI: %s failed: %.*s", what, len, msg);
+}
+#define MPI_CHECK(call, what)                                                                                                          \
+    do {                                                                                                                           \
+        int rc_ = (call);                                                                                                          \
+        if (rc_ != MPI_SUCCESS) return mpi_fail(err, rc_, what);                                                                   \
+    } while (0)
+
+int quipu_comm_with_mpi(void) { return 1; }
+
+quipu_status quipu_comm_init(quipu_comm *c, int *argc, char ***argv, quipu_error *err) {
+    int inited = 0;
+    memset(c, 0, sizeof *c);
+    MPI_Initialized(&inited);
+    if (!inited) {
+        MPI_CHECK(MPI_Init(argc, argv), "MPI_Init");
+        c->initialized_mpi = 1;
+    }
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &c->rank), "MPI_Comm_rank");
+    MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &c->size), "MPI_Comm_size");
+    return QUIPU_OK;
+}
+
+void quipu_comm_finalize(quipu_comm *c) {
+    if (c && c->initialized_mpi) MPI_Finalize();
+    if (c) c->initialized_mpi = 0;
+}
+
+void quipu_comm_abort(const quipu_comm *c, int code) { MPI_Abort(MPI_COMM_WORLD, code); exit(code); }
+
+quipu_status quipu_comm_barrier(const quipu_comm *c, quipu_error *err) {
+    MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+    return QUIPU_OK;
+}
+
+quipu_status quipu_comm_gatherv(const quipu_comm *c, const void *send, size_t n, void **recv, size_t *recv_len, size_t *counts,
+                                quipu_error *err) {
+    *recv = NULL;
+    *recv_len = 0;
+    long long mine = (long long)n;
+    long long *all = c->rank == 0 ? malloc((size_t)c->size * sizeof *all) : NULL;
+    if (c->rank == 0 && !all) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory gathering results");
+    MPI_CHECK(MPI_Gather(&mine, 1, MPI_LONG_LONG, all, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD), "MPI_Gather");
+    char *buf = NULL;
+    size_t total = 0;
+    if (c->rank == 0) {
+        for (int r = 0; r < c->size; r++) {
+            total += (size_t)all[r];
+            if (counts) counts[r] = (size_t)all[r];
+        }
+        buf = malloc(total ? total : 1);
+        if (!buf) {
+            free(all);
+            return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory gathering %zu bytes of results", total);
+        }
+        memcpy(buf, send, n);
+    }
+    /* rank 0 receives from each rank in turn, in chunks below INT_MAX */
+    const size_t chunk = (size_t)INT_MAX / 2;
+    if (c->rank == 0) {
+        size_t off = (size_t)all[0];
+        for (int r = 1; r < c->size; r++) {
+            size_t left = (size_t)all[r];
+            while (left) {
+                int m = (int)(left < chunk ? left : chunk);
+                int rc = MPI_Recv(buf + off, m, MPI_BYTE, r, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                if (rc != MPI_SUCCESS) {
+                    free(buf);
+                    free(all);
+                    return mpi_fail(err, rc, "MPI_Recv of results");
+                }
+                off += (size_t)m;
+                left -= (size_t)m;
+            }
+        }
+        *recv = buf;
+        *recv_len = total;
+    } else {
+        const char *p = send;
+        size_t left = n;
+        while (left) {
+            int m = (int)(left < chunk ? left : chunk);
+            MPI_CHECK(MPI_Send(p, m, MPI_BYTE, 0, 7, MPI_COMM_WORLD), "MPI_Send of results");
+            p += m;
+            left -= (size_t)m;
+        }
+    }
+    free(all);
+    return QUIPU_OK;
+}
+
+quipu_status quipu_comm_bcast(const quipu_comm *c, void *buf, size_t n, quipu_error *err) {
+    const size_t chunk = (size_t)INT_MAX / 2;
+    char *p = buf;
+    while (n) {
+        int m = (int)(n < chunk ? n : chunk);
+        MPI_CHECK(MPI_Bcast(p, m, MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast");
+        p += m;
+        n -= (size_t)m;
+    }
+    return QUIPU_OK;
+}
+
+quipu_status quipu_comm_allreduce_sum_i64(const quipu_comm *c, int64_t *v, int n, quipu_error *err) {
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+    return QUIPU_OK;
+}
+
+quipu_status quipu_comm_allreduce_max_i64(const quipu_comm *c, int64_t *v, int n, quipu_error *err) {
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce");
+    return QUIPU_OK;
+}
+
+#else /* serial twin */
+
+int quipu_comm_with_mpi(void) { return 0; }
+
+quipu_status quipu_comm_init(quipu_comm *c, int *argc, char ***argv, quipu_error *err) {
+    memset(c, 0, sizeof *c);
+    c->rank = 0;
+    c->size = 1;
+    return QUIPU_OK;
+}
+
+void quipu_comm_finalize(quipu_comm *c) {}
+
+void quipu_comm_abort(const quipu_comm *c, int code) { exit(code); }
+
+quipu_status quipu_comm_barrier(const quipu_comm *c, quipu_error *err) { return QUIPU_OK; }
+
+quipu_status quipu_comm_gatherv(const quipu_comm *c, const void *send, size_t n, void **recv, size_t *recv_len, size_t *counts,
+                                quipu_error *err) {
+    char *buf = malloc(n ? n : 1);
+    if (!buf) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory gathering results");
+    if (n) memcpy(buf, send, n);
+    *recv = buf;
+    *recv_len = n;
+    if (counts) counts[0] = n;
+    return QUIPU_OK;
+}
+
+quipu_status quipu_comm_bcast(const quipu_comm *c, void *buf, size_t n, quipu_error *err) { return QUIPU_OK; }
+quipu_status quipu_comm_allreduce_sum_i64(const quipu_comm *c, int64_t *v, int n, quipu_error *err) { return QUIPU_OK; }
+quipu_status quipu_comm_allreduce_max_i64(const quipu_comm *c, int64_t *v, int n, quipu_error *err) { return QUIPU_OK; }
+
+#endif
+
+quipu_status quipu_comm_agree(const quipu_comm *c, quipu_status mine, quipu_error *err) {
+    int64_t v = (int64_t)mine;
+    quipu_error local = {0};
+    if (quipu_comm_allreduce_max_i64(c, &v, 1, &local)) return quipu_error_set(err, local.code, "%s", local.msg);
+    return (quipu_status)v;
+}
