@@ -49,14 +49,19 @@ typedef struct quipu_rope_args {
     quipu_rope_kind kind;
 } quipu_rope_args;
 
-/* out[T, H*HD] = softmax(q k^T * scale + mask) v, causal inside each packed sequence; a key s
- * is visible to query t iff s <= t and (window == 0 or t - s < window). seq_start[S+1] are
- * token offsets of the sequences in the batch. */
+/* out[T, H*HD] = softmax(q k^T * scale + mask) v over packed sequences that may share a prompt
+ * (a prefix tree of depth one: a prompt segment followed by several continuation segments).
+ * Query t sees the keys of the shared prefix [pre_lo[t], pre_hi[t]) and of its own segment
+ * [seg_lo[t], t]; with a window W, only keys s with pos[t] - pos[s] < W. Keys are visited in that
+ * order (prefix, then own segment), so a token's result is the same bits whether its prompt is
+ * shared or repeated. Host arrays of n_tokens entries. */
 typedef struct quipu_attention_args {
     const quipu_buf *q; const quipu_buf *k; const quipu_buf *v; /* [T,H,HD], [T,HKV,HD] x2 */
     quipu_buf *out;
-    const int32_t *seq_start;   /* host array, S + 1 entries */
-    int64_t n_seqs, n_tokens, n_heads, n_heads_kv, head_dim;
+    const int32_t *pos;         /* position of each token in its own sequence */
+    const int32_t *seg_lo;      /* first token of the query's own segment */
+    const int32_t *pre_lo, *pre_hi; /* shared prefix range (empty: pre_lo == pre_hi) */
+    int64_t n_tokens, n_heads, n_heads_kv, head_dim;
     float scale;
     int32_t window;
 } quipu_attention_args;

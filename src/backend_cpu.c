@@ -227,57 +227,60 @@ static quipu_status cpu_rope(quipu_backend *b, const quipu_rope_args *a, quipu_e
 static quipu_status cpu_attention(quipu_backend *b, const quipu_attention_args *a, quipu_error *err) {
     const float *q = a->q->data, *k = a->k->data, *v = a->v->data;
     float *out = a->out->data;
-    int64_t H = a->n_heads, HKV = a->n_heads_kv, HD = a->head_dim, group = H / HKV;
-    int64_t max_len = 0;
-    for (int64_t s = 0; s < a->n_seqs; s++) {
-        int64_t len = a->seq_start[s + 1] - a->seq_start[s];
-        if (len > max_len) max_len = len;
+    int64_t T = a->n_tokens, H = a->n_heads, HKV = a->n_heads_kv, HD = a->head_dim, group = H / HKV;
+    int64_t max_keys = 1;
+    for (int64_t t = 0; t < T; t++) {
+        int64_t nk = (int64_t)(a->pre_hi[t] - a->pre_lo[t]) + (t - a->seg_lo[t] + 1);
+        if (nk > max_keys) max_keys = nk;
     }
     int failed = 0;
 #pragma omp parallel
     {
-        float *sc = malloc((size_t)(max_len > 0 ? max_len : 1) * sizeof(float));
-        if (!sc) {
+        float *sc = malloc((size_t)max_keys * sizeof(float));
+        int32_t *key = malloc((size_t)max_keys * sizeof(int32_t));
+        if (!sc || !key) {
 #pragma omp atomic write
             failed = 1;
         }
-#pragma omp for collapse(2) schedule(dynamic, 1)
-        for (int64_t s = 0; s < a->n_seqs; s++) {
+#pragma omp for collapse(2) schedule(dynamic, 16)
+        for (int64_t t = 0; t < T; t++) {
             for (int64_t h = 0; h < H; h++) {
-                if (!sc) continue;
-                int64_t t0 = a->seq_start[s], t1 = a->seq_start[s + 1];
+                if (!sc || !key) continue;
+                /* the visible keys, in order: shared prefix, then the own segment up to t */
+                int64_t nk = 0;
+                for (int64_t s = a->pre_lo[t]; s < a->pre_hi[t]; s++)
+                    if (a->window <= 0 || a->pos[t] - a->pos[s] < a->window) key[nk++] = (int32_t)s;
+                for (int64_t s = a->seg_lo[t]; s <= t; s++)
+                    if (a->window <= 0 || a->pos[t] - a->pos[s] < a->window) key[nk++] = (int32_t)s;
+                const float *qt = q + (t * H + h) * HD;
                 int64_t hk = h / group;
-                for (int64_t t = t0; t < t1; t++) {
-                    const float *qt = q + (t * H + h) * HD;
-                    int64_t s0 = t0;
-                    if (a->window > 0 && t - a->window + 1 > s0) s0 = t - a->window + 1;
-                    float mx = -INFINITY;
-                    for (int64_t j = s0; j <= t; j++) {
-                        const float *kj = k + (j * HKV + hk) * HD;
-                        float d = 0.0f;
-                        for (int64_t i = 0; i < HD; i++) d += qt[i] * kj[i];
-                        d *= a->scale;
-                        sc[j - s0] = d;
-                        if (d > mx) mx = d;
-                    }
-                    float sum = 0.0f;
-                    for (int64_t j = s0; j <= t; j++) {
-                        float e = expf(sc[j - s0] - mx);
-                        sc[j - s0] = e;
-                        sum += e;
-                    }
-                    float inv = 1.0f / sum;
-                    float *ot = out + (t * H + h) * HD;
-                    for (int64_t i = 0; i < HD; i++) ot[i] = 0.0f;
-                    for (int64_t j = s0; j <= t; j++) {
-                        const float *vj = v + (j * HKV + hk) * HD;
-                        float p = sc[j - s0] * inv;
-                        for (int64_t i = 0; i < HD; i++) ot[i] += p * vj[i];
-                    }
+                float mx = -INFINITY;
+                for (int64_t j = 0; j < nk; j++) {
+                    const float *kj = k + ((int64_t)key[j] * HKV + hk) * HD;
+                    float d = 0.0f;
+                    for (int64_t i = 0; i < HD; i++) d += qt[i] * kj[i];
+                    d *= a->scale;
+                    sc[j] = d;
+                    if (d > mx) mx = d;
+                }
+                float sum = 0.0f;
+                for (int64_t j = 0; j < nk; j++) {
+                    float e = expf(sc[j] - mx);
+                    sc[j] = e;
+                    sum += e;
+                }
+                float inv = 1.0f / sum;
+                float *ot = out + (t * H + h) * HD;
+                for (int64_t i = 0; i < HD; i++) ot[i] = 0.0f;
+                for (int64_t j = 0; j < nk; j++) {
+                    const float *vj = v + ((int64_t)key[j] * HKV + hk) * HD;
+                    float p = sc[j] * inv;
+                    for (int64_t i = 0; i < HD; i++) ot[i] += p * vj[i];
                 }
             }
         }
         free(sc);
+        free(key);
     }
     if (failed) return quipu_error_set(err, QUIPU_ERR_NOMEM, "cpu backend: attention scratch allocation failed");
     return QUIPU_OK;

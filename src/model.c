@@ -918,8 +918,8 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
             RUN(B->rope(b, &rq, err));
             RUN(B->rope(b, &rk, err));
         }
-        quipu_attention_args aa = {.q = w.q, .k = w.k, .v = w.v, .out = w.att, .seq_start = bt->seq_start, .n_seqs = bt->n_seqs,
-                                   .n_tokens = T, .n_heads = c->n_head, .n_heads_kv = c->n_head_kv, .head_dim = HD,
+        quipu_attention_args aa = {.q = w.q, .k = w.k, .v = w.v, .out = w.att, .pos = bt->pos, .seg_lo = bt->seg_lo,
+                                   .pre_lo = bt->pre_lo, .pre_hi = bt->pre_hi, .n_tokens = T, .n_heads = c->n_head, .n_heads_kv = c->n_head_kv, .head_dim = HD,
                                    .scale = c->attn_scale, .window = sliding ? c->sliding_window : 0};
         RUN(B->attention(b, &aa, err));
         quipu_matmul_args mo = {.x = w.att, .w = L->wo, .bias = L->bo, .y = w.o, .n_tokens = T, .n_in = QD, .n_out = D};

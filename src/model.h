@@ -78,13 +78,16 @@ quipu_status quipu_model_describe(const char *path, FILE *out, quipu_error *err)
 /* Loads only the tokenizer of a model path (GGUF, checkpoint directory, or tokenizer.json). */
 quipu_status quipu_tokenizer_load_path(quipu_tokenizer **out, const char *path, quipu_error *err);
 
-/* A packed batch: S sequences of tokens, back to back. For each scored row (a token position
- * whose next token is a target), the forward pass returns log P(target | prefix). */
+/* A packed batch: sequences back to back, where a sequence is either a plain segment or a
+ * shared prompt segment followed by continuation segments that each see the prompt (a prefix
+ * tree of depth one; see quipu_attention_args). For each scored row (a token position whose
+ * output predicts a target), the forward pass returns log P(target | prefix). */
 typedef struct quipu_batch {
-    int64_t n_tokens, n_seqs;
+    int64_t n_tokens;
     const int32_t *tokens;     /* [T] */
     const int32_t *pos;        /* [T] position inside its sequence */
-    const int32_t *seq_start;  /* [S + 1] */
+    const int32_t *seg_lo;     /* [T] first token of the token's own segment */
+    const int32_t *pre_lo, *pre_hi; /* [T] shared prompt range it also sees (empty if none) */
     int64_t n_rows;
     const int32_t *rows;       /* [n_rows] token index whose output predicts targets[r] */
     const int32_t *targets;    /* [n_rows] */

@@ -74,122 +74,242 @@ void quipu_score_result_free(quipu_score_result *r) {
     r->tokens = NULL;
 }
 
-typedef struct enc_item {
-    int32_t *seq;     /* context + continuation, truncated from the left */
-    int64_t len;      /* tokens in seq */
-    int64_t n_cont;
-} enc_item;
+/* One (context, continuation) pair after encoding: seq = context + continuation tokens, the
+ * first n_ctx of them the context. */
+typedef struct enc_pair {
+    int32_t *seq;
+    int64_t len, n_ctx;
+} enc_pair;
 
-quipu_status quipu_score_items(quipu_model *m, const quipu_scorer_opts *opts, const quipu_score_item *items, size_t n,
-                               quipu_score_result *res, quipu_error *err) {
+/* How a group is laid out in a batch. */
+typedef struct enc_group {
+    enc_pair *pairs;     /* [n_cont] */
+    int n_cont;
+    int shared;          /* prompt run once, continuations attend to it */
+    int64_t n_tokens;    /* input tokens it adds to a batch */
+    size_t first_result; /* index of its first result */
+} enc_group;
+
+static void enc_group_free(enc_group *g) {
+    for (int c = 0; c < g->n_cont; c++) free(g->pairs[c].seq);
+    free(g->pairs);
+}
+
+/* Encodes a group and decides its layout; fills the results' token lists. */
+static quipu_status encode_group(quipu_model *m, const quipu_score_group *gr, int64_t maxlen, int share, enc_group *g,
+                                 quipu_score_result *res, quipu_error *err) {
+    g->n_cont = gr->n_cont;
+    g->pairs = quipu_calloc_array((size_t)(gr->n_cont > 0 ? gr->n_cont : 1), sizeof *g->pairs);
+    if (!g->pairs) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    int64_t longest = 0;
+    g->shared = share && gr->n_cont > 1;
+    for (int c = 0; c < gr->n_cont; c++) {
+        quipu_score_item it = {gr->context, gr->context_len, gr->continuations[c], gr->continuation_lens[c]};
+        int32_t *ci = NULL, *ki = NULL;
+        size_t nc = 0, nk = 0;
+        if (quipu_score_encode(m, &it, &ci, &nc, &ki, &nk, err)) return err->code;
+        enc_pair *p = &g->pairs[c];
+        p->seq = quipu_malloc_array(nc + nk + 1, sizeof(int32_t));
+        if (!p->seq) {
+            free(ci);
+            free(ki);
+            return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        }
+        memcpy(p->seq, ci, nc * sizeof(int32_t));
+        memcpy(p->seq + nc, ki, nk * sizeof(int32_t));
+        p->len = (int64_t)(nc + nk);
+        p->n_ctx = (int64_t)nc;
+        free(ci);
+        free(ki);
+        /* lm-eval: (context_enc + continuation_enc)[-(max_length + 1):] */
+        if (p->len > maxlen + 1) {
+            int64_t drop = p->len - (maxlen + 1);
+            memmove(p->seq, p->seq + drop, (size_t)(maxlen + 1) * sizeof(int32_t));
+            p->len = maxlen + 1;
+            p->n_ctx = p->n_ctx > drop ? p->n_ctx - drop : 0;
+            g->shared = 0;
+        }
+        /* every scored token needs a predecessor: an empty context encoding keeps the
+         * continuation's first token as context */
+        if (p->n_ctx == 0 && p->len > 0) p->n_ctx = 1;
+        if (p->len > longest) longest = p->len;
+        if (c > 0 && (p->n_ctx != g->pairs[0].n_ctx || memcmp(p->seq, g->pairs[0].seq, (size_t)p->n_ctx * sizeof(int32_t))))
+            g->shared = 0;
+    }
+    g->n_tokens = 0;
+    for (int c = 0; c < gr->n_cont; c++) {
+        enc_pair *p = &g->pairs[c];
+        quipu_score_result *r = &res[g->first_result + (size_t)c];
+        r->n_context = (int32_t)p->n_ctx;
+        r->n_tokens = (int32_t)(p->len - p->n_ctx);
+        r->is_greedy = 1;
+        r->token_logprobs = quipu_calloc_array((size_t)(r->n_tokens > 0 ? r->n_tokens : 1), sizeof(double));
+        r->tokens = quipu_malloc_array((size_t)(p->len > 0 ? p->len : 1), sizeof(int32_t));
+        if (!r->token_logprobs || !r->tokens) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        memcpy(r->tokens, p->seq, (size_t)p->len * sizeof(int32_t));
+        g->n_tokens += g->shared ? (c == 0 ? p->n_ctx : 0) + (p->len - p->n_ctx - 1) : p->len - 1;
+    }
+    if (g->shared && g->pairs[0].n_ctx == 0) g->shared = 0;
+    (void)longest;
+    return QUIPU_OK;
+}
+
+typedef struct batch_buf {
+    int32_t *tokens, *pos, *seg_lo, *pre_lo, *pre_hi, *rows, *targets;
+    int32_t *res_of_row, *tok_of_row; /* result index and token index within it, per row */
+    double *lp;
+    uint8_t *gr;
+    int64_t cap;
+} batch_buf;
+
+static int batch_reserve(batch_buf *b, int64_t n) {
+    if (n <= b->cap) return 0;
+    int32_t **arr[] = {&b->tokens, &b->pos, &b->seg_lo, &b->pre_lo, &b->pre_hi, &b->rows, &b->targets, &b->res_of_row, &b->tok_of_row};
+    for (size_t i = 0; i < sizeof arr / sizeof *arr; i++) {
+        int32_t *p = realloc(*arr[i], (size_t)n * sizeof(int32_t));
+        if (!p) return -1;
+        *arr[i] = p;
+    }
+    double *lp = realloc(b->lp, (size_t)n * sizeof(double));
+    if (!lp) return -1;
+    b->lp = lp;
+    uint8_t *gr = realloc(b->gr, (size_t)n);
+    if (!gr) return -1;
+    b->gr = gr;
+    b->cap = n;
+    return 0;
+}
+
+static void batch_free(batch_buf *b) {
+    free(b->tokens); free(b->pos); free(b->seg_lo); free(b->pre_lo); free(b->pre_hi);
+    free(b->rows); free(b->targets); free(b->res_of_row); free(b->tok_of_row); free(b->lp); free(b->gr);
+}
+
+/* Appends group g to the batch at token T / row R. */
+static void layout_group(const enc_group *g, batch_buf *b, int64_t *T, int64_t *R) {
+    int64_t t = *T, r = *R;
+    if (g->shared) {
+        const enc_pair *p0 = &g->pairs[0];
+        int64_t plo = t, nc = p0->n_ctx;
+        for (int64_t i = 0; i < nc; i++, t++) {
+            b->tokens[t] = p0->seq[i];
+            b->pos[t] = (int32_t)i;
+            b->seg_lo[t] = (int32_t)plo;
+            b->pre_lo[t] = b->pre_hi[t] = (int32_t)plo;
+        }
+        for (int c = 0; c < g->n_cont; c++) {
+            const enc_pair *p = &g->pairs[c];
+            int64_t slo = t, nk = p->len - nc;
+            for (int64_t j = 0; j + 1 < nk; j++, t++) {
+                b->tokens[t] = p->seq[nc + j];
+                b->pos[t] = (int32_t)(nc + j);
+                b->seg_lo[t] = (int32_t)slo;
+                b->pre_lo[t] = (int32_t)plo;
+                b->pre_hi[t] = (int32_t)(plo + nc);
+            }
+            for (int64_t j = 0; j < nk; j++, r++) {
+                b->rows[r] = (int32_t)(j == 0 ? plo + nc - 1 : slo + j - 1);
+                b->targets[r] = p->seq[nc + j];
+                b->res_of_row[r] = (int32_t)(g->first_result + (size_t)c);
+                b->tok_of_row[r] = (int32_t)j;
+            }
+        }
+    } else {
+        for (int c = 0; c < g->n_cont; c++) {
+            const enc_pair *p = &g->pairs[c];
+            int64_t slo = t;
+            for (int64_t i = 0; i + 1 < p->len; i++, t++) {
+                b->tokens[t] = p->seq[i];
+                b->pos[t] = (int32_t)i;
+                b->seg_lo[t] = (int32_t)slo;
+                b->pre_lo[t] = b->pre_hi[t] = (int32_t)slo;
+            }
+            for (int64_t j = 0; j < p->len - p->n_ctx; j++, r++) {
+                b->rows[r] = (int32_t)(slo + p->n_ctx + j - 1);
+                b->targets[r] = p->seq[p->n_ctx + j];
+                b->res_of_row[r] = (int32_t)(g->first_result + (size_t)c);
+                b->tok_of_row[r] = (int32_t)j;
+            }
+        }
+    }
+    *T = t;
+    *R = r;
+}
+
+quipu_status quipu_score_groups(quipu_model *m, const quipu_scorer_opts *opts, const quipu_score_group *groups, size_t n,
+                                quipu_score_result *res, quipu_error *err) {
     int64_t budget = opts && opts->batch_tokens > 0 ? opts->batch_tokens : 2048;
     int64_t maxlen = opts && opts->max_length > 0 ? opts->max_length : m->cfg.n_ctx;
     if (maxlen > m->cfg.n_ctx) maxlen = m->cfg.n_ctx;
+    int share = !(opts && opts->no_prefix_sharing);
+    size_t n_res = 0;
+    for (size_t i = 0; i < n; i++) n_res += (size_t)(groups[i].n_cont > 0 ? groups[i].n_cont : 0);
+    memset(res, 0, n_res * sizeof *res);
+    enc_group *eg = quipu_calloc_array(n, sizeof *eg);
+    batch_buf bb = {0};
     quipu_status st = QUIPU_OK;
-    enc_item *enc = quipu_calloc_array(n, sizeof *enc);
-    int32_t *tokens = NULL, *pos = NULL, *seq_start = NULL, *rows = NULL, *targets = NULL;
-    double *lp = NULL;
-    uint8_t *gr = NULL;
-    if (!enc) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
-    memset(res, 0, n * sizeof *res);
+    int64_t processed = 0;
+    if (!eg) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    size_t fr = 0;
     for (size_t i = 0; i < n; i++) {
-        int32_t *c = NULL, *k = NULL;
-        size_t nc = 0, nk = 0;
-        if ((st = quipu_score_encode(m, &items[i], &c, &nc, &k, &nk, err))) goto done;
-        int64_t total = (int64_t)(nc + nk);
-        /* lm-eval: (context_enc + continuation_enc)[-(max_length + 1):][:-1] */
-        int64_t keep = total > maxlen + 1 ? maxlen + 1 : total;
-        int64_t drop = total - keep;
-        enc[i].seq = malloc((size_t)(keep > 0 ? keep : 1) * sizeof(int32_t));
-        if (!enc[i].seq) {
-            free(c);
-            free(k);
-            st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        for (int64_t t = 0; t < keep; t++) {
-            int64_t src = drop + t;
-            enc[i].seq[t] = src < (int64_t)nc ? c[src] : k[src - (int64_t)nc];
-        }
-        enc[i].len = keep;
-        enc[i].n_cont = (int64_t)nk < keep - 1 ? (int64_t)nk : keep - 1;
-        if (enc[i].n_cont < 0) enc[i].n_cont = 0;
-        free(c);
-        free(k);
-        res[i].n_tokens = (int32_t)enc[i].n_cont;
-        res[i].n_context = (int32_t)(keep - enc[i].n_cont);
-        res[i].token_logprobs = quipu_calloc_array((size_t)enc[i].n_cont, sizeof(double));
-        res[i].tokens = quipu_malloc_array((size_t)keep, sizeof(int32_t));
-        if (!res[i].token_logprobs || !res[i].tokens) {
-            st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        memcpy(res[i].tokens, enc[i].seq, (size_t)keep * sizeof(int32_t));
-        res[i].is_greedy = 1;
+        eg[i].first_result = fr;
+        fr += (size_t)(groups[i].n_cont > 0 ? groups[i].n_cont : 0);
+        if ((st = encode_group(m, &groups[i], maxlen, share, &eg[i], res, err))) goto done;
     }
-    /* pack items in input order under the budget; an item longer than the budget runs alone */
-    size_t cap_tokens = (size_t)budget;
-    for (size_t i = 0; i < n; i++)
-        if ((size_t)enc[i].len > cap_tokens) cap_tokens = (size_t)enc[i].len;
-    tokens = quipu_malloc_array(cap_tokens, sizeof(int32_t));
-    pos = quipu_malloc_array(cap_tokens, sizeof(int32_t));
-    rows = quipu_malloc_array(cap_tokens, sizeof(int32_t));
-    targets = quipu_malloc_array(cap_tokens, sizeof(int32_t));
-    lp = quipu_malloc_array(cap_tokens, sizeof(double));
-    gr = quipu_malloc_array(cap_tokens, 1);
-    seq_start = quipu_malloc_array(n + 1, sizeof(int32_t));
-    if (!tokens || !pos || !rows || !targets || !lp || !gr || !seq_start) {
-        st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
-        goto done;
-    }
+    /* pack groups in input order under the budget; a group larger than the budget runs alone */
     for (size_t i0 = 0; i0 < n;) {
         size_t i1 = i0;
-        int64_t T = 0, R = 0, S = 0;
-        while (i1 < n) {
-            int64_t in_len = enc[i1].len - 1; /* the last token is only a target */
-            if (in_len < 0) in_len = 0;
-            if (i1 > i0 && T + in_len > budget) break;
-            seq_start[S++] = (int32_t)T;
-            for (int64_t t = 0; t < in_len; t++) {
-                tokens[T + t] = enc[i1].seq[t];
-                pos[T + t] = (int32_t)t;
-            }
-            for (int64_t r = 0; r < enc[i1].n_cont; r++) {
-                int64_t tgt_idx = enc[i1].len - enc[i1].n_cont + r; /* index in seq */
-                rows[R] = (int32_t)(T + tgt_idx - 1);
-                targets[R] = enc[i1].seq[tgt_idx];
-                R++;
-            }
-            T += in_len;
+        int64_t T = 0, need_rows = 0;
+        while (i1 < n && (i1 == i0 || T + eg[i1].n_tokens <= budget)) {
+            T += eg[i1].n_tokens;
+            for (int c = 0; c < eg[i1].n_cont; c++) need_rows += eg[i1].pairs[c].len - eg[i1].pairs[c].n_ctx;
             i1++;
         }
-        seq_start[S] = (int32_t)T;
-        quipu_batch bt = {.n_tokens = T, .n_seqs = S, .tokens = tokens, .pos = pos, .seq_start = seq_start, .n_rows = R,
-                          .rows = rows, .targets = targets};
-        if (R > 0 && (st = quipu_model_forward(m, &bt, lp, gr, err))) goto done;
-        int64_t r = 0;
-        for (size_t i = i0; i < i1; i++) {
-            double sum = 0.0;
-            for (int64_t k = 0; k < enc[i].n_cont; k++, r++) {
-                res[i].token_logprobs[k] = lp[r];
-                sum += lp[r];
-                if (!gr[r]) res[i].is_greedy = 0;
-            }
-            res[i].logprob = sum;
+        int64_t cap = T > need_rows ? T : need_rows;
+        if (batch_reserve(&bb, cap + 1)) {
+            st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory building a batch of %lld tokens", (long long)T);
+            goto done;
+        }
+        int64_t t = 0, r = 0;
+        for (size_t i = i0; i < i1; i++) layout_group(&eg[i], &bb, &t, &r);
+        quipu_batch bt = {.n_tokens = t, .tokens = bb.tokens, .pos = bb.pos, .seg_lo = bb.seg_lo, .pre_lo = bb.pre_lo,
+                          .pre_hi = bb.pre_hi, .n_rows = r, .rows = bb.rows, .targets = bb.targets};
+        if (r > 0 && (st = quipu_model_forward(m, &bt, bb.lp, bb.gr, err))) goto done;
+        processed += t;
+        for (int64_t k = 0; k < r; k++) {
+            quipu_score_result *rs = &res[bb.res_of_row[k]];
+            rs->token_logprobs[bb.tok_of_row[k]] = bb.lp[k];
+            if (!bb.gr[k]) rs->is_greedy = 0;
         }
         i0 = i1;
     }
+    for (size_t k = 0; k < n_res; k++) {
+        double sum = 0.0; /* in token order, whatever the batch */
+        for (int32_t j = 0; j < res[k].n_tokens; j++) sum += res[k].token_logprobs[j];
+        res[k].logprob = sum;
+    }
+    if (opts && opts->tokens_processed) *opts->tokens_processed += processed;
 done:
-    for (size_t i = 0; i < n; i++) free(enc[i].seq);
-    free(enc);
-    free(tokens);
-    free(pos);
-    free(rows);
-    free(targets);
-    free(lp);
-    free(gr);
-    free(seq_start);
+    for (size_t i = 0; i < n; i++) enc_group_free(&eg[i]);
+    free(eg);
+    batch_free(&bb);
     if (st)
-        for (size_t i = 0; i < n; i++) quipu_score_result_free(&res[i]);
+        for (size_t k = 0; k < n_res; k++) quipu_score_result_free(&res[k]);
+    return st;
+}
+
+quipu_status quipu_score_items(quipu_model *m, const quipu_scorer_opts *opts, const quipu_score_item *items, size_t n,
+                               quipu_score_result *res, quipu_error *err) {
+    quipu_score_group *g = quipu_calloc_array(n, sizeof *g);
+    if (!g) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        g[i].context = items[i].context;
+        g[i].context_len = items[i].context_len;
+        g[i].n_cont = 1;
+        g[i].continuations = &items[i].continuation;
+        g[i].continuation_lens = &items[i].continuation_len;
+    }
+    quipu_status st = quipu_score_groups(m, opts, g, n, res, err);
+    free(g);
     return st;
 }

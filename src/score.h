@@ -27,11 +27,30 @@ typedef struct quipu_score_result {
 typedef struct quipu_scorer_opts {
     int64_t batch_tokens;    /* token budget per forward pass (default 2048) */
     int64_t max_length;      /* truncate from the left beyond this (default: model context) */
+    int no_prefix_sharing;   /* 1: run a group's prompt once per continuation (for comparisons) */
+    int64_t *tokens_processed; /* optional out: tokens run through the model */
 } quipu_scorer_opts;
+
+/* One context with n_cont continuations (a multiple-choice item): the context is encoded once
+ * and its tokens run once, every continuation attending to them (a prefix tree), unless the
+ * sequences would need truncation, then each pair runs whole. Results are bit-identical to
+ * scoring each (context, continuation) pair on its own. */
+typedef struct quipu_score_group {
+    const char *context;
+    size_t context_len;
+    int n_cont;
+    const char *const *continuations;
+    const size_t *continuation_lens;
+} quipu_score_group;
 
 /* Encodes one item into context and continuation token ids (heap, caller frees). */
 quipu_status quipu_score_encode(const quipu_model *m, const quipu_score_item *it, int32_t **ctx, size_t *n_ctx, int32_t **cont,
                                 size_t *n_cont, quipu_error *err);
+
+/* Scores n groups; results are flattened: group g's continuation c is at
+ * results[sum_{h<g} n_cont_h + c]. */
+quipu_status quipu_score_groups(quipu_model *m, const quipu_scorer_opts *opts, const quipu_score_group *groups, size_t n,
+                                quipu_score_result *results, quipu_error *err);
 
 /* Scores n items; results[i] belongs to items[i]. */
 quipu_status quipu_score_items(quipu_model *m, const quipu_scorer_opts *opts, const quipu_score_item *items, size_t n,
