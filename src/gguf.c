@@ -83,7 +83,7 @@ static quipu_status read_u64(reader *r, uint64_t *v) {
 
 /* A string: uint64 length + bytes, pointing into the map. */
 static quipu_status read_str(reader *r, quipu_gguf_str *s) {
-    uint64_t len;
+    uint64_t len = 0;
     if (read_u64(r, &len)) return r->err->code;
     if (len > r->size - r->pos)
         return quipu_error_set(r->err, QUIPU_ERR_FORMAT,

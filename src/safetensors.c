@@ -209,7 +209,7 @@ static quipu_status load_shard(quipu_safetensors *st, int k, uint64_t *cap, quip
             }
             continue;
         }
-        quipu_st_tensor *t;
+        quipu_st_tensor *t = NULL;
         if ((s = push_tensor(st, cap, &t, path, err))) goto done;
         t->shard = k;
         if ((s = parse_entry(t, path, name, e, err))) goto done;
