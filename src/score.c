@@ -30,6 +30,11 @@ quipu_status quipu_score_encode(const quipu_model *m, const quipu_score_item *it
             *ctx = NULL;
             return err->code;
         }
+        /* lm-eval: a continuation that already starts with the prefix token uses it as context */
+        if (*n_cont > 0 && (*cont)[0] == prefix) {
+            memmove(*cont, *cont + 1, (*n_cont - 1) * sizeof(int32_t));
+            (*n_cont)--;
+        }
         return QUIPU_OK;
     }
     size_t cl = it->context_len;
