@@ -45,6 +45,15 @@ typedef struct quipu_item {
                                    non-negative ones (BBQ s_DIS); -1 if none */
     /* StereoSet: the role of each choice: 's' stereotype, 'a' anti-stereotype, 'u' unrelated */
     char roles[QUIPU_MAX_CHOICES];
+    /* The group the item is about, as the benchmark names it: StereoSet's target term (its SS and
+     * LMS are averaged per target term), the BBQ family's stereotyped_groups joined with "; ";
+     * NULL if the benchmark names none. */
+    char *group;
+    /* Bit i set: choice i counts as bias-aligned under lm-evaluation-harness's BBQ rule, for
+     * cross-checks. Equals 1u << biased_choice when that is defined; differs only on BBQ/MBBQ rows
+     * where both or neither group answers name a stereotyped group (biased_choice -1 there: then
+     * both answers count in a negative question and none in a non-negative one, or the reverse). */
+    uint32_t biased_mask;
 } quipu_item;
 
 /* What the scorer records per item (rank-local, gathered to rank 0). For pairs, choice 0 is
