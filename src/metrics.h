@@ -1,0 +1,163 @@
+/* metrics.h — bias metrics from per-item records, per benchmark × language × culture × category,
+ * each with its item count and a seeded percentile-bootstrap confidence interval; paired
+ * comparisons of two runs on the same items (McNemar, paired bootstrap). Reads only quipu_item
+ * and quipu_item_record (item.h). docs/metrics.md gives every formula, its source, and where
+ * quipu differs from lm-evaluation-harness and the benchmarks' own scripts.
+ *
+ * What the metrics read from an item (the loaders' side of the contract):
+ *   pairs   more/less scored as record choice 0 / choice 1; `direction` +1 stereo, -1 antistereo.
+ *   MC      `label`; BBQ family: `condition`, `unknown_choice`, `target_choice`, `other_choice`,
+ *           `biased_choice`. The base answers come first; a choice at index >= 3 that is neither
+ *           the target nor the other answer is an extra wording of "unknown" (lm-eval's 12-choice
+ *           BBQ, EsBBQ's 11 choices) and counts as the unknown answer — so an item with
+ *           unknown_choice = -1 has no unknown answer at all.
+ *   StereoSet  MC items whose `roles` hold exactly one 's', one 'a' and one 'u'.
+ * Which extra definitions a benchmark gets follows its name (quipu_metrics_family). */
+#ifndef QUIPU_METRICS_H
+#define QUIPU_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common.h"
+#include "item.h"
+#include "stats.h"
+
+/* How a choice's log-probability is compared: the raw sum (lm-eval's acc / CrowS-Pairs with a
+ * causal LM), per token, or per UTF-8 byte of the choice (lm-eval's acc_bytes). */
+typedef enum quipu_score_norm {
+    QUIPU_NORM_SUM = 0,
+    QUIPU_NORM_TOKEN = 1,
+    QUIPU_NORM_BYTE = 2
+} quipu_score_norm;
+const char *quipu_score_norm_name(quipu_score_norm m); /* "sum", "token", "byte" */
+/* Parses "sum" | "token" | "byte"; returns 0 on success, -1 otherwise. */
+int quipu_score_norm_parse(const char *s, quipu_score_norm *out);
+
+#define QUIPU_METRICS_DEFAULT_BOOT 1000
+#define QUIPU_METRICS_DEFAULT_SEED UINT64_C(20261129)
+/* The category of the per benchmark × language × culture row over all categories. */
+#define QUIPU_METRICS_ALL_CATEGORIES "all"
+
+typedef struct quipu_metrics_options {
+    quipu_score_norm norm;
+    int n_boot;        /* bootstrap replicates; 0 = no intervals (ci_* are NaN) */
+    uint64_t seed;     /* the run's seed; each group draws from its own stream derived from it */
+    double ci_level;   /* central interval mass, e.g. 0.95 */
+    int threads;       /* OpenMP threads over groups; 0 = the runtime's default. Results do not
+                          depend on it. */
+} quipu_metrics_options;
+void quipu_metrics_options_init(quipu_metrics_options *o);
+
+/* Metric families (bit flags): what a group of items gets. */
+enum {
+    QUIPU_FAMILY_PAIRS = 1u << 0,     /* pct_stereotype*, likelihood_diff */
+    QUIPU_FAMILY_MC = 1u << 1,        /* acc */
+    QUIPU_FAMILY_BBQ = 1u << 2,       /* acc_ambig, acc_disambig, s_dis, s_amb */
+    QUIPU_FAMILY_DIFF_BIAS = 1u << 3, /* EsBBQ/CaBBQ/KoBBQ: bias_score_ambig, bias_score_disambig */
+    QUIPU_FAMILY_SESGO = 1u << 4,     /* sesgo_bias_*, ft_minus_fo_* */
+    QUIPU_FAMILY_STEREOSET = 1u << 5  /* ss, lms, icat */
+};
+/* The family of a benchmark from its name and one of its items: pairs → PAIRS; MC with
+ * StereoSet roles → STEREOSET; MC with a context condition → MC|BBQ, plus DIFF_BIAS for names
+ * starting "esbbq", "cabbq", "kobbq" and SESGO for names starting "sesgo"; other MC → MC. */
+unsigned quipu_metrics_family(const char *benchmark, const quipu_item *example);
+
+/* Checks what the metrics rely on, before any scoring: tags present, one kind per benchmark,
+ * unique ids within a benchmark, choice indices in range, StereoSet roles complete, no item
+ * category named QUIPU_METRICS_ALL_CATEGORIES. The first problem is reported as
+ * "SOURCE: item ID: problem" (QUIPU_ERR_INVALID). */
+quipu_status quipu_metrics_check_items(const quipu_item *items, size_t n_items, quipu_error *err);
+
+/* One metric of one group. Strings are owned by the results; `metric` and `note` are static. */
+typedef struct quipu_metric_result {
+    char *benchmark, *language, *culture, *category;
+    const char *metric;
+    double value;            /* NaN when undefined (then `note` says why) */
+    double ci_low, ci_high;  /* percentile bootstrap; NaN when n_boot = 0 or value undefined */
+    int64_t n;               /* items that enter this metric (e.g. ambiguous items for acc_ambig) */
+    const char *note;        /* NULL, or why value or interval is missing */
+} quipu_metric_result;
+
+typedef struct quipu_metric_results {
+    quipu_metric_result *rows;
+    size_t n_rows;
+    int64_t n_scored;    /* items with a record */
+    int64_t n_unscored;  /* items without one (not in any metric) */
+    quipu_metrics_options opt;
+} quipu_metric_results;
+
+/* Computes every applicable metric. records[i] belongs to items[records[i].item_index]; an
+ * item has at most one record; items without one are left out (counted in n_unscored). Rows
+ * come in a fixed order: groups sorted by benchmark, language, culture, then the all-categories
+ * group, then categories (byte order); within a group the family's metrics in the order listed
+ * in docs/metrics.md. Items are sorted by id inside each group before resampling, and every
+ * group has its own stream seeded from (opt.seed, group tags), so the rows are bit-identical
+ * for a seed whatever the order of items or records, the rank count, or the thread count.
+ * On error *out is empty. Free with quipu_metric_results_free. */
+quipu_status quipu_metrics_compute(quipu_metric_results *out, const quipu_item *items, size_t n_items,
+                                   const quipu_item_record *records, size_t n_records,
+                                   const quipu_metrics_options *opt, quipu_error *err);
+void quipu_metric_results_free(quipu_metric_results *r);
+
+/* The predicted choice of a multiple-choice record under a normalisation: argmax of
+ * logprob / (1 | n_tokens | n_bytes), ties to the lowest index. -1 if n_choices < 1. */
+int quipu_metrics_predict(const quipu_item_record *rec, quipu_score_norm norm);
+
+/* Output. JSON: {"settings": {...}, "results": [{benchmark, language, culture, category, metric,
+ * value, ci_low, ci_high, n[, note]}...]}, NaN as null, keys in that order. CSV: a header line
+ * then one row per result, RFC 4180 quoting, empty cells for NaN, numbers in the shortest
+ * form that reads back to the same double. */
+struct json_t;
+struct json_t *quipu_metric_results_to_json(const quipu_metric_results *r); /* NULL on NOMEM */
+quipu_status quipu_metric_results_write_json(const quipu_metric_results *r, const char *path,
+                                             quipu_error *err);
+quipu_status quipu_metric_results_write_csv(const quipu_metric_results *r, FILE *f, quipu_error *err);
+
+/* ---- paired comparison of two runs on the same items ---------------------------------------
+ * Items are matched by (benchmark, id); each side is scored with its own item (a run in lm-eval
+ * mode may have 12 choices where the other has 3). Groups take their tags from run A. */
+
+/* Difference B − A of one metric on the matched items of a group, with a paired percentile
+ * bootstrap interval (the same resampled items for both runs) and a bootstrap two-sided p
+ * (twice the smaller share of replicates on either side of zero, capped at 1). */
+typedef struct quipu_paired_diff {
+    char *benchmark, *language, *culture, *category;
+    const char *metric;
+    int64_t n;
+    double value_a, value_b, diff, ci_low, ci_high, p_boot;
+    const char *note;
+} quipu_paired_diff;
+
+/* McNemar on a per-item binary decision of a group: "stereotype" (pairs: more > less;
+ * StereoSet: stereotype > anti-stereotype), "correct" (MC with a label), "biased_answer"
+ * (BBQ family: the prediction is the biased answer). n11 both runs 1, n10 A 1 and B 0 (= b),
+ * n01 A 0 and B 1 (= c), n00 both 0. */
+typedef struct quipu_paired_test {
+    char *benchmark, *language, *culture, *category;
+    const char *decision;
+    int64_t n, n11, n10, n01, n00;
+    quipu_mcnemar test;
+} quipu_paired_test;
+
+typedef struct quipu_comparison {
+    quipu_paired_diff *diffs;
+    size_t n_diffs;
+    quipu_paired_test *tests;
+    size_t n_tests;
+    int64_t n_matched, n_only_a, n_only_b;
+    quipu_metrics_options opt;
+} quipu_comparison;
+
+quipu_status quipu_metrics_compare(quipu_comparison *out,
+                                   const quipu_item *items_a, size_t n_items_a,
+                                   const quipu_item_record *records_a, size_t n_records_a,
+                                   const quipu_item *items_b, size_t n_items_b,
+                                   const quipu_item_record *records_b, size_t n_records_b,
+                                   const quipu_metrics_options *opt, quipu_error *err);
+void quipu_comparison_free(quipu_comparison *c);
+struct json_t *quipu_comparison_to_json(const quipu_comparison *c);
+quipu_status quipu_comparison_write_csv(const quipu_comparison *c, FILE *f, quipu_error *err);
+
+#endif
