@@ -510,11 +510,11 @@ static void yaml_problem(loader *L, const yaml_parser_t *p, const unsigned char 
         size_t at = p->problem_mark.index;
         if (at < len && buf[at] == '\t') strncat(extra, "; tabs cannot indent YAML, use spaces", sizeof extra - strlen(extra) - 1);
     }
+    if (set < 0) L->yaml_failed = 1; /* a malformed --set value is bad input, not a malformed file */
     if (set >= 0)
-        err_set(L, set, "invalid value: %s at column %d%s", problem, col, extra);
+        err_set(L, set, "invalid YAML value '%.*s': %s", (int)(len > 80 ? 80 : len), (const char *)buf, problem);
     else
         err_line(L, line, col, "%s%s", problem, extra);
-    L->yaml_failed = 1;
 }
 
 typedef struct yreader {
@@ -587,12 +587,14 @@ static cnode *build_node(yreader *y, yaml_event_t *ev, int depth) {
             err_set(L, y->set, "nesting deeper than 64 levels");
         else
             err_line(L, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1, "nesting deeper than 64 levels");
+        if (y->set < 0) L->yaml_failed = 1;
         y->failed = 1;
         yaml_event_delete(ev);
         return NULL;
     }
     if (--L->node_budget < 0) {
         err_plain(L, "more than 1000000 YAML nodes (an alias expanding too much?)");
+        if (y->set < 0) L->yaml_failed = 1;
         y->failed = 1;
         yaml_event_delete(ev);
         return NULL;
@@ -623,6 +625,7 @@ static cnode *build_node(yreader *y, yaml_event_t *ev, int depth) {
                 n = node_copy(L->anchors[i].node, &L->node_budget);
                 if (!n) {
                     err_plain(L, "more than 1000000 YAML nodes (an alias expanding too much?)");
+                    if (y->set < 0) L->yaml_failed = 1;
                     y->failed = 1;
                 }
                 break;
@@ -632,6 +635,7 @@ static cnode *build_node(yreader *y, yaml_event_t *ev, int depth) {
                 err_set(L, y->set, "unknown alias '*%s'", name);
             else
                 err_line(L, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1, "unknown alias '*%s'", name);
+            if (y->set < 0) L->yaml_failed = 1;
             y->failed = 1;
         }
         break;
@@ -753,6 +757,7 @@ static int yaml_to_tree(loader *L, const unsigned char *buf, size_t len, int set
                     err_line(L, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
                              "a config holds one YAML document; this is a second one ('---')");
                 y.failed = 1;
+                L->yaml_failed = 1;
                 yaml_event_delete(&ev);
                 break;
             }
@@ -849,7 +854,7 @@ static void apply_override(loader *L, cnode **root, int idx, const char *text) {
         return;
     }
     const char *key = L->set_keys[idx];
-    if (!*key) {
+    if (strspn(text, " \t") == (size_t)(eq - text)) {
         err_set(L, idx, "empty key before '='");
         return;
     }
@@ -1682,9 +1687,10 @@ static void validate_benchmark(vctx *top, const cnode *m, int i, quipu_config_be
             err_node(L, fn, "format: 'builtin' needs a built-in benchmark name, and '%s' is not one", b->name);
         } else if (b->format == QUIPU_CFG_FORMAT_BUILTIN && !builtin && !fn) {
             const char *s = suggest(b->name, L->known_bench);
-            const char *tail = has_path > 0 ? "; a benchmark of your own needs 'format: pairs' or 'format: mc'" : "";
             if (s) {
-                err_node(L, nn, "unknown benchmark '%s' (did you mean '%s'?)%s", b->name, s, tail);
+                err_node(L, nn, "unknown benchmark '%s' (did you mean '%s'?)", b->name, s);
+            } else if (map_get(m, "path", NULL)) {
+                err_node(L, nn, "unknown benchmark '%s': a benchmark of your own needs 'format: pairs' or 'format: mc'", b->name);
             } else {
                 sbuf names = {0};
                 join_names(&names, L->known_bench, ", ");
@@ -2053,6 +2059,7 @@ quipu_status quipu_config_load_opts(quipu_config **out, const char *path, const 
         size_t kl = eq ? (size_t)(eq - t) : strlen(t);
         while (kl && (t[kl - 1] == ' ' || t[kl - 1] == '\t')) kl--;
         while (kl && (*t == ' ' || *t == '\t')) t++, kl--;
+        if (!kl) kl = strlen(t); /* "=3": name the override by its whole text */
         if (!(L.set_keys[i] = strndup(t, kl))) {
             L.oom = 1;
             goto done;
@@ -2198,8 +2205,17 @@ static json_t *config_json(const quipu_config *cfg, int hashed) {
     return o;
 }
 
-/* Shortest "%.*g" that reads back to the same double: the same text on every glibc/musl build. */
+/* The shortest text that reads back to the same double: plain decimals ("10", "0.95", "2.5")
+ * from 1e-5 to 1e16, else the shortest "%.*g" ("1e-07"). Correctly rounded printf (glibc, musl)
+ * makes it the same text everywhere. */
 static void fmt_double(char *buf, size_t len, double x) {
+    double ax = fabs(x);
+    if (x == 0 || (ax >= 1e-5 && ax < 1e16)) {
+        for (int d = 0; d <= 21; d++) {
+            snprintf(buf, len, "%.*f", d, x);
+            if (strtod(buf, NULL) == x) return;
+        }
+    }
     for (int p = 1; p <= 17; p++) {
         snprintf(buf, len, "%.*g", p, x);
         if (strtod(buf, NULL) == x) return;
