@@ -1710,7 +1710,7 @@ static void validate_benchmark(vctx *top, const cnode *m, int i, quipu_config_be
     }
     if (has_path > 0 && pn && !L->skip_paths) {
         kp_join(kp, sizeof kp, c.kp, "path");
-        check_exists(L, pn, kp, b->path, 0);
+        check_exists(L, pn, kp, b->path, builtin && b->format == QUIPU_CFG_FORMAT_BUILTIN);
     }
     if (builtin && has_path == 0) *needs_datasets = 1;
 

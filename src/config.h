@@ -62,7 +62,8 @@ typedef struct quipu_config_model {
 typedef struct quipu_config_benchmark {
     char *name;                 /* built-in loader name, or a custom benchmark's name */
     char *label;                /* unique key in results; default: name */
-    char *path;                 /* expanded; NULL = the built-in loader's files under datasets_dir */
+    char *path;                 /* expanded. PAIRS/MC: the JSON-lines file. BUILTIN: a datasets folder (same layout)
+                                   used instead of datasets_dir for this benchmark; NULL = datasets_dir */
     quipu_cfg_format format;    /* BUILTIN unless `format: pairs|mc` (then path is required) */
     quipu_strlist categories;   /* keep only these categories (as the benchmark names them, any case); empty = all */
     quipu_strlist languages;    /* keep only these BCP-47 tags, prefix match by subtag ("es" keeps es-ES, es-419); empty = all */

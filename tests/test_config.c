@@ -238,6 +238,8 @@ static void test_errors(void) {
            NULL, 0, 1, QUIPU_ERR_INVALID,
            LIST("{F}:2:11: models.0.path: '/nonexistent-models/m.gguf' does not exist (from '${QUIPU_TEST_MODELS}/m.gguf')",
                 "{F}:5:11: benchmarks.0.path: '/no/such.jsonl' does not exist"));
+    expect("a built-in's own datasets folder", "models: [/dev/null]\nbenchmarks:\n  - {name: bbq, path: /dev/null}\noutput: /tmp\n", NULL, 0, 1,
+           QUIPU_ERR_INVALID, LIST("{F}:3:23: benchmarks.0.path: '/dev/null' is not a folder"));
     unsetenv("QUIPU_TEST_UNSET");
     expect("unset variable", "models:\n  - path: ${QUIPU_TEST_UNSET}/m.gguf\nbenchmarks: [bbq]\n", NULL, 0, 0, QUIPU_ERR_INVALID,
            LIST("{F}:2:11: models.0.path: environment variable QUIPU_TEST_UNSET is not set (write ${QUIPU_TEST_UNSET:-default} for a fallback)"));
