@@ -348,62 +348,210 @@ void mx_accum_free(mx_accum *a)
     a->n_terms = 0;
 }
 
-void mx_accum_add(mx_accum *a, const mx_outcome *o)
+void mx_accum_add_n(mx_accum *a, const mx_outcome *o, int64_t k)
 {
     unsigned f = o->flags;
-    a->n++;
+    a->n += k;
     switch (o->kind) {
     case MX_KIND_PAIR: {
-        int win = (f & MX_F_MORE_WINS) != 0;
+        int64_t win = (f & MX_F_MORE_WINS) ? k : 0;
         a->more_wins += win;
-        a->ties += (f & MX_F_TIE) != 0;
-        a->sum_absdiff += o->absdiff;
+        a->ties += (f & MX_F_TIE) ? k : 0;
         if (o->direction > 0) {
-            a->n_stereo++;
+            a->n_stereo += k;
             a->wins_stereo += win;
         } else if (o->direction < 0) {
-            a->n_anti++;
+            a->n_anti += k;
             a->wins_anti += win;
         }
         break;
     }
     case MX_KIND_STEREOSET: {
-        int sa = (f & MX_F_S_GT_A) != 0, rel = ((f & MX_F_S_GT_U) != 0) + ((f & MX_F_A_GT_U) != 0);
+        int64_t sa = (f & MX_F_S_GT_A) ? k : 0, su = (f & MX_F_S_GT_U) ? k : 0, au = (f & MX_F_A_GT_U) ? k : 0;
         a->s_gt_a += sa;
-        a->s_gt_u += (f & MX_F_S_GT_U) != 0;
-        a->a_gt_u += (f & MX_F_A_GT_U) != 0;
+        a->s_gt_u += su;
+        a->a_gt_u += au;
         if (a->term3 && o->term < a->n_terms) {
             int64_t *t = a->term3 + 3 * (size_t)o->term;
-            t[0]++;
+            t[0] += k;
             t[1] += sa;
-            t[2] += rel;
+            t[2] += su + au;
         }
         break;
     }
     default: {
-        int correct = (f & MX_F_CORRECT) != 0, c = o->cond < 3 ? o->cond : 0;
-        int biased = (f & MX_F_BIASED) != 0, nonunk = (f & MX_F_NONUNK) != 0;
+        int c = o->cond < 3 ? o->cond : 0;
+        int correct = (f & MX_F_CORRECT) != 0, biased = (f & MX_F_BIASED) != 0, nonunk = (f & MX_F_NONUNK) != 0;
         if (f & MX_F_HAS_LABEL) {
-            a->n_labeled++;
-            a->n_correct += correct;
+            a->n_labeled += k;
+            a->n_correct += correct ? k : 0;
         }
-        a->c_n[c]++;
-        a->c_correct[c] += correct;
-        a->c_nonunk[c] += nonunk;
-        a->c_biased[c] += biased;
-        a->c_biased_mask[c] += (f & MX_F_BIASED_MASK) != 0;
-        if (!correct && biased) a->c_wrong_biased[c]++;
-        if (!correct && nonunk && !biased) a->c_wrong_counter[c]++;
+        a->c_n[c] += k;
+        a->c_correct[c] += correct ? k : 0;
+        a->c_nonunk[c] += nonunk ? k : 0;
+        a->c_biased[c] += biased ? k : 0;
+        a->c_biased_mask[c] += (f & MX_F_BIASED_MASK) ? k : 0;
+        if (!correct && biased) a->c_wrong_biased[c] += k;
+        if (!correct && nonunk && !biased) a->c_wrong_counter[c] += k;
         if (f & MX_F_PRO_Q) {
-            a->pro_n++;
-            a->pro_correct += correct;
+            a->pro_n += k;
+            a->pro_correct += correct ? k : 0;
         } else if (f & MX_F_ANTI_Q) {
-            a->anti_n++;
-            a->anti_correct += correct;
+            a->anti_n += k;
+            a->anti_correct += correct ? k : 0;
         }
         break;
     }
     }
+}
+
+void mx_accum_add(mx_accum *a, const mx_outcome *o)
+{
+    mx_accum_add_n(a, o, 1);
+    if (o->kind == MX_KIND_PAIR) a->sum_absdiff += o->absdiff;
+}
+
+/* ---- resampling by outcome class ---------------------------------------------------------- */
+
+static int cmp_outcome_class(const mx_outcome *a, const mx_outcome *b)
+{
+    if (a->kind != b->kind) return a->kind < b->kind ? -1 : 1;
+    if (a->cond != b->cond) return a->cond < b->cond ? -1 : 1;
+    if (a->direction != b->direction) return a->direction < b->direction ? -1 : 1;
+    if (a->flags != b->flags) return a->flags < b->flags ? -1 : 1;
+    if (a->term != b->term) return a->term < b->term ? -1 : 1;
+    return 0;
+}
+
+typedef struct cls_sort {
+    const mx_outcome *o;
+    size_t i;
+} cls_sort;
+
+static int cmp_cls_sort(const void *pa, const void *pb)
+{
+    const cls_sort *a = pa, *b = pb;
+    int c = cmp_outcome_class(a->o, b->o);
+    return c ? c : (a->i > b->i) - (a->i < b->i);
+}
+
+int mx_classes_build(mx_classes *c, const mx_outcome *const *po, size_t n, unsigned family)
+{
+    memset(c, 0, sizeof *c);
+    c->n = n;
+    size_t m = n ? n : 1;
+    c->cls = quipu_malloc_array(m, sizeof *c->cls);
+    c->absdiff = quipu_malloc_array(m, sizeof *c->absdiff);
+    c->rep = quipu_malloc_array(m, sizeof *c->rep);
+    cls_sort *t = quipu_malloc_array(m, sizeof *t);
+    if (!c->cls || !c->absdiff || !c->rep || !t) {
+        free(t);
+        mx_classes_free(c);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        t[i].o = po[i];
+        t[i].i = i;
+        c->absdiff[i] = po[i]->kind == MX_KIND_PAIR ? po[i]->absdiff : 0.0;
+        if (po[i]->kind == MX_KIND_PAIR) c->has_absdiff = 1;
+        if ((family & QUIPU_FAMILY_STEREOSET) && (size_t)po[i]->term + 1 > c->n_terms) c->n_terms = (size_t)po[i]->term + 1;
+    }
+    qsort(t, n, sizeof *t, cmp_cls_sort);
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || cmp_outcome_class(t[i - 1].o, t[i].o)) c->rep[c->n_classes++] = *t[i].o;
+        c->cls[t[i].i] = (uint32_t)(c->n_classes - 1);
+    }
+    free(t);
+    return 0;
+}
+
+void mx_classes_free(mx_classes *c)
+{
+    free(c->cls);
+    free(c->absdiff);
+    free(c->rep);
+    memset(c, 0, sizeof *c);
+}
+
+/* One thread's replicates r = r0, r0 + step, ...: draw, count per class, evaluate. */
+typedef struct boot_ws {
+    mx_accum acc[2];
+    int64_t *cnt[2];
+} boot_ws;
+
+static int boot_ws_init(boot_ws *w, const mx_classes *cl, int sides)
+{
+    memset(w, 0, sizeof *w);
+    for (int s = 0; s < sides; s++) {
+        w->cnt[s] = quipu_calloc_array(cl[s].n_classes ? cl[s].n_classes : 1, sizeof *w->cnt[s]);
+        if (!w->cnt[s] || mx_accum_init(&w->acc[s], cl[s].n_terms)) return -1;
+    }
+    return 0;
+}
+
+static void boot_ws_free(boot_ws *w)
+{
+    for (int s = 0; s < 2; s++) {
+        free(w->cnt[s]);
+        mx_accum_free(&w->acc[s]);
+    }
+}
+
+static void boot_one(boot_ws *w, const mx_classes *cl, int sides, unsigned family, size_t B, size_t r,
+                     uint64_t seed, double *reps[2])
+{
+    size_t n = cl[0].n;
+    double dsum[2] = {0.0, 0.0};
+    quipu_rng rng;
+    quipu_rng_seed(&rng, quipu_seed_mix(seed, (uint64_t)r));
+    for (int s = 0; s < sides; s++) memset(w->cnt[s], 0, (cl[s].n_classes ? cl[s].n_classes : 1) * sizeof *w->cnt[s]);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = (size_t)quipu_rng_below(&rng, n);
+        for (int s = 0; s < sides; s++) {
+            w->cnt[s][cl[s].cls[k]]++;
+            if (cl[s].has_absdiff) dsum[s] += cl[s].absdiff[k]; /* draw order, as mx_accum_add would */
+        }
+    }
+    for (int s = 0; s < sides; s++) {
+        mx_accum *a = &w->acc[s];
+        mx_accum_reset(a);
+        for (size_t c = 0; c < cl[s].n_classes; c++)
+            if (w->cnt[s][c]) mx_accum_add_n(a, &cl[s].rep[c], w->cnt[s][c]);
+        a->sum_absdiff = dsum[s];
+        double v[MX_N_METRICS];
+        int64_t nn[MX_N_METRICS];
+        const char *note[MX_N_METRICS];
+        for (int m = 0; m < MX_N_METRICS; m++) v[m] = NAN;
+        mx_eval(a, family, v, nn, note);
+        for (int m = 0; m < MX_N_METRICS; m++) reps[s][(size_t)m * B + r] = v[m];
+    }
+}
+
+int mx_bootstrap(const mx_classes *cl, int sides, unsigned family, size_t B, uint64_t seed, int threads,
+                 double *reps[2])
+{
+    int nomem = 0;
+    long long nb = (long long)B;
+#ifdef _OPENMP
+    int nth = threads > 0 ? threads : omp_get_max_threads();
+    /* small groups are not worth waking threads for */
+    if ((double)cl[0].n * (double)B < 2e5) nth = 1;
+#pragma omp parallel num_threads(nth) reduction(| : nomem)
+#else
+    (void)threads;
+#endif
+    {
+        boot_ws w;
+        int bad = boot_ws_init(&w, cl, sides);
+        if (bad) nomem = 1;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (long long r = 0; r < nb; r++)
+            if (!bad) boot_one(&w, cl, sides, family, B, (size_t)r, seed, reps);
+        boot_ws_free(&w);
+    }
+    return nomem ? -1 : 0;
 }
 
 static double ratio(int64_t num, int64_t den) { return (double)num / (double)den; }
@@ -692,20 +840,23 @@ static int eval_group(quipu_metric_results *out, const mx_group *g, const mx_out
     double *reps = NULL;
     if (B > 0 && g->n > 0) {
         reps = quipu_malloc_array(B * MX_N_METRICS, sizeof *reps);
-        if (!reps) {
+        const mx_outcome **po = quipu_malloc_array(g->n, sizeof *po);
+        mx_classes cl;
+        int bad = !reps || !po;
+        if (!bad) {
+            for (size_t i = 0; i < g->n; i++) po[i] = &oc[g->e[i].ref];
+            bad = mx_classes_build(&cl, po, g->n, g->family);
+        }
+        free(po);
+        if (!bad) {
+            double *rp[2] = {reps, NULL};
+            bad = mx_bootstrap(&cl, 1, g->family, B, quipu_seed_mix(opt->seed, mx_group_key(g)), opt->threads, rp);
+            mx_classes_free(&cl);
+        }
+        if (bad) {
+            free(reps);
             mx_accum_free(&acc);
             return -1;
-        }
-        quipu_rng rng;
-        quipu_rng_seed(&rng, quipu_seed_mix(opt->seed, mx_group_key(g)));
-        double rv[MX_N_METRICS];
-        int64_t rn[MX_N_METRICS];
-        const char *rnote[MX_N_METRICS];
-        for (size_t r = 0; r < B; r++) {
-            mx_accum_reset(&acc);
-            for (size_t i = 0; i < g->n; i++) mx_accum_add(&acc, &oc[g->e[quipu_rng_below(&rng, g->n)].ref]);
-            mx_eval(&acc, g->family, rv, rn, rnote);
-            for (int m = 0; m < MX_N_METRICS; m++) reps[(size_t)m * B + r] = rv[m];
         }
     }
     size_t row = g->row0;
@@ -865,12 +1016,7 @@ quipu_status quipu_metrics_compute(quipu_metric_results *out, const quipu_item *
     }
     out->n_rows = rows;
     int nomem = 0;
-    long long ng = (long long)g.n_groups;
-#ifdef _OPENMP
-    int nth = opt->threads > 0 ? opt->threads : omp_get_max_threads();
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nth) reduction(| : nomem)
-#endif
-    for (long long k = 0; k < ng; k++) {
+    for (size_t k = 0; k < g.n_groups && !nomem; k++) { /* replicates run in parallel inside */
         const mx_group *gr = &g.groups[k];
         size_t r0 = gr->row0, nr = mx_family_count(gr->family);
         for (size_t r = r0; r < r0 + nr; r++) {

@@ -8,10 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF /* no fused multiply-add: same bits on every target */
 #endif
@@ -100,29 +96,38 @@ static int eval_paired_group(quipu_comparison *out, const mx_group *g, size_t di
     size_t B = (size_t)opt->n_boot;
     double *reps = NULL;
     if (B > 0 && g->n > 0) {
-        reps = quipu_malloc_array(B * MX_N_METRICS, sizeof *reps);
-        if (!reps) {
+        reps = quipu_malloc_array(3 * B * MX_N_METRICS, sizeof *reps); /* A, B, then B − A */
+        const mx_outcome **pa = quipu_malloc_array(g->n, sizeof *pa), **pb = quipu_malloc_array(g->n, sizeof *pb);
+        mx_classes cl[2];
+        int bad = !reps || !pa || !pb;
+        if (!bad) {
+            for (size_t i = 0; i < g->n; i++) {
+                pa[i] = &oca[pairs[g->e[i].ref].a];
+                pb[i] = &ocb[pairs[g->e[i].ref].b];
+            }
+            bad = mx_classes_build(&cl[0], pa, g->n, g->family);
+            if (!bad && mx_classes_build(&cl[1], pb, g->n, g->family)) {
+                mx_classes_free(&cl[0]);
+                bad = 1;
+            }
+        }
+        free(pa);
+        free(pb);
+        if (!bad) {
+            double *rp[2] = {reps, reps + B * MX_N_METRICS};
+            bad = mx_bootstrap(cl, 2, g->family, B, quipu_seed_mix(opt->seed ^ PAIRED_STREAM, mx_group_key(g)),
+                               opt->threads, rp);
+            mx_classes_free(&cl[0]);
+            mx_classes_free(&cl[1]);
+        }
+        if (bad) {
+            free(reps);
             mx_accum_free(&aa);
             mx_accum_free(&ab);
             return -1;
         }
-        quipu_rng rng;
-        quipu_rng_seed(&rng, quipu_seed_mix(opt->seed ^ PAIRED_STREAM, mx_group_key(g)));
-        double ra_v[MX_N_METRICS], rb_v[MX_N_METRICS];
-        int64_t rn[MX_N_METRICS];
-        const char *rnote[MX_N_METRICS];
-        for (size_t r = 0; r < B; r++) {
-            mx_accum_reset(&aa);
-            mx_accum_reset(&ab);
-            for (size_t i = 0; i < g->n; i++) {
-                const pair_ref *p = &pairs[g->e[quipu_rng_below(&rng, g->n)].ref];
-                mx_accum_add(&aa, &oca[p->a]);
-                mx_accum_add(&ab, &ocb[p->b]);
-            }
-            mx_eval(&aa, g->family, ra_v, rn, rnote);
-            mx_eval(&ab, g->family, rb_v, rn, rnote);
-            for (int m = 0; m < MX_N_METRICS; m++) reps[(size_t)m * B + r] = rb_v[m] - ra_v[m];
-        }
+        double *d = reps + 2 * B * MX_N_METRICS;
+        for (size_t k = 0; k < B * MX_N_METRICS; k++) d[k] = reps[B * MX_N_METRICS + k] - reps[k];
     }
     size_t row = diff0;
     for (int m = 0; m < MX_N_METRICS; m++) {
@@ -136,7 +141,7 @@ static int eval_paired_group(quipu_comparison *out, const mx_group *g, size_t di
         d->ci_low = d->ci_high = d->p_boot = NAN;
         d->note = notea[m] ? notea[m] : noteb[m];
         if (reps && !isnan(d->diff)) {
-            double *x = reps + (size_t)m * B;
+            double *x = reps + 2 * B * MX_N_METRICS + (size_t)m * B;
             size_t le = 0, ge = 0;
             for (size_t r = 0; r < B; r++) {
                 le += x[r] <= 0;
@@ -293,12 +298,7 @@ quipu_status quipu_metrics_compare(quipu_comparison *out,
     out->n_diffs = nd;
     out->n_tests = nt;
     int nomem = 0;
-    long long ng = (long long)g.n_groups;
-#ifdef _OPENMP
-    int nth = opt->threads > 0 ? opt->threads : omp_get_max_threads();
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nth) reduction(| : nomem)
-#endif
-    for (long long q = 0; q < ng; q++) {
+    for (size_t q = 0; q < g.n_groups && !nomem; q++) { /* replicates run in parallel inside */
         const mx_group *gr = &g.groups[q];
         size_t nr = mx_family_count(gr->family), ntq = count_bits(decisions_of(gr->family));
         for (size_t r = gr->row0; r < gr->row0 + nr; r++) {

@@ -90,6 +90,30 @@ int mx_accum_init(mx_accum *a, size_t n_terms);
 void mx_accum_reset(mx_accum *a); /* zero, keeping the term array */
 void mx_accum_free(mx_accum *a);
 void mx_accum_add(mx_accum *a, const mx_outcome *o);
+/* k copies of o, leaving sum_absdiff alone (the resampler sums it in draw order itself). */
+void mx_accum_add_n(mx_accum *a, const mx_outcome *o, int64_t k);
+
+/* Resampling by outcome class: the n entries of a group fall into a few classes of equal
+ * outcome (all but |Δ|), so a draw is one counter increment plus, for pairs, one addition of
+ * |Δ| in draw order — the same sums, in the same order, as adding the drawn outcomes. */
+typedef struct mx_classes {
+    size_t n, n_classes;
+    uint32_t *cls;      /* [n] class of entry i */
+    double *absdiff;    /* [n] |Δ| of entry i (pairs; else 0) */
+    mx_outcome *rep;    /* [n_classes] one outcome of each class */
+    size_t n_terms;     /* StereoSet: 1 + the largest term index; else 0 */
+    int has_absdiff;
+} mx_classes;
+/* Classes of po[n] (the group's outcomes in entry order); 0 or -1 (memory). */
+int mx_classes_build(mx_classes *c, const mx_outcome *const *po, size_t n, unsigned family);
+void mx_classes_free(mx_classes *c);
+
+/* B bootstrap replicates of every metric of `family` on `sides` (1, or 2 for paired runs that
+ * share their draws) class sets of the same n entries: reps[s][m·B + r]. Replicate r draws
+ * from its own stream, seeded by quipu_seed_mix(seed, r), so replicates run in parallel
+ * (threads; 0 = OpenMP's default) and the result does not depend on how many. 0 or -1. */
+int mx_bootstrap(const mx_classes *cl, int sides, unsigned family, size_t B, uint64_t seed, int threads,
+                 double *reps[2]);
 /* Every metric of `family` from an accumulator: val[m] (NaN when undefined, with note[m]) and
  * n[m]; entries of other families are left untouched. */
 void mx_eval(const mx_accum *a, unsigned family, double *val, int64_t *n, const char **note);

@@ -20,7 +20,8 @@ typedef struct quipu_rng {
 
 void quipu_rng_seed(quipu_rng *r, uint64_t seed);
 uint64_t quipu_rng_next(quipu_rng *r);
-/* Uniform integer in [0, n), unbiased (rejection of the short last interval); n > 0. */
+/* Uniform integer in [0, n), unbiased: Lemire's multiply-shift with rejection, in portable
+ * 64-bit arithmetic; n > 0. */
 uint64_t quipu_rng_below(quipu_rng *r, uint64_t n);
 /* Uniform double in [0, 1) with 53 random bits. */
 double quipu_rng_uniform(quipu_rng *r);

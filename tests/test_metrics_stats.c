@@ -35,10 +35,16 @@ static void test_rng(void)
     CHECK(quipu_rng_next(&r) == UINT64_C(11091344671253066420));
     CHECK(quipu_rng_next(&r) == UINT64_C(13793997310169335082));
 
-    /* below(n): rejection sampling, same stream as the Python port */
+    /* below(n): Lemire's multiply-shift, the same draws as the Python port (exact big-integer
+     * products there); a bound above 2^63 exercises the high word of the portable multiply */
     quipu_rng_seed(&r, 7);
-    const uint64_t b7[10] = {4, 4, 8, 4, 4, 1, 6, 6, 8, 9};
+    const uint64_t b7[10] = {7, 2, 8, 9, 9, 8, 0, 1, 4, 1};
     for (int i = 0; i < 10; i++) CHECK(quipu_rng_below(&r, 10) == b7[i]);
+    quipu_rng_seed(&r, 7);
+    const uint64_t big = (UINT64_C(1) << 63) + 5;
+    CHECK(quipu_rng_below(&r, big) == UINT64_C(6461677535414238000));
+    CHECK(quipu_rng_below(&r, big) == UINT64_C(9049029322324588836));
+    CHECK(quipu_rng_below(&r, big) == UINT64_C(9139072988219048336));
 
     /* roughly uniform: 60000 draws in [0, 3), each bucket within 2% of 20000 */
     int64_t cnt[3] = {0, 0, 0};
@@ -206,15 +212,16 @@ static void test_bootstrap_reproducible(void)
                   m->metric, m->value, m->ci_low, m->ci_high);
     }
     /* The exact bits, from an independent Python port of the whole procedure (FNV-1a group key,
-     * seed mix, xoshiro256**, rejection sampling, sums in id order, numpy-linear percentiles):
-     *   all:  pct_stereotype 52.5 [37.5, 67.5], likelihood_diff 3.75 [2.925, 4.575]
+     * seed mix, one xoshiro256** stream per replicate, multiply-shift draws, sums in draw order,
+     * numpy-linear percentiles):
+     *   all:  pct_stereotype 52.5 [35, 67.5], likelihood_diff 3.75 [2.8743750000000006, 4.575]
      *   race: pct_stereotype 53.84615384615385 [34.61538461538461, 73.07692307692307],
-     *         likelihood_diff 3.5384615384615383 [2.576923076923077, 4.5] */
+     *         likelihood_diff 3.5384615384615383 [2.6153846153846154, 4.423076923076923] */
     const struct { const char *cat, *metric; double v, lo, hi; } golden[] = {
-        {"all", "pct_stereotype", 52.5, 37.5, 67.5},
-        {"all", "likelihood_diff", 3.75, 2.925, 4.575},
+        {"all", "pct_stereotype", 52.5, 35.0, 67.5},
+        {"all", "likelihood_diff", 3.75, 2.8743750000000006, 4.575},
         {"race", "pct_stereotype", 53.84615384615385, 34.61538461538461, 73.07692307692307},
-        {"race", "likelihood_diff", 3.5384615384615383, 2.576923076923077, 4.5}};
+        {"race", "likelihood_diff", 3.5384615384615383, 2.6153846153846154, 4.423076923076923}};
     for (size_t g = 0; g < sizeof golden / sizeof golden[0]; g++) {
         int seen = 0;
         for (size_t i = 0; i < a.n_rows; i++) {
@@ -259,6 +266,33 @@ static void test_bootstrap_reproducible(void)
     quipu_metric_results_free(&c);
     quipu_metric_results_free(&d);
     quipu_metric_results_free(&e);
+}
+
+/* Large enough for the replicates to run on several threads (n·B >= 2e5): the bits must not
+ * depend on the thread count. */
+static void test_bootstrap_threads(void)
+{
+    enum { NL = 400 };
+    static quipu_item it[NL];
+    static quipu_item_record rec[NL];
+    static char lid[NL][8];
+    for (int i = 0; i < NL; i++) {
+        it[i] = pair_item(0, i % 2 ? "a" : "b");
+        snprintf(lid[i], sizeof lid[i], "L%03d", i);
+        it[i].id = lid[i];
+        rec[i] = pair_rec(i, -5.0 - (double)((i * 37) % 101) / 10.0, -5.0 - (double)((i * 53) % 97) / 10.0);
+    }
+    quipu_metrics_options o;
+    quipu_metrics_options_init(&o);
+    quipu_metric_results a, b;
+    quipu_error err = {0};
+    o.threads = 1;
+    CHECK(quipu_metrics_compute(&a, it, NL, rec, NL, &o, &err) == QUIPU_OK);
+    o.threads = 4;
+    CHECK(quipu_metrics_compute(&b, it, NL, rec, NL, &o, &err) == QUIPU_OK);
+    CHECK_MSG(same_results(&a, &b), "1 and 4 threads differ");
+    quipu_metric_results_free(&a);
+    quipu_metric_results_free(&b);
 }
 
 static void test_bootstrap_known(void)
@@ -448,6 +482,7 @@ int main(void)
     test_percentile();
     test_mcnemar();
     test_bootstrap_reproducible();
+    test_bootstrap_threads();
     test_bootstrap_known();
     test_compare();
     return test_finish("test_metrics_stats");
