@@ -738,8 +738,7 @@ static int yaml_to_tree(loader *L, const unsigned char *buf, size_t len, int set
         L->oom = 1;
         return -1;
     }
-    yaml_parser_set_input_string(&y.p, buf, len);
-    yaml_parser_set_encoding(&y.p, YAML_UTF8_ENCODING);
+    yaml_parser_set_input_string(&y.p, buf, len); /* encoding from the BOM, else UTF-8 */
     int docs = 0;
     for (;;) {
         yaml_event_t ev;
@@ -1240,7 +1239,12 @@ static int get_enum(vctx *c, const cnode *m, const char *key, const char *const 
         }
     char got[160];
     describe(v, got, sizeof got);
-    const char *s = suggest(v->text, names);
+    const char *s = NULL;
+    if (names == backend_names) { /* the vendor or the device, not the API */
+        if (!strcasecmp(v->text, "gpu") || !strcasecmp(v->text, "nvidia")) s = "cuda";
+        if (!strcasecmp(v->text, "rocm") || !strcasecmp(v->text, "amd")) s = "hip";
+    }
+    if (!s) s = suggest(v->text, names);
     if (s)
         err_key(c->L, v, kp, "expected one of %s, got %s (did you mean '%s'?)", b.p ? b.p : "", got, s);
     else

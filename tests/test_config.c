@@ -435,7 +435,7 @@ static void test_overrides(void) {
     /* file errors first (in line order), then the overrides' */
     expect("file and override errors", "seed: x\nmodels: [/m.gguf]\nbenchmarks: [bbq]\n", LIST("backend=gpu"), 1, 0, QUIPU_ERR_INVALID,
            LIST("{F}:1:7: seed: expected an integer, got 'x'",
-                "--set backend: expected one of cpu|cuda|hip, got 'gpu' (did you mean 'cpu'?)"));
+                "--set backend: expected one of cpu|cuda|hip, got 'gpu' (did you mean 'cuda'?)"));
     /* an override fixes a file's bad value */
     expect("override replaces a bad value", "seed: x\nmodels: [/m.gguf]\nbenchmarks: [bbq]\n", LIST("seed=3"), 1, 0, QUIPU_OK, NOERR);
     /* overrides alone may supply required keys */
