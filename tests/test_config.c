@@ -291,6 +291,27 @@ static void test_errors(void) {
            LIST("{F}:1:1: missing required key 'models' (a list of models, each with a 'path')",
                 "{F}:1:1: missing required key 'benchmarks' (a list of built-in names or {name, path, format} entries)"));
 
+    /* a UTF-8 BOM and CRLF line ends (Windows editors); UTF-16 with its BOM */
+    expect("BOM and CRLF", "\xef\xbb\xbfmodels: [/m.gguf]\r\nbenchmarks: [bbq]\r\nseed: x\r\n", NULL, 0, 0, QUIPU_ERR_INVALID,
+           LIST("{F}:3:7: seed: expected an integer, got 'x'"));
+    {
+        const char *u8 = "models: [/m.gguf]\nbenchmarks: [bbq]\nseed: y\n";
+        unsigned char u16[256] = {0xff, 0xfe};
+        size_t n16 = 2;
+        for (const char *p = u8; *p; p++) {
+            u16[n16++] = (unsigned char)*p;
+            u16[n16++] = 0;
+        }
+        const char *path = test_write_tmp("config-utf16.yaml", u16, n16);
+        quipu_config *c = NULL;
+        quipu_error_list e;
+        CHECK(load(path, NULL, 0, 0, &c, &e) == QUIPU_ERR_INVALID);
+        char want[600];
+        snprintf(want, sizeof want, "%s:3:7: seed: expected an integer, got 'y'", path);
+        CHECK_MSG(e.n == 1 && !strcmp(e.msgs[0], want), "UTF-16: %s", e.n ? e.msgs[0] : "(none)");
+        quipu_error_list_free(&e);
+    }
+
     /* unreadable file */
     quipu_config *c = NULL;
     quipu_error_list e;
