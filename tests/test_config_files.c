@@ -1,10 +1,12 @@
 /* test_config_files.c — every config in configs/ parses and validates against the loaders' own
  * list of benchmarks, with files checked: models where the model cache has them (a missing model
  * only skips that check, saying so), the datasets folder where ../shared/datasets is present.
- * Also keeps config.c's built-in benchmark list equal to the loaders'. */
+ * Also keeps config.c's built-in benchmark and metric lists equal to the loaders' and the
+ * metrics'. */
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
 #include "data/loaders.h"
+#include "metrics_internal.h"
 #include "testlib.h"
 
 #include <dirent.h>
@@ -29,6 +31,17 @@ static void check_builtin_list(void) {
                   quipu_config_builtin_benchmarks[i]);
 }
 
+static void check_metric_list(void) {
+    const char *names[MX_N_METRICS + 1];
+    for (int m = 0; m < MX_N_METRICS; m++) names[m] = mx_metrics[m].name;
+    names[MX_N_METRICS] = NULL;
+    for (int i = 0; names[i]; i++)
+        CHECK_MSG(has(quipu_config_builtin_metrics, names[i]), "metric '%s' is missing from quipu_config_builtin_metrics", names[i]);
+    for (int i = 0; quipu_config_builtin_metrics[i]; i++)
+        CHECK_MSG(has(names, quipu_config_builtin_metrics[i]), "quipu_config_builtin_metrics names '%s', which src/metrics.c lacks",
+                  quipu_config_builtin_metrics[i]);
+}
+
 int main(void) {
     const char *src = test_env("QUIPU_SOURCE_DIR", ".");
     const char *shared = test_env("QUIPU_SHARED", "../shared");
@@ -41,6 +54,7 @@ int main(void) {
     /* the configs name ${QUIPU_MODELS:-~/.cache/quipu/models}; ctest sets QUIPU_MODELS */
 
     check_builtin_list();
+    check_metric_list();
 
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/configs", src);
