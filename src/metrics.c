@@ -1,7 +1,8 @@
 /* metrics.c — per-group bias metrics with bootstrap intervals (see metrics.h, docs/metrics.md).
  * Flow: check items → one outcome per scored item → groups (items sorted by id) → per group, the
  * accumulator over its items gives the point values and B resampled accumulators give the
- * intervals. All sums run in item-id order, so the bits do not depend on input order. */
+ * intervals. Point sums run in item-id order and replicate sums in draw order, each replicate
+ * on its own stream, so the bits depend on neither the input order nor the thread count. */
 #include "metrics_internal.h"
 
 #include <math.h>

@@ -43,10 +43,11 @@ int quipu_score_norm_parse(const char *s, quipu_score_norm *out);
 typedef struct quipu_metrics_options {
     quipu_score_norm norm;
     int n_boot;        /* bootstrap replicates; 0 = no intervals (ci_* are NaN) */
-    uint64_t seed;     /* the run's seed; each group draws from its own stream derived from it */
+    uint64_t seed;     /* the run's seed; every bootstrap replicate of every group draws from its
+                          own stream derived from it and the group's tags */
     double ci_level;   /* central interval mass, e.g. 0.95 */
-    int threads;       /* OpenMP threads over groups; 0 = the runtime's default. Results do not
-                          depend on it. */
+    int threads;       /* OpenMP threads over bootstrap replicates; 0 = the runtime's default.
+                          Results do not depend on it. */
 } quipu_metrics_options;
 void quipu_metrics_options_init(quipu_metrics_options *o);
 
@@ -92,9 +93,10 @@ typedef struct quipu_metric_results {
  * item has at most one record; items without one are left out (counted in n_unscored). Rows
  * come in a fixed order: groups sorted by benchmark, language, culture, then the all-categories
  * group, then categories (byte order); within a group the family's metrics in the order listed
- * in docs/metrics.md. Items are sorted by id inside each group before resampling, and every
- * group has its own stream seeded from (opt.seed, group tags), so the rows are bit-identical
- * for a seed whatever the order of items or records, the rank count, or the thread count.
+ * in docs/metrics.md. Items are sorted by id inside each group before resampling, and replicate
+ * r of a group draws from a stream seeded from (opt.seed, group tags, r), so the rows are
+ * bit-identical for a seed whatever the order of items or records, the rank count, the thread
+ * count, or which other groups exist.
  * On error *out is empty. Free with quipu_metric_results_free. */
 quipu_status quipu_metrics_compute(quipu_metric_results *out, const quipu_item *items, size_t n_items,
                                    const quipu_item_record *records, size_t n_records,

@@ -46,7 +46,7 @@ static json_t *settings_json(const quipu_metrics_options *o)
         snprintf(buf, sizeof buf, "%llu", (unsigned long long)o->seed);
         bad |= set_new(s, "seed", json_string(buf));
     }
-    bad |= set_new(s, "rng", json_string("xoshiro256** seeded by splitmix64, one stream per group"));
+    bad |= set_new(s, "rng", json_string("xoshiro256** seeded by splitmix64, one stream per group and replicate"));
     if (bad) {
         json_decref(s);
         return NULL;
