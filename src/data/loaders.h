@@ -45,7 +45,7 @@ typedef struct quipu_load_report {
     size_t rows_skipped;   /* malformed rows left out (on_bad_row = SKIP) */
     size_t rows_excluded;  /* rows the benchmark's own definition leaves out (SESGO: xenofobia
                               rows adapted from BBQ, as the paper does) */
-    size_t rows_filtered;  /* rows left out by subset / language / limit */
+    size_t rows_filtered;  /* rows left out by subset / language (rows after the limit are not read) */
     size_t n_reasons;      /* first skipped rows, "FILE:LINE: problem" */
     char reasons[QUIPU_LOAD_MAX_REASONS][320];
 } quipu_load_report;
