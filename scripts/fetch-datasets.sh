@@ -61,8 +61,8 @@ if [ -n "$MIRROR" ] && [ ! -d "$MIRROR" ]; then
   echo "fetch-datasets.sh: $MIRROR: no such mirror folder" >&2; exit 2
 fi
 
-if command -v sha256sum >/dev/null; then sha256() { sha256sum "$1" | cut -d' ' -f1; }
-elif command -v shasum >/dev/null; then sha256() { shasum -a 256 "$1" | cut -d' ' -f1; }
+if command -v sha256sum >/dev/null; then sha256() { local h; h=$(sha256sum "$1") && printf '%s' "${h%% *}"; }
+elif command -v shasum >/dev/null; then sha256() { local h; h=$(shasum -a 256 "$1") && printf '%s' "${h%% *}"; }
 else echo "fetch-datasets.sh: needs sha256sum or shasum" >&2; exit 2; fi
 
 # git blob id of a file, as `git hash-object` prints it
@@ -164,9 +164,9 @@ check_file() { # FILE KIND EXPECTED: KIND is sha256 or blob (git blob SHA-1)
 # returns 1 (and says why) when it cannot.
 get() {
   local p=$1 want=$2 kind=$3 dst="$DEST/$1" tmp url
-  mkdir -p "$(dirname "$dst")"
+  [ -d "${dst%/*}" ] || mkdir -p "${dst%/*}"
   tmp="$dst.part"
-  rm -f "$tmp"
+  [ ! -e "$tmp" ] || rm -f "$tmp"
   if [ -n "$MIRROR" ]; then
     if [ ! -f "$MIRROR/$p" ]; then
       fail "$p" "not in the mirror $MIRROR"
@@ -192,17 +192,22 @@ get() {
 }
 
 # Rebuilds a SESGO derived CSV from its workbook (already fetched and checked).
+HAVE_OPENPYXL=""
 derive() {
   local p=$1 want=$2 dst="$DEST/$1" src
   src="$DEST/${p/derived_csv/prompts}"
   src=${src%.csv}.xlsx
   if [ "$DERIVE" = 0 ]; then fail "$p" "derived file (made from ${src#"$DEST"/}); --no-derive given and no mirror has it"; return 1; fi
   if [ ! -f "$src" ]; then fail "$p" "derived file: its workbook ${src#"$DEST"/} is not here"; return 1; fi
-  if ! "$PY" -c 'import openpyxl' 2>/dev/null; then
+  if [ -z "$HAVE_OPENPYXL" ]; then
+    HAVE_OPENPYXL=no
+    "$PY" -c 'import openpyxl' 2>/dev/null && HAVE_OPENPYXL=yes
+  fi
+  if [ "$HAVE_OPENPYXL" = no ]; then
     fail "$p" "derived file: needs $PY with openpyxl to rebuild from ${src#"$DEST"/} (or a mirror that has it)"
     return 1
   fi
-  mkdir -p "$(dirname "$dst")"
+  [ -d "${dst%/*}" ] || mkdir -p "${dst%/*}"
   if ! "$PY" - "$src" "$dst.part" <<'EOF'
 import csv, sys
 import openpyxl
