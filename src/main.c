@@ -13,6 +13,7 @@
 #include "backend.h"
 #include "common.h"
 #include "model.h"
+#include "run.h"
 #include "score.h"
 #include "tokenizer.h"
 
@@ -30,7 +31,7 @@ static void usage_main(FILE *f) {
             "  score     log-likelihood of continuations given contexts (JSON lines on stdin)\n"
             "  tokenize  token ids of JSON strings on stdin\n"
             "  inspect   architecture, hyper-parameters, tensors and tokenizer of a model\n"
-            "  run       run an experiment config (not in this build yet)\n"
+            "  run       run an experiment config (YAML): models x benchmarks -> bias metrics\n"
             "  report    tables and plots from finished runs (not in this build yet)\n"
             "\n"
             "Run 'quipu COMMAND --help' for a command's options; 'quipu --version' for the version.\n");
@@ -339,8 +340,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "score")) rc = cmd_score(argc - 1, argv + 1, &err);
     else if (!strcmp(cmd, "tokenize")) rc = cmd_tokenize(argc - 1, argv + 1, &err);
     else if (!strcmp(cmd, "inspect")) rc = cmd_inspect(argc - 1, argv + 1, &err);
-    else if (!strcmp(cmd, "run") || !strcmp(cmd, "report")) {
-        fprintf(stderr, "quipu %s: not available in this build yet (the evaluation pipeline is the next milestone)\n", cmd);
+    else if (!strcmp(cmd, "run")) return quipu_run_main(argc - 1, argv + 1);
+    else if (!strcmp(cmd, "report")) {
+        fprintf(stderr, "quipu report: not available in this build yet\n");
         return 1;
     } else {
         fprintf(stderr, "quipu: unknown command '%s' (try 'quipu --help')\n", cmd);

@@ -1,0 +1,1031 @@
+/* run.c — `quipu run`: config → benchmarks → items shared out over ranks → scoring with a
+ * per-batch journal → gather on rank 0 → metrics → results (docs/results.md). main() here reads
+ * as the order of phases; each phase is a function below. Only comm.c calls MPI. */
+#define _GNU_SOURCE
+#include "run.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "comm.h"
+#include "config.h"
+#include "data/loaders.h"
+#include "journal.h"
+#include "metrics.h"
+#include "model.h"
+#include "scheduler.h"
+#include "score.h"
+
+/* ------------------------------------------------------------------ signals */
+
+static volatile sig_atomic_t g_stop_signal = 0;
+
+static void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+static void install_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+/* ------------------------------------------------------------------ units of work */
+
+/* What one item becomes for scoring: a prompt and its continuations (pairs: empty prompt, the
+ * two sentences). map[j] is the record index of continuation j. */
+typedef struct run_unit {
+    quipu_item *item;
+    char *prompt;
+    int n_cont;
+    char *cont[QUIPU_MAX_CHOICES];
+    size_t cont_len[QUIPU_MAX_CHOICES];
+    int map[QUIPU_MAX_CHOICES];
+    int n_record;      /* choices in the record */
+    int64_t cost;      /* bytes to score, for load balancing */
+} run_unit;
+
+/* lm-evaluation-harness's BBQ: the item's own "unknown" answer is replaced by these 10 wordings
+ * (HELM's UNKNOWN_RESPONSES, in its order), appended after the two group answers. */
+static const char *const lm_eval_unknowns[10] = {"Unknown", "Cannot be determined", "Can't be determined", "Not answerable",
+                                                 "Not known", "Not enough info", "Not enough information", "Cannot answer",
+                                                 "Can't answer", "Undetermined"};
+
+static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#include <stdarg.h>
+static char *str_printf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+    va_end(ap);
+    return s;
+}
+
+/* Fills {context} and {question} into a prompt template ("{{" / "}}" are literal braces). */
+static char *fill_template(const char *tpl, const char *context, const char *question) {
+    size_t cap = strlen(tpl) + strlen(context) + strlen(question) + 1, n = 0;
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    for (const char *p = tpl; *p;) {
+        if (!strncmp(p, "{{", 2)) { out[n++] = '{'; p += 2; }
+        else if (!strncmp(p, "}}", 2)) { out[n++] = '}'; p += 2; }
+        else if (!strncmp(p, "{context}", 9)) { memcpy(out + n, context, strlen(context)); n += strlen(context); p += 9; }
+        else if (!strncmp(p, "{question}", 10)) { memcpy(out + n, question, strlen(question)); n += strlen(question); p += 10; }
+        else out[n++] = *p++;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+static char *rstrip_dup(const char *s) {
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r')) n--;
+    return strndup(s, n);
+}
+
+/* Builds the prompt and continuations of an item under its benchmark's template. */
+static quipu_status build_unit(run_unit *u, quipu_item *it, const quipu_config_benchmark *cb, quipu_error *err) {
+    memset(u, 0, sizeof *u);
+    u->item = it;
+    if (it->kind == QUIPU_ITEM_PAIR) {
+        u->prompt = strdup("");
+        u->n_cont = u->n_record = 2;
+        u->cont[0] = strdup(it->more ? it->more : "");
+        u->cont[1] = strdup(it->less ? it->less : "");
+        u->map[0] = 0;
+        u->map[1] = 1;
+    } else {
+        const char *q = it->question ? it->question : "";
+        char *ctx = rstrip_dup(it->context ? it->context : "");
+        const char *delim;
+        if (cb->prompt) {
+            u->prompt = fill_template(cb->prompt, ctx, q);
+            delim = cb->delimiter ? cb->delimiter : " ";
+        } else if (*q) {
+            /* lm-evaluation-harness's BBQ prompt, for every BBQ-style benchmark and language */
+            u->prompt = str_printf("%s\n\nQ: %s\nA:", ctx, q);
+            delim = cb->delimiter ? cb->delimiter : " ";
+        } else {
+            /* StereoSet: intrasentence contexts end where the blank was (a trailing space moves to
+             * the continuation, as lm-eval does); intersentence choices follow a space */
+            const char *raw = it->context ? it->context : "";
+            size_t rl = strlen(raw);
+            int ends_space = rl > 0 && (raw[rl - 1] == ' ');
+            u->prompt = strdup(raw);
+            delim = cb->delimiter ? cb->delimiter : (ends_space ? "" : " ");
+        }
+        free(ctx);
+        if (cb->template_mode == QUIPU_CFG_TEMPLATE_LM_EVAL && it->unknown_choice >= 0 && it->n_choices == 3) {
+            /* 12 choices: the two group answers (original indices), then the 10 wordings: the
+             * first at the item's unknown index, the others at 3..11 (metrics read any index
+             * >= 3 that is neither group answer as "unknown") */
+            int k = 0;
+            for (int c = 0; c < 3; c++)
+                if (c != it->unknown_choice) {
+                    u->cont[k] = str_printf("%s%s", delim, it->choices[c]);
+                    u->map[k++] = c;
+                }
+            for (int w = 0; w < 10; w++) {
+                u->cont[k] = str_printf("%s%s", delim, lm_eval_unknowns[w]);
+                u->map[k++] = w == 0 ? it->unknown_choice : 2 + w;
+            }
+            u->n_cont = u->n_record = 12;
+        } else {
+            u->n_cont = u->n_record = it->n_choices;
+            for (int c = 0; c < it->n_choices; c++) {
+                u->cont[c] = str_printf("%s%s", delim, it->choices[c]);
+                u->map[c] = c;
+            }
+        }
+    }
+    if (!u->prompt) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    u->cost = (int64_t)strlen(u->prompt);
+    for (int c = 0; c < u->n_cont; c++) {
+        if (!u->cont[c]) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        u->cont_len[c] = strlen(u->cont[c]);
+        u->cost += (int64_t)u->cont_len[c];
+    }
+    return QUIPU_OK;
+}
+
+static void unit_free(run_unit *u) {
+    free(u->prompt);
+    for (int c = 0; c < u->n_cont; c++) free(u->cont[c]);
+}
+
+/* ------------------------------------------------------------------ run state */
+
+typedef struct run_state {
+    quipu_comm comm;
+    quipu_config *cfg;
+    char hash[65];
+    char **labels;            /* per config benchmark */
+    quipu_load_report *reports;
+    size_t *bench_first, *bench_count;
+    quipu_item *items;        /* all benchmarks, concatenated */
+    size_t n_items;
+    run_unit *units;
+    /* per model: records of every item (rank 0 after the gather), done flags */
+    quipu_item_record **records;
+    uint8_t **have;
+    int64_t resumed, scored, tokens_processed;
+    /* this rank's new records, serialised for the gather: [u32 key length][key][record] */
+    char *local;
+    size_t local_len, local_cap;
+    double t_start, t_load, t_score, t_gather, t_metrics, t_write;
+    char *started;
+} run_state;
+
+static int leader(const run_state *s) { return s->comm.rank == 0; }
+
+/* Messages from every rank must agree: returns the worst status; rank 0 prints its message. */
+static quipu_status agree(run_state *s, quipu_status mine, quipu_error *err) {
+    quipu_error tmp = {0};
+    quipu_status all = quipu_comm_agree(&s->comm, mine, &tmp);
+    if (all != QUIPU_OK && mine == QUIPU_OK)
+        quipu_error_set(err, all, "another rank failed (see its message above)");
+    if (all != QUIPU_OK && mine != QUIPU_OK && !leader(s)) quipu_log(QUIPU_LOG_ERROR, "%s", err->msg);
+    return all;
+}
+
+/* ------------------------------------------------------------------ phase: benchmarks */
+
+static int strlist_has_ci(const quipu_strlist *l, const char *s) {
+    for (int i = 0; i < l->n; i++)
+        if (!strcasecmp(l->v[i], s ? s : "")) return 1;
+    return 0;
+}
+
+static quipu_status load_benchmarks(run_state *s, quipu_error *err) {
+    quipu_config *cfg = s->cfg;
+    int nb = cfg->n_benchmarks;
+    s->reports = calloc((size_t)nb, sizeof *s->reports);
+    s->bench_first = calloc((size_t)nb, sizeof(size_t));
+    s->bench_count = calloc((size_t)nb, sizeof(size_t));
+    s->labels = calloc((size_t)nb, sizeof(char *));
+    if (!s->reports || !s->bench_first || !s->bench_count || !s->labels) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    for (int b = 0; b < nb; b++) {
+        const quipu_config_benchmark *cb = &cfg->benchmarks[b];
+        s->labels[b] = strdup(cb->label ? cb->label : cb->name);
+        quipu_load_opts lo = {.on_bad_row = cb->on_bad_row == QUIPU_CFG_BAD_ROW_SKIP ? QUIPU_BAD_ROW_SKIP : QUIPU_BAD_ROW_FAIL,
+                              .path = cb->path, .label = s->labels[b]};
+        quipu_item *its = NULL;
+        size_t n = 0;
+        quipu_status st;
+        if (cb->format == QUIPU_CFG_FORMAT_PAIRS || cb->format == QUIPU_CFG_FORMAT_MC)
+            st = quipu_load_jsonl(cb->path, cb->format == QUIPU_CFG_FORMAT_PAIRS ? QUIPU_ITEM_PAIR : QUIPU_ITEM_MC, &lo, &its, &n,
+                                  &s->reports[b], err);
+        else
+            st = quipu_load_benchmark(cb->name, cb->path ? cb->path : cfg->datasets_dir, &lo, &its, &n, &s->reports[b], err);
+        if (st) return st;
+        /* filters: categories, languages, cultures */
+        size_t w = 0;
+        for (size_t i = 0; i < n; i++) {
+            quipu_item *it = &its[i];
+            int keep = 1;
+            if (cb->categories.n && !strlist_has_ci(&cb->categories, it->category)) keep = 0;
+            if (keep && cb->cultures.n && !strlist_has_ci(&cb->cultures, it->culture)) keep = 0;
+            if (keep && cb->languages.n) {
+                int any = 0;
+                for (int l = 0; l < cb->languages.n; l++) any |= quipu_config_language_matches(cb->languages.v[l], it->language);
+                keep = any;
+            }
+            if (keep) {
+                if (w != i) its[w] = its[i];
+                w++;
+            } else {
+                quipu_item_free(it);
+            }
+        }
+        n = w;
+        /* limit: first N, evenly spread, or a seeded sample (kept in file order) */
+        if (cb->limit > 0 && (size_t)cb->limit < n) {
+            size_t k = (size_t)cb->limit;
+            uint8_t *pick = calloc(n, 1);
+            if (!pick) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+            if (cb->sample == QUIPU_CFG_SAMPLE_FIRST) {
+                for (size_t i = 0; i < k; i++) pick[i] = 1;
+            } else if (cb->sample == QUIPU_CFG_SAMPLE_SPREAD) {
+                for (size_t i = 0; i < k; i++) pick[(size_t)(((unsigned __int128)i * n) / k)] = 1;
+            } else {
+                quipu_rng rng;
+                quipu_rng_seed(&rng, cfg->seed ^ 0x9e3779b97f4a7c15ULL ^ (uint64_t)b);
+                size_t *idx = malloc(n * sizeof *idx);
+                if (!idx) { free(pick); return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); }
+                for (size_t i = 0; i < n; i++) idx[i] = i;
+                for (size_t i = 0; i < k; i++) {
+                    size_t j = i + (size_t)quipu_rng_below(&rng, (uint64_t)(n - i));
+                    size_t t = idx[i]; idx[i] = idx[j]; idx[j] = t;
+                    pick[idx[i]] = 1;
+                }
+                free(idx);
+            }
+            w = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (pick[i]) { if (w != i) its[w] = its[i]; w++; }
+                else quipu_item_free(&its[i]);
+            }
+            n = w;
+            free(pick);
+        }
+        if (n == 0) {
+            free(its);
+            return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: benchmark '%s' has no items after its filters", cb->where, s->labels[b]);
+        }
+        /* the label names the benchmark in results */
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(its[i].benchmark, s->labels[b])) {
+                free(its[i].benchmark);
+                its[i].benchmark = strdup(s->labels[b]);
+            }
+        quipu_item *all = realloc(s->items, (s->n_items + n) * sizeof *all);
+        if (!all) { quipu_items_free(its, n); return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); }
+        s->items = all;
+        memcpy(s->items + s->n_items, its, n * sizeof *its);
+        free(its);
+        s->bench_first[b] = s->n_items;
+        s->bench_count[b] = n;
+        s->n_items += n;
+    }
+    if (quipu_metrics_check_items(s->items, s->n_items, err)) return err->code;
+    s->units = calloc(s->n_items, sizeof *s->units);
+    if (!s->units) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    for (int b = 0; b < nb; b++)
+        for (size_t i = s->bench_first[b]; i < s->bench_first[b] + s->bench_count[b]; i++)
+            if (build_unit(&s->units[i], &s->items[i], &cfg->benchmarks[b], err)) return err->code;
+    return QUIPU_OK;
+}
+
+/* ------------------------------------------------------------------ phase: scoring */
+
+static char *unit_key(const char *model, const quipu_item *it) { return str_printf("%s|%s", model, it->id); }
+
+/* The journal's records of this config, as a map key -> record, sorted by key. */
+typedef struct done_set {
+    quipu_journal_entry *e;
+    size_t n;
+} done_set;
+
+static int cmp_entry_key(const void *k, const void *e) { return strcmp((const char *)k, ((const quipu_journal_entry *)e)->id); }
+
+static int cmp_entry_id(const void *a, const void *b) {
+    return strcmp(((const quipu_journal_entry *)a)->id, ((const quipu_journal_entry *)b)->id);
+}
+
+static const quipu_journal_entry *done_find(const done_set *d, const char *key) {
+    return d->n ? bsearch(key, d->e, d->n, sizeof *d->e, cmp_entry_key) : NULL;
+}
+
+typedef struct progress {
+    int64_t done, total;
+    double t0, last;
+} progress;
+
+static void progress_print(run_state *s, progress *p, int final) {
+    double now = quipu_time_now();
+    if (!leader(s) || (!final && (s->cfg->progress_interval <= 0 || now - p->last < s->cfg->progress_interval))) return;
+    p->last = now;
+    double rate = p->done / (now - p->t0 > 1e-9 ? now - p->t0 : 1e-9);
+    double eta = rate > 0 ? (double)(p->total - p->done) / rate : 0.0;
+    /* rank 0 sees its own share; with R ranks sharing equal work, the whole run moves R times
+     * as fast (the length-balanced map makes the shares equal) */
+    int64_t est_done = p->done * s->comm.size;
+    if (est_done > p->total * s->comm.size) est_done = p->total * s->comm.size;
+    quipu_log(QUIPU_LOG_INFO, "progress: %lld / %lld items, %.1f items/s, ETA %.0f s%s", (long long)est_done,
+              (long long)(p->total * s->comm.size), rate * s->comm.size, eta, s->comm.size > 1 ? " (rank 0's share, scaled)" : "");
+}
+
+static quipu_status local_add(run_state *s, const char *key, const quipu_item_record *rec, quipu_error *err) {
+    uint32_t kl = (uint32_t)strlen(key);
+    size_t need = s->local_len + 4 + kl + sizeof *rec;
+    if (need > s->local_cap) {
+        size_t nc = s->local_cap ? s->local_cap * 2 : 1 << 16;
+        while (nc < need) nc *= 2;
+        char *nb = realloc(s->local, nc);
+        if (!nb) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        s->local = nb;
+        s->local_cap = nc;
+    }
+    memcpy(s->local + s->local_len, &kl, 4);
+    memcpy(s->local + s->local_len + 4, key, kl);
+    memcpy(s->local + s->local_len + 4 + kl, rec, sizeof *rec);
+    s->local_len = need;
+    return QUIPU_OK;
+}
+
+static quipu_status score_model(run_state *s, int mi, const done_set *done, quipu_journal *jr, quipu_error *err) {
+    const quipu_config_model *cm = &s->cfg->models[mi];
+    size_t n = s->n_items;
+    int64_t *cost = calloc(n ? n : 1, sizeof *cost);
+    char **keys = calloc(n ? n : 1, sizeof *keys);
+    int32_t *owner = calloc(n ? n : 1, sizeof *owner);
+    size_t *todo = calloc(n ? n : 1, sizeof *todo), *mine = calloc(n ? n : 1, sizeof *mine);
+    const char **todo_keys = calloc(n ? n : 1, sizeof *todo_keys);
+    int64_t *todo_cost = calloc(n ? n : 1, sizeof *todo_cost);
+    quipu_backend *b = NULL;
+    quipu_model *m = NULL;
+    quipu_status st = QUIPU_OK;
+    size_t n_todo = 0, n_mine = 0;
+    if (!cost || !keys || !owner || !todo || !mine || !todo_keys || !todo_cost) {
+        st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        keys[i] = unit_key(cm->name, &s->items[i]);
+        if (!keys[i]) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); goto done; }
+        if (done_find(done, keys[i])) continue;
+        todo[n_todo] = i;
+        todo_keys[n_todo] = keys[i];
+        todo_cost[n_todo] = s->units[i].cost;
+        n_todo++;
+    }
+    if (s->cfg->distribution.sharding == QUIPU_CFG_SHARD_ROUND_ROBIN) {
+        for (size_t k = 0; k < n_todo; k++) owner[k] = (int32_t)(k % (size_t)s->comm.size);
+    } else if ((st = quipu_assign_ranks(todo_cost, todo_keys, n_todo, s->comm.size, owner, err))) {
+        goto done;
+    }
+    for (size_t k = 0; k < n_todo; k++)
+        if (owner[k] == s->comm.rank) mine[n_mine++] = todo[k];
+    if (n_mine == 0) goto done;
+    double t0 = quipu_time_now();
+    const char *bname = cm->backend == QUIPU_CFG_BACKEND_CPU ? "cpu" : cm->backend == QUIPU_CFG_BACKEND_CUDA ? "cuda" : "hip";
+    if ((st = quipu_backend_init(&b, bname, (int)s->cfg->scoring.threads, err))) goto done;
+    if ((st = quipu_model_load(&m, cm->path, b, err))) goto done;
+    s->t_load += quipu_time_now() - t0;
+    t0 = quipu_time_now();
+    quipu_log(QUIPU_LOG_INFO, "model %s: scoring %zu items on rank 0 (%zu to do in all, %zu from the journal)", cm->name, n_mine,
+              n_todo, n - n_todo);
+    progress pg = {.done = 0, .total = (int64_t)n_mine, .t0 = t0, .last = t0};
+    quipu_scorer_opts so = {.batch_tokens = s->cfg->scoring.batch_tokens, .max_length = cm->max_length,
+                            .no_prefix_sharing = !s->cfg->scoring.prefix_sharing, .tokens_processed = &s->tokens_processed};
+    /* chunks of about one batch of tokens: each is scored, journaled and synced before the next */
+    int64_t chunk_bytes = s->cfg->scoring.batch_tokens * 3;
+    quipu_score_group *groups = calloc(n_mine, sizeof *groups);
+    quipu_score_result *res = NULL;
+    if (!groups) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); goto done; }
+    for (size_t k0 = 0; k0 < n_mine;) {
+        size_t k1 = k0, n_res = 0;
+        int64_t bytes = 0;
+        while (k1 < n_mine && (k1 == k0 || bytes + s->units[mine[k1]].cost <= chunk_bytes)) {
+            run_unit *u = &s->units[mine[k1]];
+            groups[k1 - k0] = (quipu_score_group){u->prompt, strlen(u->prompt), u->n_cont, (const char *const *)u->cont, u->cont_len};
+            bytes += u->cost;
+            n_res += (size_t)u->n_cont;
+            k1++;
+        }
+        res = calloc(n_res, sizeof *res);
+        if (!res) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); break; }
+        if ((st = quipu_score_groups(m, &so, groups, k1 - k0, res, err))) { free(res); res = NULL; break; }
+        size_t r = 0;
+        for (size_t k = k0; k < k1; k++) {
+            run_unit *u = &s->units[mine[k]];
+            quipu_item_record rec;
+            memset(&rec, 0, sizeof rec);
+            rec.n_choices = u->n_record;
+            for (int c = 0; c < u->n_cont; c++, r++) {
+                int j = u->map[c];
+                rec.logprob[j] = res[r].logprob;
+                rec.n_tokens[j] = res[r].n_tokens;
+                rec.is_greedy[j] = (uint8_t)res[r].is_greedy;
+                quipu_score_result_free(&res[r]);
+            }
+            /* bytes of the choice text itself, without the delimiter (lm-eval's acc_bytes) */
+            for (int c = 0; c < u->n_cont; c++) {
+                const char *t = u->cont[c];
+                while (*t == ' ') t++;
+                rec.n_bytes[u->map[c]] = (int32_t)strlen(t);
+            }
+            if ((st = quipu_journal_add(jr, keys[mine[k]], &rec, err))) break;
+            if ((st = local_add(s, keys[mine[k]], &rec, err))) break;
+        }
+        free(res);
+        res = NULL;
+        if (st || (st = quipu_journal_sync(jr, err))) break;
+        s->scored += (int64_t)(k1 - k0);
+        pg.done += (int64_t)(k1 - k0);
+        progress_print(s, &pg, 0);
+        k0 = k1;
+        if (g_stop_signal) break;
+    }
+    free(groups);
+    if (!st) progress_print(s, &pg, 1);
+    s->t_score += quipu_time_now() - t0;
+done:
+    quipu_model_free(m);
+    quipu_backend_free(b);
+    for (size_t i = 0; i < n && keys; i++) free(keys[i]);
+    free(keys);
+    free(cost);
+    free(owner);
+    free(todo);
+    free(mine);
+    free(todo_keys);
+    free(todo_cost);
+    return st;
+}
+
+/* ------------------------------------------------------------------ phase: gather */
+
+/* Rank 0 ends with records[m][i] for every model m and item i: from this run's ranks (gathered)
+ * or from the journal of earlier attempts. */
+static quipu_status gather_records(run_state *s, const done_set *done, quipu_error *err) {
+    void *all = NULL;
+    size_t len = 0;
+    double t0 = quipu_time_now();
+    if (quipu_comm_gatherv(&s->comm, s->local, s->local_len, &all, &len, NULL, err)) return err->code;
+    if (!leader(s)) {
+        s->t_gather = quipu_time_now() - t0;
+        return QUIPU_OK;
+    }
+    int nm = s->cfg->n_models;
+    size_t n = s->n_items;
+    s->records = calloc((size_t)nm, sizeof *s->records);
+    s->have = calloc((size_t)nm, sizeof *s->have);
+    quipu_journal_entry *got = NULL;
+    size_t n_got = 0, cap = 0;
+    quipu_status st = QUIPU_OK;
+    if (!s->records || !s->have) { free(all); return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); }
+    /* parse the gathered records into (key, record) entries sorted by key */
+    for (size_t off = 0; off < len;) {
+        uint32_t kl;
+        if (len - off < 4) { st = quipu_error_set(err, QUIPU_ERR_INTERNAL, "gathered records are truncated"); break; }
+        memcpy(&kl, (char *)all + off, 4);
+        if (len - off - 4 < (size_t)kl + sizeof(quipu_item_record)) { st = quipu_error_set(err, QUIPU_ERR_INTERNAL, "gathered records are truncated"); break; }
+        if (n_got == cap) {
+            cap = cap ? cap * 2 : 1024;
+            quipu_journal_entry *ng = realloc(got, cap * sizeof *got);
+            if (!ng) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); break; }
+            got = ng;
+        }
+        got[n_got].id = strndup((char *)all + off + 4, kl);
+        memcpy(&got[n_got].rec, (char *)all + off + 4 + kl, sizeof(quipu_item_record));
+        n_got++;
+        off += 4 + kl + sizeof(quipu_item_record);
+    }
+    free(all);
+    if (!st && n_got > 1) qsort(got, n_got, sizeof *got, cmp_entry_id);
+    done_set fresh = {got, n_got};
+    for (int mi = 0; mi < nm && !st; mi++) {
+        s->records[mi] = calloc(n ? n : 1, sizeof(quipu_item_record));
+        s->have[mi] = calloc(n ? n : 1, 1);
+        if (!s->records[mi] || !s->have[mi]) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); break; }
+        for (size_t i = 0; i < n; i++) {
+            char *key = unit_key(s->cfg->models[mi].name, &s->items[i]);
+            const quipu_journal_entry *e = done_find(&fresh, key);
+            if (!e) {
+                e = done_find(done, key);
+                if (e) s->resumed++;
+            }
+            free(key);
+            if (!e) continue;
+            if (e->rec.n_choices != s->units[i].n_record) {
+                st = quipu_error_set(err, QUIPU_ERR_FORMAT, "journal record for item '%s' has %d choices, expected %d (was the benchmark changed?)",
+                                     s->items[i].id, e->rec.n_choices, s->units[i].n_record);
+                break;
+            }
+            s->records[mi][i] = e->rec;
+            s->records[mi][i].item_index = (int64_t)i;
+            s->have[mi][i] = 1;
+        }
+    }
+    quipu_journal_entries_free(got, n_got);
+    s->t_gather = quipu_time_now() - t0;
+    return st;
+}
+
+/* ------------------------------------------------------------------ phase: results */
+
+static quipu_status write_file(const char *dir, const char *name, const void *data, size_t len, quipu_error *err) {
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    size_t w = len ? fwrite(data, 1, len, f) : 0;
+    int bad = w != len || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int e = errno;
+    if (fclose(f) != 0 && !bad) { bad = 1; e = errno; }
+    if (bad || rename(tmp, path) != 0) {
+        if (!bad) e = errno;
+        unlink(tmp);
+        return quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot write: %s", path, strerror(e));
+    }
+    return QUIPU_OK;
+}
+
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+    int oom;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...) {
+    if (b->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) { b->oom = 1; return; }
+        if (b->p && (size_t)k < b->cap - b->n) { b->n += (size_t)k; return; }
+        size_t nc = b->cap ? b->cap * 2 : 4096;
+        while (nc < b->n + (size_t)k + 1) nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (!np) { b->oom = 1; return; }
+        b->p = np;
+        b->cap = nc;
+    }
+}
+
+static void sb_json_str(sbuf *b, const char *s) {
+    json_t *j = json_string(s ? s : "");
+    char *t = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+    sb_printf(b, "%s", t ? t : "\"\"");
+    free(t);
+    json_decref(j);
+}
+
+static void sb_csv(sbuf *b, const char *s) {
+    s = s ? s : "";
+    if (!strpbrk(s, ",\"\r\n")) { sb_printf(b, "%s", s); return; }
+    sb_printf(b, "\"");
+    for (; *s; s++) sb_printf(b, *s == '"' ? "\"\"" : "%c", *s);
+    sb_printf(b, "\"");
+}
+
+static const char *cond_name(quipu_condition c) { return c == QUIPU_COND_AMBIG ? "ambig" : c == QUIPU_COND_DISAMBIG ? "disambig" : ""; }
+static const char *pol_name(quipu_polarity p) { return p == QUIPU_POL_NEG ? "neg" : p == QUIPU_POL_NONNEG ? "nonneg" : ""; }
+
+static int metric_wanted(const quipu_config *cfg, const char *metric) {
+    if (cfg->metrics.all) return 1;
+    for (int i = 0; i < cfg->metrics.names.n; i++)
+        if (!strcmp(cfg->metrics.names.v[i], metric)) return 1;
+    return 0;
+}
+
+/* items sorted for output: by benchmark (config order), then id bytewise */
+static run_state *g_sort_state;
+static int cmp_item_out(const void *a, const void *b) {
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    const quipu_item *x = &g_sort_state->items[i], *y = &g_sort_state->items[j];
+    size_t bi = 0, bj = 0;
+    for (int k = 0; k < g_sort_state->cfg->n_benchmarks; k++) {
+        if (i >= g_sort_state->bench_first[k] && i < g_sort_state->bench_first[k] + g_sort_state->bench_count[k]) bi = (size_t)k;
+        if (j >= g_sort_state->bench_first[k] && j < g_sort_state->bench_first[k] + g_sort_state->bench_count[k]) bj = (size_t)k;
+    }
+    if (bi != bj) return bi < bj ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+static void fmt_num(char *out, size_t n, double v) {
+    if (isnan(v)) snprintf(out, n, "%s", "");
+    else snprintf(out, n, "%.17g", v);
+}
+
+static quipu_status write_results(run_state *s, quipu_error *err) {
+    quipu_config *cfg = s->cfg;
+    const char *dir = cfg->output;
+    double t0 = quipu_time_now();
+    quipu_status st = QUIPU_OK;
+    size_t n = s->n_items;
+    quipu_metrics_options mo;
+    quipu_metrics_options_init(&mo);
+    mo.norm = cfg->metrics.normalization == QUIPU_CFG_NORM_PER_TOKEN ? QUIPU_NORM_TOKEN
+            : cfg->metrics.normalization == QUIPU_CFG_NORM_PER_BYTE  ? QUIPU_NORM_BYTE
+                                                                      : QUIPU_NORM_SUM;
+    mo.n_boot = (int)cfg->metrics.bootstrap;
+    mo.seed = cfg->seed;
+    mo.ci_level = cfg->metrics.confidence;
+    json_t *summary = json_object(), *jmetrics = json_array(), *jmodels = json_array(), *jbench = json_array();
+    sbuf csv = {0}, md = {0}, items = {0};
+    sb_printf(&csv, "model,benchmark,language,culture,category,metric,value,ci_low,ci_high,n,note\n");
+    sb_printf(&md, "# %s\n\nquipu %s, config hash `%.16s`, seed %llu, scores: %s log-likelihood, %d bootstrap resamples, %.0f%% intervals.\n",
+              cfg->name, QUIPU_VERSION, s->hash, (unsigned long long)cfg->seed, quipu_score_norm_name(mo.norm), mo.n_boot,
+              100.0 * mo.ci_level);
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    if (!summary || !jmetrics || !order) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); goto done; }
+    for (size_t i = 0; i < n; i++) order[i] = i;
+    g_sort_state = s;
+    qsort(order, n, sizeof *order, cmp_item_out);
+    for (int mi = 0; mi < cfg->n_models && !st; mi++) {
+        const char *mname = cfg->models[mi].name;
+        json_t *jm = json_object();
+        json_object_set_new(jm, "name", json_string(mname));
+        json_object_set_new(jm, "path", json_string(cfg->models[mi].path));
+        json_array_append_new(jmodels, jm);
+        /* every item must have a record now */
+        for (size_t i = 0; i < n; i++)
+            if (!s->have[mi][i]) {
+                st = quipu_error_set(err, QUIPU_ERR_INTERNAL, "model %s: item '%s' was not scored by any rank", mname, s->items[i].id);
+                goto done;
+            }
+        quipu_metric_results mr;
+        if ((st = quipu_metrics_compute(&mr, s->items, n, s->records[mi], n, &mo, err))) goto done;
+        const char *last_bench = NULL;
+        for (size_t r = 0; r < mr.n_rows; r++) {
+            const quipu_metric_result *x = &mr.rows[r];
+            if (!metric_wanted(cfg, x->metric)) continue;
+            json_t *o = json_object();
+            json_object_set_new(o, "model", json_string(mname));
+            json_object_set_new(o, "benchmark", json_string(x->benchmark));
+            json_object_set_new(o, "language", json_string(x->language));
+            json_object_set_new(o, "culture", json_string(x->culture));
+            json_object_set_new(o, "category", json_string(x->category));
+            json_object_set_new(o, "metric", json_string(x->metric));
+            json_object_set_new(o, "value", isnan(x->value) ? json_null() : json_real(x->value));
+            json_object_set_new(o, "ci_low", isnan(x->ci_low) ? json_null() : json_real(x->ci_low));
+            json_object_set_new(o, "ci_high", isnan(x->ci_high) ? json_null() : json_real(x->ci_high));
+            json_object_set_new(o, "n", json_integer(x->n));
+            if (x->note) json_object_set_new(o, "note", json_string(x->note));
+            json_array_append_new(jmetrics, o);
+            char v[40], lo[40], hi[40];
+            fmt_num(v, sizeof v, x->value);
+            fmt_num(lo, sizeof lo, x->ci_low);
+            fmt_num(hi, sizeof hi, x->ci_high);
+            const char *fields[] = {mname, x->benchmark, x->language, x->culture, x->category, x->metric};
+            for (int f = 0; f < 6; f++) { sb_csv(&csv, fields[f]); sb_printf(&csv, ","); }
+            sb_printf(&csv, "%s,%s,%s,%lld,", v, lo, hi, (long long)x->n);
+            sb_csv(&csv, x->note);
+            sb_printf(&csv, "\n");
+            if (!last_bench || strcmp(last_bench, x->benchmark)) {
+                sb_printf(&md, "\n## %s — %s\n\n| language | culture | category | metric | value | %.0f%% CI | n |\n|---|---|---|---|---|---|---|\n",
+                          mname, x->benchmark, 100.0 * mo.ci_level);
+                last_bench = x->benchmark;
+            }
+            if (isnan(x->value))
+                sb_printf(&md, "| %s | %s | %s | %s | – | – | %lld |\n", x->language, x->culture, x->category, x->metric, (long long)x->n);
+            else if (isnan(x->ci_low))
+                sb_printf(&md, "| %s | %s | %s | %s | %.3f | – | %lld |\n", x->language, x->culture, x->category, x->metric, x->value, (long long)x->n);
+            else
+                sb_printf(&md, "| %s | %s | %s | %s | %.3f | [%.3f, %.3f] | %lld |\n", x->language, x->culture, x->category, x->metric,
+                          x->value, x->ci_low, x->ci_high, (long long)x->n);
+        }
+        quipu_metric_results_free(&mr);
+        /* items.jsonl */
+        for (size_t k = 0; k < n; k++) {
+            size_t i = order[k];
+            const quipu_item *it = &s->items[i];
+            const quipu_item_record *rc = &s->records[mi][i];
+            sb_printf(&items, "{\"model\": ");
+            sb_json_str(&items, mname);
+            sb_printf(&items, ", \"benchmark\": ");
+            sb_json_str(&items, it->benchmark);
+            sb_printf(&items, ", \"id\": ");
+            sb_json_str(&items, it->id);
+            sb_printf(&items, ", \"language\": ");
+            sb_json_str(&items, it->language);
+            sb_printf(&items, ", \"culture\": ");
+            sb_json_str(&items, it->culture);
+            sb_printf(&items, ", \"category\": ");
+            sb_json_str(&items, it->category);
+            sb_printf(&items, ", \"kind\": \"%s\", \"group\": ", it->kind == QUIPU_ITEM_PAIR ? "pair" : "mc");
+            sb_json_str(&items, it->group);
+            sb_printf(&items, ", \"label\": %d, \"condition\": \"%s\", \"polarity\": \"%s\", \"unknown_choice\": %d, \"target_choice\": %d, "
+                              "\"other_choice\": %d, \"biased_choice\": %d, \"biased_mask\": %u, \"roles\": ",
+                      it->kind == QUIPU_ITEM_PAIR ? -1 : it->label, cond_name(it->condition), pol_name(it->polarity),
+                      it->kind == QUIPU_ITEM_PAIR ? -1 : it->unknown_choice, it->kind == QUIPU_ITEM_PAIR ? -1 : it->target_choice,
+                      it->kind == QUIPU_ITEM_PAIR ? -1 : it->other_choice, it->kind == QUIPU_ITEM_PAIR ? -1 : it->biased_choice,
+                      (unsigned)it->biased_mask);
+            char roles[QUIPU_MAX_CHOICES + 1] = {0};
+            for (int c = 0; c < QUIPU_MAX_CHOICES && it->roles[c]; c++) roles[c] = it->roles[c];
+            sb_json_str(&items, roles);
+            sb_printf(&items, ", \"direction\": %d, \"lp\": [", it->direction);
+            for (int c = 0; c < rc->n_choices; c++) sb_printf(&items, c ? ", %.17g" : "%.17g", rc->logprob[c] + 0.0);
+            sb_printf(&items, "], \"nt\": [");
+            for (int c = 0; c < rc->n_choices; c++) sb_printf(&items, c ? ", %d" : "%d", rc->n_tokens[c]);
+            sb_printf(&items, "], \"nb\": [");
+            for (int c = 0; c < rc->n_choices; c++) sb_printf(&items, c ? ", %d" : "%d", rc->n_bytes[c]);
+            sb_printf(&items, "], \"g\": [");
+            for (int c = 0; c < rc->n_choices; c++) sb_printf(&items, c ? ", %d" : "%d", rc->is_greedy[c]);
+            sb_printf(&items, "]}\n");
+        }
+    }
+    if (csv.oom || md.oom || items.oom) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory writing results"); goto done; }
+    for (int b = 0; b < cfg->n_benchmarks; b++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "label", json_string(s->labels[b]));
+        json_object_set_new(o, "name", json_string(cfg->benchmarks[b].name));
+        json_object_set_new(o, "items", json_integer((json_int_t)s->bench_count[b]));
+        json_object_set_new(o, "rows_skipped", json_integer((json_int_t)s->reports[b].rows_skipped));
+        json_array_append_new(jbench, o);
+    }
+    json_object_set_new(summary, "format", json_string("quipu-summary/1"));
+    json_object_set_new(summary, "run", json_string(cfg->name));
+    json_object_set_new(summary, "config_hash", json_string(s->hash));
+    json_object_set_new(summary, "seed", json_integer((json_int_t)cfg->seed));
+    json_object_set_new(summary, "normalization", json_string(quipu_score_norm_name(mo.norm)));
+    json_object_set_new(summary, "bootstrap", json_integer(mo.n_boot));
+    json_object_set_new(summary, "confidence", json_real(mo.ci_level));
+    json_object_set(summary, "models", jmodels);
+    json_object_set(summary, "benchmarks", jbench);
+    json_object_set(summary, "metrics", jmetrics);
+    {
+        char *text = json_dumps(summary, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+        if (!text) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory writing summary.json"); goto done; }
+        size_t tl = strlen(text);
+        char *t2 = realloc(text, tl + 2);
+        if (t2) { text = t2; text[tl++] = '\n'; text[tl] = '\0'; }
+        st = write_file(dir, "summary.json", text, tl, err);
+        free(text);
+        if (st) goto done;
+    }
+    if ((st = write_file(dir, "summary.csv", csv.p, csv.n, err)) || (st = write_file(dir, "summary.md", md.p, md.n, err))) goto done;
+    {
+        size_t bound = ZSTD_compressBound(items.n);
+        void *z = malloc(bound ? bound : 1);
+        if (!z) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory compressing items"); goto done; }
+        size_t zn = ZSTD_compress(z, bound, items.p ? items.p : "", items.n, 9);
+        if (ZSTD_isError(zn)) st = quipu_error_set(err, QUIPU_ERR_INTERNAL, "zstd: %s", ZSTD_getErrorName(zn));
+        else st = write_file(dir, "items.jsonl.zst", z, zn, err);
+        free(z);
+        if (st) goto done;
+    }
+    printf("%s", md.p ? md.p : "");
+    fflush(stdout);
+done:
+    s->t_write = quipu_time_now() - t0;
+    free(order);
+    free(csv.p);
+    free(md.p);
+    free(items.p);
+    json_decref(summary);
+    json_decref(jmetrics);
+    json_decref(jmodels);
+    json_decref(jbench);
+    return st;
+}
+
+static quipu_status write_manifest(run_state *s, quipu_error *err) {
+    json_t *m = json_object(), *q = json_object(), *t = json_object(), *models = json_array();
+    char *canon = quipu_config_canonical(s->cfg, 0);
+    json_error_t je;
+    json_t *cfgj = canon ? json_loads(canon, 0, &je) : NULL;
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    json_object_set_new(q, "version", json_string(QUIPU_VERSION));
+    json_object_set_new(q, "git", json_string(QUIPU_GIT_HASH));
+    json_object_set_new(m, "format", json_string("quipu-manifest/1"));
+    json_object_set_new(m, "quipu", q);
+    json_object_set_new(m, "config_hash", json_string(s->hash));
+    json_object_set_new(m, "config", cfgj ? cfgj : json_null());
+    for (int i = 0; i < s->cfg->n_models; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(s->cfg->models[i].name));
+        json_object_set_new(o, "path", json_string(s->cfg->models[i].path));
+        quipu_mmap mm;
+        quipu_error e2 = {0};
+        struct stat stt;
+        if (stat(s->cfg->models[i].path, &stt) == 0 && S_ISREG(stt.st_mode) && quipu_mmap_open(&mm, s->cfg->models[i].path, &e2) == QUIPU_OK) {
+            uint8_t d[32];
+            char hex[65];
+            quipu_config_sha256(mm.data, mm.size, d);
+            for (int k = 0; k < 32; k++) snprintf(hex + 2 * k, 3, "%02x", d[k]);
+            json_object_set_new(o, "sha256", json_string(hex));
+            json_object_set_new(o, "bytes", json_integer((json_int_t)mm.size));
+            quipu_mmap_close(&mm);
+        }
+        json_array_append_new(models, o);
+    }
+    json_object_set_new(m, "models", models);
+    json_object_set_new(m, "datasets_dir", json_string(s->cfg->datasets_dir));
+    json_object_set_new(m, "ranks", json_integer(s->comm.size));
+    json_object_set_new(m, "mpi", json_boolean(quipu_comm_with_mpi()));
+    json_object_set_new(m, "hostname", json_string(host));
+    json_object_set_new(m, "started", json_string(s->started ? s->started : ""));
+    json_object_set_new(t, "load_s", json_real(s->t_load));
+    json_object_set_new(t, "score_s", json_real(s->t_score));
+    json_object_set_new(t, "gather_s", json_real(s->t_gather));
+    json_object_set_new(t, "metrics_and_write_s", json_real(s->t_write));
+    json_object_set_new(t, "total_s", json_real(quipu_time_now() - s->t_start));
+    json_object_set_new(m, "timings_rank0", t);
+    json_object_set_new(m, "items", json_integer((json_int_t)s->n_items));
+    json_object_set_new(m, "items_resumed", json_integer(s->resumed));
+    json_object_set_new(m, "tokens_processed_rank0", json_integer(s->tokens_processed));
+    char *text = json_dumps(m, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    quipu_status st = text ? write_file(s->cfg->output, "manifest.json", text, strlen(text), err)
+                           : quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    free(text);
+    free(canon);
+    json_decref(m);
+    return st;
+}
+
+/* ------------------------------------------------------------------ main */
+
+static void usage_run(FILE *f) {
+    fprintf(f,
+            "usage: quipu run CONFIG.yaml [--set key=value]... [--resume]\n"
+            "\n"
+            "Runs an experiment config (docs/config.md): every model on every benchmark, items shared out\n"
+            "over MPI ranks (mpirun -n N quipu run ...), per-item records journaled per batch, metrics with\n"
+            "bootstrap confidence intervals per benchmark x language x culture x category written to the\n"
+            "config's output folder (docs/results.md).\n"
+            "\n"
+            "  --set key=value   override any config key (dotted paths, list indices: models.0.path=...)\n"
+            "  --resume          skip the items the journal already has (any rank count)\n"
+            "\n"
+            "Exit status: 0 done; 1 error; 2 usage or config errors; %d stopped by SIGUSR1/SIGTERM/SIGINT\n"
+            "after journaling the current batch (rerun with --resume; sbatch scripts requeue on it).\n",
+            QUIPU_EXIT_REQUEUE);
+}
+
+static void run_free(run_state *s) {
+    if (s->records)
+        for (int i = 0; i < s->cfg->n_models; i++) free(s->records[i]);
+    if (s->have)
+        for (int i = 0; i < s->cfg->n_models; i++) free(s->have[i]);
+    free(s->records);
+    free(s->have);
+    if (s->units)
+        for (size_t i = 0; i < s->n_items; i++) unit_free(&s->units[i]);
+    free(s->units);
+    quipu_items_free(s->items, s->n_items);
+    if (s->labels)
+        for (int b = 0; b < s->cfg->n_benchmarks; b++) free(s->labels[b]);
+    free(s->labels);
+    free(s->reports);
+    free(s->bench_first);
+    free(s->bench_count);
+    free(s->local);
+    free(s->started);
+    quipu_config_free(s->cfg);
+}
+
+int quipu_run_main(int argc, char **argv) {
+    run_state s;
+    memset(&s, 0, sizeof s);
+    s.t_start = quipu_time_now();
+    quipu_error err = {0};
+    const char *overrides[256];
+    int n_over = 0, resume = 0, rc = 1;
+    static const struct option lo[] = {{"set", required_argument, 0, 's'}, {"resume", no_argument, 0, 'r'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (n_over == 256) { fprintf(stderr, "quipu run: too many --set options\n"); return 2; }
+            overrides[n_over++] = optarg;
+            break;
+        case 'r': resume = 1; break;
+        case 'h': usage_run(stdout); return 0;
+        default: usage_run(stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        usage_run(stderr);
+        return 2;
+    }
+    const char *config_path = argv[optind];
+    if (quipu_comm_init(&s.comm, &argc, &argv, &err)) {
+        fprintf(stderr, "quipu run: %s\n", err.msg);
+        return 1;
+    }
+    if (s.comm.size > 1) quipu_log_set_rank(s.comm.rank);
+    {
+        time_t now = time(NULL);
+        char buf[64];
+        strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+        s.started = strdup(buf);
+    }
+    /* 1. config: every rank checks it the same way; rank 0 reports every problem */
+    quipu_error_list errs;
+    quipu_error_list_init(&errs);
+    quipu_config_options co = {.known_benchmarks = quipu_benchmark_names()};
+    quipu_status st = quipu_config_load_opts(&s.cfg, config_path, overrides, n_over, &co, &errs);
+    if (st) {
+        if (leader(&s)) quipu_error_list_print(&errs, stderr);
+        quipu_error_list_free(&errs);
+        quipu_comm_finalize(&s.comm);
+        return 2;
+    }
+    quipu_error_list_free(&errs);
+    if (resume) s.cfg->resume = 1;
+    install_signals();
+    /* 2. benchmarks → items → prompts */
+    st = load_benchmarks(&s, &err);
+    if (agree(&s, st, &err)) goto fail;
+    if (quipu_config_hash(s.cfg, s.hash, &err)) goto fail;
+    /* 3. output folder and journal */
+    st = QUIPU_OK;
+    if (leader(&s)) {
+        char cmd_dir[4200];
+        snprintf(cmd_dir, sizeof cmd_dir, "%s/journal", s.cfg->output);
+        struct stat stt;
+        if (mkdir(s.cfg->output, 0775) != 0 && errno != EEXIST)
+            st = quipu_error_set(&err, QUIPU_ERR_IO, "%s: cannot create the output folder: %s", s.cfg->output, strerror(errno));
+        else if (stat(s.cfg->output, &stt) != 0 || !S_ISDIR(stt.st_mode))
+            st = quipu_error_set(&err, QUIPU_ERR_IO, "%s: output is not a folder", s.cfg->output);
+        else if (access(s.cfg->output, W_OK) != 0)
+            st = quipu_error_set(&err, QUIPU_ERR_IO, "%s: output folder is not writable: %s", s.cfg->output, strerror(errno));
+    }
+    if (agree(&s, st, &err)) goto fail;
+    done_set done = {0};
+    if (s.cfg->resume) {
+        st = quipu_journal_read_all(s.cfg->output, s.hash, &done.e, &done.n, &err);
+        if (agree(&s, st, &err)) goto fail;
+        if (leader(&s)) quipu_log(QUIPU_LOG_INFO, "resume: %zu finished items in the journal", done.n);
+    }
+    quipu_journal *jr = NULL;
+    st = quipu_journal_open(&jr, s.cfg->output, s.hash, s.comm.rank, &err);
+    if (agree(&s, st, &err)) { quipu_journal_entries_free(done.e, done.n); goto fail; }
+    if (leader(&s))
+        quipu_log(QUIPU_LOG_INFO, "run %s: %zu items, %d model(s), %d rank(s)", s.cfg->name, s.n_items, s.cfg->n_models, s.comm.size);
+    /* 4. scoring, model by model */
+    for (int mi = 0; mi < s.cfg->n_models; mi++) {
+        st = score_model(&s, mi, &done, jr, &err);
+        if (st) quipu_log(QUIPU_LOG_ERROR, "%s", err.msg);
+        int64_t stop = g_stop_signal ? 1 : 0;
+        quipu_error e2 = {0};
+        if (agree(&s, st, &e2)) {
+            quipu_journal_close(jr);
+            quipu_journal_entries_free(done.e, done.n);
+            err.code = QUIPU_OK; /* already printed */
+            rc = 1;
+            goto out;
+        }
+        quipu_comm_allreduce_max_i64(&s.comm, &stop, 1, &e2);
+        if (stop) {
+            quipu_journal_close(jr);
+            quipu_journal_entries_free(done.e, done.n);
+            if (leader(&s))
+                quipu_log(QUIPU_LOG_WARN, "stopped by a signal: finished batches are in %s/journal; rerun with --resume", s.cfg->output);
+            rc = QUIPU_EXIT_REQUEUE;
+            goto out;
+        }
+    }
+    quipu_journal_close(jr);
+    /* 5. gather, metrics, results */
+    st = gather_records(&s, &done, &err);
+    quipu_journal_entries_free(done.e, done.n);
+    if (agree(&s, st, &err)) goto fail;
+    if (leader(&s)) {
+        st = write_results(&s, &err);
+        if (!st) st = write_manifest(&s, &err);
+    }
+    if (agree(&s, st, &err)) goto fail;
+    if (leader(&s)) quipu_log(QUIPU_LOG_INFO, "results in %s", s.cfg->output);
+    rc = 0;
+    goto out;
+fail:
+    if (err.code && leader(&s)) fprintf(stderr, "quipu run: %s\n", err.msg);
+    else if (err.code && s.comm.size == 1) fprintf(stderr, "quipu run: %s\n", err.msg);
+    rc = 1;
+out:
+    run_free(&s);
+    quipu_comm_finalize(&s.comm);
+    return rc;
+}
