@@ -1,0 +1,839 @@
+/* plot.c — SVG dot-and-whisker charts of per-culture metrics (see plot.h). Layout, top to
+ * bottom: title, subtitle, legend (wrapping), the reference line's label, the rows (one band per
+ * row, one marker per series inside it, dodged vertically so whiskers never overlap), the x axis
+ * with ticks, its label and a footnote. Sizes are estimated from code-point counts, since an SVG
+ * writer cannot measure text; labels too long for the left margin are cut with "…" and keep
+ * their full text in a tooltip. */
+#define _POSIX_C_SOURCE 200809L
+#include "plot.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+/* ---- metrics ------------------------------------------------------------------------------ */
+
+static const quipu_metric_display g_display[] = {
+    {"pct_stereotype", 1, 50, "no preference", 0, 100, 1,
+     "% of pairs where the more-stereotyping sentence is likelier"},
+    {"pct_stereotype_stereo", 0, 50, "no preference", 0, 100, 1,
+     "% stereotype-direction pairs where the more-stereotyping sentence is likelier"},
+    {"pct_stereotype_antistereo", 0, 50, "no preference", 0, 100, 1,
+     "% anti-stereotype-direction pairs where the more-stereotyping sentence is likelier"},
+    {"pct_neutral", 0, NAN, NULL, 0, 100, 1, "% of pairs with equal scores"},
+    {"likelihood_diff", 0, 0, "no difference", 0, NAN, 3,
+     "mean |log-likelihood difference| between the sentences of a pair"},
+    {"acc", 0, NAN, NULL, 0, 1, 3, "accuracy"},
+    {"acc_ambig", 0, 1, "ideal", 0, 1, 3, "accuracy in ambiguous contexts"},
+    {"acc_disambig", 0, 1, "ideal", 0, 1, 3, "accuracy in disambiguated contexts"},
+    {"s_dis", 1, 0, "no bias", -1, 1, 3,
+     "BBQ bias score in disambiguated contexts (> 0: answers follow the stereotype)"},
+    {"s_amb", 1, 0, "no bias", -1, 1, 3,
+     "BBQ bias score in ambiguous contexts (> 0: answers follow the stereotype)"},
+    {"bias_score_ambig", 1, 0, "no bias", -1, 1, 3,
+     "share of wrong biased minus wrong counter-biased answers, ambiguous contexts"},
+    {"bias_score_disambig", 0, 0, "no bias", -1, 1, 3,
+     "accuracy on pro- minus anti-stereotypical questions, disambiguated contexts"},
+    {"sesgo_bias_ambig", 1, 0, "no bias", -1.5, 1.5, 3,
+     "SESGO bias score in ambiguous contexts (> 0: errors favour the stereotype)"},
+    {"sesgo_bias_disambig", 0, 0, "no bias", -1.5, 1.5, 3,
+     "SESGO bias score in disambiguated contexts (> 0: errors favour the stereotype)"},
+    {"ft_minus_fo_ambig", 0, 0, "no bias", -1, 1, 3, "Ft − Fo in ambiguous contexts (SESGO)"},
+    {"ft_minus_fo_disambig", 0, 0, "no bias", -1, 1, 3, "Ft − Fo in disambiguated contexts (SESGO)"},
+    {"ss", 1, 50, "no preference", 0, 100, 1,
+     "StereoSet stereotype score: % where the stereotype beats the anti-stereotype"},
+    {"lms", 0, 100, "ideal", 0, 100, 1, "StereoSet language-modelling score"},
+    {"icat", 1, 100, "ideal", 0, 100, 1, "StereoSet ICAT: language modelling × fairness"},
+};
+
+const char *const quipu_headline_metrics[] = {"pct_stereotype", "s_dis", "s_amb", "bias_score_ambig",
+                                              "sesgo_bias_ambig", "ss", "icat", NULL};
+
+const quipu_metric_display *quipu_metric_display_find(const char *metric)
+{
+    if (!metric) return NULL;
+    for (size_t i = 0; i < sizeof g_display / sizeof g_display[0]; i++)
+        if (!strcmp(g_display[i].name, metric)) return &g_display[i];
+    return NULL;
+}
+
+void quipu_metric_rows_from_results(quipu_metric_row *out, const char *model, const quipu_metric_results *r)
+{
+    for (size_t i = 0; i < r->n_rows; i++) {
+        const quipu_metric_result *m = &r->rows[i];
+        out[i] = (quipu_metric_row){.model = model, .benchmark = m->benchmark, .language = m->language,
+                                    .culture = m->culture, .category = m->category, .metric = m->metric,
+                                    .value = m->value, .ci_low = m->ci_low, .ci_high = m->ci_high, .n = m->n,
+                                    .note = m->note};
+    }
+}
+
+/* ---- text ---------------------------------------------------------------------------------- */
+
+/* Decodes one UTF-8 code point at s (n bytes left); returns its length, or 0 if invalid
+ * (overlong, surrogate, > U+10FFFF, truncated). */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    size_t len;
+    uint32_t c, min;
+    if ((s[0] & 0xE0) == 0xC0) { len = 2; c = s[0] & 0x1F; min = 0x80; }
+    else if ((s[0] & 0xF0) == 0xE0) { len = 3; c = s[0] & 0x0F; min = 0x800; }
+    else if ((s[0] & 0xF8) == 0xF0) { len = 4; c = s[0] & 0x07; min = 0x10000; }
+    else return 0;
+    if (n < len) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        c = (c << 6) | (s[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+    *cp = c;
+    return len;
+}
+
+/* Writes at most max_cp code points of s as XML character data (also valid inside attribute
+ * values): & < > " ' escaped, control characters as spaces, invalid UTF-8 and the non-characters
+ * XML forbids as U+FFFD. Appends "…" when s was cut. */
+static void xml_text_n(FILE *f, const char *s, size_t max_cp)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    size_t n = strlen((const char *)p), k = 0;
+    for (size_t i = 0; i < n;) {
+        if (k == max_cp) {
+            fputs("\xE2\x80\xA6", f);
+            return;
+        }
+        uint32_t cp;
+        size_t len = utf8_decode(p + i, n - i, &cp);
+        if (!len) {
+            fputs("\xEF\xBF\xBD", f);
+            i++;
+            k++;
+            continue;
+        }
+        switch (cp) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&apos;", f); break;
+        default:
+            if (cp < 0x20 || cp == 0x7F) fputc(' ', f);
+            else if (cp == 0xFFFE || cp == 0xFFFF) fputs("\xEF\xBF\xBD", f);
+            else fwrite(p + i, 1, len, f);
+        }
+        i += len;
+        k++;
+    }
+}
+
+static void xml_text(FILE *f, const char *s) { xml_text_n(f, s, SIZE_MAX); }
+
+/* Estimated width in pixels at font size 12: East Asian wide characters are about one em,
+ * everything else about 0.56 em (Helvetica's average). */
+static double char_width(uint32_t cp) { return cp >= 0x1100 && cp != 0x2212 && cp != 0x2026 ? 12.0 : 6.8; }
+
+static double text_width(const char *s, double font_size)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    size_t n = strlen((const char *)p);
+    double w = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp = 0xFFFD;
+        size_t len = utf8_decode(p + i, n - i, &cp);
+        w += char_width(cp);
+        i += len ? len : 1;
+    }
+    return w * font_size / 12.0;
+}
+
+/* How many code points of s fit in max_w pixels (with room for "…" when cut). */
+static size_t fit_chars(const char *s, double font_size, double max_w)
+{
+    if (text_width(s, font_size) <= max_w) return SIZE_MAX;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s), k = 0;
+    double w = 6.8 * font_size / 12.0;
+    for (size_t i = 0; i < n; k++) {
+        uint32_t cp = 0xFFFD;
+        size_t len = utf8_decode(p + i, n - i, &cp);
+        w += char_width(cp) * font_size / 12.0;
+        if (w > max_w) break;
+        i += len ? len : 1;
+    }
+    return k;
+}
+
+/* A number for an SVG attribute: one decimal, '.' whatever the locale. N(x) formats into a
+ * buffer that lives until the end of the enclosing block. */
+#define N(x) num((char[32]){0}, (x))
+static const char *num(char *buf, double x)
+{
+    if (!isfinite(x)) x = 0;
+    if (fabs(x) < 0.05) x = 0;
+    snprintf(buf, 32, "%.1f", x);
+    for (char *q = buf; *q; q++)
+        if (*q == ',') *q = '.';
+    return buf;
+}
+
+/* A value for display with `dec` decimals ("−" as the minus sign), '.' whatever the locale. */
+static const char *fmt_value(char *buf, size_t size, double x, int dec)
+{
+    if (isnan(x)) {
+        snprintf(buf, size, "n/a");
+        return buf;
+    }
+    double r = pow(10, -dec) / 2;
+    if (fabs(x) < r) x = 0;
+    char tmp[48];
+    snprintf(tmp, sizeof tmp, "%.*f", dec, fabs(x));
+    for (char *q = tmp; *q; q++)
+        if (*q == ',') *q = '.';
+    snprintf(buf, size, "%s%s", x < 0 ? "\xE2\x88\x92" : "", tmp);
+    return buf;
+}
+
+/* ---- axis ---------------------------------------------------------------------------------- */
+
+typedef struct axis {
+    double lo, hi, step;
+    int decimals;
+} axis;
+
+static double nice_step(double raw)
+{
+    double e = pow(10, floor(log10(raw)));
+    double m = raw / e;
+    double s = m <= 1 ? 1 : m <= 2 ? 2 : m <= 2.5 ? 2.5 : m <= 5 ? 5 : 10;
+    return s * e;
+}
+
+static void axis_make(axis *a, double dmin, double dmax, double dom_lo, double dom_hi)
+{
+    if (!(dmin <= dmax)) { /* no data: the domain, or a unit around zero */
+        dmin = isfinite(dom_lo) ? dom_lo : 0;
+        dmax = isfinite(dom_hi) ? dom_hi : dmin + 1;
+    }
+    double span = dmax - dmin;
+    if (span <= 0) span = fabs(dmax) > 0 ? fabs(dmax) * 0.1 : 1;
+    dmin -= span * 0.04;
+    dmax += span * 0.04;
+    if (isfinite(dom_lo) && dmin < dom_lo) dmin = dom_lo;
+    if (isfinite(dom_hi) && dmax > dom_hi) dmax = dom_hi;
+    double step = nice_step((dmax - dmin) / 6);
+    double lo = floor(dmin / step + 1e-9) * step, hi = ceil(dmax / step - 1e-9) * step;
+    if (isfinite(dom_lo) && lo < dom_lo) lo = dom_lo;
+    if (isfinite(dom_hi) && hi > dom_hi) hi = dom_hi;
+    if (hi <= lo) hi = lo + step;
+    a->lo = lo;
+    a->hi = hi;
+    a->step = step;
+    int d = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+    double m = step / pow(10, floor(log10(step)));
+    if (fabs(m - 2.5) < 1e-9) d++;
+    a->decimals = d < 0 ? 0 : d;
+}
+
+/* ---- the chart ----------------------------------------------------------------------------- */
+
+static const char *const g_colors[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
+                                       "#E69F00", "#56B4E9", "#000000", "#8C564B"};
+enum { N_COLORS = 8, N_SHAPES = 5 };
+
+/* Marker of series k at (x, y): circle, square, diamond, triangle up, triangle down. */
+static void marker(FILE *f, size_t k, double x, double y, const char *extra)
+{
+    const char *col = g_colors[k % N_COLORS];
+    const double r = 4.5;
+    switch (k % N_SHAPES) {
+    case 0:
+        fprintf(f, "<circle class=\"dot\" cx=\"%s\" cy=\"%s\" r=\"%s\" fill=\"%s\"%s/>", N(x), N(y),
+                N(r), col, extra);
+        break;
+    case 1:
+        fprintf(f, "<rect class=\"dot\" x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"%s\"%s/>",
+                N(x - r * 0.85), N(y - r * 0.85), N(2 * r * 0.85), N(2 * r * 0.85), col, extra);
+        break;
+    case 2:
+        fprintf(f, "<polygon class=\"dot\" points=\"%s,%s %s,%s %s,%s %s,%s\" fill=\"%s\"%s/>", N(x),
+                N(y - r * 1.2), N(x + r * 1.2), N(y), N(x), N(y + r * 1.2),
+                N(x - r * 1.2), N(y), col, extra);
+        break;
+    case 3:
+        fprintf(f, "<polygon class=\"dot\" points=\"%s,%s %s,%s %s,%s\" fill=\"%s\"%s/>", N(x),
+                N(y - r * 1.15), N(x + r * 1.1), N(y + r * 0.8), N(x - r * 1.1),
+                N(y + r * 0.8), col, extra);
+        break;
+    default:
+        fprintf(f, "<polygon class=\"dot\" points=\"%s,%s %s,%s %s,%s\" fill=\"%s\"%s/>", N(x),
+                N(y + r * 1.15), N(x + r * 1.1), N(y - r * 0.8), N(x - r * 1.1),
+                N(y - r * 0.8), col, extra);
+        break;
+    }
+}
+
+quipu_status quipu_plot_print_svg(FILE *f, const quipu_plot *p, const quipu_plot_series *series, size_t n_series,
+                                  quipu_error *err)
+{
+    if (!p || !p->rows || p->n_rows == 0)
+        return quipu_error_set(err, QUIPU_ERR_INVALID, "plot '%s': no rows to draw", p && p->title ? p->title : "");
+    if (!series || n_series == 0)
+        return quipu_error_set(err, QUIPU_ERR_INVALID, "plot '%s': no series to draw", p->title ? p->title : "");
+    const double W = 820, pad = 16;
+
+    /* left margin from the longest row label */
+    double lw = 0;
+    for (size_t r = 0; r < p->n_rows; r++) {
+        double w = text_width(p->rows[r].label, p->rows[r].indent ? 11.5 : 12) + (p->rows[r].indent ? 14 : 0);
+        if (w > lw) lw = w;
+    }
+    double left = lw + pad + 14;
+    if (left < 120) left = 120;
+    if (left > 330) left = 330;
+    const double right = W - 56; /* room for the last tick label and "n/a" */
+    const double pw = right - left;
+
+    /* legend layout: items wrap inside [pad, W - pad] */
+    double *lx = quipu_calloc_array(n_series, sizeof *lx), *ly = quipu_calloc_array(n_series, sizeof *ly);
+    if (!lx || !ly) {
+        free(lx);
+        free(ly);
+        return quipu_error_set(err, QUIPU_ERR_NOMEM, "plot: out of memory");
+    }
+    double y = 26;                 /* title baseline */
+    double sub_y = p->subtitle && *p->subtitle ? y + 19 : y;
+    double leg_y = sub_y + 24, x = pad;
+    for (size_t k = 0; k < n_series; k++) {
+        double w = 18 + fmin(text_width(series[k].name, 12), 360) + 22;
+        if (x > pad && x + w > W - pad) {
+            x = pad;
+            leg_y += 19;
+        }
+        lx[k] = x;
+        ly[k] = leg_y;
+        x += w;
+    }
+    const double top = leg_y + 30; /* room for the reference label */
+    double band = 12.0 * (double)n_series + 10;
+    if (band < 24) band = 24;
+    const double ph = band * (double)p->n_rows;
+    const double bottom = top + ph;
+    const double H = bottom + 44 + (p->footnote && *p->footnote ? 18 : 0) + 10;
+
+    /* data range */
+    double dmin = INFINITY, dmax = -INFINITY;
+    for (size_t k = 0; k < n_series; k++)
+        for (size_t r = 0; r < p->n_rows; r++) {
+            const double v[3] = {series[k].value ? series[k].value[r] : NAN,
+                                 series[k].ci_low ? series[k].ci_low[r] : NAN,
+                                 series[k].ci_high ? series[k].ci_high[r] : NAN};
+            if (isnan(v[0])) continue;
+            for (int i = 0; i < 3; i++)
+                if (isfinite(v[i])) {
+                    dmin = fmin(dmin, v[i]);
+                    dmax = fmax(dmax, v[i]);
+                }
+        }
+    int have_data = dmin <= dmax;
+    if (have_data && isfinite(p->reference)) {
+        dmin = fmin(dmin, p->reference);
+        dmax = fmax(dmax, p->reference);
+    }
+    axis ax;
+    axis_make(&ax, have_data ? dmin : NAN, have_data ? dmax : NAN, p->lo, p->hi);
+#define XPOS(v) (left + ((fmin(fmax((v), ax.lo), ax.hi) - ax.lo) / (ax.hi - ax.lo)) * pw)
+
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%s\" height=\"%s\" "
+            "viewBox=\"0 0 %s %s\" font-family=\"Helvetica, Arial, 'Liberation Sans', 'DejaVu Sans', sans-serif\" "
+            "font-size=\"12\">\n",
+            N(W), N(H), N(W), N(H));
+    fputs("<title>", f);
+    xml_text(f, p->title);
+    fputs("</title>\n<desc>", f);
+    xml_text(f, p->subtitle);
+    fputs("</desc>\n", f);
+    fprintf(f, "<rect x=\"0\" y=\"0\" width=\"%s\" height=\"%s\" fill=\"#ffffff\"/>\n", N(W), N(H));
+
+    /* title, subtitle */
+    fprintf(f, "<text x=\"%s\" y=\"%s\" font-size=\"16\" font-weight=\"bold\" fill=\"#111111\">", N(pad), N(y));
+    xml_text(f, p->title);
+    fputs("</text>\n", f);
+    if (p->subtitle && *p->subtitle) {
+        fprintf(f, "<text x=\"%s\" y=\"%s\" fill=\"#555555\">", N(pad), N(sub_y));
+        xml_text_n(f, p->subtitle, fit_chars(p->subtitle, 12, W - 2 * pad));
+        fputs("</text>\n", f);
+    }
+
+    /* legend */
+    fputs("<g class=\"legend\">\n", f);
+    for (size_t k = 0; k < n_series; k++) {
+        fprintf(f, "<line x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\" stroke=\"%s\" stroke-width=\"1.5\"/>",
+                N(lx[k]), N(ly[k] - 4), N(lx[k] + 14), N(ly[k] - 4), g_colors[k % N_COLORS]);
+        marker(f, k, lx[k] + 7, ly[k] - 4, "");
+        fprintf(f, "<text x=\"%s\" y=\"%s\" fill=\"#222222\">", N(lx[k] + 19), N(ly[k]));
+        xml_text_n(f, series[k].name, fit_chars(series[k].name, 12, 360));
+        fputs("</text>\n", f);
+    }
+    fputs("</g>\n", f);
+
+    /* row bands: one shade per culture with its categories */
+    fputs("<g class=\"rows\">\n", f);
+    int shade = 1;
+    for (size_t r = 0; r < p->n_rows; r++) {
+        if (!p->rows[r].indent) shade = !shade;
+        if (shade)
+            fprintf(f, "<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"#f3f5f8\"/>\n", N(pad),
+                    N(top + band * (double)r), N(right - pad), N(band));
+        const quipu_plot_row *row = &p->rows[r];
+        double fs = row->indent ? 11.5 : 12;
+        double maxw = left - pad - 10 - (row->indent ? 14 : 0);
+        size_t fit = fit_chars(row->label, fs, maxw);
+        fprintf(f, "<text x=\"%s\" y=\"%s\"%s fill=\"%s\"%s>", N(pad + 4 + (row->indent ? 14 : 0)),
+                N(top + band * ((double)r + 0.5) + 4), row->indent ? " font-size=\"11.5\"" : " font-weight=\"bold\"",
+                row->indent ? "#444444" : "#111111", "");
+        if (fit != SIZE_MAX) {
+            fputs("<title>", f);
+            xml_text(f, row->label);
+            fputs("</title>", f);
+        }
+        xml_text_n(f, row->label, fit);
+        fputs("</text>\n", f);
+    }
+    fputs("</g>\n", f);
+
+    /* grid and ticks */
+    fputs("<g class=\"axis\">\n", f);
+    for (int i = 0;; i++) {
+        double v = ax.lo + ax.step * i;
+        if (v > ax.hi + ax.step * 1e-6) break;
+        double xx = XPOS(v);
+        fprintf(f, "<line x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\" stroke=\"#dddddd\" stroke-width=\"1\"/>", N(xx),
+                N(top), N(xx), N(bottom));
+        fprintf(f, "<line x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\" stroke=\"#333333\" stroke-width=\"1\"/>", N(xx),
+                N(bottom), N(xx), N(bottom + 5));
+        char vb[64];
+        fprintf(f, "<text x=\"%s\" y=\"%s\" text-anchor=\"middle\" fill=\"#333333\">%s</text>\n", N(xx),
+                N(bottom + 18), fmt_value(vb, sizeof vb, v, ax.decimals));
+    }
+    fprintf(f, "<line x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\" stroke=\"#333333\" stroke-width=\"1\"/>\n",
+            N(left), N(bottom), N(right), N(bottom));
+    fprintf(f, "<text x=\"%s\" y=\"%s\" text-anchor=\"middle\" fill=\"#111111\">", N(left + pw / 2),
+            N(bottom + 36));
+    xml_text(f, p->x_label);
+    fputs("</text>\n", f);
+    if (p->footnote && *p->footnote) {
+        fprintf(f, "<text x=\"%s\" y=\"%s\" font-size=\"11\" fill=\"#666666\">", N(pad), N(bottom + 56));
+        xml_text_n(f, p->footnote, fit_chars(p->footnote, 11, W - 2 * pad));
+        fputs("</text>\n", f);
+    }
+    fputs("</g>\n", f);
+
+    /* reference line */
+    if (isfinite(p->reference) && p->reference >= ax.lo && p->reference <= ax.hi) {
+        double xx = XPOS(p->reference);
+        fprintf(f,
+                "<g class=\"reference\"><line x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\" stroke=\"#555555\" "
+                "stroke-width=\"1.2\" stroke-dasharray=\"5,3\"/>",
+                N(xx), N(top - 6), N(xx), N(bottom));
+        if (p->reference_label && *p->reference_label) {
+            const char *anchor = xx > right - 60 ? "end" : xx < left + 60 ? "start" : "middle";
+            fprintf(f, "<text x=\"%s\" y=\"%s\" text-anchor=\"%s\" font-size=\"11\" fill=\"#555555\">", N(xx),
+                    N(top - 10), anchor);
+            xml_text(f, p->reference_label);
+            fputs("</text>", f);
+        }
+        fputs("</g>\n", f);
+    }
+
+    /* points */
+    fputs("<g class=\"points\">\n", f);
+    for (size_t r = 0; r < p->n_rows; r++) {
+        for (size_t k = 0; k < n_series; k++) {
+            const quipu_plot_series *s = &series[k];
+            double yy = top + band * (double)r + band / 2;
+            if (n_series > 1) yy = top + band * (double)r + 5 + (band - 10) * ((double)k + 0.5) / (double)n_series;
+            double v = s->value ? s->value[r] : NAN;
+            double lo = s->ci_low ? s->ci_low[r] : NAN, hi = s->ci_high ? s->ci_high[r] : NAN;
+            char vb[64], lb[64], hb[64];
+            fputs("<g><title>", f);
+            xml_text(f, s->name);
+            fputs(" \xE2\x80\x94 ", f);
+            xml_text(f, p->rows[r].label);
+            fprintf(f, ": %s", fmt_value(vb, sizeof vb, v, p->decimals));
+            if (!isnan(v) && isfinite(lo) && isfinite(hi))
+                fprintf(f, " [%s, %s]", fmt_value(lb, sizeof lb, lo, p->decimals), fmt_value(hb, sizeof hb, hi, p->decimals));
+            if (s->n) fprintf(f, ", n = %lld", (long long)s->n[r]);
+            fputs("</title>", f);
+            if (isnan(v)) {
+                fprintf(f, "<text class=\"na\" x=\"%s\" y=\"%s\" font-size=\"10\" fill=\"%s\">n/a</text></g>\n",
+                        N(right + 6), N(yy + 3.5), g_colors[k % N_COLORS]);
+                continue;
+            }
+            if (isfinite(lo) && isfinite(hi)) {
+                double x0 = XPOS(lo), x1 = XPOS(hi);
+                const char *col = g_colors[k % N_COLORS];
+                fprintf(f, "<path class=\"ci\" d=\"M%s %sH%sM%s %sV%sM%s %sV%s\" stroke=\"%s\" stroke-width=\"1.6\" fill=\"none\"/>",
+                        N(x0), N(yy), N(x1), N(x0), N(yy - 3.5),
+                        N(yy + 3.5), N(x1), N(yy - 3.5), N(yy + 3.5), col);
+            }
+            marker(f, k, XPOS(v), yy, " stroke=\"#ffffff\" stroke-width=\"0.8\"");
+            fputs("</g>\n", f);
+        }
+    }
+    fputs("</g>\n</svg>\n", f);
+#undef XPOS
+    free(lx);
+    free(ly);
+    if (ferror(f)) return quipu_error_set(err, QUIPU_ERR_IO, "plot '%s': write failed: %s", p->title ? p->title : "",
+                                          strerror(errno));
+    return QUIPU_OK;
+}
+
+quipu_status quipu_plot_write_svg(const char *path, const quipu_plot *p, const quipu_plot_series *series,
+                                  size_t n_series, quipu_error *err)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    quipu_status st = quipu_plot_print_svg(f, p, series, n_series, err);
+    if (fclose(f) != 0 && !st) st = quipu_error_set(err, QUIPU_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    if (st) remove(path);
+    return st;
+}
+
+/* ---- the plots/ folder --------------------------------------------------------------------- */
+
+quipu_status quipu_plot_mkdir_p(const char *path, quipu_error *err)
+{
+    size_t n = strlen(path);
+    char *tmp = malloc(n + 1);
+    if (!tmp) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    memcpy(tmp, path, n + 1);
+    quipu_status st = QUIPU_OK;
+    for (char *q = tmp + 1; ; q++) {
+        if (*q != '/' && *q != '\0') continue;
+        char c = *q;
+        *q = '\0';
+        struct stat sb;
+        if (mkdir(tmp, 0775) != 0 && errno != EEXIST) {
+            st = quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot create folder: %s", tmp, strerror(errno));
+            break;
+        }
+        if (stat(tmp, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            st = quipu_error_set(err, QUIPU_ERR_IO, "%s: exists and is not a folder", tmp);
+            break;
+        }
+        *q = c;
+        if (!c) break;
+    }
+    free(tmp);
+    return st;
+}
+
+void quipu_plot_files_free(quipu_plot_files *f)
+{
+    if (!f) return;
+    for (size_t i = 0; i < f->n; i++) {
+        free(f->files[i].benchmark);
+        free(f->files[i].metric);
+        free(f->files[i].file);
+    }
+    free(f->files);
+    f->files = NULL;
+    f->n = 0;
+}
+
+static int streq(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
+
+/* A (language, culture, category) row of a chart and the series' values in it. */
+typedef struct chart_row {
+    const char *language, *culture, *category;
+    size_t culture_order; /* first appearance of (language, culture) */
+    size_t order;         /* first appearance of the row */
+    char *label;
+} chart_row;
+
+typedef struct chart_series {
+    size_t set;
+    const char *model;
+} chart_series;
+
+static int cmp_chart_row(const void *pa, const void *pb)
+{
+    const chart_row *a = pa, *b = pb;
+    if (a->culture_order != b->culture_order) return a->culture_order < b->culture_order ? -1 : 1;
+    int aa = streq(a->category, QUIPU_METRICS_ALL_CATEGORIES), ba = streq(b->category, QUIPU_METRICS_ALL_CATEGORIES);
+    if (aa != ba) return aa ? -1 : 1;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+static void safe_name(char *out, size_t cap, const char *s)
+{
+    size_t k = 0;
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && k + 1 < cap; p++) {
+        unsigned char c = *p;
+        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                 (c == '.' && k > 0);
+        out[k++] = ok ? (char)c : '_';
+    }
+    if (k == 0 && cap > 1) out[k++] = '_';
+    out[k] = 0;
+}
+
+static char *xstrdup(const char *s)
+{
+    size_t n = strlen(s ? s : "");
+    char *d = malloc(n + 1);
+    if (d) memcpy(d, s ? s : "", n + 1);
+    return d;
+}
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return NULL;
+    char *s = malloc((size_t)n + 1);
+    if (!s) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+/* One chart: rows of (benchmark, metric) from every set. */
+static quipu_status plot_one(const char *dir, const quipu_metric_row_set *sets, size_t n_sets, const char *bench,
+                             const char *metric, unsigned flags, quipu_plot_files *written, quipu_error *err)
+{
+    quipu_status st = QUIPU_OK;
+    size_t total = 0;
+    for (size_t s = 0; s < n_sets; s++) total += sets[s].n_rows;
+    chart_row *rows = quipu_calloc_array(2 * total + 1, sizeof *rows); /* + culture header rows */
+    chart_series *ser = quipu_calloc_array(total + 1, sizeof *ser);
+    size_t nr = 0, ns = 0, n_cult = 0;
+    double *val = NULL, *lo = NULL, *hi = NULL;
+    int64_t *nn = NULL;
+    quipu_plot_row *prow = NULL;
+    quipu_plot_series *pser = NULL;
+    char **names = NULL;
+    char *path = NULL, *title = NULL, *subtitle = NULL, *foot = NULL;
+    if (!rows || !ser) goto nomem;
+
+    /* rows and series in order of first appearance */
+    for (size_t s = 0; s < n_sets; s++)
+        for (size_t i = 0; i < sets[s].n_rows; i++) {
+            const quipu_metric_row *m = &sets[s].rows[i];
+            if (!streq(m->benchmark, bench) || !streq(m->metric, metric)) continue;
+            int is_all = streq(m->category, QUIPU_METRICS_ALL_CATEGORIES);
+            if (!is_all && (flags & QUIPU_PLOTS_CULTURES_ONLY)) continue;
+            size_t k;
+            for (k = 0; k < ns; k++)
+                if (ser[k].set == s && streq(ser[k].model, m->model)) break;
+            if (k == ns) ser[ns++] = (chart_series){s, m->model};
+            size_t c = SIZE_MAX;
+            for (k = 0; k < nr; k++) {
+                if (streq(rows[k].language, m->language) && streq(rows[k].culture, m->culture)) c = rows[k].culture_order;
+                if (c != SIZE_MAX && streq(rows[k].category, m->category) && streq(rows[k].language, m->language) &&
+                    streq(rows[k].culture, m->culture))
+                    break;
+            }
+            if (k < nr) continue;
+            if (c == SIZE_MAX) c = n_cult++;
+            rows[nr] = (chart_row){m->language, m->culture, m->category, c, nr, NULL};
+            nr++;
+        }
+    if (nr == 0) goto done;
+    /* a culture seen only through its categories still gets its header row */
+    for (size_t c = 0; c < n_cult; c++) {
+        size_t first = SIZE_MAX;
+        int has_all = 0;
+        for (size_t k = 0; k < nr; k++)
+            if (rows[k].culture_order == c) {
+                if (first == SIZE_MAX) first = k;
+                if (streq(rows[k].category, QUIPU_METRICS_ALL_CATEGORIES)) has_all = 1;
+            }
+        if (!has_all && first != SIZE_MAX) {
+            rows[nr] = (chart_row){rows[first].language, rows[first].culture, QUIPU_METRICS_ALL_CATEGORIES, c, nr, NULL};
+            nr++;
+        }
+    }
+    qsort(rows, nr, sizeof *rows, cmp_chart_row);
+
+    val = quipu_calloc_array(nr * ns, sizeof *val);
+    lo = quipu_calloc_array(nr * ns, sizeof *lo);
+    hi = quipu_calloc_array(nr * ns, sizeof *hi);
+    nn = quipu_calloc_array(nr * ns, sizeof *nn);
+    prow = quipu_calloc_array(nr, sizeof *prow);
+    pser = quipu_calloc_array(ns, sizeof *pser);
+    names = quipu_calloc_array(ns, sizeof *names);
+    if (!val || !lo || !hi || !nn || !prow || !pser || !names) goto nomem;
+    for (size_t i = 0; i < nr * ns; i++) val[i] = lo[i] = hi[i] = NAN;
+
+    /* every set holds the same single model: the set labels alone tell the series apart */
+    int one_model_each = 1;
+    const char *only = NULL;
+    for (size_t s = 0; s < n_sets && one_model_each; s++)
+        for (size_t i = 0; i < sets[s].n_rows; i++) {
+            const char *m = sets[s].rows[i].model;
+            if (!only) only = m ? m : "";
+            else if (!streq(only, m)) {
+                one_model_each = 0;
+                break;
+            }
+        }
+    for (size_t k = 0; k < ns; k++) {
+        const char *label = sets[ser[k].set].label;
+        if (n_sets == 1 || !label || !*label) names[k] = xstrdup(ser[k].model);
+        else if (one_model_each) names[k] = xstrdup(label);
+        else names[k] = xasprintf("%s: %s", label, ser[k].model ? ser[k].model : "");
+        if (!names[k]) goto nomem;
+    }
+    for (size_t r = 0; r < nr; r++) {
+        if (streq(rows[r].category, QUIPU_METRICS_ALL_CATEGORIES)) {
+            rows[r].label = rows[r].language && *rows[r].language
+                                ? xasprintf("%s (%s)", rows[r].culture ? rows[r].culture : "", rows[r].language)
+                                : xstrdup(rows[r].culture);
+            prow[r].indent = 0;
+        } else {
+            rows[r].label = xstrdup(rows[r].category);
+            prow[r].indent = 1;
+        }
+        if (!rows[r].label) goto nomem;
+        prow[r].label = rows[r].label;
+    }
+    size_t n_points = 0;
+    for (size_t k = 0; k < ns; k++) {
+        const quipu_metric_row_set *set = &sets[ser[k].set];
+        for (size_t i = 0; i < set->n_rows; i++) {
+            const quipu_metric_row *m = &set->rows[i];
+            if (!streq(m->model, ser[k].model) || !streq(m->benchmark, bench) || !streq(m->metric, metric)) continue;
+            for (size_t r = 0; r < nr; r++)
+                if (streq(rows[r].language, m->language) && streq(rows[r].culture, m->culture) &&
+                    streq(rows[r].category, m->category)) {
+                    val[k * nr + r] = m->value;
+                    lo[k * nr + r] = m->ci_low;
+                    hi[k * nr + r] = m->ci_high;
+                    nn[k * nr + r] = m->n;
+                    break;
+                }
+        }
+        pser[k] = (quipu_plot_series){names[k], val + k * nr, lo + k * nr, hi + k * nr, nn + k * nr};
+        for (size_t r = 0; r < nr; r++) n_points += !isnan(val[k * nr + r]);
+    }
+
+    const quipu_metric_display *d = quipu_metric_display_find(metric);
+    double conf = n_sets ? sets[0].confidence : NAN;
+    for (size_t s = 1; s < n_sets; s++)
+        if (!(sets[s].confidence == conf)) conf = NAN;
+    title = xasprintf("%s \xE2\x80\x94 %s", bench, metric);
+    subtitle = d ? xstrdup(d->description) : xstrdup("");
+    if (isfinite(conf) && conf > 0 && conf < 1)
+        foot = xasprintf("Markers: point estimates. Whiskers: %g%% bootstrap confidence intervals. n/a: undefined "
+                         "(see the run's summary.json note).", conf * 100);
+    else
+        foot = xstrdup("Markers: point estimates. Whiskers: bootstrap confidence intervals. n/a: undefined "
+                       "(see the run's summary.json note).");
+    if (!title || !subtitle || !foot) goto nomem;
+    char refl[96] = "";
+    if (d && isfinite(d->reference)) snprintf(refl, sizeof refl, "%g = %s", d->reference, d->reference_label);
+    quipu_plot pl = {.title = title, .subtitle = subtitle, .x_label = metric, .footnote = foot,
+                     .reference = d ? d->reference : NAN, .reference_label = refl,
+                     .lo = d ? d->lo : NAN, .hi = d ? d->hi : NAN, .decimals = d ? d->decimals : 3,
+                     .rows = prow, .n_rows = nr};
+
+    char sb[64], sm[64], base[160];
+    safe_name(sb, sizeof sb, bench);
+    safe_name(sm, sizeof sm, metric);
+    snprintf(base, sizeof base, "%s__%s", sb, sm);
+    char fname[192];
+    for (int dup = 1;; dup++) {
+        if (dup == 1) snprintf(fname, sizeof fname, "%s.svg", base);
+        else snprintf(fname, sizeof fname, "%s-%d.svg", base, dup);
+        size_t i;
+        for (i = 0; written && i < written->n; i++)
+            if (!strcasecmp(written->files[i].file, fname)) break;
+        if (!written || i == written->n) break;
+    }
+    path = xasprintf("%s/%s", dir, fname);
+    if (!path) goto nomem;
+    st = quipu_plot_write_svg(path, &pl, pser, ns, err);
+    if (st) goto done;
+    if (written) {
+        quipu_plot_file *nf = realloc(written->files, (written->n + 1) * sizeof *nf);
+        if (!nf) goto nomem;
+        written->files = nf;
+        quipu_plot_file *e = &nf[written->n];
+        e->benchmark = xstrdup(bench);
+        e->metric = xstrdup(metric);
+        e->file = xstrdup(fname);
+        e->n_points = n_points;
+        written->n++;
+        if (!e->benchmark || !e->metric || !e->file) goto nomem;
+    }
+    goto done;
+nomem:
+    st = quipu_error_set(err, QUIPU_ERR_NOMEM, "plots: out of memory");
+done:
+    if (rows)
+        for (size_t r = 0; r < nr; r++) free(rows[r].label);
+    if (names)
+        for (size_t k = 0; k < ns; k++) free(names[k]);
+    free(rows);
+    free(ser);
+    free(val);
+    free(lo);
+    free(hi);
+    free(nn);
+    free(prow);
+    free(pser);
+    free(names);
+    free(path);
+    free(title);
+    free(subtitle);
+    free(foot);
+    return st;
+}
+
+quipu_status quipu_plots_write(const char *dir, const quipu_metric_row_set *sets, size_t n_sets,
+                               const char *const *metrics, unsigned flags, quipu_plot_files *written,
+                               quipu_error *err)
+{
+    if (written) memset(written, 0, sizeof *written);
+    if (!metrics) metrics = quipu_headline_metrics;
+    quipu_status st = quipu_plot_mkdir_p(dir, err);
+    if (st) return st;
+    /* benchmarks in order of first appearance among the wanted metrics' rows */
+    size_t total = 0, nb = 0;
+    for (size_t s = 0; s < n_sets; s++) total += sets[s].n_rows;
+    const char **bench = quipu_calloc_array(total + 1, sizeof *bench);
+    if (!bench) return quipu_error_set(err, QUIPU_ERR_NOMEM, "plots: out of memory");
+    for (size_t s = 0; s < n_sets; s++)
+        for (size_t i = 0; i < sets[s].n_rows; i++) {
+            const quipu_metric_row *m = &sets[s].rows[i];
+            int wanted = 0;
+            for (size_t k = 0; metrics[k] && !wanted; k++) wanted = streq(metrics[k], m->metric);
+            if (!wanted) continue;
+            size_t b;
+            for (b = 0; b < nb; b++)
+                if (streq(bench[b], m->benchmark)) break;
+            if (b == nb) bench[nb++] = m->benchmark ? m->benchmark : "";
+        }
+    for (size_t b = 0; b < nb && !st; b++)
+        for (size_t k = 0; metrics[k] && !st; k++)
+            st = plot_one(dir, sets, n_sets, bench[b], metrics[k], flags, written, err);
+    free(bench);
+    if (st && written) quipu_plot_files_free(written);
+    return st;
+}

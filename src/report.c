@@ -1,0 +1,919 @@
+/* report.c — `quipu report` (see report.h, docs/report.md). Flow: parse the command line → read
+ * every run (summary.json + items.jsonl.zst) → index the metric rows → pick the pairs to
+ * compare and run quipu_metrics_compare on each → plots → the markdown (printed, and written
+ * to report.md with the plots inlined) → comparison.csv. */
+#define _POSIX_C_SOURCE 200809L
+#include "report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "plot.h"
+#include "run_read.h"
+
+void quipu_report_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: quipu report RUN_DIR... [--out DIR] [--metric NAME]... [--categories]\n"
+            "\n"
+            "Finished runs side by side: each run's metrics with confidence intervals per benchmark x\n"
+            "language x culture, paired comparisons of the first run with each other run on the items\n"
+            "they share (paired bootstrap of each metric's difference, McNemar tests), and SVG plots.\n"
+            "With one run holding several models, its first model is compared with each other model.\n"
+            "\n"
+            "  --out DIR       where report.md, comparison.csv and plots/ go (default: ./report)\n"
+            "  --metric NAME   a metric to show (repeatable, or comma-separated); default: the headline\n"
+            "                  metrics pct_stereotype, s_dis, s_amb, bias_score_ambig, sesgo_bias_ambig,\n"
+            "                  ss, icat\n"
+            "  --categories    tables also show every category, not only the all-categories rows\n"
+            "  -h, --help      this text\n");
+}
+
+/* ---- small helpers ------------------------------------------------------------------------- */
+
+static char *xstrdup(const char *s)
+{
+    size_t n = strlen(s ? s : "");
+    char *d = malloc(n + 1);
+    if (d) memcpy(d, s ? s : "", n + 1);
+    return d;
+}
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return NULL;
+    char *s = malloc((size_t)n + 1);
+    if (!s) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+static int streq(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
+static const char *str(const char *s) { return s ? s : ""; }
+
+/* Markdown table cell text: '|' escaped, line breaks as spaces. */
+static void md_cell(FILE *f, const char *s)
+{
+    for (const char *p = str(s); *p; p++) {
+        if (*p == '|') fputs("\\|", f);
+        else if (*p == '\n' || *p == '\r' || *p == '\t') fputc(' ', f);
+        else fputc(*p, f);
+    }
+}
+
+/* A value with `dec` decimals, '.' whatever the locale, no "-0". */
+static const char *fmt_num(char *buf, size_t size, double x, int dec)
+{
+    if (isnan(x)) {
+        snprintf(buf, size, "n/a");
+        return buf;
+    }
+    if (fabs(x) < pow(10, -dec) / 2) x = 0;
+    snprintf(buf, size, "%.*f", dec, x);
+    for (char *q = buf; *q; q++)
+        if (*q == ',') *q = '.';
+    return buf;
+}
+
+static const char *fmt_p(char *buf, size_t size, double p)
+{
+    if (isnan(p)) snprintf(buf, size, "n/a");
+    else if (p >= 0.001) snprintf(buf, size, "%.3f", p);
+    else snprintf(buf, size, "%.1e", p);
+    for (char *q = buf; *q; q++)
+        if (*q == ',') *q = '.';
+    return buf;
+}
+
+static int metric_decimals(const char *metric)
+{
+    const quipu_metric_display *d = quipu_metric_display_find(metric);
+    return d ? d->decimals : 3;
+}
+
+/* CSV (RFC 4180): quoted when needed; numbers in the shortest form that reads back exactly. */
+static void csv_str(FILE *f, const char *s)
+{
+    s = str(s);
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void csv_num(FILE *f, double x)
+{
+    if (isnan(x)) return;
+    char buf[64];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, x);
+        for (char *q = buf; *q; q++)
+            if (*q == ',') *q = '.';
+        if (strtod(buf, NULL) == x) break;
+    }
+    fputs(buf, f);
+}
+
+/* ---- the state of one report --------------------------------------------------------------- */
+
+typedef struct rp_series {
+    size_t run;
+    const quipu_run_model *model;
+    char *label; /* column header */
+} rp_series;
+
+typedef struct rp_pair {
+    size_t ra, rb;
+    const quipu_run_model *ma, *mb;
+    int compared;                 /* c holds a comparison */
+    quipu_comparison c;
+    char *note;                   /* why there is none, or a caveat; may be NULL */
+} rp_pair;
+
+typedef struct rp_cell {
+    const quipu_metric_row *row;
+    size_t series;
+} rp_cell;
+
+typedef struct rp_group {
+    const char *language, *culture, *category;
+    size_t culture_order, order;
+} rp_group;
+
+typedef struct rp {
+    const quipu_report_options *o;
+    quipu_run_data *runs;
+    size_t n_runs;
+    char **run_labels;
+    const char **metrics;
+    size_t n_metrics;
+    rp_series *series;
+    size_t n_series;
+    rp_pair *pairs;
+    size_t n_pairs;
+    rp_cell *cells;
+    size_t n_cells;
+    const char **benchmarks;      /* with a selected metric, in order of first appearance */
+    size_t n_benchmarks;
+    quipu_plot_files plots;
+    const char *out_dir;
+} rp;
+
+static void rp_free(rp *r)
+{
+    for (size_t i = 0; i < r->n_runs; i++) quipu_run_data_free(&r->runs[i]);
+    free(r->runs);
+    if (r->run_labels)
+        for (size_t i = 0; i < r->n_runs; i++) free(r->run_labels[i]);
+    free(r->run_labels);
+    free(r->metrics);
+    for (size_t i = 0; i < r->n_series; i++) free(r->series[i].label);
+    free(r->series);
+    for (size_t i = 0; i < r->n_pairs; i++) {
+        quipu_comparison_free(&r->pairs[i].c);
+        free(r->pairs[i].note);
+    }
+    free(r->pairs);
+    free(r->cells);
+    free(r->benchmarks);
+    quipu_plot_files_free(&r->plots);
+}
+
+static int metric_selected(const rp *r, const char *metric)
+{
+    for (size_t k = 0; k < r->n_metrics; k++)
+        if (streq(r->metrics[k], metric)) return 1;
+    return 0;
+}
+
+/* ---- the index of metric rows -------------------------------------------------------------- */
+
+static int cmp_key(const quipu_metric_row *a, size_t sa, const quipu_metric_row *b, size_t sb)
+{
+    int c;
+    if ((c = strcmp(str(a->benchmark), str(b->benchmark)))) return c;
+    if ((c = strcmp(str(a->language), str(b->language)))) return c;
+    if ((c = strcmp(str(a->culture), str(b->culture)))) return c;
+    if ((c = strcmp(str(a->category), str(b->category)))) return c;
+    if ((c = strcmp(str(a->metric), str(b->metric)))) return c;
+    return sa < sb ? -1 : sa > sb;
+}
+
+static int cmp_cell(const void *pa, const void *pb)
+{
+    const rp_cell *a = pa, *b = pb;
+    return cmp_key(a->row, a->series, b->row, b->series);
+}
+
+/* The cell of series s for (benchmark, language, culture, category, metric), or NULL. */
+static const quipu_metric_row *rp_find(const rp *r, const char *bench, const rp_group *g, const char *metric, size_t s)
+{
+    quipu_metric_row key = {.benchmark = bench, .language = g->language, .culture = g->culture,
+                            .category = g->category, .metric = metric};
+    size_t lo = 0, hi = r->n_cells;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = cmp_key(r->cells[mid].row, r->cells[mid].series, &key, s);
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo < r->n_cells && cmp_key(r->cells[lo].row, r->cells[lo].series, &key, s) == 0) return r->cells[lo].row;
+    return NULL;
+}
+
+static quipu_status rp_index(rp *r, quipu_error *err)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < r->n_runs; i++) total += r->runs[i].n_rows;
+    r->cells = quipu_calloc_array(total, sizeof *r->cells);
+    r->benchmarks = quipu_calloc_array(total, sizeof *r->benchmarks);
+    if (!r->cells || !r->benchmarks) return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+    for (size_t s = 0; s < r->n_series; s++) {
+        const quipu_run_data *d = &r->runs[r->series[s].run];
+        for (size_t i = 0; i < d->n_rows; i++) {
+            const quipu_metric_row *m = &d->rows[i];
+            if (!streq(m->model, r->series[s].model->name)) continue;
+            r->cells[r->n_cells++] = (rp_cell){m, s};
+            if (!metric_selected(r, m->metric)) continue;
+            size_t b;
+            for (b = 0; b < r->n_benchmarks; b++)
+                if (streq(r->benchmarks[b], m->benchmark)) break;
+            if (b == r->n_benchmarks) r->benchmarks[r->n_benchmarks++] = m->benchmark;
+        }
+    }
+    qsort(r->cells, r->n_cells, sizeof *r->cells, cmp_cell);
+    return QUIPU_OK;
+}
+
+static int cmp_group(const void *pa, const void *pb)
+{
+    const rp_group *a = pa, *b = pb;
+    if (a->culture_order != b->culture_order) return a->culture_order < b->culture_order ? -1 : 1;
+    int aa = streq(a->category, QUIPU_METRICS_ALL_CATEGORIES), ba = streq(b->category, QUIPU_METRICS_ALL_CATEGORIES);
+    if (aa != ba) return aa ? -1 : 1;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* The groups of a benchmark with a selected metric: cultures in order of first appearance,
+ * each with its "all" row first, then (with --categories) its categories. *out is malloc'ed. */
+static quipu_status rp_groups(const rp *r, const char *bench, rp_group **out, size_t *n_out, quipu_error *err)
+{
+    size_t total = 0, n = 0, n_cult = 0;
+    for (size_t i = 0; i < r->n_runs; i++) total += r->runs[i].n_rows;
+    rp_group *g = quipu_calloc_array(total, sizeof *g);
+    if (!g) return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+    for (size_t ri = 0; ri < r->n_runs; ri++) {
+        const quipu_run_data *d = &r->runs[ri];
+        for (size_t i = 0; i < d->n_rows; i++) {
+            const quipu_metric_row *m = &d->rows[i];
+            if (!streq(m->benchmark, bench) || !metric_selected(r, m->metric)) continue;
+            if (!r->o->categories && !streq(m->category, QUIPU_METRICS_ALL_CATEGORIES)) continue;
+            size_t c = SIZE_MAX, k;
+            for (k = 0; k < n; k++) {
+                if (!streq(g[k].language, m->language) || !streq(g[k].culture, m->culture)) continue;
+                c = g[k].culture_order;
+                if (streq(g[k].category, m->category)) break;
+            }
+            if (k < n) continue;
+            if (c == SIZE_MAX) c = n_cult++;
+            g[n] = (rp_group){m->language, m->culture, m->category, c, n};
+            n++;
+        }
+    }
+    qsort(g, n, sizeof *g, cmp_group);
+    *out = g;
+    *n_out = n;
+    return QUIPU_OK;
+}
+
+/* ---- reading and pairing ------------------------------------------------------------------- */
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s && s[1] ? s + 1 : path;
+}
+
+static quipu_status rp_read(rp *r, quipu_error *err)
+{
+    const quipu_report_options *o = r->o;
+    r->runs = quipu_calloc_array(o->n_runs, sizeof *r->runs);
+    r->run_labels = quipu_calloc_array(o->n_runs, sizeof *r->run_labels);
+    if (!r->runs || !r->run_labels) return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+    for (size_t i = 0; i < o->n_runs; i++) {
+        quipu_status st = quipu_run_read(o->run_dirs[i], &r->runs[i], err);
+        if (st) return st;
+        r->n_runs++;
+    }
+    /* labels: the folder's base name, or its path when two runs share a base name */
+    for (size_t i = 0; i < r->n_runs; i++) {
+        const char *b = base_name(r->runs[i].dir);
+        int dup = 0;
+        for (size_t j = 0; j < r->n_runs; j++)
+            if (j != i && streq(b, base_name(r->runs[j].dir))) dup = 1;
+        r->run_labels[i] = xstrdup(dup ? r->runs[i].dir : b);
+        if (!r->run_labels[i]) return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+    }
+    size_t ns = 0;
+    for (size_t i = 0; i < r->n_runs; i++) ns += r->runs[i].n_models;
+    r->series = quipu_calloc_array(ns, sizeof *r->series);
+    if (!r->series) return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+    for (size_t i = 0; i < r->n_runs; i++)
+        for (size_t m = 0; m < r->runs[i].n_models; m++) {
+            rp_series *s = &r->series[r->n_series];
+            s->run = i;
+            s->model = &r->runs[i].models[m];
+            s->label = r->n_runs == 1 ? xstrdup(s->model->name) : xasprintf("%s: %s", r->run_labels[i], s->model->name);
+            if (!s->label) return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+            r->n_series++;
+        }
+    return QUIPU_OK;
+}
+
+static quipu_status rp_add_pair(rp *r, size_t ra, const quipu_run_model *ma, size_t rb, const quipu_run_model *mb,
+                                size_t *cap, quipu_error *err)
+{
+    if (r->n_pairs == *cap) {
+        size_t c = *cap ? 2 * *cap : 8;
+        rp_pair *p = realloc(r->pairs, c * sizeof *p);
+        if (!p) return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+        r->pairs = p;
+        *cap = c;
+    }
+    rp_pair *p = &r->pairs[r->n_pairs++];
+    memset(p, 0, sizeof *p);
+    p->ra = ra;
+    p->rb = rb;
+    p->ma = ma;
+    p->mb = mb;
+    return QUIPU_OK;
+}
+
+static quipu_status rp_pairs(rp *r, quipu_error *err)
+{
+    size_t cap = 0;
+    quipu_status st = QUIPU_OK;
+    if (r->n_runs == 1) {
+        const quipu_run_data *a = &r->runs[0];
+        for (size_t m = 1; m < a->n_models && !st; m++) st = rp_add_pair(r, 0, &a->models[0], 0, &a->models[m], &cap, err);
+        return st;
+    }
+    const quipu_run_data *a = &r->runs[0];
+    for (size_t j = 1; j < r->n_runs && !st; j++) {
+        const quipu_run_data *b = &r->runs[j];
+        size_t before = r->n_pairs;
+        for (size_t m = 0; m < a->n_models && !st; m++) {
+            const quipu_run_model *mb = quipu_run_find_model(b, a->models[m].name);
+            if (mb) st = rp_add_pair(r, 0, &a->models[m], j, mb, &cap, err);
+        }
+        if (!st && r->n_pairs == before && a->n_models == 1 && b->n_models == 1)
+            st = rp_add_pair(r, 0, &a->models[0], j, &b->models[0], &cap, err);
+        if (!st && r->n_pairs == before) { /* nothing to pair: say so in the report */
+            st = rp_add_pair(r, 0, NULL, j, NULL, &cap, err);
+            if (!st && !(r->pairs[r->n_pairs - 1].note = xstrdup("no model in common: no paired tests")))
+                st = quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+        }
+    }
+    return st;
+}
+
+static quipu_status rp_compare(rp *r, quipu_error *err)
+{
+    for (size_t i = 0; i < r->n_pairs; i++) {
+        rp_pair *p = &r->pairs[i];
+        if (!p->ma || !p->mb) continue;
+        const quipu_run_data *a = &r->runs[p->ra], *b = &r->runs[p->rb];
+        const char *la = r->run_labels[p->ra], *lb = r->run_labels[p->rb];
+        if (!a->has_items || !b->has_items) {
+            p->note = xasprintf("%s has no items.jsonl.zst: no paired tests", !a->has_items ? la : lb);
+            if (!p->note) return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+            continue;
+        }
+        quipu_metrics_options opt = a->opt;
+        opt.threads = 0;
+        quipu_status st = quipu_metrics_compare(&p->c, p->ma->items, p->ma->n_items, p->ma->records, p->ma->n_items,
+                                                p->mb->items, p->mb->n_items, p->mb->records, p->mb->n_items, &opt, err);
+        if (st) return st;
+        p->compared = 1;
+        if (p->c.n_matched == 0)
+            p->note = xasprintf("%s and %s share no items (matched by benchmark and id): no paired tests", la, lb);
+        else if (a->opt.norm != b->opt.norm)
+            p->note = xasprintf("the runs were scored with different normalisations (%s, %s); both sides are "
+                                "compared under %s's (%s)",
+                                quipu_score_norm_name(a->opt.norm), quipu_score_norm_name(b->opt.norm), la,
+                                quipu_score_norm_name(a->opt.norm));
+        if ((p->c.n_matched == 0 || a->opt.norm != b->opt.norm) && !p->note)
+            return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+    }
+    return QUIPU_OK;
+}
+
+/* ---- markdown ------------------------------------------------------------------------------ */
+
+static void md_value_cell(FILE *f, const quipu_metric_row *m)
+{
+    char v[64], lo[64], hi[64];
+    if (!m) {
+        fputs(" \xE2\x80\x94 |", f); /* not in this run */
+        return;
+    }
+    int dec = metric_decimals(m->metric);
+    if (isnan(m->value)) {
+        fputs(" n/a", f);
+        if (m->note) {
+            fputs(" (", f);
+            md_cell(f, m->note);
+            fputc(')', f);
+        }
+        fprintf(f, " (n=%lld) |", (long long)m->n);
+        return;
+    }
+    fprintf(f, " %s", fmt_num(v, sizeof v, m->value, dec));
+    if (!isnan(m->ci_low) && !isnan(m->ci_high))
+        fprintf(f, " [%s, %s]", fmt_num(lo, sizeof lo, m->ci_low, dec), fmt_num(hi, sizeof hi, m->ci_high, dec));
+    fprintf(f, " (n=%lld) |", (long long)m->n);
+}
+
+static int category_shown(const rp *r, const char *category)
+{
+    return r->o->categories || streq(category, QUIPU_METRICS_ALL_CATEGORIES);
+}
+
+static quipu_status md_tables(FILE *f, const rp *r, int images, quipu_error *err)
+{
+    double conf = r->n_runs ? r->runs[0].opt.ci_level : 0.95;
+    fprintf(f, "## Metrics\n\nEach cell: value [%g%% bootstrap CI] (n = items in the metric); "
+               "\xE2\x80\x94: not in that run.\n\n", conf * 100);
+    if (r->n_benchmarks == 0) fputs("No rows for the selected metrics.\n\n", f);
+    for (size_t b = 0; b < r->n_benchmarks; b++) {
+        const char *bench = r->benchmarks[b];
+        rp_group *g = NULL;
+        size_t ng = 0;
+        quipu_status st = rp_groups(r, bench, &g, &ng, err);
+        if (st) return st;
+        fputs("### ", f);
+        md_cell(f, bench);
+        fputs("\n\n| language | culture |", f);
+        if (r->o->categories) fputs(" category |", f);
+        fputs(" metric |", f);
+        for (size_t s = 0; s < r->n_series; s++) {
+            fputc(' ', f);
+            md_cell(f, r->series[s].label);
+            fputs(" |", f);
+        }
+        fputs("\n|---|---|", f);
+        if (r->o->categories) fputs("---|", f);
+        fputs("---|", f);
+        for (size_t s = 0; s < r->n_series; s++) fputs("---|", f);
+        fputc('\n', f);
+        for (size_t k = 0; k < ng; k++)
+            for (size_t m = 0; m < r->n_metrics; m++) {
+                int any = 0;
+                for (size_t s = 0; s < r->n_series && !any; s++) any = rp_find(r, bench, &g[k], r->metrics[m], s) != NULL;
+                if (!any) continue;
+                fputs("| ", f);
+                md_cell(f, g[k].language);
+                fputs(" | ", f);
+                md_cell(f, g[k].culture);
+                fputs(" |", f);
+                if (r->o->categories) {
+                    fputc(' ', f);
+                    md_cell(f, g[k].category);
+                    fputs(" |", f);
+                }
+                fprintf(f, " %s |", r->metrics[m]);
+                for (size_t s = 0; s < r->n_series; s++) md_value_cell(f, rp_find(r, bench, &g[k], r->metrics[m], s));
+                fputc('\n', f);
+            }
+        fputc('\n', f);
+        free(g);
+        if (images)
+            for (size_t i = 0; i < r->plots.n; i++)
+                if (streq(r->plots.files[i].benchmark, bench))
+                    fprintf(f, "![%s \xE2\x80\x94 %s](plots/%s)\n\n", r->plots.files[i].benchmark,
+                            r->plots.files[i].metric, r->plots.files[i].file);
+    }
+    return QUIPU_OK;
+}
+
+static void md_pair(FILE *f, const rp *r, const rp_pair *p)
+{
+    const char *la = r->run_labels[p->ra], *lb = r->run_labels[p->rb];
+    fputs("### ", f);
+    if (p->ma && p->mb && p->ra == p->rb) { /* two models of one run */
+        md_cell(f, p->ma->name);
+        fputs(" (A) vs ", f);
+        md_cell(f, p->mb->name);
+        fputs(" (B)\n\n", f);
+    } else {
+        md_cell(f, la);
+        fputs(" (A) vs ", f);
+        md_cell(f, lb);
+        fputs(" (B)", f);
+        if (p->ma && p->mb && streq(p->ma->name, p->mb->name)) {
+            fputs(", model ", f);
+            md_cell(f, p->ma->name);
+        } else if (p->ma && p->mb) {
+            fputs(": ", f);
+            md_cell(f, p->ma->name);
+            fputs(" vs ", f);
+            md_cell(f, p->mb->name);
+        }
+        fputs("\n\n", f);
+    }
+    if (p->note) fprintf(f, "Note: %s.\n\n", p->note);
+    if (!p->compared || p->c.n_matched == 0) return;
+    const quipu_comparison *c = &p->c;
+    fprintf(f, "Matched items: %lld (only in A: %lld, only in B: %lld).\n\n", (long long)c->n_matched,
+            (long long)c->n_only_a, (long long)c->n_only_b);
+
+    size_t shown = 0;
+    for (size_t i = 0; i < c->n_diffs; i++)
+        if (metric_selected(r, c->diffs[i].metric) && category_shown(r, c->diffs[i].category)) shown++;
+    if (shown) {
+        fprintf(f, "Paired bootstrap (the same resampled items for both runs; %g%% CI of B \xE2\x88\x92 A):\n\n",
+                c->opt.ci_level * 100);
+        fputs("| benchmark | language | culture |", f);
+        if (r->o->categories) fputs(" category |", f);
+        fputs(" metric | n | A | B | B \xE2\x88\x92 A [CI] | p |\n|---|---|---|", f);
+        if (r->o->categories) fputs("---|", f);
+        fputs("---|---|---|---|---|---|\n", f);
+        for (size_t i = 0; i < c->n_diffs; i++) {
+            const quipu_paired_diff *d = &c->diffs[i];
+            if (!metric_selected(r, d->metric) || !category_shown(r, d->category)) continue;
+            int dec = metric_decimals(d->metric);
+            char a[64], b[64], df[64], lo[64], hi[64], pp[64];
+            fputs("| ", f);
+            md_cell(f, d->benchmark);
+            fputs(" | ", f);
+            md_cell(f, d->language);
+            fputs(" | ", f);
+            md_cell(f, d->culture);
+            fputs(" |", f);
+            if (r->o->categories) {
+                fputc(' ', f);
+                md_cell(f, d->category);
+                fputs(" |", f);
+            }
+            fprintf(f, " %s | %lld | %s | %s | %s", d->metric, (long long)d->n, fmt_num(a, sizeof a, d->value_a, dec),
+                    fmt_num(b, sizeof b, d->value_b, dec), fmt_num(df, sizeof df, d->diff, dec));
+            if (!isnan(d->ci_low) && !isnan(d->ci_high))
+                fprintf(f, " [%s, %s]", fmt_num(lo, sizeof lo, d->ci_low, dec), fmt_num(hi, sizeof hi, d->ci_high, dec));
+            if (d->note) {
+                fputs(" (", f);
+                md_cell(f, d->note);
+                fputc(')', f);
+            }
+            fprintf(f, " | %s |\n", fmt_p(pp, sizeof pp, d->p_boot));
+        }
+        fputc('\n', f);
+    }
+    shown = 0;
+    for (size_t i = 0; i < c->n_tests; i++) shown += category_shown(r, c->tests[i].category);
+    if (shown) {
+        fputs("McNemar tests on per-item decisions (A only: 1 in A and 0 in B; B only: the reverse):\n\n", f);
+        fputs("| benchmark | language | culture |", f);
+        if (r->o->categories) fputs(" category |", f);
+        fputs(" decision | n | both | A only | B only | neither | test | p |\n|---|---|---|", f);
+        if (r->o->categories) fputs("---|", f);
+        fputs("---|---|---|---|---|---|---|---|\n", f);
+        for (size_t i = 0; i < c->n_tests; i++) {
+            const quipu_paired_test *t = &c->tests[i];
+            if (!category_shown(r, t->category)) continue;
+            char pp[64], chi[64];
+            fputs("| ", f);
+            md_cell(f, t->benchmark);
+            fputs(" | ", f);
+            md_cell(f, t->language);
+            fputs(" | ", f);
+            md_cell(f, t->culture);
+            fputs(" |", f);
+            if (r->o->categories) {
+                fputc(' ', f);
+                md_cell(f, t->category);
+                fputs(" |", f);
+            }
+            fprintf(f, " %s | %lld | %lld | %lld | %lld | %lld | ", t->decision, (long long)t->n, (long long)t->n11,
+                    (long long)t->n10, (long long)t->n01, (long long)t->n00);
+            if (t->test.exact) fputs("exact binomial", f);
+            else fprintf(f, "\xCF\x87\xC2\xB2 = %s", fmt_num(chi, sizeof chi, t->test.statistic, 2));
+            fprintf(f, " | %s |\n", fmt_p(pp, sizeof pp, t->test.p_value));
+        }
+        fputc('\n', f);
+    }
+}
+
+static quipu_status md_write(FILE *f, const rp *r, int images, quipu_error *err)
+{
+    fputs("# quipu report\n\n| run | folder | config | models | scoring | bootstrap | seed |\n"
+          "|---|---|---|---|---|---|---|\n", f);
+    for (size_t i = 0; i < r->n_runs; i++) {
+        const quipu_run_data *d = &r->runs[i];
+        fputs("| ", f);
+        md_cell(f, r->run_labels[i]);
+        if (i == 0 && r->n_runs > 1) fputs(" (A)", f);
+        fputs(" | ", f);
+        md_cell(f, d->dir);
+        fputs(" | ", f);
+        md_cell(f, d->name);
+        if (d->config_hash && *d->config_hash) fprintf(f, " (%.12s)", d->config_hash);
+        fputs(" | ", f);
+        for (size_t m = 0; m < d->n_models; m++) {
+            if (m) fputs(", ", f);
+            md_cell(f, d->models[m].name);
+        }
+        fprintf(f, " | %s | %d | %llu |\n", quipu_score_norm_name(d->opt.norm), d->opt.n_boot,
+                (unsigned long long)d->opt.seed);
+    }
+    fputc('\n', f);
+    quipu_status st = md_tables(f, r, images, err);
+    if (st) return st;
+    if (r->n_pairs) {
+        fputs("## Paired comparisons\n\nItems are matched by benchmark and id; B \xE2\x88\x92 A is computed on the "
+              "matched items only, so A's and B's values here can differ from the tables above.\n\n", f);
+        for (size_t i = 0; i < r->n_pairs; i++) md_pair(f, r, &r->pairs[i]);
+    }
+    return QUIPU_OK;
+}
+
+/* ---- comparison.csv ------------------------------------------------------------------------ */
+
+static void csv_pair_prefix(FILE *f, const rp *r, const rp_pair *p)
+{
+    csv_str(f, r->run_labels[p->ra]);
+    fputc(',', f);
+    csv_str(f, p->ma->name);
+    fputc(',', f);
+    csv_str(f, r->run_labels[p->rb]);
+    fputc(',', f);
+    csv_str(f, p->mb->name);
+    fputc(',', f);
+}
+
+static void csv_tags(FILE *f, const char *b, const char *l, const char *c, const char *cat)
+{
+    csv_str(f, b);
+    fputc(',', f);
+    csv_str(f, l);
+    fputc(',', f);
+    csv_str(f, c);
+    fputc(',', f);
+    csv_str(f, cat);
+    fputc(',', f);
+}
+
+static void csv_write(FILE *f, const rp *r)
+{
+    fputs("run_a,model_a,run_b,model_b,kind,benchmark,language,culture,category,metric,n,value_a,value_b,diff,"
+          "ci_low,ci_high,p,n11,n10,n01,n00,statistic,note\n", f);
+    for (size_t i = 0; i < r->n_pairs; i++) {
+        const rp_pair *p = &r->pairs[i];
+        if (!p->compared) continue;
+        for (size_t k = 0; k < p->c.n_diffs; k++) {
+            const quipu_paired_diff *d = &p->c.diffs[k];
+            csv_pair_prefix(f, r, p);
+            fputs("paired_bootstrap,", f);
+            csv_tags(f, d->benchmark, d->language, d->culture, d->category);
+            csv_str(f, d->metric);
+            fprintf(f, ",%lld,", (long long)d->n);
+            const double v[] = {d->value_a, d->value_b, d->diff, d->ci_low, d->ci_high, d->p_boot};
+            for (size_t j = 0; j < sizeof v / sizeof v[0]; j++) {
+                csv_num(f, v[j]);
+                fputc(',', f);
+            }
+            fputs(",,,,,", f);
+            csv_str(f, d->note);
+            fputc('\n', f);
+        }
+        for (size_t k = 0; k < p->c.n_tests; k++) {
+            const quipu_paired_test *t = &p->c.tests[k];
+            csv_pair_prefix(f, r, p);
+            fputs(t->test.exact ? "mcnemar_exact," : "mcnemar_chi2,", f);
+            csv_tags(f, t->benchmark, t->language, t->culture, t->category);
+            csv_str(f, t->decision);
+            fprintf(f, ",%lld,,,,,,", (long long)t->n);
+            csv_num(f, t->test.p_value);
+            fprintf(f, ",%lld,%lld,%lld,%lld,", (long long)t->n11, (long long)t->n10, (long long)t->n01,
+                    (long long)t->n00);
+            csv_num(f, t->test.statistic);
+            fputs(",\n", f);
+        }
+    }
+}
+
+/* ---- files --------------------------------------------------------------------------------- */
+
+static quipu_status write_file(const char *dir, const char *name, const rp *r, int which, quipu_error *err)
+{
+    char *path = xasprintf("%s/%s", dir, name);
+    if (!path) return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        quipu_status st = quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        free(path);
+        return st;
+    }
+    quipu_status st = QUIPU_OK;
+    if (which == 0) st = md_write(f, r, 1, err);
+    else csv_write(f, r);
+    int bad = ferror(f);
+    if (fclose(f) != 0) bad = 1;
+    if (!st && bad) st = quipu_error_set(err, QUIPU_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    free(path);
+    return st;
+}
+
+quipu_status quipu_report(const quipu_report_options *o, quipu_error *err)
+{
+    if (!o || o->n_runs == 0 || !o->run_dirs)
+        return quipu_error_set(err, QUIPU_ERR_INVALID, "report: no run folders given (usage: quipu report RUN_DIR...)");
+    rp r;
+    memset(&r, 0, sizeof r);
+    r.o = o;
+    r.out_dir = o->out_dir && *o->out_dir ? o->out_dir : "report";
+    quipu_status st = QUIPU_OK;
+
+    /* the metrics, checked before any file is read */
+    size_t nm = o->n_metrics;
+    if (nm == 0)
+        while (quipu_headline_metrics[nm]) nm++;
+    r.metrics = quipu_calloc_array(nm + 1, sizeof *r.metrics);
+    if (!r.metrics) return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+    for (size_t k = 0; k < nm; k++) {
+        const char *m = o->n_metrics ? o->metrics[k] : quipu_headline_metrics[k];
+        if (!quipu_metric_display_find(m)) {
+            st = quipu_error_set(err, QUIPU_ERR_INVALID,
+                                 "report: unknown metric '%s' (known: pct_stereotype, pct_stereotype_stereo, "
+                                 "pct_stereotype_antistereo, pct_neutral, likelihood_diff, acc, acc_ambig, acc_disambig, "
+                                 "s_dis, s_amb, bias_score_ambig, bias_score_disambig, sesgo_bias_ambig, "
+                                 "sesgo_bias_disambig, ft_minus_fo_ambig, ft_minus_fo_disambig, ss, lms, icat)",
+                                 str(m));
+            goto done;
+        }
+        if (!metric_selected(&r, m)) r.metrics[r.n_metrics++] = m;
+    }
+
+    if ((st = rp_read(&r, err))) goto done;
+    for (size_t i = 0; i < r.n_runs; i++)
+        if (!r.runs[i].has_items)
+            quipu_log(QUIPU_LOG_WARN, "%s: no items.jsonl.zst: its paired tests are left out", r.runs[i].dir);
+    if ((st = rp_index(&r, err))) goto done;
+    if ((st = rp_pairs(&r, err))) goto done;
+    if ((st = rp_compare(&r, err))) goto done;
+    for (size_t i = 0; i < r.n_pairs; i++)
+        if (r.pairs[i].note && (!r.pairs[i].compared || r.pairs[i].c.n_matched == 0))
+            quipu_log(QUIPU_LOG_INFO, "%s", r.pairs[i].note);
+
+    /* plots: one row set per run */
+    if ((st = quipu_plot_mkdir_p(r.out_dir, err))) goto done;
+    {
+        quipu_metric_row_set *sets = quipu_calloc_array(r.n_runs, sizeof *sets);
+        char *plots_dir = xasprintf("%s/plots", r.out_dir);
+        const char **ml = quipu_calloc_array(r.n_metrics + 1, sizeof *ml);
+        if (!sets || !plots_dir || !ml) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+        if (!st) {
+            for (size_t i = 0; i < r.n_runs; i++)
+                sets[i] = (quipu_metric_row_set){r.run_labels[i], r.runs[i].rows, r.runs[i].n_rows, r.runs[i].opt.ci_level};
+            for (size_t k = 0; k < r.n_metrics; k++) ml[k] = r.metrics[k];
+            st = quipu_plots_write(plots_dir, sets, r.n_runs, ml, 0, &r.plots, err);
+        }
+        free(sets);
+        free(plots_dir);
+        free(ml);
+        if (st) goto done;
+    }
+
+    if (o->print) {
+        if ((st = md_write(o->print, &r, 0, err))) goto done;
+        fflush(o->print);
+    }
+    if ((st = write_file(r.out_dir, "report.md", &r, 0, err))) goto done;
+    if ((st = write_file(r.out_dir, "comparison.csv", &r, 1, err))) goto done;
+    quipu_log(QUIPU_LOG_INFO, "report: wrote %s/report.md, %s/comparison.csv and %zu plot%s in %s/plots", r.out_dir,
+              r.out_dir, r.plots.n, r.plots.n == 1 ? "" : "s", r.out_dir);
+done:
+    rp_free(&r);
+    return st;
+}
+
+/* ---- the command line ---------------------------------------------------------------------- */
+
+quipu_status quipu_report_main(int argc, char **argv, quipu_error *err)
+{
+    quipu_report_options o;
+    memset(&o, 0, sizeof o);
+    o.print = stdout;
+    const char **runs = quipu_calloc_array((size_t)(argc > 0 ? argc : 1), sizeof *runs);
+    /* metric names: one per --metric, or several comma-separated; copies live in `names` */
+    char **names = quipu_calloc_array((size_t)(argc > 0 ? argc : 1), sizeof *names);
+    const char **metrics = NULL;
+    size_t n_runs = 0, n_names = 0, n_metrics = 0;
+    quipu_status st = QUIPU_OK;
+    if (!runs || !names) {
+        st = quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+        goto done;
+    }
+    int only_runs = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_runs || a[0] != '-' || !a[1]) {
+            runs[n_runs++] = a;
+            continue;
+        }
+        if (!strcmp(a, "--")) {
+            only_runs = 1;
+            continue;
+        }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            quipu_report_usage(stdout);
+            goto done;
+        }
+        if (!strcmp(a, "--categories")) {
+            o.categories = 1;
+            continue;
+        }
+        const char *val = NULL;
+        const char *opt = NULL;
+        if (!strcmp(a, "--out") || !strcmp(a, "--metric")) {
+            opt = a;
+            if (i + 1 >= argc) {
+                st = quipu_error_set(err, QUIPU_ERR_INVALID, "report: %s needs a value (see quipu report --help)", a);
+                goto done;
+            }
+            val = argv[++i];
+        } else if (!strncmp(a, "--out=", 6)) {
+            opt = "--out";
+            val = a + 6;
+        } else if (!strncmp(a, "--metric=", 9)) {
+            opt = "--metric";
+            val = a + 9;
+        } else {
+            st = quipu_error_set(err, QUIPU_ERR_INVALID, "report: unknown option '%s' (see quipu report --help)", a);
+            goto done;
+        }
+        if (!*val) {
+            st = quipu_error_set(err, QUIPU_ERR_INVALID, "report: %s needs a non-empty value", opt);
+            goto done;
+        }
+        if (!strcmp(opt, "--out")) o.out_dir = val;
+        else if (!(names[n_names++] = xstrdup(val))) {
+            st = quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+            goto done;
+        }
+    }
+    if (n_runs == 0) {
+        st = quipu_error_set(err, QUIPU_ERR_INVALID, "report: no run folders given (usage: quipu report RUN_DIR... "
+                                                     "[--out DIR] [--metric NAME]...)");
+        goto done;
+    }
+    size_t cap = 0;
+    for (size_t k = 0; k < n_names; k++) {
+        cap++;
+        for (const char *p = names[k]; *p; p++) cap += *p == ',';
+    }
+    metrics = quipu_calloc_array(cap + 1, sizeof *metrics);
+    if (!metrics) {
+        st = quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+        goto done;
+    }
+    for (size_t k = 0; k < n_names; k++)
+        for (char *p = names[k];;) {
+            char *comma = strchr(p, ',');
+            if (comma) *comma = 0;
+            if (!*p) {
+                st = quipu_error_set(err, QUIPU_ERR_INVALID, "report: empty metric name in --metric");
+                goto done;
+            }
+            metrics[n_metrics++] = p;
+            if (!comma) break;
+            p = comma + 1;
+        }
+    o.run_dirs = runs;
+    o.n_runs = n_runs;
+    o.metrics = metrics;
+    o.n_metrics = n_metrics;
+    st = quipu_report(&o, err);
+done:
+    for (size_t k = 0; k < n_names; k++) free(names[k]);
+    free(names);
+    free(runs);
+    free(metrics);
+    return st;
+}
