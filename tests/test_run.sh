@@ -1,0 +1,132 @@
+# test_run.sh — quipu run end to end on a tiny checkpoint (fast, always available): results
+# files present and consistent; 1, 2 and 4 MPI ranks give byte-identical summary.json,
+# summary.csv, summary.md and items.jsonl.zst; a run killed with SIGKILL mid-way and rerun with
+# --resume (also with another rank count) gives the same bytes; SIGUSR1 stops after the current
+# batch with exit status 75; bad configs are reported with file:line:col before any model loads.
+. "$QUIPU_SOURCE_DIR/tests/common.sh"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+model=$(tiny_model tiny-mistral)
+cat > "$TMPD/run.yaml" <<YAML
+name: t
+output: $TMPD/out
+seed: 7
+datasets_dir: $QUIPU_SHARED/datasets
+models:
+  - path: $model
+    name: tiny
+benchmarks:
+  - name: crows_pairs_en
+    limit: 40
+    sample: spread
+  - name: sesgo
+    limit: 24
+    sample: spread
+  - name: stereoset_intra
+    limit: 12
+metrics:
+  include: all
+  bootstrap: 200
+scoring:
+  batch_tokens: 96
+progress_interval: 0
+YAML
+files="summary.json summary.csv summary.md items.jsonl.zst"
+run1() { # out-dir [extra args...]
+  local out="$1"; shift
+  "$QUIPU_BIN" run "$TMPD/run.yaml" --set "output=$out" "$@" > "$TMPD/stdout" 2> "$TMPD/stderr"
+}
+same() { # dirA dirB what
+  local f bad=""
+  for f in $files; do cmp -s "$1/$f" "$2/$f" || bad="$bad $f"; done
+  if [ -z "$bad" ]; then ok "$3: identical results"; else fail "$3: differ in$bad"; fi
+}
+
+if run1 "$TMPD/a"; then ok "run, 1 rank"; else fail "run, 1 rank: $(tail -3 "$TMPD/stderr")"; fi
+for f in $files manifest.json; do [ -s "$TMPD/a/$f" ] && ok "wrote $f" || fail "missing $f"; done
+python3 - "$TMPD/a" <<'PY' && ok "summary.json and items.jsonl.zst consistent" || fail "summary/items content"
+import json, subprocess, sys
+d = sys.argv[1]
+s = json.load(open(f"{d}/summary.json"))
+assert s["format"] == "quipu-summary/1" and len(s["config_hash"]) == 64
+b = {x["label"]: x["items"] for x in s["benchmarks"]}
+assert b == {"crows_pairs_en": 40, "sesgo": 24, "stereoset_intra": 12}, b
+lines = subprocess.run(["zstd", "-dc", f"{d}/items.jsonl.zst"], capture_output=True, check=True, text=True).stdout.splitlines()
+items = [json.loads(l) for l in lines]
+assert len(items) == 76, len(items)
+ids = [(i["benchmark"], i["id"]) for i in items]
+assert len(set(ids)) == 76
+# pct_stereotype recomputed from the items equals the summary's
+cp = [i for i in items if i["benchmark"] == "crows_pairs_en"]
+pct = 100.0 * sum(1 for i in cp if i["lp"][0] > i["lp"][1]) / len(cp)
+row = [m for m in s["metrics"] if m["benchmark"] == "crows_pairs_en" and m["category"] == "all" and m["metric"] == "pct_stereotype"][0]
+assert abs(row["value"] - pct) < 1e-9 and row["n"] == 40 and row["ci_low"] <= pct <= row["ci_high"], (row, pct)
+assert all(len(i["lp"]) == 3 for i in items if i["benchmark"] == "sesgo")
+PY
+man_ranks=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['ranks'])" "$TMPD/a/manifest.json")
+[ "$man_ranks" = 1 ] && ok "manifest: 1 rank" || fail "manifest ranks $man_ranks"
+
+mpi=0
+if command -v mpirun >/dev/null && "$QUIPU_TEST_BIN_DIR/test_comm" 2>/dev/null | grep -q "MPI on"; then mpi=1; fi
+if [ $mpi = 1 ]; then
+  for n in 2 4; do
+    if mpirun -n $n --oversubscribe "$QUIPU_BIN" run "$TMPD/run.yaml" --set "output=$TMPD/r$n" > "$TMPD/stdout" 2> "$TMPD/stderr"; then
+      same "$TMPD/a" "$TMPD/r$n" "mpirun -n $n"
+    else
+      fail "mpirun -n $n: $(tail -3 "$TMPD/stderr")"
+    fi
+  done
+else
+  echo "note: no MPI in this build or no mpirun: rank-count checks not run"
+fi
+
+# kill -9 mid-run, then --resume
+"$QUIPU_BIN" run "$TMPD/run.yaml" --set "output=$TMPD/k" --set scoring.batch_tokens=16 > /dev/null 2>&1 &
+pid=$!
+for i in $(seq 1 400); do
+  n=$(cat "$TMPD"/k/journal/*/*.jsonl 2>/dev/null | wc -l)
+  [ "$n" -ge 10 ] && break
+  sleep 0.05
+done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+n=$(cat "$TMPD"/k/journal/*/*.jsonl 2>/dev/null | wc -l)
+if [ "$n" -ge 10 ] && [ ! -f "$TMPD/k/summary.json" ]; then ok "killed mid-run with $n items journaled"; else fail "kill mid-run: journal has $n lines"; fi
+if [ $mpi = 1 ]; then
+  mpirun -n 2 --oversubscribe "$QUIPU_BIN" run "$TMPD/run.yaml" --set "output=$TMPD/k" --resume > "$TMPD/stdout" 2> "$TMPD/stderr" || fail "resume with 2 ranks: $(tail -2 "$TMPD/stderr")"
+else
+  run1 "$TMPD/k" --resume || fail "resume: $(tail -2 "$TMPD/stderr")"
+fi
+grep -q "resume: [1-9][0-9]* finished items" "$TMPD/stderr" && ok "resume read the journal" || fail "resume did not report journal items: $(head -3 "$TMPD/stderr")"
+same "$TMPD/a" "$TMPD/k" "killed then resumed"
+
+# SIGUSR1: finish the batch, journal it, exit 75; then resume
+"$QUIPU_BIN" run "$TMPD/run.yaml" --set "output=$TMPD/u" --set scoring.batch_tokens=16 > /dev/null 2> "$TMPD/u.err" &
+pid=$!
+for i in $(seq 1 400); do
+  n=$(cat "$TMPD"/u/journal/*/*.jsonl 2>/dev/null | wc -l)
+  [ "$n" -ge 5 ] && break
+  sleep 0.05
+done
+kill -USR1 $pid 2>/dev/null
+rc=0; wait $pid || rc=$?
+[ "$rc" = 75 ] && ok "SIGUSR1: exit 75" || fail "SIGUSR1: exit $rc ($(tail -2 "$TMPD/u.err"))"
+run1 "$TMPD/u" --resume && same "$TMPD/a" "$TMPD/u" "stopped by SIGUSR1 then resumed" || fail "resume after SIGUSR1: $(tail -2 "$TMPD/stderr")"
+
+# config errors: all reported, with file:line:col, exit 2, before any model loads
+cat > "$TMPD/bad.yaml" <<YAML
+name: bad
+models:
+  - path: /nonexistent/model.gguf
+benchmarks:
+  - name: crows_pairz_en
+scoring:
+  batch_tokenz: 10
+YAML
+rc=0; "$QUIPU_BIN" run "$TMPD/bad.yaml" > /dev/null 2> "$TMPD/bad.err" || rc=$?
+[ "$rc" = 2 ] && ok "bad config: exit 2" || fail "bad config: exit $rc"
+for pat in "bad.yaml:3:[0-9]+: .*nonexistent/model.gguf" "bad.yaml:5:[0-9]+: .*crows_pairz_en.*crows_pairs_en" "bad.yaml:7:[0-9]+: .*batch_tokenz.*batch_tokens"; do
+  grep -q -E "$pat" "$TMPD/bad.err" && ok "reported /$pat/" || fail "not reported /$pat/: $(cat "$TMPD/bad.err")"
+done
+# an unwritable output folder
+rc=0; run1 "/proc/quipu-no/out" || rc=$?
+[ "$rc" = 1 ] && grep -q "/proc/quipu-no/out" "$TMPD/stderr" && ok "unwritable output: $(tail -1 "$TMPD/stderr")" || fail "unwritable output: rc $rc $(tail -2 "$TMPD/stderr")"
+finish
