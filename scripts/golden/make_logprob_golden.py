@@ -251,14 +251,28 @@ def build_edge():
                         f"{path}#" + "+".join(map(str, idx)), "very_long_context"))
     path, rows = read_crows_en()
     for n in range(2):
-        idx = pick(len(rows), 28, f"edge-vlong-cont:{n}")
+        idx = pick(len(rows), 40, f"edge-vlong-cont:{n}")
         text = " ".join(rows[i]["sent_more"].strip() for i in idx)
         out.append(item("", text, f"{path}#" + "+".join(rows[i][""] for i in idx),
                         "very_long_continuation"))
-    idx = pick(len(rows), 30, "edge-vlong-both")
-    ctx = " ".join(rows[i]["sent_less"].strip() for i in idx[:20])
-    cont = " " + " ".join(rows[i]["sent_less"].strip() for i in idx[20:])
+    idx = pick(len(rows), 42, "edge-vlong-both")
+    ctx = " ".join(rows[i]["sent_less"].strip() for i in idx[:28])
+    cont = " " + " ".join(rows[i]["sent_less"].strip() for i in idx[28:])
     out.append(item(ctx, cont, f"{path}#" + "+".join(rows[i][""] for i in idx), "very_long_both"))
+    # 8. continuations a language model predicts token by token (repeats, sequences), so that
+    #    is_greedy is true somewhere in the real-model goldens
+    bait = [
+        ("The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy", " dog."),
+        ("1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,", " 14, 15, 16"),
+        ("Monday, Tuesday, Wednesday, Thursday,", " Friday"),
+        ("A B C D E F G H I J K L M N O P", " Q R S T"),
+        ("lunes, martes, miércoles, jueves, viernes, lunes, martes, miércoles, jueves,", " viernes"),
+        ("Paris est la capitale de la France. Paris est la capitale de la", " France."),
+        ("red green blue red green blue red green blue red green", " blue red"),
+        ("El perro come. El gato duerme. El perro come. El gato", " duerme."),
+    ]
+    for i, (c, x) in enumerate(bait):
+        out.append(item(c, x, f"handwritten-repeat#{i}", "greedy_bait"))
     return out
 
 
@@ -723,14 +737,29 @@ def cmd_golden(args):
         checks["tokenizer_crosscheck"] = {"against": other_desc, "items": len(sel), "disagree": bad}
         print(f"tokenizer cross-check: {len(bad)} of {len(sel)} items disagree", file=sys.stderr)
 
+    out = os.path.join(GOLDEN_DIR, f"{name}.jsonl")
+    previous = {}
+    if args.reuse and os.path.exists(out):
+        # Each item is scored alone (one forward, no padding), so an item whose text and token
+        # ids are unchanged gets the same result; --reuse takes it from the existing file.
+        with open(out, encoding="utf-8") as f:
+            old_rows = [json.loads(line) for line in f]
+        if old_rows and old_rows[0]["versions"] == versions() and old_rows[0]["model_info"]["sha256"] == model_desc["sha256"]:
+            previous = {(r["file"], r["line"], r["context"], r["continuation"]): r for r in old_rows[1:]}
     rows = []
+    reused = 0
     t0 = time.time()
     for k, (fname, line, it) in enumerate(sel):
         ctx_ids, cont_ids = encode_pair(enc, add_bos, prefix, it["context"], it["continuation"])
         assert len(cont_ids) >= 1, (fname, line)
         assert len(ctx_ids) + len(cont_ids) - 1 <= getattr(model.config, "max_position_embeddings",
                                                            getattr(model.config, "n_positions", 0))
-        r = score(model, ctx_ids, cont_ids)
+        old = previous.get((fname, line, it["context"], it["continuation"]))
+        if old and old["context_ids"] == ctx_ids and old["continuation_ids"] == cont_ids:
+            r = old
+            reused += 1
+        else:
+            r = score(model, ctx_ids, cont_ids)
         rows.append({
             "file": fname, "line": line, "kind": it["kind"], "source": it["source"],
             "context": it["context"], "continuation": it["continuation"],
@@ -743,6 +772,7 @@ def cmd_golden(args):
             print(f"{k + 1}/{len(sel)} {time.time() - t0:.0f}s", file=sys.stderr)
 
     lengths = [len(r["context_ids"]) + len(r["continuation_ids"]) - 1 for r in rows]
+    cfg_summary = config_summary(model.config)  # before the check below changes the window
     window = getattr(model.config, "sliding_window", None)
     if window:
         # Show that the window matters: rescore the longest item with it lifted.
@@ -769,7 +799,7 @@ def cmd_golden(args):
         "compute": {"dtype": "float32", "device": "cpu", "attn_implementation": "eager",
                     "log_softmax": "float64 over float32 logits", "batch": "one item per forward, no padding",
                     "torch_threads": args.threads},
-        "config": config_summary(model.config),
+        "config": cfg_summary,
         "versions": versions(),
         "command": "python scripts/golden/make_logprob_golden.py golden --model " + shlex.quote(name),
         "inputs": {f: sha256(os.path.join(INPUT_DIR, f)) for f in INPUT_FILES},
@@ -780,8 +810,10 @@ def cmd_golden(args):
         "checks": checks,
         "seconds": round(time.time() - t0, 1),
     }
+    if reused:
+        header["reused_items"] = reused
+        header["command"] += " --reuse"
     os.makedirs(GOLDEN_DIR, exist_ok=True)
-    out = os.path.join(GOLDEN_DIR, f"{name}.jsonl")
     with open(out, "w", encoding="utf-8", newline="\n") as f:
         f.write(json.dumps(header, ensure_ascii=False) + "\n")
         for r in rows:
@@ -950,6 +982,8 @@ def main():
     g = sub.add_parser("golden", help="write tests/golden/logprobs/<model>.jsonl")
     g.add_argument("--model", required=True)
     g.add_argument("--threads", type=int, default=2)
+    g.add_argument("--reuse", action="store_true",
+                   help="keep the results of items whose text and token ids are unchanged in the existing file")
     sub.add_parser("list", help="print the model names")
     v = sub.add_parser("verify", help="recompute a tiny model's golden with an independent numpy forward")
     v.add_argument("--model", required=True)
