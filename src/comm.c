@@ -6,6 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+static quipu_status serial_gatherv(const void *send, size_t n, void **recv, size_t *recv_len, size_t *counts, quipu_error *err) {
+    char *buf = malloc(n ? n : 1);
+    if (!buf) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory gathering results");
+    if (n) memcpy(buf, send, n);
+    *recv = buf;
+    *recv_len = n;
+    if (counts) counts[0] = n;
+    return QUIPU_OK;
+}
+
 #ifdef QUIPU_WITH_MPI
 #include <mpi.h>
 
@@ -23,10 +33,26 @@ static quipu_status mpi_fail(quipu_error *err, int rc, const char *what) {
 
 int quipu_comm_with_mpi(void) { return 1; }
 
+/* Launched by mpirun/srun? A plain `quipu run` then never initialises MPI (Open MPI refuses to
+ * start a singleton as root, and a login node may have no launcher at all). */
+static int launched_by_mpi(void) {
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMI_RANK", "PMIX_RANK", "MPI_LOCALNRANKS",
+                                       "MV2_COMM_WORLD_SIZE", "QUIPU_FORCE_MPI", NULL};
+    for (int i = 0; vars[i]; i++)
+        if (getenv(vars[i])) return 1;
+    return 0;
+}
+
 quipu_status quipu_comm_init(quipu_comm *c, int *argc, char ***argv, quipu_error *err) {
     int inited = 0;
     memset(c, 0, sizeof *c);
     MPI_Initialized(&inited);
+    if (!inited && !launched_by_mpi()) {
+        c->rank = 0;
+        c->size = 1;
+        c->serial = 1;
+        return QUIPU_OK;
+    }
     if (!inited) {
         MPI_CHECK(MPI_Init(argc, argv), "MPI_Init");
         c->initialized_mpi = 1;
@@ -42,9 +68,13 @@ void quipu_comm_finalize(quipu_comm *c) {
     if (c) c->initialized_mpi = 0;
 }
 
-void quipu_comm_abort(const quipu_comm *c, int code) { MPI_Abort(MPI_COMM_WORLD, code); exit(code); }
+void quipu_comm_abort(const quipu_comm *c, int code) {
+    if (!c->serial) MPI_Abort(MPI_COMM_WORLD, code);
+    exit(code);
+}
 
 quipu_status quipu_comm_barrier(const quipu_comm *c, quipu_error *err) {
+    if (c->serial) return QUIPU_OK;
     MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
     return QUIPU_OK;
 }
@@ -53,6 +83,7 @@ quipu_status quipu_comm_gatherv(const quipu_comm *c, const void *send, size_t n,
                                 quipu_error *err) {
     *recv = NULL;
     *recv_len = 0;
+    if (c->serial) return serial_gatherv(send, n, recv, recv_len, counts, err);
     long long mine = (long long)n;
     long long *all = c->rank == 0 ? malloc((size_t)c->size * sizeof *all) : NULL;
     if (c->rank == 0 && !all) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory gathering results");
@@ -106,6 +137,7 @@ quipu_status quipu_comm_gatherv(const quipu_comm *c, const void *send, size_t n,
 }
 
 quipu_status quipu_comm_bcast(const quipu_comm *c, void *buf, size_t n, quipu_error *err) {
+    if (c->serial) return QUIPU_OK;
     const size_t chunk = (size_t)INT_MAX / 2;
     char *p = buf;
     while (n) {
@@ -118,11 +150,13 @@ quipu_status quipu_comm_bcast(const quipu_comm *c, void *buf, size_t n, quipu_er
 }
 
 quipu_status quipu_comm_allreduce_sum_i64(const quipu_comm *c, int64_t *v, int n, quipu_error *err) {
+    if (c->serial) return QUIPU_OK;
     MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
     return QUIPU_OK;
 }
 
 quipu_status quipu_comm_allreduce_max_i64(const quipu_comm *c, int64_t *v, int n, quipu_error *err) {
+    if (c->serial) return QUIPU_OK;
     MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce");
     return QUIPU_OK;
 }
@@ -146,13 +180,7 @@ quipu_status quipu_comm_barrier(const quipu_comm *c, quipu_error *err) { return 
 
 quipu_status quipu_comm_gatherv(const quipu_comm *c, const void *send, size_t n, void **recv, size_t *recv_len, size_t *counts,
                                 quipu_error *err) {
-    char *buf = malloc(n ? n : 1);
-    if (!buf) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory gathering results");
-    if (n) memcpy(buf, send, n);
-    *recv = buf;
-    *recv_len = n;
-    if (counts) counts[0] = n;
-    return QUIPU_OK;
+    return serial_gatherv(send, n, recv, recv_len, counts, err);
 }
 
 quipu_status quipu_comm_bcast(const quipu_comm *c, void *buf, size_t n, quipu_error *err) { return QUIPU_OK; }

@@ -9,6 +9,7 @@
 typedef struct quipu_comm {
     int rank, size;
     int initialized_mpi; /* we called MPI_Init (and so call MPI_Finalize) */
+    int serial;          /* one rank without MPI: not launched by mpirun/srun (QUIPU_FORCE_MPI=1 forces MPI) */
 } quipu_comm;
 
 quipu_status quipu_comm_init(quipu_comm *c, int *argc, char ***argv, quipu_error *err);

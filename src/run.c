@@ -842,7 +842,7 @@ static quipu_status write_manifest(run_state *s, quipu_error *err) {
     json_object_set_new(m, "models", models);
     json_object_set_new(m, "datasets_dir", json_string(s->cfg->datasets_dir));
     json_object_set_new(m, "ranks", json_integer(s->comm.size));
-    json_object_set_new(m, "mpi", json_boolean(quipu_comm_with_mpi()));
+    json_object_set_new(m, "mpi", json_boolean(quipu_comm_with_mpi() && !s->comm.serial));
     json_object_set_new(m, "hostname", json_string(host));
     json_object_set_new(m, "started", json_string(s->started ? s->started : ""));
     json_object_set_new(t, "load_s", json_real(s->t_load));
