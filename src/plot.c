@@ -137,8 +137,8 @@ static void xml_text_n(FILE *f, const char *s, size_t max_cp)
 static void xml_text(FILE *f, const char *s) { xml_text_n(f, s, SIZE_MAX); }
 
 /* Estimated width in pixels at font size 12: East Asian wide characters are about one em,
- * everything else about 0.56 em (Helvetica's average). */
-static double char_width(uint32_t cp) { return cp >= 0x1100 && cp != 0x2212 && cp != 0x2026 ? 12.0 : 6.8; }
+ * everything else about 0.58 em (Helvetica's average, rounded up: overlaps look worse than gaps). */
+static double char_width(uint32_t cp) { return cp >= 0x1100 && cp != 0x2212 && cp != 0x2026 ? 12.0 : 7.0; }
 
 static double text_width(const char *s, double font_size)
 {
@@ -248,32 +248,33 @@ static const char *const g_colors[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7
                                        "#E69F00", "#56B4E9", "#000000", "#8C564B"};
 enum { N_COLORS = 8, N_SHAPES = 5 };
 
-/* Marker of series k at (x, y): circle, square, diamond, triangle up, triangle down. */
-static void marker(FILE *f, size_t k, double x, double y, const char *extra)
+/* Marker of series k at (x, y): circle, square, diamond, triangle up, triangle down. `cls` is
+ * "dot" for data points, "key" in the legend. */
+static void marker(FILE *f, const char *cls, size_t k, double x, double y, const char *extra)
 {
     const char *col = g_colors[k % N_COLORS];
     const double r = 4.5;
     switch (k % N_SHAPES) {
     case 0:
-        fprintf(f, "<circle class=\"dot\" cx=\"%s\" cy=\"%s\" r=\"%s\" fill=\"%s\"%s/>", N(x), N(y),
+        fprintf(f, "<circle class=\"%s\" cx=\"%s\" cy=\"%s\" r=\"%s\" fill=\"%s\"%s/>", cls, N(x), N(y),
                 N(r), col, extra);
         break;
     case 1:
-        fprintf(f, "<rect class=\"dot\" x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"%s\"%s/>",
+        fprintf(f, "<rect class=\"%s\" x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"%s\"%s/>", cls,
                 N(x - r * 0.85), N(y - r * 0.85), N(2 * r * 0.85), N(2 * r * 0.85), col, extra);
         break;
     case 2:
-        fprintf(f, "<polygon class=\"dot\" points=\"%s,%s %s,%s %s,%s %s,%s\" fill=\"%s\"%s/>", N(x),
+        fprintf(f, "<polygon class=\"%s\" points=\"%s,%s %s,%s %s,%s %s,%s\" fill=\"%s\"%s/>", cls, N(x),
                 N(y - r * 1.2), N(x + r * 1.2), N(y), N(x), N(y + r * 1.2),
                 N(x - r * 1.2), N(y), col, extra);
         break;
     case 3:
-        fprintf(f, "<polygon class=\"dot\" points=\"%s,%s %s,%s %s,%s\" fill=\"%s\"%s/>", N(x),
+        fprintf(f, "<polygon class=\"%s\" points=\"%s,%s %s,%s %s,%s\" fill=\"%s\"%s/>", cls, N(x),
                 N(y - r * 1.15), N(x + r * 1.1), N(y + r * 0.8), N(x - r * 1.1),
                 N(y + r * 0.8), col, extra);
         break;
     default:
-        fprintf(f, "<polygon class=\"dot\" points=\"%s,%s %s,%s %s,%s\" fill=\"%s\"%s/>", N(x),
+        fprintf(f, "<polygon class=\"%s\" points=\"%s,%s %s,%s %s,%s\" fill=\"%s\"%s/>", cls, N(x),
                 N(y + r * 1.15), N(x + r * 1.1), N(y - r * 0.8), N(x - r * 1.1),
                 N(y - r * 0.8), col, extra);
         break;
@@ -312,7 +313,7 @@ quipu_status quipu_plot_print_svg(FILE *f, const quipu_plot *p, const quipu_plot
     double sub_y = p->subtitle && *p->subtitle ? y + 19 : y;
     double leg_y = sub_y + 24, x = pad;
     for (size_t k = 0; k < n_series; k++) {
-        double w = 18 + fmin(text_width(series[k].name, 12), 360) + 22;
+        double w = 19 + fmin(text_width(series[k].name, 12), 360) + 28;
         if (x > pad && x + w > W - pad) {
             x = pad;
             leg_y += 19;
@@ -349,12 +350,14 @@ quipu_status quipu_plot_print_svg(FILE *f, const quipu_plot *p, const quipu_plot
     }
     axis ax;
     axis_make(&ax, have_data ? dmin : NAN, have_data ? dmax : NAN, p->lo, p->hi);
-#define XPOS(v) (left + ((fmin(fmax((v), ax.lo), ax.hi) - ax.lo) / (ax.hi - ax.lo)) * pw)
+    /* values map to [left + inset, right - inset] so markers at the ends of the range stay clear of the frame */
+    const double inset = 8;
+#define XPOS(v) (left + inset + ((fmin(fmax((v), ax.lo), ax.hi) - ax.lo) / (ax.hi - ax.lo)) * (pw - 2 * inset))
 
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
     fprintf(f,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%s\" height=\"%s\" "
-            "viewBox=\"0 0 %s %s\" font-family=\"Helvetica, Arial, 'Liberation Sans', 'DejaVu Sans', sans-serif\" "
+            "viewBox=\"0 0 %s %s\" font-family=\"Helvetica, Arial, 'Liberation Sans', 'DejaVu Sans', 'Noto Sans', 'Noto Sans CJK KR', sans-serif\" "
             "font-size=\"12\">\n",
             N(W), N(H), N(W), N(H));
     fputs("<title>", f);
@@ -379,7 +382,7 @@ quipu_status quipu_plot_print_svg(FILE *f, const quipu_plot *p, const quipu_plot
     for (size_t k = 0; k < n_series; k++) {
         fprintf(f, "<line x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\" stroke=\"%s\" stroke-width=\"1.5\"/>",
                 N(lx[k]), N(ly[k] - 4), N(lx[k] + 14), N(ly[k] - 4), g_colors[k % N_COLORS]);
-        marker(f, k, lx[k] + 7, ly[k] - 4, "");
+        marker(f, "key", k, lx[k] + 7, ly[k] - 4, "");
         fprintf(f, "<text x=\"%s\" y=\"%s\" fill=\"#222222\">", N(lx[k] + 19), N(ly[k]));
         xml_text_n(f, series[k].name, fit_chars(series[k].name, 12, 360));
         fputs("</text>\n", f);
@@ -486,7 +489,7 @@ quipu_status quipu_plot_print_svg(FILE *f, const quipu_plot *p, const quipu_plot
                         N(x0), N(yy), N(x1), N(x0), N(yy - 3.5),
                         N(yy + 3.5), N(x1), N(yy - 3.5), N(yy + 3.5), col);
             }
-            marker(f, k, XPOS(v), yy, " stroke=\"#ffffff\" stroke-width=\"0.8\"");
+            marker(f, "dot", k, XPOS(v), yy, " stroke=\"#ffffff\" stroke-width=\"0.8\"");
             fputs("</g>\n", f);
         }
     }
