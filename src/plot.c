@@ -281,6 +281,18 @@ static void marker(FILE *f, const char *cls, size_t k, double x, double y, const
     }
 }
 
+/* The item count of row r when every series gives the same one, else -1. */
+static int64_t row_count(const quipu_plot_series *series, size_t n_series, size_t r)
+{
+    int64_t n = -1;
+    for (size_t k = 0; k < n_series; k++) {
+        if (!series[k].n || series[k].n[r] < 0) return -1;
+        if (n >= 0 && series[k].n[r] != n) return -1;
+        n = series[k].n[r];
+    }
+    return n;
+}
+
 quipu_status quipu_plot_print_svg(FILE *f, const quipu_plot *p, const quipu_plot_series *series, size_t n_series,
                                   quipu_error *err)
 {
@@ -296,9 +308,19 @@ quipu_status quipu_plot_print_svg(FILE *f, const quipu_plot *p, const quipu_plot
         double w = text_width(p->rows[r].label, p->rows[r].indent ? 11.5 : 12) + (p->rows[r].indent ? 14 : 0);
         if (w > lw) lw = w;
     }
+    /* a row's item count, shown left of the plot when every series has the same one */
+    double nw = 0;
+    for (size_t r = 0; r < p->n_rows; r++) {
+        int64_t rn = row_count(series, n_series, r);
+        if (rn < 0) continue;
+        char nb[32];
+        snprintf(nb, sizeof nb, "n=%lld", (long long)rn);
+        nw = fmax(nw, text_width(nb, 10.5) + 10);
+    }
     double left = lw + pad + 14;
     if (left < 120) left = 120;
     if (left > 330) left = 330;
+    left += nw;
     const double right = W - 56; /* room for the last tick label and "n/a" */
     const double pw = right - left;
 
@@ -411,6 +433,10 @@ quipu_status quipu_plot_print_svg(FILE *f, const quipu_plot *p, const quipu_plot
         }
         xml_text_n(f, row->label, fit);
         fputs("</text>\n", f);
+        int64_t rn = row_count(series, n_series, r);
+        if (rn >= 0)
+            fprintf(f, "<text x=\"%s\" y=\"%s\" text-anchor=\"end\" font-size=\"10.5\" fill=\"#777777\">n=%lld</text>\n",
+                    N(left - 8), N(top + band * ((double)r + 0.5) + 4), (long long)rn);
     }
     fputs("</g>\n", f);
 
@@ -475,7 +501,7 @@ quipu_status quipu_plot_print_svg(FILE *f, const quipu_plot *p, const quipu_plot
             fprintf(f, ": %s", fmt_value(vb, sizeof vb, v, p->decimals));
             if (!isnan(v) && isfinite(lo) && isfinite(hi))
                 fprintf(f, " [%s, %s]", fmt_value(lb, sizeof lb, lo, p->decimals), fmt_value(hb, sizeof hb, hi, p->decimals));
-            if (s->n) fprintf(f, ", n = %lld", (long long)s->n[r]);
+            if (s->n && s->n[r] >= 0) fprintf(f, ", n = %lld", (long long)s->n[r]);
             fputs("</title>", f);
             if (isnan(v)) {
                 fprintf(f, "<text class=\"na\" x=\"%s\" y=\"%s\" font-size=\"10\" fill=\"%s\">n/a</text></g>\n",
@@ -682,7 +708,10 @@ static quipu_status plot_one(const char *dir, const quipu_metric_row_set *sets, 
     pser = quipu_calloc_array(ns, sizeof *pser);
     names = quipu_calloc_array(ns, sizeof *names);
     if (!val || !lo || !hi || !nn || !prow || !pser || !names) goto nomem;
-    for (size_t i = 0; i < nr * ns; i++) val[i] = lo[i] = hi[i] = NAN;
+    for (size_t i = 0; i < nr * ns; i++) {
+        val[i] = lo[i] = hi[i] = NAN;
+        nn[i] = -1;
+    }
 
     /* every set holds the same single model: the set labels alone tell the series apart */
     int one_model_each = 1;
@@ -743,11 +772,11 @@ static quipu_status plot_one(const char *dir, const quipu_metric_row_set *sets, 
     title = xasprintf("%s \xE2\x80\x94 %s", bench, metric);
     subtitle = d ? xstrdup(d->description) : xstrdup("");
     if (isfinite(conf) && conf > 0 && conf < 1)
-        foot = xasprintf("Markers: point estimates. Whiskers: %g%% bootstrap confidence intervals. n/a: undefined "
-                         "(see the run's summary.json note).", conf * 100);
+        foot = xasprintf("Markers: point estimates; whiskers: %g%% bootstrap confidence intervals; n: items in the "
+                         "metric; n/a: undefined (summary.json's note says why).", conf * 100);
     else
-        foot = xstrdup("Markers: point estimates. Whiskers: bootstrap confidence intervals. n/a: undefined "
-                       "(see the run's summary.json note).");
+        foot = xstrdup("Markers: point estimates; whiskers: bootstrap confidence intervals; n: items in the metric; "
+                       "n/a: undefined (summary.json's note says why).");
     if (!title || !subtitle || !foot) goto nomem;
     char refl[96] = "";
     if (d && isfinite(d->reference)) snprintf(refl, sizeof refl, "%g = %s", d->reference, d->reference_label);

@@ -62,7 +62,8 @@ typedef struct quipu_plot_row {
 typedef struct quipu_plot_series {
     const char *name;             /* legend entry */
     const double *value, *ci_low, *ci_high; /* NaN: missing (value) / no interval (ci) */
-    const int64_t *n;             /* items per row for the tooltips; may be NULL */
+    const int64_t *n;             /* items per row (-1: unknown) for the tooltips, and printed beside
+                                     the row label when every series has the same; may be NULL */
 } quipu_plot_series;
 
 typedef struct quipu_plot {

@@ -1042,6 +1042,101 @@ static void check_plot_unit(void)
         CHECK(quipu_metric_display_find(quipu_headline_metrics[k])->headline);
 }
 
+/* ---- runs written by `quipu run` itself ---------------------------------------------------- */
+
+/* Two real runs on tiny checkpoints (two cultures, pairs, SESGO and StereoSet MC): the metrics
+ * recomputed from items.jsonl.zst equal summary.json's bit for bit, and the report pairs every
+ * item. Skipped (with a note) when the binary, the datasets or the tiny models are missing. */
+static void check_real_runs(void)
+{
+    const char *bin = getenv("QUIPU_BIN"), *src = getenv("QUIPU_SOURCE_DIR"), *shared = getenv("QUIPU_SHARED");
+    char path[2048];
+    if (!bin || !src || !shared) {
+        printf("note: QUIPU_BIN/QUIPU_SOURCE_DIR/QUIPU_SHARED not set: real runs not checked\n");
+        return;
+    }
+    snprintf(path, sizeof path, "%s/datasets/crows-pairs", shared);
+    if (!test_file_exists(path) || !test_file_exists(bin)) {
+        printf("note: no datasets or no quipu binary: real runs not checked\n");
+        return;
+    }
+    const char *models[2] = {"tiny-mistral", "tiny-llama"};
+    char cmd[8192];
+    for (int m = 0; m < 2; m++) {
+        snprintf(cmd, sizeof cmd,
+                 "set -e; d='%s/%s'; mkdir -p \"$d\"; cp '%s/tests/models/%s'/* \"$d/\"; "
+                 "t=$(cat '%s/tests/models/%s/tokenizer.source'); cp \"%s/tokenizers/$t/tokenizer.json\" \"$d/\"; "
+                 "if [ -f \"%s/tokenizers/$t/tokenizer_config.json\" ]; then "
+                 "cp \"%s/tokenizers/$t/tokenizer_config.json\" \"$d/\"; fi",
+                 g_tmp, models[m], src, models[m], src, models[m], shared, shared, shared);
+        if (system(cmd) != 0) {
+            printf("note: could not stage %s: real runs not checked\n", models[m]);
+            return;
+        }
+        char cfg[4096];
+        snprintf(cfg, sizeof cfg,
+                 "name: real-%d\noutput: %s/real-%d\nseed: 7\ndatasets_dir: %s/datasets\nmodels:\n"
+                 "  - path: %s/%s\n    name: tiny\nbenchmarks:\n"
+                 "  - name: crows_pairs_en\n    limit: 16\n    sample: spread\n"
+                 "  - name: crows_pairs_fr\n    limit: 10\n    sample: spread\n"
+                 "  - name: sesgo\n    limit: 12\n    sample: spread\n"
+                 "  - name: stereoset_intra\n    limit: 6\n"
+                 "metrics:\n  include: all\n  bootstrap: 100\nscoring:\n  batch_tokens: 256\nprogress_interval: 0\n",
+                 m, g_tmp, m, shared, g_tmp, models[m]);
+        char cfg_path[1200];
+        snprintf(cfg_path, sizeof cfg_path, "%s/real-%d.yaml", g_tmp, m);
+        write_bytes(cfg_path, cfg, strlen(cfg));
+        snprintf(cmd, sizeof cmd, "'%s' run '%s' > '%s/real-%d.out' 2>&1", bin, cfg_path, g_tmp, m);
+        int rc = system(cmd);
+        CHECK_MSG(rc == 0, "quipu run %s failed (see %s/real-%d.out)", cfg_path, g_tmp, m);
+        if (rc != 0) return;
+    }
+    char da[1200], db[1200];
+    snprintf(da, sizeof da, "%s/real-0", g_tmp);
+    snprintf(db, sizeof db, "%s/real-1", g_tmp);
+    quipu_run_data d;
+    quipu_error e = {0};
+    quipu_status st = quipu_run_read(da, &d, &e);
+    CHECK_MSG(st == QUIPU_OK, "%s", e.msg);
+    if (st) return;
+    CHECK(d.n_models == 1 && d.has_items && d.models[0].n_items == 44 && d.n_rows > 0);
+    size_t n_pct = 0; /* crows_pairs_en's pct_stereotype rows: US and each category sampled */
+    for (size_t i = 0; i < d.n_rows; i++)
+        n_pct += !strcmp(d.rows[i].benchmark, "crows_pairs_en") && !strcmp(d.rows[i].metric, "pct_stereotype");
+    CHECK(n_pct >= 3);
+    quipu_metric_results res;
+    st = quipu_metrics_compute(&res, d.models[0].items, d.models[0].n_items, d.models[0].records, d.models[0].n_items,
+                               &d.opt, &e);
+    CHECK_MSG(st == QUIPU_OK, "%s", e.msg);
+    if (!st) {
+        size_t mism = 0;
+        CHECK_MSG(res.n_rows == d.n_rows, "%zu rows recomputed, %zu in summary.json", res.n_rows, d.n_rows);
+        for (size_t i = 0; i < res.n_rows && i < d.n_rows; i++) {
+            const quipu_metric_row *r = &d.rows[i];
+            const quipu_metric_result *x = &res.rows[i];
+            int same = !strcmp(r->benchmark, x->benchmark) && !strcmp(r->culture, x->culture) &&
+                       !strcmp(r->category, x->category) && !strcmp(r->metric, x->metric) && r->n == x->n &&
+                       (isnan(r->value) ? isnan(x->value) : r->value == x->value) &&
+                       (isnan(r->ci_low) ? isnan(x->ci_low) : r->ci_low == x->ci_low) &&
+                       (isnan(r->ci_high) ? isnan(x->ci_high) : r->ci_high == x->ci_high);
+            mism += !same;
+        }
+        CHECK_MSG(mism == 0, "%zu metric rows of a real run differ when recomputed from items.jsonl.zst", mism);
+        quipu_metric_results_free(&res);
+    }
+    quipu_run_data_free(&d);
+    const char *out = tmp_path("real-report");
+    st = quipu_report_main(5, (char *[]){"report", da, db, "--out", (char *)out}, &e);
+    CHECK_MSG(st == QUIPU_OK, "%s", e.msg);
+    char *md = slurp(test_path(out, "report.md"));
+    CHECK_CONTAINS(md, "Matched items: 44 (only in A: 0, only in B: 0)");
+    CHECK_CONTAINS(md, "| fr-FR | FR | pct_stereotype |");
+    free(md);
+    check_svg(test_path(out, "plots/crows_pairs_en__pct_stereotype.svg"), 2 * n_pct); /* the same items in both runs */
+    check_svg(test_path(out, "plots/sesgo__sesgo_bias_ambig.svg"), SIZE_MAX);
+    check_svg(test_path(out, "plots/stereoset_intra__ss.svg"), SIZE_MAX);
+}
+
 int main(void)
 {
     const char *gold = getenv("QUIPU_REPORT_WRITE_GOLDEN");
@@ -1076,6 +1171,7 @@ int main(void)
         synth_free(&c);
     }
     check_errors(dir_a, dir_c);
+    check_real_runs();
 
     /* the committed golden runs give the same report */
     const char *src = test_env("QUIPU_SOURCE_DIR", NULL);
