@@ -244,7 +244,7 @@ static quipu_status rp_index(rp *r, quipu_error *err)
     for (size_t i = 0; i < r->n_runs; i++) total += r->runs[i].n_rows;
     r->cells = quipu_calloc_array(total, sizeof *r->cells);
     r->benchmarks = quipu_calloc_array(total, sizeof *r->benchmarks);
-    if (!r->cells || !r->benchmarks) return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+    if (!r->cells || !r->benchmarks) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     for (size_t s = 0; s < r->n_series; s++) {
         const quipu_run_data *d = &r->runs[r->series[s].run];
         for (size_t i = 0; i < d->n_rows; i++) {
@@ -278,7 +278,7 @@ static quipu_status rp_groups(const rp *r, const char *bench, rp_group **out, si
     size_t total = 0, n = 0, n_cult = 0;
     for (size_t i = 0; i < r->n_runs; i++) total += r->runs[i].n_rows;
     rp_group *g = quipu_calloc_array(total, sizeof *g);
-    if (!g) return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+    if (!g) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     for (size_t ri = 0; ri < r->n_runs; ri++) {
         const quipu_run_data *d = &r->runs[ri];
         for (size_t i = 0; i < d->n_rows; i++) {
@@ -316,7 +316,7 @@ static quipu_status rp_read(rp *r, quipu_error *err)
     const quipu_report_options *o = r->o;
     r->runs = quipu_calloc_array(o->n_runs, sizeof *r->runs);
     r->run_labels = quipu_calloc_array(o->n_runs, sizeof *r->run_labels);
-    if (!r->runs || !r->run_labels) return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+    if (!r->runs || !r->run_labels) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < o->n_runs; i++) {
         quipu_status st = quipu_run_read(o->run_dirs[i], &r->runs[i], err);
         if (st) return st;
@@ -329,19 +329,19 @@ static quipu_status rp_read(rp *r, quipu_error *err)
         for (size_t j = 0; j < r->n_runs; j++)
             if (j != i && streq(b, base_name(r->runs[j].dir))) dup = 1;
         r->run_labels[i] = xstrdup(dup ? r->runs[i].dir : b);
-        if (!r->run_labels[i]) return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+        if (!r->run_labels[i]) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     }
     size_t ns = 0;
     for (size_t i = 0; i < r->n_runs; i++) ns += r->runs[i].n_models;
     r->series = quipu_calloc_array(ns, sizeof *r->series);
-    if (!r->series) return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+    if (!r->series) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < r->n_runs; i++)
         for (size_t m = 0; m < r->runs[i].n_models; m++) {
             rp_series *s = &r->series[r->n_series];
             s->run = i;
             s->model = &r->runs[i].models[m];
             s->label = r->n_runs == 1 ? xstrdup(s->model->name) : xasprintf("%s: %s", r->run_labels[i], s->model->name);
-            if (!s->label) return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+            if (!s->label) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
             r->n_series++;
         }
     return QUIPU_OK;
@@ -353,7 +353,7 @@ static quipu_status rp_add_pair(rp *r, size_t ra, const quipu_run_model *ma, siz
     if (r->n_pairs == *cap) {
         size_t c = *cap ? 2 * *cap : 8;
         rp_pair *p = realloc(r->pairs, c * sizeof *p);
-        if (!p) return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+        if (!p) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
         r->pairs = p;
         *cap = c;
     }
@@ -388,7 +388,7 @@ static quipu_status rp_pairs(rp *r, quipu_error *err)
         if (!st && r->n_pairs == before) { /* nothing to pair: say so in the report */
             st = rp_add_pair(r, 0, NULL, j, NULL, &cap, err);
             if (!st && !(r->pairs[r->n_pairs - 1].note = xstrdup("no model in common: no paired tests")))
-                st = quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+                st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
         }
     }
     return st;
@@ -403,7 +403,7 @@ static quipu_status rp_compare(rp *r, quipu_error *err)
         const char *la = r->run_labels[p->ra], *lb = r->run_labels[p->rb];
         if (!a->has_items || !b->has_items) {
             p->note = xasprintf("%s has no items.jsonl.zst: no paired tests", !a->has_items ? la : lb);
-            if (!p->note) return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+            if (!p->note) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
             continue;
         }
         quipu_metrics_options opt = a->opt;
@@ -420,7 +420,7 @@ static quipu_status rp_compare(rp *r, quipu_error *err)
                                 quipu_score_norm_name(a->opt.norm), quipu_score_norm_name(b->opt.norm), la,
                                 quipu_score_norm_name(a->opt.norm));
         if ((p->c.n_matched == 0 || a->opt.norm != b->opt.norm) && !p->note)
-            return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+            return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     }
     return QUIPU_OK;
 }
@@ -723,7 +723,7 @@ static void csv_write(FILE *f, const rp *r)
 static quipu_status write_file(const char *dir, const char *name, const rp *r, int which, quipu_error *err)
 {
     char *path = xasprintf("%s/%s", dir, name);
-    if (!path) return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+    if (!path) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     FILE *f = fopen(path, "wb");
     if (!f) {
         quipu_status st = quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
@@ -743,7 +743,7 @@ static quipu_status write_file(const char *dir, const char *name, const rp *r, i
 quipu_status quipu_report(const quipu_report_options *o, quipu_error *err)
 {
     if (!o || o->n_runs == 0 || !o->run_dirs)
-        return quipu_error_set(err, QUIPU_ERR_INVALID, "report: no run folders given (usage: quipu report RUN_DIR...)");
+        return quipu_error_set(err, QUIPU_ERR_INVALID, "no run folders given (usage: quipu report RUN_DIR...)");
     rp r;
     memset(&r, 0, sizeof r);
     r.o = o;
@@ -755,12 +755,12 @@ quipu_status quipu_report(const quipu_report_options *o, quipu_error *err)
     if (nm == 0)
         while (quipu_headline_metrics[nm]) nm++;
     r.metrics = quipu_calloc_array(nm + 1, sizeof *r.metrics);
-    if (!r.metrics) return quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+    if (!r.metrics) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     for (size_t k = 0; k < nm; k++) {
         const char *m = o->n_metrics ? o->metrics[k] : quipu_headline_metrics[k];
         if (!quipu_metric_display_find(m)) {
             st = quipu_error_set(err, QUIPU_ERR_INVALID,
-                                 "report: unknown metric '%s' (known: pct_stereotype, pct_stereotype_stereo, "
+                                 "unknown metric '%s' (known: pct_stereotype, pct_stereotype_stereo, "
                                  "pct_stereotype_antistereo, pct_neutral, likelihood_diff, acc, acc_ambig, acc_disambig, "
                                  "s_dis, s_amb, bias_score_ambig, bias_score_disambig, sesgo_bias_ambig, "
                                  "sesgo_bias_disambig, ft_minus_fo_ambig, ft_minus_fo_disambig, ss, lms, icat)",
@@ -787,7 +787,7 @@ quipu_status quipu_report(const quipu_report_options *o, quipu_error *err)
         quipu_metric_row_set *sets = quipu_calloc_array(r.n_runs, sizeof *sets);
         char *plots_dir = xasprintf("%s/plots", r.out_dir);
         const char **ml = quipu_calloc_array(r.n_metrics + 1, sizeof *ml);
-        if (!sets || !plots_dir || !ml) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+        if (!sets || !plots_dir || !ml) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
         if (!st) {
             for (size_t i = 0; i < r.n_runs; i++)
                 sets[i] = (quipu_metric_row_set){r.run_labels[i], r.runs[i].rows, r.runs[i].n_rows, r.runs[i].opt.ci_level};
@@ -806,7 +806,7 @@ quipu_status quipu_report(const quipu_report_options *o, quipu_error *err)
     }
     if ((st = write_file(r.out_dir, "report.md", &r, 0, err))) goto done;
     if ((st = write_file(r.out_dir, "comparison.csv", &r, 1, err))) goto done;
-    quipu_log(QUIPU_LOG_INFO, "report: wrote %s/report.md, %s/comparison.csv and %zu plot%s in %s/plots", r.out_dir,
+    quipu_log(QUIPU_LOG_INFO, "wrote %s/report.md, %s/comparison.csv and %zu plot%s in %s/plots", r.out_dir,
               r.out_dir, r.plots.n, r.plots.n == 1 ? "" : "s", r.out_dir);
 done:
     rp_free(&r);
@@ -827,7 +827,7 @@ quipu_status quipu_report_main(int argc, char **argv, quipu_error *err)
     size_t n_runs = 0, n_names = 0, n_metrics = 0;
     quipu_status st = QUIPU_OK;
     if (!runs || !names) {
-        st = quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+        st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
         goto done;
     }
     int only_runs = 0;
@@ -854,7 +854,7 @@ quipu_status quipu_report_main(int argc, char **argv, quipu_error *err)
         if (!strcmp(a, "--out") || !strcmp(a, "--metric")) {
             opt = a;
             if (i + 1 >= argc) {
-                st = quipu_error_set(err, QUIPU_ERR_INVALID, "report: %s needs a value (see quipu report --help)", a);
+                st = quipu_error_set(err, QUIPU_ERR_INVALID, "%s needs a value (see quipu report --help)", a);
                 goto done;
             }
             val = argv[++i];
@@ -865,21 +865,21 @@ quipu_status quipu_report_main(int argc, char **argv, quipu_error *err)
             opt = "--metric";
             val = a + 9;
         } else {
-            st = quipu_error_set(err, QUIPU_ERR_INVALID, "report: unknown option '%s' (see quipu report --help)", a);
+            st = quipu_error_set(err, QUIPU_ERR_INVALID, "unknown option '%s' (see quipu report --help)", a);
             goto done;
         }
         if (!*val) {
-            st = quipu_error_set(err, QUIPU_ERR_INVALID, "report: %s needs a non-empty value", opt);
+            st = quipu_error_set(err, QUIPU_ERR_INVALID, "%s needs a non-empty value", opt);
             goto done;
         }
         if (!strcmp(opt, "--out")) o.out_dir = val;
         else if (!(names[n_names++] = xstrdup(val))) {
-            st = quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+            st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
             goto done;
         }
     }
     if (n_runs == 0) {
-        st = quipu_error_set(err, QUIPU_ERR_INVALID, "report: no run folders given (usage: quipu report RUN_DIR... "
+        st = quipu_error_set(err, QUIPU_ERR_INVALID, "no run folders given (usage: quipu report RUN_DIR... "
                                                      "[--out DIR] [--metric NAME]...)");
         goto done;
     }
@@ -890,7 +890,7 @@ quipu_status quipu_report_main(int argc, char **argv, quipu_error *err)
     }
     metrics = quipu_calloc_array(cap + 1, sizeof *metrics);
     if (!metrics) {
-        st = quipu_error_set(err, QUIPU_ERR_NOMEM, "report: out of memory");
+        st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
         goto done;
     }
     for (size_t k = 0; k < n_names; k++)
@@ -898,7 +898,7 @@ quipu_status quipu_report_main(int argc, char **argv, quipu_error *err)
             char *comma = strchr(p, ',');
             if (comma) *comma = 0;
             if (!*p) {
-                st = quipu_error_set(err, QUIPU_ERR_INVALID, "report: empty metric name in --metric");
+                st = quipu_error_set(err, QUIPU_ERR_INVALID, "empty metric name in --metric");
                 goto done;
             }
             metrics[n_metrics++] = p;

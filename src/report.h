@@ -32,7 +32,7 @@ quipu_status quipu_report(const quipu_report_options *o, quipu_error *err);
 
 /* The command line: argv[0] is the command name ("report"), then options and run folders.
  * `--help` prints the usage on stdout and returns QUIPU_OK; a usage error is QUIPU_ERR_INVALID
- * with a one-line message starting "report: ". */
+ * with a one-line message (main.c prefixes "quipu report: "). */
 quipu_status quipu_report_main(int argc, char **argv, quipu_error *err);
 void quipu_report_usage(FILE *f);
 

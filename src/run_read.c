@@ -332,6 +332,7 @@ static quipu_status line_string(json_t *o, const char *key, int required, const 
     json_t *v = json_object_get(o, key);
     *out = "";
     if (!v) return required ? BAD("%s:%zu: field '%s' is missing", where, line, key) : QUIPU_OK;
+    if (!required && json_is_null(v)) return QUIPU_OK;
     if (!json_is_string(v)) return BAD("%s:%zu: field '%s' must be a string", where, line, key);
     *out = json_string_value(v);
     return QUIPU_OK;
@@ -652,7 +653,7 @@ done:
 static quipu_status run_read(const char *run_dir, quipu_run_data *out, int with_items, quipu_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (!run_dir || !*run_dir) return quipu_error_set(err, QUIPU_ERR_INVALID, "report: empty run folder name");
+    if (!run_dir || !*run_dir) return quipu_error_set(err, QUIPU_ERR_INVALID, "empty run folder name");
     size_t n = strlen(run_dir);
     while (n > 1 && run_dir[n - 1] == '/') n--;
     char *dir = malloc(n + 32);

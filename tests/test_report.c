@@ -829,12 +829,12 @@ static void check_errors(const char *run_a, const char *run_c)
     const char *file = tmp_path("a-file");
     write_bytes(file, "x", 1);
     expect_report_error("a-file: not a folder", 2, (const char *[]){"report", file});
-    expect_report_error("report: unknown metric 'stereotype_pct'", 4,
+    expect_report_error("unknown metric 'stereotype_pct'", 4,
                         (const char *[]){"report", "--metric", "stereotype_pct", run_a});
-    expect_report_error("report: unknown metric 'bogus'", 3, (const char *[]){"report", "--metric=ss,bogus", run_a});
-    expect_report_error("report: no run folders given", 1, (const char *[]){"report"});
-    expect_report_error("report: unknown option '--frobnicate'", 3, (const char *[]){"report", "--frobnicate", run_a});
-    expect_report_error("report: --out needs a value", 3, (const char *[]){"report", run_a, "--out"});
+    expect_report_error("unknown metric 'bogus'", 3, (const char *[]){"report", "--metric=ss,bogus", run_a});
+    expect_report_error("no run folders given", 1, (const char *[]){"report"});
+    expect_report_error("unknown option '--frobnicate'", 3, (const char *[]){"report", "--frobnicate", run_a});
+    expect_report_error("--out needs a value", 3, (const char *[]){"report", run_a, "--out"});
     expect_report_error("a-file: exists and is not a folder", 4,
                         (const char *[]){"report", run_a, "--out", test_path(file, "out")});
     quipu_error e = {0};
