@@ -13,6 +13,7 @@
 #include "backend.h"
 #include "common.h"
 #include "model.h"
+#include "report.h"
 #include "run.h"
 #include "score.h"
 #include "tokenizer.h"
@@ -32,7 +33,7 @@ static void usage_main(FILE *f) {
             "  tokenize  token ids of JSON strings on stdin\n"
             "  inspect   architecture, hyper-parameters, tensors and tokenizer of a model\n"
             "  run       run an experiment config (YAML): models x benchmarks -> bias metrics\n"
-            "  report    tables and plots from finished runs (not in this build yet)\n"
+            "  report    side-by-side tables, paired tests and plots from finished runs\n"
             "\n"
             "Run 'quipu COMMAND --help' for a command's options; 'quipu --version' for the version.\n");
 }
@@ -341,10 +342,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "tokenize")) rc = cmd_tokenize(argc - 1, argv + 1, &err);
     else if (!strcmp(cmd, "inspect")) rc = cmd_inspect(argc - 1, argv + 1, &err);
     else if (!strcmp(cmd, "run")) return quipu_run_main(argc - 1, argv + 1);
-    else if (!strcmp(cmd, "report")) {
-        fprintf(stderr, "quipu report: not available in this build yet\n");
-        return 1;
-    } else {
+    else if (!strcmp(cmd, "report")) rc = quipu_report_main(argc - 1, argv + 1, &err) ? 1 : 0;
+    else {
         fprintf(stderr, "quipu: unknown command '%s' (try 'quipu --help')\n", cmd);
         return EXIT_USAGE;
     }

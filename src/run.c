@@ -22,6 +22,7 @@
 #include "journal.h"
 #include "metrics.h"
 #include "model.h"
+#include "plot.h"
 #include "scheduler.h"
 #include "score.h"
 
@@ -651,6 +652,10 @@ static quipu_status write_results(run_state *s, quipu_error *err) {
     mo.ci_level = cfg->metrics.confidence;
     json_t *summary = json_object(), *jmetrics = json_array(), *jmodels = json_array(), *jbench = json_array();
     sbuf csv = {0}, md = {0}, items = {0};
+    quipu_metric_row *plot_rows = NULL;
+    size_t n_plot_rows = 0;
+    quipu_metric_results *kept = NULL;
+    int n_kept = 0;
     sb_printf(&csv, "model,benchmark,language,culture,category,metric,value,ci_low,ci_high,n,note\n");
     sb_printf(&md, "# %s\n\nquipu %s, config hash `%.16s`, seed %llu, scores: %s log-likelihood, %d bootstrap resamples, %.0f%% intervals.\n",
               cfg->name, QUIPU_VERSION, s->hash, (unsigned long long)cfg->seed, quipu_score_norm_name(mo.norm), mo.n_boot,
@@ -713,7 +718,18 @@ static quipu_status write_results(run_state *s, quipu_error *err) {
                 sb_printf(&md, "| %s | %s | %s | %s | %.3f | [%.3f, %.3f] | %lld |\n", x->language, x->culture, x->category, x->metric,
                           x->value, x->ci_low, x->ci_high, (long long)x->n);
         }
-        quipu_metric_results_free(&mr);
+        /* plots: rows of every model, written once all models are done */
+        {
+            quipu_metric_row *nr = realloc(plot_rows, (n_plot_rows + mr.n_rows) * sizeof *nr);
+            if (!nr) { quipu_metric_results_free(&mr); st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); goto done; }
+            plot_rows = nr;
+            quipu_metric_rows_from_results(plot_rows + n_plot_rows, mname, &mr);
+            n_plot_rows += mr.n_rows;
+            quipu_metric_results *keep = realloc(kept, (size_t)(n_kept + 1) * sizeof *keep);
+            if (!keep) { quipu_metric_results_free(&mr); st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); goto done; }
+            kept = keep;
+            kept[n_kept++] = mr;
+        }
         /* items.jsonl */
         for (size_t k = 0; k < n; k++) {
             size_t i = order[k];
@@ -793,9 +809,18 @@ static quipu_status write_results(run_state *s, quipu_error *err) {
         free(z);
         if (st) goto done;
     }
+    {
+        char pdir[4200];
+        snprintf(pdir, sizeof pdir, "%s/plots", dir);
+        quipu_metric_row_set set = {NULL, plot_rows, n_plot_rows, mo.ci_level};
+        if ((st = quipu_plots_write(pdir, &set, 1, NULL, 0, NULL, err))) goto done;
+    }
     printf("%s", md.p ? md.p : "");
     fflush(stdout);
 done:
+    free(plot_rows);
+    for (int k = 0; k < n_kept; k++) quipu_metric_results_free(&kept[k]);
+    free(kept);
     s->t_write = quipu_time_now() - t0;
     free(order);
     free(csv.p);
