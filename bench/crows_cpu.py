@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """CPU benchmark: score all 3,016 CrowS-Pairs (en) sentences with SmolLM2-135M (Q4_1 GGUF) in
 quipu, llama.cpp (llama-cpp-python, all logits) and transformers (fp32 on the CPU, GGUF
-dequantized), side by side in one run, same threads, same sentences; reports scored tokens per
+dequantized; batches of --hf-batch padded sentences, and one sentence per forward as
+lm-evaluation-harness runs it by default), side by side in one run, same threads, same sentences; reports scored tokens per
 second, the ratios to quipu, and each one's peak memory (max RSS of its own process).
 
 Every scorer computes the same thing: the lm-evaluation-harness log-likelihood of each sentence
@@ -100,7 +101,14 @@ def worker_transformers(args, sents):
             "version": f"transformers {transformers.__version__}, torch {torch.__version__}, batch {bs}"}
 
 
-WORKERS = {"quipu": worker_quipu, "llama.cpp": worker_llamacpp, "transformers": worker_transformers}
+def worker_transformers_bs1(args, sents):
+    """transformers one sentence per forward: lm-evaluation-harness's default batch size."""
+    args.hf_batch = 1
+    return worker_transformers(args, sents)
+
+
+WORKERS = {"quipu": worker_quipu, "llama.cpp": worker_llamacpp, "transformers": worker_transformers,
+           "transformers-bs1": worker_transformers_bs1}
 
 
 # ------------------------------------------------------------------ driver
@@ -111,7 +119,7 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--datasets", default="../shared/datasets")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--peers", default="quipu,llama.cpp,transformers")
+    ap.add_argument("--peers", default="quipu,llama.cpp,transformers,transformers-bs1")
     ap.add_argument("--python", action="append", default=[], help="PEER=PYTHON: interpreter to run a peer with")
     ap.add_argument("--hf-batch", type=int, default=16)
     ap.add_argument("--limit", type=int, default=0)
