@@ -369,7 +369,6 @@ static quipu_status local_add(run_state *s, const char *key, const quipu_item_re
 static quipu_status score_model(run_state *s, int mi, const done_set *done, quipu_journal *jr, quipu_error *err) {
     const quipu_config_model *cm = &s->cfg->models[mi];
     size_t n = s->n_items;
-    int64_t *cost = calloc(n ? n : 1, sizeof *cost);
     char **keys = calloc(n ? n : 1, sizeof *keys);
     int32_t *owner = calloc(n ? n : 1, sizeof *owner);
     size_t *todo = calloc(n ? n : 1, sizeof *todo), *mine = calloc(n ? n : 1, sizeof *mine);
@@ -379,7 +378,7 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
     quipu_model *m = NULL;
     quipu_status st = QUIPU_OK;
     size_t n_todo = 0, n_mine = 0;
-    if (!cost || !keys || !owner || !todo || !mine || !todo_keys || !todo_cost) {
+    if (!keys || !owner || !todo || !mine || !todo_keys || !todo_cost) {
         st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -468,7 +467,6 @@ done:
     quipu_backend_free(b);
     for (size_t i = 0; i < n && keys; i++) free(keys[i]);
     free(keys);
-    free(cost);
     free(owner);
     free(todo);
     free(mine);

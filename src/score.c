@@ -106,7 +106,6 @@ static quipu_status encode_group(quipu_model *m, const quipu_score_group *gr, in
     g->n_cont = gr->n_cont;
     g->pairs = quipu_calloc_array((size_t)(gr->n_cont > 0 ? gr->n_cont : 1), sizeof *g->pairs);
     if (!g->pairs) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
-    int64_t longest = 0;
     g->shared = share && gr->n_cont > 1;
     for (int c = 0; c < gr->n_cont; c++) {
         quipu_score_item it = {gr->context, gr->context_len, gr->continuations[c], gr->continuation_lens[c]};
@@ -137,7 +136,6 @@ static quipu_status encode_group(quipu_model *m, const quipu_score_group *gr, in
         /* every scored token needs a predecessor: an empty context encoding keeps the
          * continuation's first token as context */
         if (p->n_ctx == 0 && p->len > 0) p->n_ctx = 1;
-        if (p->len > longest) longest = p->len;
         if (c > 0 && (p->n_ctx != g->pairs[0].n_ctx || memcmp(p->seq, g->pairs[0].seq, (size_t)p->n_ctx * sizeof(int32_t))))
             g->shared = 0;
     }
@@ -155,7 +153,6 @@ static quipu_status encode_group(quipu_model *m, const quipu_score_group *gr, in
         g->n_tokens += g->shared ? (c == 0 ? p->n_ctx : 0) + (p->len - p->n_ctx - 1) : p->len - 1;
     }
     if (g->shared && g->pairs[0].n_ctx == 0) g->shared = 0;
-    (void)longest;
     return QUIPU_OK;
 }
 
