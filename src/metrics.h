@@ -111,6 +111,11 @@ int quipu_metrics_predict(const quipu_item_record *rec, quipu_score_norm norm);
  * value, ci_low, ci_high, n[, note]}...]}, NaN as null, keys in that order. CSV: a header line
  * then one row per result, RFC 4180 quoting, empty cells for NaN, numbers in the shortest
  * form that reads back to the same double. */
+/* CSV cells (RFC 4180): a string quoted when it holds , " CR or LF; a number in the shortest
+ * form that reads back to the same double, empty for NaN. Every CSV quipu writes uses these. */
+void quipu_csv_write_field(FILE *f, const char *s);
+void quipu_csv_write_num(FILE *f, double x);
+
 struct json_t;
 struct json_t *quipu_metric_results_to_json(const quipu_metric_results *r); /* NULL on NOMEM */
 quipu_status quipu_metric_results_write_json(const quipu_metric_results *r, const char *path,

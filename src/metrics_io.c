@@ -116,7 +116,7 @@ quipu_status quipu_metric_results_write_json(const quipu_metric_results *r, cons
 
 /* ---- CSV ---------------------------------------------------------------------------------- */
 
-static void csv_str(FILE *f, const char *s)
+void quipu_csv_write_field(FILE *f, const char *s)
 {
     s = s ? s : "";
     if (!strpbrk(s, ",\"\r\n")) {
@@ -131,12 +131,15 @@ static void csv_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void csv_num(FILE *f, double x)
+void quipu_csv_write_num(FILE *f, double x)
 {
     char buf[40];
     mx_format_double(buf, sizeof buf, x);
     fputs(buf, f);
 }
+
+#define csv_str quipu_csv_write_field
+#define csv_num quipu_csv_write_num
 
 static void csv_tags(FILE *f, const char *b, const char *l, const char *c, const char *cat)
 {

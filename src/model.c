@@ -476,6 +476,21 @@ static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cf
 
 /* ---------------------------------------------------------------- weights */
 
+static quipu_status split_rows(quipu_model *m, quipu_buf *src, int64_t cols, const int64_t *sizes, quipu_buf **dst[3], quipu_error *err) {
+    quipu_backend *b = m->backend;
+    float *all = b->iface->buf_host_ptr(src);
+    if (!all) return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "fused QKV split needs a host-visible buffer");
+    int64_t off = 0;
+    for (int i = 0; i < 3; i++) {
+        size_t nb = (size_t)(sizes[i] * cols) * sizeof(float);
+        *dst[i] = b->iface->buf_alloc(b, nb, err);
+        if (!*dst[i] || b->iface->buf_write(b, *dst[i], 0, all + off * cols, nb, err)) return err->code;
+        off += sizes[i];
+    }
+    b->iface->buf_free(b, src);
+    return QUIPU_OK;
+}
+
 static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
     quipu_model *m = L->m;
     quipu_model_config *c = &m->cfg;
@@ -506,22 +521,10 @@ static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
             if (load_ref(L, &r, QD + 2 * KD, D, 0, 0.0f, &qkv, err)) return err->code;
             snprintf(n, sizeof n, "blk.%lld.attn_qkv.bias", (long long)l);
             if (load_w(L, n, QD + 2 * KD, 0, 0, &qkv_b, err)) return err->code;
-            quipu_backend *b = m->backend;
-            float *all = b->iface->buf_host_ptr(qkv), *allb = qkv_b ? b->iface->buf_host_ptr(qkv_b) : NULL;
-            if (!all) return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "fused QKV split needs a host-visible buffer");
-            quipu_buf **dst[3] = {&w->wq, &w->wk, &w->wv}, **dstb[3] = {&w->bq, &w->bk, &w->bv};
-            int64_t off = 0, sz[3] = {QD, KD, KD};
-            for (int i = 0; i < 3; i++) {
-                *dst[i] = b->iface->buf_alloc(b, (size_t)(sz[i] * D) * sizeof(float), err);
-                if (!*dst[i] || b->iface->buf_write(b, *dst[i], 0, all + off * D, (size_t)(sz[i] * D) * sizeof(float), err)) return err->code;
-                if (allb) {
-                    *dstb[i] = b->iface->buf_alloc(b, (size_t)sz[i] * sizeof(float), err);
-                    if (!*dstb[i] || b->iface->buf_write(b, *dstb[i], 0, allb + off, (size_t)sz[i] * sizeof(float), err)) return err->code;
-                }
-                off += sz[i];
-            }
-            b->iface->buf_free(b, qkv);
-            b->iface->buf_free(b, qkv_b);
+            int64_t sizes[3] = {QD, KD, KD};
+            quipu_buf **dw[3] = {&w->wq, &w->wk, &w->wv}, **db[3] = {&w->bq, &w->bk, &w->bv};
+            if (split_rows(m, qkv, D, sizes, dw, err)) return err->code;
+            if (qkv_b && split_rows(m, qkv_b, 1, sizes, db, err)) return err->code;
         } else {
             LW(wq, "attn_q.weight", QD, D, 1);
             LW(wk, "attn_k.weight", KD, D, 1);
@@ -581,21 +584,6 @@ static quipu_status hf_load(loader *L, const char *const *prefixes, const char *
         return load_ref(L, &r, 1, rows, 0, add, out, err);
     }
     return load_ref(L, &r, rows, cols, transpose, add, out, err);
-}
-
-static quipu_status split_rows(quipu_model *m, quipu_buf *src, int64_t cols, const int64_t *sizes, quipu_buf **dst[3], quipu_error *err) {
-    quipu_backend *b = m->backend;
-    float *all = b->iface->buf_host_ptr(src);
-    if (!all) return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "fused QKV split needs a host-visible buffer");
-    int64_t off = 0;
-    for (int i = 0; i < 3; i++) {
-        size_t nb = (size_t)(sizes[i] * cols) * sizeof(float);
-        *dst[i] = b->iface->buf_alloc(b, nb, err);
-        if (!*dst[i] || b->iface->buf_write(b, *dst[i], 0, all + off * cols, nb, err)) return err->code;
-        off += sizes[i];
-    }
-    b->iface->buf_free(b, src);
-    return QUIPU_OK;
 }
 
 static quipu_status load_hf_weights(loader *L, quipu_error *err) {

@@ -102,34 +102,8 @@ static int metric_decimals(const char *metric)
     return d ? d->decimals : 3;
 }
 
-/* CSV (RFC 4180): quoted when needed; numbers in the shortest form that reads back exactly. */
-static void csv_str(FILE *f, const char *s)
-{
-    s = str(s);
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-static void csv_num(FILE *f, double x)
-{
-    if (isnan(x)) return;
-    char buf[64];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, x);
-        for (char *q = buf; *q; q++)
-            if (*q == ',') *q = '.';
-        if (strtod(buf, NULL) == x) break;
-    }
-    fputs(buf, f);
-}
+#define csv_str(f, s) quipu_csv_write_field((f), str(s))
+#define csv_num quipu_csv_write_num
 
 /* ---- the state of one report --------------------------------------------------------------- */
 

@@ -597,14 +597,6 @@ static void sb_json_str(sbuf *b, const char *s) {
     json_decref(j);
 }
 
-static void sb_csv(sbuf *b, const char *s) {
-    s = s ? s : "";
-    if (!strpbrk(s, ",\"\r\n")) { sb_printf(b, "%s", s); return; }
-    sb_printf(b, "\"");
-    for (; *s; s++) sb_printf(b, *s == '"' ? "\"\"" : "%c", *s);
-    sb_printf(b, "\"");
-}
-
 static const char *cond_name(quipu_condition c) { return c == QUIPU_COND_AMBIG ? "ambig" : c == QUIPU_COND_DISAMBIG ? "disambig" : ""; }
 static const char *pol_name(quipu_polarity p) { return p == QUIPU_POL_NEG ? "neg" : p == QUIPU_POL_NONNEG ? "nonneg" : ""; }
 
@@ -629,11 +621,6 @@ static int cmp_item_out(const void *a, const void *b) {
     return strcmp(x->id, y->id);
 }
 
-static void fmt_num(char *out, size_t n, double v) {
-    if (isnan(v)) snprintf(out, n, "%s", "");
-    else snprintf(out, n, "%.17g", v);
-}
-
 static quipu_status write_results(run_state *s, quipu_error *err) {
     quipu_config *cfg = s->cfg;
     const char *dir = cfg->output;
@@ -649,17 +636,20 @@ static quipu_status write_results(run_state *s, quipu_error *err) {
     mo.seed = cfg->seed;
     mo.ci_level = cfg->metrics.confidence;
     json_t *summary = json_object(), *jmetrics = json_array(), *jmodels = json_array(), *jbench = json_array();
-    sbuf csv = {0}, md = {0}, items = {0};
+    sbuf md = {0}, items = {0};
+    char *csv_text = NULL;
+    size_t csv_len = 0;
+    FILE *csv = open_memstream(&csv_text, &csv_len);
     quipu_metric_row *plot_rows = NULL;
     size_t n_plot_rows = 0;
     quipu_metric_results *kept = NULL;
     int n_kept = 0;
-    sb_printf(&csv, "model,benchmark,language,culture,category,metric,value,ci_low,ci_high,n,note\n");
+    if (csv) fputs("model,benchmark,language,culture,category,metric,value,ci_low,ci_high,n,note\n", csv);
     sb_printf(&md, "# %s\n\nquipu %s, config hash `%.16s`, seed %llu, scores: %s log-likelihood, %d bootstrap resamples, %.0f%% intervals.\n",
               cfg->name, QUIPU_VERSION, s->hash, (unsigned long long)cfg->seed, quipu_score_norm_name(mo.norm), mo.n_boot,
               100.0 * mo.ci_level);
     size_t *order = malloc((n ? n : 1) * sizeof *order);
-    if (!summary || !jmetrics || !order) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); goto done; }
+    if (!summary || !jmetrics || !order || !csv) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); goto done; }
     for (size_t i = 0; i < n; i++) order[i] = i;
     g_sort_state = s;
     qsort(order, n, sizeof *order, cmp_item_out);
@@ -694,15 +684,19 @@ static quipu_status write_results(run_state *s, quipu_error *err) {
             json_object_set_new(o, "n", json_integer(x->n));
             if (x->note) json_object_set_new(o, "note", json_string(x->note));
             json_array_append_new(jmetrics, o);
-            char v[40], lo[40], hi[40];
-            fmt_num(v, sizeof v, x->value);
-            fmt_num(lo, sizeof lo, x->ci_low);
-            fmt_num(hi, sizeof hi, x->ci_high);
             const char *fields[] = {mname, x->benchmark, x->language, x->culture, x->category, x->metric};
-            for (int f = 0; f < 6; f++) { sb_csv(&csv, fields[f]); sb_printf(&csv, ","); }
-            sb_printf(&csv, "%s,%s,%s,%lld,", v, lo, hi, (long long)x->n);
-            sb_csv(&csv, x->note);
-            sb_printf(&csv, "\n");
+            for (int f = 0; f < 6; f++) {
+                quipu_csv_write_field(csv, fields[f]);
+                fputc(',', csv);
+            }
+            quipu_csv_write_num(csv, x->value);
+            fputc(',', csv);
+            quipu_csv_write_num(csv, x->ci_low);
+            fputc(',', csv);
+            quipu_csv_write_num(csv, x->ci_high);
+            fprintf(csv, ",%lld,", (long long)x->n);
+            quipu_csv_write_field(csv, x->note);
+            fputc('\n', csv);
             if (!last_bench || strcmp(last_bench, x->benchmark)) {
                 sb_printf(&md, "\n## %s — %s\n\n| language | culture | category | metric | value | %.0f%% CI | n |\n|---|---|---|---|---|---|---|\n",
                           mname, x->benchmark, 100.0 * mo.ci_level);
@@ -767,7 +761,9 @@ static quipu_status write_results(run_state *s, quipu_error *err) {
             sb_printf(&items, "]}\n");
         }
     }
-    if (csv.oom || md.oom || items.oom) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory writing results"); goto done; }
+    if (fclose(csv) != 0) csv_text = NULL;
+    csv = NULL;
+    if (!csv_text || md.oom || items.oom) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory writing results"); goto done; }
     for (int b = 0; b < cfg->n_benchmarks; b++) {
         json_t *o = json_object();
         json_object_set_new(o, "label", json_string(s->labels[b]));
@@ -796,7 +792,7 @@ static quipu_status write_results(run_state *s, quipu_error *err) {
         free(text);
         if (st) goto done;
     }
-    if ((st = write_file(dir, "summary.csv", csv.p, csv.n, err)) || (st = write_file(dir, "summary.md", md.p, md.n, err))) goto done;
+    if ((st = write_file(dir, "summary.csv", csv_text, csv_len, err)) || (st = write_file(dir, "summary.md", md.p, md.n, err))) goto done;
     {
         size_t bound = ZSTD_compressBound(items.n);
         void *z = malloc(bound ? bound : 1);
@@ -821,7 +817,8 @@ done:
     free(kept);
     s->t_write = quipu_time_now() - t0;
     free(order);
-    free(csv.p);
+    if (csv) fclose(csv);
+    free(csv_text);
     free(md.p);
     free(items.p);
     json_decref(summary);
