@@ -15,14 +15,14 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 export QUIPU_DATASETS="${QUIPU_DATASETS:-$(cd .. && pwd)/shared/datasets}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-secs() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['timings_rank0']['total_s'])" "$1/manifest.json"; }
+secs() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['timings']['total_s'])" "$1/manifest.json"; }
 field() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$1/manifest.json" "$2"; }
 
 t0=$(date +%s.%N); "$bin" run configs/demo.yaml --set output="$tmp/r1" --set scoring.threads=1 > /dev/null 2>&1; t1=$(date +%s.%N)
 mpirun -n 2 "$bin" run configs/demo.yaml --set output="$tmp/r2" --set scoring.threads=1 > /dev/null 2>&1; t2=$(date +%s.%N)
 cmp -s "$tmp/r1/summary.json" "$tmp/r2/summary.json" || { echo "1 and 2 ranks disagree" >&2; exit 1; }
 w1=$(python3 -c "print($t1 - $t0)"); w2=$(python3 -c "print($t2 - $t1)")
-score=$(field "$tmp/r1" "d['timings_rank0']['score_s']"); total=$(secs "$tmp/r1")
+score=$(field "$tmp/r1" "d['timings']['score_s']"); total=$(secs "$tmp/r1")
 cat > "$tmp/bbq.yaml" <<YAML
 name: bbq-lm-eval
 models:
@@ -36,8 +36,8 @@ metrics: all
 YAML
 "$bin" run "$tmp/bbq.yaml" --set output="$tmp/s1" > /dev/null 2>&1
 "$bin" run "$tmp/bbq.yaml" --set output="$tmp/s0" --set scoring.prefix_sharing=false > /dev/null 2>&1
-ts1=$(field "$tmp/s1" "d['timings_rank0']['score_s']"); ts0=$(field "$tmp/s0" "d['timings_rank0']['score_s']")
-k1=$(field "$tmp/s1" "d['tokens_processed_rank0']"); k0=$(field "$tmp/s0" "d['tokens_processed_rank0']")
+ts1=$(field "$tmp/s1" "d['timings']['score_s']"); ts0=$(field "$tmp/s0" "d['timings']['score_s']")
+k1=$(field "$tmp/s1" "d['tokens_processed']"); k0=$(field "$tmp/s0" "d['tokens_processed']")
 cmp -s <(zstd -dc "$tmp/s1/items.jsonl.zst") <(zstd -dc "$tmp/s0/items.jsonl.zst") && same="identical" || same="DIFFERENT"
 python3 - "$out" "$w1" "$w2" "$score" "$total" "$ts1" "$ts0" "$k1" "$k0" "$same" "$*" <<'PY'
 import sys

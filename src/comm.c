@@ -63,9 +63,53 @@ quipu_status quipu_comm_init(quipu_comm *c, int *argc, char ***argv, quipu_error
     return QUIPU_OK;
 }
 
+#define TAG_RESULTS 7
+#define TAG_PROGRESS 11
+
 void quipu_comm_finalize(quipu_comm *c) {
-    if (c && c->initialized_mpi) MPI_Finalize();
-    if (c) c->initialized_mpi = 0;
+    if (!c) return;
+    if (c->progress_pending) MPI_Wait((MPI_Request *)c->progress_req, MPI_STATUS_IGNORE);
+    c->progress_pending = 0;
+    free(c->progress_req);
+    c->progress_req = NULL;
+    if (c->initialized_mpi) MPI_Finalize();
+    c->initialized_mpi = 0;
+}
+
+quipu_status quipu_comm_progress_post(quipu_comm *c, const int64_t v[QUIPU_PROGRESS_LEN], int final, quipu_error *err) {
+    if (c->serial || c->rank == 0) return QUIPU_OK;
+    if (!c->progress_req && !(c->progress_req = calloc(1, sizeof(MPI_Request))))
+        return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    MPI_Request *req = c->progress_req;
+    if (c->progress_pending) {
+        int done = 0;
+        if (final) MPI_CHECK(MPI_Wait(req, MPI_STATUS_IGNORE), "MPI_Wait (progress)");
+        else MPI_CHECK(MPI_Test(req, &done, MPI_STATUS_IGNORE), "MPI_Test (progress)");
+        if (!final && !done) return QUIPU_OK; /* still in flight: skip this one */
+        c->progress_pending = 0;
+    }
+    memcpy(c->progress_buf, v, sizeof c->progress_buf);
+    if (final) {
+        MPI_CHECK(MPI_Send(c->progress_buf, QUIPU_PROGRESS_LEN, MPI_INT64_T, 0, TAG_PROGRESS, MPI_COMM_WORLD), "MPI_Send (progress)");
+        return QUIPU_OK;
+    }
+    MPI_CHECK(MPI_Isend(c->progress_buf, QUIPU_PROGRESS_LEN, MPI_INT64_T, 0, TAG_PROGRESS, MPI_COMM_WORLD, req), "MPI_Isend (progress)");
+    c->progress_pending = 1;
+    return QUIPU_OK;
+}
+
+quipu_status quipu_comm_progress_poll(quipu_comm *c, quipu_progress_fn fn, void *ctx, quipu_error *err) {
+    if (c->serial || c->rank != 0) return QUIPU_OK;
+    for (;;) {
+        int flag = 0;
+        MPI_Status stt;
+        MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, TAG_PROGRESS, MPI_COMM_WORLD, &flag, &stt), "MPI_Iprobe (progress)");
+        if (!flag) return QUIPU_OK;
+        int64_t v[QUIPU_PROGRESS_LEN];
+        MPI_CHECK(MPI_Recv(v, QUIPU_PROGRESS_LEN, MPI_INT64_T, stt.MPI_SOURCE, TAG_PROGRESS, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+                  "MPI_Recv (progress)");
+        fn(ctx, stt.MPI_SOURCE, v);
+    }
 }
 
 void quipu_comm_abort(const quipu_comm *c, int code) {
@@ -110,7 +154,7 @@ quipu_status quipu_comm_gatherv(const quipu_comm *c, const void *send, size_t n,
             size_t left = (size_t)all[r];
             while (left) {
                 int m = (int)(left < chunk ? left : chunk);
-                int rc = MPI_Recv(buf + off, m, MPI_BYTE, r, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                int rc = MPI_Recv(buf + off, m, MPI_BYTE, r, TAG_RESULTS, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
                 if (rc != MPI_SUCCESS) {
                     free(buf);
                     free(all);
@@ -127,7 +171,7 @@ quipu_status quipu_comm_gatherv(const quipu_comm *c, const void *send, size_t n,
         size_t left = n;
         while (left) {
             int m = (int)(left < chunk ? left : chunk);
-            MPI_CHECK(MPI_Send(p, m, MPI_BYTE, 0, 7, MPI_COMM_WORLD), "MPI_Send of results");
+            MPI_CHECK(MPI_Send(p, m, MPI_BYTE, 0, TAG_RESULTS, MPI_COMM_WORLD), "MPI_Send of results");
             p += m;
             left -= (size_t)m;
         }
@@ -173,6 +217,12 @@ quipu_status quipu_comm_init(quipu_comm *c, int *argc, char ***argv, quipu_error
 }
 
 void quipu_comm_finalize(quipu_comm *c) {}
+
+quipu_status quipu_comm_progress_post(quipu_comm *c, const int64_t v[QUIPU_PROGRESS_LEN], int final, quipu_error *err) {
+    return QUIPU_OK;
+}
+
+quipu_status quipu_comm_progress_poll(quipu_comm *c, quipu_progress_fn fn, void *ctx, quipu_error *err) { return QUIPU_OK; }
 
 void quipu_comm_abort(const quipu_comm *c, int code) { exit(code); }
 

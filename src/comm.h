@@ -6,10 +6,18 @@
 
 #include "common.h"
 
+/* A progress message: a few int64 numbers whose meaning the caller decides (run.c: model, items
+ * done, final flag, tokens, microseconds loading and scoring). */
+#define QUIPU_PROGRESS_LEN 8
+
 typedef struct quipu_comm {
     int rank, size;
     int initialized_mpi; /* we called MPI_Init (and so call MPI_Finalize) */
     int serial;          /* one rank without MPI: not launched by mpirun/srun (QUIPU_FORCE_MPI=1 forces MPI) */
+    /* progress messages of this rank (ranks > 0): the buffer of the send in flight */
+    void *progress_req;
+    int progress_pending;
+    int64_t progress_buf[QUIPU_PROGRESS_LEN];
 } quipu_comm;
 
 quipu_status quipu_comm_init(quipu_comm *c, int *argc, char ***argv, quipu_error *err);
@@ -29,6 +37,16 @@ quipu_status quipu_comm_bcast(const quipu_comm *c, void *buf, size_t n, quipu_er
 /* Element-wise int64 reductions over all ranks, result on every rank. */
 quipu_status quipu_comm_allreduce_sum_i64(const quipu_comm *c, int64_t *v, int n, quipu_error *err);
 quipu_status quipu_comm_allreduce_max_i64(const quipu_comm *c, int64_t *v, int n, quipu_error *err);
+/* Progress without stalling anyone. A rank > 0 posts its numbers with a non-blocking send and goes
+ * on; while an earlier send is still in flight the post is dropped (the next one carries newer
+ * numbers). final = 1 waits for the send in flight and then sends, so a rank's final message is
+ * never dropped and is its last. Rank 0 and the serial build: no-op. */
+quipu_status quipu_comm_progress_post(quipu_comm *c, const int64_t v[QUIPU_PROGRESS_LEN], int final, quipu_error *err);
+/* Rank 0: hands every progress message that has already arrived to fn(ctx, rank, v), in arrival
+ * order per rank, and returns without waiting for more. */
+typedef void (*quipu_progress_fn)(void *ctx, int rank, const int64_t v[QUIPU_PROGRESS_LEN]);
+quipu_status quipu_comm_progress_poll(quipu_comm *c, quipu_progress_fn fn, void *ctx, quipu_error *err);
+
 /* Every rank's verdict agreed: returns the worst (max) status code across ranks. */
 quipu_status quipu_comm_agree(const quipu_comm *c, quipu_status mine, quipu_error *err);
 

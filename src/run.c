@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -187,9 +188,25 @@ typedef struct run_state {
     size_t local_len, local_cap;
     double t_start, t_load, t_score, t_gather, t_metrics, t_write;
     char *started;
+    /* progress of the model being scored; rank 0 holds every rank's latest count */
+    struct {
+        int model;
+        int64_t total;            /* items to score for this model, all ranks together */
+        int64_t *done;            /* per rank */
+        uint8_t *final;           /* per rank: its last message for this model has come */
+        double t0, last;
+    } pg;
+    /* per rank (rank 0, from the final progress messages), summed over models */
+    int64_t *rank_items, *rank_tokens;
+    double *rank_load, *rank_score;
 } run_state;
 
 static int leader(const run_state *s) { return s->comm.rank == 0; }
+
+static const char *backend_name(quipu_cfg_backend b) {
+    return b == QUIPU_CFG_BACKEND_CPU ? "cpu" : b == QUIPU_CFG_BACKEND_CUDA ? "cuda" : "hip";
+}
+
 
 /* Messages from every rank must agree: returns the worst status; rank 0 prints its message. */
 static quipu_status agree(run_state *s, quipu_status mine, quipu_error *err) {
@@ -329,23 +346,76 @@ static const quipu_journal_entry *done_find(const done_set *d, const char *key) 
     return d->n ? bsearch(key, d->e, d->n, sizeof *d->e, cmp_entry_key) : NULL;
 }
 
-typedef struct progress {
-    int64_t done, total;
-    double t0, last;
-} progress;
+/* Progress: ranks > 0 post [model, items done, final, tokens, load µs, score µs] after every
+ * batch without waiting (comm.h); rank 0 sums the latest counts between its own batches and
+ * prints done / total, items per second and ETA every progress_interval seconds. */
+enum { PG_MODEL, PG_DONE, PG_FINAL, PG_TOKENS, PG_LOAD_US, PG_SCORE_US };
 
-static void progress_print(run_state *s, progress *p, int final) {
+static void progress_reset(run_state *s, int mi) {
+    s->pg.model = mi;
+    s->pg.total = 0;
+    for (int r = 0; r < s->comm.size; r++) s->pg.done[r] = 0, s->pg.final[r] = 0;
+    s->pg.t0 = s->pg.last = quipu_time_now();
+}
+
+static void progress_take(void *ctx, int rank, const int64_t *v) {
+    run_state *s = ctx;
+    if (rank < 0 || rank >= s->comm.size || v[PG_MODEL] != s->pg.model) return;
+    s->pg.done[rank] = v[PG_DONE];
+    if (!v[PG_FINAL]) return;
+    s->pg.final[rank] = 1;
+    s->rank_items[rank] += v[PG_DONE];
+    s->rank_tokens[rank] += v[PG_TOKENS];
+    s->rank_load[rank] += (double)v[PG_LOAD_US] * 1e-6;
+    s->rank_score[rank] += (double)v[PG_SCORE_US] * 1e-6;
+}
+
+static void progress_print(run_state *s, int final) {
     double now = quipu_time_now();
-    if (!leader(s) || (!final && (s->cfg->progress_interval <= 0 || now - p->last < s->cfg->progress_interval))) return;
-    p->last = now;
-    double rate = p->done / (now - p->t0 > 1e-9 ? now - p->t0 : 1e-9);
-    double eta = rate > 0 ? (double)(p->total - p->done) / rate : 0.0;
-    /* rank 0 sees its own share; with R ranks sharing equal work, the whole run moves R times
-     * as fast (the length-balanced map makes the shares equal) */
-    int64_t est_done = p->done * s->comm.size;
-    if (est_done > p->total * s->comm.size) est_done = p->total * s->comm.size;
-    quipu_log(QUIPU_LOG_INFO, "progress: %lld / %lld items, %.1f items/s, ETA %.0f s%s", (long long)est_done,
-              (long long)(p->total * s->comm.size), rate * s->comm.size, eta, s->comm.size > 1 ? " (rank 0's share, scaled)" : "");
+    if (!leader(s) || (!final && (s->cfg->progress_interval <= 0 || now - s->pg.last < s->cfg->progress_interval))) return;
+    s->pg.last = now;
+    int64_t done = 0;
+    for (int r = 0; r < s->comm.size; r++) done += s->pg.done[r];
+    double dt = now - s->pg.t0 > 1e-9 ? now - s->pg.t0 : 1e-9, rate = (double)done / dt;
+    const char *name = s->cfg->models[s->pg.model].name;
+    if (final)
+        quipu_log(QUIPU_LOG_INFO, "model %s: %lld items scored in %.1f s, %.1f items/s", name, (long long)done, dt, rate);
+    else
+        quipu_log(QUIPU_LOG_INFO, "progress: model %s: %lld / %lld items, %.1f items/s, ETA %.0f s", name, (long long)done,
+                  (long long)s->pg.total, rate, rate > 0 ? (double)(s->pg.total - done) / rate : 0.0);
+}
+
+/* After each batch: rank 0 takes what has come and maybe prints; others post their count. */
+static void progress_step(run_state *s, int64_t done) {
+    quipu_error e = {0};
+    if (leader(s)) {
+        s->pg.done[0] = done;
+        quipu_comm_progress_poll(&s->comm, progress_take, s, &e);
+        progress_print(s, 0);
+    } else {
+        int64_t v[QUIPU_PROGRESS_LEN] = {[PG_MODEL] = s->pg.model, [PG_DONE] = done};
+        quipu_comm_progress_post(&s->comm, v, 0, &e);
+    }
+}
+
+/* End of a model on this rank, whatever happened: the final message; rank 0 waits for every
+ * rank's, sleeping between polls so that ranks sharing its cores keep them. */
+static quipu_status progress_end(run_state *s, int64_t done, int64_t tokens, double load_s, double score_s, quipu_error *err) {
+    int64_t v[QUIPU_PROGRESS_LEN] = {[PG_MODEL] = s->pg.model, [PG_DONE] = done, [PG_FINAL] = 1, [PG_TOKENS] = tokens,
+                                     [PG_LOAD_US] = (int64_t)(load_s * 1e6), [PG_SCORE_US] = (int64_t)(score_s * 1e6)};
+    if (!leader(s)) return quipu_comm_progress_post(&s->comm, v, 1, err);
+    progress_take(s, 0, v);
+    for (;;) {
+        if (quipu_comm_progress_poll(&s->comm, progress_take, s, err)) return err->code;
+        int all = 1;
+        for (int r = 0; r < s->comm.size; r++) all &= s->pg.final[r];
+        if (all) break;
+        progress_print(s, 0);
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    progress_print(s, 1);
+    return QUIPU_OK;
 }
 
 static quipu_status local_add(run_state *s, const char *key, const quipu_item_record *rec, quipu_error *err) {
@@ -378,6 +448,9 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
     quipu_model *m = NULL;
     quipu_status st = QUIPU_OK;
     size_t n_todo = 0, n_mine = 0;
+    int64_t n_done = 0, tokens0 = s->tokens_processed;
+    double load_s = 0, score_s = 0;
+    progress_reset(s, mi);
     if (!keys || !owner || !todo || !mine || !todo_keys || !todo_cost) {
         st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
         goto done;
@@ -391,6 +464,7 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
         todo_cost[n_todo] = s->units[i].cost;
         n_todo++;
     }
+    s->pg.total = (int64_t)n_todo;
     if (s->cfg->distribution.sharding == QUIPU_CFG_SHARD_ROUND_ROBIN) {
         for (size_t k = 0; k < n_todo; k++) owner[k] = (int32_t)(k % (size_t)s->comm.size);
     } else if ((st = quipu_assign_ranks(todo_cost, todo_keys, n_todo, s->comm.size, owner, err))) {
@@ -398,16 +472,17 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
     }
     for (size_t k = 0; k < n_todo; k++)
         if (owner[k] == s->comm.rank) mine[n_mine++] = todo[k];
+    if (leader(s))
+        quipu_log(QUIPU_LOG_INFO, "model %s: %zu items to score (%zu on rank 0), %zu from the journal", cm->name, n_todo, n_mine,
+                  n - n_todo);
     if (n_mine == 0) goto done;
     double t0 = quipu_time_now();
-    const char *bname = cm->backend == QUIPU_CFG_BACKEND_CPU ? "cpu" : cm->backend == QUIPU_CFG_BACKEND_CUDA ? "cuda" : "hip";
+    const char *bname = backend_name(cm->backend);
     if ((st = quipu_backend_init(&b, bname, (int)s->cfg->scoring.threads, err))) goto done;
     if ((st = quipu_model_load(&m, cm->path, b, err))) goto done;
-    s->t_load += quipu_time_now() - t0;
+    load_s = quipu_time_now() - t0;
     t0 = quipu_time_now();
-    quipu_log(QUIPU_LOG_INFO, "model %s: scoring %zu items on rank 0 (%zu to do in all, %zu from the journal)", cm->name, n_mine,
-              n_todo, n - n_todo);
-    progress pg = {.done = 0, .total = (int64_t)n_mine, .t0 = t0, .last = t0};
+    s->pg.t0 = s->pg.last = t0;
     quipu_scorer_opts so = {.batch_tokens = s->cfg->scoring.batch_tokens, .max_length = cm->max_length,
                             .no_prefix_sharing = !s->cfg->scoring.prefix_sharing, .tokens_processed = &s->tokens_processed};
     /* chunks of about one batch of tokens: each is scored, journaled and synced before the next */
@@ -454,15 +529,21 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
         res = NULL;
         if (st || (st = quipu_journal_sync(jr, err))) break;
         s->scored += (int64_t)(k1 - k0);
-        pg.done += (int64_t)(k1 - k0);
-        progress_print(s, &pg, 0);
+        n_done += (int64_t)(k1 - k0);
+        progress_step(s, n_done);
         k0 = k1;
         if (g_stop_signal) break;
     }
     free(groups);
-    if (!st) progress_print(s, &pg, 1);
-    s->t_score += quipu_time_now() - t0;
+    score_s = quipu_time_now() - t0;
 done:
+    s->t_load += load_s;
+    s->t_score += score_s;
+    {
+        quipu_error e2 = {0};
+        quipu_status pst = progress_end(s, n_done, s->tokens_processed - tokens0, load_s, score_s, &e2);
+        if (pst && !st) st = quipu_error_set(err, pst, "%s", e2.msg);
+    }
     quipu_model_free(m);
     quipu_backend_free(b);
     for (size_t i = 0; i < n && keys; i++) free(keys[i]);
@@ -666,7 +747,10 @@ static quipu_status write_results(run_state *s, quipu_error *err) {
                 goto done;
             }
         quipu_metric_results mr;
-        if ((st = quipu_metrics_compute(&mr, s->items, n, s->records[mi], n, &mo, err))) goto done;
+        double tm = quipu_time_now();
+        st = quipu_metrics_compute(&mr, s->items, n, s->records[mi], n, &mo, err);
+        s->t_metrics += quipu_time_now() - tm;
+        if (st) goto done;
         const char *last_bench = NULL;
         for (size_t r = 0; r < mr.n_rows; r++) {
             const quipu_metric_result *x = &mr.rows[r];
@@ -815,7 +899,7 @@ done:
     free(plot_rows);
     for (int k = 0; k < n_kept; k++) quipu_metric_results_free(&kept[k]);
     free(kept);
-    s->t_write = quipu_time_now() - t0;
+    s->t_write = quipu_time_now() - t0 - s->t_metrics;
     free(order);
     if (csv) fclose(csv);
     free(csv_text);
@@ -826,6 +910,19 @@ done:
     json_decref(jmodels);
     json_decref(jbench);
     return st;
+}
+
+/* sha256 of a file as 64 hex digits; 0 when it cannot be read (the manifest then says null). */
+static int file_sha256_hex(const char *path, char hex[65]) {
+    quipu_mmap mm;
+    quipu_error e = {0};
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || quipu_mmap_open(&mm, path, &e) != QUIPU_OK) return 0;
+    uint8_t d[32];
+    quipu_config_sha256(mm.data, mm.size, d);
+    for (int k = 0; k < 32; k++) snprintf(hex + 2 * k, 3, "%02x", d[k]);
+    quipu_mmap_close(&mm);
+    return 1;
 }
 
 static quipu_status write_manifest(run_state *s, quipu_error *err) {
@@ -845,35 +942,102 @@ static quipu_status write_manifest(run_state *s, quipu_error *err) {
         json_t *o = json_object();
         json_object_set_new(o, "name", json_string(s->cfg->models[i].name));
         json_object_set_new(o, "path", json_string(s->cfg->models[i].path));
-        quipu_mmap mm;
-        quipu_error e2 = {0};
+        char hex[65];
         struct stat stt;
-        if (stat(s->cfg->models[i].path, &stt) == 0 && S_ISREG(stt.st_mode) && quipu_mmap_open(&mm, s->cfg->models[i].path, &e2) == QUIPU_OK) {
-            uint8_t d[32];
-            char hex[65];
-            quipu_config_sha256(mm.data, mm.size, d);
-            for (int k = 0; k < 32; k++) snprintf(hex + 2 * k, 3, "%02x", d[k]);
+        const char *mp = s->cfg->models[i].path;
+        if (stat(mp, &stt) == 0 && S_ISDIR(stt.st_mode)) {
+            /* a checkpoint folder: every file in it */
+            struct dirent **ents = NULL;
+            int ne = scandir(mp, &ents, NULL, alphasort);
+            json_t *files = json_array();
+            for (int k = 0; k < ne; k++) {
+                char *fp = str_printf("%s/%s", mp, ents[k]->d_name);
+                struct stat fs;
+                if (fp && stat(fp, &fs) == 0 && S_ISREG(fs.st_mode) && file_sha256_hex(fp, hex)) {
+                    json_t *f = json_object();
+                    json_object_set_new(f, "name", json_string(ents[k]->d_name));
+                    json_object_set_new(f, "sha256", json_string(hex));
+                    json_object_set_new(f, "bytes", json_integer((json_int_t)fs.st_size));
+                    json_array_append_new(files, f);
+                }
+                free(fp);
+                free(ents[k]);
+            }
+            free(ents);
+            json_object_set_new(o, "files", files);
+        } else if (file_sha256_hex(mp, hex)) {
             json_object_set_new(o, "sha256", json_string(hex));
-            json_object_set_new(o, "bytes", json_integer((json_int_t)mm.size));
-            quipu_mmap_close(&mm);
+            json_object_set_new(o, "bytes", json_integer((json_int_t)stt.st_size));
         }
         json_array_append_new(models, o);
     }
     json_object_set_new(m, "models", models);
     json_object_set_new(m, "datasets_dir", json_string(s->cfg->datasets_dir));
+    json_t *ds = json_array();
+    for (int b = 0; b < s->cfg->n_benchmarks; b++) {
+        const quipu_load_report *rep = &s->reports[b];
+        json_t *o = json_object(), *files = json_array();
+        json_object_set_new(o, "benchmark", json_string(s->labels[b]));
+        for (size_t k = 0; k < rep->files && k < QUIPU_LOAD_MAX_FILES; k++) {
+            json_t *f = json_object();
+            char hex[65];
+            json_object_set_new(f, "path", json_string(rep->file_paths[k]));
+            json_object_set_new(f, "sha256", file_sha256_hex(rep->file_paths[k], hex) ? json_string(hex) : json_null());
+            json_array_append_new(files, f);
+        }
+        json_object_set_new(o, "files", files);
+        if (rep->files > QUIPU_LOAD_MAX_FILES)
+            json_object_set_new(o, "files_not_listed", json_integer((json_int_t)(rep->files - QUIPU_LOAD_MAX_FILES)));
+        json_array_append_new(ds, o);
+    }
+    json_object_set_new(m, "datasets", ds);
+    json_object_set_new(m, "backend", json_string(s->cfg->n_models ? backend_name(s->cfg->models[0].backend) : ""));
     json_object_set_new(m, "ranks", json_integer(s->comm.size));
     json_object_set_new(m, "mpi", json_boolean(quipu_comm_with_mpi() && !s->comm.serial));
     json_object_set_new(m, "hostname", json_string(host));
     json_object_set_new(m, "started", json_string(s->started ? s->started : ""));
+    {
+        time_t now = time(NULL);
+        char buf[64];
+        strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+        json_object_set_new(m, "finished", json_string(buf));
+    }
+    /* rank 0's phases; scoring per rank from the final progress messages */
     json_object_set_new(t, "load_s", json_real(s->t_load));
     json_object_set_new(t, "score_s", json_real(s->t_score));
     json_object_set_new(t, "gather_s", json_real(s->t_gather));
-    json_object_set_new(t, "metrics_and_write_s", json_real(s->t_write));
+    json_object_set_new(t, "metrics_s", json_real(s->t_metrics));
+    json_object_set_new(t, "write_s", json_real(s->t_write));
     json_object_set_new(t, "total_s", json_real(quipu_time_now() - s->t_start));
-    json_object_set_new(m, "timings_rank0", t);
+    json_t *pr = json_array();
+    double smin = 0, smax = 0, ssum = 0;
+    int64_t tok_all = 0, items_all = 0;
+    for (int r = 0; r < s->comm.size; r++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "rank", json_integer(r));
+        json_object_set_new(o, "items", json_integer(s->rank_items[r]));
+        json_object_set_new(o, "tokens", json_integer(s->rank_tokens[r]));
+        json_object_set_new(o, "load_s", json_real(s->rank_load[r]));
+        json_object_set_new(o, "score_s", json_real(s->rank_score[r]));
+        json_array_append_new(pr, o);
+        double x = s->rank_score[r];
+        smin = r == 0 || x < smin ? x : smin;
+        smax = r == 0 || x > smax ? x : smax;
+        ssum += x;
+        tok_all += s->rank_tokens[r];
+        items_all += s->rank_items[r];
+    }
+    json_object_set_new(t, "per_rank", pr);
+    json_t *sc = json_object();
+    json_object_set_new(sc, "min", json_real(smin));
+    json_object_set_new(sc, "avg", json_real(ssum / s->comm.size));
+    json_object_set_new(sc, "max", json_real(smax));
+    json_object_set_new(t, "score_s_across_ranks", sc);
+    json_object_set_new(m, "timings", t);
     json_object_set_new(m, "items", json_integer((json_int_t)s->n_items));
-    json_object_set_new(m, "items_resumed", json_integer(s->resumed));
-    json_object_set_new(m, "tokens_processed_rank0", json_integer(s->tokens_processed));
+    json_object_set_new(m, "items_scored", json_integer(items_all));
+    json_object_set_new(m, "resumed_items", json_integer(s->resumed));
+    json_object_set_new(m, "tokens_processed", json_integer(tok_all));
     char *text = json_dumps(m, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     quipu_status st = text ? write_file(s->cfg->output, "manifest.json", text, strlen(text), err)
                            : quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
@@ -921,6 +1085,12 @@ static void run_free(run_state *s) {
     free(s->bench_count);
     free(s->local);
     free(s->started);
+    free(s->pg.done);
+    free(s->pg.final);
+    free(s->rank_items);
+    free(s->rank_tokens);
+    free(s->rank_load);
+    free(s->rank_score);
     quipu_config_free(s->cfg);
 }
 
@@ -955,6 +1125,21 @@ int quipu_run_main(int argc, char **argv) {
         return 1;
     }
     if (s.comm.size > 1) quipu_log_set_rank(s.comm.rank);
+    {
+        size_t R = (size_t)s.comm.size;
+        s.pg.done = calloc(R, sizeof *s.pg.done);
+        s.pg.final = calloc(R, 1);
+        s.rank_items = calloc(R, sizeof *s.rank_items);
+        s.rank_tokens = calloc(R, sizeof *s.rank_tokens);
+        s.rank_load = calloc(R, sizeof *s.rank_load);
+        s.rank_score = calloc(R, sizeof *s.rank_score);
+        if (!s.pg.done || !s.pg.final || !s.rank_items || !s.rank_tokens || !s.rank_load || !s.rank_score) {
+            fprintf(stderr, "quipu run: out of memory\n");
+            run_free(&s);
+            quipu_comm_finalize(&s.comm);
+            return 1;
+        }
+    }
     {
         time_t now = time(NULL);
         char buf[64];

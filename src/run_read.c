@@ -163,7 +163,7 @@ static quipu_status read_models(quipu_run_data *d, json_t *root, const char *whe
         char ctx[48];
         snprintf(ctx, sizeof ctx, "models[%zu]: ", i);
         if (!json_is_object(o)) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: %smust be an object", where, ctx);
-        const char *name, *path, *arch;
+        const char *name = NULL, *path = NULL, *arch = NULL;
         quipu_status st = req_string(o, "name", &name, where, ctx, err);
         if (!st) st = opt_string(o, "path", &path, where, ctx, err);
         if (!st) st = opt_string(o, "architecture", &arch, where, ctx, err);
@@ -226,7 +226,7 @@ static quipu_status read_metric_rows(quipu_run_data *d, json_t *root, const char
         quipu_metric_row *r = &d->rows[i];
         const char **dst[6] = {&r->model, &r->benchmark, &r->language, &r->culture, &r->category, &r->metric};
         for (int k = 0; k < 6; k++) {
-            const char *s;
+            const char *s = NULL;
             quipu_status st = req_string(o, keys[k], &s, where, ctx, err);
             if (st) return st;
             if (!last[k] || strcmp(last[k], s))

@@ -1,10 +1,23 @@
 /* test_comm.c — comm.h: gathers in rank order (with empty and large contributions), reductions,
- * agreed verdicts. Runs as one rank under ctest and under mpirun -n 2/4 in test_comm_mpi.sh. */
+ * agreed verdicts, progress messages (in order per rank, none after the final one). Runs as one rank under ctest and under mpirun -n 2/4 in test_comm_mpi.sh. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "comm.h"
 #include "testlib.h"
+
+/* progress messages: [rank, count, final]; counts must grow, nothing may follow a final */
+typedef struct seen_t {
+    int64_t last[64];
+    int finals, bad;
+} seen_t;
+
+static void take(void *ctx, int rank, const int64_t *v) {
+    seen_t *seen = ctx;
+    if (rank < 1 || rank >= 64 || v[0] != rank || v[1] <= seen->last[rank] || seen->last[rank] >= 1000) seen->bad = 1;
+    else seen->last[rank] = v[1];
+    if (v[2]) seen->finals++;
+}
 
 int main(int argc, char **argv) {
     quipu_comm c;
@@ -47,6 +60,31 @@ int main(int argc, char **argv) {
     char buf[8] = {0};
     if (c.rank == 0) memcpy(buf, "quipu!!", 8);
     CHECK(quipu_comm_bcast(&c, buf, 8, &err) == QUIPU_OK && !strcmp(buf, "quipu!!"));
+    /* progress: every rank > 0 posts 200 counts without waiting, then a final one; rank 0 polls
+     * until every final has come. Counts from a rank arrive in order, the final one last. */
+    {
+        seen_t seen;
+        memset(&seen, 0, sizeof seen);
+        for (int r = 0; r < 64; r++) seen.last[r] = -1;
+        if (c.rank > 0) {
+            for (int k = 0; k < 200; k++) {
+                int64_t pv[QUIPU_PROGRESS_LEN] = {c.rank, k, 0};
+                CHECK(quipu_comm_progress_post(&c, pv, 0, &err) == QUIPU_OK);
+            }
+            int64_t pv[QUIPU_PROGRESS_LEN] = {c.rank, 1000 + c.rank, 1};
+            CHECK(quipu_comm_progress_post(&c, pv, 1, &err) == QUIPU_OK);
+        } else {
+            int64_t spins = 0;
+            quipu_status pst = QUIPU_OK;
+            while (!pst && seen.finals < c.size - 1 && spins++ < 100000000) pst = quipu_comm_progress_poll(&c, take, &seen, &err);
+            CHECK(pst == QUIPU_OK);
+            CHECK(seen.finals == c.size - 1);
+            CHECK(!seen.bad);
+            for (int r = 1; r < c.size && r < 64; r++) CHECK(seen.last[r] == 1000 + r);
+            /* nothing is left to take */
+            CHECK(quipu_comm_progress_poll(&c, take, &seen, &err) == QUIPU_OK && seen.finals == c.size - 1 && !seen.bad);
+        }
+    }
     free(mine);
     free(all);
     int64_t fails = quipu_test_failures;

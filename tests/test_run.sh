@@ -62,15 +62,46 @@ row = [m for m in s["metrics"] if m["benchmark"] == "crows_pairs_en" and m["cate
 assert abs(row["value"] - pct) < 1e-9 and row["n"] == 40 and row["ci_low"] <= pct <= row["ci_high"], (row, pct)
 assert all(len(i["lp"]) == 3 for i in items if i["benchmark"] == "sesgo")
 PY
-man_ranks=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['ranks'])" "$TMPD/a/manifest.json")
-[ "$man_ranks" = 1 ] && ok "manifest: 1 rank" || fail "manifest ranks $man_ranks"
+python3 - "$TMPD/a/manifest.json" <<'PY' && ok "manifest: 1 rank, dataset checksums, timings" || fail "manifest content"
+import hashlib, json, sys
+m = json.load(open(sys.argv[1]))
+assert m["format"] == "quipu-manifest/1" and m["ranks"] == 1, m["ranks"]
+ds = {d["benchmark"]: d["files"] for d in m["datasets"]}
+assert sorted(ds) == ["crows_pairs_en", "sesgo", "stereoset_intra"], ds
+for files in ds.values():
+    assert files, ds
+    for f in files:
+        assert f["sha256"] == hashlib.sha256(open(f["path"], "rb").read()).hexdigest(), f
+assert any(f["path"].endswith("crows_pairs_anonymized.csv") for f in ds["crows_pairs_en"])
+mf = {f["name"]: f for f in m["models"][0]["files"]}  # a checkpoint folder: each file
+assert "config.json" in mf and all(len(f["sha256"]) == 64 and f["bytes"] > 0 for f in mf.values()), mf
+t = m["timings"]
+for k in ("load_s", "score_s", "gather_s", "metrics_s", "write_s", "total_s"):
+    assert t[k] >= 0, k
+assert t["per_rank"][0]["items"] == 76 == m["items_scored"] and m["tokens_processed"] > 0
+assert m["started"] <= m["finished"]
+PY
 
 mpi=0
 if command -v mpirun >/dev/null && "$QUIPU_TEST_BIN_DIR/test_comm" 2>/dev/null | grep -q "MPI on"; then mpi=1; fi
 if [ $mpi = 1 ]; then
   for n in 2 4; do
-    if mpirun -n $n --oversubscribe "$QUIPU_BIN" run "$TMPD/run.yaml" --set "output=$TMPD/r$n" > "$TMPD/stdout" 2> "$TMPD/stderr"; then
+    if mpirun -n $n --oversubscribe "$QUIPU_BIN" run "$TMPD/run.yaml" --set "output=$TMPD/r$n" --set progress_interval=0.01 > "$TMPD/stdout" 2> "$TMPD/stderr"; then
       same "$TMPD/a" "$TMPD/r$n" "mpirun -n $n"
+      # progress counts every rank's items; the manifest has each rank's share and timings
+      grep -q "model tiny: 76 items scored in" "$TMPD/stderr" && ok "mpirun -n $n: progress counted all 76 items" || fail "mpirun -n $n: progress: $(grep -E 'progress|scored' "$TMPD/stderr" | tail -3)"
+      if grep -E "progress: model tiny: [0-9]+ / 76 items" "$TMPD/stderr" | awk '{print $6}' | sort -n -c 2>/dev/null; then ok "mpirun -n $n: progress lines rise"; else fail "mpirun -n $n: progress lines out of order"; fi
+      python3 - "$TMPD/r$n/manifest.json" $n <<'PY' && ok "mpirun -n $n: manifest per-rank items and timings" || fail "mpirun -n $n: manifest per_rank"
+import json, sys
+m, n = json.load(open(sys.argv[1])), int(sys.argv[2])
+pr = m["timings"]["per_rank"]
+assert m["ranks"] == n and [r["rank"] for r in pr] == list(range(n)), pr
+assert sum(r["items"] for r in pr) == 76 == m["items_scored"], pr
+assert all(r["items"] > 0 and r["tokens"] > 0 and r["score_s"] > 0 for r in pr), pr
+assert sum(r["tokens"] for r in pr) == m["tokens_processed"]
+sc = m["timings"]["score_s_across_ranks"]
+assert sc["min"] <= sc["avg"] <= sc["max"] and abs(sc["max"] - max(r["score_s"] for r in pr)) < 1e-9, sc
+PY
     else
       fail "mpirun -n $n: $(tail -3 "$TMPD/stderr")"
     fi

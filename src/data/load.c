@@ -202,13 +202,19 @@ static const char *base_name(const char *path) {
     return b ? b + 1 : path;
 }
 
+static void note_file(ld_ctx *c, const char *file) {
+    if (c->rep->files < QUIPU_LOAD_MAX_FILES)
+        snprintf(c->rep->file_paths[c->rep->files], sizeof c->rep->file_paths[0], "%s", file);
+    c->rep->files++;
+    if (!c->first_file[0]) snprintf(c->first_file, sizeof c->first_file, "%s", file);
+}
+
 quipu_status ld_read_jsonl(ld_ctx *c, const char *file, const char *stem, ld_json_row_fn fn, void *user) {
     char *buf = NULL;
     size_t len = 0;
     quipu_status st = quipu_read_file(file, &buf, &len, c->err);
     if (st) return st;
-    c->rep->files++;
-    if (!c->first_file[0]) snprintf(c->first_file, sizeof c->first_file, "%s", file);
+    note_file(c, file);
     size_t pos = 0;
     if (len >= 3 && (unsigned char)buf[0] == 0xEF && (unsigned char)buf[1] == 0xBB && (unsigned char)buf[2] == 0xBF)
         pos = 3;
@@ -253,8 +259,7 @@ quipu_status ld_read_csv(ld_ctx *c, const char *file, const char *stem, char del
     quipu_csv csv;
     quipu_status st = quipu_csv_open(&csv, file, delim, c->err);
     if (st) return st;
-    c->rep->files++;
-    if (!c->first_file[0]) snprintf(c->first_file, sizeof c->first_file, "%s", file);
+    note_file(c, file);
     int got = 0;
     int idx[64];
     size_t hdr_nf = 0;

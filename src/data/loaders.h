@@ -37,6 +37,7 @@ typedef struct quipu_load_opts {
 } quipu_load_opts;
 
 #define QUIPU_LOAD_MAX_REASONS 8
+#define QUIPU_LOAD_MAX_FILES 32
 
 typedef struct quipu_load_report {
     size_t files;          /* files read */
@@ -48,6 +49,9 @@ typedef struct quipu_load_report {
     size_t rows_filtered;  /* rows left out by subset / language (rows after the limit are not read) */
     size_t n_reasons;      /* first skipped rows, "FILE:LINE: problem" */
     char reasons[QUIPU_LOAD_MAX_REASONS][320];
+    /* the files read, in reading order (the first QUIPU_LOAD_MAX_FILES; `files` counts all), for
+     * the run manifest's checksums */
+    char file_paths[QUIPU_LOAD_MAX_FILES][1024];
 } quipu_load_report;
 
 /* NULL-terminated list of the built-in benchmark names, in documentation order. The generic
