@@ -400,7 +400,7 @@ static void progress_step(run_state *s, int64_t done) {
 
 /* End of a model on this rank, whatever happened: the final message; rank 0 waits for every
  * rank's, sleeping between polls so that ranks sharing its cores keep them. */
-static quipu_status progress_end(run_state *s, int64_t done, int64_t tokens, double load_s, double score_s, quipu_error *err) {
+static quipu_status progress_end(run_state *s, int failed, int64_t done, int64_t tokens, double load_s, double score_s, quipu_error *err) {
     int64_t v[QUIPU_PROGRESS_LEN] = {[PG_MODEL] = s->pg.model, [PG_DONE] = done, [PG_FINAL] = 1, [PG_TOKENS] = tokens,
                                      [PG_LOAD_US] = (int64_t)(load_s * 1e6), [PG_SCORE_US] = (int64_t)(score_s * 1e6)};
     if (!leader(s)) return quipu_comm_progress_post(&s->comm, v, 1, err);
@@ -414,7 +414,7 @@ static quipu_status progress_end(run_state *s, int64_t done, int64_t tokens, dou
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    progress_print(s, 1);
+    if (!failed) progress_print(s, 1);
     return QUIPU_OK;
 }
 
@@ -541,7 +541,7 @@ done:
     s->t_score += score_s;
     {
         quipu_error e2 = {0};
-        quipu_status pst = progress_end(s, n_done, s->tokens_processed - tokens0, load_s, score_s, &e2);
+        quipu_status pst = progress_end(s, st != QUIPU_OK, n_done, s->tokens_processed - tokens0, load_s, score_s, &e2);
         if (pst && !st) st = quipu_error_set(err, pst, "%s", e2.msg);
     }
     quipu_model_free(m);
