@@ -702,6 +702,13 @@ static int cmp_item_out(const void *a, const void *b) {
     return strcmp(x->id, y->id);
 }
 
+/* "value | CI | n |" cells of a metric row, "–" where undefined. */
+static void sb_value_cells(sbuf *b, const quipu_metric_result *x) {
+    if (isnan(x->value)) sb_printf(b, "– | – | %lld |\n", (long long)x->n);
+    else if (isnan(x->ci_low)) sb_printf(b, "%.3f | – | %lld |\n", x->value, (long long)x->n);
+    else sb_printf(b, "%.3f | [%.3f, %.3f] | %lld |\n", x->value, x->ci_low, x->ci_high, (long long)x->n);
+}
+
 static quipu_status write_results(run_state *s, quipu_error *err) {
     quipu_config *cfg = s->cfg;
     const char *dir = cfg->output;
@@ -717,7 +724,8 @@ static quipu_status write_results(run_state *s, quipu_error *err) {
     mo.seed = cfg->seed;
     mo.ci_level = cfg->metrics.confidence;
     json_t *summary = json_object(), *jmetrics = json_array(), *jmodels = json_array(), *jbench = json_array();
-    sbuf md = {0}, items = {0};
+    sbuf md = {0}, items = {0}, con = {0};
+    const char *con_model = NULL;
     char *csv_text = NULL;
     size_t csv_len = 0;
     FILE *csv = open_memstream(&csv_text, &csv_len);
@@ -786,13 +794,19 @@ static quipu_status write_results(run_state *s, quipu_error *err) {
                           mname, x->benchmark, 100.0 * mo.ci_level);
                 last_bench = x->benchmark;
             }
-            if (isnan(x->value))
-                sb_printf(&md, "| %s | %s | %s | %s | – | – | %lld |\n", x->language, x->culture, x->category, x->metric, (long long)x->n);
-            else if (isnan(x->ci_low))
-                sb_printf(&md, "| %s | %s | %s | %s | %.3f | – | %lld |\n", x->language, x->culture, x->category, x->metric, x->value, (long long)x->n);
-            else
-                sb_printf(&md, "| %s | %s | %s | %s | %.3f | [%.3f, %.3f] | %lld |\n", x->language, x->culture, x->category, x->metric,
-                          x->value, x->ci_low, x->ci_high, (long long)x->n);
+            sb_printf(&md, "| %s | %s | %s | %s | ", x->language, x->culture, x->category, x->metric);
+            sb_value_cells(&md, x);
+            /* the console gets the per-culture table: every benchmark x language x culture, all categories together */
+            if (!strcmp(x->category, "all")) {
+                if (!con_model || strcmp(con_model, mname)) {
+                    sb_printf(&con, "\n## %s: per-culture results (all categories together)\n\n"
+                                    "| benchmark | language | culture | metric | value | %.0f%% CI | n |\n|---|---|---|---|---|---|---|\n",
+                              mname, 100.0 * mo.ci_level);
+                    con_model = mname;
+                }
+                sb_printf(&con, "| %s | %s | %s | %s | ", x->benchmark, x->language, x->culture, x->metric);
+                sb_value_cells(&con, x);
+            }
         }
         /* plots: rows of every model, written once all models are done */
         {
@@ -893,7 +907,8 @@ static quipu_status write_results(run_state *s, quipu_error *err) {
         quipu_metric_row_set set = {NULL, plot_rows, n_plot_rows, mo.ci_level};
         if ((st = quipu_plots_write(pdir, &set, 1, NULL, 0, NULL, err))) goto done;
     }
-    printf("%s", md.p ? md.p : "");
+    sb_printf(&con, "\nEvery category, with the notes: %s/summary.md (and summary.json, summary.csv, plots/).\n", dir);
+    printf("%s", con.p ? con.p : "");
     fflush(stdout);
 done:
     free(plot_rows);
@@ -904,6 +919,7 @@ done:
     if (csv) fclose(csv);
     free(csv_text);
     free(md.p);
+    free(con.p);
     free(items.p);
     json_decref(summary);
     json_decref(jmetrics);

@@ -43,6 +43,13 @@ same() { # dirA dirB what
 
 if run1 "$TMPD/a"; then ok "run, 1 rank"; else fail "run, 1 rank: $(tail -3 "$TMPD/stderr")"; fi
 for f in $files manifest.json; do [ -s "$TMPD/a/$f" ] && ok "wrote $f" || fail "missing $f"; done
+# the console shows the per-culture table (category "all" only), the files have every category
+if grep -q "^| crows_pairs_en | en-US | US | pct_stereotype | " "$TMPD/stdout" && grep -q "^| sesgo | es-419 | LatAm | acc | " "$TMPD/stdout" \
+   && ! grep -q "race-color" "$TMPD/stdout" && grep -q "| en-US | US | race-color | pct_stereotype |" "$TMPD/a/summary.md"; then
+  ok "per-culture table printed, per-category rows in summary.md"
+else
+  fail "console table: $(head -12 "$TMPD/stdout")"
+fi
 python3 - "$TMPD/a" <<'PY' && ok "summary.json and items.jsonl.zst consistent" || fail "summary/items content"
 import json, subprocess, sys
 d = sys.argv[1]
