@@ -41,6 +41,9 @@ void quipu_log(quipu_log_level lvl, const char *fmt, ...) __attribute__((format(
 /* Allocation with overflow checks; return NULL on failure (callers report QUIPU_ERR_NOMEM). */
 void *quipu_malloc_array(size_t n, size_t size);
 void *quipu_calloc_array(size_t n, size_t size);
+/* Heap copies of strings (NULL reads as ""); NULL when out of memory. */
+char *quipu_strdup(const char *s);
+char *quipu_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* a*b with overflow detection: returns 0 and sets *out on success, -1 on overflow. */
 int quipu_mul_overflow_u64(uint64_t a, uint64_t b, uint64_t *out);
 

@@ -123,7 +123,7 @@ static void decode_scalar(uint32_t type, const uint8_t *p, quipu_gguf_kv *kv) {
 #define KEYARG(s) (int)((s).len > 80 ? 80 : (s).len), (s).ptr
 
 static quipu_status read_array(reader *r, quipu_gguf_kv *kv, quipu_gguf_str key) {
-    uint32_t et;
+    uint32_t et = 0;
     if (read_u32(r, &et)) return r->err->code;
     if (et == QUIPU_GGUF_ARRAY)
         return quipu_error_set(r->err, QUIPU_ERR_FORMAT, "%s: metadata key " KEYFMT ": nested arrays are not supported",
@@ -131,7 +131,7 @@ static quipu_status read_array(reader *r, quipu_gguf_kv *kv, quipu_gguf_str key)
     if (!vtype_valid(et))
         return quipu_error_set(r->err, QUIPU_ERR_FORMAT, "%s: metadata key " KEYFMT ": invalid array element type %u",
                                r->path, KEYARG(key), et);
-    uint64_t count;
+    uint64_t count = 0;
     if (read_u64(r, &count)) return r->err->code;
     /* each element takes at least its fixed size (8 for a string's length): bound count by
      * what is left of the file before allocating or looping */
@@ -186,7 +186,7 @@ static quipu_status read_kv(reader *r, uint64_t idx, quipu_gguf_kv *kv) {
     memcpy(kv->key, key.ptr, key.len);
     kv->key[key.len] = '\0';
 
-    uint32_t type;
+    uint32_t type = 0;
     snprintf(r->what, sizeof r->what, "metadata key " KEYFMT " type", KEYARG(key));
     if (read_u32(r, &type)) return r->err->code;
     if (!vtype_valid(type))

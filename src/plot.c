@@ -618,29 +618,6 @@ static void safe_name(char *out, size_t cap, const char *s)
     out[k] = 0;
 }
 
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s ? s : "");
-    char *d = malloc(n + 1);
-    if (d) memcpy(d, s ? s : "", n + 1);
-    return d;
-}
-
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) return NULL;
-    char *s = malloc((size_t)n + 1);
-    if (!s) return NULL;
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
 
 /* One chart: rows of (benchmark, metric) from every set. */
 static quipu_status plot_one(const char *dir, const quipu_metric_row_set *sets, size_t n_sets, const char *bench,
@@ -727,19 +704,19 @@ static quipu_status plot_one(const char *dir, const quipu_metric_row_set *sets, 
         }
     for (size_t k = 0; k < ns; k++) {
         const char *label = sets[ser[k].set].label;
-        if (n_sets == 1 || !label || !*label) names[k] = xstrdup(ser[k].model);
-        else if (one_model_each) names[k] = xstrdup(label);
-        else names[k] = xasprintf("%s: %s", label, ser[k].model ? ser[k].model : "");
+        if (n_sets == 1 || !label || !*label) names[k] = quipu_strdup(ser[k].model);
+        else if (one_model_each) names[k] = quipu_strdup(label);
+        else names[k] = quipu_asprintf("%s: %s", label, ser[k].model ? ser[k].model : "");
         if (!names[k]) goto nomem;
     }
     for (size_t r = 0; r < nr; r++) {
         if (streq(rows[r].category, QUIPU_METRICS_ALL_CATEGORIES)) {
             rows[r].label = rows[r].language && *rows[r].language
-                                ? xasprintf("%s (%s)", rows[r].culture ? rows[r].culture : "", rows[r].language)
-                                : xstrdup(rows[r].culture);
+                                ? quipu_asprintf("%s (%s)", rows[r].culture ? rows[r].culture : "", rows[r].language)
+                                : quipu_strdup(rows[r].culture);
             prow[r].indent = 0;
         } else {
-            rows[r].label = xstrdup(rows[r].category);
+            rows[r].label = quipu_strdup(rows[r].category);
             prow[r].indent = 1;
         }
         if (!rows[r].label) goto nomem;
@@ -769,13 +746,13 @@ static quipu_status plot_one(const char *dir, const quipu_metric_row_set *sets, 
     double conf = n_sets ? sets[0].confidence : NAN;
     for (size_t s = 1; s < n_sets; s++)
         if (!(sets[s].confidence == conf)) conf = NAN;
-    title = xasprintf("%s \xE2\x80\x94 %s", bench, metric);
-    subtitle = d ? xstrdup(d->description) : xstrdup("");
+    title = quipu_asprintf("%s \xE2\x80\x94 %s", bench, metric);
+    subtitle = d ? quipu_strdup(d->description) : quipu_strdup("");
     if (isfinite(conf) && conf > 0 && conf < 1)
-        foot = xasprintf("Markers: point estimates; whiskers: %g%% bootstrap confidence intervals; n: items in the "
+        foot = quipu_asprintf("Markers: point estimates; whiskers: %g%% bootstrap confidence intervals; n: items in the "
                          "metric; n/a: undefined (summary.json's note says why).", conf * 100);
     else
-        foot = xstrdup("Markers: point estimates; whiskers: bootstrap confidence intervals; n: items in the metric; "
+        foot = quipu_strdup("Markers: point estimates; whiskers: bootstrap confidence intervals; n: items in the metric; "
                        "n/a: undefined (summary.json's note says why).");
     if (!title || !subtitle || !foot) goto nomem;
     char refl[96] = "";
@@ -798,7 +775,7 @@ static quipu_status plot_one(const char *dir, const quipu_metric_row_set *sets, 
             if (!strcasecmp(written->files[i].file, fname)) break;
         if (!written || i == written->n) break;
     }
-    path = xasprintf("%s/%s", dir, fname);
+    path = quipu_asprintf("%s/%s", dir, fname);
     if (!path) goto nomem;
     st = quipu_plot_write_svg(path, &pl, pser, ns, err);
     if (st) goto done;
@@ -807,9 +784,9 @@ static quipu_status plot_one(const char *dir, const quipu_metric_row_set *sets, 
         if (!nf) goto nomem;
         written->files = nf;
         quipu_plot_file *e = &nf[written->n];
-        e->benchmark = xstrdup(bench);
-        e->metric = xstrdup(metric);
-        e->file = xstrdup(fname);
+        e->benchmark = quipu_strdup(bench);
+        e->metric = quipu_strdup(metric);
+        e->file = quipu_strdup(fname);
         e->n_points = n_points;
         written->n++;
         if (!e->benchmark || !e->metric || !e->file) goto nomem;

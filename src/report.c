@@ -35,29 +35,6 @@ void quipu_report_usage(FILE *f)
 
 /* ---- small helpers ------------------------------------------------------------------------- */
 
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s ? s : "");
-    char *d = malloc(n + 1);
-    if (d) memcpy(d, s ? s : "", n + 1);
-    return d;
-}
-
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) return NULL;
-    char *s = malloc((size_t)n + 1);
-    if (!s) return NULL;
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
 
 static int streq(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
 static const char *str(const char *s) { return s ? s : ""; }
@@ -302,7 +279,7 @@ static quipu_status rp_read(rp *r, quipu_error *err)
         int dup = 0;
         for (size_t j = 0; j < r->n_runs; j++)
             if (j != i && streq(b, base_name(r->runs[j].dir))) dup = 1;
-        r->run_labels[i] = xstrdup(dup ? r->runs[i].dir : b);
+        r->run_labels[i] = quipu_strdup(dup ? r->runs[i].dir : b);
         if (!r->run_labels[i]) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     }
     size_t ns = 0;
@@ -314,7 +291,7 @@ static quipu_status rp_read(rp *r, quipu_error *err)
             rp_series *s = &r->series[r->n_series];
             s->run = i;
             s->model = &r->runs[i].models[m];
-            s->label = r->n_runs == 1 ? xstrdup(s->model->name) : xasprintf("%s: %s", r->run_labels[i], s->model->name);
+            s->label = r->n_runs == 1 ? quipu_strdup(s->model->name) : quipu_asprintf("%s: %s", r->run_labels[i], s->model->name);
             if (!s->label) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
             r->n_series++;
         }
@@ -361,7 +338,7 @@ static quipu_status rp_pairs(rp *r, quipu_error *err)
             st = rp_add_pair(r, 0, &a->models[0], j, &b->models[0], &cap, err);
         if (!st && r->n_pairs == before) { /* nothing to pair: say so in the report */
             st = rp_add_pair(r, 0, NULL, j, NULL, &cap, err);
-            if (!st && !(r->pairs[r->n_pairs - 1].note = xstrdup("no model in common: no paired tests")))
+            if (!st && !(r->pairs[r->n_pairs - 1].note = quipu_strdup("no model in common: no paired tests")))
                 st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
         }
     }
@@ -376,7 +353,7 @@ static quipu_status rp_compare(rp *r, quipu_error *err)
         const quipu_run_data *a = &r->runs[p->ra], *b = &r->runs[p->rb];
         const char *la = r->run_labels[p->ra], *lb = r->run_labels[p->rb];
         if (!a->has_items || !b->has_items) {
-            p->note = xasprintf("%s has no items.jsonl.zst: no paired tests", !a->has_items ? la : lb);
+            p->note = quipu_asprintf("%s has no items.jsonl.zst: no paired tests", !a->has_items ? la : lb);
             if (!p->note) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
             continue;
         }
@@ -387,9 +364,9 @@ static quipu_status rp_compare(rp *r, quipu_error *err)
         if (st) return st;
         p->compared = 1;
         if (p->c.n_matched == 0)
-            p->note = xasprintf("%s and %s share no items (matched by benchmark and id): no paired tests", la, lb);
+            p->note = quipu_asprintf("%s and %s share no items (matched by benchmark and id): no paired tests", la, lb);
         else if (a->opt.norm != b->opt.norm)
-            p->note = xasprintf("the runs were scored with different normalisations (%s, %s); both sides are "
+            p->note = quipu_asprintf("the runs were scored with different normalisations (%s, %s); both sides are "
                                 "compared under %s's (%s)",
                                 quipu_score_norm_name(a->opt.norm), quipu_score_norm_name(b->opt.norm), la,
                                 quipu_score_norm_name(a->opt.norm));
@@ -696,7 +673,7 @@ static void csv_write(FILE *f, const rp *r)
 
 static quipu_status write_file(const char *dir, const char *name, const rp *r, int which, quipu_error *err)
 {
-    char *path = xasprintf("%s/%s", dir, name);
+    char *path = quipu_asprintf("%s/%s", dir, name);
     if (!path) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     FILE *f = fopen(path, "wb");
     if (!f) {
@@ -759,7 +736,7 @@ quipu_status quipu_report(const quipu_report_options *o, quipu_error *err)
     if ((st = quipu_plot_mkdir_p(r.out_dir, err))) goto done;
     {
         quipu_metric_row_set *sets = quipu_calloc_array(r.n_runs, sizeof *sets);
-        char *plots_dir = xasprintf("%s/plots", r.out_dir);
+        char *plots_dir = quipu_asprintf("%s/plots", r.out_dir);
         const char **ml = quipu_calloc_array(r.n_metrics + 1, sizeof *ml);
         if (!sets || !plots_dir || !ml) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
         if (!st) {
@@ -847,7 +824,7 @@ quipu_status quipu_report_main(int argc, char **argv, quipu_error *err)
             goto done;
         }
         if (!strcmp(opt, "--out")) o.out_dir = val;
-        else if (!(names[n_names++] = xstrdup(val))) {
+        else if (!(names[n_names++] = quipu_strdup(val))) {
             st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
             goto done;
         }

@@ -64,16 +64,6 @@ static const char *const lm_eval_unknowns[10] = {"Unknown", "Cannot be determine
                                                  "Not known", "Not enough info", "Not enough information", "Cannot answer",
                                                  "Can't answer", "Undetermined"};
 
-static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-#include <stdarg.h>
-static char *str_printf(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0) s = NULL;
-    va_end(ap);
-    return s;
-}
 
 /* Fills {context} and {question} into a prompt template ("{{" / "}}" are literal braces). */
 static char *fill_template(const char *tpl, const char *context, const char *question) {
@@ -117,7 +107,7 @@ static quipu_status build_unit(run_unit *u, quipu_item *it, const quipu_config_b
             delim = cb->delimiter ? cb->delimiter : " ";
         } else if (*q) {
             /* lm-evaluation-harness's BBQ prompt, for every BBQ-style benchmark and language */
-            u->prompt = str_printf("%s\n\nQ: %s\nA:", ctx, q);
+            u->prompt = quipu_asprintf("%s\n\nQ: %s\nA:", ctx, q);
             delim = cb->delimiter ? cb->delimiter : " ";
         } else {
             /* StereoSet: intrasentence contexts end where the blank was (a trailing space moves to
@@ -136,18 +126,18 @@ static quipu_status build_unit(run_unit *u, quipu_item *it, const quipu_config_b
             int k = 0;
             for (int c = 0; c < 3; c++)
                 if (c != it->unknown_choice) {
-                    u->cont[k] = str_printf("%s%s", delim, it->choices[c]);
+                    u->cont[k] = quipu_asprintf("%s%s", delim, it->choices[c]);
                     u->map[k++] = c;
                 }
             for (int w = 0; w < 10; w++) {
-                u->cont[k] = str_printf("%s%s", delim, lm_eval_unknowns[w]);
+                u->cont[k] = quipu_asprintf("%s%s", delim, lm_eval_unknowns[w]);
                 u->map[k++] = w == 0 ? it->unknown_choice : 2 + w;
             }
             u->n_cont = u->n_record = 12;
         } else {
             u->n_cont = u->n_record = it->n_choices;
             for (int c = 0; c < it->n_choices; c++) {
-                u->cont[c] = str_printf("%s%s", delim, it->choices[c]);
+                u->cont[c] = quipu_asprintf("%s%s", delim, it->choices[c]);
                 u->map[c] = c;
             }
         }
@@ -328,7 +318,7 @@ static quipu_status load_benchmarks(run_state *s, quipu_error *err) {
 
 /* ------------------------------------------------------------------ phase: scoring */
 
-static char *unit_key(const char *model, const quipu_item *it) { return str_printf("%s|%s", model, it->id); }
+static char *unit_key(const char *model, const quipu_item *it) { return quipu_asprintf("%s|%s", model, it->id); }
 
 /* The journal's records of this config, as a map key -> record, sorted by key. */
 typedef struct done_set {
@@ -967,7 +957,7 @@ static quipu_status write_manifest(run_state *s, quipu_error *err) {
             int ne = scandir(mp, &ents, NULL, alphasort);
             json_t *files = json_array();
             for (int k = 0; k < ne; k++) {
-                char *fp = str_printf("%s/%s", mp, ents[k]->d_name);
+                char *fp = quipu_asprintf("%s/%s", mp, ents[k]->d_name);
                 struct stat fs;
                 if (fp && stat(fp, &fs) == 0 && S_ISREG(fs.st_mode) && file_sha256_hex(fp, hex)) {
                     json_t *f = json_object();

@@ -31,13 +31,6 @@ static const char *pool_str(quipu_run_data *d, const char *s)
     return c;
 }
 
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s);
-    char *c = malloc(n + 1);
-    if (c) memcpy(c, s, n + 1);
-    return c;
-}
 
 void quipu_run_data_free(quipu_run_data *d)
 {
@@ -511,12 +504,12 @@ static quipu_status parse_line(item_reader *r, const char *buf, size_t len, size
         memcpy(source + strlen(where), src, (size_t)ns + 1);
     }
     it.source = source;
-    it.id = xstrdup(id);
-    it.benchmark = xstrdup(bench);
-    it.language = xstrdup(lang);
-    it.culture = xstrdup(cult);
-    it.category = xstrdup(cat);
-    it.group = *group ? xstrdup(group) : NULL;
+    it.id = quipu_strdup(id);
+    it.benchmark = quipu_strdup(bench);
+    it.language = quipu_strdup(lang);
+    it.culture = quipu_strdup(cult);
+    it.category = quipu_strdup(cat);
+    it.group = *group ? quipu_strdup(group) : NULL;
     if (!it.source || !it.id || !it.benchmark || !it.language || !it.culture || !it.category || (*group && !it.group)) {
         st = quipu_error_set(err, QUIPU_ERR_NOMEM, "%s:%zu: out of memory", where, line);
         goto fail;
