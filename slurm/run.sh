@@ -1,0 +1,43 @@
+#!/bin/bash
+# slurm/run.sh CONFIG [quipu run options...] — what every sbatch script here runs once its
+# #SBATCH lines and modules are set: one `quipu run` step over all the job's tasks (one MPI rank
+# per task), always with --resume, then a requeue when quipu was stopped by the time-limit signal.
+#
+#   - `#SBATCH --signal=USR1@120` (no `B:`) makes Slurm send SIGUSR1 to every rank about two
+#     minutes before the time limit; quipu finishes and journals the batch in flight and every rank
+#     exits with status 75.
+#   - On 75 this script requeues the job (`scontrol requeue`, needs `#SBATCH --requeue`) until it
+#     has been restarted QUIPU_MAX_RESTARTS times (default 20); the next start resumes from the
+#     journal, and the results equal an uninterrupted run's, byte for byte.
+#   - A config error (2) or any other failure is not requeued: the log says why.
+#
+# Environment: QUIPU (the binary; default $SLURM_SUBMIT_DIR/build/quipu), QUIPU_MAX_RESTARTS,
+# QUIPU_SRUN_ARGS (extra srun options, e.g. "--gpu-bind=closest"). Submit from the repository root.
+set -u
+if [ $# -lt 1 ]; then
+  echo "usage: slurm/run.sh CONFIG.yaml [quipu run options...]" >&2
+  exit 2
+fi
+config=$1
+shift
+quipu=${QUIPU:-${SLURM_SUBMIT_DIR:-$PWD}/build/quipu}
+[ -x "$quipu" ] || { echo "slurm/run.sh: $quipu: not an executable (build quipu first, or set QUIPU)" >&2; exit 2; }
+[ -r "$config" ] || { echo "slurm/run.sh: $config: cannot read the config" >&2; exit 2; }
+restarts=${SLURM_RESTART_COUNT:-0}
+max=${QUIPU_MAX_RESTARTS:-20}
+echo "slurm/run.sh: job ${SLURM_JOB_ID:-?} start $restarts, ${SLURM_NTASKS:-1} task(s) on ${SLURM_JOB_NUM_NODES:-1} node(s): $quipu run $config --resume $*"
+# shellcheck disable=SC2086  # QUIPU_SRUN_ARGS holds several options
+srun ${QUIPU_SRUN_ARGS:-} "$quipu" run "$config" --resume "$@"
+rc=$?
+case $rc in
+  0) echo "slurm/run.sh: done" ;;
+  75)
+    if [ "$restarts" -lt "$max" ] && [ -n "${SLURM_JOB_ID:-}" ]; then
+      echo "slurm/run.sh: stopped before the time limit with the journal flushed; requeueing (start $((restarts + 1)) of at most $max)"
+      scontrol requeue "$SLURM_JOB_ID" || echo "slurm/run.sh: scontrol requeue failed: resubmit the same script; it resumes" >&2
+    else
+      echo "slurm/run.sh: stopped before the time limit, $restarts restarts already (QUIPU_MAX_RESTARTS=$max): not requeued; resubmit to go on" >&2
+    fi ;;
+  *) echo "slurm/run.sh: quipu run failed with status $rc (see the messages above); not requeued" >&2 ;;
+esac
+exit $rc
