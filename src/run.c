@@ -480,7 +480,7 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
     quipu_score_group *groups = calloc(n_mine, sizeof *groups);
     quipu_score_result *res = NULL;
     if (!groups) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); goto done; }
-    for (size_t k0 = 0; k0 < n_mine;) {
+    for (size_t k0 = 0; k0 < n_mine && !g_stop_signal;) {
         size_t k1 = k0, n_res = 0;
         int64_t bytes = 0;
         while (k1 < n_mine && (k1 == k0 || bytes + s->units[mine[k1]].cost <= chunk_bytes)) {
@@ -1126,6 +1126,7 @@ int quipu_run_main(int argc, char **argv) {
         return 2;
     }
     const char *config_path = argv[optind];
+    install_signals(); /* before anything slow: a stop asked during loading is honoured before the first batch */
     if (quipu_comm_init(&s.comm, &argc, &argv, &err)) {
         fprintf(stderr, "quipu run: %s\n", err.msg);
         return 1;
@@ -1165,7 +1166,6 @@ int quipu_run_main(int argc, char **argv) {
     }
     quipu_error_list_free(&errs);
     if (resume) s.cfg->resume = 1;
-    install_signals();
     /* 2. benchmarks → items → prompts */
     st = load_benchmarks(&s, &err);
     if (agree(&s, st, &err)) goto fail;
