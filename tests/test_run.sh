@@ -1,7 +1,8 @@
 # test_run.sh — quipu run end to end on a tiny checkpoint (fast, always available): results
 # files present and consistent; 1, 2 and 4 MPI ranks give byte-identical summary.json,
 # summary.csv, summary.md and items.jsonl.zst; a run killed with SIGKILL mid-way and rerun with
-# --resume (also with another rank count) gives the same bytes; SIGUSR1 stops after the current
+# --resume (also with another rank count), and a 2-rank run with one rank killed then resumed
+# with 3 ranks, give the same bytes; SIGUSR1 stops after the current
 # batch with exit status 75; bad configs are reported with file:line:col before any model loads.
 . "$QUIPU_SOURCE_DIR/tests/common.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
@@ -135,6 +136,30 @@ else
 fi
 grep -q "resume: [1-9][0-9]* finished items" "$TMPD/stderr" && ok "resume read the journal" || fail "resume did not report journal items: $(head -3 "$TMPD/stderr")"
 same "$TMPD/a" "$TMPD/k" "killed then resumed"
+
+# 2 ranks, one of them killed with SIGKILL mid-run (mpirun then ends the other), resumed with 3
+if [ $mpi = 1 ]; then
+  mpirun -n 2 --oversubscribe "$QUIPU_BIN" run "$TMPD/run.yaml" --set "output=$TMPD/k2" --set scoring.batch_tokens=16 > /dev/null 2>&1 &
+  mpid=$!
+  for i in $(seq 1 400); do
+    n=$(cat "$TMPD"/k2/journal/*/rank0001-*.jsonl 2>/dev/null | wc -l)
+    [ "$n" -ge 5 ] && break
+    sleep 0.05
+  done
+  victim=$(pgrep -f -- "output=$TMPD/k2" | while read -r p; do
+    [ "$(tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -c '^OMPI_COMM_WORLD_RANK=1$')" = 1 ] && echo "$p"; done | head -1)
+  if [ -n "$victim" ]; then
+    kill -9 "$victim"
+    wait $mpid 2>/dev/null
+    n=$(cat "$TMPD"/k2/journal/*/*.jsonl 2>/dev/null | wc -l)
+    [ "$n" -ge 5 ] && [ ! -f "$TMPD/k2/summary.json" ] && ok "rank 1 of 2 killed mid-run, $n items journaled" || fail "kill rank 1: journal has $n lines"
+    mpirun -n 3 --oversubscribe "$QUIPU_BIN" run "$TMPD/run.yaml" --set "output=$TMPD/k2" --resume > "$TMPD/stdout" 2> "$TMPD/stderr" || fail "resume with 3 ranks: $(tail -2 "$TMPD/stderr")"
+    same "$TMPD/a" "$TMPD/k2" "2 ranks, one killed, resumed with 3"
+  else
+    wait $mpid 2>/dev/null
+    fail "could not find rank 1's process to kill"
+  fi
+fi
 
 # SIGUSR1: finish the batch, journal it, exit 75; then resume
 "$QUIPU_BIN" run "$TMPD/run.yaml" --set "output=$TMPD/u" --set scoring.batch_tokens=16 > /dev/null 2> "$TMPD/u.err" &
