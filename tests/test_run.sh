@@ -146,8 +146,11 @@ if [ $mpi = 1 ]; then
     [ "$n" -ge 5 ] && break
     sleep 0.05
   done
-  victim=$(pgrep -f -- "output=$TMPD/k2" | while read -r p; do
-    [ "$(tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -c '^OMPI_COMM_WORLD_RANK=1$')" = 1 ] && echo "$p"; done | head -1)
+  victim=""  # rank 1's process: its command line names this output folder, its environment its rank
+  for d in /proc/[0-9]*; do
+    tr '\0' '\n' < "$d/cmdline" 2>/dev/null | grep -q -x -- "output=$TMPD/k2" || continue
+    tr '\0' '\n' < "$d/environ" 2>/dev/null | grep -q -x "OMPI_COMM_WORLD_RANK=1" && { victim=${d#/proc/}; break; }
+  done
   if [ -n "$victim" ]; then
     kill -9 "$victim"
     wait $mpid 2>/dev/null
