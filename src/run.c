@@ -1161,6 +1161,7 @@ int quipu_run_main(int argc, char **argv) {
     if (st) {
         if (leader(&s)) quipu_error_list_print(&errs, stderr);
         quipu_error_list_free(&errs);
+        run_free(&s);
         quipu_comm_finalize(&s.comm);
         return 2;
     }

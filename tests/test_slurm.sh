@@ -21,7 +21,7 @@ models:
     name: tiny
 benchmarks:
   - name: crows_pairs_fr
-    limit: 200
+    limit: 120
     sample: spread
 metrics:
   include: all
