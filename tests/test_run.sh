@@ -195,4 +195,25 @@ done
 # an unwritable output folder
 rc=0; run1 "/proc/quipu-no/out" || rc=$?
 [ "$rc" = 1 ] && grep -q "/proc/quipu-no/out" "$TMPD/stderr" && ok "unwritable output: $(tail -1 "$TMPD/stderr")" || fail "unwritable output: rc $rc $(tail -2 "$TMPD/stderr")"
+# bad input through quipu run: one line naming the file and the problem, non-zero exit, nothing written
+bad_run() { # what expected-rc regex [--set ...]
+  local what=$1 want=$2 re=$3; shift 3
+  local rc=0
+  "$QUIPU_BIN" run "$TMPD/run.yaml" --set "output=$TMPD/bad-$want" "$@" > /dev/null 2> "$TMPD/bad.err" || rc=$?
+  if [ "$rc" = "$want" ] && tail -1 "$TMPD/bad.err" | grep -q -E "$re" && [ ! -f "$TMPD/bad-$want/summary.json" ]; then
+    ok "$what: exit $rc: $(tail -1 "$TMPD/bad.err")"
+  else
+    fail "$what: exit $rc (want $want), message: $(tail -2 "$TMPD/bad.err")"
+  fi
+}
+printf '' > "$TMPD/empty.jsonl"
+printf '{"id": "1", "more": "A b.", "less": "C b.", "language": "en", "culture": "US"}\n{"id": "2", "more": "A c."}\n' > "$TMPD/short.jsonl"
+bad_run "empty benchmark after its filters" 1 "run.yaml:[0-9]+:[0-9]+: benchmark 'crows_pairs_en' has no items after its filters" \
+  --set 'benchmarks.0.categories=[no-such-category]'
+bad_run "empty JSON-lines file" 1 "empty.jsonl: no data rows" --set "benchmarks=[{name: mine, format: pairs, path: $TMPD/empty.jsonl}]"
+bad_run "malformed row" 1 "short.jsonl:2: missing field" --set "benchmarks=[{name: mine, format: pairs, path: $TMPD/short.jsonl}]"
+bad_run "missing benchmark file" 2 "benchmarks.0.path: .*nothere.jsonl' does not exist" --set "benchmarks=[{name: mine, format: pairs, path: $TMPD/nothere.jsonl}]"
+bad_run "unknown benchmark" 2 "unknown benchmark 'sesgoo' \(did you mean 'sesgo'\?\)" --set "benchmarks=[sesgoo]"
+bad_run "wrong type" 2 "scoring.batch_tokens: expected an integer, got 'many'" --set "scoring.batch_tokens=many"
+bad_run "missing model" 2 "models.0.path: .*no-model.gguf' does not exist" --set "models.0.path=$TMPD/no-model.gguf"
 finish
