@@ -3,7 +3,7 @@
 # #SBATCH lines and modules are set: one `quipu run` step over all the job's tasks (one MPI rank
 # per task), always with --resume, then a requeue when quipu was stopped by the time-limit signal.
 #
-#   - `#SBATCH --signal=USR1@120` (no `B:`) makes Slurm send SIGUSR1 to every rank about two
+#   - `#SBATCH --signal=USR1@300` (no `B:`) makes Slurm send SIGUSR1 to every rank about five
 #     minutes before the time limit; quipu finishes and journals the batch in flight and every rank
 #     exits with status 75.
 #   - On 75 this script requeues the job (`scontrol requeue`, needs `#SBATCH --requeue`) until it
@@ -27,7 +27,8 @@ restarts=${SLURM_RESTART_COUNT:-0}
 max=${QUIPU_MAX_RESTARTS:-20}
 echo "slurm/run.sh: job ${SLURM_JOB_ID:-?} start $restarts, ${SLURM_NTASKS:-1} task(s) on ${SLURM_JOB_NUM_NODES:-1} node(s): $quipu run $config --resume $*"
 # shellcheck disable=SC2086  # QUIPU_SRUN_ARGS holds several options
-srun ${QUIPU_SRUN_ARGS:-} "$quipu" run "$config" --resume "$@"
+# --wait: if one rank dies the others are ended 5 minutes later instead of waiting for it forever
+srun --wait=300 ${SLURM_CPUS_PER_TASK:+--cpus-per-task=$SLURM_CPUS_PER_TASK} ${QUIPU_SRUN_ARGS:-} "$quipu" run "$config" --resume "$@"
 rc=$?
 case $rc in
   0) echo "slurm/run.sh: done" ;;

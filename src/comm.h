@@ -14,8 +14,9 @@ typedef struct quipu_comm {
     int rank, size;
     int initialized_mpi; /* we called MPI_Init (and so call MPI_Finalize) */
     int serial;          /* one rank without MPI: not launched by mpirun/srun (QUIPU_FORCE_MPI=1 forces MPI) */
-    /* progress messages of this rank (ranks > 0): the buffer of the send in flight */
-    void *progress_req;
+    /* progress messages of this rank (ranks > 0): the request and buffer of the send in flight
+     * (the request is an MPI_Request, stored here so that posting never allocates) */
+    _Alignas(16) unsigned char progress_req[64];
     int progress_pending;
     int64_t progress_buf[QUIPU_PROGRESS_LEN];
 } quipu_comm;

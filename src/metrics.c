@@ -747,6 +747,10 @@ quipu_status mx_grouping_build(mx_grouping *g, const mx_entry *entries, size_t n
         for (size_t i = 0; i < n;) {
             size_t j = i + 1;
             while (j < n && cmp_tags(e[i].item, e[j].item, pass) == 0) j++;
+            if (pass == 1 && !*mx_str(e[i].item->category)) { /* no category: in the all-categories rows only */
+                i = j;
+                continue;
+            }
             mx_group *gr = &g->groups[g->n_groups++];
             gr->benchmark = mx_str(e[i].item->benchmark);
             gr->language = mx_str(e[i].item->language);

@@ -38,8 +38,10 @@ static void install_signals(void) {
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART; /* reads and writes in flight (network file systems) carry on */
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_flags = SA_RESTART | SA_RESETHAND; /* a second Ctrl-C ends the program at once */
     sigaction(SIGINT, &sa, NULL);
 }
 
@@ -404,7 +406,7 @@ static quipu_status progress_end(run_state *s, int failed, int64_t done, int64_t
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    if (!failed) progress_print(s, 1);
+    if (!failed && !g_stop_signal) progress_print(s, 1);
     return QUIPU_OK;
 }
 
@@ -465,7 +467,7 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
     if (leader(s))
         quipu_log(QUIPU_LOG_INFO, "model %s: %zu items to score (%zu on rank 0), %zu from the journal", cm->name, n_todo, n_mine,
                   n - n_todo);
-    if (n_mine == 0) goto done;
+    if (n_mine == 0 || g_stop_signal) goto done; /* nothing to do, or asked to stop: no model load */
     double t0 = quipu_time_now();
     const char *bname = backend_name(cm->backend);
     if ((st = quipu_backend_init(&b, bname, (int)s->cfg->scoring.threads, err))) goto done;
@@ -918,8 +920,8 @@ done:
     return st;
 }
 
-/* sha256 of a file as 64 hex digits; 0 when it cannot be read (the manifest then says null). */
-static int file_sha256_hex(const char *path, char hex[65]) {
+/* sha256 of a file as 64 hex digits, and its size; 0 when it cannot be read. */
+static int file_sha256_hex(const char *path, char hex[65], size_t *size) {
     quipu_mmap mm;
     quipu_error e = {0};
     struct stat st;
@@ -927,6 +929,7 @@ static int file_sha256_hex(const char *path, char hex[65]) {
     uint8_t d[32];
     quipu_config_sha256(mm.data, mm.size, d);
     for (int k = 0; k < 32; k++) snprintf(hex + 2 * k, 3, "%02x", d[k]);
+    if (size) *size = mm.size;
     quipu_mmap_close(&mm);
     return 1;
 }
@@ -940,7 +943,7 @@ static quipu_status write_manifest(run_state *s, quipu_error *err) {
     gethostname(host, sizeof host - 1);
     json_object_set_new(q, "version", json_string(QUIPU_VERSION));
     json_object_set_new(q, "git", json_string(QUIPU_GIT_HASH));
-    json_object_set_new(m, "format", json_string("quipu-manifest/1"));
+    json_object_set_new(m, "format", json_string("quipu-manifest/2"));
     json_object_set_new(m, "quipu", q);
     json_object_set_new(m, "config_hash", json_string(s->hash));
     json_object_set_new(m, "config", cfgj ? cfgj : json_null());
@@ -959,11 +962,12 @@ static quipu_status write_manifest(run_state *s, quipu_error *err) {
             for (int k = 0; k < ne; k++) {
                 char *fp = quipu_asprintf("%s/%s", mp, ents[k]->d_name);
                 struct stat fs;
-                if (fp && stat(fp, &fs) == 0 && S_ISREG(fs.st_mode) && file_sha256_hex(fp, hex)) {
+                size_t sz = 0;
+                if (fp && stat(fp, &fs) == 0 && S_ISREG(fs.st_mode) && file_sha256_hex(fp, hex, &sz)) {
                     json_t *f = json_object();
                     json_object_set_new(f, "name", json_string(ents[k]->d_name));
                     json_object_set_new(f, "sha256", json_string(hex));
-                    json_object_set_new(f, "bytes", json_integer((json_int_t)fs.st_size));
+                    json_object_set_new(f, "bytes", json_integer((json_int_t)sz));
                     json_array_append_new(files, f);
                 }
                 free(fp);
@@ -971,9 +975,12 @@ static quipu_status write_manifest(run_state *s, quipu_error *err) {
             }
             free(ents);
             json_object_set_new(o, "files", files);
-        } else if (file_sha256_hex(mp, hex)) {
-            json_object_set_new(o, "sha256", json_string(hex));
-            json_object_set_new(o, "bytes", json_integer((json_int_t)stt.st_size));
+        } else {
+            size_t sz = 0;
+            if (file_sha256_hex(mp, hex, &sz)) {
+                json_object_set_new(o, "sha256", json_string(hex));
+                json_object_set_new(o, "bytes", json_integer((json_int_t)sz));
+            }
         }
         json_array_append_new(models, o);
     }
@@ -986,9 +993,8 @@ static quipu_status write_manifest(run_state *s, quipu_error *err) {
         json_object_set_new(o, "benchmark", json_string(s->labels[b]));
         for (size_t k = 0; k < rep->files && k < QUIPU_LOAD_MAX_FILES; k++) {
             json_t *f = json_object();
-            char hex[65];
             json_object_set_new(f, "path", json_string(rep->file_paths[k]));
-            json_object_set_new(f, "sha256", file_sha256_hex(rep->file_paths[k], hex) ? json_string(hex) : json_null());
+            json_object_set_new(f, "sha256", rep->file_sha256[k][0] ? json_string(rep->file_sha256[k]) : json_null());
             json_array_append_new(files, f);
         }
         json_object_set_new(o, "files", files);

@@ -79,7 +79,7 @@ static void test_pairs(void) {
         CHECK(strcmp(it[0].more, "Los chilenos son flojos.") == 0 && strcmp(it[0].less, "Los suecos son flojos.") == 0);
         CHECK(strcmp(it[0].language, "es-CL") == 0 && strcmp(it[0].culture, "CL") == 0);
         CHECK(strcmp(it[0].category, "nationality") == 0 && it[0].direction == 1);
-        CHECK(strcmp(it[1].category, "all") == 0 && it[1].direction == -1);
+        CHECK(strcmp(it[1].category, "") == 0 && it[1].direction == -1);
         char src[4200];
         snprintf(src, sizeof src, "%s:3", p);
         CHECK(strcmp(it[1].source, src) == 0);

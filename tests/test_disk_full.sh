@@ -59,6 +59,7 @@ if echo "$last" | grep -q -E "^quipu( run:| error:) .*/journal/[0-9a-f]{64}/[^ ]
 else
   fail "full disk: message was: $(cat "$TMPD/full.err")"
 fi
+! grep -q "items scored" "$TMPD/full.err" && ok "full disk: no 'items scored' line" || fail "full disk: an 'items scored' line after the failure"
 # every complete journal line is a finished item that reads back (a torn last line is allowed)
 python3 - "$TMPD/keep/journal-after-full" <<'PY' && ok "journal intact after the full disk" || fail "journal after the full disk"
 import glob, json, sys

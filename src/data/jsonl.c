@@ -228,7 +228,7 @@ static quipu_status jl_row(ld_ctx *c, const char *file, const char *stem, long l
     int oom = 0;
     char full[1024];
     snprintf(full, sizeof full, "%s:%s", c->bench, idbuf);
-    if (ld_item_tags(c, it, NULL, 0, file, line, language, culture, category ? category : "all")) oom = 1;
+    if (ld_item_tags(c, it, NULL, 0, file, line, language, culture, category ? category : "")) oom = 1;
     free(it->id);
     it->id = ld_strdup(full, &oom);
     it->kind = js->kind;

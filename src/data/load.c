@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config.h"
 #include "data/data_internal.h"
 
 /* ---- the built-ins ---- */
@@ -202,9 +203,15 @@ static const char *base_name(const char *path) {
     return b ? b + 1 : path;
 }
 
-static void note_file(ld_ctx *c, const char *file) {
-    if (c->rep->files < QUIPU_LOAD_MAX_FILES)
-        snprintf(c->rep->file_paths[c->rep->files], sizeof c->rep->file_paths[0], "%s", file);
+/* Records a file read (path and the sha256 of the bytes read) in the load report. */
+static void note_file(ld_ctx *c, const char *file, const void *data, size_t len) {
+    if (c->rep->files < QUIPU_LOAD_MAX_FILES) {
+        size_t k = c->rep->files;
+        snprintf(c->rep->file_paths[k], sizeof c->rep->file_paths[0], "%s", file);
+        uint8_t d[32];
+        quipu_config_sha256(data, len, d);
+        for (int i = 0; i < 32; i++) snprintf(c->rep->file_sha256[k] + 2 * i, 3, "%02x", d[i]);
+    }
     c->rep->files++;
     if (!c->first_file[0]) snprintf(c->first_file, sizeof c->first_file, "%s", file);
 }
@@ -214,7 +221,7 @@ quipu_status ld_read_jsonl(ld_ctx *c, const char *file, const char *stem, ld_jso
     size_t len = 0;
     quipu_status st = quipu_read_file(file, &buf, &len, c->err);
     if (st) return st;
-    note_file(c, file);
+    note_file(c, file, buf, len);
     size_t pos = 0;
     if (len >= 3 && (unsigned char)buf[0] == 0xEF && (unsigned char)buf[1] == 0xBB && (unsigned char)buf[2] == 0xBF)
         pos = 3;
@@ -259,7 +266,7 @@ quipu_status ld_read_csv(ld_ctx *c, const char *file, const char *stem, char del
     quipu_csv csv;
     quipu_status st = quipu_csv_open(&csv, file, delim, c->err);
     if (st) return st;
-    note_file(c, file);
+    note_file(c, file, csv.buf, csv.len);
     int got = 0;
     int idx[64];
     size_t hdr_nf = 0;

@@ -49,9 +49,10 @@ typedef struct quipu_load_report {
     size_t rows_filtered;  /* rows left out by subset / language (rows after the limit are not read) */
     size_t n_reasons;      /* first skipped rows, "FILE:LINE: problem" */
     char reasons[QUIPU_LOAD_MAX_REASONS][320];
-    /* the files read, in reading order (the first QUIPU_LOAD_MAX_FILES; `files` counts all), for
-     * the run manifest's checksums */
+    /* the files read, in reading order (the first QUIPU_LOAD_MAX_FILES; `files` counts all), and
+     * the sha256 of the bytes read (64 hex digits), for the run manifest */
     char file_paths[QUIPU_LOAD_MAX_FILES][1024];
+    char file_sha256[QUIPU_LOAD_MAX_FILES][65];
 } quipu_load_report;
 
 /* NULL-terminated list of the built-in benchmark names, in documentation order. The generic
