@@ -57,6 +57,7 @@ typedef struct run_unit {
     size_t cont_len[QUIPU_MAX_CHOICES];
     int map[QUIPU_MAX_CHOICES];
     int n_record;      /* choices in the record */
+    size_t delim_len;  /* bytes of the delimiter each continuation starts with */
     int64_t cost;      /* bytes to score, for load balancing */
 } run_unit;
 
@@ -123,6 +124,7 @@ static quipu_status build_unit(run_unit *u, quipu_item *it, const quipu_config_b
             delim = cb->delimiter ? cb->delimiter : (ends_space ? "" : " ");
         }
         free(ctx);
+        u->delim_len = strlen(delim);
         if (lm_eval && it->unknown_choice >= 0 && it->n_choices == 3) {
             /* 12 choices: the two group answers (original indices), then the 10 wordings: the
              * first at the item's unknown index, the others at 3..11 (metrics read any index
@@ -511,11 +513,7 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
                 quipu_score_result_free(&res[r]);
             }
             /* bytes of the choice text itself, without the delimiter (lm-eval's acc_bytes) */
-            for (int c = 0; c < u->n_cont; c++) {
-                const char *t = u->cont[c];
-                while (*t == ' ') t++;
-                rec.n_bytes[u->map[c]] = (int32_t)strlen(t);
-            }
+            for (int c = 0; c < u->n_cont; c++) rec.n_bytes[u->map[c]] = (int32_t)(u->cont_len[c] - u->delim_len);
             if ((st = quipu_journal_add(jr, keys[mine[k]], &rec, err))) break;
             if ((st = local_add(s, keys[mine[k]], &rec, err))) break;
         }
