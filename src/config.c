@@ -138,20 +138,6 @@ static void sb_puts(sbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
 static void sb_putc(sbuf *b, char c) { sb_putn(b, &c, 1); }
 
 
-static char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xprintf(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) return NULL;
-    char *s = malloc((size_t)n + 1);
-    if (!s) return NULL;
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
 
 /* ================================================================== names */
 
@@ -1334,7 +1320,7 @@ static void missing(loader *L, const cnode *m, const char *kp, const char *key, 
 }
 
 static char *node_where(loader *L, const cnode *n) {
-    char *s = n->set >= 0 ? xprintf("--set %s", L->set_keys[n->set]) : xprintf("%s:%d:%d", L->file, n->line, n->col);
+    char *s = n->set >= 0 ? quipu_asprintf("--set %s", L->set_keys[n->set]) : quipu_asprintf("%s:%d:%d", L->file, n->line, n->col);
     if (!s) L->oom = 1;
     return s;
 }
@@ -1459,7 +1445,7 @@ char *quipu_config_expand(const char *in, char *why, size_t why_len) {
             free(b.p);
             return NULL;
         }
-        char *s = xprintf("%s%s", home, b.p + 1);
+        char *s = quipu_asprintf("%s%s", home, b.p + 1);
         free(b.p);
         if (!s) snprintf(why, why_len, "out of memory");
         return s;
@@ -1772,7 +1758,7 @@ static void validate(loader *L, const cnode *root, quipu_config *cfg, const char
     }
     const cnode *on = NULL;
     if (get_path(&c, root, "output", &cfg->output, &on) == 0 && cfg->name) {
-        cfg->output = xprintf("results/%s", cfg->name);
+        cfg->output = quipu_asprintf("results/%s", cfg->name);
         if (!cfg->output) L->oom = 1;
     }
     int64_t seed = 0;
