@@ -166,5 +166,8 @@ quipu_status quipu_metrics_compare(quipu_comparison *out,
 void quipu_comparison_free(quipu_comparison *c);
 struct json_t *quipu_comparison_to_json(const quipu_comparison *c);
 quipu_status quipu_comparison_write_csv(const quipu_comparison *c, FILE *f, quipu_error *err);
+/* The rows of that table without its header, each starting with `prefix` (CSV cells already
+ * encoded, ending with a comma; "" for none), as `quipu report` writes several comparisons. */
+void quipu_comparison_write_csv_rows(const quipu_comparison *c, FILE *f, const char *prefix);
 
 #endif

@@ -242,14 +242,11 @@ fail:
     return NULL;
 }
 
-quipu_status quipu_comparison_write_csv(const quipu_comparison *c, FILE *f, quipu_error *err)
+void quipu_comparison_write_csv_rows(const quipu_comparison *c, FILE *f, const char *prefix)
 {
-    /* One table: paired-bootstrap rows carry value_a/value_b/diff/interval/p_boot; McNemar rows
-     * carry the four counts, statistic and p. `kind` tells which. */
-    fputs("kind,benchmark,language,culture,category,metric,n,value_a,value_b,diff,ci_low,ci_high,p,"
-          "n11,n10,n01,n00,statistic,note\n", f);
     for (size_t i = 0; i < c->n_diffs; i++) {
         const quipu_paired_diff *d = &c->diffs[i];
+        fputs(prefix, f);
         fputs("paired_bootstrap,", f);
         csv_tags(f, d->benchmark, d->language, d->culture, d->category);
         fputc(',', f);
@@ -266,6 +263,7 @@ quipu_status quipu_comparison_write_csv(const quipu_comparison *c, FILE *f, quip
     }
     for (size_t i = 0; i < c->n_tests; i++) {
         const quipu_paired_test *t = &c->tests[i];
+        fputs(prefix, f);
         fputs(t->test.exact ? "mcnemar_exact," : "mcnemar_chi2,", f);
         csv_tags(f, t->benchmark, t->language, t->culture, t->category);
         fputc(',', f);
@@ -277,6 +275,15 @@ quipu_status quipu_comparison_write_csv(const quipu_comparison *c, FILE *f, quip
         csv_num(f, t->test.statistic);
         fputs(",\n", f);
     }
+}
+
+quipu_status quipu_comparison_write_csv(const quipu_comparison *c, FILE *f, quipu_error *err)
+{
+    /* One table: paired-bootstrap rows carry value_a/value_b/diff/interval/p_boot; McNemar rows
+     * carry the four counts, statistic and p. `kind` tells which. */
+    fputs("kind,benchmark,language,culture,category,metric,n,value_a,value_b,diff,ci_low,ci_high,p,"
+          "n11,n10,n01,n00,statistic,note\n", f);
+    quipu_comparison_write_csv_rows(c, f, "");
     if (ferror(f)) return quipu_error_set(err, QUIPU_ERR_IO, "metrics: writing the comparison CSV failed: %s",
                                           strerror(errno));
     return QUIPU_OK;

@@ -606,6 +606,7 @@ static quipu_status md_write(FILE *f, const rp *r, int images, quipu_error *err)
 
 /* ---- comparison.csv ------------------------------------------------------------------------ */
 
+/* The run and model cells that start each row of a pair's comparison. */
 static void csv_pair_prefix(FILE *f, const rp *r, const rp_pair *p)
 {
     csv_str(f, r->run_labels[p->ra]);
@@ -618,55 +619,23 @@ static void csv_pair_prefix(FILE *f, const rp *r, const rp_pair *p)
     fputc(',', f);
 }
 
-static void csv_tags(FILE *f, const char *b, const char *l, const char *c, const char *cat)
-{
-    csv_str(f, b);
-    fputc(',', f);
-    csv_str(f, l);
-    fputc(',', f);
-    csv_str(f, c);
-    fputc(',', f);
-    csv_str(f, cat);
-    fputc(',', f);
-}
-
-static void csv_write(FILE *f, const rp *r)
+static quipu_status csv_write(FILE *f, const rp *r, quipu_error *err)
 {
     fputs("run_a,model_a,run_b,model_b,kind,benchmark,language,culture,category,metric,n,value_a,value_b,diff,"
           "ci_low,ci_high,p,n11,n10,n01,n00,statistic,note\n", f);
     for (size_t i = 0; i < r->n_pairs; i++) {
         const rp_pair *p = &r->pairs[i];
         if (!p->compared) continue;
-        for (size_t k = 0; k < p->c.n_diffs; k++) {
-            const quipu_paired_diff *d = &p->c.diffs[k];
-            csv_pair_prefix(f, r, p);
-            fputs("paired_bootstrap,", f);
-            csv_tags(f, d->benchmark, d->language, d->culture, d->category);
-            csv_str(f, d->metric);
-            fprintf(f, ",%lld,", (long long)d->n);
-            const double v[] = {d->value_a, d->value_b, d->diff, d->ci_low, d->ci_high, d->p_boot};
-            for (size_t j = 0; j < sizeof v / sizeof v[0]; j++) {
-                csv_num(f, v[j]);
-                fputc(',', f);
-            }
-            fputs(",,,,,", f);
-            csv_str(f, d->note);
-            fputc('\n', f);
-        }
-        for (size_t k = 0; k < p->c.n_tests; k++) {
-            const quipu_paired_test *t = &p->c.tests[k];
-            csv_pair_prefix(f, r, p);
-            fputs(t->test.exact ? "mcnemar_exact," : "mcnemar_chi2,", f);
-            csv_tags(f, t->benchmark, t->language, t->culture, t->category);
-            csv_str(f, t->decision);
-            fprintf(f, ",%lld,,,,,,", (long long)t->n);
-            csv_num(f, t->test.p_value);
-            fprintf(f, ",%lld,%lld,%lld,%lld,", (long long)t->n11, (long long)t->n10, (long long)t->n01,
-                    (long long)t->n00);
-            csv_num(f, t->test.statistic);
-            fputs(",\n", f);
-        }
+        char *prefix = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&prefix, &len);
+        if (!m) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        csv_pair_prefix(m, r, p);
+        fclose(m);
+        quipu_comparison_write_csv_rows(&p->c, f, prefix ? prefix : "");
+        free(prefix);
     }
+    return QUIPU_OK;
 }
 
 /* ---- files --------------------------------------------------------------------------------- */
@@ -683,7 +652,7 @@ static quipu_status write_file(const char *dir, const char *name, const rp *r, i
     }
     quipu_status st = QUIPU_OK;
     if (which == 0) st = md_write(f, r, 1, err);
-    else csv_write(f, r);
+    else st = csv_write(f, r, err);
     int bad = ferror(f);
     if (fclose(f) != 0) bad = 1;
     if (!st && bad) st = quipu_error_set(err, QUIPU_ERR_IO, "%s: write failed: %s", path, strerror(errno));
