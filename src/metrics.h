@@ -121,6 +121,9 @@ struct json_t *quipu_metric_results_to_json(const quipu_metric_results *r); /* N
 quipu_status quipu_metric_results_write_json(const quipu_metric_results *r, const char *path,
                                              quipu_error *err);
 quipu_status quipu_metric_results_write_csv(const quipu_metric_results *r, FILE *f, quipu_error *err);
+/* One row of that table, after `prefix` (CSV cells already encoded, ending with a comma; "" for
+ * none): summary.csv puts the model's cell there. */
+void quipu_metric_result_write_csv_row(FILE *f, const char *prefix, const quipu_metric_result *m);
 
 /* ---- paired comparison of two runs on the same items ---------------------------------------
  * Items are matched by (benchmark, id); each side is scored with its own item (a run in lm-eval

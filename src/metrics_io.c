@@ -152,24 +152,27 @@ static void csv_tags(FILE *f, const char *b, const char *l, const char *c, const
     csv_str(f, cat);
 }
 
+void quipu_metric_result_write_csv_row(FILE *f, const char *prefix, const quipu_metric_result *m)
+{
+    fputs(prefix, f);
+    csv_tags(f, m->benchmark, m->language, m->culture, m->category);
+    fputc(',', f);
+    csv_str(f, m->metric);
+    fputc(',', f);
+    csv_num(f, m->value);
+    fputc(',', f);
+    csv_num(f, m->ci_low);
+    fputc(',', f);
+    csv_num(f, m->ci_high);
+    fprintf(f, ",%lld,", (long long)m->n);
+    csv_str(f, m->note);
+    fputc('\n', f);
+}
+
 quipu_status quipu_metric_results_write_csv(const quipu_metric_results *r, FILE *f, quipu_error *err)
 {
     fputs("benchmark,language,culture,category,metric,value,ci_low,ci_high,n,note\n", f);
-    for (size_t i = 0; i < r->n_rows; i++) {
-        const quipu_metric_result *m = &r->rows[i];
-        csv_tags(f, m->benchmark, m->language, m->culture, m->category);
-        fputc(',', f);
-        csv_str(f, m->metric);
-        fputc(',', f);
-        csv_num(f, m->value);
-        fputc(',', f);
-        csv_num(f, m->ci_low);
-        fputc(',', f);
-        csv_num(f, m->ci_high);
-        fprintf(f, ",%lld,", (long long)m->n);
-        csv_str(f, m->note);
-        fputc('\n', f);
-    }
+    for (size_t i = 0; i < r->n_rows; i++) quipu_metric_result_write_csv_row(f, "", &r->rows[i]);
     if (ferror(f)) return quipu_error_set(err, QUIPU_ERR_IO, "metrics: writing the CSV failed: %s", strerror(errno));
     return QUIPU_OK;
 }

@@ -717,6 +717,7 @@ static quipu_status write_results(run_state *s, quipu_error *err) {
     mo.ci_level = cfg->metrics.confidence;
     json_t *summary = json_object(), *jmetrics = json_array(), *jmodels = json_array(), *jbench = json_array();
     sbuf md = {0}, items = {0}, con = {0};
+    char *csv_model = NULL;
     const char *con_model = NULL;
     char *csv_text = NULL;
     size_t csv_len = 0;
@@ -736,6 +737,17 @@ static quipu_status write_results(run_state *s, quipu_error *err) {
     qsort(order, n, sizeof *order, cmp_item_out);
     for (int mi = 0; mi < cfg->n_models && !st; mi++) {
         const char *mname = cfg->models[mi].name;
+        /* summary.csv rows start with the model's cell */
+        free(csv_model);
+        csv_model = NULL;
+        size_t csv_model_len = 0;
+        FILE *cm = open_memstream(&csv_model, &csv_model_len);
+        if (cm) {
+            quipu_csv_write_field(cm, mname);
+            fputc(',', cm);
+            fclose(cm);
+        }
+        if (!csv_model) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); goto done; }
         json_t *jm = json_object();
         json_object_set_new(jm, "name", json_string(mname));
         json_object_set_new(jm, "path", json_string(cfg->models[mi].path));
@@ -768,19 +780,7 @@ static quipu_status write_results(run_state *s, quipu_error *err) {
             json_object_set_new(o, "n", json_integer(x->n));
             if (x->note) json_object_set_new(o, "note", json_string(x->note));
             json_array_append_new(jmetrics, o);
-            const char *fields[] = {mname, x->benchmark, x->language, x->culture, x->category, x->metric};
-            for (int f = 0; f < 6; f++) {
-                quipu_csv_write_field(csv, fields[f]);
-                fputc(',', csv);
-            }
-            quipu_csv_write_num(csv, x->value);
-            fputc(',', csv);
-            quipu_csv_write_num(csv, x->ci_low);
-            fputc(',', csv);
-            quipu_csv_write_num(csv, x->ci_high);
-            fprintf(csv, ",%lld,", (long long)x->n);
-            quipu_csv_write_field(csv, x->note);
-            fputc('\n', csv);
+            quipu_metric_result_write_csv_row(csv, csv_model, x);
             if (!last_bench || strcmp(last_bench, x->benchmark)) {
                 sb_printf(&md, "\n## %s — %s\n\n| language | culture | category | metric | value | %.0f%% CI | n |\n|---|---|---|---|---|---|---|\n",
                           mname, x->benchmark, 100.0 * mo.ci_level);
@@ -912,6 +912,7 @@ done:
     free(csv_text);
     free(md.p);
     free(con.p);
+    free(csv_model);
     free(items.p);
     json_decref(summary);
     json_decref(jmetrics);
