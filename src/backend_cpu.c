@@ -1,21 +1,18 @@
-/* backend_cpu.c — the plain-C CPU backend: fp32 compute, GEMMs through CBLAS (OpenBLAS),
- * loops parallel with OpenMP. It is the reference every GPU kernel is checked against, so it
- * favours clarity, and it is batch invariant: a row's result never depends on its neighbours.
- * For GEMMs that means the BLAS must take the same code path, and so the same summation order,
- * for a row whatever the batch: OpenBLAS computes each output element with the same K-blocked
- * FMA sequence for any M except in its small-matrix path (M*N*K up to about 1e6), which sums in
- * another order. So a GEMM never runs with fewer than cpu_min_rows(N, K) rows: short batches are
- * padded with zero rows. tests/test_batch_invariance.sh checks the property end to end.
+/* backend_cpu.c — the plain-C CPU backend: fp32 compute, loops parallel with OpenMP. It is the
+ * reference every GPU kernel is checked against, so it favours clarity, and it is batch
+ * invariant: a row's result never depends on its neighbours. GEMMs go through gemm_cpu.c,
+ * whose summation order is fixed per element (an optimized BLAS sums a row differently at other
+ * positions of the same call, which made results depend on the batch); attention, norms and
+ * log-softmax are per-row loops. tests/test_batch_invariance.sh checks the property end to end.
  * Shape letters as in backend.h. */
 #include "backend.h"
+#include "gemm_cpu.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define QUIPU_CPU_MIN_ROWS 32
 #define QUIPU_CPU_VOCAB_CHUNK 4096
 
 struct quipu_buf {
@@ -24,18 +21,8 @@ struct quipu_buf {
 };
 
 typedef struct cpu_ctx {
-    float *tile_x;   /* padded GEMM input scratch */
-    float *tile_y;   /* padded GEMM output / logits chunk scratch */
-    size_t tile_x_cap, tile_y_cap;
+    int unused;
 } cpu_ctx;
-
-/* Fewest rows a GEMM may run with so that OpenBLAS stays off its small-matrix path. */
-static int64_t cpu_min_rows(int64_t n_out, int64_t n_in) {
-    double nk = (double)n_out * (double)n_in;
-    int64_t m = (int64_t)(2.0e6 / nk) + 1;
-    if (m < QUIPU_CPU_MIN_ROWS) m = QUIPU_CPU_MIN_ROWS;
-    return (m + 31) / 32 * 32;
-}
 
 /* OpenBLAS's thread control, when the BLAS is OpenBLAS (weak: absent elsewhere). */
 extern void openblas_set_num_threads(int) __attribute__((weak));
@@ -77,15 +64,6 @@ static quipu_status cpu_buf_read(quipu_backend *b, const quipu_buf *src, size_t 
     return QUIPU_OK;
 }
 
-static quipu_status cpu_reserve(float **p, size_t *cap, size_t n, quipu_error *err) {
-    if (*cap >= n) return QUIPU_OK;
-    float *np = realloc(*p, n * sizeof(float));
-    if (!np) return quipu_error_set(err, QUIPU_ERR_NOMEM, "cpu backend: cannot allocate %zu floats of scratch", n);
-    *p = np;
-    *cap = n;
-    return QUIPU_OK;
-}
-
 static quipu_status cpu_embed(quipu_backend *b, quipu_buf *out, const quipu_buf *table, const quipu_buf *ids,
                               int64_t n_tokens, int64_t dim, float scale, quipu_error *err) {
     float *o = out->data;              /* [T, D] */
@@ -111,27 +89,10 @@ static quipu_status cpu_add(quipu_backend *b, quipu_buf *y, const quipu_buf *x, 
     return QUIPU_OK;
 }
 
-/* y[M, n_out] = x[M, n_in] * w[n_out, n_in]^T */
-static void cpu_gemm(float *y, int64_t ldy, const float *x, const float *w, int64_t M, int64_t n_in, int64_t n_out) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)n_out, (int)n_in, 1.0f, x, (int)n_in, w, (int)n_in, 0.0f,
-                y, (int)ldy);
-}
-
-/* y[M, n_out] = x[M, n_in] * w^T with M padded up to the minimum row count when needed. */
+/* y[M, n_out] = x[M, n_in] * w[n_out, n_in]^T, batch invariant (gemm_cpu.h) */
 static quipu_status cpu_gemm_rows(cpu_ctx *c, float *y, const float *x, const float *w, int64_t M, int64_t n_in, int64_t n_out,
                                   quipu_error *err) {
-    int64_t mr = cpu_min_rows(n_out, n_in);
-    if (M >= mr) {
-        cpu_gemm(y, n_out, x, w, M, n_in, n_out);
-        return QUIPU_OK;
-    }
-    if (cpu_reserve(&c->tile_x, &c->tile_x_cap, (size_t)(mr * n_in), err) ||
-        cpu_reserve(&c->tile_y, &c->tile_y_cap, (size_t)(mr * n_out), err))
-        return err->code;
-    memcpy(c->tile_x, x, (size_t)(M * n_in) * sizeof(float));
-    memset(c->tile_x + M * n_in, 0, (size_t)((mr - M) * n_in) * sizeof(float));
-    cpu_gemm(c->tile_y, n_out, c->tile_x, w, mr, n_in, n_out);
-    memcpy(y, c->tile_y, (size_t)(M * n_out) * sizeof(float));
+    quipu_gemm_cpu(y, n_out, x, w, M, n_in, n_out);
     return QUIPU_OK;
 }
 
@@ -317,10 +278,8 @@ static quipu_status cpu_logprob(quipu_backend *b, const quipu_logprob_args *a, q
     for (int64_t r = 0; r < R; r++)
         if (a->targets[r] < 0 || a->targets[r] >= V)
             return quipu_error_set(err, QUIPU_ERR_INVALID, "target token id %d outside the vocabulary (%lld)", a->targets[r], (long long)V);
-    int64_t mr = cpu_min_rows(CH, D);
-    int64_t RP = R > mr ? R : mr; /* rows padded for the GEMM */
-    float *x = calloc((size_t)(RP * D), sizeof(float));
-    float *lg = malloc((size_t)(RP * CH) * sizeof(float));
+    float *x = calloc((size_t)(R * D), sizeof(float));
+    float *lg = malloc((size_t)(R * CH) * sizeof(float));
     double *mx = malloc((size_t)R * sizeof(double)), *sum = calloc((size_t)R, sizeof(double)), *tgt = calloc((size_t)R, sizeof(double));
     float *amax_v = malloc((size_t)R * sizeof(float));
     int64_t *amax_i = malloc((size_t)R * sizeof(int64_t));
@@ -338,7 +297,7 @@ static quipu_status cpu_logprob(quipu_backend *b, const quipu_logprob_args *a, q
     /* vocabulary chunks at fixed boundaries; per row an online log-sum-exp in double */
     for (int64_t v0 = 0; v0 < V; v0 += CH) {
         int64_t nv = V - v0 < CH ? V - v0 : CH;
-        cpu_gemm(lg, CH, x, wl + v0 * D, RP, D, nv);
+        quipu_gemm_cpu(lg, CH, x, wl + v0 * D, R, D, nv);
 #pragma omp parallel for schedule(static)
         for (int64_t r = 0; r < R; r++) {
             const float *l = lg + r * CH;
@@ -387,8 +346,6 @@ static void cpu_free(quipu_backend *b) {
     if (!b) return;
     cpu_ctx *c = b->ctx;
     if (c) {
-        free(c->tile_x);
-        free(c->tile_y);
         free(c);
     }
     free(b);

@@ -1726,7 +1726,21 @@ static void validate_benchmark(vctx *top, const cnode *m, int i, quipu_config_be
     get_int(&c, m, "limit", 0, 1000000000, &b->limit);
     if (get_enum(&c, m, "sample", sample_names, &e) > 0) b->sample = (quipu_cfg_sample)e;
     if (get_enum(&c, m, "on_bad_row", bad_row_names, &e) > 0) b->on_bad_row = (quipu_cfg_bad_row)e;
-    if (get_enum(&c, m, "template", template_names, &e) > 0) b->template_mode = (quipu_cfg_template)e;
+    if (get_enum(&c, m, "template", template_names, &e) > 0) {
+        b->template_mode = (quipu_cfg_template)e;
+        /* lm-eval mode reproduces a task of lm-evaluation-harness: only where it has one */
+        static const char *const lm_eval_tasks[] = {"bbq", "bbq_full", "esbbq", "cabbq", "crows_pairs_en",
+                                                    "crows_pairs_en_revised", "crows_pairs_fr", NULL};
+        int known = 0;
+        for (int k = 0; lm_eval_tasks[k]; k++) known |= b->name && !strcmp(b->name, lm_eval_tasks[k]);
+        if (b->template_mode == QUIPU_CFG_TEMPLATE_LM_EVAL && b->name && (!known || b->format != QUIPU_CFG_FORMAT_BUILTIN)) {
+            kp_join(kp, sizeof kp, c.kp, "template");
+            err_key(L, map_get(m, "template", NULL), kp,
+                    "lm-evaluation-harness has no task for '%s' (lm-eval mode exists for bbq, bbq_full, esbbq, cabbq, "
+                    "crows_pairs_en, crows_pairs_en_revised, crows_pairs_fr); use template: default",
+                    b->name);
+        }
+    }
     const cnode *prn = NULL;
     if (get_str(&c, m, "prompt", 0, &b->prompt, &prn) > 0) {
         kp_join(kp, sizeof kp, c.kp, "prompt");

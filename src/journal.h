@@ -2,7 +2,9 @@
  * its own file, one JSON line per item, flushed and fsync'ed per batch, so a run killed at any
  * moment loses at most the batch in flight. Files live in DIR/journal/<config hash>/, one per
  * rank and attempt; --resume reads all of them (whatever the rank count that wrote them),
- * ignores a torn last line, and skips the items already there. Log-probs are written with 17
+ * ignores a torn last line, and skips the items already there. A record's key is
+ * "model|label|item id|digest of the text scored" (run.c), so two config entries of one
+ * benchmark with other prompts or choices never share records. Log-probs are written with 17
  * significant digits, which read back to the same bits. */
 #ifndef QUIPU_JOURNAL_H
 #define QUIPU_JOURNAL_H
