@@ -113,10 +113,23 @@ struct quipu_backend {
     int n_threads;
 };
 
-/* Creates a backend by name ("cpu", "cuda", "hip"); unsupported names in this build give
- * QUIPU_ERR_UNSUPPORTED with a message saying how to build it. */
+/* backend.c: the registry. Creates a backend by name ("cpu", "cuda", "hip"); names not built
+ * into this quipu give QUIPU_ERR_UNSUPPORTED with a message naming the build option, and a
+ * backend lacking an op of the forward pass is refused naming the op. */
 quipu_status quipu_backend_init(quipu_backend **out, const char *name, int n_threads, quipu_error *err);
 void quipu_backend_free(quipu_backend *b);
+/* 1 if this quipu was built with the backend */
+int quipu_backend_built(const char *name);
+/* "cpu", "cpu, cuda", ...: the backends built in */
+const char *quipu_backend_built_list(void);
+/* Config-time check of a backend name and dtype ("auto", "f32", "f16", "bf16"): 0, or -1 with
+ * the reason in why (not built, or a dtype it would not honour). */
+int quipu_backend_check(const char *name, const char *dtype, char *why, size_t why_len);
+/* The dtype the backend computes in for a requested dtype ("auto" -> its default); NULL if it
+ * cannot honour it. */
+const char *quipu_backend_dtype(const char *name, const char *dtype);
+/* GPUs visible to this process (0 without a GPU backend) */
+int quipu_backend_gpu_count(void);
 
 quipu_status quipu_backend_cpu_init(quipu_backend **out, int n_threads, quipu_error *err);
 

@@ -24,8 +24,6 @@ typedef struct cpu_ctx {
     int unused;
 } cpu_ctx;
 
-/* OpenBLAS's thread control, when the BLAS is OpenBLAS (weak: absent elsewhere). */
-extern void openblas_set_num_threads(int) __attribute__((weak));
 
 static quipu_buf *cpu_buf_alloc(quipu_backend *b, size_t n_bytes, quipu_error *err) {
     quipu_buf *buf = calloc(1, sizeof *buf);
@@ -383,21 +381,6 @@ quipu_status quipu_backend_cpu_init(quipu_backend **out, int n_threads, quipu_er
     b->ctx = c;
     b->n_threads = n_threads > 0 ? n_threads : omp_get_max_threads();
     omp_set_num_threads(b->n_threads);
-    if (openblas_set_num_threads) openblas_set_num_threads(b->n_threads);
     *out = b;
     return QUIPU_OK;
-}
-
-quipu_status quipu_backend_init(quipu_backend **out, const char *name, int n_threads, quipu_error *err) {
-    *out = NULL;
-    if (!name || strcmp(name, "cpu") == 0) return quipu_backend_cpu_init(out, n_threads, err);
-    if (strcmp(name, "cuda") == 0 || strcmp(name, "hip") == 0)
-        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED,
-                               "backend '%s' is not built into this quipu (configure with -DQUIPU_%s=ON on a machine with its toolkit)",
-                               name, strcmp(name, "cuda") == 0 ? "CUDA" : "HIP");
-    return quipu_error_set(err, QUIPU_ERR_INVALID, "unknown backend '%s' (expected cpu, cuda or hip)", name);
-}
-
-void quipu_backend_free(quipu_backend *b) {
-    if (b && b->iface && b->iface->free) b->iface->free(b);
 }

@@ -4,6 +4,7 @@
  * first. Also the canonical JSON text of the effective config and its SHA-256. */
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
+#include "backend.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1649,6 +1650,15 @@ static void validate_model(vctx *top, const cnode *m, int i, quipu_config *cfg, 
     if (get_enum(&c, m, "backend", backend_names, &e) > 0) md->backend = (quipu_cfg_backend)e;
     if (get_enum(&c, m, "dtype", dtype_names, &e) > 0) md->dtype = (quipu_cfg_dtype)e;
     get_int(&c, m, "max_length", 0, 1 << 24, &md->max_length);
+    /* the backend must be built into this quipu and honour the dtype: said now, not after loading */
+    char why[512];
+    int bad = L->skip_paths ? 0 : quipu_backend_check(quipu_cfg_backend_name(md->backend), quipu_cfg_dtype_name(md->dtype), why, sizeof why);
+    if (bad) {
+        const char *key = bad == -2 ? "dtype" : "backend";
+        kp_join(kp, sizeof kp, c.kp, key);
+        const cnode *kn = map_get(m, key, NULL);
+        err_key(L, kn ? kn : m, kp, "%s", why);
+    }
     if (md->path && pn && !L->skip_paths) {
         kp_join(kp, sizeof kp, c.kp, "path");
         check_exists(L, pn, kp, md->path, 0);

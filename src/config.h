@@ -122,8 +122,10 @@ extern const char *const quipu_config_builtin_metrics[];
 typedef struct quipu_config_options {
     const char *const *known_benchmarks; /* NULL-terminated; NULL = quipu_config_builtin_benchmarks */
     const char *const *known_metrics;    /* NULL-terminated; NULL = quipu_config_builtin_metrics */
-    int skip_path_checks;                /* 1: do not check that model/benchmark files, datasets_dir
-                                            and the output's parent exist (a config prepared elsewhere) */
+    int skip_path_checks;                /* 1: do not check this machine: that model/benchmark files,
+                                            datasets_dir and the output's parent exist, and that the
+                                            models' backends are built in with their dtype (a config
+                                            prepared elsewhere) */
 } quipu_config_options;
 
 /* Reads the YAML file at path, applies overrides ("key=value" as given to --set: dotted keys,

@@ -20,7 +20,14 @@
 
 enum { EXIT_USAGE = 2 };
 
-static void print_version(void) { printf("quipu %s (%s)\n", QUIPU_VERSION, QUIPU_GIT_HASH); }
+static void print_version(void) {
+#ifdef QUIPU_WITH_MPI
+    const char *mpi = "MPI";
+#else
+    const char *mpi = "no MPI (one process; mpirun would run copies)";
+#endif
+    printf("quipu %s (%s)\nbackends: %s; %s\n", QUIPU_VERSION, QUIPU_GIT_HASH, quipu_backend_built_list(), mpi);
+}
 
 static void usage_main(FILE *f) {
     fprintf(f,

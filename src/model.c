@@ -478,15 +478,23 @@ static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cf
 
 static quipu_status split_rows(quipu_model *m, quipu_buf *src, int64_t cols, const int64_t *sizes, quipu_buf **dst[3], quipu_error *err) {
     quipu_backend *b = m->backend;
-    float *all = b->iface->buf_host_ptr(src);
-    if (!all) return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "fused QKV split needs a host-visible buffer");
+    /* device memory: through a host copy */
+    float *all = b->iface->buf_host_ptr(src), *copy = NULL;
+    int64_t rows = sizes[0] + sizes[1] + sizes[2];
+    if (!all) {
+        size_t total = (size_t)(rows * cols) * sizeof(float);
+        if (!(copy = malloc(total))) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory splitting a fused QKV tensor");
+        if (b->iface->buf_read(b, src, 0, copy, total, err)) { free(copy); return err->code; }
+        all = copy;
+    }
     int64_t off = 0;
     for (int i = 0; i < 3; i++) {
         size_t nb = (size_t)(sizes[i] * cols) * sizeof(float);
         *dst[i] = b->iface->buf_alloc(b, nb, err);
-        if (!*dst[i] || b->iface->buf_write(b, *dst[i], 0, all + off * cols, nb, err)) return err->code;
+        if (!*dst[i] || b->iface->buf_write(b, *dst[i], 0, all + off * cols, nb, err)) { free(copy); return err->code; }
         off += sizes[i];
     }
+    free(copy);
     b->iface->buf_free(b, src);
     return QUIPU_OK;
 }

@@ -2,6 +2,7 @@
  * "FILE:LINE:COL: problem" text, several errors reported at once, --set overrides, path
  * expansion, SHA-256 vectors and the stability of the config hash. */
 #define _POSIX_C_SOURCE 200809L
+#include "backend.h"
 #include "config.h"
 #include "testlib.h"
 
@@ -584,7 +585,7 @@ static void test_hash(void) {
     /* what does, does */
     static const char *const changes[] = {"seed=6", "models.0.path=/m/b.gguf", "models.0.backend=cuda", "benchmarks.0.limit=151",
                                           "benchmarks.0.languages=[en]", "metrics.confidence=0.9", "metrics.normalization=per_token",
-                                          "scoring.prefix_sharing=false", "benchmarks.0.template=lm-eval", "datasets_dir=/data"};
+                                          "scoring.prefix_sharing=false", "benchmarks.0.prompt=Q: {question}", "datasets_dir=/data"};
     for (size_t i = 0; i < sizeof changes / sizeof *changes; i++) {
         char *hd = hash_of(a, &changes[i], 1);
         CHECK_MSG(hd && ha && strcmp(ha, hd), "--set %s did not change the hash", changes[i]);
@@ -635,8 +636,29 @@ static void test_hash(void) {
     quipu_error_list_free(&e2);
 }
 
+/* backends and dtypes are checked against this build at config time (a check of the machine,
+ * like paths: off with skip_path_checks) */
+static void test_backend_checks(void) {
+    const char *m = test_write_tmp("m.gguf", "x", 1);
+    char text[2048];
+    if (!quipu_backend_built("cuda")) {
+        snprintf(text, sizeof text, "output: /tmp/q\ndatasets_dir: /tmp\nmodels:\n  - path: %s\n    backend: cuda\nbenchmarks: [bbq]\n", m);
+        expect("backend not built", text, NULL, 0, 1, QUIPU_ERR_INVALID,
+               LIST("{F}:5:14: models.0.backend: this quipu was built without the cuda backend (built: cpu); rebuild with -DQUIPU_CUDA=ON "
+                    "on a machine with its toolkit (docs/install.md)"));
+        /* unchecked when the config is prepared for another machine */
+        expect("backend not built, machine checks off", text, NULL, 0, 0, QUIPU_OK, NOERR);
+    }
+    snprintf(text, sizeof text, "output: /tmp/q\ndatasets_dir: /tmp\ndtype: bf16\nmodels:\n  - path: %s\nbenchmarks: [bbq]\n", m);
+    expect("dtype not honoured", text, NULL, 0, 1, QUIPU_ERR_INVALID,
+           LIST("{F}:5:5: models.0.dtype: the cpu backend computes in f32 only; dtype 'bf16' would not be honoured (use auto or f32)"));
+    snprintf(text, sizeof text, "output: /tmp/q\ndatasets_dir: /tmp\ndtype: f32\nmodels:\n  - path: %s\nbenchmarks: [bbq]\n", m);
+    expect("dtype f32 on the cpu", text, NULL, 0, 1, QUIPU_OK, NOERR);
+}
+
 int main(void) {
     unsetenv("QUIPU_DATASETS");
+    test_backend_checks();
     test_defaults();
     test_full();
     test_errors();

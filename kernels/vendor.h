@@ -1,0 +1,71 @@
+/* vendor.h — the one place where CUDA and HIP differ for quipu's kernels. Every .cu file in
+ * kernels/ includes this instead of cuda_runtime.h, so hipcc builds the same sources for AMD
+ * (gfx90a, MI250X) and nvcc for NVIDIA (sm_80, sm_90; sm_70 with CUDA 12 for V100).
+ * - runtime names: qp* maps to cuda* or hip*;
+ * - the warp: QP_WARP is 32 on NVIDIA and 64 on CDNA (a compile-time constant, so loops over
+ *   lanes unroll); shuffles name their width explicitly and reductions use xor butterflies over
+ *   QP_WARP lanes, which give the same order, and so the same bits, on every run.
+ * Kernels use no sm_80-only instruction (no cp.async, no bf16 mma in this file set), so the
+ * V100 path stays plain. */
+#ifndef QUIPU_KERNELS_VENDOR_H
+#define QUIPU_KERNELS_VENDOR_H
+
+#if defined(__HIPCC__) || defined(QUIPU_HIP_BUILD)
+#include <hip/hip_runtime.h>
+#define qpError_t hipError_t
+#define qpSuccess hipSuccess
+#define qpErrorInvalidValue hipErrorInvalidValue
+#define qpGetErrorString hipGetErrorString
+#define qpGetLastError hipGetLastError
+#define qpMalloc hipMalloc
+#define qpFree hipFree
+#define qpMemcpy hipMemcpy
+#define qpMemcpyAsync hipMemcpyAsync
+#define qpMemset hipMemset
+#define qpMemsetAsync hipMemsetAsync
+#define qpMemcpyHostToDevice hipMemcpyHostToDevice
+#define qpMemcpyDeviceToHost hipMemcpyDeviceToHost
+#define qpMemcpyDeviceToDevice hipMemcpyDeviceToDevice
+#define qpStream_t hipStream_t
+#define qpStreamCreate hipStreamCreate
+#define qpStreamDestroy hipStreamDestroy
+#define qpStreamSynchronize hipStreamSynchronize
+#define qpGetDeviceCount hipGetDeviceCount
+#define qpSetDevice hipSetDevice
+#define qpGetDevice hipGetDevice
+#define qpDeviceProp hipDeviceProp_t
+#define qpGetDeviceProperties hipGetDeviceProperties
+#define qpMemGetInfo hipMemGetInfo
+#define QP_WARP 64
+#define QP_SHFL_XOR(v, m) __shfl_xor((v), (m), QP_WARP)
+#else
+#include <cuda_runtime.h>
+#define qpError_t cudaError_t
+#define qpSuccess cudaSuccess
+#define qpErrorInvalidValue cudaErrorInvalidValue
+#define qpGetErrorString cudaGetErrorString
+#define qpGetLastError cudaGetLastError
+#define qpMalloc cudaMalloc
+#define qpFree cudaFree
+#define qpMemcpy cudaMemcpy
+#define qpMemcpyAsync cudaMemcpyAsync
+#define qpMemset cudaMemset
+#define qpMemsetAsync cudaMemsetAsync
+#define qpMemcpyHostToDevice cudaMemcpyHostToDevice
+#define qpMemcpyDeviceToHost cudaMemcpyDeviceToHost
+#define qpMemcpyDeviceToDevice cudaMemcpyDeviceToDevice
+#define qpStream_t cudaStream_t
+#define qpStreamCreate cudaStreamCreate
+#define qpStreamDestroy cudaStreamDestroy
+#define qpStreamSynchronize cudaStreamSynchronize
+#define qpGetDeviceCount cudaGetDeviceCount
+#define qpSetDevice cudaSetDevice
+#define qpGetDevice cudaGetDevice
+#define qpDeviceProp cudaDeviceProp
+#define qpGetDeviceProperties cudaGetDeviceProperties
+#define qpMemGetInfo cudaMemGetInfo
+#define QP_WARP 32
+#define QP_SHFL_XOR(v, m) __shfl_xor_sync(0xffffffffu, (v), (m), QP_WARP)
+#endif
+
+#endif

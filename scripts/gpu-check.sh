@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The one script to run on a GPU machine (about 5 minutes on one H100): builds quipu with CUDA,
+# runs test_backend_ops (every op on the GPU against its scalar reference, and batch
+# invariance), then end to end on the real models: quipu score on the GPU (dtype f32, the exact
+# mode) against the CPU backend over CrowS-Pairs (en) and French CrowS-Pairs sentences, per token
+# within 1e-4, and bit-identical per item across batch sizes and orders on the GPU. Writes its
+# report to results/bench/gpu-check.md (and to $OUT/ when set, as on the lent device machine).
+# Needs: the CUDA toolkit, one GPU, the two models in $QUIPU_MODELS (scripts/fetch-models.sh) and
+# the datasets (QUIPU_DATASETS, default ../shared/datasets) or the demo subset in configs/demo/.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/cuda/bin"
+N="${QUIPU_GPU_CHECK_SENTENCES:-1000}"
+MODELS="${QUIPU_MODELS:-$HOME/.cache/quipu/models}"
+DATASETS="${QUIPU_DATASETS:-$(cd .. && pwd)/shared/datasets}"
+report=results/bench/gpu-check.md
+mkdir -p results/bench
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+say() { echo "$*" | tee -a "$report"; }
+: > "$report"
+say "# gpu-check $(date -u +%Y-%m-%dT%H:%MZ), quipu $(git rev-parse --short=12 HEAD 2>/dev/null || echo '?')"
+say ""
+say "GPU: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo 'nvidia-smi absent')"
+say "nvcc: $(nvcc --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\).*/\1/p')"
+say ""
+cc_arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '.')
+archs="80;90"
+case "$cc_arch" in 80|86|89|90|100|120) archs="$cc_arch" ;; esac
+t0=$(date +%s)
+if ! { cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DQUIPU_MPI=OFF -DQUIPU_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$archs" >/dev/null &&
+       cmake --build build-gpu -j"$(nproc)" --target quipu test_backend_ops >"$tmp/build.log" 2>&1; }; then
+  say "BUILD FAILED:"; tail -30 "$tmp/build.log" | tee -a "$report"; exit 1
+fi
+say "build: sm_$archs in $(( $(date +%s) - t0 )) s"
+say ""
+say "## test_backend_ops"
+say '```'
+./build-gpu/tests/test_backend_ops > "$tmp/ops.log" 2>&1; rc=$?
+grep -v '^cpu ' "$tmp/ops.log" | tee -a "$report"
+say '```'
+[ $rc -eq 0 ] || fails=$((fails + 1))
+grep -q '^cuda: skipped' "$tmp/ops.log" && { say "no GPU seen: stopping"; exit 1; }
+
+say ""
+say "## quipu score: GPU (f32) against the CPU backend, $N sentences per language"
+python3 - "$DATASETS" "$N" > "$tmp/sent.jsonl" <<'PY'
+import csv, json, os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+def rows(path, delim=","):
+    return list(csv.DictReader(open(path, encoding="utf-8"), delimiter=delim))
+en = os.path.join(d, "crows-pairs/data/crows_pairs_anonymized.csv")
+fr = os.path.join(d, "crows-pairs-fr/data/crows_pairs_FR_languagearc_contribution+210.csv")
+if not os.path.exists(en):
+    en, fr = "configs/demo/crows_pairs_en.csv", "configs/demo/crows_pairs_fr.csv"
+out = []
+for path, delim in ((en, ","), (fr, "\t")):
+    if not os.path.exists(path):
+        continue
+    for r in rows(path, delim)[: n // 2]:
+        for k in ("sent_more", "sent_less"):
+            if r.get(k):
+                out.append({"context": "", "continuation": r[k]})
+for o in out[: 2 * n]:
+    print(json.dumps(o, ensure_ascii=False))
+PY
+say "sentences: $(wc -l < "$tmp/sent.jsonl")"
+for m in SmolLM2-135M-Instruct.Q4_1.gguf gemma-3-270m-q4_k_m.gguf; do
+  path="$MODELS/$m"
+  [ -f "$path" ] || { say "$m: absent (scripts/fetch-models.sh): not checked"; fails=$((fails + 1)); continue; }
+  t0=$(date +%s.%N)
+  ./build-gpu/quipu score --model "$path" --backend cpu --per-token < "$tmp/sent.jsonl" > "$tmp/cpu.jsonl" 2>"$tmp/err" || { say "$m cpu: $(tail -1 "$tmp/err")"; fails=$((fails+1)); continue; }
+  t1=$(date +%s.%N)
+  ./build-gpu/quipu score --model "$path" --backend cuda --per-token < "$tmp/sent.jsonl" > "$tmp/gpu.jsonl" 2>"$tmp/err" || { say "$m cuda: $(tail -1 "$tmp/err")"; fails=$((fails+1)); continue; }
+  t2=$(date +%s.%N)
+  ./build-gpu/quipu score --model "$path" --backend cuda --per-token --batch-tokens 1 < "$tmp/sent.jsonl" > "$tmp/gpu1.jsonl" 2>"$tmp/err"
+  tac "$tmp/sent.jsonl" | ./build-gpu/quipu score --model "$path" --backend cuda --per-token --batch-tokens 333 2>"$tmp/err" | tac > "$tmp/gpur.jsonl"
+  python3 - "$tmp/cpu.jsonl" "$tmp/gpu.jsonl" "$m" "$t0" "$t1" "$t2" <<'PY' | tee -a "$report"
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+assert len(a) == len(b) and a, "result counts differ"
+tok = max(abs(x - y) for p, q in zip(a, b) for x, y in zip(p["token_logprobs"], q["token_logprobs"]))
+sen = max(abs(p["logprob"] - q["logprob"]) for p, q in zip(a, b))
+same_n = all(p["n_tokens"] == q["n_tokens"] for p, q in zip(a, b))
+greedy = sum(p["is_greedy"] != q["is_greedy"] for p, q in zip(a, b))
+# pairs: consecutive sentences (more, less)
+dec = sum((a[i]["logprob"] > a[i + 1]["logprob"]) == (b[i]["logprob"] > b[i + 1]["logprob"]) for i in range(0, len(a) - 1, 2))
+t0, t1, t2 = map(float, sys.argv[4:7])
+ok = tok <= 1e-4 and same_n
+print(f"{sys.argv[3]}: {'PASS' if ok else 'FAIL'} max |dlogprob| per token {tok:.2e} (limit 1e-4), per sentence {sen:.2e}; "
+      f"token counts {'equal' if same_n else 'DIFFER'}; greedy flags differing {greedy}; pair decisions equal {dec}/{len(a)//2}; "
+      f"cpu {t1 - t0:.1f} s, gpu {t2 - t1:.1f} s (load included)")
+sys.exit(0 if ok else 1)
+PY
+  [ "${PIPESTATUS[0]}" -eq 0 ] || fails=$((fails + 1))
+  if cmp -s "$tmp/gpu.jsonl" "$tmp/gpu1.jsonl" && cmp -s "$tmp/gpu.jsonl" "$tmp/gpur.jsonl"; then
+    say "$m: PASS GPU batch invariance: batch-tokens 2048, 1 and reversed order with 333 give the same bytes"
+  else
+    say "$m: FAIL GPU batch invariance: results differ across batch sizes or orders"; fails=$((fails + 1))
+  fi
+done
+
+say ""
+say "## refusals"
+if env -u CUDA_VISIBLE_DEVICES QUIPU_LOCAL_RANK=$(( $(nvidia-smi -L | wc -l) )) ./build-gpu/quipu score --model "$MODELS/SmolLM2-135M-Instruct.Q4_1.gguf" --backend cuda \
+     < /dev/null 2>"$tmp/err"; then
+  say "FAIL: a second rank on a GPU already taken was accepted"; fails=$((fails + 1))
+else
+  say "PASS: a rank without a GPU of its own: $(cat "$tmp/err")"
+fi
+say ""
+say "failures: $fails"
+[ -n "${OUT:-}" ] && cp "$report" "$OUT/" 2>/dev/null
+exit $(( fails > 0 ))
