@@ -207,10 +207,33 @@ quipu_status quipu_comm_allreduce_max_i64(const quipu_comm *c, int64_t *v, int n
 
 int quipu_comm_with_mpi(void) { return 0; }
 
+/* A build without MPI launched as one of several ranks would run full copies side by side,
+ * each writing the same results: the launcher's size variables give it away. */
+static long launched_ranks(const char **which) {
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE", "MPI_LOCALNRANKS",
+                                       "SLURM_STEP_NUM_TASKS", NULL};
+    for (int i = 0; vars[i]; i++) {
+        const char *v = getenv(vars[i]);
+        long n = v ? strtol(v, NULL, 10) : 0;
+        if (n > 1) {
+            *which = vars[i];
+            return n;
+        }
+    }
+    return 1;
+}
+
 quipu_status quipu_comm_init(quipu_comm *c, int *argc, char ***argv, quipu_error *err) {
     memset(c, 0, sizeof *c);
     c->rank = 0;
     c->size = 1;
+    const char *which = NULL;
+    long n = launched_ranks(&which);
+    if (n > 1)
+        return quipu_error_set(err, QUIPU_ERR_INVALID,
+                               "this quipu was built without MPI but was started as one of %ld ranks (%s=%ld): each would score "
+                               "everything into the same folder; rebuild with -DQUIPU_MPI=ON (quipu --version says), or run one process",
+                               n, which, n);
     return QUIPU_OK;
 }
 

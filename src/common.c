@@ -221,3 +221,30 @@ double quipu_time_now(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+quipu_status quipu_mkdir_p(const char *path, quipu_error *err) {
+    size_t n = strlen(path);
+    char *tmp = malloc(n + 1);
+    if (!tmp) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    memcpy(tmp, path, n + 1);
+    quipu_status st = QUIPU_OK;
+    for (char *q = tmp + 1; ; q++) {
+        if (*q != '/' && *q != '\0') continue;
+        char c = *q;
+        *q = '\0';
+        struct stat sb;
+        if (mkdir(tmp, 0775) != 0 && errno != EEXIST) {
+            st = quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot create folder: %s", tmp, strerror(errno));
+            break;
+        }
+        if (stat(tmp, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            st = quipu_error_set(err, QUIPU_ERR_IO, "%s: exists and is not a folder", tmp);
+            break;
+        }
+        *q = c;
+        if (!c) break;
+    }
+    free(tmp);
+    return st;
+}
+

@@ -65,4 +65,7 @@ float quipu_bf16_to_fp32(uint16_t b);
 /* Monotonic seconds. */
 double quipu_time_now(void);
 
+/* Creates path and its missing parents (mode 0775); an existing non-folder is an error naming it. */
+quipu_status quipu_mkdir_p(const char *path, quipu_error *err);
+
 #endif

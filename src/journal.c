@@ -18,26 +18,11 @@ struct quipu_journal {
     size_t len, cap;
 };
 
-static quipu_status mkdir_p(const char *path, quipu_error *err) {
-    char tmp[4096];
-    size_t n = strlen(path);
-    if (n >= sizeof tmp) return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: path too long", path);
-    memcpy(tmp, path, n + 1);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(tmp, 0775) != 0 && errno != EEXIST) return quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot create folder: %s", tmp, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0775) != 0 && errno != EEXIST) return quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot create folder: %s", tmp, strerror(errno));
-    return QUIPU_OK;
-}
-
 quipu_status quipu_journal_open(quipu_journal **out, const char *dir, const char *config_hash, int rank, quipu_error *err) {
     *out = NULL;
     char d[4096], p[4400];
     snprintf(d, sizeof d, "%s/journal/%s", dir, config_hash);
-    if (mkdir_p(d, err)) return err->code;
+    if (quipu_mkdir_p(d, err)) return err->code;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     /* one file per rank and attempt: appends never interleave, any rank count can read all */

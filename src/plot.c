@@ -541,32 +541,6 @@ quipu_status quipu_plot_write_svg(const char *path, const quipu_plot *p, const q
 
 /* ---- the plots/ folder --------------------------------------------------------------------- */
 
-quipu_status quipu_plot_mkdir_p(const char *path, quipu_error *err)
-{
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 1);
-    if (!tmp) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
-    memcpy(tmp, path, n + 1);
-    quipu_status st = QUIPU_OK;
-    for (char *q = tmp + 1; ; q++) {
-        if (*q != '/' && *q != '\0') continue;
-        char c = *q;
-        *q = '\0';
-        struct stat sb;
-        if (mkdir(tmp, 0775) != 0 && errno != EEXIST) {
-            st = quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot create folder: %s", tmp, strerror(errno));
-            break;
-        }
-        if (stat(tmp, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-            st = quipu_error_set(err, QUIPU_ERR_IO, "%s: exists and is not a folder", tmp);
-            break;
-        }
-        *q = c;
-        if (!c) break;
-    }
-    free(tmp);
-    return st;
-}
 
 void quipu_plot_files_free(quipu_plot_files *f)
 {
@@ -821,7 +795,7 @@ quipu_status quipu_plots_write(const char *dir, const quipu_metric_row_set *sets
 {
     if (written) memset(written, 0, sizeof *written);
     if (!metrics) metrics = quipu_headline_metrics;
-    quipu_status st = quipu_plot_mkdir_p(dir, err);
+    quipu_status st = quipu_mkdir_p(dir, err);
     if (st) return st;
     /* benchmarks in order of first appearance among the wanted metrics' rows */
     size_t total = 0, nb = 0;

@@ -118,7 +118,6 @@ quipu_status quipu_plots_write(const char *dir, const quipu_metric_row_set *sets
                                const char *const *metrics, unsigned flags, quipu_plot_files *written,
                                quipu_error *err);
 
-/* Creates a folder and its parents (like mkdir -p); QUIPU_ERR_IO naming the folder. */
-quipu_status quipu_plot_mkdir_p(const char *path, quipu_error *err);
+
 
 #endif

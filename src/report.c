@@ -702,7 +702,7 @@ quipu_status quipu_report(const quipu_report_options *o, quipu_error *err)
             quipu_log(QUIPU_LOG_INFO, "%s", r.pairs[i].note);
 
     /* plots: one row set per run */
-    if ((st = quipu_plot_mkdir_p(r.out_dir, err))) goto done;
+    if ((st = quipu_mkdir_p(r.out_dir, err))) goto done;
     {
         quipu_metric_row_set *sets = quipu_calloc_array(r.n_runs, sizeof *sets);
         char *plots_dir = quipu_asprintf("%s/plots", r.out_dir);

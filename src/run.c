@@ -33,6 +33,20 @@ static volatile sig_atomic_t g_stop_signal = 0;
 
 static void on_stop_signal(int sig) { g_stop_signal = sig; }
 
+/* Ctrl-C: the first says what happens, the second quits at once (only async-signal-safe calls) */
+static void on_interrupt(int sig) {
+    static const char first[] = "\nquipu: stopping after the current batch (Ctrl-C again to quit now)\n";
+    static const char second[] = "\nquipu: quit; the batches already finished are in the journal: rerun with --resume to continue\n";
+    if (g_stop_signal == SIGINT) {
+        ssize_t w = write(STDERR_FILENO, second, sizeof second - 1);
+        (void)w;
+        _exit(130);
+    }
+    g_stop_signal = sig;
+    ssize_t w = write(STDERR_FILENO, first, sizeof first - 1);
+    (void)w;
+}
+
 static void install_signals(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -41,7 +55,7 @@ static void install_signals(void) {
     sa.sa_flags = SA_RESTART; /* reads and writes in flight (network file systems) carry on */
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    sa.sa_flags = SA_RESTART | SA_RESETHAND; /* a second Ctrl-C ends the program at once */
+    sa.sa_handler = on_interrupt;
     sigaction(SIGINT, &sa, NULL);
 }
 
@@ -1262,8 +1276,9 @@ int quipu_run_main(int argc, char **argv) {
         char cmd_dir[4200];
         snprintf(cmd_dir, sizeof cmd_dir, "%s/journal", s.cfg->output);
         struct stat stt;
-        if (mkdir(s.cfg->output, 0775) != 0 && errno != EEXIST)
-            st = quipu_error_set(&err, QUIPU_ERR_IO, "%s: cannot create the output folder: %s", s.cfg->output, strerror(errno));
+        quipu_error e2 = {0};
+        if (quipu_mkdir_p(s.cfg->output, &e2))
+            st = quipu_error_set(&err, QUIPU_ERR_IO, "%s: cannot create the output folder (%s)", s.cfg->output, e2.msg);
         else if (stat(s.cfg->output, &stt) != 0 || !S_ISDIR(stt.st_mode))
             st = quipu_error_set(&err, QUIPU_ERR_IO, "%s: output is not a folder", s.cfg->output);
         else if (access(s.cfg->output, W_OK) != 0)

@@ -1,0 +1,68 @@
+# test_first_day.sh — what a new user runs into first: an output folder under parents that do
+# not exist yet is created; a build without MPI started as one of several ranks stops with one
+# line instead of running full copies side by side (checked where this quipu has no MPI: the
+# build of scripts/build-kernels.sh, which CI runs; an MPI build skips that part, saying so).
+. "$QUIPU_SOURCE_DIR/tests/common.sh"
+model=$(tiny_model tiny-llama)
+cat > "$TMPD/c.yaml" <<YAML
+name: t
+output: $TMPD/out
+datasets_dir: $QUIPU_SHARED/datasets
+models:
+  - {path: $model, name: tiny}
+benchmarks:
+  - {name: crows_pairs_en, limit: 3}
+metrics: {bootstrap: 10}
+progress_interval: 0
+YAML
+nested="$TMPD/new/deeper/still/run"
+if "$QUIPU_BIN" run "$TMPD/c.yaml" --set "output=$nested" > "$TMPD/o" 2> "$TMPD/e" && [ -s "$nested/summary.json" ]; then
+  ok "output under three missing parents: created"
+else
+  fail "nested output: $(tail -2 "$TMPD/e")"
+fi
+mkdir -p "$TMPD/ro" && chmod 555 "$TMPD/ro"
+if [ "$(id -u)" -ne 0 ]; then
+  expect_error "output under a read-only folder, at config time" "output: cannot create .*not writable" \
+    "$QUIPU_BIN" run "$TMPD/c.yaml" --set "output=$TMPD/ro/x/y"
+else
+  echo "note: running as root, which may write anywhere: the read-only case is not checked"
+fi
+if "$QUIPU_BIN" --version | grep -q "no MPI"; then
+  expect_error "a build without MPI under a 2-rank launcher" "built without MPI but was started as one of 2 ranks \\(OMPI_COMM_WORLD_SIZE=2\\)" \
+    env OMPI_COMM_WORLD_SIZE=2 "$QUIPU_BIN" run "$TMPD/c.yaml" --set "output=$TMPD/o2"
+  expect_error "a build without MPI in a 4-task srun step" "started as one of 4 ranks \\(SLURM_STEP_NUM_TASKS=4\\)" \
+    env SLURM_STEP_NUM_TASKS=4 "$QUIPU_BIN" run "$TMPD/c.yaml" --set "output=$TMPD/o3"
+  [ ! -e "$TMPD/o2/summary.json" ] && ok "nothing scored by the refused copies" || fail "a refused copy wrote results"
+else
+  echo "note: this quipu has MPI; the guard of builds without it is checked in build-cuda/ (scripts/build-kernels.sh)"
+fi
+# Ctrl-C says what it does: the first stops after the current batch (exit 75), a second quits now
+sigrun() { # out n_signals: the second signal comes 20 ms after the first, mid-batch
+  "$QUIPU_BIN" run "$TMPD/c.yaml" --set "output=$1" --set benchmarks.0.limit=1500 --set "scoring.batch_tokens=$((2 ** (10 + $2 * 3)))" \
+    > /dev/null 2> "$1.err" &
+  local pid=$! i
+  for i in $(seq 1 200); do
+    [ -n "$(find "$1/journal" -name '*.jsonl' -size +0 2>/dev/null)" ] && break
+    [ "$2" = 2 ] && [ -n "$(find "$1/journal" -name '*.jsonl' 2>/dev/null)" ] && break
+    sleep 0.05
+  done
+  sleep 0.1
+  for i in $(seq 1 "$2"); do kill -INT "$pid" 2>/dev/null; sleep 0.02; done
+  local rc=0
+  wait "$pid" || rc=$?
+  echo "$rc"
+}
+rc=$(sigrun "$TMPD/int1" 1)
+if [ "$rc" = 75 ] && grep -q "stopping after the current batch (Ctrl-C again to quit now)" "$TMPD/int1.err"; then
+  ok "Ctrl-C: says it stops after the current batch, exit 75"
+else
+  fail "Ctrl-C once: rc $rc: $(tail -2 "$TMPD/int1.err")"
+fi
+rc=$(sigrun "$TMPD/int2" 2)
+if [ "$rc" = 130 ] && grep -q "rerun with --resume" "$TMPD/int2.err"; then
+  ok "Ctrl-C twice: quits at once, exit 130, says --resume continues"
+else
+  fail "Ctrl-C twice: rc $rc: $(tail -2 "$TMPD/int2.err")"
+fi
+finish
