@@ -386,6 +386,11 @@ static quipu_status load_benchmarks(run_state *s, quipu_error *err) {
             free(its);
             return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: benchmark '%s' has no items after its filters", cb->where, s->labels[b]);
         }
+        if (s->reports[b].rows_skipped && leader(s)) {
+            const quipu_load_report *r = &s->reports[b];
+            quipu_log(QUIPU_LOG_WARN, "benchmark %s: %zu malformed row%s skipped (on_bad_row: skip), listed in summary.md; first: %s",
+                      s->labels[b], r->rows_skipped, r->rows_skipped == 1 ? "" : "s", r->n_reasons ? r->reasons[0] : "?");
+        }
         /* the label names the benchmark in results */
         for (size_t i = 0; i < n; i++)
             if (strcmp(its[i].benchmark, s->labels[b])) {
@@ -952,7 +957,21 @@ static quipu_status write_results(run_state *s, quipu_error *err) {
         json_object_set_new(o, "name", json_string(cfg->benchmarks[b].name));
         json_object_set_new(o, "items", json_integer((json_int_t)s->bench_count[b]));
         json_object_set_new(o, "rows_skipped", json_integer((json_int_t)s->reports[b].rows_skipped));
+        if (s->reports[b].rows_skipped) {
+            json_t *why = json_array();
+            for (size_t k = 0; k < s->reports[b].n_reasons; k++) json_array_append_new(why, json_string(s->reports[b].reasons[k]));
+            json_object_set_new(o, "rows_skipped_first", why);
+        }
         json_array_append_new(jbench, o);
+    }
+    /* malformed rows left out (on_bad_row: skip), with the first reasons: said, not just counted */
+    for (int b = 0, head = 0; b < cfg->n_benchmarks; b++) {
+        const quipu_load_report *r = &s->reports[b];
+        if (!r->rows_skipped) continue;
+        if (!head++) sb_printf(&md, "\n## Rows left out\n\n");
+        sb_printf(&md, "- %s: %zu malformed row%s skipped (`on_bad_row: skip`)%s\n", s->labels[b], r->rows_skipped,
+                  r->rows_skipped == 1 ? "" : "s", r->n_reasons ? "; the first:" : "");
+        for (size_t k = 0; k < r->n_reasons; k++) sb_printf(&md, "  - `%s`\n", r->reasons[k]);
     }
     json_object_set_new(summary, "format", json_string("quipu-summary/1"));
     json_object_set_new(summary, "run", json_string(cfg->name));

@@ -37,6 +37,18 @@ if "$QUIPU_BIN" --version | grep -q "no MPI"; then
 else
   echo "note: this quipu has MPI; the guard of builds without it is checked in build-cuda/ (scripts/build-kernels.sh)"
 fi
+# on_bad_row: skip says how many rows were left out and why, on the console and in summary.md
+printf '%s\n' '{"id": 1, "more": "He is a nurse.", "less": "She is a nurse.", "category": "gender", "language": "en", "culture": "US"}' \
+  '{"id": 2, "more": "broken row"' \
+  '{"id": 3, "more": "The old man forgot.", "less": "The young man forgot.", "category": "age", "language": "en", "culture": "US"}' > "$TMPD/p.jsonl"
+"$QUIPU_BIN" run "$TMPD/c.yaml" --set "output=$TMPD/skip" --set "benchmarks.0={name: mine, format: pairs, path: $TMPD/p.jsonl, on_bad_row: skip}" \
+  > /dev/null 2> "$TMPD/skip.err"
+if grep -q "benchmark mine: 1 malformed row skipped.*p.jsonl:2:" "$TMPD/skip.err" && grep -q "^## Rows left out" "$TMPD/skip/summary.md" \
+   && grep -q "p.jsonl:2: bad JSON" "$TMPD/skip/summary.md"; then
+  ok "skipped rows: counted and explained on the console and in summary.md"
+else
+  fail "skipped rows: $(tail -2 "$TMPD/skip.err")"
+fi
 # Ctrl-C says what it does: the first stops after the current batch (exit 75), a second quits now
 sigrun() { # out n_signals: the second signal comes 20 ms after the first, mid-batch
   "$QUIPU_BIN" run "$TMPD/c.yaml" --set "output=$1" --set benchmarks.0.limit=1500 --set "scoring.batch_tokens=$((2 ** (10 + $2 * 3)))" \

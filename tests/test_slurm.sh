@@ -1,14 +1,52 @@
 # test_slurm.sh — slurm/run.sh, the body of the sbatch scripts, with stand-ins for srun and
 # scontrol: a first start is stopped by SIGUSR1 (as `#SBATCH --signal=USR1@120` does) and
 # requeues itself; the requeued start resumes and the results equal an uninterrupted run's bytes;
-# the restart limit and a config error are not requeued; the sbatch scripts parse with bash -n.
+# the restart limit and a config error are not requeued. Every slurm/*.sbatch is checked
+# statically (bash -n; --time, --hint=nomultithread, --signal, --requeue, the account line, all
+# #SBATCH lines before the first command, and a call to slurm/run.sh), the GPU templates' ranks,
+# GPUs and cores per GPU against docs/cluster.md's table, and every template is run with the
+# stand-ins (plus `module` and a quipu that logs its arguments): the GPU ones pass
+# `--set backend=cuda|hip` to quipu ahead of the user's options and requeue on 75.
 . "$QUIPU_SOURCE_DIR/tests/common.sh"
 run_sh="$QUIPU_SOURCE_DIR/slurm/run.sh"
 for f in "$run_sh" "$QUIPU_SOURCE_DIR"/slurm/*.sbatch; do
   bash -n "$f" && ok "bash -n $(basename "$f")" || fail "$(basename "$f") does not parse"
 done
-grep -q "^#SBATCH --signal=USR1@" "$QUIPU_SOURCE_DIR/slurm/jean-zay-cpu.sbatch" && grep -q "^#SBATCH --requeue" "$QUIPU_SOURCE_DIR/slurm/jean-zay-cpu.sbatch" \
-  && ok "jean-zay-cpu.sbatch asks for the signal and requeue" || fail "jean-zay-cpu.sbatch lacks --signal or --requeue"
+# static checks on every template. sbatch reads #SBATCH lines only up to the first command, and
+# one option per line (text after it would not be a comment to sbatch)
+for f in "$QUIPU_SOURCE_DIR"/slurm/*.sbatch; do
+  b=$(basename "$f")
+  missing=""
+  for opt in "--time=[0-9]" "--hint=nomultithread" "--signal=USR1@[0-9]" "--requeue" "--open-mode=append"; do
+    grep -q -E -- "^#SBATCH $opt" "$f" || missing="$missing ${opt%%=*}"
+  done
+  [ -z "$missing" ] && ok "$b: --time, --hint=nomultithread, --signal=USR1@, --requeue, --open-mode=append" || fail "$b lacks:$missing"
+  # the account to fill once: a `#SBATCH --account=` line (XXX placeholder in the GPU templates);
+  # jean-zay-cpu.sbatch names it in its usage line (sbatch --account=<project>@cpu) instead
+  if grep -q -E "^#SBATCH --account=[^ ]+$" "$f"; then ok "$b: account line $(grep -E -m1 '^#SBATCH --account=' "$f")"
+  elif grep -q -E "^#.*sbatch --account=<project>" "$f"; then ok "$b: the account is named in its usage line"
+  else fail "$b: no #SBATCH --account= line"; fi
+  late=$(awk '/^#SBATCH/ { if (cmd) print FNR } !/^#/ && !/^[[:space:]]*$/ { cmd = 1 }' "$f")
+  [ -z "$late" ] && ok "$b: every #SBATCH line before the first command" || fail "$b: #SBATCH after the first command (ignored by sbatch) at lines$late"
+  extra=$(awk '/^#SBATCH/ && NF != 2 { print FNR }' "$f")
+  [ -z "$extra" ] && ok "$b: one option per #SBATCH line" || fail "$b: text after the option on #SBATCH lines $extra"
+  grep -q -E '^exec bash "\$\{SLURM_SUBMIT_DIR:-\.\}/slurm/run\.sh"' "$f" && ok "$b: runs slurm/run.sh" || fail "$b: does not exec slurm/run.sh"
+done
+# GPU templates: template ntasks-per-node GPU-request cpus-per-task backend account (docs/cluster.md,
+# from HPC.md §1.1, §1.4, §2.1, §2.2)
+gpu_templates="jean-zay-v100 4 --gres=gpu:4 10 cuda XXX@v100
+jean-zay-a100 8 --gres=gpu:8 8 cuda XXX@a100
+jean-zay-h100 4 --gres=gpu:4 24 cuda XXX@h100
+adastra-mi250x 8 --gpus-per-node=8 8 hip XXX"
+while read -r t ntasks gpus cpus backend account; do
+  f="$QUIPU_SOURCE_DIR/slurm/$t.sbatch"
+  [ -f "$f" ] || { fail "slurm/$t.sbatch is missing"; continue; }
+  bad=""
+  for l in "--ntasks-per-node=$ntasks" "$gpus" "--cpus-per-task=$cpus" "--account=$account"; do
+    grep -q -x -- "#SBATCH $l" "$f" || bad="$bad $l"
+  done
+  [ -z "$bad" ] && ok "$t.sbatch: $ntasks ranks per node, $gpus, $cpus cores per GPU, account $account" || fail "$t.sbatch lacks #SBATCH$bad"
+done <<< "$gpu_templates"
 
 model=$(tiny_model tiny-mistral)
 cat > "$TMPD/run.yaml" <<YAML
@@ -79,4 +117,45 @@ rc=0; SLURM_RESTART_COUNT=3 QUIPU_MAX_RESTARTS=3 SRUN_SIGNAL_AFTER=5 SRUN_JOURNA
 printf 'name: x\nmodels: []\nbenchmarks: [crows_pairs_en]\n' > "$TMPD/bad.yaml"
 rc=0; SLURM_RESTART_COUNT=0 bash "$run_sh" "$TMPD/bad.yaml" > "$TMPD/s4.out" 2>&1 || rc=$?
 [ "$rc" = 2 ] && [ ! -f "$TMPD/scontrol.log" ] && ok "config error: exit 2, not requeued" || fail "config error: rc $rc, $(tail -2 "$TMPD/s4.out")"
+
+# the templates themselves, run as sbatch would run them (from the repository root, with the
+# #SBATCH --cpus-per-task in SLURM_CPUS_PER_TASK), through the srun and scontrol stand-ins, a
+# `module` that logs its calls and a quipu that logs its arguments and exits with FAKE_RC
+printf '#!/bin/sh\necho "$*" >> "$MODULE_LOG"\n' > "$TMPD/bin/module"
+printf '#!/bin/sh\nprintf "%%s\\n" "$*" > "$QUIPU_ARGS_LOG"\nexit ${FAKE_RC:-0}\n' > "$TMPD/fakequipu"
+chmod +x "$TMPD/bin/module" "$TMPD/fakequipu"
+for f in "$QUIPU_SOURCE_DIR"/slurm/*.sbatch; do
+  b=$(basename "$f" .sbatch)
+  backend=$(printf '%s\n' "$gpu_templates" | awk -v t="$b" '$1 == t { print $5 }')
+  cpus=$(sed -n 's/^#SBATCH --cpus-per-task=//p' "$f")
+  for rc_want in 0 75; do
+    rm -f "$TMPD/scontrol.log" "$TMPD/args.log" "$TMPD/srun.log" "$TMPD/module.log"
+    rc=0
+    (cd "$QUIPU_SOURCE_DIR" && SLURM_SUBMIT_DIR="$QUIPU_SOURCE_DIR" SLURM_CPUS_PER_TASK="$cpus" SLURM_RESTART_COUNT=0 \
+      QUIPU="$TMPD/fakequipu" FAKE_RC=$rc_want QUIPU_ARGS_LOG="$TMPD/args.log" MODULE_LOG="$TMPD/module.log" \
+      QUIPU_SRUN_ARGS='' env -u "BASH_FUNC_module%%" bash "$f" "$TMPD/run.yaml" --set scoring.batch_tokens=32) > "$TMPD/t.out" 2>&1 || rc=$?
+    want="run $TMPD/run.yaml --resume${backend:+ --set backend=$backend} --set scoring.batch_tokens=32"
+    got=$(cat "$TMPD/args.log" 2>/dev/null)
+    if [ "$rc_want" = 0 ]; then
+      [ "$rc" = 0 ] && [ "$got" = "$want" ] && ok "$b.sbatch: quipu gets '$got'" || fail "$b.sbatch: rc $rc, quipu got '$got', expected '$want' ($(tail -3 "$TMPD/t.out"))"
+      grep -q -x -- "--cpus-per-task=$cpus" "$TMPD/srun.log" && ok "$b.sbatch: srun gets --cpus-per-task=$cpus" || fail "$b.sbatch: srun options $(tr '\n' ' ' < "$TMPD/srun.log")"
+      grep -q "^purge" "$TMPD/module.log" && grep -q "^load " "$TMPD/module.log" && ok "$b.sbatch: module $(grep '^load' "$TMPD/module.log" | tr '\n' ';')" || fail "$b.sbatch: module calls $(cat "$TMPD/module.log" 2>/dev/null)"
+      [ ! -f "$TMPD/scontrol.log" ] && ok "$b.sbatch: finished, no requeue" || fail "$b.sbatch: requeued after exit 0"
+    else
+      [ "$rc" = 75 ] && [ "$(cat "$TMPD/scontrol.log" 2>/dev/null)" = "requeue 4242" ] && ok "$b.sbatch: exit 75 requeues" || fail "$b.sbatch: exit 75 gave rc $rc, scontrol '$(cat "$TMPD/scontrol.log" 2>/dev/null)'"
+    fi
+  done
+done
+# each MI250X task is bound to one GCD (else quipu would pick by SLURM_LOCALID among two); the
+# Jean Zay ones select by SLURM_LOCALID among the node's GPUs, as IDRIS documents
+f="$QUIPU_SOURCE_DIR/slurm/adastra-mi250x.sbatch"
+rm -f "$TMPD/srun.log"
+(cd "$QUIPU_SOURCE_DIR" && SLURM_SUBMIT_DIR="$QUIPU_SOURCE_DIR" SLURM_CPUS_PER_TASK=8 QUIPU="$TMPD/fakequipu" QUIPU_ARGS_LOG="$TMPD/args.log" \
+  MODULE_LOG="$TMPD/module.log" QUIPU_SRUN_ARGS="--mpi=pmi2" env -u "BASH_FUNC_module%%" bash "$f" "$TMPD/run.yaml") > "$TMPD/t.out" 2>&1
+grep -q -x -- "--gpus-per-task=1" "$TMPD/srun.log" && grep -q -x -- "--gpu-bind=verbose,closest" "$TMPD/srun.log" && grep -q -x -- "--mpi=pmi2" "$TMPD/srun.log" \
+  && ok "adastra-mi250x.sbatch: srun --gpus-per-task=1 --gpu-bind=verbose,closest, plus QUIPU_SRUN_ARGS" || fail "adastra-mi250x.sbatch: srun options $(tr '\n' ' ' < "$TMPD/srun.log")"
+# without a config: usage, exit 2, quipu not started
+rm -f "$TMPD/args.log"
+rc=0; (cd "$QUIPU_SOURCE_DIR" && SLURM_SUBMIT_DIR="$QUIPU_SOURCE_DIR" QUIPU="$TMPD/fakequipu" MODULE_LOG="$TMPD/module.log" env -u "BASH_FUNC_module%%" bash slurm/jean-zay-h100.sbatch) > "$TMPD/t.out" 2>&1 || rc=$?
+[ "$rc" = 2 ] && [ ! -f "$TMPD/args.log" ] && grep -q "usage:" "$TMPD/t.out" && ok "jean-zay-h100.sbatch without a config: usage, exit 2" || fail "no config: rc $rc, $(tail -2 "$TMPD/t.out")"
 finish
