@@ -12,6 +12,8 @@
 
 #include "backend.h"
 #include "common.h"
+#include "data/loaders.h"
+#include "metrics.h"
 #include "model.h"
 #include "report.h"
 #include "run.h"
@@ -41,6 +43,7 @@ static void usage_main(FILE *f) {
             "  inspect   architecture, hyper-parameters, tensors and tokenizer of a model\n"
             "  run       run an experiment config (YAML): models x benchmarks -> bias metrics\n"
             "  report    side-by-side tables, paired tests and plots from finished runs\n"
+            "  list      what is built in: quipu list benchmarks | metrics | backends\n"
             "\n"
             "Run 'quipu COMMAND --help' for a command's options; 'quipu --version' for the version.\n");
 }
@@ -315,11 +318,36 @@ static int cmd_inspect(int argc, char **argv, quipu_error *err) {
     return quipu_model_describe(argv[optind], stdout, err) ? 1 : 0;
 }
 
+/* ------------------------------------------------------------------ list */
+
+static int cmd_list(int argc, char **argv) {
+    const char *what = argc >= 2 ? argv[1] : "";
+    if (!strcmp(what, "benchmarks")) {
+        const char *const *names = quipu_benchmark_names();
+        for (int i = 0; names[i]; i++) printf("%-24s %s\n", names[i], quipu_benchmark_describe(names[i]));
+        printf("%-24s %s\n", "(format: pairs | mc)", "your own JSON-lines benchmark: docs/benchmarks.md#generic-formats");
+        printf("\nEach is described in docs/benchmarks.md; its metrics in docs/metrics.md.\n");
+        return 0;
+    }
+    if (!strcmp(what, "metrics")) {
+        for (int i = 0; quipu_metric_name(i); i++)
+            printf("%-26s %s (docs/metrics.md#%s)\n", quipu_metric_name(i), quipu_metric_about(i), quipu_metric_doc(i));
+        return 0;
+    }
+    if (!strcmp(what, "backends")) {
+        printf("built in: %s (docs/gpu.md for cuda and hip)\n", quipu_backend_built_list());
+        return 0;
+    }
+    fprintf(argc >= 2 && strcmp(what, "--help") ? stderr : stdout,
+            "usage: quipu list benchmarks | metrics | backends\n\nWhat this quipu has built in, one line each, with where it is documented.\n");
+    return argc >= 2 && !strcmp(what, "--help") ? 0 : EXIT_USAGE;
+}
+
 /* ------------------------------------------------------------------ main */
 
-/* OpenMP threads that spin after a parallel region steal the cores OpenBLAS's own threads need
- * for the GEMM that follows (2-3x slower on small machines). The wait policy is read when libgomp
- * loads, before main, so quipu sets it and re-executes itself once; a user's setting wins. */
+/* OpenMP threads that spin after a parallel region steal the cores of other ranks and programs
+ * sharing the node (2-3x slower on small machines). The wait policy is read when libgomp loads,
+ * before main, so quipu sets it and re-executes itself once; a user's setting wins. */
 static void ensure_passive_omp(char **argv) {
     if (getenv("OMP_WAIT_POLICY") || getenv("QUIPU_NO_REEXEC")) return;
     setenv("OMP_WAIT_POLICY", "passive", 1);
@@ -350,6 +378,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "inspect")) rc = cmd_inspect(argc - 1, argv + 1, &err);
     else if (!strcmp(cmd, "run")) return quipu_run_main(argc - 1, argv + 1);
     else if (!strcmp(cmd, "report")) rc = quipu_report_main(argc - 1, argv + 1, &err) ? 1 : 0;
+    else if (!strcmp(cmd, "list")) return cmd_list(argc - 1, argv + 1);
     else {
         fprintf(stderr, "quipu: unknown command '%s' (try 'quipu --help')\n", cmd);
         return EXIT_USAGE;

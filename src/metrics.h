@@ -173,4 +173,9 @@ quipu_status quipu_comparison_write_csv(const quipu_comparison *c, FILE *f, quip
  * encoded, ending with a comma; "" for none), as `quipu report` writes several comparisons. */
 void quipu_comparison_write_csv_rows(const quipu_comparison *c, FILE *f, const char *prefix);
 
+/* The metrics quipu computes, by index from 0 until NULL: name, one line, docs/metrics.md anchor. */
+const char *quipu_metric_name(int i);
+const char *quipu_metric_about(int i);
+const char *quipu_metric_doc(int i);
+
 #endif

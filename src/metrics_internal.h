@@ -32,7 +32,9 @@ typedef enum mx_metric {
 
 typedef struct mx_metric_info {
     const char *name;
-    unsigned family; /* the QUIPU_FAMILY_* bit that brings it */
+    unsigned family;   /* the QUIPU_FAMILY_* bit that brings it */
+    const char *about; /* one line for `quipu list metrics` */
+    const char *doc;   /* its section of docs/metrics.md */
 } mx_metric_info;
 extern const mx_metric_info mx_metrics[MX_N_METRICS];
 

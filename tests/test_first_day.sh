@@ -37,6 +37,19 @@ if "$QUIPU_BIN" --version | grep -q "no MPI"; then
 else
   echo "note: this quipu has MPI; the guard of builds without it is checked in build-cuda/ (scripts/build-kernels.sh)"
 fi
+# quipu list: one line per built-in, every config benchmark name listed, every metric with its docs
+"$QUIPU_BIN" list benchmarks > "$TMPD/lb" && "$QUIPU_BIN" list metrics > "$TMPD/lm" || fail "quipu list failed"
+for b in crows_pairs_en crows_pairs_fr crows_pairs_en_revised bbq esbbq cabbq sesgo kobbq mbbq_es stereoset_intra; do
+  grep -q "^$b " "$TMPD/lb" || fail "quipu list benchmarks: $b missing"
+done
+missing=$(grep -v -c 'docs/metrics.md#' "$TMPD/lm" || true)
+[ "$(wc -l < "$TMPD/lm")" -ge 19 ] && [ "$missing" = 0 ] && grep -q '^s_dis .*2 n_biased' "$TMPD/lm" \
+  && ok "quipu list: $(wc -l < "$TMPD/lb") benchmark lines, $(wc -l < "$TMPD/lm") metrics with their docs" || fail "quipu list metrics: $(head -3 "$TMPD/lm")"
+for a in $(grep -o 'docs/metrics.md#[a-z0-9-]*' "$TMPD/lm" | sort -u | cut -d'#' -f2); do
+  # the anchor GitHub makes of each heading: lower case, punctuation dropped, spaces to dashes
+  grep '^#' "$QUIPU_SOURCE_DIR/docs/metrics.md" | sed 's/^#* //' | tr 'A-Z' 'a-z' | sed 's/[^a-z0-9 -]//g; s/ /-/g' | grep -qx "$a" \
+    || fail "quipu list metrics points at docs/metrics.md#$a, which no heading makes"
+done
 # on_bad_row: skip says how many rows were left out and why, on the console and in summary.md
 printf '%s\n' '{"id": 1, "more": "He is a nurse.", "less": "She is a nurse.", "category": "gender", "language": "en", "culture": "US"}' \
   '{"id": 2, "more": "broken row"' \
