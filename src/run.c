@@ -276,7 +276,11 @@ typedef struct run_state {
     struct {
         int model;
         int64_t total;            /* items to score for this model, all ranks together */
+        int64_t work_total;       /* their bytes of text: the ETA follows the work left, not items */
         int64_t *done;            /* per rank */
+        int64_t *work, *tokens;   /* per rank: bytes and tokens scored so far */
+        int64_t my_work;          /* this rank's bytes scored so far */
+        int tty;                  /* rank 0's stderr is a terminal (and not a Slurm log): a bar */
         uint8_t *final;           /* per rank: its last message for this model has come */
         double t0, last;
     } pg;
@@ -439,15 +443,18 @@ static const quipu_journal_entry *done_find(const done_set *d, const char *key) 
     return d->n ? bsearch(key, d->e, d->n, sizeof *d->e, cmp_entry_key) : NULL;
 }
 
-/* Progress: ranks > 0 post [model, items done, final, tokens, load µs, score µs] after every
- * batch without waiting (comm.h); rank 0 sums the latest counts between its own batches and
- * prints done / total, items per second and ETA every progress_interval seconds. */
-enum { PG_MODEL, PG_DONE, PG_FINAL, PG_TOKENS, PG_LOAD_US, PG_SCORE_US };
+/* Progress: ranks > 0 post [model, items done, final, tokens, load µs, score µs, bytes done,
+ * tokens so far] after every batch without waiting (comm.h); rank 0 sums the latest counts
+ * between its own batches and shows items done / total, tokens per second and the ETA, from the
+ * bytes of text left and the measured rate (items differ in length: an item count would not do).
+ * On a terminal a bar redrawn in place; in a log (not a terminal, or under Slurm) a line every
+ * progress_interval seconds. */
+enum { PG_MODEL, PG_DONE, PG_FINAL, PG_TOKENS, PG_LOAD_US, PG_SCORE_US, PG_WORK, PG_TOK_NOW };
 
 static void progress_reset(run_state *s, int mi) {
     s->pg.model = mi;
-    s->pg.total = 0;
-    for (int r = 0; r < s->comm.size; r++) s->pg.done[r] = 0, s->pg.final[r] = 0;
+    s->pg.total = s->pg.work_total = s->pg.my_work = 0;
+    for (int r = 0; r < s->comm.size; r++) s->pg.done[r] = s->pg.work[r] = s->pg.tokens[r] = 0, s->pg.final[r] = 0;
     s->pg.t0 = s->pg.last = quipu_time_now();
 }
 
@@ -455,6 +462,8 @@ static void progress_take(void *ctx, int rank, const int64_t *v) {
     run_state *s = ctx;
     if (rank < 0 || rank >= s->comm.size || v[PG_MODEL] != s->pg.model) return;
     s->pg.done[rank] = v[PG_DONE];
+    s->pg.work[rank] = v[PG_WORK];
+    s->pg.tokens[rank] = v[PG_TOK_NOW];
     if (!v[PG_FINAL]) return;
     s->pg.final[rank] = 1;
     s->rank_items[rank] += v[PG_DONE];
@@ -465,28 +474,52 @@ static void progress_take(void *ctx, int rank, const int64_t *v) {
 
 static void progress_print(run_state *s, int final) {
     double now = quipu_time_now();
-    if (!leader(s) || (!final && (s->cfg->progress_interval <= 0 || now - s->pg.last < s->cfg->progress_interval))) return;
+    double every = s->pg.tty ? 0.25 : s->cfg->progress_interval;
+    if (!leader(s) || (!final && (s->cfg->progress_interval <= 0 || now - s->pg.last < every))) return;
     s->pg.last = now;
-    int64_t done = 0;
-    for (int r = 0; r < s->comm.size; r++) done += s->pg.done[r];
-    double dt = now - s->pg.t0 > 1e-9 ? now - s->pg.t0 : 1e-9, rate = (double)done / dt;
+    int64_t done = 0, work = 0, tokens = 0;
+    for (int r = 0; r < s->comm.size; r++) done += s->pg.done[r], work += s->pg.work[r], tokens += s->pg.tokens[r];
+    double dt = now - s->pg.t0 > 1e-9 ? now - s->pg.t0 : 1e-9, rate = (double)done / dt, tok_rate = (double)tokens / dt;
     const char *name = s->cfg->models[s->pg.model].name;
-    if (final)
-        quipu_log(QUIPU_LOG_INFO, "model %s: %lld items scored in %.1f s, %.1f items/s", name, (long long)done, dt, rate);
-    else
-        quipu_log(QUIPU_LOG_INFO, "progress: model %s: %lld / %lld items, %.1f items/s, ETA %.0f s", name, (long long)done,
-                  (long long)s->pg.total, rate, rate > 0 ? (double)(s->pg.total - done) / rate : 0.0);
+    if (final) {
+        if (s->pg.tty) fputc('\n', stderr);
+        quipu_log(QUIPU_LOG_INFO, "model %s: %lld item%s scored in %.1f s, %.1f items/s, %.0f tokens/s", name, (long long)done,
+                  done == 1 ? "" : "s", dt, rate, tok_rate);
+        return;
+    }
+    char eta[32] = "ETA --";
+    if (work > 0 && s->pg.work_total > work) {
+        double left = (double)(s->pg.work_total - work) / ((double)work / dt);
+        if (left < 120) snprintf(eta, sizeof eta, "ETA %.0f s", left);
+        else if (left < 7200) snprintf(eta, sizeof eta, "ETA %.0f min", left / 60);
+        else snprintf(eta, sizeof eta, "ETA %.1f h", left / 3600);
+    }
+    double frac = s->pg.work_total > 0 ? (double)work / (double)s->pg.work_total : 0;
+    if (s->pg.tty) {
+        char bar[31];
+        int fill = (int)(frac * 30 + 0.5);
+        for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
+        bar[30] = '\0';
+        fprintf(stderr, "\r[%s] %s: %lld/%lld items, %.0f tok/s, %s   ", bar, name, (long long)done, (long long)s->pg.total, tok_rate, eta);
+        fflush(stderr);
+    } else {
+        quipu_log(QUIPU_LOG_INFO, "progress: model %s: %lld / %lld items (%.0f%% of the text), %.0f tokens/s, %s", name, (long long)done,
+                  (long long)s->pg.total, 100 * frac, tok_rate, eta);
+    }
 }
 
 /* After each batch: rank 0 takes what has come and maybe prints; others post their count. */
-static void progress_step(run_state *s, int64_t done) {
+static void progress_step(run_state *s, int64_t done, int64_t work, int64_t tokens) {
     quipu_error e = {0};
+    s->pg.my_work = work;
     if (leader(s)) {
         s->pg.done[0] = done;
+        s->pg.work[0] = work;
+        s->pg.tokens[0] = tokens;
         quipu_comm_progress_poll(&s->comm, progress_take, s, &e);
         progress_print(s, 0);
     } else {
-        int64_t v[QUIPU_PROGRESS_LEN] = {[PG_MODEL] = s->pg.model, [PG_DONE] = done};
+        int64_t v[QUIPU_PROGRESS_LEN] = {[PG_MODEL] = s->pg.model, [PG_DONE] = done, [PG_WORK] = work, [PG_TOK_NOW] = tokens};
         quipu_comm_progress_post(&s->comm, v, 0, &e);
     }
 }
@@ -495,7 +528,8 @@ static void progress_step(run_state *s, int64_t done) {
  * rank's, sleeping between polls so that ranks sharing its cores keep them. */
 static quipu_status progress_end(run_state *s, int failed, int64_t done, int64_t tokens, double load_s, double score_s, quipu_error *err) {
     int64_t v[QUIPU_PROGRESS_LEN] = {[PG_MODEL] = s->pg.model, [PG_DONE] = done, [PG_FINAL] = 1, [PG_TOKENS] = tokens,
-                                     [PG_LOAD_US] = (int64_t)(load_s * 1e6), [PG_SCORE_US] = (int64_t)(score_s * 1e6)};
+                                     [PG_LOAD_US] = (int64_t)(load_s * 1e6), [PG_SCORE_US] = (int64_t)(score_s * 1e6),
+                                     [PG_WORK] = s->pg.my_work, [PG_TOK_NOW] = tokens};
     if (!leader(s)) return quipu_comm_progress_post(&s->comm, v, 1, err);
     progress_take(s, 0, v);
     for (;;) {
@@ -541,7 +575,7 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
     quipu_model *m = NULL;
     quipu_status st = QUIPU_OK;
     size_t n_todo = 0, n_mine = 0;
-    int64_t n_done = 0, tokens0 = s->tokens_processed;
+    int64_t n_done = 0, work_done = 0, tokens0 = s->tokens_processed;
     double load_s = 0, score_s = 0;
     progress_reset(s, mi);
     if (!keys || !owner || !todo || !mine || !todo_keys || !todo_cost) {
@@ -558,6 +592,7 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
         n_todo++;
     }
     s->pg.total = (int64_t)n_todo;
+    for (size_t k = 0; k < n_todo; k++) s->pg.work_total += todo_cost[k];
     if (s->cfg->distribution.sharding == QUIPU_CFG_SHARD_ROUND_ROBIN) {
         for (size_t k = 0; k < n_todo; k++) owner[k] = (int32_t)(k % (size_t)s->comm.size);
     } else if ((st = quipu_assign_ranks(todo_cost, todo_keys, n_todo, s->comm.size, owner, err))) {
@@ -566,8 +601,8 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
     for (size_t k = 0; k < n_todo; k++)
         if (owner[k] == s->comm.rank) mine[n_mine++] = todo[k];
     if (leader(s))
-        quipu_log(QUIPU_LOG_INFO, "model %s: %zu items to score (%zu on rank 0), %zu from the journal", cm->name, n_todo, n_mine,
-                  n - n_todo);
+        quipu_log(QUIPU_LOG_INFO, "model %s: %zu item%s to score (%zu on rank 0), %zu from the journal", cm->name, n_todo,
+                  n_todo == 1 ? "" : "s", n_mine, n - n_todo);
     if (n_mine == 0 || g_stop_signal) goto done; /* nothing to do, or asked to stop: no model load */
     double t0 = quipu_time_now();
     const char *bname = backend_name(cm->backend);
@@ -619,7 +654,8 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
         if (st || (st = quipu_journal_sync(jr, err))) break;
         s->scored += (int64_t)(k1 - k0);
         n_done += (int64_t)(k1 - k0);
-        progress_step(s, n_done);
+        work_done += bytes;
+        progress_step(s, n_done, work_done, s->tokens_processed - tokens0);
         k0 = k1;
         if (g_stop_signal) break;
     }
@@ -1210,6 +1246,8 @@ static void run_free(run_state *s) {
     free(s->local);
     free(s->started);
     free(s->pg.done);
+    free(s->pg.work);
+    free(s->pg.tokens);
     free(s->pg.final);
     free(s->rank_items);
     free(s->rank_tokens);
@@ -1253,12 +1291,15 @@ int quipu_run_main(int argc, char **argv) {
     {
         size_t R = (size_t)s.comm.size;
         s.pg.done = calloc(R, sizeof *s.pg.done);
+        s.pg.work = calloc(R, sizeof *s.pg.work);
+        s.pg.tokens = calloc(R, sizeof *s.pg.tokens);
+        s.pg.tty = isatty(STDERR_FILENO) && !getenv("SLURM_JOB_ID");
         s.pg.final = calloc(R, 1);
         s.rank_items = calloc(R, sizeof *s.rank_items);
         s.rank_tokens = calloc(R, sizeof *s.rank_tokens);
         s.rank_load = calloc(R, sizeof *s.rank_load);
         s.rank_score = calloc(R, sizeof *s.rank_score);
-        if (!s.pg.done || !s.pg.final || !s.rank_items || !s.rank_tokens || !s.rank_load || !s.rank_score) {
+        if (!s.pg.done || !s.pg.work || !s.pg.tokens || !s.pg.final || !s.rank_items || !s.rank_tokens || !s.rank_load || !s.rank_score) {
             fprintf(stderr, "quipu run: out of memory\n");
             run_free(&s);
             quipu_comm_finalize(&s.comm);
@@ -1314,7 +1355,8 @@ int quipu_run_main(int argc, char **argv) {
     st = quipu_journal_open(&jr, s.cfg->output, s.hash, s.comm.rank, &err);
     if (agree(&s, st, &err)) { quipu_journal_entries_free(done.e, done.n); goto fail; }
     if (leader(&s))
-        quipu_log(QUIPU_LOG_INFO, "run %s: %zu items, %d model(s), %d rank(s)", s.cfg->name, s.n_items, s.cfg->n_models, s.comm.size);
+        quipu_log(QUIPU_LOG_INFO, "run %s: %zu item%s, %d model%s, %d rank%s", s.cfg->name, s.n_items, s.n_items == 1 ? "" : "s",
+                  s.cfg->n_models, s.cfg->n_models == 1 ? "" : "s", s.comm.size, s.comm.size == 1 ? "" : "s");
     /* 4. scoring, model by model */
     for (int mi = 0; mi < s.cfg->n_models; mi++) {
         st = score_model(&s, mi, &done, jr, &err);

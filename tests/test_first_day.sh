@@ -63,13 +63,13 @@ else
   fail "skipped rows: $(tail -2 "$TMPD/skip.err")"
 fi
 # Ctrl-C says what it does: the first stops after the current batch (exit 75), a second quits now
-sigrun() { # out n_signals: the second signal comes 20 ms after the first, mid-batch
-  "$QUIPU_BIN" run "$TMPD/c.yaml" --set "output=$1" --set benchmarks.0.limit=1500 --set "scoring.batch_tokens=$((2 ** (10 + $2 * 3)))" \
+sigrun() { # out n_signals: signals come once the first batch is journaled, so mid-way through the
+  # second (about 2 s of work each); the second signal 20 ms after the first
+  "$QUIPU_BIN" run "$TMPD/c.yaml" --set "output=$1" --set benchmarks.0.limit=1500 --set scoring.batch_tokens=16384 \
     > /dev/null 2> "$1.err" &
   local pid=$! i
-  for i in $(seq 1 200); do
+  for i in $(seq 1 600); do
     [ -n "$(find "$1/journal" -name '*.jsonl' -size +0 2>/dev/null)" ] && break
-    [ "$2" = 2 ] && [ -n "$(find "$1/journal" -name '*.jsonl' 2>/dev/null)" ] && break
     sleep 0.05
   done
   sleep 0.1
