@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
 #include "backend.h"
+#include "hfcache.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1631,6 +1632,7 @@ static void validate_model(vctx *top, const cnode *m, int i, quipu_config *cfg, 
         }
         size_t n = strlen(p);
         while (n > 1 && p[n - 1] == '/') p[--n] = '\0';
+        if (quipu_hf_is_spec(p) && strchr(p, '@')) *strchr(p, '@') = '\0'; /* hf:ORG/NAME@REV: NAME */
         char *base = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
         size_t bl = strlen(base);
         if (bl > 5 && !strcasecmp(base + bl - 5, ".gguf")) base[bl - 5] = '\0';
@@ -1659,7 +1661,18 @@ static void validate_model(vctx *top, const cnode *m, int i, quipu_config *cfg, 
         const cnode *kn = map_get(m, key, NULL);
         err_key(L, kn ? kn : m, kp, "%s", why);
     }
-    if (md->path && pn && !L->skip_paths) {
+    if (md->path && pn && !L->skip_paths && quipu_hf_is_spec(md->path)) {
+        /* hf:ORG/NAME[@REV]: where it already is on disk (hfcache.h) */
+        quipu_error he = {0};
+        char *found = NULL;
+        kp_join(kp, sizeof kp, c.kp, "path");
+        if (quipu_hf_resolve(md->path, &found, &he)) {
+            err_key(L, pn, kp, "%s", he.msg);
+        } else {
+            free(md->path);
+            md->path = found;
+        }
+    } else if (md->path && pn && !L->skip_paths) {
         kp_join(kp, sizeof kp, c.kp, "path");
         check_exists(L, pn, kp, md->path, 0);
     }

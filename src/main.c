@@ -13,6 +13,7 @@
 #include "backend.h"
 #include "common.h"
 #include "data/loaders.h"
+#include "hfcache.h"
 #include "metrics.h"
 #include "model.h"
 #include "report.h"
@@ -46,6 +47,17 @@ static void usage_main(FILE *f) {
             "  list      what is built in: quipu list benchmarks | metrics | backends\n"
             "\n"
             "Run 'quipu COMMAND --help' for a command's options; 'quipu --version' for the version.\n");
+}
+
+/* A --model argument: hf:ORG/NAME[@REV] becomes the folder it names on disk (hfcache.h); a path
+ * is kept. Returns the path to use (static storage), NULL with err set. */
+static const char *model_arg(const char *arg, quipu_error *err) {
+    static char *resolved;
+    if (!quipu_hf_is_spec(arg)) return arg;
+    free(resolved);
+    resolved = NULL;
+    if (quipu_hf_resolve(arg, &resolved, err)) return NULL;
+    return resolved;
 }
 
 /* ------------------------------------------------------------------ line input */
@@ -170,7 +182,8 @@ static int cmd_score(int argc, char **argv, quipu_error *err) {
     quipu_backend *b = NULL;
     quipu_model *m = NULL;
     if (quipu_backend_init(&b, o.backend, o.threads, err)) return 1;
-    if (quipu_model_load(&m, o.model, b, err)) {
+    const char *mpath = model_arg(o.model, err);
+    if (!mpath || quipu_model_load(&m, mpath, b, err)) {
         quipu_backend_free(b);
         return 1;
     }
@@ -255,7 +268,8 @@ static int cmd_tokenize(int argc, char **argv, quipu_error *err) {
         return EXIT_USAGE;
     }
     quipu_tokenizer *tok = NULL;
-    if (quipu_tokenizer_load_path(&tok, model, err)) return 1;
+    const char *mpath = model_arg(model, err);
+    if (!mpath || quipu_tokenizer_load_path(&tok, mpath, err)) return 1;
     line_reader lr = {.f = stdin};
     ssize_t len;
     int rc = 0;
@@ -315,7 +329,8 @@ static int cmd_inspect(int argc, char **argv, quipu_error *err) {
         usage_inspect(stderr);
         return EXIT_USAGE;
     }
-    return quipu_model_describe(argv[optind], stdout, err) ? 1 : 0;
+    const char *mpath = model_arg(argv[optind], err);
+    return !mpath || quipu_model_describe(mpath, stdout, err) ? 1 : 0;
 }
 
 /* ------------------------------------------------------------------ list */
