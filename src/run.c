@@ -258,6 +258,7 @@ typedef struct run_state {
     quipu_config *cfg;
     char hash[65];
     char **labels;            /* per config benchmark */
+    char **model_keys;        /* per model: "name|fingerprint|backend/dtype/max_length", the journal key's start */
     quipu_load_report *reports;
     size_t *bench_first, *bench_count;
     quipu_item *items;        /* all benchmarks, concatenated */
@@ -421,10 +422,97 @@ static quipu_status load_benchmarks(run_state *s, quipu_error *err) {
 
 /* ------------------------------------------------------------------ phase: scoring */
 
-/* A journal key names everything that changes an item's scores: the model, the config entry's
- * label, the item and the digest of the text scored. */
-static char *unit_key(const char *model, const run_unit *u) {
-    return quipu_asprintf("%s|%s|%s|%s", model, u->item->benchmark, u->item->id, u->digest);
+/* A journal key names everything that changes an item's scores: the model (name, fingerprint of
+ * its files, backend, dtype, max_length), the config entry's label, the item and the digest of
+ * the text scored. Whatever else a config changes, a record whose key it still makes is reused
+ * (--resume): adding a model or a benchmark scores only the new units. */
+static char *unit_key(const char *model_key, const run_unit *u) {
+    return quipu_asprintf("%s|%s|%s|%s", model_key, u->item->benchmark, u->item->id, u->digest);
+}
+
+/* A fingerprint of the model's files that does not read them whole: for the file (or each file of
+ * the checkpoint folder, in name order) its name, size and sha256 of its first and last MiB. */
+static quipu_status model_fingerprint(const char *path, char out[17], quipu_error *err) {
+    struct stat st;
+    if (stat(path, &st) != 0) return quipu_error_set(err, QUIPU_ERR_IO, "%s: %s", path, strerror(errno));
+    char **names = NULL;
+    size_t n = 0;
+    if (S_ISDIR(st.st_mode)) {
+        struct dirent **list = NULL;
+        int k = scandir(path, &list, NULL, alphasort);
+        if (k < 0) return quipu_error_set(err, QUIPU_ERR_IO, "%s: %s", path, strerror(errno));
+        names = calloc((size_t)k + 1, sizeof *names);
+        for (int i = 0; i < k; i++) {
+            if (names && list[i]->d_name[0] != '.') names[n++] = quipu_asprintf("%s/%s", path, list[i]->d_name);
+            free(list[i]);
+        }
+        free(list);
+        if (!names) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    } else {
+        names = calloc(1, sizeof *names);
+        if (!names) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        names[n++] = strdup(path);
+    }
+    enum { PART = 1 << 20 };
+    size_t cap = 64 + 2 * (size_t)PART, len = 0;
+    char *acc = malloc(cap);
+    uint8_t d[32], all[32] = {0};
+    quipu_status rc = acc ? QUIPU_OK : quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && !rc; i++) {
+        struct stat fs;
+        if (!names[i] || stat(names[i], &fs) != 0 || !S_ISREG(fs.st_mode)) continue;
+        FILE *f = fopen(names[i], "rb");
+        if (!f) { rc = quipu_error_set(err, QUIPU_ERR_IO, "%s: %s", names[i], strerror(errno)); break; }
+        const char *base = strrchr(names[i], '/') ? strrchr(names[i], '/') + 1 : names[i];
+        len = (size_t)snprintf(acc, 64, "%.40s:%lld:", base, (long long)fs.st_size);
+        len += fread(acc + len, 1, PART, f);
+        if (fs.st_size > 2 * PART && fseeko(f, fs.st_size - PART, SEEK_SET) == 0) len += fread(acc + len, 1, PART, f);
+        fclose(f);
+        quipu_config_sha256(acc, len, d);
+        /* chain the files' digests in order */
+        memcpy(acc, all, 32);
+        memcpy(acc + 32, d, 32);
+        quipu_config_sha256(acc, 64, all);
+    }
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    free(acc);
+    if (rc) return rc;
+    for (int i = 0; i < 8; i++) sprintf(out + 2 * i, "%02x", all[i]);
+    return QUIPU_OK;
+}
+
+/* Every model's header, tensor table and tokenizer are checked, and its journal key made, before
+ * anything is scored: a bad second model is found before the first one's hours of work. */
+static quipu_status precheck_models(run_state *s, quipu_error *err) {
+    int nm = s->cfg->n_models;
+    s->model_keys = calloc((size_t)nm, sizeof *s->model_keys);
+    if (!s->model_keys) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    FILE *sink = fopen("/dev/null", "w");
+    for (int mi = 0; mi < nm; mi++) {
+        const quipu_config_model *cm = &s->cfg->models[mi];
+        quipu_error e = {0};
+        quipu_tokenizer *tok = NULL;
+        if ((sink && quipu_model_describe(cm->path, sink, &e)) || quipu_tokenizer_load_path(&tok, cm->path, &e)) {
+            if (sink) fclose(sink);
+            return quipu_error_set(err, e.code ? e.code : QUIPU_ERR_FORMAT, "model %s: %s", cm->name, e.msg);
+        }
+        quipu_tokenizer_free(tok);
+        char fp[17];
+        if (model_fingerprint(cm->path, fp, &e)) {
+            if (sink) fclose(sink);
+            return quipu_error_set(err, e.code, "model %s: %s", cm->name, e.msg);
+        }
+        const char *bname = backend_name(cm->backend);
+        s->model_keys[mi] = quipu_asprintf("%s|%s|%s/%s/%lld", cm->name, fp, bname,
+                                           quipu_backend_dtype(bname, quipu_cfg_dtype_name(cm->dtype)), (long long)cm->max_length);
+        if (!s->model_keys[mi]) {
+            if (sink) fclose(sink);
+            return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        }
+    }
+    if (sink) fclose(sink);
+    return QUIPU_OK;
 }
 
 /* The journal's records of this config, as a map key -> record, sorted by key. */
@@ -583,7 +671,7 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        keys[i] = unit_key(cm->name, &s->units[i]);
+        keys[i] = unit_key(s->model_keys[mi], &s->units[i]);
         if (!keys[i]) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); goto done; }
         if (done_find(done, keys[i])) continue;
         todo[n_todo] = i;
@@ -727,7 +815,7 @@ static quipu_status gather_records(run_state *s, const done_set *done, quipu_err
         s->have[mi] = calloc(n ? n : 1, 1);
         if (!s->records[mi] || !s->have[mi]) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); break; }
         for (size_t i = 0; i < n; i++) {
-            char *key = unit_key(s->cfg->models[mi].name, &s->units[i]);
+            char *key = unit_key(s->model_keys[mi], &s->units[i]);
             const quipu_journal_entry *e = done_find(&fresh, key);
             if (!e) {
                 e = done_find(done, key);
@@ -1209,9 +1297,54 @@ static quipu_status write_manifest(run_state *s, quipu_error *err) {
 
 /* ------------------------------------------------------------------ main */
 
+/* The journal's folder (OUTPUT/journal/units): one for every config writing to OUTPUT, since
+ * records are keyed by unit (unit_key), not by config. */
+#define QUIPU_JOURNAL_UNITS "units"
+
+/* Without --resume, finished work in OUTPUT/journal is never silently set aside: --fresh deletes it,
+ * otherwise the run stops and says which flag to give. */
+static int journal_has_files(const char *dir, int remove_them) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int found = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char p[4400];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) {
+            found |= journal_has_files(p, remove_them);
+            if (remove_them) rmdir(p);
+        } else {
+            found = 1;
+            if (remove_them) unlink(p);
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+static quipu_status journal_guard(const char *out, int fresh, quipu_error *err) {
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/journal", out);
+    if (!journal_has_files(dir, 0)) return QUIPU_OK;
+    if (fresh) {
+        journal_has_files(dir, 1);
+        if (journal_has_files(dir, 0)) return quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot delete the earlier journal (--fresh)", dir);
+        quipu_log(QUIPU_LOG_INFO, "--fresh: the earlier journal in %s is deleted", dir);
+        return QUIPU_OK;
+    }
+    return quipu_error_set(err, QUIPU_ERR_INVALID,
+                           "%s holds finished work of an earlier run: add --resume to reuse it (every unit this config still has), "
+                           "or --fresh to delete it and start over",
+                           dir);
+}
+
 static void usage_run(FILE *f) {
     fprintf(f,
-            "usage: quipu run CONFIG.yaml [--set key=value]... [--resume]\n"
+            "usage: quipu run CONFIG.yaml [--set key=value]... [--resume | --fresh]\n"
             "\n"
             "Runs an experiment config (docs/config.md): every model on every benchmark, items shared out\n"
             "over MPI ranks (mpirun -n N quipu run ...), per-item records journaled per batch, metrics with\n"
@@ -1219,7 +1352,9 @@ static void usage_run(FILE *f) {
             "config's output folder (docs/results.md).\n"
             "\n"
             "  --set key=value   override any config key (dotted paths, list indices: models.0.path=...)\n"
-            "  --resume          skip the items the journal already has (any rank count)\n"
+            "  --resume          reuse the finished work in OUTPUT/journal: every (model, benchmark entry, item)\n"
+            "                    this config still has is not scored again (any rank count)\n"
+            "  --fresh           delete OUTPUT/journal first (a run that finds one otherwise stops)\n"
             "\n"
             "Exit status: 0 done; 1 error; 2 usage or config errors; %d stopped by SIGUSR1/SIGTERM/SIGINT\n"
             "after journaling the current batch (rerun with --resume; sbatch scripts requeue on it).\n",
@@ -1237,6 +1372,9 @@ static void run_free(run_state *s) {
         for (size_t i = 0; i < s->n_items; i++) unit_free(&s->units[i]);
     free(s->units);
     quipu_items_free(s->items, s->n_items);
+    if (s->model_keys)
+        for (int m = 0; m < s->cfg->n_models; m++) free(s->model_keys[m]);
+    free(s->model_keys);
     if (s->labels)
         for (int b = 0; b < s->cfg->n_benchmarks; b++) free(s->labels[b]);
     free(s->labels);
@@ -1262,8 +1400,9 @@ int quipu_run_main(int argc, char **argv) {
     s.t_start = quipu_time_now();
     quipu_error err = {0};
     const char *overrides[256];
-    int n_over = 0, resume = 0, rc = 1;
-    static const struct option lo[] = {{"set", required_argument, 0, 's'}, {"resume", no_argument, 0, 'r'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int n_over = 0, resume = 0, fresh = 0, rc = 1;
+    static const struct option lo[] = {{"set", required_argument, 0, 's'}, {"resume", no_argument, 0, 'r'}, {"fresh", no_argument, 0, 'f'},
+                                       {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -1273,6 +1412,7 @@ int quipu_run_main(int argc, char **argv) {
             overrides[n_over++] = optarg;
             break;
         case 'r': resume = 1; break;
+        case 'f': fresh = 1; break;
         case 'h': usage_run(stdout); return 0;
         default: usage_run(stderr); return 2;
         }
@@ -1326,10 +1466,18 @@ int quipu_run_main(int argc, char **argv) {
     }
     quipu_error_list_free(&errs);
     if (resume) s.cfg->resume = 1;
+    if (fresh && s.cfg->resume) {
+        if (leader(&s)) fprintf(stderr, "quipu run: --fresh and --resume (or resume: true) contradict each other; give one\n");
+        run_free(&s);
+        quipu_comm_finalize(&s.comm);
+        return 2;
+    }
     /* 2. benchmarks → items → prompts */
     st = load_benchmarks(&s, &err);
     if (agree(&s, st, &err)) goto fail;
     if (quipu_config_hash(s.cfg, s.hash, &err)) goto fail;
+    st = precheck_models(&s, &err);
+    if (agree(&s, st, &err)) goto fail;
     /* 3. output folder and journal */
     st = QUIPU_OK;
     if (leader(&s)) {
@@ -1343,16 +1491,18 @@ int quipu_run_main(int argc, char **argv) {
             st = quipu_error_set(&err, QUIPU_ERR_IO, "%s: output is not a folder", s.cfg->output);
         else if (access(s.cfg->output, W_OK) != 0)
             st = quipu_error_set(&err, QUIPU_ERR_IO, "%s: output folder is not writable: %s", s.cfg->output, strerror(errno));
+        else if (!s.cfg->resume)
+            st = journal_guard(s.cfg->output, fresh, &err);
     }
     if (agree(&s, st, &err)) goto fail;
     done_set done = {0};
     if (s.cfg->resume) {
-        st = quipu_journal_read_all(s.cfg->output, s.hash, &done.e, &done.n, &err);
+        st = quipu_journal_read_all(s.cfg->output, QUIPU_JOURNAL_UNITS, &done.e, &done.n, &err);
         if (agree(&s, st, &err)) goto fail;
         if (leader(&s)) quipu_log(QUIPU_LOG_INFO, "resume: %zu finished items in the journal", done.n);
     }
     quipu_journal *jr = NULL;
-    st = quipu_journal_open(&jr, s.cfg->output, s.hash, s.comm.rank, &err);
+    st = quipu_journal_open(&jr, s.cfg->output, QUIPU_JOURNAL_UNITS, s.comm.rank, &err);
     if (agree(&s, st, &err)) { quipu_journal_entries_free(done.e, done.n); goto fail; }
     if (leader(&s))
         quipu_log(QUIPU_LOG_INFO, "run %s: %zu item%s, %d model%s, %d rank%s", s.cfg->name, s.n_items, s.n_items == 1 ? "" : "s",

@@ -54,7 +54,7 @@ rc=0; unshare -rm sh "$TMPD/inner.sh" || rc=$?
 full_rc=$(cat "$TMPD/full.rc" 2>/dev/null)
 [ "$full_rc" = 1 ] && ok "full disk: exit 1" || fail "full disk: exit '$full_rc' ($(tail -2 "$TMPD/full.err"))"
 last=$(tail -1 "$TMPD/full.err")
-if echo "$last" | grep -q -E "^quipu( run:| error:) .*/journal/[0-9a-f]{64}/[^ ]+\.jsonl: cannot (write|sync) the journal: No space left on device"; then
+if echo "$last" | grep -q -E "^quipu( run:| error:) .*/journal/units/[^ ]+\.jsonl: cannot (write|sync) the journal: No space left on device"; then
   ok "full disk: one-line error naming the journal: $last"
 else
   fail "full disk: message was: $(cat "$TMPD/full.err")"

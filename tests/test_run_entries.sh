@@ -82,4 +82,34 @@ if run_to "$TMPD/all.yaml" "$TMPD/resumed" --resume && grep -q "from the journal
 else
   fail "resume of the combined run: $(tail -2 "$TMPD/stderr")"
 fi
+# finished work is journaled per unit (model, entry, item, text), not per config: a config that
+# gains a model reuses every unit it still has and scores only the new model's
+model2=$(tiny_model tiny-qwen2)
+config "$TMPD/one.yaml" "$entry_esbbq_default" "$entry_bbq_plain"
+config "$TMPD/two.yaml" "$entry_esbbq_default" "$entry_bbq_plain"
+sed -i "s|^  - {path: $model, name: tiny}|  - {path: $model, name: tiny}\n  - {path: $model2, name: tiny2}|" "$TMPD/two.yaml"
+run_to "$TMPD/one.yaml" "$TMPD/grow" || fail "one model: $(tail -2 "$TMPD/stderr")"
+if run_to "$TMPD/two.yaml" "$TMPD/grow" --resume && grep -q "model tiny: 0 items to score (0 on rank 0), 7 from the journal" "$TMPD/stderr" \
+   && grep -q "model tiny2: 7 items to score" "$TMPD/stderr"; then
+  ok "a second model added: the first model's 7 units reused, only the new model scored"
+else
+  fail "adding a model: $(grep -E 'to score|error' "$TMPD/stderr" | head -3)"
+fi
+run_to "$TMPD/two.yaml" "$TMPD/both" && cmp -s <(zstdcat "$TMPD/grow/items.jsonl.zst") <(zstdcat "$TMPD/both/items.jsonl.zst") \
+  && ok "grown run equals the two-model run from scratch" || fail "grown run differs from the two-model run"
+# without --resume, finished work is never set aside silently
+expect_error "rerun without --resume beside a journal" "holds finished work of an earlier run: add --resume .* or --fresh" \
+  "$QUIPU_BIN" run "$TMPD/two.yaml" --set "output=$TMPD/grow"
+if run_to "$TMPD/two.yaml" "$TMPD/grow" --fresh && grep -q "model tiny: 7 items to score" "$TMPD/stderr"; then
+  ok "--fresh deletes the journal and scores everything"
+else
+  fail "--fresh: $(tail -2 "$TMPD/stderr")"
+fi
+# a broken second model is found before the first is scored
+head -c 3000 "$model2/model.safetensors" > "$TMPD/trunc.safetensors"
+mkdir -p "$TMPD/bad2" && cp "$model2"/*.json "$TMPD/bad2/" && mv "$TMPD/trunc.safetensors" "$TMPD/bad2/model.safetensors"
+sed "s|$model2|$TMPD/bad2|" "$TMPD/two.yaml" > "$TMPD/bad2.yaml"
+expect_error "a truncated second model, before any scoring" "model tiny2: .*model.safetensors" \
+  "$QUIPU_BIN" run "$TMPD/bad2.yaml" --set "output=$TMPD/bad2out"
+if [ -z "$(find "$TMPD/bad2out/journal" -name '*.jsonl' -size +0 2>/dev/null)" ]; then ok "nothing scored before the bad model was found"; else fail "the first model was scored before the bad second one was found"; fi
 finish

@@ -2,9 +2,11 @@
  * array, filters, bad-row policy, report), and the CSV / JSON-lines row loops every loader uses. */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "data/data_internal.h"
@@ -216,11 +218,29 @@ static void note_file(ld_ctx *c, const char *file, const void *data, size_t len)
     if (!c->first_file[0]) snprintf(c->first_file, sizeof c->first_file, "%s", file);
 }
 
+/* A built-in benchmark's file that is not there: the open error (kept as it is, on one line) also
+ * says where the files come from. Generic JSON-lines files (no datasets folder) are the user's own. */
+static quipu_status missing_hint(ld_ctx *c, const char *file, quipu_status st) {
+    struct stat sb;
+    if (st != QUIPU_ERR_IO || !c->dir || !c->err || strncmp(c->err->msg, file, strlen(file)) != 0) return st;
+    if (stat(file, &sb) == 0 || errno != ENOENT) return st;
+    size_t l = strlen(c->err->msg);
+    if (stat(c->dir, &sb) != 0)
+        snprintf(c->err->msg + l, sizeof c->err->msg - l, "; there is no datasets folder '%s'", c->dir);
+    else
+        snprintf(c->err->msg + l, sizeof c->err->msg - l, "; the datasets folder '%s' does not have %s's files", c->dir,
+                 c->bench);
+    l = strlen(c->err->msg);
+    snprintf(c->err->msg + l, sizeof c->err->msg - l,
+             ": fetch them with scripts/fetch-datasets.sh, or set QUIPU_DATASETS (or datasets_dir) to a folder that has them");
+    return st;
+}
+
 quipu_status ld_read_jsonl(ld_ctx *c, const char *file, const char *stem, ld_json_row_fn fn, void *user) {
     char *buf = NULL;
     size_t len = 0;
     quipu_status st = quipu_read_file(file, &buf, &len, c->err);
-    if (st) return st;
+    if (st) return missing_hint(c, file, st);
     note_file(c, file, buf, len);
     size_t pos = 0;
     if (len >= 3 && (unsigned char)buf[0] == 0xEF && (unsigned char)buf[1] == 0xBB && (unsigned char)buf[2] == 0xBF)
@@ -265,7 +285,7 @@ quipu_status ld_read_csv(ld_ctx *c, const char *file, const char *stem, char del
                          int ncols, ld_csv_row_fn fn, void *user) {
     quipu_csv csv;
     quipu_status st = quipu_csv_open(&csv, file, delim, c->err);
-    if (st) return st;
+    if (st) return missing_hint(c, file, st);
     note_file(c, file, csv.buf, csv.len);
     int got = 0;
     int idx[64];
