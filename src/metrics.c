@@ -737,7 +737,7 @@ quipu_status mx_grouping_build(mx_grouping *g, const mx_entry *entries, size_t n
     if (n == 0) return QUIPU_OK;
     g->by_all = quipu_malloc_array(n, sizeof *g->by_all);
     g->by_cat = quipu_malloc_array(n, sizeof *g->by_cat);
-    g->groups = quipu_malloc_array(2 * n, sizeof *g->groups);
+    g->groups = quipu_malloc_array(3 * n, sizeof *g->groups);
     if (!g->by_all || !g->by_cat || !g->groups) {
         mx_grouping_free(g);
         return quipu_error_set(err, QUIPU_ERR_NOMEM, "metrics: out of memory grouping %zu items", n);
@@ -766,6 +766,30 @@ quipu_status mx_grouping_build(mx_grouping *g, const mx_entry *entries, size_t n
             gr->row0 = 0;
             i = j;
         }
+    }
+    /* a benchmark whose items span several cultures (or languages) also gets one group over all
+     * of them: culture "all", language "all" when they differ too (by_all keeps a benchmark's
+     * items together) */
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        int cultures = 0, languages = 0;
+        while (j < n && !strcmp(mx_str(g->by_all[j].item->benchmark), mx_str(g->by_all[i].item->benchmark))) {
+            cultures |= strcmp(mx_str(g->by_all[j].item->culture), mx_str(g->by_all[i].item->culture)) != 0;
+            languages |= strcmp(mx_str(g->by_all[j].item->language), mx_str(g->by_all[i].item->language)) != 0;
+            j++;
+        }
+        if (cultures || languages) {
+            mx_group *gr = &g->groups[g->n_groups++];
+            gr->benchmark = mx_str(g->by_all[i].item->benchmark);
+            gr->language = languages ? QUIPU_METRICS_ALL_CATEGORIES : mx_str(g->by_all[i].item->language);
+            gr->culture = QUIPU_METRICS_ALL_CATEGORIES;
+            gr->category = NULL;
+            gr->e = g->by_all + i;
+            gr->n = j - i;
+            gr->family = family_of_ref[g->by_all[i].ref];
+            gr->row0 = 0;
+        }
+        i = j;
     }
     qsort(g->groups, g->n_groups, sizeof *g->groups, cmp_group);
     for (size_t k = 0; k < g->n_groups; k++)

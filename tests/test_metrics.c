@@ -510,13 +510,17 @@ static void test_generic_and_empty(void)
     mix[2].language = (char *)"en-GB";
     quipu_item_record mrec[3] = {pair_rec(0, -1, -2), pair_rec(1, -2, -1), pair_rec(2, -1, -2)};
     CHECK(quipu_metrics_compute(&r, mix, 3, mrec, 3, &o, &err) == QUIPU_OK);
-    CHECK(r.n_rows == 3 * 2 * 5);
-    if (r.n_rows == 30) {
-        CHECK(!strcmp(r.rows[0].benchmark, "crows_pairs_en") && !strcmp(r.rows[0].language, "en-GB"));
-        CHECK(!strcmp(r.rows[10].benchmark, "crows_pairs_en") && !strcmp(r.rows[10].language, "en-US"));
-        CHECK(!strcmp(r.rows[20].benchmark, "crows_pairs_fr"));
-        CHECK_NEAR(r.rows[0].value, 100.0);
-        CHECK_NEAR(r.rows[10].value, 0.0);
+    /* crows_pairs_en spans two languages: one more group over both (language and culture "all") */
+    CHECK(r.n_rows == 3 * 2 * 5 + 5);
+    if (r.n_rows == 35) {
+        CHECK(!strcmp(r.rows[0].benchmark, "crows_pairs_en") && !strcmp(r.rows[0].language, "all") && !strcmp(r.rows[0].culture, "all") &&
+              !strcmp(r.rows[0].category, "all") && r.rows[0].n == 2);
+        CHECK_NEAR(r.rows[0].value, 50.0);
+        CHECK(!strcmp(r.rows[5].benchmark, "crows_pairs_en") && !strcmp(r.rows[5].language, "en-GB"));
+        CHECK(!strcmp(r.rows[15].benchmark, "crows_pairs_en") && !strcmp(r.rows[15].language, "en-US"));
+        CHECK(!strcmp(r.rows[25].benchmark, "crows_pairs_fr"));
+        CHECK_NEAR(r.rows[5].value, 100.0);
+        CHECK_NEAR(r.rows[15].value, 0.0);
     }
     quipu_metric_results_free(&r);
 }
