@@ -901,7 +901,9 @@ static int eval_group(quipu_metric_results *out, const mx_group *g, const mx_out
         res->n = nn[m];
         res->note = note[m];
         res->ci_low = res->ci_high = NAN;
-        if (reps && !isnan(val[m])) {
+        if (reps && !isnan(val[m]) && nn[m] < 2) {
+            if (!res->note) res->note = "no confidence interval from a single item";
+        } else if (reps && !isnan(val[m])) {
             size_t k = mx_interval(reps + (size_t)m * B, B, opt->ci_level, &res->ci_low, &res->ci_high);
             if (k == 0) res->note = no_ci_note;
             else if (k < B) res->note = partial_note;

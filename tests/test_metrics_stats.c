@@ -301,12 +301,14 @@ static void test_bootstrap_known(void)
     quipu_metrics_options_init(&o);
     quipu_metric_results r;
     quipu_error err = {0};
-    /* one pair: every resample is that pair → the interval is the point */
+    /* one pair: every resample would be that pair, an interval [v, v] that says nothing: no
+     * interval, and a note saying why */
     quipu_item one[1] = {pair_item(0, "age")};
     quipu_item_record r1[1] = {pair_rec(0, -1, -3)};
     CHECK(quipu_metrics_compute(&r, one, 1, r1, 1, &o, &err) == QUIPU_OK);
-    CHECK(r.rows[0].value == 100 && r.rows[0].ci_low == 100 && r.rows[0].ci_high == 100);
-    CHECK(r.rows[4].value == 2 && r.rows[4].ci_low == 2 && r.rows[4].ci_high == 2); /* likelihood_diff */
+    CHECK(r.rows[0].value == 100 && isnan(r.rows[0].ci_low) && isnan(r.rows[0].ci_high));
+    CHECK(r.rows[0].note && strstr(r.rows[0].note, "single item"));
+    CHECK(r.rows[4].value == 2 && isnan(r.rows[4].ci_low) && isnan(r.rows[4].ci_high)); /* likelihood_diff */
     quipu_metric_results_free(&r);
 
     /* two pairs, one won: a resample has 0, 1 or 2 wins with probabilities 1/4, 1/2, 1/4, so
@@ -317,16 +319,23 @@ static void test_bootstrap_known(void)
     CHECK(r.rows[0].value == 50 && r.rows[0].ci_low == 0 && r.rows[0].ci_high == 100);
     quipu_metric_results_free(&r);
 
-    /* a split that some resamples lack: p00 is the only antistereo pair of 40; about
-     * (39/40)^40 = 36% of resamples miss it, the interval comes from the rest, and says so */
+    /* a split of one item among 40: no interval either */
     quipu_item it[NB];
     quipu_item_record rec[NB];
     make_set(it, rec);
     for (int i = 1; i < NB; i++) it[i].direction = 1;
     CHECK(quipu_metrics_compute(&r, it, NB, rec, NB, &o, &err) == QUIPU_OK);
     CHECK(!strcmp(r.rows[2].metric, "pct_stereotype_antistereo") && r.rows[2].n == 1);
+    CHECK(r.rows[2].note && strstr(r.rows[2].note, "single item"));
+    CHECK(isnan(r.rows[2].ci_low) && isnan(r.rows[2].ci_high));
+    /* a split of two among 40: the resamples that hold neither (about (38/40)^40 = 13%) leave it
+     * undefined; the interval comes from the rest, and says so */
+    it[1].direction = -1;
+    quipu_metric_results_free(&r);
+    CHECK(quipu_metrics_compute(&r, it, NB, rec, NB, &o, &err) == QUIPU_OK);
+    CHECK(!strcmp(r.rows[2].metric, "pct_stereotype_antistereo") && r.rows[2].n == 2);
     CHECK(r.rows[2].note && strstr(r.rows[2].note, "replicates undefined"));
-    CHECK(r.rows[2].ci_low == r.rows[2].value && r.rows[2].ci_high == r.rows[2].value);
+    CHECK(!isnan(r.rows[2].ci_low) && r.rows[2].ci_low <= r.rows[2].ci_high);
     quipu_metric_results_free(&r);
 }
 
