@@ -174,7 +174,7 @@ const char *quipu_cfg_sharding_name(quipu_cfg_sharding s) { return (unsigned)s <
 
 /* The schema's keys, in the order docs/config.md lists them. */
 static const char *const top_keys[] = {"name",    "output",  "seed",         "backend", "dtype",  "datasets_dir",      "models",
-                                       "benchmarks", "metrics", "scoring", "distribution", "resume", "progress_interval", NULL};
+                                       "benchmarks", "metrics", "scoring", "distribution", "resume", "progress_interval", "item_text", NULL};
 static const char *const model_keys[] = {"path", "name", "backend", "dtype", "max_length", NULL};
 static const char *const bench_keys[] = {"name",     "label", "path",   "format",     "categories", "languages", "cultures",
                                          "limit",    "sample", "on_bad_row", "template", "prompt",     "delimiter", NULL};
@@ -1974,6 +1974,7 @@ static void validate(loader *L, const cnode *root, quipu_config *cfg, const char
     }
 
     get_bool(&c, root, "resume", &cfg->resume);
+    get_bool(&c, root, "item_text", &cfg->item_text);
     cfg->progress_interval = 10;
     get_num(&c, root, "progress_interval", 0, 0, 86400, 0, &cfg->progress_interval);
 
@@ -2174,6 +2175,7 @@ static json_t *config_json(const quipu_config *cfg, int hashed) {
         json_object_set_new(o, "output", jstr(cfg->output));
         json_object_set_new(o, "resume", json_boolean(cfg->resume));
         json_object_set_new(o, "progress_interval", json_real(cfg->progress_interval));
+        json_object_set_new(o, "item_text", json_boolean(cfg->item_text));
     }
     json_t *ms = json_array();
     for (int i = 0; ms && i < cfg->n_models; i++) {

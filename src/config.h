@@ -111,6 +111,7 @@ typedef struct quipu_config {
 
     int resume;                 /* default 0 (`quipu run --resume` sets it too) */
     double progress_interval;   /* seconds between progress lines; 0 = off; default 10 */
+    int item_text;              /* items.jsonl.zst carries each item's prompt and choices (default off) */
 } quipu_config;
 
 /* ------------------------------------------------------------------ loading */

@@ -1069,7 +1069,23 @@ static quipu_status write_results(run_state *s, quipu_error *err) {
             for (int c = 0; c < rc->n_choices; c++) sb_printf(&items, c ? ", %d" : "%d", rc->n_bytes[c]);
             sb_printf(&items, "], \"g\": [");
             for (int c = 0; c < rc->n_choices; c++) sb_printf(&items, c ? ", %d" : "%d", rc->is_greedy[c]);
-            sb_printf(&items, "]}\n");
+            sb_printf(&items, "]");
+            if (cfg->item_text) {
+                /* what was scored: the prompt and each choice as the model saw it, in record order */
+                const run_unit *u = &s->units[i];
+                const char *text[QUIPU_MAX_CHOICES] = {0};
+                for (int c = 0; c < u->n_cont; c++)
+                    if (u->map[c] >= 0 && u->map[c] < QUIPU_MAX_CHOICES) text[u->map[c]] = u->cont[c];
+                sb_printf(&items, ", \"prompt\": ");
+                sb_json_str(&items, u->prompt);
+                sb_printf(&items, ", \"choices\": [");
+                for (int c = 0; c < rc->n_choices; c++) {
+                    if (c) sb_printf(&items, ", ");
+                    sb_json_str(&items, text[c] ? text[c] : "");
+                }
+                sb_printf(&items, "]");
+            }
+            sb_printf(&items, "}\n");
         }
     }
     if (fclose(csv) != 0) csv_text = NULL;

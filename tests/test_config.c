@@ -343,7 +343,7 @@ static void test_aliases(void) {
            NULL, 0, 0, QUIPU_ERR_FORMAT, LIST("{F}: more than 1000000 YAML nodes (an alias expanding too much?)"));
     t = "models: &m [/m.gguf]\nbenchmarks: [bbq]\nx: *m\n";
     expect("alias copies keep their origin", t, NULL, 0, 0, QUIPU_ERR_INVALID,
-           LIST("{F}:3:1: unknown key 'x' (expected one of: name, output, seed, backend, dtype, datasets_dir, models, benchmarks, metrics, scoring, distribution, resume, progress_interval)"));
+           LIST("{F}:3:1: unknown key 'x' (expected one of: name, output, seed, backend, dtype, datasets_dir, models, benchmarks, metrics, scoring, distribution, resume, progress_interval, item_text)"));
 }
 
 /* ------------------------------------------------------------------ all at once */
@@ -615,7 +615,7 @@ static void test_hash(void) {
             snprintf(prev, sizeof prev, "%s", key);
             keys++;
         }
-        CHECK(sorted && keys == 14);
+        CHECK(sorted && keys == 15);
         char *ha2 = quipu_config_canonical(ca, 1);
         CHECK(ha2 && !strstr(ha2, "\"output\"") && !strstr(ha2, "\"threads\"") && !strstr(ha2, "\"batch_tokens\"") &&
               !strstr(ha2, "\"progress_interval\"") && !strstr(ha2, "\"resume\"") && !strstr(ha2, "\"distribution\"") &&

@@ -50,6 +50,14 @@ for a in $(grep -o 'docs/metrics.md#[a-z0-9-]*' "$TMPD/lm" | sort -u | cut -d'#'
   grep '^#' "$QUIPU_SOURCE_DIR/docs/metrics.md" | sed 's/^#* //' | tr 'A-Z' 'a-z' | sed 's/[^a-z0-9 -]//g; s/ /-/g' | grep -qx "$a" \
     || fail "quipu list metrics points at docs/metrics.md#$a, which no heading makes"
 done
+# item_text: items.jsonl.zst carries the text scored
+"$QUIPU_BIN" run "$TMPD/c.yaml" --set "output=$TMPD/txt" --set item_text=true > /dev/null 2>&1
+zstdcat "$TMPD/txt/items.jsonl.zst" | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+assert rows and all(r["prompt"] == "" and len(r["choices"]) == 2 and len(r["lp"]) == 2 for r in rows), rows[0]
+assert all(r["choices"][0] and r["choices"][0] != r["choices"][1] for r in rows)' \
+  && ok "item_text: prompt and choices in items.jsonl.zst" || fail "item_text"
 # on_bad_row: skip says how many rows were left out and why, on the console and in summary.md
 printf '%s\n' '{"id": 1, "more": "He is a nurse.", "less": "She is a nurse.", "category": "gender", "language": "en", "culture": "US"}' \
   '{"id": 2, "more": "broken row"' \
