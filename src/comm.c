@@ -1,8 +1,10 @@
 /* comm.c — MPI wrappers with a serial twin (see comm.h). Gathers move bytes in chunks below
  * INT_MAX, since MPI counts are ints. */
+#define _POSIX_C_SOURCE 200809L
 #include "comm.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +45,20 @@ static int launched_by_mpi(void) {
     return 0;
 }
 
+/* QUIPU_LOCAL_RANK for the GPU backend; SLURM_LOCALID, when set, must agree */
+static quipu_status export_local_rank(const quipu_comm *c, quipu_error *err) {
+    const char *sl = getenv("SLURM_LOCALID");
+    if (sl && *sl && c->size > 1 && getenv("SLURM_STEP_NUM_TASKS") && atoi(sl) != c->local_rank)
+        return quipu_error_set(err, QUIPU_ERR_INVALID,
+                               "rank %d: SLURM_LOCALID=%s but it is rank %d of the %d on its node: the ranks are not placed as Slurm "
+                               "says, so GPUs would be picked wrong (launch with srun, one task per GPU)",
+                               c->rank, sl, c->local_rank, c->local_size);
+    char v[16];
+    snprintf(v, sizeof v, "%d", c->local_rank);
+    if (!getenv("QUIPU_LOCAL_RANK")) setenv("QUIPU_LOCAL_RANK", v, 1);
+    return QUIPU_OK;
+}
+
 quipu_status quipu_comm_init(quipu_comm *c, int *argc, char ***argv, quipu_error *err) {
     int inited = 0;
     memset(c, 0, sizeof *c);
@@ -50,6 +66,7 @@ quipu_status quipu_comm_init(quipu_comm *c, int *argc, char ***argv, quipu_error
     if (!inited && !launched_by_mpi()) {
         c->rank = 0;
         c->size = 1;
+        c->local_size = 1;
         c->serial = 1;
         return QUIPU_OK;
     }
@@ -60,7 +77,12 @@ quipu_status quipu_comm_init(quipu_comm *c, int *argc, char ***argv, quipu_error
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &c->rank), "MPI_Comm_rank");
     MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &c->size), "MPI_Comm_size");
-    return QUIPU_OK;
+    MPI_Comm node;
+    MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+    MPI_Comm_rank(node, &c->local_rank);
+    MPI_Comm_size(node, &c->local_size);
+    MPI_Comm_free(&node);
+    return export_local_rank(c, err);
 }
 
 _Static_assert(sizeof(MPI_Request) <= sizeof(((quipu_comm *)0)->progress_req), "quipu_comm.progress_req too small for MPI_Request");
@@ -227,6 +249,7 @@ quipu_status quipu_comm_init(quipu_comm *c, int *argc, char ***argv, quipu_error
     memset(c, 0, sizeof *c);
     c->rank = 0;
     c->size = 1;
+    c->local_size = 1;
     const char *which = NULL;
     long n = launched_ranks(&which);
     if (n > 1)

@@ -12,6 +12,7 @@
 
 typedef struct quipu_comm {
     int rank, size;
+    int local_rank, local_size; /* among the ranks on this node (MPI_Comm_split_type SHARED) */
     int initialized_mpi; /* we called MPI_Init (and so call MPI_Finalize) */
     int serial;          /* one rank without MPI: not launched by mpirun/srun (QUIPU_FORCE_MPI=1 forces MPI) */
     /* progress messages of this rank (ranks > 0): the request and buffer of the send in flight
@@ -21,6 +22,9 @@ typedef struct quipu_comm {
     int64_t progress_buf[QUIPU_PROGRESS_LEN];
 } quipu_comm;
 
+/* Also finds the node-local rank (MPI_Comm_split_type) and checks it against SLURM_LOCALID when
+ * Slurm set it: a mismatch is an error (ranks placed other than Slurm says would pick the wrong
+ * GPU). The node-local rank is exported as QUIPU_LOCAL_RANK for the GPU backend. */
 quipu_status quipu_comm_init(quipu_comm *c, int *argc, char ***argv, quipu_error *err);
 void quipu_comm_finalize(quipu_comm *c);
 /* Ends every rank (MPI_Abort) with code; in the serial build, exit(code). */

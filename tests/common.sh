@@ -8,8 +8,15 @@ GEMMA="$QUIPU_MODELS/gemma-3-270m-q4_k_m.gguf"
 TESTS_DIR="$QUIPU_SOURCE_DIR/tests"
 T_FAIL=0
 T_CHECKS=0
-TMPD=$(mktemp -d "${TMPDIR:-/tmp}/quipu-test.XXXXXX")
+# Scratch under the build tree (ctest sets QUIPU_TEST_TMP), removed on every exit: normal, failed,
+# or stopped by ctest's timeout (SIGTERM) or Ctrl-C; a test killed with SIGKILL leaves its folder
+# in the build tree, not in /tmp.
+TMP_BASE="${QUIPU_TEST_TMP:-${TMPDIR:-/tmp}}"
+mkdir -p "$TMP_BASE"
+TMPD=$(mktemp -d "$TMP_BASE/quipu-test.XXXXXX")
 trap 'rm -rf "$TMPD"' EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 ok()   { T_CHECKS=$((T_CHECKS + 1)); echo "ok: $*"; }
 fail() { T_CHECKS=$((T_CHECKS + 1)); T_FAIL=$((T_FAIL + 1)); echo "FAIL: $*"; }

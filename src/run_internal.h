@@ -1,0 +1,82 @@
+/* run_internal.h — what run.c (the phases of `quipu run`), prompts.c (items to prompts) and
+ * run_write.c (the results files) share. */
+#ifndef QUIPU_RUN_INTERNAL_H
+#define QUIPU_RUN_INTERNAL_H
+
+#include <stdint.h>
+
+#include "comm.h"
+#include "config.h"
+#include "data/loaders.h"
+#include "item.h"
+#include "metrics.h"
+#include "plot.h"
+#include "score.h"
+
+/* What one item becomes for scoring: a prompt and its continuations (pairs: empty prompt, the
+ * two sentences). map[j] is the record index of continuation j. */
+typedef struct run_unit {
+    quipu_item *item;
+    char *prompt;
+    int n_cont;
+    char *cont[QUIPU_MAX_CHOICES];
+    size_t cont_len[QUIPU_MAX_CHOICES];
+    int map[QUIPU_MAX_CHOICES];
+    int n_record;      /* choices in the record */
+    size_t delim_len;  /* bytes of the delimiter each continuation starts with */
+    int64_t cost;      /* bytes to score, for load balancing */
+    char digest[17];   /* what is scored (prompt, continuations, record map): part of the journal key */
+} run_unit;
+
+/* Builds the prompt and continuations of an item under its benchmark's template (prompts.c). */
+quipu_status run_build_unit(run_unit *u, quipu_item *it, const quipu_config_benchmark *cb, quipu_error *err);
+void run_unit_free(run_unit *u);
+
+typedef struct run_state {
+    quipu_comm comm;
+    quipu_config *cfg;
+    char hash[65];
+    char **labels;            /* per config benchmark */
+    char **model_keys;        /* per model: "name|fingerprint|backend/dtype/max_length", the journal key's start */
+    quipu_load_report *reports;
+    size_t *bench_first, *bench_count;
+    quipu_item *items;        /* all benchmarks, concatenated */
+    size_t n_items;
+    run_unit *units;
+    /* per model: records of every item (rank 0 after the gather), done flags */
+    quipu_item_record **records;
+    uint8_t **have;
+    int64_t resumed, scored, tokens_processed;
+    /* this rank's new records, serialised for the gather: [u32 key length][key][record] */
+    char *local;
+    size_t local_len, local_cap;
+    double t_start, t_load, t_score, t_gather, t_metrics, t_write;
+    char *started;
+    /* progress of the model being scored; rank 0 holds every rank's latest count */
+    struct {
+        int model;
+        int64_t total;            /* items to score for this model, all ranks together */
+        int64_t work_total;       /* their bytes of text: the ETA follows the work left, not items */
+        int64_t *done;            /* per rank */
+        int64_t *work, *tokens;   /* per rank: bytes and tokens scored so far */
+        int64_t my_work;          /* this rank's bytes scored so far */
+        int tty;                  /* rank 0's stderr is a terminal (and not a Slurm log): a bar */
+        uint8_t *final;           /* per rank: its last message for this model has come */
+        double t0, last;
+    } pg;
+    /* per rank (rank 0, from the final progress messages), summed over models */
+    int64_t *rank_items, *rank_tokens;
+    double *rank_load, *rank_score;
+} run_state;
+
+static inline int leader(const run_state *s) { return s->comm.rank == 0; }
+
+static inline const char *backend_name(quipu_cfg_backend b) {
+    return b == QUIPU_CFG_BACKEND_CPU ? "cpu" : b == QUIPU_CFG_BACKEND_CUDA ? "cuda" : "hip";
+}
+
+/* rank 0: the results files and the manifest (run_write.c) */
+quipu_status run_write_results(run_state *s, quipu_error *err);
+quipu_status run_write_manifest(run_state *s, quipu_error *err);
+
+#endif
