@@ -53,7 +53,9 @@ def rows(path, delim=","):
 en = os.path.join(d, "crows-pairs/data/crows_pairs_anonymized.csv")
 fr = os.path.join(d, "crows-pairs-fr/data/crows_pairs_FR_languagearc_contribution+210.csv")
 if not os.path.exists(en):
-    en, fr = "configs/demo/crows_pairs_en.csv", "configs/demo/crows_pairs_fr.csv"
+    d = "configs/demo"  # the subset shipped with quipu
+    en = os.path.join(d, "crows-pairs/data/crows_pairs_anonymized.csv")
+    fr = os.path.join(d, "crows-pairs-fr/data/crows_pairs_FR_languagearc_contribution+210.csv")
 out = []
 for path, delim in ((en, ","), (fr, "\t")):
     if not os.path.exists(path):

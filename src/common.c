@@ -3,6 +3,8 @@
 #include "common.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -248,3 +250,56 @@ quipu_status quipu_mkdir_p(const char *path, quipu_error *err) {
     return st;
 }
 
+/* The shortest text that reads back to the same double: plain decimals ("10", "0.95", "2.5")
+ * from 1e-5 to 1e16, else the shortest "%.*g" ("1e-07"). Correctly rounded printf (glibc, musl)
+ * makes it the same text everywhere. */
+void quipu_format_shortest(char *buf, size_t len, double x) {
+    double ax = fabs(x);
+    if (x == 0 || (ax >= 1e-5 && ax < 1e16)) {
+        for (int d = 0; d <= 21; d++) {
+            snprintf(buf, len, "%.*f", d, x);
+            if (strtod(buf, NULL) == x) return;
+        }
+    }
+    for (int p = 1; p <= 17; p++) {
+        snprintf(buf, len, "%.*g", p, x);
+        if (strtod(buf, NULL) == x) return;
+    }
+}
+
+/* Rewrites, in place, every real number of a JSON text in its shortest round-trip form (jansson
+ * prints reals with 17 digits: 0.95 as 0.94999999999999996); strings are left alone. */
+void quipu_json_shortest_reals(char *text) {
+    char *r = text, *w = text;
+    while (*r) {
+        if (*r == '"') { /* a string, escapes included */
+            *w++ = *r++;
+            while (*r && *r != '"') {
+                if (*r == '\\' && r[1]) *w++ = *r++;
+                *w++ = *r++;
+            }
+            if (*r) *w++ = *r++;
+            continue;
+        }
+        if (*r == '-' || (*r >= '0' && *r <= '9')) {
+            char *end = r;
+            int real = 0;
+            while (*end && strchr("+-0123456789.eE", *end)) real |= (*end == '.' || *end == 'e' || *end == 'E'), end++;
+            if (real) {
+                char buf[40];
+                quipu_format_shortest(buf, sizeof buf, strtod(r, NULL));
+                size_t n = strlen(buf);
+                if (n <= (size_t)(end - r)) { /* never longer than %.17g */
+                    memcpy(w, buf, n);
+                    w += n;
+                    r = end;
+                    continue;
+                }
+            }
+            while (r < end) *w++ = *r++;
+            continue;
+        }
+        *w++ = *r++;
+    }
+    *w = '\0';
+}

@@ -65,6 +65,10 @@ float quipu_bf16_to_fp32(uint16_t b);
 /* Monotonic seconds. */
 double quipu_time_now(void);
 
+/* The shortest text that reads back to the same double ("0.95", "10", "1e-07"). */
+void quipu_format_shortest(char *buf, size_t len, double x);
+/* Every real number of a JSON text rewritten in place in that form (strings untouched). */
+void quipu_json_shortest_reals(char *text);
 /* Creates path and its missing parents (mode 0775); an existing non-folder is an error naming it. */
 quipu_status quipu_mkdir_p(const char *path, quipu_error *err);
 

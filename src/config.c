@@ -1981,12 +1981,18 @@ static void validate(loader *L, const cnode *root, quipu_config *cfg, const char
     /* files and folders, after everything else is known */
     if (!L->skip_paths) {
         if (needs_datasets && cfg->datasets_dir) {
-            if (dn) {
-                check_exists(L, dn, "datasets_dir", cfg->datasets_dir, 1);
-            } else {
-                struct stat st;
-                if (stat(cfg->datasets_dir, &st) != 0 || !S_ISDIR(st.st_mode))
-                    err_node(L, bkey, "datasets_dir: '%s' (the default) is not a folder; set datasets_dir or QUIPU_DATASETS",
+            struct stat st;
+            if (stat(cfg->datasets_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                /* the fix, said where the problem is: fetch the datasets, or point at them */
+                if (dn)
+                    err_key(L, dn, "datasets_dir",
+                            "'%s' is not a folder: fetch the datasets with scripts/fetch-datasets.sh, or set datasets_dir (or "
+                            "QUIPU_DATASETS) to a folder that has them",
+                            cfg->datasets_dir);
+                else
+                    err_node(L, bkey,
+                             "datasets_dir: '%s' (the default) is not a folder: fetch the datasets with scripts/fetch-datasets.sh, or set "
+                             "datasets_dir or QUIPU_DATASETS to a folder that has them",
                              cfg->datasets_dir);
             }
         }
@@ -2234,22 +2240,7 @@ static json_t *config_json(const quipu_config *cfg, int hashed) {
     return o;
 }
 
-/* The shortest text that reads back to the same double: plain decimals ("10", "0.95", "2.5")
- * from 1e-5 to 1e16, else the shortest "%.*g" ("1e-07"). Correctly rounded printf (glibc, musl)
- * makes it the same text everywhere. */
-static void fmt_double(char *buf, size_t len, double x) {
-    double ax = fabs(x);
-    if (x == 0 || (ax >= 1e-5 && ax < 1e16)) {
-        for (int d = 0; d <= 21; d++) {
-            snprintf(buf, len, "%.*f", d, x);
-            if (strtod(buf, NULL) == x) return;
-        }
-    }
-    for (int p = 1; p <= 17; p++) {
-        snprintf(buf, len, "%.*g", p, x);
-        if (strtod(buf, NULL) == x) return;
-    }
-}
+static void fmt_double(char *buf, size_t len, double x) { quipu_format_shortest(buf, len, x); }
 
 static void emit_string(sbuf *b, const char *s) {
     sb_putc(b, '"');

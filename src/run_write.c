@@ -94,11 +94,14 @@ static int cmp_item_out(const void *a, const void *b) {
     return strcmp(x->id, y->id);
 }
 
-/* "value | CI | n |" cells of a metric row, "–" where undefined. */
-static void sb_value_cells(sbuf *b, const quipu_metric_result *x) {
-    if (isnan(x->value)) sb_printf(b, "– | – | %lld |\n", (long long)x->n);
-    else if (isnan(x->ci_low)) sb_printf(b, "%.3f | – | %lld |\n", x->value, (long long)x->n);
-    else sb_printf(b, "%.3f | [%.3f, %.3f] | %lld |\n", x->value, x->ci_low, x->ci_high, (long long)x->n);
+/* "value | CI | n |" cells of a metric row, "–" where undefined; with_note adds its note cell
+ * (why a value or an interval is missing or partial). */
+static void sb_value_cells(sbuf *b, const quipu_metric_result *x, int with_note) {
+    if (isnan(x->value)) sb_printf(b, "– | – | %lld |", (long long)x->n);
+    else if (isnan(x->ci_low)) sb_printf(b, "%.3f | – | %lld |", x->value, (long long)x->n);
+    else sb_printf(b, "%.3f | [%.3f, %.3f] | %lld |", x->value, x->ci_low, x->ci_high, (long long)x->n);
+    if (with_note) sb_printf(b, " %s |", x->note ? x->note : "");
+    sb_printf(b, "\n");
 }
 
 quipu_status run_write_results(run_state *s, quipu_error *err) {
@@ -182,12 +185,12 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
             json_array_append_new(jmetrics, o);
             quipu_metric_result_write_csv_row(csv, csv_model, x);
             if (!last_bench || strcmp(last_bench, x->benchmark)) {
-                sb_printf(&md, "\n## %s — %s\n\n| language | culture | category | metric | value | %.0f%% CI | n |\n|---|---|---|---|---|---|---|\n",
+                sb_printf(&md, "\n## %s — %s\n\n| language | culture | category | metric | value | %.0f%% CI | n | note |\n|---|---|---|---|---|---|---|---|\n",
                           mname, x->benchmark, 100.0 * mo.ci_level);
                 last_bench = x->benchmark;
             }
             sb_printf(&md, "| %s | %s | %s | %s | ", x->language, x->culture, x->category, x->metric);
-            sb_value_cells(&md, x);
+            sb_value_cells(&md, x, 1);
             /* the console gets the per-culture table: every benchmark x language x culture, all categories together */
             if (!strcmp(x->category, "all")) {
                 if (!con_model || strcmp(con_model, mname)) {
@@ -197,7 +200,7 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
                     con_model = mname;
                 }
                 sb_printf(&con, "| %s | %s | %s | %s | ", x->benchmark, x->language, x->culture, x->metric);
-                sb_value_cells(&con, x);
+                sb_value_cells(&con, x, 0);
             }
         }
         /* plots: rows of every model, written once all models are done */
@@ -276,6 +279,7 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
         json_object_set_new(o, "name", json_string(cfg->benchmarks[b].name));
         json_object_set_new(o, "items", json_integer((json_int_t)s->bench_count[b]));
         json_object_set_new(o, "rows_skipped", json_integer((json_int_t)s->reports[b].rows_skipped));
+        json_object_set_new(o, "rows_excluded", json_integer((json_int_t)s->reports[b].rows_excluded));
         if (s->reports[b].rows_skipped) {
             json_t *why = json_array();
             for (size_t k = 0; k < s->reports[b].n_reasons; k++) json_array_append_new(why, json_string(s->reports[b].reasons[k]));
@@ -305,6 +309,7 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
     {
         char *text = json_dumps(summary, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
         if (!text) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory writing summary.json"); goto done; }
+        quipu_json_shortest_reals(text);
         size_t tl = strlen(text);
         char *t2 = realloc(text, tl + 2);
         if (t2) { text = t2; text[tl++] = '\n'; text[tl] = '\0'; }
@@ -481,7 +486,8 @@ quipu_status run_write_manifest(run_state *s, quipu_error *err) {
     json_object_set_new(m, "items_scored", json_integer(items_all));
     json_object_set_new(m, "resumed_items", json_integer(s->resumed));
     json_object_set_new(m, "tokens_processed", json_integer(tok_all));
-    char *text = json_dumps(m, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    char *text = json_dumps(m, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    if (text) quipu_json_shortest_reals(text);
     quipu_status st = text ? write_file(s->cfg->output, "manifest.json", text, strlen(text), err)
                            : quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     free(text);

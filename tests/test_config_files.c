@@ -121,7 +121,7 @@ int main(void) {
                           c->benchmarks[i].name, (long long)c->benchmarks[i].limit);
                 total += (int)c->benchmarks[i].limit;
             }
-            CHECK(c->n_models == 1 && c->n_benchmarks == 4 && total <= 800);
+            CHECK(c->n_models == 1 && c->n_benchmarks == 3 && total <= 800);
         }
         if (!strcmp(names[k], "sweep.yaml")) CHECK(c->n_models == 2);
         printf("%s: ok (%d model%s, %d benchmark%s, hash %.16s)\n", names[k], c->n_models, c->n_models == 1 ? "" : "s", c->n_benchmarks,

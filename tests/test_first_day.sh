@@ -72,7 +72,7 @@ else
 fi
 # Ctrl-C says what it does: the first stops after the current batch (exit 75), a second quits now
 sigrun() { # out n_signals: signals come once the first batch is journaled, so mid-way through the
-  # second (about 2 s of work each); the second signal 20 ms after the first
+  # second (about 2 s of work each); a second signal as soon as the first is taken
   "$QUIPU_BIN" run "$TMPD/c.yaml" --set "output=$1" --set benchmarks.0.limit=1500 --set scoring.batch_tokens=16384 \
     > /dev/null 2> "$1.err" &
   local pid=$! i
@@ -81,7 +81,11 @@ sigrun() { # out n_signals: signals come once the first batch is journaled, so m
     sleep 0.05
   done
   sleep 0.1
-  for i in $(seq 1 "$2"); do kill -INT "$pid" 2>/dev/null; sleep 0.02; done
+  kill -INT "$pid" 2>/dev/null
+  if [ "$2" = 2 ]; then # the second once the first has been taken (its message is out)
+    for i in $(seq 1 100); do grep -q "stopping after the current batch" "$1.err" && break; sleep 0.01; done
+    kill -INT "$pid" 2>/dev/null
+  fi
   local rc=0
   wait "$pid" || rc=$?
   echo "$rc"
