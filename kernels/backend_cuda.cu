@@ -43,15 +43,30 @@ typedef struct gpu_ctx {
     size_t lp_cap;
 } gpu_ctx;
 
+/* quipu_error_set's contract, kept here so this library needs nothing of quipu_core: the first
+ * cause wins, one line */
 static quipu_status gerr(quipu_error *err, quipu_status code, const char *fmt, ...) {
-    if (err) {
-        err->code = code;
+    if (err && err->code == QUIPU_OK) {
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        for (char *p = err->msg; *p; p++)
+            if (*p == '\n' || *p == '\r') *p = ' ';
+        err->code = code;
     }
     return code;
+}
+
+/* cudaMalloc that leaves no sticky "last error" behind when it fails (the next launch's
+ * qpGetLastError would report it) */
+static qpError_t dmalloc(void **p, size_t n) {
+    qpError_t e = qpMalloc(p, n);
+    if (e != qpSuccess) {
+        *p = NULL;
+        (void)qpGetLastError();
+    }
+    return e;
 }
 
 #define CK(call, what)                                                                                                   \
@@ -66,12 +81,13 @@ static void qfree(void *p) {
 }
 
 static quipu_buf *g_buf_alloc(quipu_backend *b, size_t n, quipu_error *err) {
+    (void)qpSetDevice(((gpu_ctx *)b->ctx)->device); /* the current device is per host thread */
     quipu_buf *buf = (quipu_buf *)calloc(1, sizeof *buf);
     if (!buf) {
         gerr(err, QUIPU_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    qpError_t e = qpMalloc(&buf->d, n ? n : 16);
+    qpError_t e = dmalloc(&buf->d, n ? n : 16);
     if (e != qpSuccess) {
         size_t fr = 0, tot = 0;
         (void)qpMemGetInfo(&fr, &tot);
@@ -116,7 +132,8 @@ static quipu_status reserve_idx(gpu_ctx *c, size_t n, quipu_error *err) {
     qfree(c->d_idx);
     c->d_idx = NULL;
     c->idx_cap = 0;
-    CK(qpMalloc(&c->d_idx, n * sizeof(int32_t)), "index scratch");
+    qpError_t e = dmalloc((void **)&c->d_idx, n * sizeof(int32_t));
+    if (e != qpSuccess) return gerr(err, QUIPU_ERR_NOMEM, QP_NAME " backend: index scratch: %s", qpGetErrorString(e));
     c->idx_cap = n;
     return QUIPU_OK;
 }
@@ -162,6 +179,13 @@ static quipu_status g_rope(quipu_backend *b, const quipu_rope_args *a, quipu_err
 static quipu_status g_attention(quipu_backend *b, const quipu_attention_args *a, quipu_error *err) {
     gpu_ctx *c = (gpu_ctx *)b->ctx;
     size_t T = (size_t)a->n_tokens;
+    if (a->head_dim > 512 || a->n_heads_kv <= 0 || a->n_heads % a->n_heads_kv)
+        return gerr(err, QUIPU_ERR_UNSUPPORTED,
+                    QP_NAME " backend: attention needs head_dim <= 512 and n_heads a multiple of n_heads_kv (got %lld, %lld/%lld)",
+                    (long long)a->head_dim, (long long)a->n_heads, (long long)a->n_heads_kv);
+    for (size_t t = 0; t < T; t++) /* an index past the batch would be a sticky illegal address on the GPU */
+        if (a->seg_lo[t] < 0 || (size_t)a->seg_lo[t] > t || a->pre_lo[t] < 0 || a->pre_hi[t] < a->pre_lo[t] || (size_t)a->pre_hi[t] > T)
+            return gerr(err, QUIPU_ERR_INTERNAL, QP_NAME " backend: attention ranges of token %zu outside the batch", t);
     if (reserve_idx(c, 4 * T, err)) return err->code;
     const int32_t *src[4] = {a->pos, a->seg_lo, a->pre_lo, a->pre_hi};
     for (int i = 0; i < 4; i++)
@@ -183,16 +207,20 @@ static quipu_status g_logprob(quipu_backend *b, const quipu_logprob_args *a, qui
     gpu_ctx *c = (gpu_ctx *)b->ctx;
     int64_t R = a->n_rows, V = a->n_vocab;
     if (R <= 0) return QUIPU_OK;
-    for (int64_t r = 0; r < R; r++)
+    for (int64_t r = 0; r < R; r++) {
         if (a->targets[r] < 0 || a->targets[r] >= V)
             return gerr(err, QUIPU_ERR_INVALID, "target token id %d outside the vocabulary (%lld)", a->targets[r], (long long)V);
+        if (a->rows[r] < 0 || (size_t)(a->rows[r] + 1) * (size_t)a->dim * sizeof(float) > a->h->size)
+            return gerr(err, QUIPU_ERR_INTERNAL, "scored row %d outside the hidden states", a->rows[r]);
+    }
     int64_t nb = (V + QK_LP_VBLOCK - 1) / QK_LP_VBLOCK;
     if (reserve_idx(c, 2 * (size_t)R, err)) return err->code;
     if (c->part_cap < (size_t)(R * nb)) {
         qfree(c->d_part);
         c->d_part = NULL;
         c->part_cap = 0;
-        CK(qpMalloc(&c->d_part, (size_t)(R * nb) * sizeof(qk_lp_partial)), "log-prob partials");
+        qpError_t e = dmalloc((void **)&c->d_part, (size_t)(R * nb) * sizeof(qk_lp_partial));
+        if (e != qpSuccess) return gerr(err, QUIPU_ERR_NOMEM, QP_NAME " backend: log-prob partials: %s", qpGetErrorString(e));
         c->part_cap = (size_t)(R * nb);
     }
     if (c->lp_cap < (size_t)R) {
@@ -201,8 +229,9 @@ static quipu_status g_logprob(quipu_backend *b, const quipu_logprob_args *a, qui
         c->d_lp = NULL;
         c->d_greedy = NULL;
         c->lp_cap = 0;
-        CK(qpMalloc(&c->d_lp, (size_t)R * sizeof(double)), "log-prob output");
-        CK(qpMalloc(&c->d_greedy, (size_t)R), "log-prob output");
+        qpError_t e1 = dmalloc((void **)&c->d_lp, (size_t)R * sizeof(double));
+        qpError_t e2 = e1 == qpSuccess ? dmalloc((void **)&c->d_greedy, (size_t)R) : e1;
+        if (e2 != qpSuccess) return gerr(err, QUIPU_ERR_NOMEM, QP_NAME " backend: log-prob output: %s", qpGetErrorString(e2));
         c->lp_cap = (size_t)R;
     }
     CK(qpMemcpyAsync(c->d_idx, a->rows, (size_t)R * sizeof(int32_t), qpMemcpyHostToDevice, c->stream), "scored rows");
@@ -222,7 +251,10 @@ static quipu_status g_sync(quipu_backend *b, quipu_error *err) {
     CK(qpStreamSynchronize(c->stream), "sync");
     int bad = 0;
     CK(qpMemcpy(&bad, c->d_bad, sizeof bad, qpMemcpyDeviceToHost), "sync");
-    if (bad) return gerr(err, QUIPU_ERR_INVALID, "a token id is outside the embedding table");
+    if (bad) {
+        CK(qpMemset(c->d_bad, 0, sizeof bad), "sync"); /* the next batch starts clean */
+        return gerr(err, QUIPU_ERR_INVALID, "a token id is outside the embedding table");
+    }
     return QUIPU_OK;
 }
 
@@ -284,9 +316,12 @@ extern "C" quipu_status quipu_backend_gpu_init(quipu_backend **out, quipu_error 
     int n = quipu_gpu_device_count();
     if (n <= 0) return gerr(err, QUIPU_ERR_UNSUPPORTED, "backend '" QP_NAME "': no GPU is visible to this process");
     int lr = local_rank(), dev = lr;
-    const char *vis = getenv("CUDA_VISIBLE_DEVICES");
-    if (!vis || !*vis) vis = getenv("ROCR_VISIBLE_DEVICES");
+#if defined(__HIPCC__) || defined(QUIPU_HIP_BUILD)
+    const char *vis = getenv("ROCR_VISIBLE_DEVICES");
     if (!vis || !*vis) vis = getenv("HIP_VISIBLE_DEVICES");
+#else
+    const char *vis = getenv("CUDA_VISIBLE_DEVICES");
+#endif
     if (n == 1 && vis && *vis && !strchr(vis, ',')) dev = 0; /* Slurm bound this task to its own GPU */
     else if (lr >= n)
         return gerr(err, QUIPU_ERR_INVALID,

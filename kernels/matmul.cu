@@ -1,6 +1,6 @@
 /* matmul.cu — y = x w^T (+ bias) (+ y) in fp32, the exact mode's GEMM (tile.cuh: one fmaf chain
  * per output over k in order, so batch invariant). Reference: cpu_matmul (src/backend_cpu.c).
- * The bf16 path goes through cuBLASLt with a fixed algorithm (docs/gpu.md). */
+ * A bf16 path through cuBLASLt with a fixed algorithm is next (docs/gpu.md). */
 #include "tile.cuh"
 
 __global__ static void __launch_bounds__(TILE_THREADS) k_matmul(float *y, const float *x, const float *w, const float *bias, int64_t M,

@@ -2,9 +2,9 @@
  * kernels/ includes this instead of cuda_runtime.h, so hipcc builds the same sources for AMD
  * (gfx90a, MI250X) and nvcc for NVIDIA (sm_80, sm_90; sm_70 with CUDA 12 for V100).
  * - runtime names: qp* maps to cuda* or hip*;
- * - the warp: QP_WARP is 32 on NVIDIA and 64 on CDNA (a compile-time constant, so loops over
- *   lanes unroll); shuffles name their width explicitly and reductions use xor butterflies over
- *   QP_WARP lanes, which give the same order, and so the same bits, on every run.
+ * - the warp: QP_WARP is 32 on NVIDIA and 64 on CDNA (a compile-time constant), and QP_SHFL_XOR
+ *   names the width explicitly, for the warp-level kernels to come; today's kernels reduce
+ *   through shared memory in fixed trees and depend on no warp size.
  * Kernels use no sm_80-only instruction (no cp.async, no bf16 mma in this file set), so the
  * V100 path stays plain. */
 #ifndef QUIPU_KERNELS_VENDOR_H

@@ -484,19 +484,29 @@ static quipu_status split_rows(quipu_model *m, quipu_buf *src, int64_t cols, con
     if (!all) {
         size_t total = (size_t)(rows * cols) * sizeof(float);
         if (!(copy = malloc(total))) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory splitting a fused QKV tensor");
-        if (b->iface->buf_read(b, src, 0, copy, total, err)) { free(copy); return err->code; }
+        if (b->iface->buf_read(b, src, 0, copy, total, err)) {
+            free(copy);
+            b->iface->buf_free(b, src);
+            return err->code;
+        }
         all = copy;
     }
     int64_t off = 0;
-    for (int i = 0; i < 3; i++) {
+    quipu_status st = QUIPU_OK;
+    for (int i = 0; i < 3 && !st; i++) {
         size_t nb = (size_t)(sizes[i] * cols) * sizeof(float);
         *dst[i] = b->iface->buf_alloc(b, nb, err);
-        if (!*dst[i] || b->iface->buf_write(b, *dst[i], 0, all + off * cols, nb, err)) { free(copy); return err->code; }
+        if (!*dst[i] || b->iface->buf_write(b, *dst[i], 0, all + off * cols, nb, err)) st = err->code ? err->code : QUIPU_ERR_NOMEM;
         off += sizes[i];
     }
     free(copy);
     b->iface->buf_free(b, src);
-    return QUIPU_OK;
+    if (st) /* nothing half-made is left behind (device memory on a GPU) */
+        for (int i = 0; i < 3; i++) {
+            b->iface->buf_free(b, *dst[i]);
+            *dst[i] = NULL;
+        }
+    return st;
 }
 
 static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
