@@ -171,6 +171,35 @@ static size_t fit_chars(const char *s, double font_size, double max_w)
     return k;
 }
 
+/* Bytes of s that make its first line within max_w pixels, cut at a space when it must be cut
+ * (a footnote wraps instead of losing its end). */
+static size_t wrap_at(const char *s, double font_size, double max_w)
+{
+    size_t n = strlen(s);
+    if (text_width(s, font_size) <= max_w) return n;
+    size_t k = fit_chars(s, font_size, max_w), i = 0;
+    for (size_t c = 0; c < k && i < n; c++) {
+        uint32_t cp;
+        size_t len = utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        i += len ? len : 1;
+    }
+    size_t j = i;
+    while (j > 0 && s[j] != ' ') j--;
+    return j > 0 ? j : (i > 0 ? i : 1);
+}
+
+/* Lines the footnote takes at that width. */
+static int wrap_lines(const char *s, double font_size, double max_w)
+{
+    int lines = 0;
+    while (s && *s) {
+        s += wrap_at(s, font_size, max_w);
+        while (*s == ' ') s++;
+        lines++;
+    }
+    return lines;
+}
+
 /* A number for an SVG attribute: one decimal, '.' whatever the locale. N(x) formats into a
  * buffer that lives until the end of the enclosing block. */
 #define N(x) num((char[32]){0}, (x))
@@ -349,7 +378,8 @@ quipu_status quipu_plot_print_svg(FILE *f, const quipu_plot *p, const quipu_plot
     if (band < 24) band = 24;
     const double ph = band * (double)p->n_rows;
     const double bottom = top + ph;
-    const double H = bottom + 44 + (p->footnote && *p->footnote ? 18 : 0) + 10;
+    const int foot_lines = p->footnote ? wrap_lines(p->footnote, 11, W - 2 * pad) : 0;
+    const double H = bottom + 44 + (foot_lines ? 18 + 15.0 * (foot_lines - 1) : 0) + 10;
 
     /* data range */
     double dmin = INFINITY, dmax = -INFINITY;
@@ -460,10 +490,17 @@ quipu_status quipu_plot_print_svg(FILE *f, const quipu_plot *p, const quipu_plot
             N(bottom + 36));
     xml_text(f, p->x_label);
     fputs("</text>\n", f);
-    if (p->footnote && *p->footnote) {
-        fprintf(f, "<text x=\"%s\" y=\"%s\" font-size=\"11\" fill=\"#666666\">", N(pad), N(bottom + 56));
-        xml_text_n(f, p->footnote, fit_chars(p->footnote, 11, W - 2 * pad));
+    int foot_line = 0;
+    for (const char *fl = p->footnote; fl && *fl; foot_line++) { /* the footnote, wrapped at spaces */
+        size_t nb = wrap_at(fl, 11, W - 2 * pad);
+        char *line = strndup(fl, nb);
+        fprintf(f, "<text x=\"%s\" y=\"%s\" font-size=\"11\" fill=\"#666666\">", N(pad),
+                N(bottom + 56 + 15.0 * (double)foot_line));
+        xml_text(f, line ? line : "");
         fputs("</text>\n", f);
+        free(line);
+        fl += nb;
+        while (*fl == ' ') fl++;
     }
     fputs("</g>\n", f);
 

@@ -72,7 +72,7 @@ static quipu_status agree(run_state *s, quipu_status mine, quipu_error *err) {
     quipu_status all = quipu_comm_agree(&s->comm, mine, &tmp);
     if (all != QUIPU_OK && mine == QUIPU_OK)
         quipu_error_set(err, all, "another rank failed (see its message above)");
-    if (all != QUIPU_OK && mine != QUIPU_OK && !leader(s)) quipu_log(QUIPU_LOG_ERROR, "%s", err->msg);
+    if (all != QUIPU_OK && mine != QUIPU_OK && !leader(s)) run_error(s, err->msg);
     return all;
 }
 
@@ -822,7 +822,7 @@ int quipu_run_main(int argc, char **argv) {
     /* 4. scoring, model by model */
     for (int mi = 0; mi < s.cfg->n_models; mi++) {
         st = score_model(&s, mi, &done, jr, &err);
-        if (st) quipu_log(QUIPU_LOG_ERROR, "%s", err.msg);
+        if (st) run_error(&s, err.msg);
         int64_t stop = g_stop_signal ? 1 : 0;
         quipu_error e2 = {0};
         if (agree(&s, st, &e2)) {

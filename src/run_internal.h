@@ -4,6 +4,7 @@
 #define QUIPU_RUN_INTERNAL_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "comm.h"
 #include "config.h"
@@ -70,6 +71,13 @@ typedef struct run_state {
 } run_state;
 
 static inline int leader(const run_state *s) { return s->comm.rank == 0; }
+
+/* An error of `quipu run`, in the one style every command uses: "quipu run: problem", with the
+ * rank when there are several ("quipu[3] run: problem"). */
+static inline void run_error(const run_state *s, const char *msg) {
+    if (s->comm.size > 1) fprintf(stderr, "quipu[%d] run: %s\n", s->comm.rank, msg);
+    else fprintf(stderr, "quipu run: %s\n", msg);
+}
 
 static inline const char *backend_name(quipu_cfg_backend b) {
     return b == QUIPU_CFG_BACKEND_CPU ? "cpu" : b == QUIPU_CFG_BACKEND_CUDA ? "cuda" : "hip";
