@@ -26,6 +26,14 @@ finish() {
   [ "$T_CHECKS" -gt 0 ] || { echo "no checks ran"; exit 1; }
   [ "$T_FAIL" -eq 0 ]
 }
+# The project's shared data beside the clone (../shared: the tokenizers of the tiny test models,
+# the benchmark datasets). CI has it; on a bare clone the tests that need it skip, saying so.
+need_shared() { # path under QUIPU_SHARED...
+  local w
+  for w in "$@"; do
+    [ -e "$QUIPU_SHARED/$w" ] || skip "needs $QUIPU_SHARED/$w (the project's shared data: CI has it beside the clone, a bare clone does not)"
+  done
+}
 # A checkpoint folder for a tiny test model: the committed config + weights, and the real
 # tokenizer.json its tokenizer.source names.
 tiny_model() { # name -> prints path

@@ -2,6 +2,7 @@
 # line naming the file and the problem, a non-zero exit, and no crash (CI runs under ASan/UBSan).
 # (Parser-level cases, one per malformed field, are in test_gguf.c and test_safetensors.c.)
 . "$QUIPU_SOURCE_DIR/tests/common.sh"
+need_shared tokenizers
 
 # a minimal GGUF writer (standard library only) for synthetic files
 cat > "$TMPD/mkgguf.py" <<'PY'

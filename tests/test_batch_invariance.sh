@@ -1,6 +1,7 @@
 # test_batch_invariance.sh — an item's log-probs are bit-identical whether it is scored alone or
 # packed with 63 others of different lengths, in any order, under any token budget.
 . "$QUIPU_SOURCE_DIR/tests/common.sh"
+need_shared datasets
 [ -f "$SMOL" ] || skip "$SMOL absent (run scripts/fetch-models.sh)"
 
 # 64 items of varied lengths from CrowS-Pairs (en) and French CrowS-Pairs, some with contexts

@@ -1,6 +1,7 @@
 # test_cli.sh — the command-line contract: help, exit codes, JSON-lines input errors that keep
 # finished work, inspect output.
 . "$QUIPU_SOURCE_DIR/tests/common.sh"
+need_shared tokenizers
 
 for c in score tokenize inspect; do
   if "$QUIPU_BIN" $c --help >"$TMPD/h" 2>&1 && grep -q "usage: quipu $c" "$TMPD/h"; then ok "$c --help"; else fail "$c --help"; fi

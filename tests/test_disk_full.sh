@@ -4,6 +4,7 @@
 # The full disk is a small tmpfs mounted in a private mount namespace (unshare -rm), so no root
 # rights are needed; the test is skipped, saying why, where such namespaces are not allowed.
 . "$QUIPU_SOURCE_DIR/tests/common.sh"
+need_shared tokenizers datasets
 command -v unshare >/dev/null || skip "unshare (util-linux) not found: cannot make a small file system"
 unshare -rm sh -c "mount -t tmpfs -o size=64k tmpfs '$TMPD'" 2>/dev/null \
   || skip "cannot mount a tmpfs in a private mount namespace here (user namespaces disabled?)"

@@ -3,6 +3,7 @@
 # line instead of running full copies side by side (checked where this quipu has no MPI: the
 # build of scripts/build-kernels.sh, which CI runs; an MPI build skips that part, saying so).
 . "$QUIPU_SOURCE_DIR/tests/common.sh"
+need_shared tokenizers datasets
 model=$(tiny_model tiny-llama)
 cat > "$TMPD/c.yaml" <<YAML
 name: t

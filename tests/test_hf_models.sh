@@ -3,6 +3,7 @@
 # HF_HOME/hub) and a fake $DSDIR/HuggingFace_Models; a revision by ref or by commit; a model
 # that is nowhere is one line naming the places looked at, and nothing is downloaded.
 . "$QUIPU_SOURCE_DIR/tests/common.sh"
+need_shared tokenizers datasets
 model=$(tiny_model tiny-llama)
 hub="$TMPD/hf/hub"
 c1=0123456789abcdef0123456789abcdef01234567

@@ -71,7 +71,10 @@ static void run_model(const char *path, const char *name) {
 int main(void) {
     const char *src = test_env("QUIPU_SOURCE_DIR", ".");
     const char *shared = test_env("QUIPU_SHARED", "../shared");
-    /* the tiny checkpoint next to the real tokenizer it names */
+    /* the tiny checkpoint next to the real tokenizer it names (in the shared data beside the
+     * clone: CI has it, a bare clone does not) */
+    if (!test_file_exists(test_path(shared, "tokenizers")))
+        return test_skip("needs %s/tokenizers (the project's shared data: CI has it beside the clone, a bare clone does not)", shared);
     char dir[] = "/tmp/quipu-prefix-XXXXXX";
     if (!mkdtemp(dir)) return test_skip("cannot create a temp folder");
     char cmd[8192];

@@ -5,6 +5,7 @@
 # with 3 ranks, give the same bytes; SIGUSR1 stops after the current
 # batch with exit status 75; bad configs are reported with file:line:col before any model loads.
 . "$QUIPU_SOURCE_DIR/tests/common.sh"
+need_shared tokenizers datasets
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 model=$(tiny_model tiny-mistral)
 cat > "$TMPD/run.yaml" <<YAML

@@ -4,6 +4,7 @@
 # choice counts differ (bbq with its own 3 answers and in lm-eval mode with 12). A resumed run
 # gives the same bytes.
 . "$QUIPU_SOURCE_DIR/tests/common.sh"
+need_shared tokenizers datasets
 model=$(tiny_model tiny-mistral)
 entry_esbbq_default='  - {name: esbbq, label: esbbq_default, limit: 4}'
 entry_esbbq_es='  - {name: esbbq, label: esbbq_es, limit: 4, prompt: "Contexto: {context}\nPregunta: {question}\nRespuesta:"}'

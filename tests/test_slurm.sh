@@ -8,6 +8,7 @@
 # stand-ins (plus `module` and a quipu that logs its arguments): the GPU ones pass
 # `--set backend=cuda|hip` to quipu ahead of the user's options and requeue on 75.
 . "$QUIPU_SOURCE_DIR/tests/common.sh"
+need_shared tokenizers datasets
 run_sh="$QUIPU_SOURCE_DIR/slurm/run.sh"
 for f in "$run_sh" "$QUIPU_SOURCE_DIR"/slurm/*.sbatch; do
   bash -n "$f" && ok "bash -n $(basename "$f")" || fail "$(basename "$f") does not parse"
