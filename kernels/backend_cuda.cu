@@ -43,20 +43,8 @@ typedef struct gpu_ctx {
     size_t lp_cap;
 } gpu_ctx;
 
-/* quipu_error_set's contract, kept here so this library needs nothing of quipu_core: the first
- * cause wins, one line */
-static quipu_status gerr(quipu_error *err, quipu_status code, const char *fmt, ...) {
-    if (err && err->code == QUIPU_OK) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-        for (char *p = err->msg; *p; p++)
-            if (*p == '\n' || *p == '\r') *p = ' ';
-        err->code = code;
-    }
-    return code;
-}
+/* errors through quipu_error_set (common.c): the first cause wins, one line */
+#define gerr quipu_error_set
 
 /* cudaMalloc that leaves no sticky "last error" behind when it fails (the next launch's
  * qpGetLastError would report it) */
