@@ -20,10 +20,6 @@ struct quipu_buf {
     void *data;
 };
 
-typedef struct cpu_ctx {
-    int unused;
-} cpu_ctx;
-
 
 static quipu_buf *cpu_buf_alloc(quipu_backend *b, size_t n_bytes, quipu_error *err) {
     quipu_buf *buf = calloc(1, sizeof *buf);
@@ -87,15 +83,8 @@ static quipu_status cpu_add(quipu_backend *b, quipu_buf *y, const quipu_buf *x, 
     return QUIPU_OK;
 }
 
-/* y[M, n_out] = x[M, n_in] * w[n_out, n_in]^T, batch invariant (gemm_cpu.h) */
-static quipu_status cpu_gemm_rows(cpu_ctx *c, float *y, const float *x, const float *w, int64_t M, int64_t n_in, int64_t n_out,
-                                  quipu_error *err) {
-    quipu_gemm_cpu(y, n_out, x, w, M, n_in, n_out);
-    return QUIPU_OK;
-}
-
+/* y[T, n_out] = x[T, n_in] w^T (+ bias) (+ y), the GEMM batch invariant (gemm_cpu.h) */
 static quipu_status cpu_matmul(quipu_backend *b, const quipu_matmul_args *a, quipu_error *err) {
-    cpu_ctx *c = b->ctx;
     const float *x = (const float *)a->x->data + a->x_off;
     const float *w = a->w->data;
     const float *bias = a->bias ? a->bias->data : NULL;
@@ -105,13 +94,12 @@ static quipu_status cpu_matmul(quipu_backend *b, const quipu_matmul_args *a, qui
     if (a->accumulate) {
         float *tmp = malloc((size_t)(T * n_out) * sizeof(float));
         if (!tmp) return quipu_error_set(err, QUIPU_ERR_NOMEM, "cpu backend: out of memory");
-        quipu_status st = cpu_gemm_rows(c, tmp, x, w, T, a->n_in, n_out, err);
-        if (!st)
-            for (int64_t i = 0; i < T * n_out; i++) y[i] += tmp[i] + (bias ? bias[i % n_out] : 0.0f);
+        quipu_gemm_cpu(tmp, n_out, x, w, T, a->n_in, n_out);
+        for (int64_t i = 0; i < T * n_out; i++) y[i] += tmp[i] + (bias ? bias[i % n_out] : 0.0f);
         free(tmp);
-        return st;
+        return QUIPU_OK;
     }
-    if (cpu_gemm_rows(c, y, x, w, T, a->n_in, n_out, err)) return err->code;
+    quipu_gemm_cpu(y, n_out, x, w, T, a->n_in, n_out);
     if (bias) {
 #pragma omp parallel for schedule(static)
         for (int64_t t = 0; t < T; t++)
@@ -341,11 +329,6 @@ done:
 static quipu_status cpu_sync(quipu_backend *b, quipu_error *err) { return QUIPU_OK; }
 
 static void cpu_free(quipu_backend *b) {
-    if (!b) return;
-    cpu_ctx *c = b->ctx;
-    if (c) {
-        free(c);
-    }
     free(b);
 }
 
@@ -371,14 +354,8 @@ static const quipu_backend_i cpu_iface = {
 quipu_status quipu_backend_cpu_init(quipu_backend **out, int n_threads, quipu_error *err) {
     *out = NULL;
     quipu_backend *b = calloc(1, sizeof *b);
-    cpu_ctx *c = calloc(1, sizeof *c);
-    if (!b || !c) {
-        free(b);
-        free(c);
-        return quipu_error_set(err, QUIPU_ERR_NOMEM, "cpu backend: out of memory");
-    }
+    if (!b) return quipu_error_set(err, QUIPU_ERR_NOMEM, "cpu backend: out of memory");
     b->iface = &cpu_iface;
-    b->ctx = c;
     b->n_threads = n_threads > 0 ? n_threads : omp_get_max_threads();
     omp_set_num_threads(b->n_threads);
     *out = b;
