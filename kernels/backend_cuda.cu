@@ -6,6 +6,7 @@
  * OMPI_COMM_WORLD_LOCAL_RANK, else 0) picks it among the devices visible to the process
  * (CUDA_VISIBLE_DEVICES / ROCR_VISIBLE_DEVICES as Slurm sets them). */
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,19 +29,14 @@ struct quipu_buf {
     void *d;
 };
 
+/* the kernels' log-prob record is the interface's, field for field */
+static_assert(sizeof(qk_lp_partial) == sizeof(quipu_lp_partial), "log-prob partial layout");
+static_assert(offsetof(qk_lp_partial, amax_i) == offsetof(quipu_lp_partial, amax_i), "log-prob partial layout");
+
 typedef struct gpu_ctx {
     qpStream_t stream;
     int device;
     int *d_bad;             /* set by kernels that find bad input (token ids) */
-    /* per-call uploads of the host arrays the interface passes (attention ranges, scored rows),
-     * grown as needed */
-    int32_t *d_idx;
-    size_t idx_cap;          /* int32 entries */
-    qk_lp_partial *d_part;
-    size_t part_cap;
-    double *d_lp;
-    uint8_t *d_greedy;
-    size_t lp_cap;
 } gpu_ctx;
 
 /* errors through quipu_error_set (common.c): the first cause wins, one line */
@@ -114,123 +110,84 @@ static quipu_status g_buf_read(quipu_backend *b, const quipu_buf *src, size_t of
     return QUIPU_OK;
 }
 
-static quipu_status reserve_idx(gpu_ctx *c, size_t n, quipu_error *err) {
-    if (c->idx_cap >= n) return QUIPU_OK;
-    CK(qpStreamSynchronize(c->stream), "sync");
-    qfree(c->d_idx);
-    c->d_idx = NULL;
-    c->idx_cap = 0;
-    qpError_t e = dmalloc((void **)&c->d_idx, n * sizeof(int32_t));
-    if (e != qpSuccess) return gerr(err, QUIPU_ERR_NOMEM, QP_NAME " backend: index scratch: %s", qpGetErrorString(e));
-    c->idx_cap = n;
-    return QUIPU_OK;
-}
+static size_t g_buf_size(const quipu_buf *buf) { return buf ? buf->size : 0; }
 
-static const float *F(const quipu_buf *b, size_t off = 0) { return b ? (const float *)b->d + off : NULL; }
-static float *FW(quipu_buf *b, size_t off = 0) { return b ? (float *)b->d + off : NULL; }
+/* the GPU ops need no workspace: every scratch is in the forward state's buffers */
+static size_t g_workspace_bytes(quipu_backend *b, const quipu_ws_dims *d) { return 0; }
 
-static quipu_status g_embed(quipu_backend *b, quipu_buf *out, const quipu_buf *table, const quipu_buf *ids, int64_t T, int64_t D,
-                            float scale, quipu_error *err) {
+/* element 0 of a view in device memory (NULL when absent); backend.c checked its bounds */
+static void *P(const quipu_view &v) { return v.buf ? (void *)((char *)v.buf->d + v.off) : NULL; }
+static float *F(const quipu_view &v) { return (float *)P(v); }
+static const int32_t *I(const quipu_view &v) { return (const int32_t *)P(v); }
+static qpStream_t S(quipu_backend *b) { return ((gpu_ctx *)b->ctx)->stream; }
+
+static quipu_status g_embed(quipu_backend *b, const quipu_embed_args *a, quipu_error *err) {
     gpu_ctx *c = (gpu_ctx *)b->ctx;
-    int64_t n_vocab = (int64_t)(table->size / sizeof(float) / (size_t)D);
-    CK(qk_embed(c->stream, FW(out), F(table), (const int32_t *)ids->d, T, D, n_vocab, scale, c->d_bad), "embed");
+    CK(qk_embed(c->stream, F(a->out), a->out.ld, F(a->table), I(a->ids), a->out.rows, a->out.cols, a->table.rows, a->scale, c->d_bad),
+       "embed");
     return QUIPU_OK;
 }
 
-static quipu_status g_add(quipu_backend *b, quipu_buf *y, const quipu_buf *x, int64_t n, quipu_error *err) {
-    CK(qk_add(((gpu_ctx *)b->ctx)->stream, FW(y), F(x), n), "add");
+static quipu_status g_add(quipu_backend *b, const quipu_add_args *a, quipu_error *err) {
+    CK(qk_add(S(b), F(a->y), a->y.ld, F(a->x), a->x.ld, a->y.rows, a->y.cols), "add");
     return QUIPU_OK;
 }
 
 static quipu_status g_matmul(quipu_backend *b, const quipu_matmul_args *a, quipu_error *err) {
-    CK(qk_matmul_f32(((gpu_ctx *)b->ctx)->stream, FW(a->y, a->y_off), F(a->x, a->x_off), F(a->w), F(a->bias), a->n_tokens, a->n_in,
-                     a->n_out, a->accumulate),
+    CK(qk_matmul_f32(S(b), F(a->y), a->y.ld, F(a->x), a->x.ld, F(a->w), F(a->bias), a->x.rows, a->x.cols, a->w.rows, a->accumulate),
        "matmul");
     return QUIPU_OK;
 }
 
 static quipu_status g_norm(quipu_backend *b, const quipu_norm_args *a, quipu_error *err) {
-    CK(qk_norm(((gpu_ctx *)b->ctx)->stream, FW(a->y), F(a->x), F(a->w), F(a->b), a->n_rows, a->dim, a->eps,
-               a->kind == QUIPU_NORM_RMS ? 0 : 1),
+    int64_t D = a->group > 0 ? a->group : a->x.cols;
+    CK(qk_norm(S(b), F(a->y), a->y.ld, F(a->x), a->x.ld, F(a->residual), a->residual.ld, F(a->w), F(a->b), a->x.rows, a->x.cols / D, D,
+               a->eps, a->kind == QUIPU_NORM_RMS ? 0 : 1),
        "norm");
     return QUIPU_OK;
 }
 
 static quipu_status g_rope(quipu_backend *b, const quipu_rope_args *a, quipu_error *err) {
     int kind = a->kind == QUIPU_ROPE_NORM ? 1 : a->kind == QUIPU_ROPE_NEOX ? 2 : 0;
-    CK(qk_rope(((gpu_ctx *)b->ctx)->stream, FW(a->x), (const int32_t *)a->pos->d, F(a->freq_factors), a->n_tokens, a->n_heads,
-               a->head_dim, a->n_rot, a->base, a->pos_scale, kind),
+    CK(qk_rope(S(b), F(a->x), a->x.ld, I(a->pos), F(a->freq_factors), a->x.rows, a->n_heads, a->head_dim, a->n_rot, a->base, a->pos_scale,
+               kind),
        "rope");
     return QUIPU_OK;
 }
 
+/* The layout vectors live on the device (the forward pass checked them on the host before the
+ * upload, so no index leaves the batch). */
 static quipu_status g_attention(quipu_backend *b, const quipu_attention_args *a, quipu_error *err) {
-    gpu_ctx *c = (gpu_ctx *)b->ctx;
-    size_t T = (size_t)a->n_tokens;
-    if (a->head_dim > 512 || a->n_heads_kv <= 0 || a->n_heads % a->n_heads_kv)
-        return gerr(err, QUIPU_ERR_UNSUPPORTED,
-                    QP_NAME " backend: attention needs head_dim <= 512 and n_heads a multiple of n_heads_kv (got %lld, %lld/%lld)",
-                    (long long)a->head_dim, (long long)a->n_heads, (long long)a->n_heads_kv);
-    for (size_t t = 0; t < T; t++) /* an index past the batch would be a sticky illegal address on the GPU */
-        if (a->seg_lo[t] < 0 || (size_t)a->seg_lo[t] > t || a->pre_lo[t] < 0 || a->pre_hi[t] < a->pre_lo[t] || (size_t)a->pre_hi[t] > T)
-            return gerr(err, QUIPU_ERR_INTERNAL, QP_NAME " backend: attention ranges of token %zu outside the batch", t);
-    if (reserve_idx(c, 4 * T, err)) return err->code;
-    const int32_t *src[4] = {a->pos, a->seg_lo, a->pre_lo, a->pre_hi};
-    for (int i = 0; i < 4; i++)
-        CK(qpMemcpyAsync(c->d_idx + i * T, src[i], T * sizeof(int32_t), qpMemcpyHostToDevice, c->stream), "attention ranges");
-    CK(qk_attention(c->stream, FW(a->out), F(a->q), F(a->k), F(a->v), c->d_idx, c->d_idx + T, c->d_idx + 2 * T, c->d_idx + 3 * T,
-                    a->n_tokens, a->n_heads, a->n_heads_kv, a->head_dim, a->scale, a->window),
-       "attention");
-    /* the host arrays may change once this returns */
-    CK(qpStreamSynchronize(c->stream), "attention");
+    if (a->head_dim > 512)
+        return gerr(err, QUIPU_ERR_UNSUPPORTED, QP_NAME " backend: attention needs head_dim <= 512 (got %lld)", (long long)a->head_dim);
+    qk_att_args k;
+    memset(&k, 0, sizeof k);
+    k.out = F(a->out), k.q = F(a->q), k.k = F(a->k), k.v = F(a->v);
+    k.ldo = a->out.ld, k.ldq = a->q.ld, k.ldk = a->k.ld, k.ldv = a->v.ld;
+    k.pos = I(a->lay.pos), k.seg_lo = I(a->lay.seg_lo), k.seg_hi = I(a->lay.seg_hi), k.pre_lo = I(a->lay.pre_lo), k.pre_hi = I(a->lay.pre_hi);
+    k.alibi = F(a->alibi);
+    k.T = a->q.rows, k.H = a->n_heads, k.HKV = a->n_heads_kv, k.HD = a->head_dim;
+    k.scale = a->scale, k.softcap = a->softcap, k.window = a->window, k.causal = a->causal;
+    CK(qk_attention(S(b), &k), "attention");
     return QUIPU_OK;
 }
 
 static quipu_status g_act(quipu_backend *b, const quipu_act_args *a, quipu_error *err) {
-    CK(qk_act(((gpu_ctx *)b->ctx)->stream, FW(a->gate), F(a->up), a->n, (int)a->kind), "act");
+    CK(qk_act(S(b), F(a->gate), a->gate.ld, F(a->up), a->up.ld, a->gate.rows, a->gate.cols, (int)a->kind), "act");
     return QUIPU_OK;
 }
 
-static quipu_status g_logprob(quipu_backend *b, const quipu_logprob_args *a, quipu_error *err) {
-    gpu_ctx *c = (gpu_ctx *)b->ctx;
-    int64_t R = a->n_rows, V = a->n_vocab;
-    if (R <= 0) return QUIPU_OK;
-    for (int64_t r = 0; r < R; r++) {
-        if (a->targets[r] < 0 || a->targets[r] >= V)
-            return gerr(err, QUIPU_ERR_INVALID, "target token id %d outside the vocabulary (%lld)", a->targets[r], (long long)V);
-        if (a->rows[r] < 0 || (size_t)(a->rows[r] + 1) * (size_t)a->dim * sizeof(float) > a->h->size)
-            return gerr(err, QUIPU_ERR_INTERNAL, "scored row %d outside the hidden states", a->rows[r]);
-    }
-    int64_t nb = (V + QK_LP_VBLOCK - 1) / QK_LP_VBLOCK;
-    if (reserve_idx(c, 2 * (size_t)R, err)) return err->code;
-    if (c->part_cap < (size_t)(R * nb)) {
-        qfree(c->d_part);
-        c->d_part = NULL;
-        c->part_cap = 0;
-        qpError_t e = dmalloc((void **)&c->d_part, (size_t)(R * nb) * sizeof(qk_lp_partial));
-        if (e != qpSuccess) return gerr(err, QUIPU_ERR_NOMEM, QP_NAME " backend: log-prob partials: %s", qpGetErrorString(e));
-        c->part_cap = (size_t)(R * nb);
-    }
-    if (c->lp_cap < (size_t)R) {
-        qfree(c->d_lp);
-        qfree(c->d_greedy);
-        c->d_lp = NULL;
-        c->d_greedy = NULL;
-        c->lp_cap = 0;
-        qpError_t e1 = dmalloc((void **)&c->d_lp, (size_t)R * sizeof(double));
-        qpError_t e2 = e1 == qpSuccess ? dmalloc((void **)&c->d_greedy, (size_t)R) : e1;
-        if (e2 != qpSuccess) return gerr(err, QUIPU_ERR_NOMEM, QP_NAME " backend: log-prob output: %s", qpGetErrorString(e2));
-        c->lp_cap = (size_t)R;
-    }
-    CK(qpMemcpyAsync(c->d_idx, a->rows, (size_t)R * sizeof(int32_t), qpMemcpyHostToDevice, c->stream), "scored rows");
-    CK(qpMemcpyAsync(c->d_idx + R, a->targets, (size_t)R * sizeof(int32_t), qpMemcpyHostToDevice, c->stream), "targets");
-    CK(qk_logprob_partial(c->stream, c->d_part, F(a->h), F(a->lm_head), c->d_idx, c->d_idx + R, R, a->dim, V), "log-prob");
-    CK(qk_logprob_combine(c->stream, c->d_lp, c->d_greedy, c->d_part, c->d_idx + R, R, nb), "log-prob combine");
-    CK(qpMemcpyAsync(a->logprob, c->d_lp, (size_t)R * sizeof(double), qpMemcpyDeviceToHost, c->stream), "log-probs");
-    CK(qpMemcpyAsync(a->greedy, c->d_greedy, (size_t)R, qpMemcpyDeviceToHost, c->stream), "greedy flags");
-    CK(qpStreamSynchronize(c->stream), "log-prob");
-    for (int64_t r = 0; r < R; r++)
-        if (!isfinite(a->logprob[r])) return gerr(err, QUIPU_ERR_NUMERIC, "non-finite log-probability (NaN or Inf in activations or weights)");
+static quipu_status g_logprob_partial(quipu_backend *b, const quipu_logprob_args *a, quipu_error *err) {
+    CK(qk_logprob_partial(S(b), (qk_lp_partial *)P(a->part), a->part.ld, F(a->h), a->h.ld, F(a->lm_head), I(a->rows), I(a->targets),
+                          a->rows.cols, a->h.cols, a->lm_head.rows, a->v_lo, a->softcap),
+       "log-prob");
+    return QUIPU_OK;
+}
+
+static quipu_status g_logprob_combine(quipu_backend *b, const quipu_combine_args *a, quipu_error *err) {
+    CK(qk_logprob_combine(S(b), (double *)P(a->logprob), (uint8_t *)P(a->greedy), (const qk_lp_partial *)P(a->part), a->part.ld,
+                          I(a->targets), a->targets.cols, a->part.cols, a->block),
+       "log-prob combine");
     return QUIPU_OK;
 }
 
@@ -251,10 +208,6 @@ static void g_free(quipu_backend *b) {
     gpu_ctx *c = (gpu_ctx *)b->ctx;
     if (c) {
         qfree(c->d_bad);
-        qfree(c->d_idx);
-        qfree(c->d_part);
-        qfree(c->d_lp);
-        qfree(c->d_greedy);
         if (c->stream) (void)qpStreamDestroy(c->stream);
         free(c);
     }
@@ -267,10 +220,13 @@ static void fill_iface(quipu_backend_i *ip) {
     quipu_backend_i &i = *ip;
     memset(&i, 0, sizeof i);
     i.name = QP_NAME;
+    i.lp_block = QK_LP_VBLOCK;
     i.free = g_free;
     i.buf_alloc = g_buf_alloc;
     i.buf_free = g_buf_free;
     i.buf_host_ptr = g_buf_host_ptr;
+    i.buf_size = g_buf_size;
+    i.workspace_bytes = g_workspace_bytes;
     i.buf_write = g_buf_write;
     i.buf_read = g_buf_read;
     i.embed = g_embed;
@@ -280,7 +236,8 @@ static void fill_iface(quipu_backend_i *ip) {
     i.rope = g_rope;
     i.attention = g_attention;
     i.act = g_act;
-    i.logprob = g_logprob;
+    i.logprob_partial = g_logprob_partial;
+    i.logprob_combine = g_logprob_combine;
     i.sync = g_sync;
 }
 

@@ -4,35 +4,37 @@
 
 static unsigned blocks_for(int64_t n, int threads) { return (unsigned)((n + threads - 1) / threads); }
 
-__global__ static void k_embed(float *out, const float *table, const int32_t *ids, int64_t T, int64_t D, int64_t n_vocab, float scale,
-                               int *bad) {
+__global__ static void k_embed(float *out, int64_t ldo, const float *table, const int32_t *ids, int64_t T, int64_t D, int64_t n_vocab,
+                               float scale, int *bad) {
     int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= T * D) return;
     int64_t t = i / D, d = i % D;
     int32_t id = ids[t];
     if (id < 0 || id >= n_vocab) {
         *bad = 1;
-        out[i] = 0.0f;
+        out[t * ldo + d] = 0.0f;
         return;
     }
-    out[i] = table[(int64_t)id * D + d] * scale;
+    out[t * ldo + d] = table[(int64_t)id * D + d] * scale;
 }
 
-qpError_t qk_embed(qpStream_t s, float *out, const float *table, const int32_t *ids, int64_t T, int64_t D, int64_t n_vocab,
+qpError_t qk_embed(qpStream_t s, float *out, int64_t ldo, const float *table, const int32_t *ids, int64_t T, int64_t D, int64_t n_vocab,
                    float scale, int *bad) {
     if (T * D == 0) return qpSuccess;
-    k_embed<<<blocks_for(T * D, 256), 256, 0, s>>>(out, table, ids, T, D, n_vocab, scale, bad);
+    k_embed<<<blocks_for(T * D, 256), 256, 0, s>>>(out, ldo, table, ids, T, D, n_vocab, scale, bad);
     return qpGetLastError();
 }
 
-__global__ static void k_add(float *y, const float *x, int64_t n) {
+__global__ static void k_add(float *y, int64_t ldy, const float *x, int64_t ldx, int64_t rows, int64_t cols) {
     int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) y[i] += x[i];
+    if (i >= rows * cols) return;
+    int64_t r = i / cols, c = i % cols;
+    y[r * ldy + c] += x[r * ldx + c];
 }
 
-qpError_t qk_add(qpStream_t s, float *y, const float *x, int64_t n) {
-    if (n == 0) return qpSuccess;
-    k_add<<<blocks_for(n, 256), 256, 0, s>>>(y, x, n);
+qpError_t qk_add(qpStream_t s, float *y, int64_t ldy, const float *x, int64_t ldx, int64_t rows, int64_t cols) {
+    if (rows * cols == 0) return qpSuccess;
+    k_add<<<blocks_for(rows * cols, 256), 256, 0, s>>>(y, ldy, x, ldx, rows, cols);
     return qpGetLastError();
 }
 
@@ -47,15 +49,16 @@ __device__ static inline float act_apply(float x, int kind) {
     }
 }
 
-__global__ static void k_act(float *g, const float *u, int64_t n, int kind) {
+__global__ static void k_act(float *g, int64_t ldg, const float *u, int64_t ldu, int64_t rows, int64_t cols, int kind) {
     int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    float y = act_apply(g[i], kind);
-    g[i] = u ? y * u[i] : y;
+    if (i >= rows * cols) return;
+    int64_t r = i / cols, c = i % cols;
+    float y = act_apply(g[r * ldg + c], kind);
+    g[r * ldg + c] = u ? y * u[r * ldu + c] : y;
 }
 
-qpError_t qk_act(qpStream_t s, float *gate, const float *up, int64_t n, int kind) {
-    if (n == 0) return qpSuccess;
-    k_act<<<blocks_for(n, 256), 256, 0, s>>>(gate, up, n, kind);
+qpError_t qk_act(qpStream_t s, float *gate, int64_t ldg, const float *up, int64_t ldu, int64_t rows, int64_t cols, int kind) {
+    if (rows * cols == 0) return qpSuccess;
+    k_act<<<blocks_for(rows * cols, 256), 256, 0, s>>>(gate, ldg, up, ldu, rows, cols, kind);
     return qpGetLastError();
 }

@@ -17,34 +17,48 @@ typedef struct qk_lp_partial {
     int32_t amax_i;
 } qk_lp_partial;
 
+/* Row strides (ld*) count elements between row starts, as quipu_view's ld does. */
+
 /* out[t, :] = table[ids[t], :] * scale; *bad set to 1 when an id is outside [0, n_vocab) */
-qpError_t qk_embed(qpStream_t s, float *out, const float *table, const int32_t *ids, int64_t T, int64_t D, int64_t n_vocab,
+qpError_t qk_embed(qpStream_t s, float *out, int64_t ldo, const float *table, const int32_t *ids, int64_t T, int64_t D, int64_t n_vocab,
                    float scale, int *bad);
-/* y[i] += x[i] */
-qpError_t qk_add(qpStream_t s, float *y, const float *x, int64_t n);
+/* y += x over rows x cols */
+qpError_t qk_add(qpStream_t s, float *y, int64_t ldy, const float *x, int64_t ldx, int64_t rows, int64_t cols);
 /* y[M, N] (+)= x[M, K] w[N, K]^T + bias: fp32, each element summed over k in order (batch invariant) */
-qpError_t qk_matmul_f32(qpStream_t s, float *y, const float *x, const float *w, const float *bias, int64_t M, int64_t K, int64_t N,
-                        int accumulate);
-/* RMSNorm (kind 0) or LayerNorm (kind 1) over rows of width D, sums in double */
-qpError_t qk_norm(qpStream_t s, float *y, const float *x, const float *w, const float *b, int64_t rows, int64_t D, float eps, int kind);
-/* RoPE in place on x[T, H, HD]; kind 1 adjacent pairs, 2 halves */
-qpError_t qk_rope(qpStream_t s, float *x, const int32_t *pos, const float *freq_factors, int64_t T, int64_t H, int64_t HD,
+qpError_t qk_matmul_f32(qpStream_t s, float *y, int64_t ldy, const float *x, int64_t ldx, const float *w, const float *bias, int64_t M,
+                        int64_t K, int64_t N, int accumulate);
+/* RMSNorm (kind 0) or LayerNorm (kind 1) over G groups of D per row (x += res first when res is
+ * given), sums in double */
+qpError_t qk_norm(qpStream_t s, float *y, int64_t ldy, float *x, int64_t ldx, const float *res, int64_t ldr, const float *w, const float *b,
+                  int64_t rows, int64_t G, int64_t D, float eps, int kind);
+/* RoPE in place on x[T, H * HD]; kind 1 adjacent pairs, 2 halves */
+qpError_t qk_rope(qpStream_t s, float *x, int64_t ldx, const int32_t *pos, const float *freq_factors, int64_t T, int64_t H, int64_t HD,
                   int64_t n_rot, float base, float pos_scale, int kind);
-/* packed-sequence attention with a shared prefix range per query (see quipu_attention_args);
- * pos, seg_lo, pre_lo, pre_hi are device arrays of T entries */
-qpError_t qk_attention(qpStream_t s, float *out, const float *q, const float *k, const float *v, const int32_t *pos,
-                       const int32_t *seg_lo, const int32_t *pre_lo, const int32_t *pre_hi, int64_t T, int64_t H, int64_t HKV,
-                       int64_t HD, float scale, int32_t window);
+/* packed-sequence attention (see quipu_attention_args); every pointer is device memory */
+typedef struct qk_att_args {
+    float *out;
+    const float *q, *k, *v;
+    int64_t ldo, ldq, ldk, ldv;
+    const int32_t *pos, *seg_lo, *seg_hi, *pre_lo, *pre_hi;
+    const float *alibi; /* [H] or NULL */
+    int64_t T, H, HKV, HD;
+    float scale, softcap;
+    int32_t window;
+    int causal;
+} qk_att_args;
+qpError_t qk_attention(qpStream_t s, const qk_att_args *a);
 /* gate = act(gate) * up (up may be NULL); kind as quipu_act_kind */
-qpError_t qk_act(qpStream_t s, float *gate, const float *up, int64_t n, int kind);
-/* log-prob, step 1: for each scored row r (h row rows[r]) and vocabulary block of QK_LP_VBLOCK
- * ids, the block's max, first argmax, sum of exp(logit - max) and target logit */
+qpError_t qk_act(qpStream_t s, float *gate, int64_t ldg, const float *up, int64_t ldu, int64_t rows, int64_t cols, int kind);
+/* log-prob, step 1: for each scored row r (h row rows[r]) and block of QK_LP_VBLOCK ids of the
+ * range [v_lo, v_lo + V) (lm_head points at id v_lo), the block's max, first argmax, sum of
+ * exp(logit - max) and target logit; part[r * ldp + block] */
 #define QK_LP_VBLOCK 1024
-qpError_t qk_logprob_partial(qpStream_t s, qk_lp_partial *part, const float *h, const float *lm_head, const int32_t *rows,
-                             const int32_t *targets, int64_t R, int64_t D, int64_t V);
-/* step 2: the blocks of each row combined in vocabulary order: logprob = target - logsumexp,
- * greedy = (first argmax == target). Also used to merge ranges held by several GPUs. */
-qpError_t qk_logprob_combine(qpStream_t s, double *logprob, uint8_t *greedy, const qk_lp_partial *part, const int32_t *targets,
-                             int64_t R, int64_t n_blocks);
+qpError_t qk_logprob_partial(qpStream_t s, qk_lp_partial *part, int64_t ldp, const float *h, int64_t ldh, const float *lm_head,
+                             const int32_t *rows, const int32_t *targets, int64_t R, int64_t D, int64_t V, int64_t v_lo, float softcap);
+/* step 2: the blocks of each row (block b = ids [b * block, (b + 1) * block)) combined in
+ * vocabulary order: logprob = target - logsumexp, greedy = (first argmax == target). Also merges
+ * the ranges held by several GPUs. */
+qpError_t qk_logprob_combine(qpStream_t s, double *logprob, uint8_t *greedy, const qk_lp_partial *part, int64_t ldp,
+                             const int32_t *targets, int64_t R, int64_t n_blocks, int64_t block);
 
 #endif

@@ -2,15 +2,17 @@
  * block reducing its logits at once to one (max, first argmax, sum of exp, target logit) per row
  * and vocabulary block of QK_LP_VBLOCK ids, so no rows x vocabulary logits ever exist; then a
  * second kernel combines a row's blocks in vocabulary order. No atomics: the same bits on every
- * run and for every batch. Reference: cpu_logprob (src/backend_cpu.c), which does the same
- * online log-sum-exp in double over 4096-id chunks. */
+ * run and for every batch. The partial kernel covers a range of the vocabulary [v_lo, v_lo + V)
+ * (a GPU's share under tensor parallelism); the combine merges concatenated ranges exactly.
+ * Reference: cpu_logprob_partial / cpu_logprob_combine (src/backend_cpu.c), the same split over
+ * 4096-id blocks. */
 #include "tile.cuh"
 
 #define SUB_TILES (QK_LP_VBLOCK / TILE_N)
 
-__global__ static void __launch_bounds__(TILE_THREADS) k_lp_partial(qk_lp_partial *part, const float *h, const float *lm_head,
-                                                                     const int32_t *rows, const int32_t *targets, int64_t R,
-                                                                     int64_t D, int64_t V, int64_t n_blocks) {
+__global__ static void __launch_bounds__(TILE_THREADS) k_lp_partial(qk_lp_partial *part, int64_t ldp, const float *h, int64_t ldh,
+                                                                     const float *lm_head, const int32_t *rows, const int32_t *targets,
+                                                                     int64_t R, int64_t D, int64_t V, int64_t v_lo, float softcap) {
     __shared__ tile_smem sm;
     __shared__ float lg[TILE_M][TILE_N + 1];
     int64_t r0 = (int64_t)blockIdx.y * TILE_M, vb = blockIdx.x;
@@ -18,14 +20,15 @@ __global__ static void __launch_bounds__(TILE_THREADS) k_lp_partial(qk_lp_partia
     /* the state of row r0 + tid, held by threads 0..63 */
     double mx = -INFINITY, sum = 0.0, tgt = 0.0;
     float amax_v = -INFINITY;
-    int32_t amax_i = -1, target = (tid < TILE_M && r0 + tid < R) ? targets[r0 + tid] : -1;
+    int32_t amax_i = -1;
+    int64_t target = (tid < TILE_M && r0 + tid < R) ? (int64_t)targets[r0 + tid] - v_lo : -1; /* in the range's ids */
     for (int st = 0; st < SUB_TILES; st++) {
         int64_t v0 = vb * QK_LP_VBLOCK + (int64_t)st * TILE_N;
         if (v0 >= V) break;
         float acc[4][4];
-        tile_product(acc, &sm, h, rows, R, lm_head, V, D, r0, v0);
+        tile_product(acc, &sm, h, ldh, rows, R, lm_head, V, D, r0, v0);
         for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++) lg[ty * 4 + i][tx * 4 + j] = acc[i][j];
+            for (int j = 0; j < 4; j++) lg[ty * 4 + i][tx * 4 + j] = softcap > 0.0f ? softcap * tanhf(acc[i][j] / softcap) : acc[i][j];
         __syncthreads();
         if (tid < TILE_M && r0 + tid < R) {
             int nv = V - v0 < TILE_N ? (int)(V - v0) : TILE_N;
@@ -38,7 +41,7 @@ __global__ static void __launch_bounds__(TILE_THREADS) k_lp_partial(qk_lp_partia
                 }
             if (cm > amax_v) { /* strict: the first maximum wins */
                 amax_v = cm;
-                amax_i = (int32_t)(v0 + ci);
+                amax_i = (int32_t)(v_lo + v0 + ci);
             }
             double m_new = (double)cm > mx ? (double)cm : mx;
             double s = 0.0;
@@ -56,24 +59,24 @@ __global__ static void __launch_bounds__(TILE_THREADS) k_lp_partial(qk_lp_partia
         p.target = tgt;
         p.amax_v = amax_v;
         p.amax_i = amax_i;
-        part[(r0 + tid) * n_blocks + vb] = p;
+        part[(r0 + tid) * ldp + vb] = p;
     }
 }
 
-qpError_t qk_logprob_partial(qpStream_t s, qk_lp_partial *part, const float *h, const float *lm_head, const int32_t *rows,
-                             const int32_t *targets, int64_t R, int64_t D, int64_t V) {
-    if (R == 0) return qpSuccess;
+qpError_t qk_logprob_partial(qpStream_t s, qk_lp_partial *part, int64_t ldp, const float *h, int64_t ldh, const float *lm_head,
+                             const int32_t *rows, const int32_t *targets, int64_t R, int64_t D, int64_t V, int64_t v_lo, float softcap) {
+    if (R == 0 || V == 0) return qpSuccess;
     int64_t n_blocks = (V + QK_LP_VBLOCK - 1) / QK_LP_VBLOCK;
     dim3 grid((unsigned)n_blocks, (unsigned)((R + TILE_M - 1) / TILE_M));
-    k_lp_partial<<<grid, TILE_THREADS, 0, s>>>(part, h, lm_head, rows, targets, R, D, V, n_blocks);
+    k_lp_partial<<<grid, TILE_THREADS, 0, s>>>(part, ldp, h, ldh, lm_head, rows, targets, R, D, V, v_lo, softcap);
     return qpGetLastError();
 }
 
-__global__ static void k_lp_combine(double *logprob, uint8_t *greedy, const qk_lp_partial *part, const int32_t *targets, int64_t R,
-                                    int64_t n_blocks) {
+__global__ static void k_lp_combine(double *logprob, uint8_t *greedy, const qk_lp_partial *part, int64_t ldp, const int32_t *targets,
+                                    int64_t R, int64_t n_blocks, int64_t block) {
     int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= R) return;
-    const qk_lp_partial *p = part + r * n_blocks;
+    const qk_lp_partial *p = part + r * ldp;
     double m = -INFINITY;
     for (int64_t b = 0; b < n_blocks; b++)
         if (p[b].max > m) m = p[b].max;
@@ -86,15 +89,15 @@ __global__ static void k_lp_combine(double *logprob, uint8_t *greedy, const qk_l
             best = p[b].amax_v;
             arg = p[b].amax_i;
         }
-        if (t >= b * QK_LP_VBLOCK && t < (b + 1) * QK_LP_VBLOCK) tgt = p[b].target;
+        if (t >= b * block && t < (b + 1) * block) tgt = p[b].target;
     }
     logprob[r] = tgt - (m + log(s));
     greedy[r] = (uint8_t)(arg == t);
 }
 
-qpError_t qk_logprob_combine(qpStream_t s, double *logprob, uint8_t *greedy, const qk_lp_partial *part, const int32_t *targets,
-                             int64_t R, int64_t n_blocks) {
+qpError_t qk_logprob_combine(qpStream_t s, double *logprob, uint8_t *greedy, const qk_lp_partial *part, int64_t ldp,
+                             const int32_t *targets, int64_t R, int64_t n_blocks, int64_t block) {
     if (R == 0) return qpSuccess;
-    k_lp_combine<<<(unsigned)((R + 127) / 128), 128, 0, s>>>(logprob, greedy, part, targets, R, n_blocks);
+    k_lp_combine<<<(unsigned)((R + 127) / 128), 128, 0, s>>>(logprob, greedy, part, ldp, targets, R, n_blocks, block);
     return qpGetLastError();
 }

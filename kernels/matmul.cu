@@ -3,12 +3,12 @@
  * A bf16 path through cuBLASLt with a fixed algorithm is next (docs/gpu.md). */
 #include "tile.cuh"
 
-__global__ static void __launch_bounds__(TILE_THREADS) k_matmul(float *y, const float *x, const float *w, const float *bias, int64_t M,
-                                                                 int64_t K, int64_t N, int accumulate) {
+__global__ static void __launch_bounds__(TILE_THREADS) k_matmul(float *y, int64_t ldy, const float *x, int64_t ldx, const float *w,
+                                                                 const float *bias, int64_t M, int64_t K, int64_t N, int accumulate) {
     __shared__ tile_smem sm;
     int64_t m0 = (int64_t)blockIdx.y * TILE_M, n0 = (int64_t)blockIdx.x * TILE_N;
     float acc[4][4];
-    tile_product(acc, &sm, x, NULL, M, w, N, K, m0, n0);
+    tile_product(acc, &sm, x, ldx, NULL, M, w, N, K, m0, n0);
     int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
     for (int i = 0; i < 4; i++) {
         int64_t m = m0 + ty * 4 + i;
@@ -18,19 +18,19 @@ __global__ static void __launch_bounds__(TILE_THREADS) k_matmul(float *y, const 
             if (n >= N) continue;
             float v = acc[i][j];
             if (accumulate) {
-                y[m * N + n] += v + (bias ? bias[n] : 0.0f);
+                y[m * ldy + n] += v + (bias ? bias[n] : 0.0f);
             } else {
                 if (bias) v += bias[n];
-                y[m * N + n] = v;
+                y[m * ldy + n] = v;
             }
         }
     }
 }
 
-qpError_t qk_matmul_f32(qpStream_t s, float *y, const float *x, const float *w, const float *bias, int64_t M, int64_t K, int64_t N,
-                        int accumulate) {
+qpError_t qk_matmul_f32(qpStream_t s, float *y, int64_t ldy, const float *x, int64_t ldx, const float *w, const float *bias, int64_t M,
+                        int64_t K, int64_t N, int accumulate) {
     if (M == 0 || N == 0) return qpSuccess;
     dim3 grid((unsigned)((N + TILE_N - 1) / TILE_N), (unsigned)((M + TILE_M - 1) / TILE_M));
-    k_matmul<<<grid, TILE_THREADS, 0, s>>>(y, x, w, bias, M, K, N, accumulate);
+    k_matmul<<<grid, TILE_THREADS, 0, s>>>(y, ldy, x, ldx, w, bias, M, K, N, accumulate);
     return qpGetLastError();
 }

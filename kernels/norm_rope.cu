@@ -1,5 +1,5 @@
-/* norm_rope.cu — RMSNorm / LayerNorm (one block per row, sums in double reduced in a fixed
- * tree) and rotary embeddings (both layouts, per-dimension frequency factors for llama3
+/* norm_rope.cu — RMSNorm / LayerNorm (one block per group of a row: the whole row, or a head
+ * for QK-norm; sums in double reduced in a fixed tree; the residual add fused in front) and rotary embeddings (both layouts, per-dimension frequency factors for llama3
  * scaling). References: cpu_norm, cpu_rope (src/backend_cpu.c). */
 #include "kernels.h"
 
@@ -18,10 +18,14 @@ __device__ static double block_sum(double v, double *sh) {
     return r;
 }
 
-__global__ static void k_norm(float *y, const float *x, const float *w, const float *b, int64_t D, float eps, int kind) {
+__global__ static void k_norm(float *y, int64_t ldy, float *x, int64_t ldx, const float *res, int64_t ldr, const float *w, const float *b,
+                              int64_t G, int64_t D, float eps, int kind) {
     __shared__ double sh[NORM_THREADS];
-    const float *xr = x + (int64_t)blockIdx.x * D;
-    float *yr = y + (int64_t)blockIdx.x * D;
+    int64_t r = (int64_t)blockIdx.x / G, g = (int64_t)blockIdx.x % G;
+    float *xr = x + r * ldx + g * D;
+    float *yr = y + r * ldy + g * D;
+    if (res) /* x += residual, each element by the thread that reads it below */
+        for (int64_t i = threadIdx.x; i < D; i += NORM_THREADS) xr[i] += res[r * ldr + g * D + i];
     if (kind == 0) {
         double ss = 0.0;
         for (int64_t i = threadIdx.x; i < D; i += NORM_THREADS) ss += (double)xr[i] * xr[i];
@@ -41,13 +45,14 @@ __global__ static void k_norm(float *y, const float *x, const float *w, const fl
     }
 }
 
-qpError_t qk_norm(qpStream_t s, float *y, const float *x, const float *w, const float *b, int64_t rows, int64_t D, float eps, int kind) {
-    if (rows == 0) return qpSuccess;
-    k_norm<<<(unsigned)rows, NORM_THREADS, 0, s>>>(y, x, w, b, D, eps, kind);
+qpError_t qk_norm(qpStream_t s, float *y, int64_t ldy, float *x, int64_t ldx, const float *res, int64_t ldr, const float *w, const float *b,
+                  int64_t rows, int64_t G, int64_t D, float eps, int kind) {
+    if (rows == 0 || G == 0) return qpSuccess;
+    k_norm<<<(unsigned)(rows * G), NORM_THREADS, 0, s>>>(y, ldy, x, ldx, res, ldr, w, b, G, D, eps, kind);
     return qpGetLastError();
 }
 
-__global__ static void k_rope(float *x, const int32_t *pos, const float *ff, int64_t T, int64_t H, int64_t HD, int64_t n_rot,
+__global__ static void k_rope(float *x, int64_t ldx, const int32_t *pos, const float *ff, int64_t T, int64_t H, int64_t HD, int64_t n_rot,
                               float base, float pos_scale, int kind) {
     int64_t half = n_rot / 2;
     int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -61,7 +66,7 @@ __global__ static void k_rope(float *x, const int32_t *pos, const float *ff, int
     float ang = (float)(p * (double)inv);
     float cs = cosf(ang), sn = sinf(ang);
     for (int64_t h = 0; h < H; h++) {
-        float *xh = x + (t * H + h) * HD;
+        float *xh = x + t * ldx + h * HD;
         int64_t i0 = kind == 1 ? 2 * i : i, i1 = kind == 1 ? 2 * i + 1 : i + half;
         float x0 = xh[i0], x1 = xh[i1];
         xh[i0] = x0 * cs - x1 * sn;
@@ -69,10 +74,10 @@ __global__ static void k_rope(float *x, const int32_t *pos, const float *ff, int
     }
 }
 
-qpError_t qk_rope(qpStream_t s, float *x, const int32_t *pos, const float *freq_factors, int64_t T, int64_t H, int64_t HD,
+qpError_t qk_rope(qpStream_t s, float *x, int64_t ldx, const int32_t *pos, const float *freq_factors, int64_t T, int64_t H, int64_t HD,
                   int64_t n_rot, float base, float pos_scale, int kind) {
     if (kind == 0 || T == 0 || n_rot < 2) return qpSuccess;
     int64_t n = T * (n_rot / 2);
-    k_rope<<<(unsigned)((n + 255) / 256), 256, 0, s>>>(x, pos, freq_factors, T, H, HD, n_rot, base, pos_scale, kind);
+    k_rope<<<(unsigned)((n + 255) / 256), 256, 0, s>>>(x, ldx, pos, freq_factors, T, H, HD, n_rot, base, pos_scale, kind);
     return qpGetLastError();
 }

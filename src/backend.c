@@ -94,20 +94,19 @@ int quipu_backend_check(const char *name, const char *dtype, char *why, size_t w
     return 0;
 }
 
-/* the ops quipu_model_forward calls */
+/* the memory calls the forward pass needs; a missing op is refused when called (quipu_op_*) */
 static quipu_status check_ops(quipu_backend *b, quipu_error *err) {
     const quipu_backend_i *i = b->iface;
     struct {
         const char *name;
         int present;
-    } ops[] = {{"buf_alloc", !!i->buf_alloc}, {"buf_free", !!i->buf_free}, {"buf_write", !!i->buf_write}, {"buf_read", !!i->buf_read},
-               {"embed", !!i->embed},         {"add", !!i->add},           {"matmul", !!i->matmul},       {"norm", !!i->norm},
-               {"rope", !!i->rope},           {"attention", !!i->attention}, {"act", !!i->act},          {"logprob", !!i->logprob},
-               {"sync", !!i->sync}};
+    } ops[] = {{"buf_alloc", !!i->buf_alloc}, {"buf_free", !!i->buf_free},   {"buf_size", !!i->buf_size},
+               {"buf_write", !!i->buf_write}, {"buf_read", !!i->buf_read},   {"sync", !!i->sync}};
     for (size_t k = 0; k < sizeof ops / sizeof *ops; k++)
         if (!ops[k].present)
             return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "backend '%s': operation '%s' is unsupported on this backend", i->name,
                                    ops[k].name);
+    if (i->lp_block <= 0) return quipu_error_set(err, QUIPU_ERR_INTERNAL, "backend '%s' declares no log-prob block size", i->name);
     return QUIPU_OK;
 }
 
@@ -145,3 +144,221 @@ int quipu_backend_gpu_count(void) {
 void quipu_backend_free(quipu_backend *b) {
     if (b && b->iface && b->iface->free) b->iface->free(b);
 }
+
+/* ---------------------------------------------------------------- types and views */
+
+size_t quipu_etype_size(quipu_etype t) {
+    switch (t) {
+    case QUIPU_E_F32: return 4;
+    case QUIPU_E_F16: return 2;
+    case QUIPU_E_BF16: return 2;
+    case QUIPU_E_I32: return 4;
+    case QUIPU_E_F64: return 8;
+    case QUIPU_E_U8: return 1;
+    case QUIPU_E_LP: return sizeof(quipu_lp_partial);
+    }
+    return 0;
+}
+
+const char *quipu_etype_name(quipu_etype t) {
+    static const char *names[] = {"f32", "f16", "bf16", "i32", "f64", "u8", "lp"};
+    return (unsigned)t < sizeof names / sizeof *names ? names[t] : "?";
+}
+
+quipu_view quipu_view_of(quipu_buf *buf, quipu_etype type, int64_t rows, int64_t cols) {
+    quipu_view v = {.buf = buf, .off = 0, .type = type, .rows = rows, .cols = cols, .ld = cols};
+    return v;
+}
+
+quipu_view quipu_view_cols(quipu_view v, int64_t col0, int64_t n) {
+    v.off += (size_t)col0 * quipu_etype_size(v.type);
+    v.cols = n;
+    return v;
+}
+
+quipu_view quipu_view_rows(quipu_view v, int64_t row0, int64_t n) {
+    v.off += (size_t)(row0 * v.ld) * quipu_etype_size(v.type);
+    v.rows = n;
+    return v;
+}
+
+quipu_view quipu_view_groups(quipu_view v, int64_t group) {
+    if (group > 0 && v.ld == v.cols && v.cols % group == 0) {
+        v.rows *= v.cols / group;
+        v.cols = v.ld = group;
+    } else {
+        v.rows = -1; /* rejected by the op's check */
+    }
+    return v;
+}
+
+/* ---------------------------------------------------------------- checked ops */
+
+#define QUIPU_OP_FAIL(...) return quipu_error_set(err, QUIPU_ERR_INTERNAL, __VA_ARGS__)
+
+/* a view the op may read or write: present (unless optional), of the type, inside its buffer */
+static quipu_status check_view(quipu_backend *b, const char *op, const char *what, const quipu_view *v, quipu_etype type, int optional,
+                               quipu_error *err) {
+    if (!v->buf) {
+        if (optional) return QUIPU_OK;
+        QUIPU_OP_FAIL("backend '%s': %s: %s is missing", b->iface->name, op, what);
+    }
+    if (v->type != type)
+        QUIPU_OP_FAIL("backend '%s': %s: %s is %s, expected %s", b->iface->name, op, what, quipu_etype_name(v->type), quipu_etype_name(type));
+    if (v->rows < 0 || v->cols < 0 || v->ld < v->cols)
+        QUIPU_OP_FAIL("backend '%s': %s: %s has a bad shape %lld x %lld (ld %lld)", b->iface->name, op, what, (long long)v->rows,
+                      (long long)v->cols, (long long)v->ld);
+    if (v->rows == 0 || v->cols == 0) return QUIPU_OK;
+    size_t es = quipu_etype_size(v->type), cap = b->iface->buf_size(v->buf);
+    /* the last element's end: off + ((rows - 1) * ld + cols) * es, without overflow */
+    uint64_t n = (uint64_t)(v->rows - 1);
+    if (n > (UINT64_MAX - (uint64_t)v->cols) / (uint64_t)(v->ld ? v->ld : 1)) goto out;
+    uint64_t elems = n * (uint64_t)v->ld + (uint64_t)v->cols;
+    if (elems > (UINT64_MAX - v->off) / es) goto out;
+    if (v->off + elems * es <= cap) return QUIPU_OK;
+out:
+    QUIPU_OP_FAIL("backend '%s': %s: %s (%lld x %lld, ld %lld, at byte %zu) runs past its buffer of %zu bytes", b->iface->name, op, what,
+                  (long long)v->rows, (long long)v->cols, (long long)v->ld, v->off, cap);
+}
+
+#define VIEW(what, v, type, optional)                                                                                              \
+    do {                                                                                                                           \
+        quipu_status s_ = check_view(b, OP, what, &(v), type, optional, err);                                                      \
+        if (s_) return s_;                                                                                                         \
+    } while (0)
+#define NEED(cond, ...)                                                                                                            \
+    do {                                                                                                                           \
+        if (!(cond)) QUIPU_OP_FAIL(__VA_ARGS__);                                                                                   \
+    } while (0)
+#define HAS(fn)                                                                                                                    \
+    do {                                                                                                                           \
+        if (!b->iface->fn)                                                                                                         \
+            return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "backend '%s': operation '%s' is unsupported on this backend",   \
+                                   b->iface->name, OP);                                                                            \
+    } while (0)
+
+quipu_status quipu_op_embed(quipu_backend *b, const quipu_embed_args *a, quipu_error *err) {
+    const char *OP = "embed";
+    HAS(embed);
+    VIEW("out", a->out, QUIPU_E_F32, 0);
+    VIEW("table", a->table, QUIPU_E_F32, 0);
+    VIEW("ids", a->ids, QUIPU_E_I32, 0);
+    NEED(a->ids.rows == 1 && a->ids.cols == a->out.rows && a->table.cols == a->out.cols, "embed: shapes disagree");
+    return b->iface->embed(b, a, err);
+}
+
+quipu_status quipu_op_add(quipu_backend *b, const quipu_add_args *a, quipu_error *err) {
+    const char *OP = "add";
+    HAS(add);
+    VIEW("y", a->y, QUIPU_E_F32, 0);
+    VIEW("x", a->x, QUIPU_E_F32, 0);
+    NEED(a->x.rows == a->y.rows && a->x.cols == a->y.cols, "add: shapes disagree");
+    return b->iface->add(b, a, err);
+}
+
+quipu_status quipu_op_matmul(quipu_backend *b, const quipu_matmul_args *a, quipu_error *err) {
+    const char *OP = "matmul";
+    HAS(matmul);
+    VIEW("x", a->x, QUIPU_E_F32, 0);
+    VIEW("w", a->w, QUIPU_E_F32, 0);
+    VIEW("bias", a->bias, QUIPU_E_F32, 1);
+    VIEW("y", a->y, QUIPU_E_F32, 0);
+    VIEW("ws", a->ws, QUIPU_E_U8, 1);
+    NEED(a->x.cols == a->w.cols && a->y.rows == a->x.rows && a->y.cols == a->w.rows && a->w.ld == a->w.cols,
+         "matmul: shapes disagree (x %lld x %lld, w %lld x %lld, y %lld x %lld)", (long long)a->x.rows, (long long)a->x.cols,
+         (long long)a->w.rows, (long long)a->w.cols, (long long)a->y.rows, (long long)a->y.cols);
+    NEED(!a->bias.buf || (a->bias.rows == 1 && a->bias.cols == a->w.rows), "matmul: bias shape");
+    return b->iface->matmul(b, a, err);
+}
+
+quipu_status quipu_op_norm(quipu_backend *b, const quipu_norm_args *a, quipu_error *err) {
+    const char *OP = "norm";
+    HAS(norm);
+    VIEW("x", a->x, QUIPU_E_F32, 0);
+    VIEW("y", a->y, QUIPU_E_F32, 0);
+    VIEW("w", a->w, QUIPU_E_F32, 1);
+    VIEW("b", a->b, QUIPU_E_F32, 1);
+    VIEW("residual", a->residual, QUIPU_E_F32, 1);
+    int64_t g = a->group > 0 ? a->group : a->x.cols;
+    NEED(g > 0 && a->x.cols % g == 0 && a->y.rows == a->x.rows && a->y.cols == a->x.cols, "norm: shapes disagree");
+    NEED((!a->w.buf || a->w.cols == g) && (!a->b.buf || a->b.cols == g), "norm: weight width %lld, group %lld", (long long)a->w.cols, (long long)g);
+    NEED(!a->residual.buf || (a->residual.rows == a->x.rows && a->residual.cols == a->x.cols), "norm: residual shape");
+    return b->iface->norm(b, a, err);
+}
+
+quipu_status quipu_op_rope(quipu_backend *b, const quipu_rope_args *a, quipu_error *err) {
+    const char *OP = "rope";
+    HAS(rope);
+    VIEW("x", a->x, QUIPU_E_F32, 0);
+    VIEW("pos", a->pos, QUIPU_E_I32, 0);
+    VIEW("freq_factors", a->freq_factors, QUIPU_E_F32, 1);
+    NEED(a->x.cols == a->n_heads * a->head_dim && a->pos.cols == a->x.rows && a->n_rot >= 0 && a->n_rot <= a->head_dim && a->n_rot % 2 == 0,
+         "rope: shapes disagree");
+    NEED(!a->freq_factors.buf || a->freq_factors.cols >= a->n_rot / 2, "rope: too few frequency factors");
+    return b->iface->rope(b, a, err);
+}
+
+quipu_status quipu_op_attention(quipu_backend *b, const quipu_attention_args *a, quipu_error *err) {
+    const char *OP = "attention";
+    HAS(attention);
+    int64_t T = a->q.rows, H = a->n_heads, HKV = a->n_heads_kv, HD = a->head_dim;
+    VIEW("q", a->q, QUIPU_E_F32, 0);
+    VIEW("k", a->k, QUIPU_E_F32, 0);
+    VIEW("v", a->v, QUIPU_E_F32, 0);
+    VIEW("out", a->out, QUIPU_E_F32, 0);
+    VIEW("pos", a->lay.pos, QUIPU_E_I32, 0);
+    VIEW("seg_lo", a->lay.seg_lo, QUIPU_E_I32, 0);
+    VIEW("seg_hi", a->lay.seg_hi, QUIPU_E_I32, 0);
+    VIEW("pre_lo", a->lay.pre_lo, QUIPU_E_I32, 0);
+    VIEW("pre_hi", a->lay.pre_hi, QUIPU_E_I32, 0);
+    VIEW("alibi", a->alibi, QUIPU_E_F32, 1);
+    VIEW("ws", a->ws, QUIPU_E_U8, 1);
+    NEED(H > 0 && HKV > 0 && H % HKV == 0 && HD > 0, "attention: %lld heads, %lld key-value heads", (long long)H, (long long)HKV);
+    NEED(a->q.cols == H * HD && a->k.cols == HKV * HD && a->v.cols == HKV * HD && a->out.cols == H * HD && a->k.rows == T &&
+             a->v.rows == T && a->out.rows == T,
+         "attention: shapes disagree");
+    NEED(a->lay.pos.cols == T && a->lay.seg_lo.cols == T && a->lay.seg_hi.cols == T && a->lay.pre_lo.cols == T && a->lay.pre_hi.cols == T,
+         "attention: layout of %lld tokens for %lld", (long long)a->lay.pos.cols, (long long)T);
+    NEED(!a->alibi.buf || a->alibi.cols == H, "attention: %lld ALiBi slopes for %lld heads", (long long)a->alibi.cols, (long long)H);
+    return b->iface->attention(b, a, err);
+}
+
+quipu_status quipu_op_act(quipu_backend *b, const quipu_act_args *a, quipu_error *err) {
+    const char *OP = "act";
+    HAS(act);
+    VIEW("gate", a->gate, QUIPU_E_F32, 0);
+    VIEW("up", a->up, QUIPU_E_F32, 1);
+    NEED(!a->up.buf || (a->up.rows == a->gate.rows && a->up.cols == a->gate.cols), "act: shapes disagree");
+    return b->iface->act(b, a, err);
+}
+
+quipu_status quipu_op_logprob_partial(quipu_backend *b, const quipu_logprob_args *a, quipu_error *err) {
+    const char *OP = "logprob_partial";
+    HAS(logprob_partial);
+    int64_t blk = b->iface->lp_block, R = a->rows.cols;
+    VIEW("h", a->h, QUIPU_E_F32, 0);
+    VIEW("lm_head", a->lm_head, QUIPU_E_F32, 0);
+    VIEW("rows", a->rows, QUIPU_E_I32, 0);
+    VIEW("targets", a->targets, QUIPU_E_I32, 0);
+    VIEW("part", a->part, QUIPU_E_LP, 0);
+    VIEW("ws", a->ws, QUIPU_E_U8, 1);
+    NEED(a->h.cols == a->lm_head.cols && a->lm_head.ld == a->lm_head.cols && a->targets.cols == R, "logprob: shapes disagree");
+    NEED(a->v_lo >= 0 && a->v_lo % blk == 0, "logprob: range start %lld is not a multiple of the block (%lld)", (long long)a->v_lo, (long long)blk);
+    NEED(a->part.rows == R && a->part.cols == (a->lm_head.rows + blk - 1) / blk, "logprob: %lld x %lld partials for %lld rows x %lld ids",
+         (long long)a->part.rows, (long long)a->part.cols, (long long)R, (long long)a->lm_head.rows);
+    return b->iface->logprob_partial(b, a, err);
+}
+
+quipu_status quipu_op_logprob_combine(quipu_backend *b, const quipu_combine_args *a, quipu_error *err) {
+    const char *OP = "logprob_combine";
+    HAS(logprob_combine);
+    int64_t R = a->targets.cols;
+    VIEW("part", a->part, QUIPU_E_LP, 0);
+    VIEW("targets", a->targets, QUIPU_E_I32, 0);
+    VIEW("logprob", a->logprob, QUIPU_E_F64, 0);
+    VIEW("greedy", a->greedy, QUIPU_E_U8, 0);
+    NEED(a->block > 0 && a->part.rows == R && a->logprob.cols == R && a->greedy.cols == R, "logprob_combine: shapes disagree");
+    return b->iface->logprob_combine(b, a, err);
+}
+
+quipu_status quipu_op_sync(quipu_backend *b, quipu_error *err) { return b->iface->sync(b, err); }

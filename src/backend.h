@@ -18,92 +18,168 @@ typedef enum { QUIPU_NORM_RMS, QUIPU_NORM_LAYER } quipu_norm_kind;
 typedef enum { QUIPU_ROPE_NONE, QUIPU_ROPE_NORM /* adjacent pairs */, QUIPU_ROPE_NEOX /* halves */ } quipu_rope_kind;
 typedef enum { QUIPU_ACT_SILU, QUIPU_ACT_GELU_TANH, QUIPU_ACT_GELU_ERF } quipu_act_kind;
 
-/* y[T, n_out] = x[T, n_in] * w[n_out, n_in]^T (+ bias[n_out]) (+ y if accumulate).
+/* Element types of backend memory. Weights and activations are F32 on every backend today;
+ * the other float types are for weights a GPU keeps in half precision. */
+typedef enum quipu_etype {
+    QUIPU_E_F32, QUIPU_E_F16, QUIPU_E_BF16, QUIPU_E_I32, QUIPU_E_F64, QUIPU_E_U8,
+    QUIPU_E_LP /* quipu_lp_partial records */
+} quipu_etype;
+size_t quipu_etype_size(quipu_etype t);
+const char *quipu_etype_name(quipu_etype t);
+
+/* A typed 2-D view of backend memory: rows x cols elements of one type, row r starting at byte
+ * off + r * ld * size(type). Every op argument is a view, so a slice of a fused projection
+ * (the K columns of a [T, QD + 2 KD] QKV output) is passed without a copy. A view whose buf is
+ * NULL is absent (an optional bias, no ALiBi). */
+typedef struct quipu_view {
+    quipu_buf *buf;
+    size_t off;        /* bytes */
+    quipu_etype type;
+    int64_t rows, cols;
+    int64_t ld;        /* elements between row starts, >= cols */
+} quipu_view;
+
+/* rows x cols, dense, at byte offset 0 */
+quipu_view quipu_view_of(quipu_buf *buf, quipu_etype type, int64_t rows, int64_t cols);
+/* columns [col0, col0 + n) of v */
+quipu_view quipu_view_cols(quipu_view v, int64_t col0, int64_t n);
+/* rows [row0, row0 + n) of v */
+quipu_view quipu_view_rows(quipu_view v, int64_t row0, int64_t n);
+/* v reshaped to rows * (cols / group) rows of group elements; v must be dense (ld == cols) */
+quipu_view quipu_view_groups(quipu_view v, int64_t group);
+
+/* out[T, D] = table[ids[t], :] * scale (ids: I32, 1 x T) */
+typedef struct quipu_embed_args {
+    quipu_view out, table, ids;
+    float scale;
+} quipu_embed_args;
+
+/* y += x, elementwise over equal shapes */
+typedef struct quipu_add_args {
+    quipu_view y, x;
+} quipu_add_args;
+
+/* y[T, N] = x[T, K] * w[N, K]^T (+ bias[1, N]) (+ y if accumulate).
  * Results for a row never depend on the other rows (batch invariance). */
 typedef struct quipu_matmul_args {
-    const quipu_buf *x; size_t x_off;   /* offsets in floats */
-    const quipu_buf *w;                 /* [n_out, n_in] */
-    const quipu_buf *bias;              /* [n_out] or NULL */
-    quipu_buf *y; size_t y_off;
-    int64_t n_tokens, n_in, n_out;
+    quipu_view x, w, bias, y;
     int accumulate;
+    quipu_view ws;           /* workspace (quipu_backend_i.workspace_bytes) */
 } quipu_matmul_args;
 
-/* y[T, D] = norm(x) * w (+ b); for RMS: x / sqrt(mean(x^2) + eps). n_rows rows of width D
- * (also used per head for QK-norm with D = HD). */
+/* With a residual: x += residual first (x is written), then y = norm(x) (the pre-norm block's
+ * add fused with the next norm). Each row of x is normalized in groups of `group` elements
+ * (0: the whole row), so QK-norm per head is one call with group = HD. y may alias x.
+ * RMS: x / sqrt(mean(x^2) + eps) * w; LayerNorm: (x - mean) / sqrt(var + eps) * w + b. */
 typedef struct quipu_norm_args {
-    const quipu_buf *x; quipu_buf *y;
-    const quipu_buf *w; const quipu_buf *b; /* b only for LayerNorm, may be NULL */
-    int64_t n_rows, dim;
+    quipu_view x, y, w, b, residual;
+    int64_t group;
     float eps;
     quipu_norm_kind kind;
 } quipu_norm_args;
 
-/* In place on x[T, n_heads, HD]: rotates the first n_rot dims of each head by pos[t]. */
+/* In place on x[T, n_heads * HD]: rotates the first n_rot dims of each head by pos[t]
+ * (I32, 1 x T) * pos_scale, frequencies base^(-2i/n_rot) / freq_factors[i] (llama3 scaling). */
 typedef struct quipu_rope_args {
-    quipu_buf *x;
-    const quipu_buf *pos;        /* int32 [T] */
-    const quipu_buf *freq_factors; /* float [n_rot/2] or NULL (llama3 scaling) */
-    int64_t n_tokens, n_heads, head_dim, n_rot;
-    float base, pos_scale;       /* pos_scale: 1/linear scaling factor */
+    quipu_view x, pos, freq_factors;
+    int64_t n_heads, head_dim, n_rot;
+    float base, pos_scale;
     quipu_rope_kind kind;
 } quipu_rope_args;
 
-/* out[T, H*HD] = softmax(q k^T * scale + mask) v over packed sequences that may share a prompt
- * (a prefix tree of depth one: a prompt segment followed by several continuation segments).
- * Query t sees the keys of the shared prefix [pre_lo[t], pre_hi[t]) and of its own segment
- * [seg_lo[t], t]; with a window W, only keys s with pos[t] - pos[s] < W. Keys are visited in that
- * order (prefix, then own segment), so a token's result is the same bits whether its prompt is
- * shared or repeated. Host arrays of n_tokens entries. */
+/* The packed batch's attention layout, I32 vectors of T entries in backend memory, uploaded once
+ * per batch: pos (position in its own sequence), seg_lo/seg_hi (the token's own segment
+ * [seg_lo, seg_hi)), pre_lo/pre_hi (the shared prompt range it also sees; empty when equal). */
+typedef struct quipu_batch_layout {
+    quipu_view pos, seg_lo, seg_hi, pre_lo, pre_hi;
+} quipu_batch_layout;
+
+/* out[T, H*HD] = softmax(mask(softcap(q k^T * scale) + alibi)) v over packed sequences that may
+ * share a prompt (a prefix tree of depth one). Query t sees the keys of its shared prefix
+ * [pre_lo, pre_hi) and of its own segment: [seg_lo, t] when causal, [seg_lo, seg_hi) when
+ * bidirectional. With a window W only keys with |pos[t] - pos[s]| < W (causal: pos[t] - pos[s]).
+ * Keys are visited in that order (prefix, then own segment), so a token's result is the same
+ * bits whether its prompt is shared or repeated. softcap > 0: s = softcap * tanh(s / softcap).
+ * alibi (F32, 1 x H, optional): s += slope[h] * (pos[s] - pos[t]). q/k/v rows may be strided
+ * (slices of one fused QKV GEMM). */
 typedef struct quipu_attention_args {
-    const quipu_buf *q; const quipu_buf *k; const quipu_buf *v; /* [T,H,HD], [T,HKV,HD] x2 */
-    quipu_buf *out;
-    const int32_t *pos;         /* position of each token in its own sequence */
-    const int32_t *seg_lo;      /* first token of the query's own segment */
-    const int32_t *pre_lo, *pre_hi; /* shared prefix range (empty: pre_lo == pre_hi) */
-    int64_t n_tokens, n_heads, n_heads_kv, head_dim;
-    float scale;
+    quipu_view q, k, v, out;  /* [T, H*HD], [T, HKV*HD] x2, [T, H*HD] */
+    quipu_batch_layout lay;
+    quipu_view alibi;
+    int64_t n_heads, n_heads_kv, head_dim;
+    float scale, softcap;
     int32_t window;
+    int causal;
+    quipu_view ws;
 } quipu_attention_args;
 
-/* y[T, F] = act(gate[T, F]) * up[T, F]   (gated) or act(x) in place (up == NULL) */
+/* gate = act(gate) * up (gated) or act(gate) (up absent), elementwise */
 typedef struct quipu_act_args {
-    quipu_buf *gate; const quipu_buf *up;
-    int64_t n;
+    quipu_view gate, up;
     quipu_act_kind kind;
 } quipu_act_args;
 
-/* For each scored row r: logits = h[row_r] * lm_head^T over the whole vocabulary in chunks of
- * chunk_rows with an online log-sum-exp, so the [rows, V] logits never exist:
- * logprob[r] = logit[target_r] - logsumexp(logits); greedy[r] = (argmax == target_r). */
+/* The log-prob in two steps, so the [rows, V] logits never exist and a vocabulary split across
+ * GPUs merges exactly. Step 1 (logprob_partial): lm_head holds the ids [v_lo, v_lo + n), v_lo a
+ * multiple of the backend's lp_block; for each scored row r (h row rows[r]) and each block j of
+ * lp_block ids of that range, part[r, j] = the block's max logit, its first argmax (a vocabulary
+ * id), the sum of exp(logit - max) and the target's logit (0 when the target is elsewhere).
+ * Step 2 (logprob_combine): the blocks of a row, in vocabulary order (block j holds the ids
+ * [j * block, (j + 1) * block); the ranges of several GPUs are concatenated), merged: the max
+ * over blocks, then the sum of sumexp * exp(max_j - max) in block order; logprob = target -
+ * (max + log(sum)), greedy = (first argmax == target). softcap > 0 caps logits (Gemma 2). */
+typedef struct quipu_lp_partial {
+    double max, sumexp, target;
+    float amax_v;
+    int32_t amax_i;
+} quipu_lp_partial;
+
 typedef struct quipu_logprob_args {
-    const quipu_buf *h;           /* [T, D] final hidden states (normed) */
-    const quipu_buf *lm_head;     /* [V, D] */
-    const int32_t *rows;          /* host [n_rows]: token row in h */
-    const int32_t *targets;       /* host [n_rows]: target id */
-    int64_t n_rows, dim, n_vocab;
-    double *logprob;              /* host [n_rows] */
-    uint8_t *greedy;              /* host [n_rows] */
+    quipu_view h;            /* [T, D] final hidden states (normed) */
+    quipu_view lm_head;      /* [n, D]: vocabulary ids v_lo .. v_lo + n - 1 */
+    quipu_view rows, targets; /* I32, 1 x R */
+    int64_t v_lo;
+    float softcap;
+    quipu_view part;         /* LP records, R x n_blocks (n_blocks = ceil(n / lp_block)) */
+    quipu_view ws;
 } quipu_logprob_args;
+
+typedef struct quipu_combine_args {
+    quipu_view part;         /* LP records, R x n_blocks, as logprob_partial wrote them */
+    quipu_view targets;      /* I32, 1 x R */
+    int64_t block;           /* ids per block (lp_block) */
+    quipu_view logprob;      /* F64, 1 x R */
+    quipu_view greedy;       /* U8, 1 x R */
+} quipu_combine_args;
+
+/* What the forward pass will ask of the ops, for the workspace the backend needs (the largest
+ * over ops; ops share it, run one at a time). */
+typedef struct quipu_ws_dims {
+    int64_t max_tokens, max_rows, max_width, dim, n_heads;
+} quipu_ws_dims;
 
 typedef struct quipu_backend_i {
     const char *name;
+    int64_t lp_block;        /* vocabulary ids per log-prob partial */
     void (*free)(quipu_backend *b);
     /* memory */
     quipu_buf *(*buf_alloc)(quipu_backend *b, size_t n_bytes, quipu_error *err);
     void (*buf_free)(quipu_backend *b, quipu_buf *buf);
     void *(*buf_host_ptr)(quipu_buf *buf); /* NULL if not host-visible */
+    size_t (*buf_size)(const quipu_buf *buf);
     quipu_status (*buf_write)(quipu_backend *b, quipu_buf *dst, size_t off_bytes, const void *src, size_t n, quipu_error *err);
     quipu_status (*buf_read)(quipu_backend *b, const quipu_buf *src, size_t off_bytes, void *dst, size_t n, quipu_error *err);
-    /* ops */
-    quipu_status (*embed)(quipu_backend *b, quipu_buf *out, const quipu_buf *table, const quipu_buf *ids, int64_t n_tokens, int64_t dim, float scale, quipu_error *err);
-    quipu_status (*add)(quipu_backend *b, quipu_buf *y, const quipu_buf *x, int64_t n, quipu_error *err); /* y += x */
+    size_t (*workspace_bytes)(quipu_backend *b, const quipu_ws_dims *d);
+    /* ops: arguments are checked by the wrappers below before they reach a backend */
+    quipu_status (*embed)(quipu_backend *b, const quipu_embed_args *a, quipu_error *err);
+    quipu_status (*add)(quipu_backend *b, const quipu_add_args *a, quipu_error *err);
     quipu_status (*matmul)(quipu_backend *b, const quipu_matmul_args *a, quipu_error *err);
     quipu_status (*norm)(quipu_backend *b, const quipu_norm_args *a, quipu_error *err);
     quipu_status (*rope)(quipu_backend *b, const quipu_rope_args *a, quipu_error *err);
     quipu_status (*attention)(quipu_backend *b, const quipu_attention_args *a, quipu_error *err);
     quipu_status (*act)(quipu_backend *b, const quipu_act_args *a, quipu_error *err);
-    quipu_status (*logprob)(quipu_backend *b, const quipu_logprob_args *a, quipu_error *err);
+    quipu_status (*logprob_partial)(quipu_backend *b, const quipu_logprob_args *a, quipu_error *err);
+    quipu_status (*logprob_combine)(quipu_backend *b, const quipu_combine_args *a, quipu_error *err);
     quipu_status (*sync)(quipu_backend *b, quipu_error *err);
 } quipu_backend_i;
 
@@ -112,6 +188,20 @@ struct quipu_backend {
     void *ctx;
     int n_threads;
 };
+
+/* The ops as the forward pass calls them (backend.c): each checks its views (types, shapes,
+ * bounds inside their buffers) and that the backend has the op, so a missing op or a wrong
+ * shape is a clear error, never a NULL call or an out-of-bounds kernel. */
+quipu_status quipu_op_embed(quipu_backend *b, const quipu_embed_args *a, quipu_error *err);
+quipu_status quipu_op_add(quipu_backend *b, const quipu_add_args *a, quipu_error *err);
+quipu_status quipu_op_matmul(quipu_backend *b, const quipu_matmul_args *a, quipu_error *err);
+quipu_status quipu_op_norm(quipu_backend *b, const quipu_norm_args *a, quipu_error *err);
+quipu_status quipu_op_rope(quipu_backend *b, const quipu_rope_args *a, quipu_error *err);
+quipu_status quipu_op_attention(quipu_backend *b, const quipu_attention_args *a, quipu_error *err);
+quipu_status quipu_op_act(quipu_backend *b, const quipu_act_args *a, quipu_error *err);
+quipu_status quipu_op_logprob_partial(quipu_backend *b, const quipu_logprob_args *a, quipu_error *err);
+quipu_status quipu_op_logprob_combine(quipu_backend *b, const quipu_combine_args *a, quipu_error *err);
+quipu_status quipu_op_sync(quipu_backend *b, quipu_error *err);
 
 /* backend.c: the registry. Creates a backend by name ("cpu", "cuda", "hip"); names not built
  * into this quipu give QUIPU_ERR_UNSUPPORTED with a message naming the build option, and a

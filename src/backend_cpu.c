@@ -58,93 +58,121 @@ static quipu_status cpu_buf_read(quipu_backend *b, const quipu_buf *src, size_t 
     return QUIPU_OK;
 }
 
-static quipu_status cpu_embed(quipu_backend *b, quipu_buf *out, const quipu_buf *table, const quipu_buf *ids,
-                              int64_t n_tokens, int64_t dim, float scale, quipu_error *err) {
-    float *o = out->data;              /* [T, D] */
-    const float *tab = table->data;    /* [V, D] */
-    const int32_t *id = ids->data;     /* [T] */
-    int64_t n_vocab = (int64_t)(table->size / sizeof(float) / (size_t)dim);
-    for (int64_t t = 0; t < n_tokens; t++)
-        if (id[t] < 0 || id[t] >= n_vocab)
-            return quipu_error_set(err, QUIPU_ERR_INVALID, "token id %d outside the embedding table (%lld rows)", id[t], (long long)n_vocab);
+static size_t cpu_buf_size(const quipu_buf *buf) { return buf ? buf->size : 0; }
+
+/* element 0 of a view (NULL when absent); the wrappers of backend.c have checked its bounds */
+static void *P(quipu_view v) { return v.buf ? (char *)v.buf->data + v.off : NULL; }
+#define F32(v) ((float *)P(v))
+#define I32(v) ((int32_t *)P(v))
+
+/* the workspace: per-thread attention scratch, the log-prob's gathered rows and logits block,
+ * a matmul's product before accumulation; the ops share it, one at a time */
+static size_t cpu_workspace_bytes(quipu_backend *b, const quipu_ws_dims *d) {
+    size_t T = (size_t)d->max_tokens, R = (size_t)d->max_rows;
+    size_t att = (size_t)b->n_threads * T * (sizeof(float) + sizeof(int32_t));
+    size_t lp = R * (size_t)d->dim * sizeof(float) + R * QUIPU_CPU_VOCAB_CHUNK * sizeof(float);
+    size_t mm = T * (size_t)d->max_width * sizeof(float);
+    size_t m = att > lp ? att : lp;
+    return m > mm ? m : mm;
+}
+
+static quipu_status need_ws(const quipu_view *ws, size_t n, const char *op, quipu_error *err) {
+    size_t have = ws->buf ? ws->buf->size - ws->off : 0;
+    if (n <= have) return QUIPU_OK;
+    return quipu_error_set(err, QUIPU_ERR_INTERNAL, "cpu backend: %s needs %zu bytes of workspace, has %zu", op, n, have);
+}
+
+static quipu_status cpu_embed(quipu_backend *b, const quipu_embed_args *a, quipu_error *err) {
+    const int32_t *id = I32(a->ids);
+    int64_t T = a->out.rows, D = a->out.cols, V = a->table.rows;
+    for (int64_t t = 0; t < T; t++)
+        if (id[t] < 0 || id[t] >= V)
+            return quipu_error_set(err, QUIPU_ERR_INVALID, "token id %d outside the embedding table (%lld rows)", id[t], (long long)V);
+    float *o = F32(a->out);
+    const float *tab = F32(a->table);
 #pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < n_tokens; t++) {
-        const float *row = tab + (int64_t)id[t] * dim;
-        for (int64_t i = 0; i < dim; i++) o[t * dim + i] = row[i] * scale;
+    for (int64_t t = 0; t < T; t++) {
+        const float *row = tab + (int64_t)id[t] * a->table.ld;
+        float *ot = o + t * a->out.ld;
+        for (int64_t i = 0; i < D; i++) ot[i] = row[i] * a->scale;
     }
     return QUIPU_OK;
 }
 
-static quipu_status cpu_add(quipu_backend *b, quipu_buf *y, const quipu_buf *x, int64_t n, quipu_error *err) {
-    float *yy = y->data;
-    const float *xx = x->data;
+static quipu_status cpu_add(quipu_backend *b, const quipu_add_args *a, quipu_error *err) {
+    float *y = F32(a->y);
+    const float *x = F32(a->x);
+    int64_t n = a->y.cols;
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) yy[i] += xx[i];
+    for (int64_t r = 0; r < a->y.rows; r++)
+        for (int64_t i = 0; i < n; i++) y[r * a->y.ld + i] += x[r * a->x.ld + i];
     return QUIPU_OK;
 }
 
-/* y[T, n_out] = x[T, n_in] w^T (+ bias) (+ y), the GEMM batch invariant (gemm_cpu.h) */
+/* y[T, N] = x[T, K] w^T (+ bias) (+ y), the GEMM batch invariant (gemm_cpu.h) */
 static quipu_status cpu_matmul(quipu_backend *b, const quipu_matmul_args *a, quipu_error *err) {
-    const float *x = (const float *)a->x->data + a->x_off;
-    const float *w = a->w->data;
-    const float *bias = a->bias ? a->bias->data : NULL;
-    float *y = (float *)a->y->data + a->y_off;
-    int64_t T = a->n_tokens, n_out = a->n_out;
+    const float *x = F32(a->x), *w = F32(a->w), *bias = F32(a->bias);
+    float *y = F32(a->y);
+    int64_t T = a->x.rows, K = a->x.cols, N = a->w.rows, ldy = a->y.ld;
     if (T <= 0) return QUIPU_OK;
     if (a->accumulate) {
-        float *tmp = malloc((size_t)(T * n_out) * sizeof(float));
-        if (!tmp) return quipu_error_set(err, QUIPU_ERR_NOMEM, "cpu backend: out of memory");
-        quipu_gemm_cpu(tmp, n_out, x, w, T, a->n_in, n_out);
-        for (int64_t i = 0; i < T * n_out; i++) y[i] += tmp[i] + (bias ? bias[i % n_out] : 0.0f);
-        free(tmp);
+        quipu_status st = need_ws(&a->ws, (size_t)(T * N) * sizeof(float), "matmul", err);
+        if (st) return st;
+        float *tmp = F32(a->ws);
+        quipu_gemm_cpu_ld(tmp, N, x, a->x.ld, w, T, K, N);
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t j = 0; j < N; j++) y[t * ldy + j] += tmp[t * N + j] + (bias ? bias[j] : 0.0f);
         return QUIPU_OK;
     }
-    quipu_gemm_cpu(y, n_out, x, w, T, a->n_in, n_out);
+    quipu_gemm_cpu_ld(y, ldy, x, a->x.ld, w, T, K, N);
     if (bias) {
 #pragma omp parallel for schedule(static)
         for (int64_t t = 0; t < T; t++)
-            for (int64_t j = 0; j < n_out; j++) y[t * n_out + j] += bias[j];
+            for (int64_t j = 0; j < N; j++) y[t * ldy + j] += bias[j];
     }
     return QUIPU_OK;
 }
 
 static quipu_status cpu_norm(quipu_backend *b, const quipu_norm_args *a, quipu_error *err) {
-    const float *x = a->x->data;
-    float *y = a->y->data;
-    const float *w = a->w ? a->w->data : NULL;
-    const float *bb = a->b ? a->b->data : NULL;
-    int64_t D = a->dim;
+    float *x = F32(a->x), *y = F32(a->y);
+    const float *res = F32(a->residual), *w = F32(a->w), *bb = F32(a->b);
+    int64_t C = a->x.cols, D = a->group > 0 ? a->group : C, G = C / D;
 #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < a->n_rows; r++) {
-        const float *xr = x + r * D;
-        float *yr = y + r * D;
-        if (a->kind == QUIPU_NORM_RMS) {
-            double ss = 0.0;
-            for (int64_t i = 0; i < D; i++) ss += (double)xr[i] * xr[i];
-            float inv = (float)(1.0 / sqrt(ss / (double)D + (double)a->eps));
-            for (int64_t i = 0; i < D; i++) yr[i] = xr[i] * inv * (w ? w[i] : 1.0f);
-        } else {
-            double mean = 0.0, var = 0.0;
-            for (int64_t i = 0; i < D; i++) mean += xr[i];
-            mean /= (double)D;
-            for (int64_t i = 0; i < D; i++) var += ((double)xr[i] - mean) * ((double)xr[i] - mean);
-            var /= (double)D;
-            float inv = (float)(1.0 / sqrt(var + (double)a->eps));
-            for (int64_t i = 0; i < D; i++)
-                yr[i] = (float)((double)xr[i] - mean) * inv * (w ? w[i] : 1.0f) + (bb ? bb[i] : 0.0f);
+    for (int64_t r = 0; r < a->x.rows; r++) {
+        float *xr0 = x + r * a->x.ld;
+        float *yr0 = y + r * a->y.ld;
+        if (res)
+            for (int64_t i = 0; i < C; i++) xr0[i] += res[r * a->residual.ld + i];
+        for (int64_t g = 0; g < G; g++) {
+            const float *xr = xr0 + g * D;
+            float *yr = yr0 + g * D;
+            if (a->kind == QUIPU_NORM_RMS) {
+                double ss = 0.0;
+                for (int64_t i = 0; i < D; i++) ss += (double)xr[i] * xr[i];
+                float inv = (float)(1.0 / sqrt(ss / (double)D + (double)a->eps));
+                for (int64_t i = 0; i < D; i++) yr[i] = xr[i] * inv * (w ? w[i] : 1.0f);
+            } else {
+                double mean = 0.0, var = 0.0;
+                for (int64_t i = 0; i < D; i++) mean += xr[i];
+                mean /= (double)D;
+                for (int64_t i = 0; i < D; i++) var += ((double)xr[i] - mean) * ((double)xr[i] - mean);
+                var /= (double)D;
+                float inv = (float)(1.0 / sqrt(var + (double)a->eps));
+                for (int64_t i = 0; i < D; i++) yr[i] = (float)((double)xr[i] - mean) * inv * (w ? w[i] : 1.0f) + (bb ? bb[i] : 0.0f);
+            }
         }
     }
     return QUIPU_OK;
 }
 
 static quipu_status cpu_rope(quipu_backend *b, const quipu_rope_args *a, quipu_error *err) {
-    float *x = a->x->data;
-    const int32_t *pos = a->pos->data;
-    const float *ff = a->freq_factors ? a->freq_factors->data : NULL;
+    float *x = F32(a->x);
+    const int32_t *pos = I32(a->pos);
+    const float *ff = F32(a->freq_factors);
     int64_t HD = a->head_dim, half = a->n_rot / 2;
     if (a->kind == QUIPU_ROPE_NONE) return QUIPU_OK;
 #pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < a->n_tokens; t++) {
+    for (int64_t t = 0; t < a->x.rows; t++) {
         double p = (double)pos[t] * (double)a->pos_scale;
         for (int64_t i = 0; i < half; i++) {
             /* inv_freq as HF computes it: base^(-2i/n_rot) in fp32 */
@@ -153,7 +181,7 @@ static quipu_status cpu_rope(quipu_backend *b, const quipu_rope_args *a, quipu_e
             float ang = (float)(p * (double)inv);
             float cs = cosf(ang), sn = sinf(ang);
             for (int64_t h = 0; h < a->n_heads; h++) {
-                float *xh = x + (t * a->n_heads + h) * HD;
+                float *xh = x + t * a->x.ld + h * HD;
                 int64_t i0, i1;
                 if (a->kind == QUIPU_ROPE_NORM) {
                     i0 = 2 * i;
@@ -172,41 +200,46 @@ static quipu_status cpu_rope(quipu_backend *b, const quipu_rope_args *a, quipu_e
 }
 
 static quipu_status cpu_attention(quipu_backend *b, const quipu_attention_args *a, quipu_error *err) {
-    const float *q = a->q->data, *k = a->k->data, *v = a->v->data;
-    float *out = a->out->data;
-    int64_t T = a->n_tokens, H = a->n_heads, HKV = a->n_heads_kv, HD = a->head_dim, group = H / HKV;
-    int64_t max_keys = 1;
-    for (int64_t t = 0; t < T; t++) {
-        int64_t nk = (int64_t)(a->pre_hi[t] - a->pre_lo[t]) + (t - a->seg_lo[t] + 1);
-        if (nk > max_keys) max_keys = nk;
-    }
-    int failed = 0;
-#pragma omp parallel
+    const float *q = F32(a->q), *k = F32(a->k), *v = F32(a->v), *slope = F32(a->alibi);
+    float *out = F32(a->out);
+    const int32_t *pos = I32(a->lay.pos), *seg_lo = I32(a->lay.seg_lo), *seg_hi = I32(a->lay.seg_hi);
+    const int32_t *pre_lo = I32(a->lay.pre_lo), *pre_hi = I32(a->lay.pre_hi);
+    int64_t T = a->q.rows, H = a->n_heads, HKV = a->n_heads_kv, HD = a->head_dim, group = H / HKV;
+    int64_t ldq = a->q.ld, ldk = a->k.ld, ldv = a->v.ld, ldo = a->out.ld;
+    int nth = b->n_threads;
+    for (int64_t t = 0; t < T; t++) /* the ranges index the batch: checked before any key is read */
+        if (seg_lo[t] < 0 || seg_lo[t] > t || seg_hi[t] <= t || seg_hi[t] > T || pre_lo[t] < 0 || pre_hi[t] < pre_lo[t] || pre_hi[t] > seg_lo[t])
+            return quipu_error_set(err, QUIPU_ERR_INTERNAL, "cpu backend: attention ranges of token %lld are outside the batch", (long long)t);
+    /* a query sees at most its prefix and its own segment: fewer than T keys */
+    quipu_status st = need_ws(&a->ws, (size_t)nth * (size_t)T * (sizeof(float) + sizeof(int32_t)), "attention", err);
+    if (st) return st;
+    float *sc_all = F32(a->ws);
+    int32_t *key_all = (int32_t *)(sc_all + (size_t)nth * (size_t)T);
+#pragma omp parallel num_threads(nth)
     {
-        float *sc = malloc((size_t)max_keys * sizeof(float));
-        int32_t *key = malloc((size_t)max_keys * sizeof(int32_t));
-        if (!sc || !key) {
-#pragma omp atomic write
-            failed = 1;
-        }
+        float *sc = sc_all + (size_t)omp_get_thread_num() * (size_t)T;
+        int32_t *key = key_all + (size_t)omp_get_thread_num() * (size_t)T;
 #pragma omp for collapse(2) schedule(dynamic, 16)
         for (int64_t t = 0; t < T; t++) {
             for (int64_t h = 0; h < H; h++) {
-                if (!sc || !key) continue;
-                /* the visible keys, in order: shared prefix, then the own segment up to t */
-                int64_t nk = 0;
-                for (int64_t s = a->pre_lo[t]; s < a->pre_hi[t]; s++)
-                    if (a->window <= 0 || a->pos[t] - a->pos[s] < a->window) key[nk++] = (int32_t)s;
-                for (int64_t s = a->seg_lo[t]; s <= t; s++)
-                    if (a->window <= 0 || a->pos[t] - a->pos[s] < a->window) key[nk++] = (int32_t)s;
-                const float *qt = q + (t * H + h) * HD;
+                /* the visible keys, in order: shared prefix, then the own segment */
+                int64_t nk = 0, hi = a->causal ? t + 1 : seg_hi[t];
+                for (int64_t s = pre_lo[t]; s < pre_hi[t]; s++)
+                    if (a->window <= 0 || pos[t] - pos[s] < a->window) key[nk++] = (int32_t)s;
+                for (int64_t s = seg_lo[t]; s < hi; s++) {
+                    int32_t dp = pos[t] - pos[s];
+                    if (a->window <= 0 || (dp < 0 ? -dp : dp) < a->window) key[nk++] = (int32_t)s;
+                }
+                const float *qt = q + t * ldq + h * HD;
                 int64_t hk = h / group;
                 float mx = -INFINITY;
                 for (int64_t j = 0; j < nk; j++) {
-                    const float *kj = k + ((int64_t)key[j] * HKV + hk) * HD;
+                    const float *kj = k + (int64_t)key[j] * ldk + hk * HD;
                     float d = 0.0f;
                     for (int64_t i = 0; i < HD; i++) d += qt[i] * kj[i];
                     d *= a->scale;
+                    if (a->softcap > 0.0f) d = a->softcap * tanhf(d / a->softcap);
+                    if (slope) d += slope[h] * (float)(pos[key[j]] - pos[t]);
                     sc[j] = d;
                     if (d > mx) mx = d;
                 }
@@ -217,19 +250,16 @@ static quipu_status cpu_attention(quipu_backend *b, const quipu_attention_args *
                     sum += e;
                 }
                 float inv = 1.0f / sum;
-                float *ot = out + (t * H + h) * HD;
+                float *ot = out + t * ldo + h * HD;
                 for (int64_t i = 0; i < HD; i++) ot[i] = 0.0f;
                 for (int64_t j = 0; j < nk; j++) {
-                    const float *vj = v + ((int64_t)key[j] * HKV + hk) * HD;
+                    const float *vj = v + (int64_t)key[j] * ldv + hk * HD;
                     float p = sc[j] * inv;
                     for (int64_t i = 0; i < HD; i++) ot[i] += p * vj[i];
                 }
             }
         }
-        free(sc);
-        free(key);
     }
-    if (failed) return quipu_error_set(err, QUIPU_ERR_NOMEM, "cpu backend: attention scratch allocation failed");
     return QUIPU_OK;
 }
 
@@ -246,84 +276,90 @@ static inline float act_apply(float x, quipu_act_kind kind) {
 }
 
 static quipu_status cpu_act(quipu_backend *b, const quipu_act_args *a, quipu_error *err) {
-    float *g = a->gate->data;
-    const float *u = a->up ? a->up->data : NULL;
+    float *g = F32(a->gate);
+    const float *u = F32(a->up);
+    int64_t n = a->gate.cols;
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < a->n; i++) {
-        float y = act_apply(g[i], a->kind);
-        g[i] = u ? y * u[i] : y;
+    for (int64_t r = 0; r < a->gate.rows; r++)
+        for (int64_t i = 0; i < n; i++) {
+            float y = act_apply(g[r * a->gate.ld + i], a->kind);
+            g[r * a->gate.ld + i] = u ? y * u[r * a->up.ld + i] : y;
+        }
+    return QUIPU_OK;
+}
+
+/* per row and block of QUIPU_CPU_VOCAB_CHUNK ids: the block's logits by one GEMM, then its max,
+ * first argmax, sum of exp in double and the target's logit */
+static quipu_status cpu_logprob_partial(quipu_backend *b, const quipu_logprob_args *a, quipu_error *err) {
+    const float *h = F32(a->h), *wl = F32(a->lm_head);
+    const int32_t *rows = I32(a->rows), *tg = I32(a->targets);
+    int64_t D = a->h.cols, V = a->lm_head.rows, R = a->rows.cols, nb = a->part.cols;
+    const int64_t CH = QUIPU_CPU_VOCAB_CHUNK;
+    if (R <= 0) return QUIPU_OK;
+    for (int64_t r = 0; r < R; r++)
+        if (rows[r] < 0 || rows[r] >= a->h.rows)
+            return quipu_error_set(err, QUIPU_ERR_INTERNAL, "cpu backend: scored row %d outside the %lld hidden states", rows[r], (long long)a->h.rows);
+    quipu_status st = need_ws(&a->ws, (size_t)(R * D + R * CH) * sizeof(float), "logprob", err);
+    if (st) return st;
+    float *x = F32(a->ws), *lg = x + R * D;
+    quipu_lp_partial *part = P(a->part);
+    for (int64_t r = 0; r < R; r++) memcpy(x + r * D, h + (int64_t)rows[r] * a->h.ld, (size_t)D * sizeof(float));
+    for (int64_t j = 0; j < nb; j++) {
+        int64_t v0 = j * CH, nv = V - v0 < CH ? V - v0 : CH;
+        quipu_gemm_cpu(lg, CH, x, wl + v0 * D, R, D, nv);
+#pragma omp parallel for schedule(static)
+        for (int64_t r = 0; r < R; r++) {
+            float *l = lg + r * CH;
+            if (a->softcap > 0.0f)
+                for (int64_t i = 0; i < nv; i++) l[i] = a->softcap * tanhf(l[i] / a->softcap);
+            float cm = -INFINITY;
+            int64_t ci = -1;
+            for (int64_t i = 0; i < nv; i++)
+                if (l[i] > cm) { /* strict: the first maximum wins, as argmax does */
+                    cm = l[i];
+                    ci = i;
+                }
+            double s = 0.0;
+            for (int64_t i = 0; i < nv; i++) s += exp((double)l[i] - (double)cm);
+            int64_t t = (int64_t)tg[r] - a->v_lo - v0;
+            quipu_lp_partial *p = &part[r * a->part.ld + j];
+            p->max = cm;
+            p->sumexp = s;
+            p->target = t >= 0 && t < nv ? (double)l[t] : 0.0;
+            p->amax_v = cm;
+            p->amax_i = (int32_t)(a->v_lo + v0 + ci);
+        }
     }
     return QUIPU_OK;
 }
 
-static quipu_status cpu_logprob(quipu_backend *b, const quipu_logprob_args *a, quipu_error *err) {
-    const float *h = a->h->data, *wl = a->lm_head->data;
-    int64_t D = a->dim, V = a->n_vocab, R = a->n_rows;
-    const int64_t CH = QUIPU_CPU_VOCAB_CHUNK;
-    if (R <= 0) return QUIPU_OK;
-    for (int64_t r = 0; r < R; r++)
-        if (a->targets[r] < 0 || a->targets[r] >= V)
-            return quipu_error_set(err, QUIPU_ERR_INVALID, "target token id %d outside the vocabulary (%lld)", a->targets[r], (long long)V);
-    float *x = calloc((size_t)(R * D), sizeof(float));
-    float *lg = malloc((size_t)(R * CH) * sizeof(float));
-    double *mx = malloc((size_t)R * sizeof(double)), *sum = calloc((size_t)R, sizeof(double)), *tgt = calloc((size_t)R, sizeof(double));
-    float *amax_v = malloc((size_t)R * sizeof(float));
-    int64_t *amax_i = malloc((size_t)R * sizeof(int64_t));
-    quipu_status st = QUIPU_OK;
-    if (!x || !lg || !mx || !sum || !tgt || !amax_v || !amax_i) {
-        st = quipu_error_set(err, QUIPU_ERR_NOMEM, "cpu backend: cannot allocate the log-prob scratch for %lld rows", (long long)R);
-        goto done;
-    }
-    for (int64_t r = 0; r < R; r++) {
-        memcpy(x + r * D, h + (int64_t)a->rows[r] * D, (size_t)D * sizeof(float));
-        mx[r] = -INFINITY;
-        amax_v[r] = -INFINITY;
-        amax_i[r] = -1;
-    }
-    /* vocabulary chunks at fixed boundaries; per row an online log-sum-exp in double */
-    for (int64_t v0 = 0; v0 < V; v0 += CH) {
-        int64_t nv = V - v0 < CH ? V - v0 : CH;
-        quipu_gemm_cpu(lg, CH, x, wl + v0 * D, R, D, nv);
-#pragma omp parallel for schedule(static)
-        for (int64_t r = 0; r < R; r++) {
-            const float *l = lg + r * CH;
-            float cm = -INFINITY;
-            int64_t ci = -1;
-            for (int64_t j = 0; j < nv; j++)
-                if (l[j] > cm) {
-                    cm = l[j];
-                    ci = j;
-                }
-            if (cm > amax_v[r]) { /* strict: the first maximum wins, as argmax does */
-                amax_v[r] = cm;
-                amax_i[r] = v0 + ci;
+static quipu_status cpu_logprob_combine(quipu_backend *b, const quipu_combine_args *a, quipu_error *err) {
+    const quipu_lp_partial *part = P(a->part);
+    const int32_t *tg = I32(a->targets);
+    double *lp = P(a->logprob);
+    uint8_t *gr = P(a->greedy);
+    int64_t nb = a->part.cols;
+    for (int64_t r = 0; r < a->targets.cols; r++) {
+        const quipu_lp_partial *p = part + r * a->part.ld;
+        int64_t tb = tg[r] / a->block;
+        if (tg[r] < 0 || tb >= nb)
+            return quipu_error_set(err, QUIPU_ERR_INVALID, "target token id %d outside the vocabulary (%lld)", tg[r], (long long)(nb * a->block));
+        double m = -INFINITY, s = 0.0;
+        float best = -INFINITY;
+        int32_t arg = -1;
+        for (int64_t j = 0; j < nb; j++)
+            if (p[j].max > m) m = p[j].max;
+        for (int64_t j = 0; j < nb; j++) {
+            if (p[j].max != -INFINITY) s += p[j].sumexp * exp(p[j].max - m);
+            if (p[j].amax_v > best) {
+                best = p[j].amax_v;
+                arg = p[j].amax_i;
             }
-            double m_new = (double)cm > mx[r] ? (double)cm : mx[r];
-            double s = 0.0;
-            for (int64_t j = 0; j < nv; j++) s += exp((double)l[j] - m_new);
-            sum[r] = (mx[r] == -INFINITY ? 0.0 : sum[r] * exp(mx[r] - m_new)) + s;
-            mx[r] = m_new;
-            int32_t t = a->targets[r];
-            if (t >= v0 && t < v0 + nv) tgt[r] = l[t - v0];
         }
+        lp[r] = p[tb].target - (m + log(s));
+        gr[r] = (uint8_t)(arg == tg[r]);
     }
-    for (int64_t r = 0; r < R; r++) {
-        a->logprob[r] = tgt[r] - (mx[r] + log(sum[r]));
-        a->greedy[r] = (uint8_t)(amax_i[r] == a->targets[r]);
-        if (!isfinite(a->logprob[r])) {
-            st = quipu_error_set(err, QUIPU_ERR_NUMERIC, "non-finite log-probability (NaN or Inf in activations or weights)");
-            break;
-        }
-    }
-done:
-    free(x);
-    free(lg);
-    free(mx);
-    free(sum);
-    free(tgt);
-    free(amax_v);
-    free(amax_i);
-    return st;
+    return QUIPU_OK;
 }
 
 static quipu_status cpu_sync(quipu_backend *b, quipu_error *err) { return QUIPU_OK; }
@@ -334,10 +370,13 @@ static void cpu_free(quipu_backend *b) {
 
 static const quipu_backend_i cpu_iface = {
     .name = "cpu",
+    .lp_block = QUIPU_CPU_VOCAB_CHUNK,
     .free = cpu_free,
     .buf_alloc = cpu_buf_alloc,
     .buf_free = cpu_buf_free,
     .buf_host_ptr = cpu_buf_host_ptr,
+    .buf_size = cpu_buf_size,
+    .workspace_bytes = cpu_workspace_bytes,
     .buf_write = cpu_buf_write,
     .buf_read = cpu_buf_read,
     .embed = cpu_embed,
@@ -347,7 +386,8 @@ static const quipu_backend_i cpu_iface = {
     .rope = cpu_rope,
     .attention = cpu_attention,
     .act = cpu_act,
-    .logprob = cpu_logprob,
+    .logprob_partial = cpu_logprob_partial,
+    .logprob_combine = cpu_logprob_combine,
     .sync = cpu_sync,
 };
 

@@ -1,133 +1,255 @@
 /* forward.c — the forward pass over a packed batch, one for every supported architecture,
  * written against the backend interface (backend.h): it reads as the data flow, the loader
  * (model.c) having folded every format difference into quipu_model_config.
- * Shape letters: T tokens, D width, H/HKV heads, HD head dim, F FFN width, V vocabulary. */
+ * The forward state owns every activation, the packed batch's index vectors, the log-prob
+ * partials and the ops' workspace, allocated once for the largest batch (quipu_model_reserve,
+ * with the run's batch_tokens) and reused, so no op and no batch allocates. A batch is
+ * uploaded once (one write of its index vectors), not once per layer.
+ * Shape letters: T tokens, D width, H/HKV heads, HD head dim, F FFN width, V vocabulary,
+ * R scored rows. */
 #include "model.h"
 
-typedef struct fwd_bufs {
-    quipu_buf *x, *h, *q, *k, *v, *att, *o, *g, *u, *ids, *pos, *tmp;
-} fwd_bufs;
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
-quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *logprob, uint8_t *greedy, quipu_error *err) {
+/* the packed batch's index vectors in one I32 buffer: six of T entries in this order, then the
+ * scored rows and their targets, R entries each (R may exceed T: with a shared prompt, its last
+ * token predicts the first token of every continuation) */
+enum { IX_IDS, IX_POS, IX_SEG_LO, IX_SEG_HI, IX_PRE_LO, IX_PRE_HI, IX_N_TOKEN_VECTORS };
+#define IX_LEN(T, R) ((size_t)(T) * IX_N_TOKEN_VECTORS + 2 * (size_t)(R))
+
+struct quipu_fwd {
+    int64_t cap, cap_rows;            /* tokens and scored rows the state holds */
+    int64_t n_blocks;                 /* log-prob partials per row */
+    quipu_buf *x, *h, *q, *k, *v, *att, *o, *g, *u;
+    quipu_buf *idx, *part, *lp, *greedy, *ws;
+    int32_t *host_idx;                /* staging for the one upload */
+};
+
+static void fwd_release(quipu_backend *b, quipu_fwd *f) {
+    if (!f) return;
+    quipu_buf *all[] = {f->x, f->h, f->q, f->k, f->v, f->att, f->o, f->g, f->u, f->idx, f->part, f->lp, f->greedy, f->ws};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) b->iface->buf_free(b, all[i]);
+    free(f->host_idx);
+    free(f);
+}
+
+void quipu_model_release_state(quipu_model *m) {
+    fwd_release(m->backend, m->fwd);
+    m->fwd = NULL;
+}
+
+quipu_status quipu_model_reserve(quipu_model *m, int64_t max_tokens, int64_t max_rows, quipu_error *err) {
+    if (max_tokens < 1) max_tokens = 1;
+    if (max_rows < max_tokens) max_rows = max_tokens;
+    if (m->fwd && m->fwd->cap >= max_tokens && m->fwd->cap_rows >= max_rows) return QUIPU_OK;
+    if (m->fwd) { /* grow, never shrink */
+        if (m->fwd->cap > max_tokens) max_tokens = m->fwd->cap;
+        if (m->fwd->cap_rows > max_rows) max_rows = m->fwd->cap_rows;
+    }
+    quipu_model_release_state(m);
     quipu_backend *b = m->backend;
     const quipu_backend_i *B = b->iface;
     const quipu_model_config *c = &m->cfg;
-    int64_t T = bt->n_tokens, D = c->n_embd, HD = c->head_dim, F = c->n_ff;
-    int64_t QD = c->n_head * HD, KD = c->n_head_kv * HD;
-    fwd_bufs w = {0};
-    quipu_status st = QUIPU_OK;
-    if (T <= 0) return QUIPU_OK;
-    for (int64_t t = 0; t < T; t++)
+    int64_t T = max_tokens, R = max_rows, D = c->n_embd, F = c->n_ff, QD = c->n_head * c->head_dim, KD = c->n_head_kv * c->head_dim;
+    int64_t widest = D > QD ? D : QD;
+    quipu_fwd *f = calloc(1, sizeof *f);
+    if (!f) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    f->cap = T;
+    f->cap_rows = R;
+    f->n_blocks = (c->n_vocab + B->lp_block - 1) / B->lp_block;
+    quipu_ws_dims wd = {.max_tokens = T, .max_rows = R, .max_width = widest > F ? widest : F, .dim = D, .n_heads = c->n_head};
+    size_t ws = B->workspace_bytes ? B->workspace_bytes(b, &wd) : 0;
+    size_t fT = (size_t)T * sizeof(float);
+    struct {
+        quipu_buf **p;
+        size_t n;
+    } want[] = {{&f->x, fT * (size_t)D},
+                {&f->h, fT * (size_t)widest},
+                {&f->q, fT * (size_t)QD},
+                {&f->k, fT * (size_t)KD},
+                {&f->v, fT * (size_t)KD},
+                {&f->att, fT * (size_t)QD},
+                {&f->o, fT * (size_t)D},
+                {&f->g, fT * (size_t)F},
+                {&f->u, fT * (size_t)F},
+                {&f->idx, IX_LEN(T, R) * sizeof(int32_t)},
+                {&f->part, (size_t)R * (size_t)f->n_blocks * quipu_etype_size(QUIPU_E_LP)},
+                {&f->lp, (size_t)R * sizeof(double)},
+                {&f->greedy, (size_t)R},
+                {&f->ws, ws ? ws : 64}};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        if (!(*want[i].p = B->buf_alloc(b, want[i].n, err))) {
+            fwd_release(b, f);
+            return err->code ? err->code : QUIPU_ERR_NOMEM;
+        }
+    if (!(f->host_idx = malloc(IX_LEN(T, R) * sizeof(int32_t)))) {
+        fwd_release(b, f);
+        return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    }
+    m->fwd = f;
+    return QUIPU_OK;
+}
+
+static quipu_view W(quipu_buf *buf, int64_t rows, int64_t cols) {
+    quipu_view v = quipu_view_of(buf, QUIPU_E_F32, rows, cols);
+    if (!buf) v.rows = v.cols = v.ld = 0;
+    return v;
+}
+
+/* checks the batch against the model and the layout rules (an index outside the batch would be
+ * an out-of-bounds read on a GPU), and stages its index vectors compactly: token vector k at
+ * k * T, then rows and targets */
+static quipu_status stage_batch(const quipu_model *m, const quipu_batch *bt, int32_t *ix, quipu_error *err) {
+    const quipu_model_config *c = &m->cfg;
+    int64_t T = bt->n_tokens, R = bt->n_rows;
+    int32_t *seg_hi = ix + IX_SEG_HI * T;
+    for (int64_t t = 0; t < T; t++) {
         if (bt->pos[t] < 0 || bt->pos[t] >= c->n_ctx)
             return quipu_error_set(err, QUIPU_ERR_INVALID, "position %d is outside the model's context (%lld tokens)", bt->pos[t], (long long)c->n_ctx);
-    size_t fT = (size_t)T * sizeof(float);
-    int64_t widest = D > QD ? D : QD;
-    if (!(w.x = B->buf_alloc(b, fT * (size_t)D, err)) || !(w.h = B->buf_alloc(b, fT * (size_t)widest, err)) ||
-        !(w.q = B->buf_alloc(b, fT * (size_t)QD, err)) || !(w.k = B->buf_alloc(b, fT * (size_t)KD, err)) ||
-        !(w.v = B->buf_alloc(b, fT * (size_t)KD, err)) || !(w.att = B->buf_alloc(b, fT * (size_t)QD, err)) ||
-        !(w.o = B->buf_alloc(b, fT * (size_t)D, err)) || !(w.g = B->buf_alloc(b, fT * (size_t)F, err)) ||
-        !(w.u = B->buf_alloc(b, fT * (size_t)F, err)) || !(w.ids = B->buf_alloc(b, (size_t)T * sizeof(int32_t), err)) ||
-        !(w.pos = B->buf_alloc(b, (size_t)T * sizeof(int32_t), err))) {
-        st = err->code;
-        goto done;
+        if (bt->tokens[t] < 0 || bt->tokens[t] >= c->n_vocab)
+            return quipu_error_set(err, QUIPU_ERR_INVALID, "token id %d outside the embedding table (%lld rows)", bt->tokens[t], (long long)c->n_vocab);
+        if (bt->seg_lo[t] < 0 || bt->seg_lo[t] > t || (t > 0 && bt->seg_lo[t] != bt->seg_lo[t - 1] && bt->seg_lo[t] != t) ||
+            bt->pre_lo[t] < 0 || bt->pre_hi[t] < bt->pre_lo[t] || bt->pre_hi[t] > bt->seg_lo[t])
+            return quipu_error_set(err, QUIPU_ERR_INTERNAL, "packed batch: the attention ranges of token %lld are inconsistent", (long long)t);
     }
+    for (int64_t t = T - 1; t >= 0; t--) /* a segment's end: where the next segment starts */
+        seg_hi[t] = (int32_t)(t + 1 < T && bt->seg_lo[t + 1] == bt->seg_lo[t] ? seg_hi[t + 1] : t + 1);
+    for (int64_t r = 0; r < R; r++) {
+        if (bt->rows[r] < 0 || bt->rows[r] >= T)
+            return quipu_error_set(err, QUIPU_ERR_INTERNAL, "packed batch: scored row %d outside the %lld tokens", bt->rows[r], (long long)T);
+        if (bt->targets[r] < 0 || bt->targets[r] >= c->n_vocab)
+            return quipu_error_set(err, QUIPU_ERR_INVALID, "target token id %d outside the vocabulary (%lld)", bt->targets[r], (long long)c->n_vocab);
+    }
+    memcpy(ix + IX_IDS * T, bt->tokens, (size_t)T * sizeof(int32_t));
+    memcpy(ix + IX_POS * T, bt->pos, (size_t)T * sizeof(int32_t));
+    memcpy(ix + IX_SEG_LO * T, bt->seg_lo, (size_t)T * sizeof(int32_t));
+    memcpy(ix + IX_PRE_LO * T, bt->pre_lo, (size_t)T * sizeof(int32_t));
+    memcpy(ix + IX_PRE_HI * T, bt->pre_hi, (size_t)T * sizeof(int32_t));
+    memcpy(ix + IX_N_TOKEN_VECTORS * T, bt->rows, (size_t)R * sizeof(int32_t));
+    memcpy(ix + IX_N_TOKEN_VECTORS * T + R, bt->targets, (size_t)R * sizeof(int32_t));
+    return QUIPU_OK;
+}
+
+quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *logprob, uint8_t *greedy, quipu_error *err) {
+    quipu_backend *b = m->backend;
+    const quipu_model_config *c = &m->cfg;
+    int64_t T = bt->n_tokens, R = bt->n_rows, D = c->n_embd, HD = c->head_dim, F = c->n_ff;
+    int64_t H = c->n_head, HKV = c->n_head_kv, QD = H * HD, KD = HKV * HD, V = c->n_vocab;
+    quipu_status st;
+    if (T <= 0) return QUIPU_OK;
+    if ((st = quipu_model_reserve(m, T, R, err))) return st; /* grows only for a group longer than batch_tokens */
+    quipu_fwd *f = m->fwd;
 #define RUN(call)                                                                                                                      \
-    do {                                                                                                                           \
-        if ((st = (call)) != QUIPU_OK) goto done;                                                                                  \
+    do {                                                                                                                               \
+        if ((st = (call)) != QUIPU_OK) return st;                                                                                      \
     } while (0)
-    RUN(B->buf_write(b, w.ids, 0, bt->tokens, (size_t)T * sizeof(int32_t), err));
-    RUN(B->buf_write(b, w.pos, 0, bt->pos, (size_t)T * sizeof(int32_t), err));
-    RUN(B->embed(b, w.x, m->tok_embd, w.ids, T, D, c->embd_scale, err));
+    RUN(stage_batch(m, bt, f->host_idx, err));
+    RUN(b->iface->buf_write(b, f->idx, 0, f->host_idx, IX_LEN(T, R) * sizeof(int32_t), err));
+    quipu_view ix = quipu_view_of(f->idx, QUIPU_E_I32, 1, (int64_t)IX_LEN(T, R));
+#define IX(k, n) quipu_view_cols(ix, (k) * T, (n))
+    quipu_batch_layout lay = {.pos = IX(IX_POS, T), .seg_lo = IX(IX_SEG_LO, T), .seg_hi = IX(IX_SEG_HI, T),
+                              .pre_lo = IX(IX_PRE_LO, T), .pre_hi = IX(IX_PRE_HI, T)};
+    quipu_view x = W(f->x, T, D), hD = W(f->h, T, D), q = W(f->q, T, QD), k = W(f->k, T, KD), v = W(f->v, T, KD);
+    quipu_view att = W(f->att, T, QD), o = W(f->o, T, D), g = W(f->g, T, F), u = W(f->u, T, F);
+    quipu_view ws = quipu_view_of(f->ws, QUIPU_E_U8, 1, (int64_t)b->iface->buf_size(f->ws));
+    quipu_view none = {0};
+
+    quipu_embed_args ea = {.out = x, .table = W(m->tok_embd, V, D), .ids = IX(IX_IDS, T), .scale = c->embd_scale};
+    RUN(quipu_op_embed(b, &ea, err));
     if (m->pos_embd) {
-        RUN(B->embed(b, w.o, m->pos_embd, w.pos, T, D, 1.0f, err));
-        RUN(B->add(b, w.x, w.o, T * D, err));
+        quipu_embed_args pa = {.out = o, .table = W(m->pos_embd, c->n_ctx, D), .ids = lay.pos, .scale = 1.0f};
+        quipu_add_args aa = {.y = x, .x = o};
+        RUN(quipu_op_embed(b, &pa, err));
+        RUN(quipu_op_add(b, &aa, err));
     }
+    /* the residual branch's output waiting to be added to x, fused into the next norm */
+    quipu_view pending = none;
     for (int64_t l = 0; l < c->n_layer; l++) {
         const quipu_layer_weights *L = &m->layers[l];
         int sliding = c->layer_sliding[l];
         /* attention block */
-        quipu_norm_args na = {.x = w.x, .y = w.h, .w = L->attn_norm, .b = L->attn_norm_b, .n_rows = T, .dim = D, .eps = c->norm_eps, .kind = c->norm_kind};
-        RUN(B->norm(b, &na, err));
-        quipu_matmul_args mq = {.x = w.h, .w = L->wq, .bias = L->bq, .y = w.q, .n_tokens = T, .n_in = D, .n_out = QD};
-        quipu_matmul_args mk = {.x = w.h, .w = L->wk, .bias = L->bk, .y = w.k, .n_tokens = T, .n_in = D, .n_out = KD};
-        quipu_matmul_args mv = {.x = w.h, .w = L->wv, .bias = L->bv, .y = w.v, .n_tokens = T, .n_in = D, .n_out = KD};
-        RUN(B->matmul(b, &mq, err));
-        RUN(B->matmul(b, &mk, err));
-        RUN(B->matmul(b, &mv, err));
+        quipu_norm_args na = {.x = x, .y = hD, .w = W(L->attn_norm, 1, D), .b = W(L->attn_norm_b, 1, D), .residual = pending,
+                              .eps = c->norm_eps, .kind = c->norm_kind};
+        RUN(quipu_op_norm(b, &na, err));
+        quipu_matmul_args mq = {.x = hD, .w = W(L->wq, QD, D), .bias = W(L->bq, 1, QD), .y = q, .ws = ws};
+        quipu_matmul_args mk = {.x = hD, .w = W(L->wk, KD, D), .bias = W(L->bk, 1, KD), .y = k, .ws = ws};
+        quipu_matmul_args mv = {.x = hD, .w = W(L->wv, KD, D), .bias = W(L->bv, 1, KD), .y = v, .ws = ws};
+        RUN(quipu_op_matmul(b, &mq, err));
+        RUN(quipu_op_matmul(b, &mk, err));
+        RUN(quipu_op_matmul(b, &mv, err));
         if (L->q_norm) {
-            quipu_norm_args qn = {.x = w.q, .y = w.q, .w = L->q_norm, .n_rows = T * c->n_head, .dim = HD, .eps = c->norm_eps, .kind = QUIPU_NORM_RMS};
-            quipu_norm_args kn = {.x = w.k, .y = w.k, .w = L->k_norm, .n_rows = T * c->n_head_kv, .dim = HD, .eps = c->norm_eps, .kind = QUIPU_NORM_RMS};
-            RUN(B->norm(b, &qn, err));
-            RUN(B->norm(b, &kn, err));
+            quipu_norm_args qn = {.x = q, .y = q, .w = W(L->q_norm, 1, HD), .group = HD, .eps = c->norm_eps, .kind = QUIPU_NORM_RMS};
+            quipu_norm_args kn = {.x = k, .y = k, .w = W(L->k_norm, 1, HD), .group = HD, .eps = c->norm_eps, .kind = QUIPU_NORM_RMS};
+            RUN(quipu_op_norm(b, &qn, err));
+            RUN(quipu_op_norm(b, &kn, err));
         }
         if (c->rope_kind != QUIPU_ROPE_NONE) {
             float base = sliding ? c->rope_base_local : c->rope_base;
             float ps = (sliding && c->arch == QUIPU_ARCH_GEMMA3) ? 1.0f : c->rope_pos_scale;
-            quipu_rope_args rq = {.x = w.q, .pos = w.pos, .freq_factors = m->freq_factors, .n_tokens = T, .n_heads = c->n_head,
-                                  .head_dim = HD, .n_rot = c->n_rot, .base = base, .pos_scale = ps, .kind = c->rope_kind};
+            quipu_rope_args rq = {.x = q, .pos = lay.pos, .freq_factors = W(m->freq_factors, 1, c->n_rot / 2), .n_heads = H, .head_dim = HD,
+                                  .n_rot = c->n_rot, .base = base, .pos_scale = ps, .kind = c->rope_kind};
             quipu_rope_args rk = rq;
-            rk.x = w.k;
-            rk.n_heads = c->n_head_kv;
-            RUN(B->rope(b, &rq, err));
-            RUN(B->rope(b, &rk, err));
+            rk.x = k;
+            rk.n_heads = HKV;
+            RUN(quipu_op_rope(b, &rq, err));
+            RUN(quipu_op_rope(b, &rk, err));
         }
-        quipu_attention_args aa = {.q = w.q, .k = w.k, .v = w.v, .out = w.att, .pos = bt->pos, .seg_lo = bt->seg_lo,
-                                   .pre_lo = bt->pre_lo, .pre_hi = bt->pre_hi, .n_tokens = T, .n_heads = c->n_head, .n_heads_kv = c->n_head_kv, .head_dim = HD,
-                                   .scale = c->attn_scale, .window = sliding ? c->sliding_window : 0};
-        RUN(B->attention(b, &aa, err));
-        quipu_matmul_args mo = {.x = w.att, .w = L->wo, .bias = L->bo, .y = w.o, .n_tokens = T, .n_in = QD, .n_out = D};
-        RUN(B->matmul(b, &mo, err));
+        quipu_attention_args aa = {.q = q, .k = k, .v = v, .out = att, .lay = lay, .n_heads = H, .n_heads_kv = HKV, .head_dim = HD,
+                                   .scale = c->attn_scale, .window = sliding ? c->sliding_window : 0, .causal = 1, .ws = ws};
+        RUN(quipu_op_attention(b, &aa, err));
+        quipu_matmul_args mo = {.x = att, .w = W(L->wo, D, QD), .bias = W(L->bo, 1, D), .y = o, .ws = ws};
+        RUN(quipu_op_matmul(b, &mo, err));
         if (L->post_attn_norm) {
-            quipu_norm_args pn = {.x = w.o, .y = w.o, .w = L->post_attn_norm, .n_rows = T, .dim = D, .eps = c->norm_eps, .kind = c->norm_kind};
-            RUN(B->norm(b, &pn, err));
+            quipu_norm_args pn = {.x = o, .y = o, .w = W(L->post_attn_norm, 1, D), .eps = c->norm_eps, .kind = c->norm_kind};
+            RUN(quipu_op_norm(b, &pn, err));
         }
-        RUN(B->add(b, w.x, w.o, T * D, err));
-        /* feed-forward block */
-        quipu_norm_args nf = {.x = w.x, .y = w.h, .w = L->ffn_norm, .b = L->ffn_norm_b, .n_rows = T, .dim = D, .eps = c->norm_eps, .kind = c->norm_kind};
-        RUN(B->norm(b, &nf, err));
-        quipu_matmul_args mu = {.x = w.h, .w = L->w_up, .bias = L->b_up, .y = w.u, .n_tokens = T, .n_in = D, .n_out = F};
-        RUN(B->matmul(b, &mu, err));
-        quipu_buf *ffn_in;
+        /* feed-forward block: x += o, then its norm */
+        quipu_norm_args nf = {.x = x, .y = hD, .w = W(L->ffn_norm, 1, D), .b = W(L->ffn_norm_b, 1, D), .residual = o, .eps = c->norm_eps,
+                              .kind = c->norm_kind};
+        RUN(quipu_op_norm(b, &nf, err));
+        quipu_matmul_args mu = {.x = hD, .w = W(L->w_up, F, D), .bias = W(L->b_up, 1, F), .y = u, .ws = ws};
+        RUN(quipu_op_matmul(b, &mu, err));
+        quipu_view ffn_in;
         if (L->w_gate) {
-            quipu_matmul_args mg = {.x = w.h, .w = L->w_gate, .y = w.g, .n_tokens = T, .n_in = D, .n_out = F};
-            RUN(B->matmul(b, &mg, err));
-            quipu_act_args ac = {.gate = w.g, .up = w.u, .n = T * F, .kind = c->act};
-            RUN(B->act(b, &ac, err));
-            ffn_in = w.g;
+            quipu_matmul_args mg = {.x = hD, .w = W(L->w_gate, F, D), .y = g, .ws = ws};
+            RUN(quipu_op_matmul(b, &mg, err));
+            quipu_act_args ac = {.gate = g, .up = u, .kind = c->act};
+            RUN(quipu_op_act(b, &ac, err));
+            ffn_in = g;
         } else {
-            quipu_act_args ac = {.gate = w.u, .up = NULL, .n = T * F, .kind = c->act};
-            RUN(B->act(b, &ac, err));
-            ffn_in = w.u;
+            quipu_act_args ac = {.gate = u, .kind = c->act};
+            RUN(quipu_op_act(b, &ac, err));
+            ffn_in = u;
         }
-        quipu_matmul_args md = {.x = ffn_in, .w = L->w_down, .bias = L->b_down, .y = w.o, .n_tokens = T, .n_in = F, .n_out = D};
-        RUN(B->matmul(b, &md, err));
+        quipu_matmul_args md = {.x = ffn_in, .w = W(L->w_down, D, F), .bias = W(L->b_down, 1, D), .y = o, .ws = ws};
+        RUN(quipu_op_matmul(b, &md, err));
         if (L->post_ffn_norm) {
-            quipu_norm_args pn = {.x = w.o, .y = w.o, .w = L->post_ffn_norm, .n_rows = T, .dim = D, .eps = c->norm_eps, .kind = c->norm_kind};
-            RUN(B->norm(b, &pn, err));
+            quipu_norm_args pn = {.x = o, .y = o, .w = W(L->post_ffn_norm, 1, D), .eps = c->norm_eps, .kind = c->norm_kind};
+            RUN(quipu_op_norm(b, &pn, err));
         }
-        RUN(B->add(b, w.x, w.o, T * D, err));
+        pending = o;
     }
-    {
-        quipu_norm_args nfin = {.x = w.x, .y = w.h, .w = m->out_norm, .b = m->out_norm_b, .n_rows = T, .dim = D, .eps = c->norm_eps, .kind = c->norm_kind};
-        RUN(B->norm(b, &nfin, err));
-        quipu_logprob_args la = {.h = w.h, .lm_head = m->lm_head, .rows = bt->rows, .targets = bt->targets, .n_rows = bt->n_rows,
-                                 .dim = D, .n_vocab = c->n_vocab, .logprob = logprob, .greedy = greedy};
-        RUN(B->logprob(b, &la, err));
-        RUN(B->sync(b, err));
+    quipu_norm_args nfin = {.x = x, .y = hD, .w = W(m->out_norm, 1, D), .b = W(m->out_norm_b, 1, D), .residual = pending,
+                            .eps = c->norm_eps, .kind = c->norm_kind};
+    RUN(quipu_op_norm(b, &nfin, err));
+    if (R > 0) {
+        quipu_view part = quipu_view_of(f->part, QUIPU_E_LP, R, f->n_blocks);
+        quipu_logprob_args la = {.h = hD, .lm_head = W(m->lm_head, V, D), .rows = quipu_view_cols(ix, IX_N_TOKEN_VECTORS * T, R),
+                                 .targets = quipu_view_cols(ix, IX_N_TOKEN_VECTORS * T + R, R),
+                                 .v_lo = 0, .part = part, .ws = ws};
+        quipu_combine_args ca = {.part = part, .targets = la.targets, .block = b->iface->lp_block,
+                                 .logprob = quipu_view_of(f->lp, QUIPU_E_F64, 1, R), .greedy = quipu_view_of(f->greedy, QUIPU_E_U8, 1, R)};
+        RUN(quipu_op_logprob_partial(b, &la, err));
+        RUN(quipu_op_logprob_combine(b, &ca, err));
+        RUN(b->iface->buf_read(b, f->lp, 0, logprob, (size_t)R * sizeof(double), err));
+        RUN(b->iface->buf_read(b, f->greedy, 0, greedy, (size_t)R, err));
     }
+    RUN(quipu_op_sync(b, err));
+#undef IX
 #undef RUN
-done:
-    B->buf_free(b, w.x);
-    B->buf_free(b, w.h);
-    B->buf_free(b, w.q);
-    B->buf_free(b, w.k);
-    B->buf_free(b, w.v);
-    B->buf_free(b, w.att);
-    B->buf_free(b, w.o);
-    B->buf_free(b, w.g);
-    B->buf_free(b, w.u);
-    B->buf_free(b, w.ids);
-    B->buf_free(b, w.pos);
-    return st;
+    for (int64_t r = 0; r < R; r++)
+        if (!isfinite(logprob[r])) return quipu_error_set(err, QUIPU_ERR_NUMERIC, "non-finite log-probability (NaN or Inf in activations or weights)");
+    return QUIPU_OK;
 }
-

@@ -26,14 +26,14 @@ static inline float finish(const float l[8], const float *xr, const float *wr, i
 #define LOAD8(v, p) __builtin_memcpy(&(v), (p), sizeof(v8f))
 
 #define GEN_TILE(MR, NR)                                                                                            \
-    static void tile_gen_##MR##x##NR(float *y, int64_t ldy, const float *x, const float *w, int64_t K) {             \
+    static void tile_gen_##MR##x##NR(float *y, int64_t ldy, const float *x, int64_t ldx, const float *w, int64_t K) { \
         v8f acc[MR][NR];                                                                                            \
         for (int r = 0; r < MR; r++)                                                                                \
             for (int c = 0; c < NR; c++) acc[r][c] = (v8f){0};                                                      \
         int64_t K8 = K / 8 * 8;                                                                                     \
         for (int64_t k = 0; k < K8; k += 8) {                                                                       \
             v8f xv[MR], wv[NR];                                                                                     \
-            for (int r = 0; r < MR; r++) LOAD8(xv[r], x + r * K + k);                                              \
+            for (int r = 0; r < MR; r++) LOAD8(xv[r], x + r * ldx + k);                                              \
             for (int c = 0; c < NR; c++) LOAD8(wv[c], w + c * K + k);                                              \
             for (int r = 0; r < MR; r++)                                                                            \
                 for (int c = 0; c < NR; c++) acc[r][c] = acc[r][c] + xv[r] * wv[c];                                \
@@ -42,7 +42,7 @@ static inline float finish(const float l[8], const float *xr, const float *wr, i
             for (int c = 0; c < NR; c++) {                                                                          \
                 float l[8];                                                                                         \
                 __builtin_memcpy(l, &acc[r][c], sizeof l);                                                          \
-                y[r * ldy + c] = finish(l, x + r * K, w + c * K, K8, K, 0);                                         \
+                y[r * ldy + c] = finish(l, x + r * ldx, w + c * K, K8, K, 0);                                         \
             }                                                                                                       \
     }
 GEN_TILE(3, 4)
@@ -55,14 +55,14 @@ GEN_TILE(1, 1)
 #ifdef QUIPU_GEMM_X86
 #define AVX_TILE(MR, NR)                                                                                            \
     __attribute__((target("avx2,fma"))) static void tile_avx_##MR##x##NR(float *y, int64_t ldy, const float *x,    \
-                                                                          const float *w, int64_t K) {              \
+                                                                          int64_t ldx, const float *w, int64_t K) {  \
         __m256 acc[MR][NR];                                                                                         \
         for (int r = 0; r < MR; r++)                                                                                \
             for (int c = 0; c < NR; c++) acc[r][c] = _mm256_setzero_ps();                                           \
         int64_t K8 = K / 8 * 8;                                                                                     \
         for (int64_t k = 0; k < K8; k += 8) {                                                                       \
             __m256 xv[MR], wv[NR];                                                                                  \
-            for (int r = 0; r < MR; r++) xv[r] = _mm256_loadu_ps(x + r * K + k);                                    \
+            for (int r = 0; r < MR; r++) xv[r] = _mm256_loadu_ps(x + r * ldx + k);                                    \
             for (int c = 0; c < NR; c++) wv[c] = _mm256_loadu_ps(w + c * K + k);                                    \
             for (int r = 0; r < MR; r++)                                                                            \
                 for (int c = 0; c < NR; c++) acc[r][c] = _mm256_fmadd_ps(xv[r], wv[c], acc[r][c]);                 \
@@ -71,7 +71,7 @@ GEN_TILE(1, 1)
             for (int c = 0; c < NR; c++) {                                                                          \
                 float l[8];                                                                                         \
                 _mm256_storeu_ps(l, acc[r][c]);                                                                     \
-                y[r * ldy + c] = finish(l, x + r * K, w + c * K, K8, K, 1);                                         \
+                y[r * ldy + c] = finish(l, x + r * ldx, w + c * K, K8, K, 1);                                         \
             }                                                                                                       \
     }
 AVX_TILE(3, 4)
@@ -80,7 +80,7 @@ AVX_TILE(3, 1)
 AVX_TILE(1, 1)
 #endif
 
-typedef void (*tile_fn)(float *, int64_t, const float *, const float *, int64_t);
+typedef void (*tile_fn)(float *, int64_t, const float *, int64_t, const float *, int64_t);
 typedef struct kernel {
     const char *name;
     tile_fn t34, t14, t31, t11;
@@ -102,6 +102,10 @@ static const kernel *pick(void) {
 const char *quipu_gemm_cpu_kernel(void) { return pick()->name; }
 
 void quipu_gemm_cpu(float *y, int64_t ldy, const float *x, const float *w, int64_t M, int64_t K, int64_t N) {
+    quipu_gemm_cpu_ld(y, ldy, x, K, w, M, K, N);
+}
+
+void quipu_gemm_cpu_ld(float *y, int64_t ldy, const float *x, int64_t ldx, const float *w, int64_t M, int64_t K, int64_t N) {
     if (M <= 0 || N <= 0) return;
     const kernel *kn = pick();
     /* blocks of outputs whose weights stay in cache (~256 KiB) while every row passes over them */
@@ -114,16 +118,16 @@ void quipu_gemm_cpu(float *y, int64_t ldy, const float *x, const float *w, int64
         int64_t j4 = j0 + (j1 - j0) / 4 * 4;
         int64_t i = 0;
         for (; i + 3 <= M; i += 3) {
-            const float *xr = x + i * K;
+            const float *xr = x + i * ldx;
             float *yr = y + i * ldy;
-            for (int64_t j = j0; j < j4; j += 4) kn->t34(yr + j, ldy, xr, w + j * K, K);
-            for (int64_t j = j4; j < j1; j++) kn->t31(yr + j, ldy, xr, w + j * K, K);
+            for (int64_t j = j0; j < j4; j += 4) kn->t34(yr + j, ldy, xr, ldx, w + j * K, K);
+            for (int64_t j = j4; j < j1; j++) kn->t31(yr + j, ldy, xr, ldx, w + j * K, K);
         }
         for (; i < M; i++) {
-            const float *xr = x + i * K;
+            const float *xr = x + i * ldx;
             float *yr = y + i * ldy;
-            for (int64_t j = j0; j < j4; j += 4) kn->t14(yr + j, ldy, xr, w + j * K, K);
-            for (int64_t j = j4; j < j1; j++) kn->t11(yr + j, ldy, xr, w + j * K, K);
+            for (int64_t j = j0; j < j4; j += 4) kn->t14(yr + j, ldy, xr, ldx, w + j * K, K);
+            for (int64_t j = j4; j < j1; j++) kn->t11(yr + j, ldy, xr, ldx, w + j * K, K);
         }
     }
 }

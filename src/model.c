@@ -834,6 +834,7 @@ fail:
 
 void quipu_model_free(quipu_model *m) {
     if (!m) return;
+    quipu_model_release_state(m);
     quipu_backend *b = m->backend;
     if (m->layers) {
         for (int64_t l = 0; l < m->cfg.n_layer; l++) {

@@ -52,6 +52,8 @@ typedef struct quipu_layer_weights {
     quipu_buf *post_ffn_norm;             /* [D] Gemma 3 */
 } quipu_layer_weights;
 
+typedef struct quipu_fwd quipu_fwd; /* forward.c: activations and workspace, reused */
+
 typedef struct quipu_model {
     char *path;
     quipu_model_config cfg;
@@ -64,6 +66,7 @@ typedef struct quipu_model {
     quipu_layer_weights *layers;
     quipu_tokenizer *tok;
     size_t weight_bytes;         /* fp32 bytes held by the backend */
+    quipu_fwd *fwd;              /* NULL until the first reserve or forward */
     size_t file_bytes;
 } quipu_model;
 
@@ -93,7 +96,13 @@ typedef struct quipu_batch {
     const int32_t *targets;    /* [n_rows] */
 } quipu_batch;
 
-/* Runs the model over the batch; logprob[n_rows], greedy[n_rows] are host arrays. */
+/* Allocates the forward state for batches of up to max_tokens tokens and max_rows scored rows
+ * (activations, workspace, the batch's index vectors), once; a later larger batch grows it. */
+quipu_status quipu_model_reserve(quipu_model *m, int64_t max_tokens, int64_t max_rows, quipu_error *err);
+void quipu_model_release_state(quipu_model *m);
+
+/* Runs the model over the batch; logprob[n_rows], greedy[n_rows] are host arrays. Segments are
+ * contiguous: a token's seg_lo is its predecessor's or itself. */
 quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *batch, double *logprob, uint8_t *greedy, quipu_error *err);
 
 #endif

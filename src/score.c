@@ -258,6 +258,17 @@ quipu_status quipu_score_groups(quipu_model *m, const quipu_scorer_opts *opts, c
         fr += (size_t)(groups[i].n_cont > 0 ? groups[i].n_cont : 0);
         if ((st = encode_group(m, &groups[i], maxlen, share, &eg[i], res, err))) goto done;
     }
+    {
+        /* the forward state, once for the largest batch these groups make */
+        int64_t total = 0, widest = 0;
+        for (size_t i = 0; i < n; i++) {
+            total += eg[i].n_tokens;
+            if (eg[i].n_tokens > widest) widest = eg[i].n_tokens;
+        }
+        int64_t want = total < budget ? total : budget;
+        want = want > widest ? want : widest;
+        if ((st = quipu_model_reserve(m, want, want + want / 4, err))) goto done;
+    }
     /* pack groups in input order under the budget; a group larger than the budget runs alone */
     for (size_t i0 = 0; i0 < n;) {
         size_t i1 = i0;

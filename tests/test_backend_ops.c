@@ -1,7 +1,9 @@
 /* test_backend_ops.c — every op of every backend present against a plain scalar reference
  * (the _ref functions below, in double), over awkward shapes: one token, lengths not divisible
  * by tiles, long sequences, GQA ratios 1/4/8, sliding windows, shared-prefix ranges, vocabularies
- * that cross the chunk and block sizes. Each case prints its max-abs error against the
+ * that cross the chunk and block sizes, bidirectional attention, soft-capping, ALiBi, strided
+ * Q/K/V slices of one fused projection, a vocabulary split in two ranges merged by the combine
+ * step (as tensor parallelism will). Each case prints its max-abs error against the
  * tolerance and the first mismatches. Also per op: a row computed alone equals, bit for bit, the
  * same row computed inside a larger batch (batch invariance). The CPU backend always runs; a GPU
  * backend runs when this quipu was built with it and a GPU is visible, and says "skipped"
@@ -50,6 +52,23 @@ static void down(ctx *c, const quipu_buf *buf, void *dst, size_t bytes) {
 }
 static void drop(ctx *c, quipu_buf *buf) { c->b->iface->buf_free(c->b, buf); }
 
+/* views: an F32 matrix, an I32 vector, and the workspace the backend asks for */
+static quipu_view fv(quipu_buf *b, int64_t rows, int64_t cols) {
+    quipu_view v = quipu_view_of(b, QUIPU_E_F32, rows, cols);
+    if (!b) v.rows = v.cols = v.ld = 0;
+    return v;
+}
+static quipu_view iv(quipu_buf *b, int64_t n) { return quipu_view_of(b, QUIPU_E_I32, 1, n); }
+static quipu_buf *ws_buf;
+static quipu_view ws_view(ctx *c, int64_t T, int64_t R, int64_t width, int64_t D) {
+    quipu_ws_dims d = {.max_tokens = T, .max_rows = R, .max_width = width, .dim = D, .n_heads = 1};
+    size_t n = c->b->iface->workspace_bytes ? c->b->iface->workspace_bytes(c->b, &d) : 0;
+    drop(c, ws_buf);
+    ws_buf = up(c, NULL, n ? n : 16);
+    return quipu_view_of(ws_buf, QUIPU_E_U8, 1, (int64_t)(n ? n : 16));
+}
+#define OK_OP(call) CHECK((call) == QUIPU_OK && quipu_op_sync(c->b, &err) == QUIPU_OK)
+
 /* compares got with ref (double) under |got - ref| <= atol + rtol * scale[i] (scale NULL: |ref|) */
 static void compare(ctx *c, const char *op, const char *shape, const float *got, const double *ref, const double *scale, int64_t n,
                     double atol, double rtol) {
@@ -72,12 +91,16 @@ static void compare(ctx *c, const char *op, const char *shape, const float *got,
     CHECK_MSG(bad == 0, "%s %s %s: %d of %lld outside tolerance:%s", c->name, op, shape, bad, (long long)n, first);
 }
 
-static void same_bits(ctx *c, const char *op, const char *shape, const void *a, const void *b, size_t bytes) {
+/* two computations that must agree bit for bit (what: which two) */
+static void same_bits_as(ctx *c, const char *op, const char *shape, const char *what, const void *a, const void *b, size_t bytes) {
     int eq = memcmp(a, b, bytes) == 0;
     c->cases++;
     if (!eq) c->failed++;
-    printf("%-5s %-10s %-44s %s\n", c->name, op, shape, eq ? "alone == in batch (bits)" : "BATCH-DEPENDENT");
-    CHECK_MSG(eq, "%s %s %s: a row computed alone differs from the same row in a batch", c->name, op, shape);
+    printf("%-5s %-10s %-44s %s%s\n", c->name, op, shape, what, eq ? " (same bits)" : ": DIFFERENT BITS");
+    CHECK_MSG(eq, "%s %s %s: %s: different bits", c->name, op, shape, what);
+}
+static void same_bits(ctx *c, const char *op, const char *shape, const void *a, const void *b, size_t bytes) {
+    same_bits_as(c, op, shape, "alone == in batch", a, b, bytes);
 }
 
 /* ---------------------------------------------------------------- references */
@@ -95,6 +118,7 @@ static void matmul_ref(double *y, double *mag, const float *x, const float *w, c
         }
 }
 
+/* rows of width C normalized in groups of D (D == C: whole rows) */
 static void norm_ref(double *y, const float *x, const float *w, const float *b, int64_t rows, int64_t D, double eps, int layer) {
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * D;
@@ -127,30 +151,43 @@ static void rope_ref(double *y, const float *x, const int32_t *pos, const float 
         }
 }
 
-static void attention_ref(double *out, const float *q, const float *k, const float *v, const int32_t *pos, const int32_t *seg_lo,
-                          const int32_t *pre_lo, const int32_t *pre_hi, int64_t T, int64_t H, int64_t HKV, int64_t HD, double scale,
-                          int32_t window) {
+/* the attention options a case sets */
+typedef struct att_opt {
+    int bidir;
+    int32_t window;
+    float softcap;
+    const float *alibi; /* [H] or NULL */
+    int fused;          /* q, k, v as column slices of one [T, QD + 2 KD] matrix */
+} att_opt;
+
+/* q [T, ldq] etc.: rows of width H*HD (HKV*HD) starting at the given column */
+static void attention_ref(double *out, const float *q, const float *k, const float *v, int64_t ldq, int64_t ldk, const int32_t *pos,
+                          const int32_t *seg_lo, const int32_t *seg_hi, const int32_t *pre_lo, const int32_t *pre_hi, int64_t T, int64_t H,
+                          int64_t HKV, int64_t HD, double scale, const att_opt *o) {
     double *sc = malloc((size_t)(2 * T + 1) * sizeof(double));
     int64_t *key = malloc((size_t)(2 * T + 1) * sizeof(int64_t));
     for (int64_t t = 0; t < T; t++)
         for (int64_t h = 0; h < H; h++) {
-            int64_t n = 0, hk = h / (H / HKV);
+            int64_t n = 0, hk = h / (H / HKV), hi = o->bidir ? seg_hi[t] : t + 1;
             for (int64_t s = pre_lo[t]; s < pre_hi[t]; s++)
-                if (window <= 0 || pos[t] - pos[s] < window) key[n++] = s;
-            for (int64_t s = seg_lo[t]; s <= t; s++)
-                if (window <= 0 || pos[t] - pos[s] < window) key[n++] = s;
+                if (o->window <= 0 || pos[t] - pos[s] < o->window) key[n++] = s;
+            for (int64_t s = seg_lo[t]; s < hi; s++)
+                if (o->window <= 0 || abs(pos[t] - pos[s]) < o->window) key[n++] = s;
             double mx = -INFINITY, sum = 0;
             for (int64_t j = 0; j < n; j++) {
                 double d = 0;
-                for (int64_t i = 0; i < HD; i++) d += (double)q[(t * H + h) * HD + i] * k[(key[j] * HKV + hk) * HD + i];
-                sc[j] = d * scale;
+                for (int64_t i = 0; i < HD; i++) d += (double)q[t * ldq + h * HD + i] * k[key[j] * ldk + hk * HD + i];
+                d *= scale;
+                if (o->softcap > 0) d = o->softcap * tanh(d / o->softcap);
+                if (o->alibi) d += o->alibi[h] * (double)(pos[key[j]] - pos[t]);
+                sc[j] = d;
                 if (sc[j] > mx) mx = sc[j];
             }
             for (int64_t j = 0; j < n; j++) sum += (sc[j] = exp(sc[j] - mx));
             for (int64_t i = 0; i < HD; i++) {
-                double o = 0;
-                for (int64_t j = 0; j < n; j++) o += sc[j] / sum * v[(key[j] * HKV + hk) * HD + i];
-                out[(t * H + h) * HD + i] = o;
+                double acc = 0;
+                for (int64_t j = 0; j < n; j++) acc += sc[j] / sum * v[key[j] * ldk + hk * HD + i];
+                out[(t * H + h) * HD + i] = acc;
             }
         }
     free(sc);
@@ -173,8 +210,9 @@ static void t_matmul(ctx *c, int64_t M, int64_t K, int64_t N, int with_bias, int
     quipu_buf *bx = up(c, x, (size_t)(M * K) * 4), *bw = up(c, w, (size_t)(N * K) * 4), *bb = bias ? up(c, bias, (size_t)N * 4) : NULL;
     quipu_buf *by = up(c, y0, (size_t)(M * N) * 4);
     quipu_error err = {0};
-    quipu_matmul_args a = {.x = bx, .w = bw, .bias = bb, .y = by, .n_tokens = M, .n_in = K, .n_out = N, .accumulate = accumulate};
-    CHECK(c->b->iface->matmul(c->b, &a, &err) == QUIPU_OK && c->b->iface->sync(c->b, &err) == QUIPU_OK);
+    quipu_matmul_args a = {.x = fv(bx, M, K), .w = fv(bw, N, K), .bias = fv(bb, 1, N), .y = fv(by, M, N), .accumulate = accumulate,
+                           .ws = ws_view(c, M, 1, N, K)};
+    OK_OP(quipu_op_matmul(c->b, &a, &err));
     down(c, by, got, (size_t)(M * N) * 4);
     char shape[96];
     snprintf(shape, sizeof shape, "M=%lld K=%lld N=%lld%s%s", (long long)M, (long long)K, (long long)N, with_bias ? " bias" : "",
@@ -184,35 +222,61 @@ static void t_matmul(ctx *c, int64_t M, int64_t K, int64_t N, int with_bias, int
         int64_t r = M - 1;
         quipu_buf *bx1 = up(c, x + r * K, (size_t)K * 4), *by1 = up(c, NULL, (size_t)N * 4);
         quipu_matmul_args a1 = a;
-        a1.x = bx1;
-        a1.y = by1;
-        a1.n_tokens = 1;
-        CHECK(c->b->iface->matmul(c->b, &a1, &err) == QUIPU_OK && c->b->iface->sync(c->b, &err) == QUIPU_OK);
+        a1.x = fv(bx1, 1, K);
+        a1.y = fv(by1, 1, N);
+        OK_OP(quipu_op_matmul(c->b, &a1, &err));
         down(c, by1, row, (size_t)N * 4);
         same_bits(c, "matmul", shape, row, got + r * N, (size_t)N * 4);
         drop(c, bx1);
         drop(c, by1);
     }
+    if (!accumulate && M > 2 && K > 2) { /* x as a column slice of a wider matrix (ld > cols): same bits */
+        int64_t ld = K + 5;
+        float *wide = rand_vec(M * ld, 1);
+        for (int64_t i = 0; i < M; i++) memcpy(wide + i * ld + 3, x + i * K, (size_t)K * 4);
+        quipu_buf *bwx = up(c, wide, (size_t)(M * ld) * 4), *by2 = up(c, NULL, (size_t)(M * N) * 4);
+        quipu_matmul_args a2 = a;
+        a2.x = quipu_view_cols(quipu_view_of(bwx, QUIPU_E_F32, M, ld), 3, K);
+        a2.y = fv(by2, M, N);
+        OK_OP(quipu_op_matmul(c->b, &a2, &err));
+        float *got2 = malloc((size_t)(M * N) * 4);
+        down(c, by2, got2, (size_t)(M * N) * 4);
+        same_bits_as(c, "matmul", shape, "strided x == dense x", got2, got, (size_t)(M * N) * 4);
+        drop(c, bwx);
+        drop(c, by2);
+        free(wide);
+        free(got2);
+    }
     drop(c, bx); drop(c, bw); drop(c, bb); drop(c, by);
     free(x); free(w); free(bias); free(y0); free(ref); free(mag); free(got); free(row);
 }
 
-static void t_norm(ctx *c, int64_t rows, int64_t D, int layer) {
-    float *x = rand_vec(rows * D, 3), *w = rand_vec(D, 1), *b = layer ? rand_vec(D, 1) : NULL, *got = malloc((size_t)(rows * D) * 4);
-    for (int64_t i = 0; i < rows * D; i++) x[i] += layer ? 2.0f : 0.0f; /* a mean to remove */
-    double *ref = malloc((size_t)(rows * D) * sizeof(double));
-    norm_ref(ref, x, w, b, rows, D, 1e-6, layer);
-    quipu_buf *bx = up(c, x, (size_t)(rows * D) * 4), *bw = up(c, w, (size_t)D * 4), *bb = b ? up(c, b, (size_t)D * 4) : NULL;
-    quipu_buf *by = up(c, NULL, (size_t)(rows * D) * 4);
+/* rows x C, normalized in groups of `group` (0: whole rows), optionally after x += residual */
+static void t_norm(ctx *c, int64_t rows, int64_t C, int64_t group, int layer, int residual) {
+    int64_t D = group > 0 ? group : C;
+    float *x = rand_vec(rows * C, 3), *w = rand_vec(D, 1), *b = layer ? rand_vec(D, 1) : NULL, *got = malloc((size_t)(rows * C) * 4);
+    float *res = residual ? rand_vec(rows * C, 1) : NULL, *sum = malloc((size_t)(rows * C) * 4), *gotx = malloc((size_t)(rows * C) * 4);
+    for (int64_t i = 0; i < rows * C; i++) x[i] += layer ? 2.0f : 0.0f; /* a mean to remove */
+    for (int64_t i = 0; i < rows * C; i++) sum[i] = res ? x[i] + res[i] : x[i];
+    double *ref = malloc((size_t)(rows * C) * sizeof(double));
+    norm_ref(ref, sum, w, b, rows * (C / D), D, 1e-6, layer);
+    quipu_buf *bx = up(c, x, (size_t)(rows * C) * 4), *bw = up(c, w, (size_t)D * 4), *bb = b ? up(c, b, (size_t)D * 4) : NULL;
+    quipu_buf *by = up(c, NULL, (size_t)(rows * C) * 4), *br = res ? up(c, res, (size_t)(rows * C) * 4) : NULL;
     quipu_error err = {0};
-    quipu_norm_args a = {.x = bx, .y = by, .w = bw, .b = bb, .n_rows = rows, .dim = D, .eps = 1e-6f, .kind = layer ? QUIPU_NORM_LAYER : QUIPU_NORM_RMS};
-    CHECK(c->b->iface->norm(c->b, &a, &err) == QUIPU_OK && c->b->iface->sync(c->b, &err) == QUIPU_OK);
-    down(c, by, got, (size_t)(rows * D) * 4);
+    quipu_norm_args a = {.x = fv(bx, rows, C), .y = fv(by, rows, C), .w = fv(bw, 1, D), .b = fv(bb, 1, D), .residual = fv(br, rows, C),
+                         .group = group, .eps = 1e-6f, .kind = layer ? QUIPU_NORM_LAYER : QUIPU_NORM_RMS};
+    OK_OP(quipu_op_norm(c->b, &a, &err));
+    down(c, by, got, (size_t)(rows * C) * 4);
     char shape[96];
-    snprintf(shape, sizeof shape, "%s rows=%lld D=%lld", layer ? "layer" : "rms", (long long)rows, (long long)D);
-    compare(c, "norm", shape, got, ref, NULL, rows * D, 1e-6, 1e-5);
-    drop(c, bx); drop(c, bw); drop(c, bb); drop(c, by);
-    free(x); free(w); free(b); free(got); free(ref);
+    snprintf(shape, sizeof shape, "%s rows=%lld C=%lld group=%lld%s", layer ? "layer" : "rms", (long long)rows, (long long)C, (long long)D,
+             residual ? " +residual" : "");
+    compare(c, "norm", shape, got, ref, NULL, rows * C, 1e-6, 1e-5);
+    if (residual) { /* x holds x + residual afterwards, exactly the fp32 sum */
+        down(c, bx, gotx, (size_t)(rows * C) * 4);
+        same_bits_as(c, "norm", shape, "x == x + residual", gotx, sum, (size_t)(rows * C) * 4);
+    }
+    drop(c, bx); drop(c, bw); drop(c, bb); drop(c, by); drop(c, br);
+    free(x); free(w); free(b); free(got); free(ref); free(res); free(sum); free(gotx);
 }
 
 static void t_rope(ctx *c, int64_t T, int64_t H, int64_t HD, int64_t n_rot, int neox, int factors) {
@@ -228,9 +292,9 @@ static void t_rope(ctx *c, int64_t T, int64_t H, int64_t HD, int64_t n_rot, int 
     rope_ref(ref, x, pos, ff, T, H, HD, n_rot, 10000.0, 1.0, neox);
     quipu_buf *bx = up(c, x, (size_t)(T * H * HD) * 4), *bp = up(c, pos, (size_t)T * 4), *bf = ff ? up(c, ff, (size_t)(n_rot / 2) * 4) : NULL;
     quipu_error err = {0};
-    quipu_rope_args a = {.x = bx, .pos = bp, .freq_factors = bf, .n_tokens = T, .n_heads = H, .head_dim = HD, .n_rot = n_rot,
-                         .base = 10000.0f, .pos_scale = 1.0f, .kind = neox ? QUIPU_ROPE_NEOX : QUIPU_ROPE_NORM};
-    CHECK(c->b->iface->rope(c->b, &a, &err) == QUIPU_OK && c->b->iface->sync(c->b, &err) == QUIPU_OK);
+    quipu_rope_args a = {.x = fv(bx, T, H * HD), .pos = iv(bp, T), .freq_factors = fv(bf, 1, n_rot / 2), .n_heads = H, .head_dim = HD,
+                         .n_rot = n_rot, .base = 10000.0f, .pos_scale = 1.0f, .kind = neox ? QUIPU_ROPE_NEOX : QUIPU_ROPE_NORM};
+    OK_OP(quipu_op_rope(c->b, &a, &err));
     down(c, bx, got, (size_t)(T * H * HD) * 4);
     char shape[96];
     snprintf(shape, sizeof shape, "%s T=%lld H=%lld HD=%lld rot=%lld%s", neox ? "neox" : "norm", (long long)T, (long long)H, (long long)HD,
@@ -241,39 +305,79 @@ static void t_rope(ctx *c, int64_t T, int64_t H, int64_t HD, int64_t n_rot, int 
     free(x); free(got); free(pos); free(ff); free(ref);
 }
 
+/* the layout vectors of a packed batch, uploaded; lay_free drops them */
+typedef struct lay_bufs {
+    quipu_buf *b[5];
+} lay_bufs;
+static quipu_batch_layout lay_up(ctx *c, lay_bufs *lb, int64_t T, const int32_t *pos, const int32_t *lo, const int32_t *hi,
+                                 const int32_t *plo, const int32_t *phi) {
+    const int32_t *src[5] = {pos, lo, hi, plo, phi};
+    for (int i = 0; i < 5; i++) lb->b[i] = up(c, src[i], (size_t)T * 4);
+    quipu_batch_layout l = {.pos = iv(lb->b[0], T), .seg_lo = iv(lb->b[1], T), .seg_hi = iv(lb->b[2], T), .pre_lo = iv(lb->b[3], T),
+                            .pre_hi = iv(lb->b[4], T)};
+    return l;
+}
+static void lay_free(ctx *c, lay_bufs *lb) {
+    for (int i = 0; i < 5; i++) drop(c, lb->b[i]);
+}
+
 /* a packed batch: sequences of the given lengths; with share, sequence 0 is a prompt that every
  * following sequence (a continuation) attends to as its prefix */
-static void t_attention(ctx *c, const int *lens, int n_seq, int share, int64_t H, int64_t HKV, int64_t HD, int32_t window) {
+static void t_attention(ctx *c, const int *lens, int n_seq, int share, int64_t H, int64_t HKV, int64_t HD, const att_opt *o) {
     int64_t T = 0;
     for (int s = 0; s < n_seq; s++) T += lens[s];
-    int32_t *pos = malloc((size_t)T * 4), *seg = malloc((size_t)T * 4), *plo = malloc((size_t)T * 4), *phi = malloc((size_t)T * 4);
+    int32_t *pos = malloc((size_t)T * 4), *seg = malloc((size_t)T * 4), *shi = malloc((size_t)T * 4), *plo = malloc((size_t)T * 4),
+            *phi = malloc((size_t)T * 4);
     int64_t t = 0;
     for (int s = 0; s < n_seq; s++)
         for (int i = 0; i < lens[s]; i++, t++) {
             int pre = share && s > 0;
             pos[t] = (int32_t)(i + (pre ? lens[0] : 0));
             seg[t] = (int32_t)(t - i);
-            plo[t] = pre ? 0 : 0;
+            shi[t] = (int32_t)(t - i + lens[s]);
+            plo[t] = 0;
             phi[t] = pre ? lens[0] : 0;
         }
-    float *q = rand_vec(T * H * HD, 1), *k = rand_vec(T * HKV * HD, 1), *v = rand_vec(T * HKV * HD, 1);
-    float *got = malloc((size_t)(T * H * HD) * 4);
-    double *ref = malloc((size_t)(T * H * HD) * sizeof(double));
+    int64_t QD = H * HD, KD = HKV * HD, ld = o->fused ? QD + 2 * KD : 0;
+    float *q, *k, *v, *qkv = NULL;
+    if (o->fused) {
+        qkv = rand_vec(T * ld, 1);
+        q = qkv, k = qkv + QD, v = qkv + QD + KD;
+    } else {
+        q = rand_vec(T * QD, 1), k = rand_vec(T * KD, 1), v = rand_vec(T * KD, 1);
+    }
+    float *got = malloc((size_t)(T * QD) * 4);
+    double *ref = malloc((size_t)(T * QD) * sizeof(double));
     double scale = 1.0 / sqrt((double)HD);
-    attention_ref(ref, q, k, v, pos, seg, plo, phi, T, H, HKV, HD, scale, window);
-    quipu_buf *bq = up(c, q, (size_t)(T * H * HD) * 4), *bk = up(c, k, (size_t)(T * HKV * HD) * 4), *bv = up(c, v, (size_t)(T * HKV * HD) * 4);
-    quipu_buf *bo = up(c, NULL, (size_t)(T * H * HD) * 4);
+    attention_ref(ref, q, k, v, o->fused ? ld : QD, o->fused ? ld : KD, pos, seg, shi, plo, phi, T, H, HKV, HD, scale, o);
+    quipu_buf *bq, *bk = NULL, *bv = NULL, *ba = o->alibi ? up(c, o->alibi, (size_t)H * 4) : NULL;
+    quipu_view vq, vk, vv;
+    if (o->fused) {
+        bq = up(c, qkv, (size_t)(T * ld) * 4);
+        quipu_view all = quipu_view_of(bq, QUIPU_E_F32, T, ld);
+        vq = quipu_view_cols(all, 0, QD), vk = quipu_view_cols(all, QD, KD), vv = quipu_view_cols(all, QD + KD, KD);
+    } else {
+        bq = up(c, q, (size_t)(T * QD) * 4), bk = up(c, k, (size_t)(T * KD) * 4), bv = up(c, v, (size_t)(T * KD) * 4);
+        vq = fv(bq, T, QD), vk = fv(bk, T, KD), vv = fv(bv, T, KD);
+    }
+    quipu_buf *bo = up(c, NULL, (size_t)(T * QD) * 4);
+    lay_bufs lb;
     quipu_error err = {0};
-    quipu_attention_args a = {.q = bq, .k = bk, .v = bv, .out = bo, .pos = pos, .seg_lo = seg, .pre_lo = plo, .pre_hi = phi, .n_tokens = T,
-                              .n_heads = H, .n_heads_kv = HKV, .head_dim = HD, .scale = (float)scale, .window = window};
-    CHECK(c->b->iface->attention(c->b, &a, &err) == QUIPU_OK && c->b->iface->sync(c->b, &err) == QUIPU_OK);
-    down(c, bo, got, (size_t)(T * H * HD) * 4);
-    char shape[96];
-    snprintf(shape, sizeof shape, "T=%lld seqs=%d%s H=%lld/%lld HD=%lld win=%d", (long long)T, n_seq, share ? " shared" : "", (long long)H,
-             (long long)HKV, (long long)HD, window);
-    compare(c, "attention", shape, got, ref, NULL, T * H * HD, 2e-6, 1e-5);
-    drop(c, bq); drop(c, bk); drop(c, bv); drop(c, bo);
-    free(pos); free(seg); free(plo); free(phi); free(q); free(k); free(v); free(got); free(ref);
+    quipu_attention_args a = {.q = vq, .k = vk, .v = vv, .out = fv(bo, T, QD), .lay = lay_up(c, &lb, T, pos, seg, shi, plo, phi),
+                              .alibi = fv(ba, 1, H), .n_heads = H, .n_heads_kv = HKV, .head_dim = HD, .scale = (float)scale,
+                              .softcap = o->softcap, .window = o->window, .causal = !o->bidir, .ws = ws_view(c, T, 1, 1, 1)};
+    OK_OP(quipu_op_attention(c->b, &a, &err));
+    down(c, bo, got, (size_t)(T * QD) * 4);
+    char shape[120];
+    snprintf(shape, sizeof shape, "T=%lld seqs=%d%s H=%lld/%lld HD=%lld win=%d%s%s%s%s", (long long)T, n_seq, share ? " shared" : "",
+             (long long)H, (long long)HKV, (long long)HD, o->window, o->bidir ? " bidir" : "", o->softcap > 0 ? " softcap" : "",
+             o->alibi ? " alibi" : "", o->fused ? " fused-qkv" : "");
+    compare(c, "attention", shape, got, ref, NULL, T * QD, 2e-6, 1e-5);
+    drop(c, bq); drop(c, bk); drop(c, bv); drop(c, bo); drop(c, ba);
+    lay_free(c, &lb);
+    if (o->fused) free(qkv);
+    else free(q), free(k), free(v);
+    free(pos); free(seg); free(shi); free(plo); free(phi); free(got); free(ref);
 }
 
 /* the shared-prompt layout gives the bits of the same prompt repeated in front of each
@@ -295,37 +399,44 @@ static void t_attention_shared_vs_repeated(ctx *c, int64_t H, int64_t HKV, int64
         memcpy(kr + t * HKV * HD, ks + map[t] * HKV * HD, (size_t)(HKV * HD) * 4);
         memcpy(vr + t * HKV * HD, vs + map[t] * HKV * HD, (size_t)(HKV * HD) * 4);
     }
-    int32_t pos_s[64], seg_s[64], plo_s[64], phi_s[64], pos_r[64], seg_r[64], z[64];
+    int32_t pos_s[64], seg_s[64], shi_s[64], plo_s[64], phi_s[64], pos_r[64], seg_r[64], shi_r[64], z[64];
     for (int64_t t = 0; t < Ts; t++) {
         int cont = t >= P, second = t >= P + L1;
         pos_s[t] = (int32_t)(cont ? P + (t - (second ? P + L1 : P)) : t);
         seg_s[t] = (int32_t)(!cont ? 0 : second ? P + L1 : P);
+        shi_s[t] = (int32_t)(!cont ? P : second ? Ts : P + L1);
         plo_s[t] = 0;
         phi_s[t] = cont ? P : 0;
     }
     for (int64_t t = 0; t < Tr; t++) {
         int second = t >= P + L1;
         seg_r[t] = second ? P + L1 : 0;
+        shi_r[t] = (int32_t)(second ? Tr : P + L1);
         pos_r[t] = (int32_t)(t - seg_r[t]);
         z[t] = 0;
     }
     float *out_s = malloc((size_t)(Ts * H * HD) * 4), *out_r = malloc((size_t)(Tr * H * HD) * 4);
     quipu_error err = {0};
     float scale = 1.0f / sqrtf((float)HD);
+    lay_bufs lb;
     quipu_buf *b1 = up(c, qs, (size_t)(Ts * H * HD) * 4), *b2 = up(c, ks, (size_t)(Ts * HKV * HD) * 4), *b3 = up(c, vs, (size_t)(Ts * HKV * HD) * 4);
     quipu_buf *b4 = up(c, NULL, (size_t)(Ts * H * HD) * 4);
-    quipu_attention_args a = {.q = b1, .k = b2, .v = b3, .out = b4, .pos = pos_s, .seg_lo = seg_s, .pre_lo = plo_s, .pre_hi = phi_s,
-                              .n_tokens = Ts, .n_heads = H, .n_heads_kv = HKV, .head_dim = HD, .scale = scale};
-    CHECK(c->b->iface->attention(c->b, &a, &err) == QUIPU_OK && c->b->iface->sync(c->b, &err) == QUIPU_OK);
+    quipu_attention_args a = {.q = fv(b1, Ts, H * HD), .k = fv(b2, Ts, HKV * HD), .v = fv(b3, Ts, HKV * HD), .out = fv(b4, Ts, H * HD),
+                              .lay = lay_up(c, &lb, Ts, pos_s, seg_s, shi_s, plo_s, phi_s), .n_heads = H, .n_heads_kv = HKV, .head_dim = HD,
+                              .scale = scale, .causal = 1, .ws = ws_view(c, Tr, 1, 1, 1)};
+    OK_OP(quipu_op_attention(c->b, &a, &err));
     down(c, b4, out_s, (size_t)(Ts * H * HD) * 4);
     drop(c, b1); drop(c, b2); drop(c, b3); drop(c, b4);
+    lay_free(c, &lb);
     b1 = up(c, qr, (size_t)(Tr * H * HD) * 4), b2 = up(c, kr, (size_t)(Tr * HKV * HD) * 4), b3 = up(c, vr, (size_t)(Tr * HKV * HD) * 4);
     b4 = up(c, NULL, (size_t)(Tr * H * HD) * 4);
-    quipu_attention_args r = {.q = b1, .k = b2, .v = b3, .out = b4, .pos = pos_r, .seg_lo = seg_r, .pre_lo = z, .pre_hi = z,
-                              .n_tokens = Tr, .n_heads = H, .n_heads_kv = HKV, .head_dim = HD, .scale = scale};
-    CHECK(c->b->iface->attention(c->b, &r, &err) == QUIPU_OK && c->b->iface->sync(c->b, &err) == QUIPU_OK);
+    quipu_attention_args r = a;
+    r.q = fv(b1, Tr, H * HD), r.k = fv(b2, Tr, HKV * HD), r.v = fv(b3, Tr, HKV * HD), r.out = fv(b4, Tr, H * HD);
+    r.lay = lay_up(c, &lb, Tr, pos_r, seg_r, shi_r, z, z);
+    OK_OP(quipu_op_attention(c->b, &r, &err));
     down(c, b4, out_r, (size_t)(Tr * H * HD) * 4);
     drop(c, b1); drop(c, b2); drop(c, b3); drop(c, b4);
+    lay_free(c, &lb);
     /* continuation tokens: shared rows P.. vs repeated rows P.. and 2P+L1.. */
     int eq = !memcmp(out_s + P * H * HD, out_r + P * H * HD, (size_t)(L1 * H * HD) * 4) &&
              !memcmp(out_s + (P + L1) * H * HD, out_r + (2 * P + L1) * H * HD, (size_t)(L2 * H * HD) * 4);
@@ -344,8 +455,8 @@ static void t_act(ctx *c, int64_t n, quipu_act_kind kind, int gated) {
     for (int64_t i = 0; i < n; i++) ref[i] = act_ref1(g[i], kind) * (u ? u[i] : 1.0);
     quipu_buf *bg = up(c, g, (size_t)n * 4), *bu = u ? up(c, u, (size_t)n * 4) : NULL;
     quipu_error err = {0};
-    quipu_act_args a = {.gate = bg, .up = bu, .n = n, .kind = kind};
-    CHECK(c->b->iface->act(c->b, &a, &err) == QUIPU_OK && c->b->iface->sync(c->b, &err) == QUIPU_OK);
+    quipu_act_args a = {.gate = fv(bg, 1, n), .up = fv(bu, 1, n), .kind = kind};
+    OK_OP(quipu_op_act(c->b, &a, &err));
     down(c, bg, got, (size_t)n * 4);
     char shape[96];
     snprintf(shape, sizeof shape, "%s n=%lld%s", kind == QUIPU_ACT_SILU ? "silu" : kind == QUIPU_ACT_GELU_TANH ? "gelu-tanh" : "gelu-erf",
@@ -365,8 +476,10 @@ static void t_embed_add(ctx *c, int64_t V, int64_t D, int64_t T) {
     quipu_buf *bt = up(c, tab, (size_t)(V * D) * 4), *bi = up(c, ids, (size_t)T * 4), *be = up(c, NULL, (size_t)(T * D) * 4);
     quipu_buf *by = up(c, y0, (size_t)(T * D) * 4);
     quipu_error err = {0};
-    CHECK(c->b->iface->embed(c->b, be, bt, bi, T, D, 2.5f, &err) == QUIPU_OK);
-    CHECK(c->b->iface->add(c->b, by, be, T * D, &err) == QUIPU_OK && c->b->iface->sync(c->b, &err) == QUIPU_OK);
+    quipu_embed_args ea = {.out = fv(be, T, D), .table = fv(bt, V, D), .ids = iv(bi, T), .scale = 2.5f};
+    quipu_add_args aa = {.y = fv(by, T, D), .x = fv(be, T, D)};
+    CHECK(quipu_op_embed(c->b, &ea, &err) == QUIPU_OK);
+    OK_OP(quipu_op_add(c->b, &aa, &err));
     down(c, by, got, (size_t)(T * D) * 4);
     char shape[96];
     snprintf(shape, sizeof shape, "V=%lld D=%lld T=%lld", (long long)V, (long long)D, (long long)T);
@@ -375,11 +488,35 @@ static void t_embed_add(ctx *c, int64_t V, int64_t D, int64_t T) {
     free(tab); free(y0); free(got); free(ids); free(ref);
 }
 
-static void t_logprob(ctx *c, int64_t T, int64_t D, int64_t V, int64_t R) {
+/* partial over [v_lo, v_lo + n) of lm_head rows, into part columns [col0, ..) of a R x nb array */
+static void lp_partial(ctx *c, quipu_buf *bh, int64_t T, int64_t D, quipu_buf *bw, int64_t v_lo, int64_t n, quipu_buf *brows, quipu_buf *btg,
+                       int64_t R, quipu_buf *bpart, int64_t nb, int64_t col0, float softcap) {
+    quipu_error err = {0};
+    int64_t blk = c->b->iface->lp_block;
+    quipu_view lm = quipu_view_rows(fv(bw, v_lo + n, D), v_lo, n);
+    quipu_view part = quipu_view_cols(quipu_view_of(bpart, QUIPU_E_LP, R, nb), col0, (n + blk - 1) / blk);
+    quipu_logprob_args a = {.h = fv(bh, T, D), .lm_head = lm, .rows = iv(brows, R), .targets = iv(btg, R), .v_lo = v_lo, .softcap = softcap,
+                            .part = part, .ws = ws_view(c, T, R, 1, D)};
+    OK_OP(quipu_op_logprob_partial(c->b, &a, &err));
+}
+
+static void lp_combine(ctx *c, quipu_buf *bpart, int64_t nb, quipu_buf *btg, int64_t R, double *lp, uint8_t *gr) {
+    quipu_error err = {0};
+    quipu_buf *bl = up(c, NULL, (size_t)R * 8), *bg = up(c, NULL, (size_t)R);
+    quipu_combine_args a = {.part = quipu_view_of(bpart, QUIPU_E_LP, R, nb), .targets = iv(btg, R), .block = c->b->iface->lp_block,
+                            .logprob = quipu_view_of(bl, QUIPU_E_F64, 1, R), .greedy = quipu_view_of(bg, QUIPU_E_U8, 1, R)};
+    OK_OP(quipu_op_logprob_combine(c->b, &a, &err));
+    down(c, bl, lp, (size_t)R * 8);
+    down(c, bg, gr, (size_t)R);
+    drop(c, bl);
+    drop(c, bg);
+}
+
+static void t_logprob(ctx *c, int64_t T, int64_t D, int64_t V, int64_t R, float softcap) {
     float *h = rand_vec(T * D, 1), *w = rand_vec(V * D, 1);
     int32_t *rows = malloc((size_t)R * 4), *tg = malloc((size_t)R * 4);
-    double *lp = malloc((size_t)R * sizeof(double)), *ref = malloc((size_t)R * sizeof(double)), *lp1 = malloc(sizeof(double));
-    uint8_t *gr = malloc((size_t)R), *gref = malloc((size_t)R), g1;
+    double *lp = malloc((size_t)R * sizeof(double)), *lp2 = malloc((size_t)R * sizeof(double)), *ref = malloc((size_t)R * sizeof(double)), lp1;
+    uint8_t *gr = malloc((size_t)R), *gr2 = malloc((size_t)R), *gref = malloc((size_t)R), g1;
     for (int64_t r = 0; r < R; r++) rows[r] = (int32_t)((r * 5) % T);
     for (int64_t r = 0; r < R; r++) {
         const float *hr = h + (int64_t)rows[r] * D;
@@ -389,6 +526,7 @@ static void t_logprob(ctx *c, int64_t T, int64_t D, int64_t V, int64_t R) {
         for (int64_t v = 0; v < V; v++) {
             double d = 0;
             for (int64_t i = 0; i < D; i++) d += (double)hr[i] * w[v * D + i];
+            if (softcap > 0) d = softcap * tanh(d / softcap);
             lg[v] = d;
             if (d > mx) mx = d, am = v;
         }
@@ -399,30 +537,54 @@ static void t_logprob(ctx *c, int64_t T, int64_t D, int64_t V, int64_t R) {
         gref[r] = (uint8_t)(am == tg[r]);
         free(lg);
     }
-    quipu_buf *bh = up(c, h, (size_t)(T * D) * 4), *bw = up(c, w, (size_t)(V * D) * 4);
-    quipu_error err = {0};
-    quipu_logprob_args a = {.h = bh, .lm_head = bw, .rows = rows, .targets = tg, .n_rows = R, .dim = D, .n_vocab = V, .logprob = lp, .greedy = gr};
-    CHECK(c->b->iface->logprob(c->b, &a, &err) == QUIPU_OK && c->b->iface->sync(c->b, &err) == QUIPU_OK);
+    int64_t blk = c->b->iface->lp_block, nb = (V + blk - 1) / blk;
+    quipu_buf *bh = up(c, h, (size_t)(T * D) * 4), *bw = up(c, w, (size_t)(V * D) * 4), *brows = up(c, rows, (size_t)R * 4);
+    quipu_buf *btg = up(c, tg, (size_t)R * 4), *bpart = up(c, NULL, (size_t)(R * nb) * quipu_etype_size(QUIPU_E_LP));
+    lp_partial(c, bh, T, D, bw, 0, V, brows, btg, R, bpart, nb, 0, softcap);
+    lp_combine(c, bpart, nb, btg, R, lp, gr);
     float *gotf = malloc((size_t)R * 4);
     for (int64_t r = 0; r < R; r++) gotf[r] = (float)lp[r];
     char shape[96];
-    snprintf(shape, sizeof shape, "T=%lld D=%lld V=%lld rows=%lld", (long long)T, (long long)D, (long long)V, (long long)R);
+    snprintf(shape, sizeof shape, "T=%lld D=%lld V=%lld rows=%lld%s", (long long)T, (long long)D, (long long)V, (long long)R,
+             softcap > 0 ? " softcap" : "");
     /* logits are fp32 dot products: |err| ~ 1e-6 * sqrt(D) per logit */
     compare(c, "logprob", shape, gotf, ref, NULL, R, 2e-5, 1e-6);
     int gbad = 0;
     for (int64_t r = 0; r < R; r++) gbad += gr[r] != gref[r];
     CHECK_MSG(gbad == 0, "%s logprob %s: %d greedy flags differ", c->name, shape, gbad);
     /* the last row alone: same bits */
-    quipu_logprob_args a1 = a;
-    a1.rows = rows + R - 1;
-    a1.targets = tg + R - 1;
-    a1.n_rows = 1;
-    a1.logprob = lp1;
-    a1.greedy = &g1;
-    CHECK(c->b->iface->logprob(c->b, &a1, &err) == QUIPU_OK && c->b->iface->sync(c->b, &err) == QUIPU_OK);
-    same_bits(c, "logprob", shape, lp1, lp + R - 1, sizeof(double));
-    drop(c, bh); drop(c, bw);
-    free(h); free(w); free(rows); free(tg); free(lp); free(ref); free(lp1); free(gr); free(gref); free(gotf);
+    quipu_buf *bpart1 = up(c, NULL, (size_t)nb * quipu_etype_size(QUIPU_E_LP));
+    quipu_buf *brow1 = up(c, rows + R - 1, 4), *btg1 = up(c, tg + R - 1, 4);
+    lp_partial(c, bh, T, D, bw, 0, V, brow1, btg1, 1, bpart1, nb, 0, softcap);
+    lp_combine(c, bpart1, nb, btg1, 1, &lp1, &g1);
+    same_bits(c, "logprob", shape, &lp1, lp + R - 1, sizeof(double));
+    if (nb > 1) { /* the vocabulary in two ranges at a block boundary (two GPUs), merged: same bits */
+        int64_t cut = (nb / 2) * blk;
+        quipu_buf *bpart2 = up(c, NULL, (size_t)(R * nb) * quipu_etype_size(QUIPU_E_LP));
+        lp_partial(c, bh, T, D, bw, 0, cut, brows, btg, R, bpart2, nb, 0, softcap);
+        lp_partial(c, bh, T, D, bw, cut, V - cut, brows, btg, R, bpart2, nb, cut / blk, softcap);
+        lp_combine(c, bpart2, nb, btg, R, lp2, gr2);
+        same_bits_as(c, "logprob", shape, "two vocabulary ranges merged == whole", lp2, lp, (size_t)R * sizeof(double));
+        CHECK(!memcmp(gr2, gr, (size_t)R));
+        drop(c, bpart2);
+    }
+    drop(c, bh); drop(c, bw); drop(c, brows); drop(c, btg); drop(c, bpart); drop(c, bpart1); drop(c, brow1); drop(c, btg1);
+    free(h); free(w); free(rows); free(tg); free(lp); free(lp2); free(ref); free(gr); free(gr2); free(gref); free(gotf);
+}
+
+/* a view past its buffer, a missing op's wrapper: clear errors, never a call out of bounds */
+static void t_checks(ctx *c) {
+    quipu_error err = {0};
+    quipu_buf *bx = up(c, NULL, 64 * 4), *bw = up(c, NULL, 16 * 4), *by = up(c, NULL, 4 * 4);
+    quipu_matmul_args a = {.x = fv(bx, 4, 16), .w = fv(bw, 1, 16), .y = fv(by, 4, 1)};
+    a.x.rows = 5; /* 80 floats in a buffer of 64 */
+    quipu_status st = quipu_op_matmul(c->b, &a, &err);
+    int ok = st != QUIPU_OK && strstr(err.msg, "past its buffer") != NULL;
+    c->cases++;
+    c->failed += !ok;
+    printf("%-5s %-10s %-44s %s\n", c->name, "checks", "view past its buffer", ok ? err.msg : "NOT REFUSED");
+    CHECK_MSG(ok, "%s: a view past its buffer was not refused (%s)", c->name, err.msg);
+    drop(c, bx); drop(c, bw); drop(c, by);
 }
 
 static void run_all(ctx *c) {
@@ -433,24 +595,36 @@ static void run_all(ctx *c) {
     t_matmul(c, 70, 100, 129, 1, 0);
     t_matmul(c, 130, 257, 31, 1, 1);
     t_matmul(c, 65, 1031, 67, 0, 1);
-    t_norm(c, 1, 1, 0);
-    t_norm(c, 5, 576, 0);
-    t_norm(c, 33, 4097, 0);
-    t_norm(c, 3, 7, 1);
-    t_norm(c, 17, 640, 1);
+    t_norm(c, 1, 1, 0, 0, 0);
+    t_norm(c, 5, 576, 0, 0, 0);
+    t_norm(c, 33, 4097, 0, 0, 1);
+    t_norm(c, 3, 7, 0, 1, 0);
+    t_norm(c, 17, 640, 0, 1, 1);
+    t_norm(c, 9, 4 * 64, 64, 0, 0); /* QK-norm: per head of 64 */
     t_rope(c, 1, 1, 8, 8, 0, 0);
     t_rope(c, 9, 3, 64, 64, 1, 0);
     t_rope(c, 5, 2, 64, 32, 0, 1); /* partial rotary */
     t_rope(c, 7, 4, 128, 128, 1, 1);
     int one[] = {1}, mixed[] = {5, 1, 17, 3}, longs[] = {300, 45}, prompt[] = {40, 7, 1, 13};
-    t_attention(c, one, 1, 0, 1, 1, 8, 0);
-    t_attention(c, mixed, 4, 0, 4, 4, 16, 0);      /* GQA 1 */
-    t_attention(c, mixed, 4, 0, 8, 2, 32, 0);      /* GQA 4 */
-    t_attention(c, longs, 2, 0, 8, 1, 64, 0);      /* GQA 8, > one key chunk */
-    t_attention(c, longs, 2, 0, 4, 2, 16, 37);     /* sliding window */
-    t_attention(c, prompt, 4, 1, 4, 2, 32, 0);     /* shared prompt */
-    t_attention(c, prompt, 4, 1, 4, 1, 32, 11);    /* shared prompt and window */
-    t_attention(c, longs, 2, 0, 2, 2, 256, 0);     /* head dim 256 (Gemma) */
+    float slopes[8] = {0.5f, 0.25f, 0.125f, 0.0625f, 0.03125f, 0.015625f, 0.0078125f, 0.00390625f};
+    att_opt plain = {0}, win37 = {.window = 37}, win11 = {.window = 11}, bidir = {.bidir = 1}, bidir_win = {.bidir = 1, .window = 9};
+    att_opt cap = {.softcap = 50.0f}, capw = {.softcap = 2.0f, .window = 20}, alibi = {.alibi = slopes}, fused = {.fused = 1};
+    att_opt fused_bidir = {.fused = 1, .bidir = 1};
+    t_attention(c, one, 1, 0, 1, 1, 8, &plain);
+    t_attention(c, mixed, 4, 0, 4, 4, 16, &plain);     /* GQA 1 */
+    t_attention(c, mixed, 4, 0, 8, 2, 32, &plain);     /* GQA 4 */
+    t_attention(c, longs, 2, 0, 8, 1, 64, &plain);     /* GQA 8, > one key chunk */
+    t_attention(c, longs, 2, 0, 4, 2, 16, &win37);     /* sliding window */
+    t_attention(c, prompt, 4, 1, 4, 2, 32, &plain);    /* shared prompt */
+    t_attention(c, prompt, 4, 1, 4, 1, 32, &win11);    /* shared prompt and window */
+    t_attention(c, longs, 2, 0, 2, 2, 256, &plain);    /* head dim 256 (Gemma) */
+    t_attention(c, mixed, 4, 0, 4, 2, 16, &bidir);     /* masked LMs */
+    t_attention(c, longs, 2, 0, 4, 4, 32, &bidir_win);
+    t_attention(c, mixed, 4, 0, 4, 2, 32, &cap);       /* Gemma 2 soft-capping */
+    t_attention(c, longs, 2, 0, 4, 2, 16, &capw);
+    t_attention(c, mixed, 4, 0, 8, 8, 16, &alibi);     /* BLOOM */
+    t_attention(c, mixed, 4, 0, 8, 2, 16, &fused);     /* Q/K/V slices of one GEMM */
+    t_attention(c, prompt, 4, 1, 4, 4, 32, &fused_bidir);
     t_attention_shared_vs_repeated(c, 4, 2, 16);
     t_attention_shared_vs_repeated(c, 8, 1, 64);
     t_act(c, 1, QUIPU_ACT_SILU, 1);
@@ -459,9 +633,11 @@ static void run_all(ctx *c) {
     t_act(c, 999, QUIPU_ACT_GELU_ERF, 0);
     t_embed_add(c, 37, 13, 1);
     t_embed_add(c, 1000, 64, 70);
-    t_logprob(c, 1, 8, 5, 1);
-    t_logprob(c, 9, 33, 5000, 7);      /* crosses the CPU's 4096 chunk and the GPU's 1024-id blocks */
-    t_logprob(c, 80, 64, 2051, 70);    /* rows past one 64-row tile */
+    t_logprob(c, 1, 8, 5, 1, 0);
+    t_logprob(c, 9, 33, 5000, 7, 0);      /* crosses the CPU's 4096 block and the GPU's 1024-id blocks */
+    t_logprob(c, 80, 64, 2051, 70, 0);    /* rows past one 64-row tile */
+    t_logprob(c, 6, 32, 9000, 5, 30.0f);  /* final soft-capping, three CPU blocks split in two ranges */
+    t_checks(c);
 }
 
 int main(void) {
@@ -484,6 +660,8 @@ int main(void) {
             continue;
         }
         run_all(&c);
+        drop(&c, ws_buf);
+        ws_buf = NULL;
         printf("%s: %d cases, %d outside tolerance or batch-dependent\n", names[i], c.cases, c.failed);
         ran_gpu += i > 0;
         quipu_backend_free(c.b);
