@@ -108,21 +108,46 @@ int quipu_mul_overflow_u64(uint64_t a, uint64_t b, uint64_t *out) {
     return 0;
 }
 
+/* What a non-regular file is, for messages. */
+static const char *file_kind(mode_t m) {
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISFIFO(m)) return "a FIFO";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISSOCK(m)) return "a socket";
+    return "not a regular file";
+}
+
+/* Opens path read-only without blocking (a FIFO with no writer would hang open()), and checks it
+ * is a regular file. Returns the fd (blocking again) or -1 with err set. */
+static int open_regular(const char *path, struct stat *st, quipu_error *err) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, st) != 0) {
+        int e = errno;
+        close(fd);
+        quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+        return -1;
+    }
+    if (!S_ISREG(st->st_mode)) {
+        close(fd);
+        quipu_error_set(err, QUIPU_ERR_IO, "%s: is %s, expected a regular file", path, file_kind(st->st_mode));
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
+
 quipu_status quipu_mmap_open(quipu_mmap *m, const char *path, quipu_error *err) {
     m->data = NULL;
     m->size = 0;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        return quipu_error_set(err, QUIPU_ERR_IO, "%s: is a directory, expected a file", path);
-    }
+    int fd = open_regular(path, &st, err);
+    if (fd < 0) return err ? err->code : QUIPU_ERR_IO;
     if (st.st_size == 0) {
         close(fd);
         m->data = (const uint8_t *)"";
@@ -146,42 +171,77 @@ void quipu_mmap_close(quipu_mmap *m) {
     }
 }
 
-quipu_status quipu_read_file(const char *path, char **out, size_t *len, quipu_error *err) {
+quipu_status quipu_check_regular_file(const char *path, quipu_error *err) {
+    struct stat st;
+    int fd = open_regular(path, &st, err);
+    if (fd < 0) return err ? err->code : QUIPU_ERR_IO;
+    close(fd);
+    return QUIPU_OK;
+}
+
+quipu_status quipu_read_file_max(const char *path, uint64_t max_bytes, const char *what, char **out, size_t *len,
+                                 quipu_error *err) {
     *out = NULL;
     if (len) *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
+    struct stat st;
+    int fd = open_regular(path, &st, err);
+    if (fd < 0) return err ? err->code : QUIPU_ERR_IO;
+    if (max_bytes > SIZE_MAX - 1) max_bytes = SIZE_MAX - 1;
+    if ((uint64_t)st.st_size > max_bytes) {
+        close(fd);
+        return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: %llu bytes is larger than the limit of %llu bytes for a %s", path,
+                               (unsigned long long)st.st_size, (unsigned long long)max_bytes, what ? what : "file");
+    }
+    /* the size may change under us: read up to one byte past the cap to notice a file that grew */
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    if (cap < 4096) cap = 4096;
     char *buf = malloc(cap);
     if (!buf) {
-        fclose(f);
+        close(fd);
         return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory", path);
     }
     for (;;) {
         if (n + 1 >= cap) {
-            char *nb = realloc(buf, cap * 2);
+            size_t nc = cap * 2;
+            if (nc > max_bytes + 2) nc = (size_t)max_bytes + 2;
+            char *nb = nc > cap ? realloc(buf, nc) : NULL;
             if (!nb) {
                 free(buf);
-                fclose(f);
+                close(fd);
+                if (nc <= cap)
+                    return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: grew past the limit of %llu bytes for a %s while read", path,
+                                           (unsigned long long)max_bytes, what ? what : "file");
                 return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory", path);
             }
             buf = nb;
-            cap *= 2;
+            cap = nc;
         }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
+        ssize_t r = read(fd, buf + n, cap - n - 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            return quipu_error_set(err, QUIPU_ERR_IO, "%s: read error: %s", path, strerror(e));
+        }
         if (r == 0) break;
+        n += (size_t)r;
+        if (n > max_bytes) {
+            free(buf);
+            close(fd);
+            return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: grew past the limit of %llu bytes for a %s while read", path,
+                                   (unsigned long long)max_bytes, what ? what : "file");
+        }
     }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return quipu_error_set(err, QUIPU_ERR_IO, "%s: read error", path);
-    }
+    close(fd);
     buf[n] = '\0';
     *out = buf;
     if (len) *len = n;
     return QUIPU_OK;
+}
+
+quipu_status quipu_read_file(const char *path, char **out, size_t *len, quipu_error *err) {
+    return quipu_read_file_max(path, QUIPU_READ_MAX_DEFAULT, "file", out, len, err);
 }
 
 float quipu_fp16_to_fp32(uint16_t h) {

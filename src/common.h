@@ -55,8 +55,22 @@ typedef struct quipu_mmap {
 quipu_status quipu_mmap_open(quipu_mmap *m, const char *path, quipu_error *err);
 void quipu_mmap_close(quipu_mmap *m);
 
-/* Reads a whole (small) file into a NUL-terminated heap buffer. */
+/* Reads a whole (small) file into a NUL-terminated heap buffer: regular files only (a FIFO,
+ * device or directory is an error naming what it is: `/dev/zero` must not eat memory, a FIFO must
+ * not hang), at most QUIPU_READ_MAX_DEFAULT bytes. */
 quipu_status quipu_read_file(const char *path, char **out, size_t *len, quipu_error *err);
+/* Per-kind size caps (docs/bad-input.md); a file over its cap is refused before it is read,
+ * with an error naming the file, its size, the cap and `what` ("dataset file", "journal"...). */
+#define QUIPU_READ_MAX_DEFAULT (1ull << 30)     /* tokenizer.json and anything else: 1 GiB */
+#define QUIPU_READ_MAX_CONFIG_JSON (16ull << 20) /* config.json, tokenizer_config.json: 16 MiB */
+#define QUIPU_READ_MAX_INDEX_JSON (64ull << 20)  /* model.safetensors.index.json: 64 MiB */
+#define QUIPU_READ_MAX_DATASET (2ull << 30)      /* one CSV/TSV/JSON-lines dataset file: 2 GiB */
+#define QUIPU_READ_MAX_JOURNAL (4ull << 30)      /* one resume journal file: 4 GiB */
+quipu_status quipu_read_file_max(const char *path, uint64_t max_bytes, const char *what, char **out, size_t *len,
+                                 quipu_error *err);
+/* 0 if path can be opened as a regular file (without blocking on a FIFO); else sets err
+ * ("PATH: is a FIFO, expected a regular file") and returns its code. */
+quipu_status quipu_check_regular_file(const char *path, quipu_error *err);
 
 /* fp16 / bf16 -> fp32, exact. */
 float quipu_fp16_to_fp32(uint16_t h);

@@ -289,9 +289,11 @@ static quipu_status read_tensor_info(reader *r, uint64_t idx, quipu_gguf_tensor 
     for (int d = 0; d < QUIPU_GGUF_MAX_DIMS; d++) t->ne[d] = 1;
     for (uint32_t d = 0; d < t->n_dims; d++) {
         if (read_u64(r, &t->ne[d])) return r->err->code;
-        /* ggml holds sizes in int64_t: every ne and their product must fit */
-        if (t->ne[d] > (uint64_t)INT64_MAX || quipu_mul_overflow_u64(nelem, t->ne[d], &nelem) != 0 ||
-            nelem > (uint64_t)INT64_MAX)
+        /* ggml holds sizes in int64_t: every ne and the product of the nonzero ones must fit, so
+         * that no partial product (rows = ne1*ne2*ne3, in any order) overflows when a zero
+         * dimension makes the full product 0 */
+        if (t->ne[d] > (uint64_t)INT64_MAX ||
+            (t->ne[d] != 0 && (quipu_mul_overflow_u64(nelem, t->ne[d], &nelem) != 0 || nelem > (uint64_t)INT64_MAX)))
             return quipu_error_set(r->err, QUIPU_ERR_FORMAT,
                                    "%s: tensor info %llu ('%s'): shape [%llu, %llu, %llu, %llu] overflows the element count",
                                    r->path, (unsigned long long)idx, t->name, (unsigned long long)t->ne[0],
@@ -343,6 +345,36 @@ static quipu_status check_tensor_data(quipu_gguf *g, uint64_t idx, quipu_gguf_te
                                (unsigned long long)size);
     t->data = g->map.data + g->data_offset + t->offset;
     return QUIPU_OK;
+}
+
+static int cmp_tensor_offset(const void *a, const void *b) {
+    const quipu_gguf_tensor *x = *(const quipu_gguf_tensor *const *)a, *y = *(const quipu_gguf_tensor *const *)b;
+    if (x->offset != y->offset) return x->offset < y->offset ? -1 : 1;
+    return x->nbytes < y->nbytes ? -1 : x->nbytes > y->nbytes;
+}
+
+/* ggml lays tensors out one after another: two whose bytes overlap are a corrupt (or crafted)
+ * file, where writing one weight would change another. Empty tensors overlap nothing. */
+static quipu_status check_overlaps(quipu_gguf *g, quipu_error *err) {
+    if (g->n_tensors < 2) return QUIPU_OK;
+    const quipu_gguf_tensor **p = quipu_malloc_array(g->n_tensors, sizeof *p);
+    if (!p) return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory", g->path);
+    for (uint64_t i = 0; i < g->n_tensors; i++) p[i] = &g->tensors[i];
+    qsort(p, g->n_tensors, sizeof *p, cmp_tensor_offset);
+    const quipu_gguf_tensor *prev = NULL;
+    quipu_status s = QUIPU_OK;
+    for (uint64_t i = 0; i < g->n_tensors && !s; i++) {
+        const quipu_gguf_tensor *t = p[i];
+        if (t->nbytes == 0) continue;
+        if (prev && t->offset < prev->offset + prev->nbytes)
+            s = quipu_error_set(err, QUIPU_ERR_FORMAT,
+                                "%s: tensors '%s' (data bytes %llu..%llu) and '%s' (from byte %llu) overlap", g->path,
+                                prev->name, (unsigned long long)prev->offset,
+                                (unsigned long long)(prev->offset + prev->nbytes), t->name, (unsigned long long)t->offset);
+        prev = t;
+    }
+    free(p);
+    return s;
 }
 
 quipu_status quipu_gguf_open(quipu_gguf **out, const char *path, quipu_error *err) {
@@ -417,6 +449,7 @@ quipu_status quipu_gguf_open(quipu_gguf **out, const char *path, quipu_error *er
     if (g->data_offset > r.size) g->data_offset = r.size;
     for (uint64_t i = 0; i < g->n_tensors; i++)
         if (check_tensor_data(g, i, &g->tensors[i], err)) goto fail;
+    if (check_overlaps(g, err)) goto fail;
     *out = g;
     return QUIPU_OK;
 
@@ -441,6 +474,9 @@ void quipu_gguf_free(quipu_gguf *g) {
 }
 
 int quipu_gguf_is_gguf(const char *path) {
+    /* never block on a FIFO, never read a device: anything but a regular file is "not GGUF" and
+     * quipu_gguf_open then says what it is */
+    if (quipu_check_regular_file(path, NULL) != QUIPU_OK) return 0;
     FILE *f = fopen(path, "rb");
     if (!f) return 0;
     char magic[4];

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -63,7 +64,24 @@ static int buf_printf(quipu_journal *j, const char *fmt, ...) {
     }
 }
 
+/* CRC-32 (IEEE 802.3, reflected, as zlib's crc32) of n bytes, bit by bit: lines are short. */
+static uint32_t crc32_bytes(const char *p, size_t n) {
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= (unsigned char)p[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
+/* Every line ends with this member: CK_PREFIX, 8 lower-case hex digits of the CRC-32 of the
+ * line's bytes before CK_PREFIX, then CK_END. */
+#define CK_PREFIX ", \"ck\": \""
+#define CK_END "\"}"
+#define CK_SUFFIX_LEN (sizeof CK_PREFIX - 1 + 8 + sizeof CK_END - 1)
+
 quipu_status quipu_journal_add(quipu_journal *j, const char *item_id, const quipu_item_record *rec, quipu_error *err) {
+    size_t start = j->len;
     json_t *id = json_string(item_id);
     char *ids = id ? json_dumps(id, JSON_ENCODE_ANY) : NULL;
     json_decref(id);
@@ -77,7 +95,9 @@ quipu_status quipu_journal_add(quipu_journal *j, const char *item_id, const quip
     for (int c = 0; c < rec->n_choices && !bad; c++) bad = buf_printf(j, c ? ", %d" : "%d", rec->n_bytes[c]);
     bad = bad || buf_printf(j, "], \"g\": [");
     for (int c = 0; c < rec->n_choices && !bad; c++) bad = buf_printf(j, c ? ", %d" : "%d", rec->is_greedy[c]);
-    bad = bad || buf_printf(j, "]}\n");
+    bad = bad || buf_printf(j, "]");
+    bad = bad || buf_printf(j, CK_PREFIX "%08x" CK_END "\n", (unsigned)crc32_bytes(j->buf + start, j->len - start));
+    if (bad) j->len = start; /* no half line left behind */
     if (bad) return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory buffering the journal", j->path);
     return QUIPU_OK;
 }
@@ -105,10 +125,19 @@ void quipu_journal_close(quipu_journal *j) {
     free(j);
 }
 
-static int parse_entry(const char *line, size_t len, quipu_journal_entry *e) {
+/* The ranges a journal record's fields must be in (a value outside is damage, not data). */
+#define J_MAX_LOGPROB 1e-6      /* a log-probability is <= 0; rounding may leave a hair above */
+#define J_MIN_LOGPROB (-1e12)
+#define J_MAX_TOKENS (1 << 24)  /* the longest model context quipu accepts */
+#define J_MAX_BYTES (1 << 30)
+#define J_MAX_ID 4096
+
+/* One line (without its newline) into e; on failure returns -1 and says why. */
+static int parse_entry(const char *line, size_t len, quipu_journal_entry *e, const char **why) {
     json_error_t je;
     json_t *d = json_loadb(line, len, 0, &je);
     memset(e, 0, sizeof *e);
+    *why = "not a JSON object";
     if (!json_is_object(d)) {
         json_decref(d);
         return -1;
@@ -116,26 +145,54 @@ static int parse_entry(const char *line, size_t len, quipu_journal_entry *e) {
     json_t *id = json_object_get(d, "id"), *lp = json_object_get(d, "lp"), *nt = json_object_get(d, "nt"),
            *nb = json_object_get(d, "nb"), *g = json_object_get(d, "g");
     size_t n = json_array_size(lp);
-    int ok = json_is_string(id) && json_is_array(lp) && n >= 1 && n <= QUIPU_MAX_CHOICES && json_array_size(nt) == n &&
-             json_array_size(nb) == n && json_array_size(g) == n;
+    int ok = json_is_string(id) && json_string_length(id) > 0 && json_string_length(id) <= J_MAX_ID && json_is_array(lp) && n >= 1 &&
+             n <= QUIPU_MAX_CHOICES && json_array_size(nt) == n && json_array_size(nb) == n && json_array_size(g) == n;
+    if (!ok) *why = "missing or mis-sized fields";
     for (size_t i = 0; ok && i < n; i++) {
         json_t *a = json_array_get(lp, i), *b = json_array_get(nt, i), *c = json_array_get(nb, i), *k = json_array_get(g, i);
         if (!json_is_number(a) || !json_is_integer(b) || !json_is_integer(c) || !json_is_integer(k)) {
             ok = 0;
+            *why = "a field of the wrong type";
             break;
         }
-        e->rec.logprob[i] = json_number_value(a);
-        e->rec.n_tokens[i] = (int32_t)json_integer_value(b);
-        e->rec.n_bytes[i] = (int32_t)json_integer_value(c);
-        e->rec.is_greedy[i] = (uint8_t)(json_integer_value(k) != 0);
+        double x = json_number_value(a);
+        json_int_t t = json_integer_value(b), y = json_integer_value(c), gr = json_integer_value(k);
+        if (!isfinite(x) || x > J_MAX_LOGPROB || x < J_MIN_LOGPROB) *why = "a log-probability out of range", ok = 0;
+        else if (t < 0 || t > J_MAX_TOKENS) *why = "a token count out of range", ok = 0;
+        else if (y < 0 || y > J_MAX_BYTES) *why = "a byte count out of range", ok = 0;
+        else if (gr != 0 && gr != 1) *why = "a greedy flag that is not 0 or 1", ok = 0;
+        if (!ok) break;
+        e->rec.logprob[i] = x;
+        e->rec.n_tokens[i] = (int32_t)t;
+        e->rec.n_bytes[i] = (int32_t)y;
+        e->rec.is_greedy[i] = (uint8_t)gr;
     }
     if (ok) {
         e->id = strdup(json_string_value(id));
         e->rec.n_choices = (int)n;
         e->rec.item_index = -1;
+        if (!e->id) *why = "out of memory";
     }
     json_decref(d);
     return ok && e->id ? 0 : -1;
+}
+
+/* 1 if the line ends with a well-formed checksum member (whether or not it matches). */
+static int has_checksum(const char *line, size_t len) {
+    if (len < CK_SUFFIX_LEN + 1) return 0;
+    const char *s = line + len - CK_SUFFIX_LEN;
+    if (memcmp(s, CK_PREFIX, sizeof CK_PREFIX - 1) || memcmp(line + len - (sizeof CK_END - 1), CK_END, sizeof CK_END - 1)) return 0;
+    for (int i = 0; i < 8; i++) {
+        char ch = s[sizeof CK_PREFIX - 1 + i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) return 0;
+    }
+    return 1;
+}
+
+static int checksum_ok(const char *line, size_t len) {
+    char want[9];
+    snprintf(want, sizeof want, "%08x", (unsigned)crc32_bytes(line, len - CK_SUFFIX_LEN));
+    return memcmp(line + len - CK_SUFFIX_LEN + sizeof CK_PREFIX - 1, want, 8) == 0;
 }
 
 static int cmp_entry(const void *a, const void *b) {
@@ -174,28 +231,41 @@ quipu_status quipu_journal_read_all(const char *dir, const char *config_hash, qu
     closedir(dh);
     qsort(names, nn, sizeof *names, cmp_name); /* attempts in time order within each rank */
     quipu_journal_entry *v = NULL;
-    size_t nv = 0, cv = 0;
+    size_t nv = 0, cv = 0, n_damaged = 0;
     quipu_status st = QUIPU_OK;
     for (size_t f = 0; f < nn && !st; f++) {
         char p[4400];
         snprintf(p, sizeof p, "%s/%s", d, names[f]);
         char *text = NULL;
         size_t len = 0;
-        if ((st = quipu_read_file(p, &text, &len, err))) break;
+        if ((st = quipu_read_file_max(p, QUIPU_READ_MAX_JOURNAL, "journal file", &text, &len, err))) break;
+        /* a file written with checksums has them on every line: one without is damaged; files
+         * from before checksums (none at all) are read with the field checks only */
+        int file_ck = 0;
+        for (size_t q = 0; q < len && !file_ck;) {
+            char *nl = memchr(text + q, '\n', len - q);
+            if (!nl) break;
+            file_ck = has_checksum(text + q, (size_t)(nl - (text + q)));
+            q = (size_t)(nl - text) + 1;
+        }
         size_t pos = 0;
         long lineno = 0;
         while (pos < len) {
             char *nl = memchr(text + pos, '\n', len - pos);
             size_t ll = nl ? (size_t)(nl - (text + pos)) : len - pos;
             lineno++;
-            int last = !nl || (size_t)(nl - text) + 1 >= len;
             if (!nl) break; /* torn last line: the batch in flight when the run died */
             quipu_journal_entry e;
-            if (parse_entry(text + pos, ll, &e) != 0) {
-                if (!last) {
-                    st = quipu_error_set(err, QUIPU_ERR_FORMAT, "%s:%ld: unreadable journal line (the file was edited or damaged)", p, lineno);
-                    break;
-                }
+            const char *why = NULL;
+            int ck = has_checksum(text + pos, ll);
+            if (ck && !checksum_ok(text + pos, ll)) why = "checksum mismatch";
+            else if (!ck && file_ck) why = "no checksum";
+            else if (parse_entry(text + pos, ll, &e, &why) == 0) why = NULL;
+            else if (!why) why = "unreadable";
+            if (why) {
+                /* damage is never trusted: the item is not marked done, so it is scored again */
+                if (n_damaged++ < 10)
+                    quipu_log(QUIPU_LOG_WARN, "%s:%ld: damaged journal line (%s): not trusted, its item will be scored again", p, lineno, why);
             } else {
                 if (nv == cv) {
                     cv = cv ? cv * 2 : 1024;
@@ -215,6 +285,7 @@ quipu_status quipu_journal_read_all(const char *dir, const char *config_hash, qu
     }
     for (size_t i = 0; i < nn; i++) free(names[i]);
     free(names);
+    if (n_damaged > 10) quipu_log(QUIPU_LOG_WARN, "%s: %zu damaged journal lines in all (their items will be scored again)", d, n_damaged);
     if (st) {
         quipu_journal_entries_free(v, nv);
         return st;

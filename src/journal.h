@@ -6,7 +6,13 @@
  * "model name|fingerprint|backend/dtype/max_length|label|item id|digest of the text scored"
  * (run.c unit_key), so two config entries of one benchmark with other prompts or choices never
  * share records, and any config reuses the units it has in common with an earlier one.
- * Log-probs are written with 17 significant digits, which read back to the same bits. */
+ * Log-probs are written with 17 significant digits, which read back to the same bits.
+ * Each line ends with "ck": the CRC-32 of the line's bytes before that member. On reading, a line
+ * whose checksum does not match, a line without one in a file that has them, an unparsable
+ * line, or a field out of range (log-prob not finite or > 0, token or byte count negative or
+ * past 2^24 / 2^30, greedy flag not 0/1) is damaged: it is reported as a warning naming
+ * file:line and dropped, so its item is scored again, never trusted. Journals written before
+ * checksums (no line has one) are read with the range checks only. */
 #ifndef QUIPU_JOURNAL_H
 #define QUIPU_JOURNAL_H
 
@@ -31,8 +37,9 @@ quipu_status quipu_journal_add(quipu_journal *j, const char *item_id, const quip
 quipu_status quipu_journal_sync(quipu_journal *j, quipu_error *err);
 void quipu_journal_close(quipu_journal *j);
 
-/* Reads every journal file of dir/journal/<name>/. A torn or unparsable last line of a file is
- * ignored (a crash mid-write); an unparsable line elsewhere is an error naming file:line.
+/* Reads every journal file of dir/journal/<name>/. A torn last line of a file (no newline: a
+ * crash mid-write) is ignored; a damaged line anywhere is a warning naming file:line and its
+ * item is left out (scored again).
  * Duplicate ids (the same item finished twice across attempts) keep the first record. */
 quipu_status quipu_journal_read_all(const char *dir, const char *name, quipu_journal_entry **entries, size_t *n,
                                     quipu_error *err);

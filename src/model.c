@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "model.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -39,7 +40,33 @@ typedef struct tref {
     uint64_t nbytes;
     int64_t rows, cols;        /* matrix view: rows = out (torch dim 0), cols = in; 1-D: rows 1 */
     int n_dims;
+    int bad_shape;             /* a zero dimension, or rows * cols past QUIPU_MAX_TENSOR_ELEMS */
+    char shape[128];           /* the file's shape, for messages */
 } tref;
+
+/* The most elements one weight may have (2^40: 4 TiB as fp32), so rows * cols and the byte
+ * count stay far inside int64 whatever the order of the products. */
+#define QUIPU_MAX_TENSOR_ELEMS (INT64_C(1) << 40)
+
+/* Fills the matrix view from the file's dimensions (dims[0] first as the file lists them;
+ * cols_dim is the contiguous one). Every product is checked: a zero dimension makes the weight
+ * empty, which no loader wants, and the parsers only bound the full product. */
+static void tref_shape(tref *r, const uint64_t *dims, uint32_t n, uint32_t cols_dim) {
+    size_t o = 0;
+    uint64_t rows = 1, total = 1;
+    r->bad_shape = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (o < sizeof r->shape) o += (size_t)snprintf(r->shape + o, sizeof r->shape - o, "%s%llu", i ? ", " : "", (unsigned long long)dims[i]);
+        if (dims[i] == 0 || quipu_mul_overflow_u64(total, dims[i], &total) || total > (uint64_t)QUIPU_MAX_TENSOR_ELEMS) r->bad_shape = 1;
+        if (i != cols_dim && !r->bad_shape) rows *= dims[i];
+    }
+    if (r->bad_shape) {
+        r->rows = r->cols = 0;
+        return;
+    }
+    r->cols = n ? (int64_t)dims[cols_dim] : 1;
+    r->rows = (int64_t)rows;
+}
 
 static int wsrc_find(const wsrc *s, const char *name, tref *r) {
     memset(r, 0, sizeof *r);
@@ -51,9 +78,7 @@ static int wsrc_find(const wsrc *s, const char *name, tref *r) {
         r->data = t->data;
         r->nbytes = t->nbytes;
         r->n_dims = (int)t->n_dims;
-        r->cols = (int64_t)t->ne[0];
-        r->rows = 1;
-        for (uint32_t i = 1; i < t->n_dims; i++) r->rows *= (int64_t)t->ne[i];
+        tref_shape(r, t->ne, t->n_dims, 0);
         return 1;
     }
     const quipu_st_tensor *t = quipu_safetensors_find(s->st, name);
@@ -63,15 +88,12 @@ static int wsrc_find(const wsrc *s, const char *name, tref *r) {
     r->data = t->data;
     r->nbytes = t->nbytes;
     r->n_dims = (int)t->n_dims;
-    if (t->n_dims == 0) {
-        r->rows = r->cols = 1;
-    } else {
-        r->cols = (int64_t)t->shape[t->n_dims - 1];
-        r->rows = 1;
-        for (uint32_t i = 0; i + 1 < t->n_dims; i++) r->rows *= (int64_t)t->shape[i];
-    }
+    tref_shape(r, t->shape, t->n_dims, t->n_dims ? t->n_dims - 1 : 0);
     return 1;
 }
+
+typedef struct loader loader;
+static quipu_status bad_shape_error(const loader *L, const tref *r, quipu_error *err);
 
 typedef struct loader {
     quipu_model *m;
@@ -87,6 +109,7 @@ static quipu_status load_ref(loader *L, const tref *r, int64_t rows, int64_t col
     quipu_model *m = L->m;
     quipu_backend *b = m->backend;
     *out = NULL;
+    if (r->bad_shape) return bad_shape_error(L, r, err);
     int64_t frows = transpose ? cols : rows, fcols = transpose ? rows : cols;
     if (r->rows != frows || r->cols != fcols)
         return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]", L->src.path,
@@ -163,6 +186,7 @@ static quipu_status load_w(loader *L, const char *name, int64_t rows, int64_t co
         if (!required) return QUIPU_OK;
         return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor '%s'", L->src.path, name);
     }
+    if (r.bad_shape) return bad_shape_error(L, &r, err);
     if (cols == 0) {
         if (r.rows * r.cols != rows)
             return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' has %lld elements, expected %lld", L->src.path, name,
@@ -174,7 +198,78 @@ static quipu_status load_w(loader *L, const char *name, int64_t rows, int64_t co
     return load_ref(L, &r, rows, cols, 0, 0.0f, out, err);
 }
 
+static quipu_status bad_shape_error(const loader *L, const tref *r, quipu_error *err) {
+    return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' has shape [%s]: a zero-sized weight, or more than 2^40 elements",
+                           L->src.path, r->name, r->shape);
+}
+
 /* ---------------------------------------------------------------- configuration */
+
+/* Hyper-parameter ranges. A value read from config.json or GGUF metadata outside its range is
+ * an error naming the key ("DIR/config.json: 'hidden_size' is 1e+300, expected an integer in
+ * [1, 131072]"), so nothing downstream casts, multiplies or allocates from an absurd number
+ * (docs/bad-input.md lists them). Absent keys take the defaults below them.
+ *
+ *   range        config.json keys                                   GGUF keys (ARCH.)              range
+ *   HP_EMBD      hidden_size, n_embd                                embedding_length               1 .. 131072
+ *   HP_LAYERS    num_hidden_layers, n_layer                         block_count                    1 .. 512
+ *   HP_HEADS     num_attention_heads, num_key_value_heads, n_head   attention.head_count(_kv)      1 .. 4096
+ *   HP_HEAD_DIM  head_dim                                           attention.key_length,          1 .. 8192
+ *                                                                   rope.dimension_count
+ *   HP_FF        intermediate_size, n_inner                         feed_forward_length            1 .. 2^20
+ *   HP_CTX       max_position_embeddings, n_positions,              context_length                 1 .. 2^24
+ *                original_max_position_embeddings
+ *   HP_WINDOW    sliding_window, max_window_layers,                 attention.sliding_window(_pattern) 0 .. 2^24
+ *                sliding_window_pattern
+ *   HP_TOKEN     bos_token_id, eos_token_id                         -                              -1 .. 2^31-1
+ *   HP_EPS       rms_norm_eps, layer_norm_epsilon                   attention.layer_norm_(rms_)epsilon 1e-30 .. 1
+ *   HP_THETA     rope_theta, rope_local_base_freq                   rope.freq_base(_swa)           1e-3 .. 1e12
+ *   HP_FACTOR    rope scaling factor, low/high_freq_factor          rope.scaling.factor            1e-6 .. 1e6
+ *   HP_SCALAR    query_pre_attn_scalar                              -                              1e-6 .. 1e9
+ *   vocabulary   rows of the token embedding                                                       1 .. 2^24
+ * Derived sizes (4 * n_embd for GPT-2's FFN, heads * head_dim) stay far inside int64 with these. */
+enum { HP_EMBD, HP_LAYERS, HP_HEADS, HP_HEAD_DIM, HP_FF, HP_CTX, HP_WINDOW, HP_TOKEN, HP_EPS, HP_THETA, HP_FACTOR, HP_SCALAR };
+static const struct {
+    double lo, hi;
+    int integer;
+} hp_range[] = {
+    [HP_EMBD] = {1, 131072, 1},          [HP_LAYERS] = {1, QUIPU_MAX_LAYERS, 1}, [HP_HEADS] = {1, 4096, 1},
+    [HP_HEAD_DIM] = {1, 8192, 1},        [HP_FF] = {1, 1 << 20, 1},              [HP_CTX] = {1, 1 << 24, 1},
+    [HP_WINDOW] = {0, 1 << 24, 1},       [HP_TOKEN] = {-1, 2147483647.0, 1},     [HP_EPS] = {1e-30, 1, 0},
+    [HP_THETA] = {1e-3, 1e12, 0},        [HP_FACTOR] = {1e-6, 1e6, 0},           [HP_SCALAR] = {1e-6, 1e9, 0},
+};
+#define HP_MAX_VOCAB (INT64_C(1) << 24)
+
+/* Where hyper-parameters come from, and the first bad one (sticky, like quipu_error): readers
+ * return the default once bad is set, and the caller checks bad after a block of reads. */
+typedef struct hp_reader {
+    const char *path;   /* the file named in messages */
+    const char *prefix; /* GGUF: "ARCH." before every key; config.json: "" */
+    quipu_error *err;
+    int bad;
+} hp_reader;
+
+static void hp_fail(hp_reader *h, const char *key, const char *val, int hp) {
+    char lo[40], hi[40];
+    quipu_format_shortest(lo, sizeof lo, hp_range[hp].lo);
+    quipu_format_shortest(hi, sizeof hi, hp_range[hp].hi);
+    quipu_error_set(h->err, QUIPU_ERR_FORMAT, "%s: '%s%s' is %s, expected %s in [%s, %s]", h->path, h->prefix, key, val,
+                    hp_range[hp].integer ? "an integer" : "a number", lo, hi);
+    h->bad = 1;
+}
+
+/* x (from key) checked against its range; 1 if it is in. */
+static int hp_check(hp_reader *h, const char *key, double x, int hp) {
+    if (isfinite(x) && x >= hp_range[hp].lo && x <= hp_range[hp].hi && (!hp_range[hp].integer || x == floor(x))) return 1;
+    char v[40];
+    if (isfinite(x) && x == floor(x) && fabs(x) < 1e19) snprintf(v, sizeof v, "%.0f", x);
+    else if (isfinite(x)) quipu_format_shortest(v, sizeof v, x);
+    else snprintf(v, sizeof v, "%s", isnan(x) ? "NaN" : "infinite");
+    hp_fail(h, key, v, hp);
+    return 0;
+}
+
+static quipu_status finish_config(quipu_model *m, const char *path, quipu_error *err);
 
 static quipu_status finish_config(quipu_model *m, const char *path, quipu_error *err) {
     quipu_model_config *c = &m->cfg;
@@ -206,22 +301,35 @@ static quipu_status finish_config(quipu_model *m, const char *path, quipu_error 
     return QUIPU_OK;
 }
 
-static int64_t gguf_int(const quipu_gguf *g, const char *arch, const char *key, int64_t def) {
+/* ARCH.key as an integer in range hp; absent: def. */
+static int64_t gguf_int(hp_reader *h, const quipu_gguf *g, const char *key, int64_t def, int hp) {
     char k[160];
     int64_t v;
-    snprintf(k, sizeof k, "%s.%s", arch, key);
-    if (quipu_gguf_get_int(g, k, &v)) return v;
-    /* per-layer arrays (some archs): take the first element */
+    if (h->bad) return def;
+    snprintf(k, sizeof k, "%s%s", h->prefix, key);
     const quipu_gguf_kv *kv = quipu_gguf_find(g, k);
-    if (kv && kv->type == QUIPU_GGUF_ARRAY && kv->arr_count > 0 && quipu_gguf_arr_get_int(kv, 0, &v)) return v;
-    return def;
+    if (!kv) return def;
+    int ok = quipu_gguf_get_int(g, k, &v);
+    /* per-layer arrays (some archs): take the first element */
+    if (!ok && kv->type == QUIPU_GGUF_ARRAY && kv->arr_count > 0) ok = quipu_gguf_arr_get_int(kv, 0, &v);
+    if (!ok) {
+        hp_fail(h, key, "not an integer (or past 2^63)", hp);
+        return def;
+    }
+    return hp_check(h, key, (double)v, hp) ? v : def;
 }
 
-static double gguf_float(const quipu_gguf *g, const char *arch, const char *key, double def) {
+static double gguf_float(hp_reader *h, const quipu_gguf *g, const char *key, double def, int hp) {
     char k[160];
     double v;
-    snprintf(k, sizeof k, "%s.%s", arch, key);
-    return quipu_gguf_get_float(g, k, &v) ? v : def;
+    if (h->bad) return def;
+    snprintf(k, sizeof k, "%s%s", h->prefix, key);
+    if (!quipu_gguf_find(g, k)) return def;
+    if (!quipu_gguf_get_float(g, k, &v)) {
+        hp_fail(h, key, "not a number", hp);
+        return def;
+    }
+    return hp_check(h, key, v, hp) ? v : def;
 }
 
 static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_error *err) {
@@ -249,24 +357,31 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
         return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: llama, mistral, qwen2, gemma3, gpt2)",
                                m->path, an);
     }
-    c->n_embd = gguf_int(g, an, "embedding_length", 0);
-    c->n_layer = gguf_int(g, an, "block_count", 0);
-    c->n_ff = gguf_int(g, an, "feed_forward_length", 0);
-    c->n_head = gguf_int(g, an, "attention.head_count", 0);
-    c->n_head_kv = gguf_int(g, an, "attention.head_count_kv", c->n_head);
-    c->head_dim = gguf_int(g, an, "attention.key_length", 0);
-    c->n_ctx = gguf_int(g, an, "context_length", 2048);
-    c->n_rot = gguf_int(g, an, "rope.dimension_count", 0);
-    c->rope_base = (float)gguf_float(g, an, "rope.freq_base", 10000.0);
+    char prefix[80];
+    snprintf(prefix, sizeof prefix, "%s.", an);
+    hp_reader h = {.path = m->path, .prefix = prefix, .err = err};
+    c->n_embd = gguf_int(&h, g, "embedding_length", 0, HP_EMBD);
+    c->n_layer = gguf_int(&h, g, "block_count", 0, HP_LAYERS);
+    c->n_ff = gguf_int(&h, g, "feed_forward_length", 0, HP_FF);
+    c->n_head = gguf_int(&h, g, "attention.head_count", 0, HP_HEADS);
+    c->n_head_kv = gguf_int(&h, g, "attention.head_count_kv", c->n_head, HP_HEADS);
+    c->head_dim = gguf_int(&h, g, "attention.key_length", 0, HP_HEAD_DIM);
+    c->n_ctx = gguf_int(&h, g, "context_length", 2048, HP_CTX);
+    c->n_rot = gguf_int(&h, g, "rope.dimension_count", 0, HP_HEAD_DIM);
+    c->rope_base = (float)gguf_float(&h, g, "rope.freq_base", 10000.0, HP_THETA);
+    if (h.bad) return err->code;
     const quipu_gguf_tensor *te = quipu_gguf_find_tensor(g, "token_embd.weight");
     if (!te) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor 'token_embd.weight'", m->path);
+    if (te->n_dims != 2 || te->ne[1] < 1 || te->ne[1] > (uint64_t)HP_MAX_VOCAB)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor 'token_embd.weight' has %u dimensions and %llu rows, expected 2 and a vocabulary of 1 to %lld",
+                               m->path, te->n_dims, (unsigned long long)te->ne[1], (long long)HP_MAX_VOCAB);
     c->n_vocab = (int64_t)te->ne[1];
     char key[160];
     snprintf(key, sizeof key, "%s.rope.scaling.type", an);
     quipu_gguf_str st = quipu_gguf_get_str(g, key);
     if (st.ptr && !(st.len == 4 && !memcmp(st.ptr, "none", 4))) {
         if (st.len == 6 && !memcmp(st.ptr, "linear", 6)) {
-            double f = gguf_float(g, an, "rope.scaling.factor", 1.0);
+            double f = gguf_float(&h, g, "rope.scaling.factor", 1.0, HP_FACTOR);
             if (f > 0) c->rope_pos_scale = (float)(1.0 / f);
         } else {
             return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: rope scaling type '%.*s' is not supported", m->path, (int)st.len, st.ptr);
@@ -275,19 +390,19 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
     switch (c->arch) {
     case QUIPU_ARCH_LLAMA:
         c->norm_kind = QUIPU_NORM_RMS;
-        c->norm_eps = (float)gguf_float(g, an, "attention.layer_norm_rms_epsilon", 1e-5);
+        c->norm_eps = (float)gguf_float(&h, g, "attention.layer_norm_rms_epsilon", 1e-5, HP_EPS);
         c->act = QUIPU_ACT_SILU;
         break;
     case QUIPU_ARCH_GEMMA3:
         c->norm_kind = QUIPU_NORM_RMS;
-        c->norm_eps = (float)gguf_float(g, an, "attention.layer_norm_rms_epsilon", 1e-6);
+        c->norm_eps = (float)gguf_float(&h, g, "attention.layer_norm_rms_epsilon", 1e-6, HP_EPS);
         c->act = QUIPU_ACT_GELU_TANH;
         c->gemma_norms = 1;
-        c->sliding_window = (int32_t)gguf_int(g, an, "attention.sliding_window", 0);
+        c->sliding_window = (int32_t)gguf_int(&h, g, "attention.sliding_window", 0, HP_WINDOW);
         /* not stored by the converter: local base 10000 and a 5:1 local:global pattern */
-        c->rope_base_local = (float)gguf_float(g, an, "rope.freq_base_swa", 10000.0);
+        c->rope_base_local = (float)gguf_float(&h, g, "rope.freq_base_swa", 10000.0, HP_THETA);
         {
-            int64_t pat = gguf_int(g, an, "attention.sliding_window_pattern", 6);
+            int64_t pat = gguf_int(&h, g, "attention.sliding_window_pattern", 6, HP_WINDOW);
             for (int64_t i = 0; i < c->n_layer && i < QUIPU_MAX_LAYERS; i++)
                 c->layer_sliding[i] = (uint8_t)(pat > 0 && (i + 1) % pat != 0);
         }
@@ -297,7 +412,7 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
         break;
     case QUIPU_ARCH_GPT2:
         c->norm_kind = QUIPU_NORM_LAYER;
-        c->norm_eps = (float)gguf_float(g, an, "attention.layer_norm_epsilon", 1e-5);
+        c->norm_eps = (float)gguf_float(&h, g, "attention.layer_norm_epsilon", 1e-5, HP_EPS);
         c->act = QUIPU_ACT_GELU_TANH;
         break;
     }
@@ -306,20 +421,30 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
         /* other archs' local layers use the global base */
         c->rope_base_local = c->rope_base;
     }
+    if (h.bad) return err->code;
     return finish_config(m, m->path, err);
 }
 
-/* JSON helpers for config.json */
-static int64_t js_int(json_t *o, const char *k, int64_t def) {
+/* JSON helpers for config.json: a number in range hp (an integral real counts as an integer);
+ * absent or null: def; any other type or value is an error naming the key. */
+static double js_value(hp_reader *h, json_t *o, const char *k, double def, int hp) {
     json_t *v = json_object_get(o, k);
-    if (json_is_integer(v)) return (int64_t)json_integer_value(v);
-    if (json_is_real(v)) return (int64_t)json_real_value(v);
-    return def;
+    if (h->bad || !v || json_is_null(v)) return def;
+    if (!json_is_number(v)) {
+        hp_fail(h, k, json_is_string(v) ? "a string" : json_is_boolean(v) ? "a boolean" : "not a number", hp);
+        return def;
+    }
+    double x = json_is_integer(v) ? (double)json_integer_value(v) : json_real_value(v);
+    return hp_check(h, k, x, hp) ? x : def;
 }
-static double js_num(json_t *o, const char *k, double def) {
+static int64_t js_int(hp_reader *h, json_t *o, const char *k, int64_t def, int hp) {
     json_t *v = json_object_get(o, k);
-    return json_is_number(v) ? json_number_value(v) : def;
+    double x = js_value(h, o, k, (double)def, hp);
+    if (h->bad) return def;
+    if (json_is_integer(v)) return (int64_t)json_integer_value(v); /* exact past 2^53 */
+    return (int64_t)x; /* in range: checked */
 }
+static double js_num(hp_reader *h, json_t *o, const char *k, double def, int hp) { return js_value(h, o, k, def, hp); }
 static const char *js_str(json_t *o, const char *k) {
     json_t *v = json_object_get(o, k);
     return json_is_string(v) ? json_string_value(v) : NULL;
@@ -339,17 +464,20 @@ static json_t *rope_params(json_t *cfg, const char *which) {
 
 static quipu_status config_rope_scaling(quipu_model *m, json_t *cfg, json_t *rp, const char *path, float *freq_base, float *pos_scale,
                                         quipu_error *err) {
+    hp_reader h = {.path = path, .prefix = "", .err = err};
     json_t *sc = rp ? rp : json_object_get(cfg, "rope_scaling");
-    double theta = js_num(cfg, "rope_theta", 0.0);
-    if (rp && json_object_get(rp, "rope_theta")) theta = js_num(rp, "rope_theta", theta);
+    double theta = js_num(&h, cfg, "rope_theta", 0.0, HP_THETA);
+    if (rp && json_object_get(rp, "rope_theta")) theta = js_num(&h, rp, "rope_theta", theta, HP_THETA);
+    if (h.bad) return err->code;
     if (theta > 0) *freq_base = (float)theta;
     if (!json_is_object(sc)) return QUIPU_OK;
     const char *type = js_str(sc, "rope_type");
     if (!type) type = js_str(sc, "type");
     if (!type || !strcmp(type, "default")) return QUIPU_OK;
     if (!strcmp(type, "linear")) {
-        double f = js_num(sc, "factor", 1.0);
-        if (f > 0) *pos_scale = (float)(1.0 / f);
+        double f = js_num(&h, sc, "factor", 1.0, HP_FACTOR);
+        if (h.bad) return err->code;
+        *pos_scale = (float)(1.0 / f);
         return QUIPU_OK;
     }
     if (!strcmp(type, "llama3")) {
@@ -384,14 +512,16 @@ static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cf
         return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: llama, mistral, qwen2, gemma3_text, gpt2)",
                                path, mt);
     }
+    hp_reader h = {.path = path, .prefix = "", .err = err};
     if (c->arch == QUIPU_ARCH_GPT2) {
-        c->n_embd = js_int(cfg, "n_embd", 0);
-        c->n_layer = js_int(cfg, "n_layer", 0);
-        c->n_head = js_int(cfg, "n_head", 0);
-        c->n_ff = js_int(cfg, "n_inner", 0);
-        if (c->n_ff <= 0) c->n_ff = 4 * c->n_embd;
-        c->n_ctx = js_int(cfg, "n_positions", 1024);
-        c->norm_eps = (float)js_num(cfg, "layer_norm_epsilon", 1e-5);
+        c->n_embd = js_int(&h, cfg, "n_embd", 0, HP_EMBD);
+        c->n_layer = js_int(&h, cfg, "n_layer", 0, HP_LAYERS);
+        c->n_head = js_int(&h, cfg, "n_head", 0, HP_HEADS);
+        c->n_ff = js_int(&h, cfg, "n_inner", 0, HP_FF);
+        if (h.bad) return err->code;
+        if (c->n_ff <= 0) c->n_ff = 4 * c->n_embd; /* n_embd <= 2^17: no overflow */
+        c->n_ctx = js_int(&h, cfg, "n_positions", 1024, HP_CTX);
+        c->norm_eps = (float)js_num(&h, cfg, "layer_norm_epsilon", 1e-5, HP_EPS);
         c->norm_kind = QUIPU_NORM_LAYER;
         const char *act = js_str(cfg, "activation_function");
         if (act && strcmp(act, "gelu_new") && strcmp(act, "gelu_pytorch_tanh") && strcmp(act, "gelu"))
@@ -402,14 +532,15 @@ static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cf
         if (json_is_true(json_object_get(cfg, "scale_attn_by_inverse_layer_idx")) || json_is_true(json_object_get(cfg, "reorder_and_upcast_attn")))
             return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: GPT-2 attention variants (scale_attn_by_inverse_layer_idx, reorder_and_upcast_attn) are not supported", path);
     } else {
-        c->n_embd = js_int(cfg, "hidden_size", 0);
-        c->n_layer = js_int(cfg, "num_hidden_layers", 0);
-        c->n_head = js_int(cfg, "num_attention_heads", 0);
-        c->n_head_kv = js_int(cfg, "num_key_value_heads", c->n_head);
-        c->head_dim = js_int(cfg, "head_dim", 0);
-        c->n_ff = js_int(cfg, "intermediate_size", 0);
-        c->n_ctx = js_int(cfg, "max_position_embeddings", 2048);
-        c->norm_eps = (float)js_num(cfg, "rms_norm_eps", is_gemma ? 1e-6 : 1e-5);
+        c->n_embd = js_int(&h, cfg, "hidden_size", 0, HP_EMBD);
+        c->n_layer = js_int(&h, cfg, "num_hidden_layers", 0, HP_LAYERS);
+        c->n_head = js_int(&h, cfg, "num_attention_heads", 0, HP_HEADS);
+        c->n_head_kv = js_int(&h, cfg, "num_key_value_heads", c->n_head, HP_HEADS);
+        c->head_dim = js_int(&h, cfg, "head_dim", 0, HP_HEAD_DIM);
+        c->n_ff = js_int(&h, cfg, "intermediate_size", 0, HP_FF);
+        c->n_ctx = js_int(&h, cfg, "max_position_embeddings", 2048, HP_CTX);
+        c->norm_eps = (float)js_num(&h, cfg, "rms_norm_eps", is_gemma ? 1e-6 : 1e-5, HP_EPS);
+        if (h.bad) return err->code;
         c->norm_kind = QUIPU_NORM_RMS;
         c->rope_kind = QUIPU_ROPE_NEOX; /* HF checkpoints: rotate_half */
         c->tied_embeddings = json_is_boolean(json_object_get(cfg, "tie_word_embeddings"))
@@ -430,13 +561,14 @@ static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cf
         c->rope_base_local = base;
         if (is_gemma) {
             c->gemma_norms = 1;
-            float lbase = (float)js_num(cfg, "rope_local_base_freq", 10000.0), lscale = 1.0f;
+            float lbase = (float)js_num(&h, cfg, "rope_local_base_freq", 10000.0, HP_THETA), lscale = 1.0f;
             json_t *lrp = rope_params(cfg, "sliding_attention");
             if (lrp && config_rope_scaling(m, cfg, lrp, path, &lbase, &lscale, err)) return err->code;
             if (lscale != 1.0f)
                 return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: rope scaling on sliding layers is not supported", path);
             c->rope_base_local = lbase;
-            double qs = js_num(cfg, "query_pre_attn_scalar", 0.0);
+            double qs = js_num(&h, cfg, "query_pre_attn_scalar", 0.0, HP_SCALAR);
+            if (h.bad) return err->code;
             if (qs > 0) c->attn_scale = (float)(1.0 / sqrt(qs));
             c->embd_scale = sqrtf((float)c->n_embd);
             json_t *fc = json_object_get(cfg, "final_logit_softcapping"), *ac = json_object_get(cfg, "attn_logit_softcapping");
@@ -444,8 +576,8 @@ static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cf
                 return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: logit soft-capping is not supported", path);
         }
         /* sliding window: layer_types when the config lists them, else arch rules */
-        json_t *win = json_object_get(cfg, "sliding_window");
-        int64_t w = json_is_integer(win) ? (int64_t)json_integer_value(win) : 0;
+        int64_t w = js_int(&h, cfg, "sliding_window", 0, HP_WINDOW);
+        if (h.bad) return err->code;
         json_t *lt = json_object_get(cfg, "layer_types");
         if (!strcmp(mt, "qwen2") && !json_is_true(json_object_get(cfg, "use_sliding_window"))) w = 0;
         c->sliding_window = (int32_t)(w > 0 ? w : 0);
@@ -457,32 +589,38 @@ static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cf
                 const char *s = json_string_value(json_array_get(lt, (size_t)i));
                 sliding = s && !strcmp(s, "sliding_attention");
             } else if (is_gemma) {
-                int64_t pat = js_int(cfg, "sliding_window_pattern", 6);
+                int64_t pat = js_int(&h, cfg, "sliding_window_pattern", 6, HP_WINDOW);
                 sliding = pat > 0 && (i + 1) % pat != 0;
             } else if (!strcmp(mt, "qwen2")) {
-                sliding = i >= js_int(cfg, "max_window_layers", 0);
+                sliding = i >= js_int(&h, cfg, "max_window_layers", 0, HP_WINDOW);
             } else {
                 sliding = 1;
             }
             c->layer_sliding[i] = (uint8_t)(sliding && c->sliding_window > 0);
         }
+        if (h.bad) return err->code;
         if (json_is_true(json_object_get(cfg, "mlp_bias")))
             return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: mlp_bias is not supported", path);
     }
+    if (h.bad) return err->code;
     if (c->n_ctx <= 0) c->n_ctx = 2048;
     return finish_config(m, path, err);
 }
 
 /* ---------------------------------------------------------------- weights */
 
+/* Splits src's rows into three new buffers. Takes src: it is freed whatever happens. */
 static quipu_status split_rows(quipu_model *m, quipu_buf *src, int64_t cols, const int64_t *sizes, quipu_buf **dst[3], quipu_error *err) {
     quipu_backend *b = m->backend;
     /* device memory: through a host copy */
-    float *all = b->iface->buf_host_ptr(src), *copy = NULL;
+    float *all = b->iface->buf_host_ptr ? b->iface->buf_host_ptr(src) : NULL, *copy = NULL;
     int64_t rows = sizes[0] + sizes[1] + sizes[2];
     if (!all) {
         size_t total = (size_t)(rows * cols) * sizeof(float);
-        if (!(copy = malloc(total))) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory splitting a fused QKV tensor");
+        if (!(copy = malloc(total))) {
+            b->iface->buf_free(b, src);
+            return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory splitting a fused QKV tensor");
+        }
         if (b->iface->buf_read(b, src, 0, copy, total, err)) {
             free(copy);
             b->iface->buf_free(b, src);
@@ -535,12 +673,19 @@ static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
         if (wsrc_find(&L->src, n, &r)) {
             /* fused [Q;K;V] rows (GPT-2): split into three buffers */
             quipu_buf *qkv = NULL, *qkv_b = NULL;
+            if (r.bad_shape) return bad_shape_error(L, &r, err);
             if (load_ref(L, &r, QD + 2 * KD, D, 0, 0.0f, &qkv, err)) return err->code;
             snprintf(n, sizeof n, "blk.%lld.attn_qkv.bias", (long long)l);
-            if (load_w(L, n, QD + 2 * KD, 0, 0, &qkv_b, err)) return err->code;
+            if (load_w(L, n, QD + 2 * KD, 0, 0, &qkv_b, err)) {
+                m->backend->iface->buf_free(m->backend, qkv); /* not yet owned by the model */
+                return err->code;
+            }
             int64_t sizes[3] = {QD, KD, KD};
             quipu_buf **dw[3] = {&w->wq, &w->wk, &w->wv}, **db[3] = {&w->bq, &w->bk, &w->bv};
-            if (split_rows(m, qkv, D, sizes, dw, err)) return err->code;
+            if (split_rows(m, qkv, D, sizes, dw, err)) {
+                m->backend->iface->buf_free(m->backend, qkv_b);
+                return err->code;
+            }
             if (qkv_b && split_rows(m, qkv_b, 1, sizes, db, err)) return err->code;
         } else {
             LW(wq, "attn_q.weight", QD, D, 1);
@@ -592,6 +737,7 @@ static quipu_status hf_load(loader *L, const char *const *prefixes, const char *
     }
     tref r;
     wsrc_find(&L->src, full, &r);
+    if (r.bad_shape) return bad_shape_error(L, &r, err);
     if (cols == 0) {
         if (r.rows * r.cols != rows)
             return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' has %lld elements, expected %lld", L->src.path, full,
@@ -615,6 +761,10 @@ static quipu_status load_hf_weights(loader *L, quipu_error *err) {
         char full[256];
         if (!hf_find(L, pre, "wte.weight", full, sizeof full) || !wsrc_find(&L->src, full, &r))
             return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor 'wte.weight'", L->src.path);
+        if (r.bad_shape) return bad_shape_error(L, &r, err);
+        if (r.rows > HP_MAX_VOCAB)
+            return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' has %lld rows, more than the %lld a vocabulary may have", L->src.path, full,
+                                   (long long)r.rows, (long long)HP_MAX_VOCAB);
         c->n_vocab = r.rows;
         if (hf_load(L, pre, "wte.weight", c->n_vocab, D, 1, 0, 0.0f, &m->tok_embd, err)) return err->code;
         if (hf_load(L, pre, "wpe.weight", c->n_ctx, D, 1, 0, 0.0f, &m->pos_embd, err)) return err->code;
@@ -632,10 +782,18 @@ static quipu_status load_hf_weights(loader *L, quipu_error *err) {
             GW(w->attn_norm, "ln_1.weight", D, 0, 0);
             GW(w->attn_norm_b, "ln_1.bias", D, 0, 0);
             GW(qkv, "attn.c_attn.weight", 3 * D, D, 1); /* Conv1D [in, out] */
-            GW(qkv_b, "attn.c_attn.bias", 3 * D, 0, 0);
+            snprintf(n, sizeof n, "h.%lld.attn.c_attn.bias", (long long)l);
+            if (hf_load(L, pre, n, 3 * D, 0, 1, 0, 0.0f, &qkv_b, err)) {
+                m->backend->iface->buf_free(m->backend, qkv); /* not yet owned by the model */
+                return err->code;
+            }
             int64_t sizes[3] = {D, D, D};
             quipu_buf **dw[3] = {&w->wq, &w->wk, &w->wv}, **db[3] = {&w->bq, &w->bk, &w->bv};
-            if (split_rows(m, qkv, D, sizes, dw, err) || split_rows(m, qkv_b, 1, sizes, db, err)) return err->code;
+            if (split_rows(m, qkv, D, sizes, dw, err)) {
+                m->backend->iface->buf_free(m->backend, qkv_b);
+                return err->code;
+            }
+            if (split_rows(m, qkv_b, 1, sizes, db, err)) return err->code;
             GW(w->wo, "attn.c_proj.weight", D, D, 1);
             GW(w->bo, "attn.c_proj.bias", D, 0, 0);
             GW(w->ffn_norm, "ln_2.weight", D, 0, 0);
@@ -653,6 +811,10 @@ static quipu_status load_hf_weights(loader *L, quipu_error *err) {
     char full[256];
     if (!hf_find(L, pre, "embed_tokens.weight", full, sizeof full) || !wsrc_find(&L->src, full, &r))
         return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor 'model.embed_tokens.weight'", L->src.path);
+    if (r.bad_shape) return bad_shape_error(L, &r, err);
+    if (r.rows > HP_MAX_VOCAB)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' has %lld rows, more than the %lld a vocabulary may have", L->src.path, full,
+                               (long long)r.rows, (long long)HP_MAX_VOCAB);
     c->n_vocab = r.rows;
     /* HF Gemma norms compute x * (1 + w): fold the 1 in at load time */
     float nadd = c->gemma_norms ? 1.0f : 0.0f;
@@ -702,8 +864,15 @@ static quipu_status llama3_freq_factors(quipu_model *m, json_t *cfg, quipu_error
     quipu_model_config *c = &m->cfg;
     json_t *sc = rope_params(cfg, "full_attention");
     if (!sc) sc = json_object_get(cfg, "rope_scaling");
-    double factor = js_num(sc, "factor", 8.0), lo = js_num(sc, "low_freq_factor", 1.0), hi = js_num(sc, "high_freq_factor", 4.0);
-    double orig = js_num(sc, "original_max_position_embeddings", 8192.0);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", m->path);
+    hp_reader h = {.path = path, .prefix = "", .err = err};
+    double factor = js_num(&h, sc, "factor", 8.0, HP_FACTOR), lo = js_num(&h, sc, "low_freq_factor", 1.0, HP_FACTOR),
+           hi = js_num(&h, sc, "high_freq_factor", 4.0, HP_FACTOR);
+    double orig = (double)js_int(&h, sc, "original_max_position_embeddings", 8192, HP_CTX);
+    if (h.bad) return err->code;
+    if (!(hi > lo))
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: llama3 rope scaling needs high_freq_factor > low_freq_factor (%g, %g)", path, hi, lo);
     int64_t half = c->n_rot / 2;
     float *f = malloc((size_t)half * sizeof(float));
     if (!f) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
@@ -734,6 +903,29 @@ static int is_dir(const char *p) {
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* DIR/config.json as a JSON object: a regular file of at most 16 MiB; a missing, unreadable or
+ * malformed one is an error naming DIR/config.json (line:column for a syntax error). */
+static quipu_status load_config_json(const char *dir, json_t **out, quipu_error *err) {
+    char p[4096], *text = NULL;
+    size_t len = 0;
+    *out = NULL;
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    struct stat sb;
+    if (stat(p, &sb) != 0)
+        return quipu_error_set(err, QUIPU_ERR_IO, "%s: missing: a Hugging Face checkpoint folder needs config.json (%s)", p, strerror(errno));
+    if (quipu_read_file_max(p, QUIPU_READ_MAX_CONFIG_JSON, "config.json", &text, &len, err)) return err->code;
+    json_error_t je;
+    json_t *cfg = json_loadb(text, len, 0, &je);
+    free(text);
+    if (!cfg) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s:%d:%d: cannot parse config.json: %s", p, je.line, je.column, je.text);
+    if (!json_is_object(cfg)) {
+        json_decref(cfg);
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: config.json is not a JSON object", p);
+    }
+    *out = cfg;
+    return QUIPU_OK;
+}
+
 quipu_status quipu_tokenizer_load_path(quipu_tokenizer **out, const char *path, quipu_error *err) {
     *out = NULL;
     if (is_dir(path)) {
@@ -762,25 +954,22 @@ quipu_status quipu_model_load(quipu_model **out, const char *path, quipu_backend
     L.m = m;
     L.src.path = path;
     if (is_dir(path)) {
-        char p[4096];
-        snprintf(p, sizeof p, "%s/config.json", path);
-        json_error_t je;
-        cfg = json_load_file(p, 0, &je);
-        if (!cfg) {
-            quipu_error_set(err, QUIPU_ERR_FORMAT, "%s:%d:%d: cannot parse config.json: %s", p, je.line, je.column, je.text);
-            goto fail;
-        }
-        if (!json_is_object(cfg)) {
-            quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: config.json is not a JSON object", p);
-            goto fail;
-        }
+        if (load_config_json(path, &cfg, err)) goto fail;
         if (config_from_json(m, path, cfg, err)) goto fail;
         if (quipu_safetensors_open(&L.src.st, path, err)) goto fail;
         if (quipu_tokenizer_load_path(&m->tok, path, err)) goto fail;
         {
             json_t *c = json_object_get(cfg, "text_config");
             if (!json_is_object(c) || json_object_get(cfg, "bos_token_id")) c = cfg;
-            quipu_tokenizer_set_default_specials(m->tok, (int32_t)js_int(c, "bos_token_id", -1), (int32_t)js_int(c, "eos_token_id", -1));
+            /* eos_token_id may be a list (Llama 3): then the tokenizer's own is kept */
+            char p[4096];
+            snprintf(p, sizeof p, "%s/config.json", path);
+            hp_reader h = {.path = p, .prefix = "", .err = err};
+            json_t *bos = json_object_get(c, "bos_token_id"), *eos = json_object_get(c, "eos_token_id");
+            int64_t bos_id = json_is_array(bos) ? -1 : js_int(&h, c, "bos_token_id", -1, HP_TOKEN);
+            int64_t eos_id = json_is_array(eos) ? -1 : js_int(&h, c, "eos_token_id", -1, HP_TOKEN);
+            if (h.bad) goto fail;
+            quipu_tokenizer_set_default_specials(m->tok, (int32_t)bos_id, (int32_t)eos_id);
         }
     } else {
         if (!quipu_gguf_is_gguf(path)) {
@@ -867,14 +1056,7 @@ quipu_status quipu_model_describe(const char *path, FILE *out, quipu_error *err)
     tmp.path = (char *)path;
     uint64_t n_tensors = 0, n_elems = 0, file_bytes = 0;
     if (is_dir(path)) {
-        char p[4096];
-        snprintf(p, sizeof p, "%s/config.json", path);
-        json_error_t je;
-        cfg = json_load_file(p, 0, &je);
-        if (!cfg || !json_is_object(cfg)) {
-            rc = quipu_error_set(err, QUIPU_ERR_FORMAT, "%s:%d:%d: cannot parse config.json: %s", p, je.line, je.column, cfg ? "not an object" : je.text);
-            goto done;
-        }
+        if ((rc = load_config_json(path, &cfg, err))) goto done;
         if ((rc = config_from_json(&tmp, path, cfg, err))) goto done;
         if ((rc = quipu_safetensors_open(&st, path, err))) goto done;
         for (uint64_t i = 0; i < st->n_tensors; i++) {

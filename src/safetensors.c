@@ -86,12 +86,15 @@ static quipu_status parse_entry(quipu_st_tensor *t, const char *path, const char
         return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: tensor '%s': %zu dimensions (quipu supports %d)", path,
                                name, nd, ST_MAX_DIMS);
     t->n_dims = (uint32_t)nd;
-    uint64_t nelem = 1;
+    uint64_t nelem = 1, nonzero = 1;
     for (size_t d = 0; d < nd; d++) {
         if (!json_u64(json_array_get(js, d), &t->shape[d]))
             return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s': shape[%zu] is not a non-negative integer",
                                    path, name, d);
-        if (quipu_mul_overflow_u64(nelem, t->shape[d], &nelem))
+        /* the product of the nonzero dimensions must fit int64: then no partial product (rows of
+         * a matrix view, in any order) overflows when a zero dimension makes the whole one 0 */
+        if (quipu_mul_overflow_u64(nelem, t->shape[d], &nelem) ||
+            (t->shape[d] && (quipu_mul_overflow_u64(nonzero, t->shape[d], &nonzero) || nonzero > (uint64_t)INT64_MAX)))
             return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s': shape overflows the element count", path,
                                    name);
     }
@@ -276,7 +279,7 @@ static quipu_status sort_and_check_unique(quipu_safetensors *st, quipu_error *er
 static quipu_status open_index(quipu_safetensors *st, const char *index_path, uint64_t *cap, quipu_error *err) {
     char *text = NULL;
     size_t len = 0;
-    if (quipu_read_file(index_path, &text, &len, err)) return err->code;
+    if (quipu_read_file_max(index_path, QUIPU_READ_MAX_INDEX_JSON, "safetensors index", &text, &len, err)) return err->code;
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     free(text);

@@ -24,7 +24,7 @@ static void csv_drop_bom(quipu_csv *c) {
 quipu_status quipu_csv_open(quipu_csv *c, const char *path, char delim, quipu_error *err) {
     quipu_status st = csv_init(c, path, delim, err);
     if (st) return st;
-    st = quipu_read_file(path, &c->buf, &c->len, err);
+    st = quipu_read_file_max(path, QUIPU_READ_MAX_DATASET, "dataset file", &c->buf, &c->len, err);
     if (st) {
         quipu_csv_close(c);
         return st;

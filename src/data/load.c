@@ -239,7 +239,7 @@ static quipu_status missing_hint(ld_ctx *c, const char *file, quipu_status st) {
 quipu_status ld_read_jsonl(ld_ctx *c, const char *file, const char *stem, ld_json_row_fn fn, void *user) {
     char *buf = NULL;
     size_t len = 0;
-    quipu_status st = quipu_read_file(file, &buf, &len, c->err);
+    quipu_status st = quipu_read_file_max(file, QUIPU_READ_MAX_DATASET, "dataset file", &buf, &len, c->err);
     if (st) return missing_hint(c, file, st);
     note_file(c, file, buf, len);
     size_t pos = 0;
@@ -262,7 +262,10 @@ quipu_status ld_read_jsonl(ld_ctx *c, const char *file, const char *stem, ld_jso
         row++;
         c->rep->rows_read++;
         size_t bad = 0;
-        if (!quipu_utf8_valid(buf + pos, end - pos, &bad)) {
+        if (end - pos > QUIPU_MAX_ROW_TEXT) {
+            st = ld_bad_row(c, file, line, "row of %zu bytes is longer than the %u-byte limit on a row's text", end - pos,
+                            QUIPU_MAX_ROW_TEXT);
+        } else if (!quipu_utf8_valid(buf + pos, end - pos, &bad)) {
             st = ld_bad_row(c, file, line, "invalid UTF-8 at byte %zu", bad + 1);
         } else {
             json_error_t jerr;
@@ -333,6 +336,14 @@ quipu_status ld_read_csv(ld_ctx *c, const char *file, const char *stem, char del
             continue;
         }
         size_t bad = 0, f;
+        for (f = 0; f < csv.nf; f++)
+            if (csv.flen[f] > QUIPU_MAX_ROW_TEXT) break;
+        if (f < csv.nf) {
+            st = ld_bad_row(c, file, csv.rec_line, "field %zu has %zu bytes, longer than the %u-byte limit on a field's text", f + 1,
+                            csv.flen[f], QUIPU_MAX_ROW_TEXT);
+            if (st) break;
+            continue;
+        }
         for (f = 0; f < csv.nf; f++)
             if (!quipu_utf8_valid(csv.field[f], csv.flen[f], &bad)) break;
         if (f < csv.nf) {

@@ -38,6 +38,12 @@ typedef struct quipu_load_opts {
 
 #define QUIPU_LOAD_MAX_REASONS 8
 #define QUIPU_LOAD_MAX_FILES 32
+/* The longest text a row may hold: one CSV/TSV field, or one JSON-lines line (all its fields), at
+ * most 1 MiB. Longer is a malformed row ("FILE:LINE: ... longer than the 1048576-byte limit"),
+ * skipped or fatal by on_bad_row like any other: no benchmark text comes near it, and a 100 MB
+ * field would grow about 24x through the tokenizer. (Items longer than the model's context are
+ * left-truncated as lm-evaluation-harness does, src/score.c.) */
+#define QUIPU_MAX_ROW_TEXT (1u << 20)
 
 typedef struct quipu_load_report {
     size_t files;          /* files read */
