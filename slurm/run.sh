@@ -11,6 +11,9 @@
 #     journal, and the results equal an uninterrupted run's, byte for byte.
 #   - A config error (2) or any other failure is not requeued: the log says why.
 #
+# A sweep (`quipu sweep`) submits one array job over a template with DIR/runs.list as CONFIG: array
+# task i runs the config on line i + 1 of that list.
+#
 # Environment: QUIPU (the binary; default $SLURM_SUBMIT_DIR/build/quipu), QUIPU_MAX_RESTARTS,
 # QUIPU_SRUN_ARGS (extra srun options, e.g. "--gpu-bind=closest"). Submit from the repository root.
 set -u
@@ -20,6 +23,12 @@ if [ $# -lt 1 ]; then
 fi
 config=$1
 shift
+# a sweep's array job (quipu sweep, docs/sweep.md) passes DIR/runs.list: task i runs the config on line i + 1
+if [ "${config%.list}" != "$config" ] && [ -n "${SLURM_ARRAY_TASK_ID:-}" ]; then
+  list=$config
+  config=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" "$list" 2>/dev/null)
+  [ -n "$config" ] || { echo "slurm/run.sh: $list has no line for array task $SLURM_ARRAY_TASK_ID" >&2; exit 2; }
+fi
 quipu=${QUIPU:-${SLURM_SUBMIT_DIR:-$PWD}/build/quipu}
 [ -x "$quipu" ] || { echo "slurm/run.sh: $quipu: not an executable (build quipu first, or set QUIPU)" >&2; exit 2; }
 [ -r "$config" ] || { echo "slurm/run.sh: $config: cannot read the config" >&2; exit 2; }

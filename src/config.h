@@ -56,6 +56,8 @@ typedef struct quipu_config_model {
     quipu_cfg_backend backend;  /* default: the top-level backend */
     quipu_cfg_dtype dtype;      /* default: the top-level dtype */
     int64_t max_length;         /* tokens; 0 = the model's own context length */
+    int64_t tensor_parallel;    /* GPUs one copy of the model is split over; default 1. Read and checked
+                                   here; `quipu run` refuses > 1 until tensor parallelism is built in */
     char *where;                /* "FILE:LINE:COL" (or "--set KEY") of the entry, for later messages */
 } quipu_config_model;
 

@@ -576,6 +576,180 @@ quipu_status quipu_plot_write_svg(const char *path, const quipu_plot *p, const q
     return st;
 }
 
+/* ---- the heatmap ----------------------------------------------------------------------------- */
+
+/* Fill of a cell t in [-1, 1] from the reference: white at 0, blue below, red above (ColorBrewer
+ * RdBu ends, readable by most colour-blind readers). */
+static void heat_color(char *buf, size_t size, double t)
+{
+    if (!isfinite(t)) t = 0;
+    if (t > 1) t = 1;
+    if (t < -1) t = -1;
+    const double hi[3] = {178, 24, 43}, lo[3] = {33, 102, 172};
+    const double *e = t >= 0 ? hi : lo;
+    double a = fabs(t);
+    int c[3];
+    for (int k = 0; k < 3; k++) c[k] = (int)lround(255 + (e[k] - 255) * a);
+    snprintf(buf, size, "#%02x%02x%02x", c[0], c[1], c[2]);
+}
+
+quipu_status quipu_heatmap_print_svg(FILE *f, const quipu_heatmap *h, quipu_error *err)
+{
+    if (!h || !h->n_rows || !h->n_cols || !h->value || !h->row_labels || !h->col_labels)
+        return quipu_error_set(err, QUIPU_ERR_INVALID, "heatmap '%s': no cells to draw", h && h->title ? h->title : "");
+    const double pad = 16, cell_h = 26, col_w_min = 70, col_w_max = 150;
+    const size_t nr = h->n_rows, nc = h->n_cols;
+    double lw = 0, cw = col_w_min;
+    for (size_t r = 0; r < nr; r++) lw = fmax(lw, text_width(h->row_labels[r], 12));
+    for (size_t c = 0; c < nc; c++) cw = fmax(cw, text_width(h->col_labels[c], 11) + 12);
+    if (cw > col_w_max) cw = col_w_max;
+    double left = pad + fmin(fmax(lw, 60), 260) + 12;
+    double W = fmax(left + cw * (double)nc + pad, 520);
+
+    /* the colour scale: centred on the reference, spanning the farthest value */
+    double vmin = INFINITY, vmax = -INFINITY;
+    for (size_t i = 0; i < nr * nc; i++)
+        if (isfinite(h->value[i])) {
+            vmin = fmin(vmin, h->value[i]);
+            vmax = fmax(vmax, h->value[i]);
+        }
+    double ref = isfinite(h->reference) ? h->reference : vmin <= vmax ? (vmin + vmax) / 2 : 0;
+    double span = vmin <= vmax ? fmax(fabs(vmax - ref), fabs(vmin - ref)) : 1;
+    if (!(span > 0)) span = isfinite(h->lo) && isfinite(h->hi) && h->hi > h->lo ? (h->hi - h->lo) / 2 : 1;
+
+    double y = 26, sub_y = h->subtitle && *h->subtitle ? y + 19 : y;
+    const double top = sub_y + 40; /* column labels above the cells */
+    const double bottom = top + cell_h * (double)nr;
+    const int foot_lines = h->footnote ? wrap_lines(h->footnote, 11, W - 2 * pad) : 0;
+    const double H = bottom + 58 + (foot_lines ? 15.0 * foot_lines + 6 : 0) + 10;
+
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%s\" height=\"%s\" "
+            "viewBox=\"0 0 %s %s\" font-family=\"Helvetica, Arial, 'Liberation Sans', 'DejaVu Sans', 'Noto Sans', 'Noto Sans CJK KR', sans-serif\" "
+            "font-size=\"12\">\n",
+            N(W), N(H), N(W), N(H));
+    fputs("<title>", f);
+    xml_text(f, h->title);
+    fputs("</title>\n<desc>", f);
+    xml_text(f, h->subtitle);
+    fputs("</desc>\n", f);
+    fprintf(f, "<rect x=\"0\" y=\"0\" width=\"%s\" height=\"%s\" fill=\"#ffffff\"/>\n", N(W), N(H));
+    fprintf(f, "<text x=\"%s\" y=\"%s\" font-size=\"16\" font-weight=\"bold\" fill=\"#111111\">", N(pad), N(y));
+    xml_text(f, h->title);
+    fputs("</text>\n", f);
+    if (h->subtitle && *h->subtitle) {
+        fprintf(f, "<text x=\"%s\" y=\"%s\" fill=\"#555555\">", N(pad), N(sub_y));
+        xml_text_n(f, h->subtitle, fit_chars(h->subtitle, 12, W - 2 * pad));
+        fputs("</text>\n", f);
+    }
+    /* column and row labels */
+    fputs("<g class=\"labels\">\n", f);
+    for (size_t c = 0; c < nc; c++) {
+        size_t fit = fit_chars(h->col_labels[c], 11, cw - 8);
+        fprintf(f, "<text x=\"%s\" y=\"%s\" text-anchor=\"middle\" font-size=\"11\" font-weight=\"bold\" fill=\"#222222\">",
+                N(left + cw * ((double)c + 0.5)), N(top - 8));
+        if (fit != SIZE_MAX) {
+            fputs("<title>", f);
+            xml_text(f, h->col_labels[c]);
+            fputs("</title>", f);
+        }
+        xml_text_n(f, h->col_labels[c], fit);
+        fputs("</text>\n", f);
+    }
+    for (size_t r = 0; r < nr; r++) {
+        size_t fit = fit_chars(h->row_labels[r], 12, left - pad - 12);
+        fprintf(f, "<text x=\"%s\" y=\"%s\" fill=\"#111111\">", N(pad), N(top + cell_h * ((double)r + 0.5) + 4));
+        if (fit != SIZE_MAX) {
+            fputs("<title>", f);
+            xml_text(f, h->row_labels[r]);
+            fputs("</title>", f);
+        }
+        xml_text_n(f, h->row_labels[r], fit);
+        fputs("</text>\n", f);
+    }
+    fputs("</g>\n", f);
+    /* cells */
+    fputs("<g class=\"cells\">\n", f);
+    for (size_t r = 0; r < nr; r++)
+        for (size_t c = 0; c < nc; c++) {
+            size_t i = r * nc + c;
+            double v = h->value[i];
+            double lo = h->ci_low ? h->ci_low[i] : NAN, hi = h->ci_high ? h->ci_high[i] : NAN;
+            double t = isfinite(v) ? (v - ref) / span : 0;
+            char fill[16], vb[64], lb[64], hb[64];
+            if (isfinite(v)) heat_color(fill, sizeof fill, t);
+            else snprintf(fill, sizeof fill, "#eeeeee");
+            double x = left + cw * (double)c, yy = top + cell_h * (double)r;
+            fputs("<g><title>", f);
+            xml_text(f, h->row_labels[r]);
+            fputs(" \xE2\x80\x94 ", f);
+            xml_text(f, h->col_labels[c]);
+            fprintf(f, ": %s", fmt_value(vb, sizeof vb, v, h->decimals));
+            if (isfinite(v) && isfinite(lo) && isfinite(hi))
+                fprintf(f, " [%s, %s]", fmt_value(lb, sizeof lb, lo, h->decimals), fmt_value(hb, sizeof hb, hi, h->decimals));
+            if (h->n && h->n[i] >= 0) fprintf(f, ", n = %lld", (long long)h->n[i]);
+            fputs("</title>", f);
+            fprintf(f, "<rect class=\"cell\" x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"%s\" stroke=\"#ffffff\" stroke-width=\"1\"/>",
+                    N(x), N(yy), N(cw), N(cell_h), fill);
+            fprintf(f, "<text x=\"%s\" y=\"%s\" text-anchor=\"middle\" font-size=\"11\" fill=\"%s\">%s</text></g>\n",
+                    N(x + cw / 2), N(yy + cell_h / 2 + 4), fabs(t) > 0.6 ? "#ffffff" : "#222222",
+                    fmt_value(vb, sizeof vb, v, h->decimals));
+        }
+    fputs("</g>\n", f);
+    /* the scale: a gradient bar from ref - span to ref + span */
+    {
+        const double bw = 240, bx = left, by = bottom + 16;
+        char c0[16], c1[16];
+        heat_color(c0, sizeof c0, -1);
+        heat_color(c1, sizeof c1, 1);
+        fprintf(f, "<g class=\"scale\"><defs><linearGradient id=\"heat\" x1=\"0\" x2=\"1\" y1=\"0\" y2=\"0\">"
+                   "<stop offset=\"0\" stop-color=\"%s\"/><stop offset=\"0.5\" stop-color=\"#ffffff\"/>"
+                   "<stop offset=\"1\" stop-color=\"%s\"/></linearGradient></defs>",
+                c0, c1);
+        fprintf(f, "<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"10\" fill=\"url(#heat)\" stroke=\"#999999\" stroke-width=\"0.5\"/>",
+                N(bx), N(by), N(bw));
+        char a[64], m[64], b[64];
+        fprintf(f, "<text x=\"%s\" y=\"%s\" font-size=\"10.5\" fill=\"#555555\">%s</text>", N(bx), N(by + 24),
+                fmt_value(a, sizeof a, ref - span, h->decimals));
+        fprintf(f, "<text x=\"%s\" y=\"%s\" text-anchor=\"middle\" font-size=\"10.5\" fill=\"#555555\">%s", N(bx + bw / 2),
+                N(by + 24), fmt_value(m, sizeof m, ref, h->decimals));
+        if (h->reference_label && *h->reference_label && isfinite(h->reference)) {
+            fputs(" (", f);
+            xml_text(f, h->reference_label);
+            fputc(')', f);
+        }
+        fputs("</text>", f);
+        fprintf(f, "<text x=\"%s\" y=\"%s\" text-anchor=\"end\" font-size=\"10.5\" fill=\"#555555\">%s</text></g>\n", N(bx + bw),
+                N(by + 24), fmt_value(b, sizeof b, ref + span, h->decimals));
+    }
+    int foot_line = 0;
+    for (const char *fl = h->footnote; fl && *fl; foot_line++) {
+        size_t nb = wrap_at(fl, 11, W - 2 * pad);
+        char *line = strndup(fl, nb);
+        fprintf(f, "<text x=\"%s\" y=\"%s\" font-size=\"11\" fill=\"#666666\">", N(pad), N(bottom + 62 + 15.0 * (double)foot_line));
+        xml_text(f, line ? line : "");
+        fputs("</text>\n", f);
+        free(line);
+        fl += nb;
+        while (*fl == ' ') fl++;
+    }
+    fputs("</svg>\n", f);
+    if (ferror(f))
+        return quipu_error_set(err, QUIPU_ERR_IO, "heatmap '%s': write failed: %s", h->title ? h->title : "", strerror(errno));
+    return QUIPU_OK;
+}
+
+quipu_status quipu_heatmap_write_svg(const char *path, const quipu_heatmap *h, quipu_error *err)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return quipu_error_set(err, QUIPU_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    quipu_status st = quipu_heatmap_print_svg(f, h, err);
+    if (fclose(f) != 0 && !st) st = quipu_error_set(err, QUIPU_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    if (st) remove(path);
+    return st;
+}
+
 /* ---- the plots/ folder --------------------------------------------------------------------- */
 
 

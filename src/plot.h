@@ -87,6 +87,30 @@ quipu_status quipu_plot_print_svg(FILE *f, const quipu_plot *p, const quipu_plot
 quipu_status quipu_plot_write_svg(const char *path, const quipu_plot *p, const quipu_plot_series *series,
                                   size_t n_series, quipu_error *err);
 
+/* ---- a heatmap ---------------------------------------------------------------------------- */
+
+/* Rows × columns of one metric (a sweep's models × cultures): each cell coloured by its distance
+ * from the reference (white at it, red above, blue below, full colour at the farthest value) with
+ * its value written in, a tooltip with the interval and n, and the colour scale underneath. */
+typedef struct quipu_heatmap {
+    const char *title, *subtitle;  /* subtitle may be NULL */
+    const char *footnote;          /* may be NULL */
+    const char *const *row_labels; /* [n_rows] */
+    const char *const *col_labels; /* [n_cols] */
+    size_t n_rows, n_cols;
+    const double *value;           /* [n_rows * n_cols], row-major; NaN: no value (grey "n/a") */
+    const double *ci_low, *ci_high; /* same shape, may be NULL; NaN: no interval */
+    const int64_t *n;              /* same shape, items per cell (-1 unknown); may be NULL */
+    double reference;              /* the scale's centre; NaN: the middle of the values */
+    const char *reference_label;   /* may be NULL */
+    double lo, hi;                 /* the metric's range: the scale's span when every value equals the reference */
+    int decimals;
+} quipu_heatmap;
+
+/* Errors: QUIPU_ERR_INVALID for no cells, QUIPU_ERR_IO. */
+quipu_status quipu_heatmap_print_svg(FILE *f, const quipu_heatmap *h, quipu_error *err);
+quipu_status quipu_heatmap_write_svg(const char *path, const quipu_heatmap *h, quipu_error *err);
+
 /* ---- the plots/ folder of a run or a report ---------------------------------------------- */
 
 enum {
