@@ -113,6 +113,33 @@ else
   say "PASS: a rank without a GPU of its own: $(cat "$tmp/err")"
 fi
 say ""
+say "## benchmark: quipu vs transformers (bf16), random Llama-3.2-1B and Llama-3.1-8B shapes (bench/gpu.py)"
+# random models made here under $tmp (gone at exit); about 4 minutes in all (QUIPU_GPU_BENCH_BUDGET
+# seconds: caps shrink to fit, the report is written whatever happens). QUIPU_GPU_BENCH_ARGS adds
+# flags (e.g. --items 1b=600:60,8b=200:20). Full table: results/bench/gpu.md.
+if python3 -c 'import torch, transformers' 2>/dev/null; then
+  budget="${QUIPU_GPU_BENCH_BUDGET:-240}"
+  dsarg=()
+  [ -f "$DATASETS/crows-pairs/data/crows_pairs_anonymized.csv" ] && dsarg=(--datasets "$DATASETS")
+  # shellcheck disable=SC2086
+  timeout $((budget + 90)) python3 bench/gpu.py --quipu ./build-gpu/quipu --device cuda --models "$tmp/random-models" \
+      --budget "$budget" --out results/bench/gpu "${dsarg[@]}" ${QUIPU_GPU_BENCH_ARGS:-} > "$tmp/bench.out" 2> "$tmp/bench.err"
+  rc=$?
+  if [ -f results/bench/gpu.md ] && [ results/bench/gpu.md -nt "$report" ]; then
+    sed -n '/^| shape/,/^## How/p' results/bench/gpu.md | grep -v '^## How' | tee -a "$report"
+  fi
+  if [ $rc -eq 0 ]; then
+    say "benchmark: done ($(grep -o 'whole benchmark [0-9]* s' results/bench/gpu.md))"
+  else
+    say "benchmark: FAIL (exit $rc): $(grep -v '^\[bench/gpu' "$tmp/bench.err" | tail -1)"; fails=$((fails + 1))
+    tail -5 "$tmp/bench.err" | sed 's/^/    /' | tee -a "$report"
+  fi
+  [ -n "${OUT:-}" ] && cp results/bench/gpu.md results/bench/gpu.json "$OUT/" 2>/dev/null
+else
+  say "benchmark: skipped: python3 has no torch + transformers"
+fi
+
+say ""
 say "failures: $fails"
 [ -n "${OUT:-}" ] && cp "$report" "$OUT/" 2>/dev/null
 exit $(( fails > 0 ))
