@@ -33,7 +33,10 @@ void quipu_error_list_free(quipu_error_list *l);                /* accepts NULL;
 typedef enum quipu_cfg_backend { QUIPU_CFG_BACKEND_CPU = 0, QUIPU_CFG_BACKEND_CUDA, QUIPU_CFG_BACKEND_HIP } quipu_cfg_backend;
 typedef enum quipu_cfg_dtype { QUIPU_CFG_DTYPE_AUTO = 0, QUIPU_CFG_DTYPE_F32, QUIPU_CFG_DTYPE_F16, QUIPU_CFG_DTYPE_BF16 } quipu_cfg_dtype;
 /* BUILTIN: the benchmark's own loader; PAIRS / MC: the generic JSON-lines formats (DESIGN.md). */
-typedef enum quipu_cfg_format { QUIPU_CFG_FORMAT_BUILTIN = 0, QUIPU_CFG_FORMAT_PAIRS, QUIPU_CFG_FORMAT_MC } quipu_cfg_format;
+typedef enum quipu_cfg_format {
+    QUIPU_CFG_FORMAT_BUILTIN = 0, QUIPU_CFG_FORMAT_PAIRS, QUIPU_CFG_FORMAT_MC,
+    QUIPU_CFG_FORMAT_TEMPLATE /* a template definition (YAML) expanded at load: docs/templates.md */
+} quipu_cfg_format;
 typedef enum quipu_cfg_bad_row { QUIPU_CFG_BAD_ROW_FAIL = 0, QUIPU_CFG_BAD_ROW_SKIP } quipu_cfg_bad_row;
 /* DEFAULT: the benchmark paper's prompt and answers; LM_EVAL: lm-evaluation-harness's prompt and
  * choices (BBQ: 2 group answers + 10 HELM "unknown" wordings). */

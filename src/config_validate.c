@@ -27,7 +27,7 @@ const char *const quipu_config_builtin_metrics[] = {
 
 const char *const cfg_backend_names[] = {"cpu", "cuda", "hip", NULL};
 const char *const cfg_dtype_names[] = {"auto", "f32", "f16", "bf16", NULL};
-const char *const cfg_format_names[] = {"builtin", "pairs", "mc", NULL};
+const char *const cfg_format_names[] = {"builtin", "pairs", "mc", "template", NULL};
 const char *const cfg_bad_row_names[] = {"fail", "skip", NULL};
 const char *const cfg_template_names[] = {"default", "lm-eval", NULL};
 const char *const cfg_sample_names[] = {"first", "spread", "random", NULL};
@@ -36,7 +36,7 @@ const char *const cfg_sharding_names[] = {"length_balanced", "round_robin", NULL
 
 const char *quipu_cfg_backend_name(quipu_cfg_backend b) { return (unsigned)b < 3 ? cfg_backend_names[b] : "?"; }
 const char *quipu_cfg_dtype_name(quipu_cfg_dtype d) { return (unsigned)d < 4 ? cfg_dtype_names[d] : "?"; }
-const char *quipu_cfg_format_name(quipu_cfg_format f) { return (unsigned)f < 3 ? cfg_format_names[f] : "?"; }
+const char *quipu_cfg_format_name(quipu_cfg_format f) { return (unsigned)f < 4 ? cfg_format_names[f] : "?"; }
 const char *quipu_cfg_bad_row_name(quipu_cfg_bad_row b) { return (unsigned)b < 2 ? cfg_bad_row_names[b] : "?"; }
 const char *quipu_cfg_template_name(quipu_cfg_template t) { return (unsigned)t < 2 ? cfg_template_names[t] : "?"; }
 const char *quipu_cfg_sample_name(quipu_cfg_sample s) { return (unsigned)s < 3 ? cfg_sample_names[s] : "?"; }
@@ -252,8 +252,16 @@ static void validate_benchmark(vctx *top, const cnode *m, int i, quipu_config_be
     }
     if (b->format != QUIPU_CFG_FORMAT_BUILTIN && has_path == 0) {
         char why[80];
-        snprintf(why, sizeof why, " (format: %s reads a JSON-lines file)", quipu_cfg_format_name(b->format));
+        snprintf(why, sizeof why, " (format: %s reads a %s)", quipu_cfg_format_name(b->format),
+                 b->format == QUIPU_CFG_FORMAT_TEMPLATE ? "template definition, a .yaml file" : "JSON-lines file");
         cfg_missing(L, m, c.kp, "path", why);
+    }
+    if (b->format == QUIPU_CFG_FORMAT_TEMPLATE && has_path > 0 && pn) {
+        size_t pl = strlen(b->path);
+        if (!(pl > 5 && !strcmp(b->path + pl - 5, ".yaml")) && !(pl > 4 && !strcmp(b->path + pl - 4, ".yml"))) {
+            cfg_kp_join(kp, sizeof kp, c.kp, "path");
+            cfg_err_key(L, pn, kp, "format: template reads a definition named *.yaml or *.yml, not '%s'", b->path);
+        }
     }
     if (has_path > 0 && pn && !L->skip_paths) {
         cfg_kp_join(kp, sizeof kp, c.kp, "path");

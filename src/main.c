@@ -20,6 +20,7 @@
 #include "run.h"
 #include "score.h"
 #include "sweep.h"
+#include "template.h"
 #include "tokenizer.h"
 
 enum { EXIT_USAGE = 2 };
@@ -46,6 +47,7 @@ static void usage_main(FILE *f) {
             "  run       run an experiment config (YAML): models x benchmarks -> bias metrics\n"
             "  report    side-by-side tables, paired tests and plots from finished runs\n"
             "  sweep     many models as one Slurm job array plus a report job: quipu sweep [status|report] SWEEP.yaml\n"
+            "  expand    a template benchmark definition (YAML) -> generic JSON lines: quipu expand DEF.yaml [-o OUT.jsonl]\n"
             "  list      what is built in: quipu list benchmarks | metrics | backends\n"
             "\n"
             "Run 'quipu COMMAND --help' for a command's options; 'quipu --version' for the version.\n");
@@ -397,6 +399,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "report")) rc = quipu_report_main(argc - 1, argv + 1, &err) ? 1 : 0;
     else if (!strcmp(cmd, "list")) return cmd_list(argc - 1, argv + 1);
     else if (!strcmp(cmd, "sweep")) return quipu_sweep_main(argc - 1, argv + 1);
+    else if (!strcmp(cmd, "expand")) return quipu_template_main(argc - 1, argv + 1);
     else {
         fprintf(stderr, "quipu: unknown command '%s' (try 'quipu --help')\n", cmd);
         return EXIT_USAGE;

@@ -100,7 +100,9 @@ static quipu_status load_benchmarks(run_state *s, quipu_error *err) {
         quipu_item *its = NULL;
         size_t n = 0;
         quipu_status st;
-        if (cb->format == QUIPU_CFG_FORMAT_PAIRS || cb->format == QUIPU_CFG_FORMAT_MC)
+        if (cb->format == QUIPU_CFG_FORMAT_TEMPLATE)
+            st = quipu_load_template(cb->path, &lo, &its, &n, &s->reports[b], err);
+        else if (cb->format == QUIPU_CFG_FORMAT_PAIRS || cb->format == QUIPU_CFG_FORMAT_MC)
             st = quipu_load_jsonl(cb->path, cb->format == QUIPU_CFG_FORMAT_PAIRS ? QUIPU_ITEM_PAIR : QUIPU_ITEM_MC, &lo, &its, &n,
                                   &s->reports[b], err);
         else

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "data/data_internal.h"
+#include "template.h"
 
 /* ---- the built-ins ---- */
 
@@ -50,6 +51,7 @@ const char *quipu_benchmark_describe(const char *name) {
         if (strcmp(k_benches[i].name, name) == 0) return k_benches[i].about;
     if (strcmp(name, "pairs") == 0) return "generic pairs, JSON lines from a user file";
     if (strcmp(name, "mc") == 0) return "generic multiple choice, JSON lines from a user file";
+    if (strcmp(name, "template") == 0) return "a template definition (YAML) expanded to pairs or multiple choice";
     return NULL;
 }
 
@@ -439,6 +441,47 @@ quipu_status quipu_load_jsonl(const char *path, quipu_item_kind kind, const quip
     return finish(&c, st, items, n);
 }
 
+quipu_status quipu_load_template(const char *path, const quipu_load_opts *opts, quipu_item **items, size_t *n,
+                                 quipu_load_report *rep, quipu_error *err) {
+    quipu_load_report local;
+    if (!rep) rep = &local;
+    *items = NULL;
+    *n = 0;
+    if (!path || !*path) return quipu_error_set(err, QUIPU_ERR_INVALID, "template: no definition given (opts.path)");
+    char label[256];
+    if (opts && opts->label && *opts->label) {
+        snprintf(label, sizeof label, "%s", opts->label);
+    } else {
+        snprintf(label, sizeof label, "%s", base_name(path));
+        char *dot = strrchr(label, '.');
+        if (dot && dot != label) *dot = '\0';
+    }
+    ld_ctx c;
+    ctx_init(&c, label, NULL, opts, rep, err);
+    char *buf = NULL;
+    size_t len = 0;
+    quipu_status st = quipu_read_file_max(path, QUIPU_READ_MAX_CONFIG_JSON, "template definition", &buf, &len, err);
+    if (st) return st;
+    note_file(&c, path, buf, len);
+    quipu_error_list errs;
+    quipu_error_list_init(&errs);
+    quipu_template_set *set = NULL;
+    st = quipu_template_expand(path, buf, len, &set, &errs);
+    free(buf);
+    if (st) {
+        if (errs.n > 1)
+            quipu_error_set(err, st, "%s (and %d more problems: 'quipu expand %s' lists them all)", errs.msgs[0], errs.n - 1, path);
+        else
+            quipu_error_set(err, st, "%s", errs.n ? errs.msgs[0] : "template definition: failed");
+        quipu_error_list_free(&errs);
+        return finish(&c, st, items, n);
+    }
+    quipu_error_list_free(&errs);
+    st = quipu_template_push_items(set, &c);
+    quipu_template_free(set);
+    return finish(&c, st, items, n);
+}
+
 quipu_status quipu_load_benchmark(const char *name, const char *datasets_dir, const quipu_load_opts *opts,
                                   quipu_item **items, size_t *n, quipu_load_report *rep, quipu_error *err) {
     quipu_load_report local;
@@ -451,6 +494,8 @@ quipu_status quipu_load_benchmark(const char *name, const char *datasets_dir, co
         return quipu_load_jsonl(opts ? opts->path : NULL, QUIPU_ITEM_PAIR, opts, items, n, rep, err);
     if (strcmp(name, "mc") == 0)
         return quipu_load_jsonl(opts ? opts->path : NULL, QUIPU_ITEM_MC, opts, items, n, rep, err);
+    if (strcmp(name, "template") == 0)
+        return quipu_load_template(opts ? opts->path : NULL, opts, items, n, rep, err);
     if (!quipu_benchmark_describe(name)) {
         char list[1024] = "";
         for (size_t i = 0; i < N_BENCHES; i++) {

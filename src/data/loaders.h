@@ -62,7 +62,7 @@ typedef struct quipu_load_report {
 } quipu_load_report;
 
 /* NULL-terminated list of the built-in benchmark names, in documentation order. The generic
- * formats are "pairs" and "mc" (they need opts->path). */
+ * formats are "pairs" and "mc", and "template" for a template definition (they need opts->path). */
 const char *const *quipu_benchmark_names(void);
 /* One line about a built-in ("CrowS-Pairs, US English, 1,508 pairs"), NULL for an unknown name. */
 const char *quipu_benchmark_describe(const char *name);
@@ -82,6 +82,14 @@ quipu_status quipu_load_benchmark(const char *name, const char *datasets_dir, co
  * Item ids are "<label>:<id>"; a repeated id is a bad row. kind is QUIPU_ITEM_PAIR or _MC. */
 quipu_status quipu_load_jsonl(const char *path, quipu_item_kind kind, const quipu_load_opts *opts,
                               quipu_item **items, size_t *n, quipu_load_report *rep, quipu_error *err);
+
+/* A template benchmark definition (YAML, docs/templates.md; src/template.h) expanded in memory:
+ * the items `quipu expand` writes, as quipu_load_jsonl would read them back (ids "<label>:<id>",
+ * the same filters), each with its template's "FILE:LINE:COL" as source. Every problem of the
+ * definition is found; err holds the first and the count of the others. Also reached through
+ * quipu_load_benchmark("template", ...) with opts->path; a run config's `format: template`. */
+quipu_status quipu_load_template(const char *path, const quipu_load_opts *opts, quipu_item **items, size_t *n,
+                                 quipu_load_report *rep, quipu_error *err);
 
 /* Frees every item's strings and the array. NULL is fine. */
 void quipu_items_free(quipu_item *items, size_t n);

@@ -1,0 +1,79 @@
+# test_template_cli.sh — `quipu expand` (src/template.c): the example definitions expand to the
+# documented counts, byte-identical twice, stdout equal to -o; a bad definition prints every
+# problem as FILE:LINE:COL and exits 2 writing nothing; and a tiny `quipu run` names a definition
+# directly (format: template) next to its expanded file (format: pairs): same items, same scores.
+. "$QUIPU_SOURCE_DIR/tests/common.sh"
+defs="$QUIPU_SOURCE_DIR/configs/templates"
+for k in pairs:80 mc:60; do
+  kind=${k%%:*} want=${k##*:}
+  if "$QUIPU_BIN" expand "$defs/latam_es_$kind.yaml" -o "$TMPD/$kind.1.jsonl" 2> "$TMPD/err" \
+     && "$QUIPU_BIN" expand "$defs/latam_es_$kind.yaml" > "$TMPD/$kind.2.jsonl" 2> /dev/null; then
+    n=$(wc -l < "$TMPD/$kind.1.jsonl")
+    [ "$n" -eq "$want" ] && ok "latam_es_$kind: $n items ($(cat "$TMPD/err"))" || fail "latam_es_$kind: $n items, expected $want"
+    cmp -s "$TMPD/$kind.1.jsonl" "$TMPD/$kind.2.jsonl" && ok "latam_es_$kind: two expansions byte-identical" \
+      || fail "latam_es_$kind: two expansions differ"
+  else
+    fail "expand latam_es_$kind: $(head -3 "$TMPD/err")"
+  fi
+done
+
+cat > "$TMPD/bad.yaml" <<'YAML'
+kind: pairs
+cultures: {CL: es-CL}
+slots:
+  GROUP: [{text: A, role: target}, {text: B, role: other}]
+  EMPTY: []
+templates:
+  - id: a
+    text: "{GROUP} {MISSING}."
+    differ: GROUP
+    colour: red
+YAML
+rc=0
+"$QUIPU_BIN" expand "$TMPD/bad.yaml" -o "$TMPD/bad.jsonl" > /dev/null 2> "$TMPD/err" || rc=$?
+[ "$rc" -eq 2 ] && ok "bad definition: exit 2" || fail "bad definition: exit $rc"
+cat > "$TMPD/want" <<EOF2
+$TMPD/bad.yaml:5:10: slots.EMPTY: empty list: a slot list needs at least one filler
+$TMPD/bad.yaml:8:11: templates.0.text: undefined slot 'MISSING' (slots: GROUP, EMPTY)
+$TMPD/bad.yaml:10:5: unknown key 'colour' in templates.0 (expected one of: id, category, cultures, text, differ, match, direction)
+EOF2
+diff "$TMPD/want" "$TMPD/err" > /dev/null && ok "bad definition: every problem with file:line:column" \
+  || fail "bad definition messages: $(diff "$TMPD/want" "$TMPD/err" | head -5)"
+[ ! -e "$TMPD/bad.jsonl" ] && ok "bad definition: nothing written" || fail "bad definition: output written"
+expect_error "missing definition" "nope.yaml" "$QUIPU_BIN" expand "$TMPD/nope.yaml"
+
+# end to end: the definition named in a run config, and its expansion as generic pairs
+need_shared tokenizers
+model=$(tiny_model tiny-llama)
+cat > "$TMPD/run.yaml" <<YAML
+name: tpl
+output: $TMPD/run_out
+models:
+  - {path: $model, name: tiny}
+metrics: {bootstrap: 10}
+progress_interval: 0
+benchmarks:
+  - {name: latam_tpl, format: template, path: $defs/latam_es_pairs.yaml, limit: 12, sample: spread}
+  - {name: latam_jsonl, format: pairs, path: $TMPD/pairs.1.jsonl, limit: 12, sample: spread}
+YAML
+if "$QUIPU_BIN" run "$TMPD/run.yaml" > "$TMPD/stdout" 2> "$TMPD/stderr"; then
+  ok "quipu run with format: template"
+  recs() { zstdcat "$TMPD/run_out/items.jsonl.zst" | python3 -c '
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    if r["benchmark"] == sys.argv[1]:
+        print(r["id"].split(":", 1)[1], r["lp"], r["nt"])' "$1"; }
+  recs latam_tpl > "$TMPD/a"
+  recs latam_jsonl > "$TMPD/b"
+  [ "$(wc -l < "$TMPD/a")" -eq 12 ] && cmp -s "$TMPD/a" "$TMPD/b" \
+    && ok "format: template and the expanded file score the same 12 items" \
+    || fail "template vs jsonl records: $(wc -l < "$TMPD/a") items; $(diff "$TMPD/a" "$TMPD/b" | head -3)"
+  grep -q '"format": "template"' "$TMPD/run_out/manifest.json" && ok "manifest names format: template" \
+    || fail "manifest does not name format: template"
+  grep -q 'latam_es_pairs.yaml' "$TMPD/run_out/manifest.json" && ok "manifest lists the definition file" \
+    || fail "manifest does not list the definition file"
+else
+  fail "quipu run with format: template: $(tail -3 "$TMPD/stderr")"
+fi
+finish
