@@ -190,6 +190,35 @@ int main(void) {
                       "\"type_id\": 0}}], \"special_tokens\": {}}, \"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}",
                       QUIPU_ERR_FORMAT, "<x>");
 
+    /* ids are bounded by the entries the file holds (a 60-byte file once asked for a 16 GiB id table) */
+    expect_json_error("vocab_huge_id.json", "{\"model\":{\"type\":\"WordLevel\",\"vocab\":{\"a\":2147483647}}}",
+                      QUIPU_ERR_FORMAT, "2147483647");
+    expect_json_error("vocab_far_id.json",
+                      "{\"added_tokens\": [{\"id\": 3, \"content\": \"<s>\", \"special\": true}], \"model\": {\"type\": "
+                      "\"BPE\", \"vocab\": {\"a\": 0, \"b\": 3}, \"merges\": []}}",
+                      QUIPU_ERR_FORMAT, "id 3");
+    expect_json_error("post_id_range.json",
+                      "{\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": \"<s> $A\", \"special_tokens\": "
+                      "{\"<s>\": {\"id\": \"<s>\", \"ids\": [2000000000], \"tokens\": [\"<s>\"]}}}, \"model\": {\"type\": "
+                      "\"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
+                      QUIPU_ERR_FORMAT, "2000000000");
+    {
+        /* a vocabulary that leaves an id out still loads while its ids stay below the entries present */
+        const char *js = "{\"added_tokens\": [{\"id\": 1, \"content\": \"<s>\", \"special\": true}], \"model\": {\"type\": "
+                         "\"WordLevel\", \"vocab\": {\"a\": 0, \"b\": 2}}, \"pre_tokenizer\": {\"type\": \"WhitespaceSplit\"}}";
+        const char *path = test_write_tmp("vocab_hole.json", js, strlen(js));
+        quipu_error err = {0};
+        quipu_tokenizer *t = NULL;
+        CHECK_MSG(quipu_tokenizer_from_json(&t, path, &err) == QUIPU_OK, "%s", err.msg);
+        if (t) {
+            quipu_tokenizer_info info;
+            quipu_tokenizer_get_info(t, &info);
+            CHECK(info.n_vocab == 3); /* <s> takes id 2 = the vocab's size, as tokenizers assigns it */
+            CHECK(ids_are(t, "b a", 3, 0, (const int32_t[]){2, 0}, 2));
+        }
+        quipu_tokenizer_free(t);
+    }
+
     /* a small valid tokenizer.json with a NUL token, a byte-fallback and an unk */
     {
         const char *js =
@@ -296,7 +325,9 @@ int main(void) {
             CHECK(ids_are(t, "ab", 2, 0, (const int32_t[]){8}, 1));
             CHECK(ids_are(t, "ab", 2, 1, (const int32_t[]){1, 8, 2}, 3)); /* llama: add_bos defaults to true */
             CHECK(ids_are(t, "abc", 3, 0, (const int32_t[]){8, 9}, 2));
-            CHECK(ids_are(t, "</s>ab", 6, 0, (const int32_t[]){2, 7}, 2)); /* control token; no prefix after it */
+            /* control token, then the text after it gets its own prefix (Prepend normalizes each segment, as
+             * llama.cpp prefixes the text after a special token) */
+            CHECK(ids_are(t, "</s>ab", 6, 0, (const int32_t[]){2, 8}, 2));
             quipu_tokenizer_info info;
             quipu_tokenizer_get_info(t, &info);
             CHECK(info.kind == QUIPU_TOK_SPM && info.add_bos == 1 && info.add_eos == 1 && info.bos_id == 1 &&

@@ -1,8 +1,10 @@
 /* test_tokenizer_golden.c — quipu's ids against Hugging Face's on the benchmark corpora
  * (CrowS-Pairs en/fr, MBBQ es, SESGO es) and hard strings, for every tokenizer.json in
- * shared/tokenizers and for the SmolLM2 and Gemma 3 GGUF files (transformers' tokenizer from the
- * GGUF). Golden files: tests/golden/tokens/<name>.jsonl.zst, made by
- * scripts/golden/make_token_golden.py (header line: reference versions and command).
+ * shared/tokenizers, and for GGUF tokenizers (the SmolLM2 and Gemma 3 files, and vocabulary-only
+ * files in tests/golden/tokens/gguf) against the model's own tokenizer.json where one is public and
+ * llama.cpp (the reference where none is; each line where llama.cpp differs says why). Golden
+ * files: tests/golden/tokens/<name>.jsonl.zst, made by scripts/golden/make_token_golden.py (header
+ * line: reference versions and command).
  * Reports per tokenizer and per corpus: strings, exact matches, the first mismatches; also the
  * time to tokenize CrowS-Pairs (en) and a multi-threaded run on one const tokenizer. */
 #include <dirent.h>
@@ -235,6 +237,13 @@ static int check_file(const char *path, const text *texts, size_t n_texts, const
         free(data);
         return -1;
     }
+    /* GGUF goldens: the reference is the model's tokenizer.json (or llama.cpp where none is public);
+     * lines where llama.cpp gives other ids keep them in "llama_cpp" with the reason in "why". */
+    int is_gguf = !strcmp(kind, "gguf") || local_gguf;
+    if (is_gguf)
+        CHECK_MSG(json_is_object(json_object_get(head, "llama_cpp")), "%s: GGUF golden made without llama.cpp", name);
+    size_t lc_tot = 0, lc_ok = 0, n_why[3] = {0};
+    static const char *const WHY[3] = {"control", "nfc", "other"};
     size_t tot = 0, ok = 0, sp_tot = 0, sp_ok = 0, shown = 0;
     size_t per_n[SRC_MAX] = {0}, per_ok[SRC_MAX] = {0};
     double t_enc = 0;
@@ -263,6 +272,20 @@ static int check_file(const char *path, const text *texts, size_t n_texts, const
         st = quipu_tokenizer_encode(tok, t->s, t->n, special, &ids, &got, &err);
         t_enc += quipu_time_now() - t1;
         int same = st == QUIPU_OK && got == ne && (ne == 0 || !memcmp(ids, exp, ne * sizeof *exp));
+        if (is_gguf) {
+            json_t *lc = json_object_get(o, "llama_cpp");
+            int lc_same = same;
+            if (json_is_array(lc)) {
+                size_t nl = json_array_size(lc);
+                lc_same = st == QUIPU_OK && got == nl;
+                for (size_t k = 0; lc_same && k < nl; k++) lc_same = ids[k] == (int32_t)json_integer_value(json_array_get(lc, k));
+                const char *why = json_string_value(json_object_get(o, "why"));
+                for (int w = 0; w < 3; w++)
+                    if (why && !strcmp(why, WHY[w])) n_why[w]++;
+            }
+            lc_tot++;
+            lc_ok += lc_same;
+        }
         if (special) { sp_tot++; sp_ok += same; }
         else {
             tot++;
@@ -285,6 +308,9 @@ static int check_file(const char *path, const text *texts, size_t n_texts, const
            sp_tot, t_load, t_enc);
     for (unsigned b = 0; b < SRC_MAX; b++)
         if (per_n[b]) printf("    %-11s %6zu strings, %6zu exact\n", SOURCES[b], per_n[b], per_ok[b]);
+    if (is_gguf)
+        printf("    llama.cpp   %6zu lines, %6zu equal to quipu; it differs where the text spells a control token: %zu,"
+               " for lack of the file's NFC: %zu, otherwise: %zu\n", lc_tot, lc_ok, n_why[0], n_why[1], n_why[2]);
     CHECK_MSG(tot > 0 && ok == tot && sp_ok == sp_tot, "%s: %zu/%zu exact, add_special %zu/%zu", name, ok, tot, sp_ok,
               sp_tot);
 
@@ -309,6 +335,71 @@ static int check_file(const char *path, const text *texts, size_t n_texts, const
     json_decref(head);
     free(data);
     return 1;
+}
+
+/* ------------------------------------------------------------------ pinned differences (docs/fidelity.md) */
+typedef struct pin {
+    const char *file; /* under shared/ ("tokenizers/..."), the model cache ("models:"), or the goldens ("gguf/...") */
+    const char *text;
+    int32_t ids[8];
+    size_t n;
+    const char *what;
+} pin;
+
+static const pin PINS[] = {
+    /* SmolLM's tokenizer.json isolates every numeric character (Digits(individual_digits=true)), "½"
+     * included; transformers' tokenizer rebuilt from the GGUF has no Digits step: [3351, 138] */
+    {"models:SmolLM2-135M-Instruct.Q4_1.gguf", " \xC2\xBD", {216, 16738}, 2, "smollm Digits split"},
+    {"models:SmolLM2-135M-Instruct.Q4_1.gguf", "ied 4 \xC2\xBD months", {885, 216, 36, 216, 16738, 2704}, 6,
+     "smollm Digits split"},
+    {"tokenizers/smollm/tokenizer.json", " \xC2\xBD", {216, 16738}, 2, "smollm Digits split"},
+    /* Llama 2 / Phi-3 tokenizer.json: Prepend("▁") + Replace(" ", "▁"), so a leading space gives its own
+     * "▁" (29871); transformers 5's AutoTokenizer rebuilds Metaspace(prepend_scheme=first) and drops it */
+    {"tokenizers/llama-spm/tokenizer.json", " El Mamadou", {29871, 1260, 27287, 328, 283}, 5, "Prepend+Replace"},
+    {"tokenizers/phi-3/tokenizer.json", " El Mamadou", {29871, 1260, 27287, 328, 283}, 5, "Prepend+Replace"},
+    {"gguf/v-llama-spm.gguf.zst", " El Mamadou", {29871, 1260, 27287, 328, 283}, 5, "Prepend+Replace (GGUF)"},
+    {"gguf/v-phi3.gguf.zst", " El Mamadou", {29871, 1260, 27287, 328, 283}, 5, "Prepend+Replace (GGUF)"},
+};
+
+static void check_pins(const char *golden_dir, const char *shared, const char *models) {
+    for (size_t i = 0; i < sizeof PINS / sizeof PINS[0]; i++) {
+        const pin *p = &PINS[i];
+        char path[2048];
+        int is_models = !strncmp(p->file, "models:", 7), is_local = !strncmp(p->file, "gguf/", 5);
+        snprintf(path, sizeof path, "%s/%s", is_models ? models : is_local ? golden_dir : shared,
+                 is_models ? p->file + 7 : p->file);
+        if (!test_file_exists(path)) {
+            printf("  pin %-40s SKIPPED: %s is not here\n", p->file, path);
+            continue;
+        }
+        quipu_error err = {0};
+        quipu_tokenizer *tok = NULL;
+        quipu_gguf *g = NULL;
+        quipu_status st;
+        if (is_local) {
+            size_t gn = 0;
+            char *gd = read_zst(path, &gn);
+            const char *tmp = gd ? test_write_tmp("pin.gguf", gd, gn) : NULL;
+            free(gd);
+            st = tmp ? quipu_gguf_open(&g, tmp, &err) : QUIPU_ERR_IO;
+            if (st == QUIPU_OK) st = quipu_tokenizer_from_gguf(&tok, g, &err);
+        } else if (is_models) {
+            st = quipu_gguf_open(&g, path, &err);
+            if (st == QUIPU_OK) st = quipu_tokenizer_from_gguf(&tok, g, &err);
+        } else {
+            st = quipu_tokenizer_from_json(&tok, path, &err);
+        }
+        int32_t *ids = NULL;
+        size_t n = 0;
+        if (st == QUIPU_OK) st = quipu_tokenizer_encode(tok, p->text, strlen(p->text), 0, &ids, &n, &err);
+        int same = st == QUIPU_OK && n == p->n && !memcmp(ids, p->ids, n * sizeof *ids);
+        printf("  pin %-40s %-24s %s\n", p->file, p->what, same ? "ok" : "DIFFERS");
+        CHECK_MSG(same, "pin %s (%s): %s", p->file, p->what, st == QUIPU_OK ? "other ids" : err.msg);
+        if (!same && st == QUIPU_OK) print_ids("got", ids, n);
+        free(ids);
+        quipu_tokenizer_free(tok);
+        quipu_gguf_free(g);
+    }
 }
 
 int main(void) {
@@ -347,6 +438,8 @@ int main(void) {
         free(names[i]);
     }
     free(names);
+    printf("pinned differences from transformers' rebuilt tokenizers (docs/fidelity.md):\n");
+    check_pins(dir, shared, models);
     for (size_t i = 0; i < n_texts; i++) free(texts[i].s);
     free(texts);
     printf("%d tokenizers checked, %d skipped (source not present)\n", tested, skipped);

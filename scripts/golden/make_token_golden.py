@@ -12,20 +12,32 @@ gguf 0.19.0):
       quipu compiles these tables in, so its answers do not depend on the Unicode version of the
       local PCRE2 / utf8proc.
 
-  make_token_golden.py golden tests/golden/tokens [--models DIR] [--shared DIR]
+  make_token_golden.py golden tests/golden/tokens [--models DIR] [--shared DIR] [--llama-python PY]
+                       [--keep-synth] [--only NAME,...]
       Tokenizes the corpora (CrowS-Pairs en and fr, MBBQ es contexts/questions/answers, SESGO es
       paper version) and a list of hard strings (plus llama.cpp's 46 test strings) with:
         - every tokenizer.json under shared/tokenizers (tokenizers.Tokenizer.from_file),
-        - the SmolLM2 and Gemma 3 GGUF files of the model cache (transformers AutoTokenizer,
-          gguf_file=...),
-        - four vocabulary-only GGUF files written here (gguf/*.gguf.zst: SentencePiece for
-          architectures llama and phi3, byte-level with pre llama-bpe and qwen2),
+        - GGUF tokenizers: the SmolLM2 and Gemma 3 files of the model cache and vocabulary-only
+          GGUF files written here (gguf/*.gguf.zst: SentencePiece for architectures llama and phi3,
+          byte-level with pre llama-bpe, qwen2, gpt-2, mpt, refact, falcon, bloom and default).
+          Their references are the model's own tokenizer (tokenizers on the tokenizer.json the
+          GGUF was converted from, or the tokenizer.json of that model family, built here from
+          the same vocabulary) and llama.cpp (llama-cpp-python, Llama(path, vocab_only=True)
+          .tokenize(text, add_bos=False, special=False), run with --llama-python, a Python that
+          has llama-cpp-python). quipu must equal the tokenizer.json where there is one, else
+          llama.cpp; every line where llama.cpp differs keeps llama.cpp's ids and the reason.
         - ten small tokenizers trained here (synth/*.json), one per less common component.
       add_special_tokens=False for every string, add_special_tokens=True for a few. Writes
       texts.jsonl.zst (each input once; invalid UTF-8 inputs as hex) and <tokenizer>.jsonl.zst,
       each with a header line (format, reference versions, command), compressed with the zstd
       command-line tool. Training is not deterministic across runs, so a rerun rewrites synth/
       and its goldens together.
+
+  make_token_golden.py llamacpp FILE.gguf
+      (run by `golden` with --llama-python) JSON {"texts": [...], "special": [...]} on stdin ->
+      JSON {"version", "plain", "plain_special", "special", "special_parse"} on stdout: llama.cpp's
+      ids for each text with special=False and special=True, and for the "special" texts with
+      add_bos=True (the GGUF's add_bos/add_eos flags).
 """
 import argparse
 import csv
@@ -175,6 +187,7 @@ HARD_STRINGS = [
     "0", "123", "1234567890", " 42", "3.14159", "1,000,000", "\u0663\u0664\u0665 arabic-indic",
     "\u0967\u0968\u0969 devanagari", "\u00bd \u00bc \u00b2 \u00b3", "\u2460\u2461\u2462", "1st 2nd 3rd",
     "$100.00", "10%", "2024-01-15", "9" * 200, "ied 4 \u00bd months",
+    " \u00bd", "4\u00bd", "\u2167 VIII \u216b", " \u2460 \u2461", "x\u00b2 + y\u00b3", "\u0e51\u0e52 thai digits", "\u00bc cup",
     # emoji, ZWJ sequences, flags, skin tones
     "\U0001F600", "\U0001F44D\U0001F3FD", "\U0001F468\u200d\U0001F469\u200d\U0001F467\u200d\U0001F466",
     "\U0001F3F3\ufe0f\u200d\U0001F308", "\U0001F1EB\U0001F1F7\U0001F1EA\U0001F1F8", "\u2764\ufe0f",
@@ -432,12 +445,31 @@ def make_synth(outdir, corpus):
     return made
 
 
+# The tokenizer.json pipelines of model families whose file is not in shared/ (read from the
+# families' published tokenizer.json files: Meta-Llama-3 and Qwen1.5/Qwen2). Used with the SmolLM
+# vocabulary to make the tokenizer.json reference of a vocabulary-only GGUF with that pre name.
+LLAMA3_REGEX = ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
+                "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")
+QWEN2_REGEX = ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
+               "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")
+FAMILY_PIPELINES = {
+    "llama-bpe": {"normalizer": None, "ignore_merges": True, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": LLAMA3_REGEX}, "behavior": "Isolated", "invert": False},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]}},
+    "qwen2": {"normalizer": {"type": "NFC"}, "ignore_merges": False, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": QWEN2_REGEX}, "behavior": "Isolated", "invert": False},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}]}},
+}
+
+
 def make_vocab_ggufs(outdir, shared, tmpdir):
     """Vocabulary-only GGUF files for the tokenizer paths that have no real model in the cache:
-    a SentencePiece vocab for architecture llama (Metaspace, merges rebuilt from scores) and phi3
-    (Prepend + Replace, user-defined tokens), and byte-level vocabs with tokenizer.ggml.pre
-    llama-bpe and qwen2 (transformers' split regexes). Written zstd-compressed to outdir; the
-    uncompressed copies (for transformers) go to tmpdir."""
+    a SentencePiece vocab for architecture llama (merges rebuilt from scores) and phi3
+    (user-defined tokens); byte-level vocabularies converted from the tokenizer.json files in
+    shared/ with their own pre name (gpt-2, mpt, refact, falcon); and the SmolLM vocabulary with
+    pre llama-bpe, qwen2, bloom and default. Written zstd-compressed to outdir; the uncompressed
+    copies go to tmpdir. Returns [(name, gguf path, source, tokenizer.json reference or None,
+    what the reference is)]."""
     import gguf
 
     os.makedirs(outdir, exist_ok=True)
@@ -453,7 +485,7 @@ def make_vocab_ggufs(outdir, shared, tmpdir):
         w.add_head_count_kv(4)
         w.add_layer_norm_rms_eps(1e-5)
 
-    def write(name, arch, fill):
+    def write(name, arch, fill, ref, ref_note):
         path = os.path.join(tmpdir, name + ".gguf")
         w = gguf.GGUFWriter(path, arch)
         hparams(w, arch)
@@ -465,18 +497,25 @@ def make_vocab_ggufs(outdir, shared, tmpdir):
         with open(path, "rb") as f:
             data = f.read()
         subprocess.run(["zstd", "-q", "-f", "-19", "-o", os.path.join(outdir, name + ".gguf.zst")], input=data, check=True)
-        made.append((name, path, "gguf/%s.gguf.zst" % name))
+        made.append((name, path, "gguf/%s.gguf.zst" % name, ref, ref_note))
 
     def spm_vocab(folder):
         with open(os.path.join(shared, "tokenizers", folder, "tokenizer.json"), encoding="utf-8") as f:
             j = json.load(f)
         vocab = j["model"]["vocab"]
         added = {a["id"]: a for a in j["added_tokens"]}
+        # SentencePiece merges by score: a token's score is minus the rank of the first tokenizer.json
+        # merge that makes it (the order the file's merges were derived in), so that llama.cpp's
+        # score-driven merging and the file's merge list agree; tokens no merge makes score lowest
+        first_rank = {}
+        for r, m in enumerate(j["model"]["merges"]):
+            a, b = m.split(" ") if isinstance(m, str) else m
+            first_rank.setdefault(a + b, r)
         n = max(list(vocab.values()) + list(added)) + 1
         toks, scores, types = [""] * n, [0.0] * n, [1] * n
         for t, i in vocab.items():
             toks[i] = t
-            scores[i] = -float(i)
+            scores[i] = -float(first_rank[t]) if t in first_rank else -1e9
             types[i] = 6 if (t.startswith("<0x") and len(t) == 6) else 1
         for i, a in added.items():
             toks[i] = a["content"]
@@ -499,43 +538,139 @@ def make_vocab_ggufs(outdir, shared, tmpdir):
             extra(w)
         return fill
 
-    write("v-llama-spm", "llama", spm_fill("llama-spm", lambda w: None))
-    write("v-phi3", "phi3", spm_fill("phi-3", lambda w: (w.add_add_bos_token(False), w.add_add_eos_token(True))))
+    tj = lambda folder: os.path.join(shared, "tokenizers", folder, "tokenizer.json")
+    write("v-llama-spm", "llama", spm_fill("llama-spm", lambda w: None), tj("llama-spm"),
+          "tokenizers/llama-spm/tokenizer.json (the file the vocabulary comes from)")
+    write("v-phi3", "phi3", spm_fill("phi-3", lambda w: (w.add_add_bos_token(False), w.add_add_eos_token(True),
+                                                         w.add_name("Phi-3-mini-4k-instruct"))),
+          tj("phi-3"), "tokenizers/phi-3/tokenizer.json (the file the vocabulary comes from)")
 
-    with open(os.path.join(shared, "tokenizers", "smollm", "tokenizer.json"), encoding="utf-8") as f:
-        sj = json.load(f)
-    svocab = sj["model"]["vocab"]
-    stoks = [None] * len(svocab)
-    for t, i in svocab.items():
-        stoks[i] = t
-    smerges = [m if isinstance(m, str) else " ".join(m) for m in sj["model"]["merges"]]
-    stypes = [3 if i < 17 else 1 for i in range(len(stoks))]
+    def bytelevel_vocab(path):
+        j = _load_json_tokenizer_dict(path)
+        vocab = dict(j["model"]["vocab"])
+        special = {}
+        for a in j.get("added_tokens", []):
+            vocab.setdefault(a["content"], a["id"])
+            special[a["content"]] = a["special"]
+        n = max(vocab.values()) + 1
+        toks = [None] * n
+        for t, i in vocab.items():
+            toks[i] = t
+        assert all(x is not None for x in toks), path
+        types = [(3 if special[t] else 4) if t in special else 1 for t in toks]
+        merges = [m if isinstance(m, str) else " ".join(m) for m in j["model"]["merges"]]
+        return toks, types, merges
 
-    def bpe_fill(pre, add_bos):
+    def bpe_fill(pre, add_bos, toks, types, merges, bos):
         def fill(w):
             w.add_tokenizer_model("gpt2")
             w.add_tokenizer_pre(pre)
-            w.add_token_list(stoks)
-            w.add_token_types(stypes)
-            w.add_token_merges(smerges)
-            w.add_bos_token_id(1)
-            w.add_eos_token_id(2)
+            w.add_token_list(toks)
+            w.add_token_types(types)
+            w.add_token_merges(merges)
+            w.add_bos_token_id(bos)
+            w.add_eos_token_id(2 if bos == 1 else bos)
             w.add_add_bos_token(add_bos)
         return fill
 
-    write("v-llama-bpe", "llama", bpe_fill("llama-bpe", True))
-    write("v-qwen2", "qwen2", bpe_fill("qwen2", False))
+    # byte-level files converted from their own tokenizer.json, with the pre name llama.cpp gives them
+    for name, folder, pre, eot in [("v-gpt2", "gpt-2", "gpt-2", "<|endoftext|>"), ("v-mpt", "mpt", "mpt", "<|endoftext|>"),
+                                   ("v-refact", "refact", "refact", "<|endoftext|>"),
+                                   ("v-falcon", "falcon", "falcon", "<|endoftext|>")]:
+        toks, types, merges = bytelevel_vocab(tj(folder))
+        write(name, "llama", bpe_fill(pre, False, toks, types, merges, toks.index(eot)), tj(folder),
+              "tokenizers/%s/tokenizer.json (the file the vocabulary comes from)" % folder)
+
+    # the SmolLM vocabulary with other pre names; the reference tokenizer.json is SmolLM's with the
+    # family's pipeline (FAMILY_PIPELINES), or none (llama.cpp only)
+    stoks, stypes, smerges = bytelevel_vocab(tj("smollm"))
+    with open(tj("smollm"), encoding="utf-8") as f:
+        sj = json.load(f)
+    for name, arch, pre, add_bos in [("v-llama-bpe", "llama", "llama-bpe", True), ("v-qwen2", "qwen2", "qwen2", False),
+                                     ("v-bloom", "llama", "bloom", False), ("v-default", "llama", "default", False)]:
+        ref, note = None, "none: llama.cpp only"
+        if pre in FAMILY_PIPELINES:
+            fam = FAMILY_PIPELINES[pre]
+            j = json.loads(json.dumps(sj))
+            j["normalizer"] = fam["normalizer"]
+            j["pre_tokenizer"] = fam["pre_tokenizer"]
+            j["model"]["ignore_merges"] = fam["ignore_merges"]
+            ref = os.path.join(tmpdir, name + ".tokenizer.json")
+            with open(ref, "w", encoding="utf-8") as f:
+                json.dump(j, f, ensure_ascii=False)
+            note = "tokenizers/smollm/tokenizer.json with the %s family's normalizer, pre_tokenizer and ignore_merges" % pre
+        write(name, arch, bpe_fill(pre, add_bos, stoks, stypes, smerges, 1), ref, note)
     return made
 
 
-def make_golden(args):
-    from transformers import AutoTokenizer
+def _load_json_tokenizer_dict(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
 
+
+LLAMA_CPP_REASONS = {
+    "control": "the text spells a control token: llama.cpp with special=False keeps it as text, Hugging Face "
+               "(and quipu) match it as the token",
+    "nfc": "the tokenizer.json normalizes to NFC, llama.cpp does not",
+    "other": "llama.cpp differs from the tokenizer.json (see docs/fidelity.md)",
+}
+
+
+def run_llama_cpp(args):
+    """The `llamacpp` command: runs in the Python that has llama-cpp-python."""
+    import llama_cpp
+    req = json.load(sys.stdin)
+    llm = llama_cpp.Llama(model_path=args.gguf, vocab_only=True, verbose=False)
+    enc = lambda s, bos, sp: llm.tokenize(s.encode("utf-8"), add_bos=bos, special=sp)
+    out = {"version": llama_cpp.__version__,
+           "plain": [enc(s, False, False) for s in req["texts"]],
+           "plain_special": [enc(s, False, True) for s in req["texts"]],
+           "special": [enc(s, True, False) for s in req["special"]],
+           "special_parse": [enc(s, True, True) for s in req["special"]]}
+    json.dump(out, sys.stdout)
+
+
+def _gguf_facts(path):
+    """(control token texts, add_bos, add_eos, bos id, eos id) from a GGUF's metadata."""
+    import gguf
+    r = gguf.GGUFReader(path)
+
+    def field(key):
+        f = r.fields.get(key)
+        return f.contents() if f is not None else None
+
+    toks = field("tokenizer.ggml.tokens")
+    types = field("tokenizer.ggml.token_type") or [1] * len(toks)
+    model = field("tokenizer.ggml.model")
+    add_bos = field("tokenizer.ggml.add_bos_token")
+    if add_bos is None:
+        add_bos = model == "llama"
+    add_eos = bool(field("tokenizer.ggml.add_eos_token"))
+    # control and unknown tokens, which llama.cpp matches only with special=True; llama.cpp also makes
+    # these end-of-generation tokens control tokens whatever their type
+    # (Gemma's user-defined "</s>")
+    eog = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>",
+           "_<EOT>", "<|end_of_text|>", "<end_of_utterance>"}
+    control = [t for t, ty in zip(toks, types) if (ty in (2, 3) or t in eog) and t]
+    return control, bool(add_bos), add_eos, field("tokenizer.ggml.bos_token_id"), field("tokenizer.ggml.eos_token_id")
+
+
+def _llama_cpp_ids(args, path, texts, special_texts):
+    if not args.llama_python:
+        raise SystemExit("GGUF goldens need llama.cpp: pass --llama-python PY (a Python with llama-cpp-python)")
+    req = json.dumps({"texts": texts, "special": special_texts})
+    r = subprocess.run([args.llama_python, os.path.abspath(__file__), "llamacpp", path], input=req.encode("utf-8"),
+                       stdout=subprocess.PIPE, check=True)
+    return json.loads(r.stdout)
+
+
+def make_golden(args):
     shared = os.path.abspath(args.shared)
     texts = _read_texts(shared)
     inputs = [t if isinstance(t, str) else t.decode("utf-8", errors="replace") for t, _ in texts]
     versions = _versions()
-    command = "scripts/golden/make_token_golden.py golden " + " ".join(sys.argv[2:])
+    command = "scripts/golden/make_token_golden.py golden " + " ".join(
+        a if not os.path.isabs(a) else os.path.basename(a) for a in sys.argv[2:])
     os.makedirs(args.outdir, exist_ok=True)
 
     tlines = [json.dumps({"format": "quipu-token-texts-1", "n": len(texts), "versions": versions,
@@ -555,55 +690,127 @@ def make_golden(args):
         texts_sha = hashlib.sha256(f.read()).hexdigest()
     special_idx = [i for i, s in enumerate(inputs) if s in SPECIAL_CHECKS]
 
-    jobs = []
+    jobs = []  # (kind, name, path, source, json reference, what the reference is)
     tokdir = os.path.join(shared, "tokenizers")
     for d in sorted(os.listdir(tokdir)) + ["_pending/" + x for x in sorted(os.listdir(os.path.join(tokdir, "_pending")))]:
         p = os.path.join(tokdir, d, "tokenizer.json")
         if os.path.isfile(p):
-            jobs.append(("json", d.replace("/", "-"), p, "tokenizers/%s/tokenizer.json" % d))
-    for name, f in [("smollm2-gguf", "SmolLM2-135M-Instruct.Q4_1.gguf"), ("gemma3-gguf", "gemma-3-270m-q4_k_m.gguf")]:
+            jobs.append(("json", d.replace("/", "-"), p, "tokenizers/%s/tokenizer.json" % d, None, None))
+    for name, f, ref in [("smollm2-gguf", "SmolLM2-135M-Instruct.Q4_1.gguf", "smollm"),
+                         ("gemma3-gguf", "gemma-3-270m-q4_k_m.gguf", None)]:
         if os.path.isfile(os.path.join(args.models, f)):
-            jobs.append(("gguf", name, f, f))
+            jobs.append(("gguf", name, os.path.join(args.models, f), f,
+                         os.path.join(tokdir, ref, "tokenizer.json") if ref else None,
+                         "tokenizers/%s/tokenizer.json (its vocabulary equals the GGUF's id for id)" % ref if ref
+                         else "none public: llama.cpp only"))
         else:
             print("warning: %s not in %s, no golden for it" % (f, args.models))
 
     import tempfile
-    for name, path, source in make_vocab_ggufs(os.path.join(args.outdir, "gguf"), shared,
-                                               tempfile.mkdtemp(prefix="quipu-vocab-gguf-")):
-        jobs.append(("gguf-local", name, path, source))
+    for name, path, source, ref, note in make_vocab_ggufs(os.path.join(args.outdir, "gguf"), shared,
+                                                          tempfile.mkdtemp(prefix="quipu-vocab-gguf-")):
+        jobs.append(("gguf-local", name, path, source, ref, note))
     synth_dir = os.path.join(args.outdir, "synth")
     train = [t for t, src in texts if isinstance(t, str) and ("crows-en" in src or "crows-fr" in src or "hard" in src)]
-    for name, path in make_synth(synth_dir, train):
-        jobs.append(("json-local", name, path, "synth/%s.json" % name))  # relative to the golden folder
+    if not args.keep_synth:
+        for name, path in make_synth(synth_dir, train):
+            jobs.append(("json-local", name, path, "synth/%s.json" % name, None, None))
+    else:
+        for path in sorted(glob.glob(os.path.join(synth_dir, "*.json"))):
+            name = os.path.basename(path)[:-5]
+            jobs.append(("json-local", name, path, "synth/%s.json" % name, None, None))
     subset = set(i for i, (t, src) in enumerate(texts) if set(src) & {"crows-en", "crows-fr", "hard", "hard-bytes"})
+    if args.only:
+        jobs = [j for j in jobs if j[1] in args.only.split(",")]
 
-    for kind, name, path, source in jobs:
+    for kind, name, path, source, ref, ref_note in jobs:
         note = None
         which = list(range(len(inputs))) if kind not in ("json-local", "gguf-local") else sorted(subset)
+        head = {"format": "quipu-token-golden-1", "tokenizer": name, "kind": kind, "source": source}
+        extra, json_ids = {}, {}
         if kind in ("json", "json-local"):
             tok, note = _load_json_tokenizer(path)
             plain = [e.ids for e in tok.encode_batch([inputs[i] for i in which], add_special_tokens=False)]
             special = [tok.encode(inputs[i], add_special_tokens=True).ids for i in special_idx]
-            loader = "tokenizers.Tokenizer.from_file(path).encode(text, add_special_tokens=...)"
+            head["loader"] = "tokenizers.Tokenizer.from_file(path).encode(text, add_special_tokens=...)"
+            head["versions"] = versions
         else:
-            tok = AutoTokenizer.from_pretrained(os.path.dirname(path) if kind == "gguf-local" else args.models,
-                                                gguf_file=os.path.basename(path) if kind == "gguf-local" else path)
-            plain = tok([inputs[i] for i in which], add_special_tokens=False)["input_ids"]
-            special = [tok.encode(inputs[i], add_special_tokens=True) for i in special_idx]
-            loader = "transformers.AutoTokenizer.from_pretrained(models_dir, gguf_file=file).encode(text, add_special_tokens=...)"
-        head = {"format": "quipu-token-golden-1", "tokenizer": name, "kind": kind, "source": source,
-                "loader": loader, "versions": versions, "command": command, "texts": "texts.jsonl.zst",
-                "texts_sha256": texts_sha, "n": len(plain), "n_special": len(special)}
+            control, add_bos, add_eos, bos, eos = _gguf_facts(path)
+            lc = _llama_cpp_ids(args, path, [inputs[i] for i in which], [inputs[i] for i in special_idx])
+            has_control = lambda s: any(c in s for c in control)
+            wrap = lambda ids: ([bos] if add_bos else []) + ids + ([eos] if add_eos else [])
+            reasons = {}
+            json_ids = {}
+            if ref:
+                # the tokenizer.json, except where the text spells a control token: a GGUF does not carry
+                # the file's added-token flags (lstrip, rstrip, normalized, single_word), so there the
+                # reference is llama.cpp with special=True, which matches the token with no flags as
+                # Hugging Face does by default; the file's ids are kept beside them
+                tok, note = _load_json_tokenizer(ref)
+                nfc = '"NFC"' in json.dumps(_load_json_tokenizer_dict(ref).get("normalizer"))
+                pj = [e.ids for e in tok.encode_batch([inputs[i] for i in which], add_special_tokens=False)]
+                sj = [wrap(tok.encode(inputs[i], add_special_tokens=False).ids) for i in special_idx]
+                plain = [lc["plain_special"][k] if has_control(inputs[i]) else pj[k] for k, i in enumerate(which)]
+                special = [lc["special_parse"][k] if has_control(inputs[i]) else sj[k] for k, i in enumerate(special_idx)]
+                for k, i in enumerate(which):
+                    if pj[k] != plain[k]:
+                        json_ids[(i, 0)] = pj[k]
+                for k, i in enumerate(special_idx):
+                    if sj[k] != special[k]:
+                        json_ids[(i, 1)] = sj[k]
+                head["reference"] = ("the tokenizer.json: %s; special lines: its ids with the GGUF's add_bos/add_eos; "
+                                     "where the text spells a control token, llama.cpp with special=True (the file's "
+                                     "ids in tokenizer_json where they differ)" % ref_note)
+                head["tokenizer_json_lines_differ"] = len(json_ids)
+            else:
+                # no tokenizer.json: llama.cpp, with special=True where the text spells a control token
+                plain = [lc["plain_special"][k] if has_control(inputs[i]) else lc["plain"][k] for k, i in enumerate(which)]
+                special = [lc["special_parse"][k] if has_control(inputs[i]) else lc["special"][k]
+                           for k, i in enumerate(special_idx)]
+                nfc = False
+                head["reference"] = ("llama.cpp (%s), special=True where the text spells a control token, as Hugging "
+                                     "Face matches special tokens" % ref_note)
+            for k, i in enumerate(which):
+                if plain[k] != lc["plain"][k]:
+                    import unicodedata
+                    why = "control" if has_control(inputs[i]) else \
+                        "nfc" if nfc and unicodedata.normalize("NFC", inputs[i]) != inputs[i] else "other"
+                    extra[(i, 0)] = (lc["plain"][k], why)
+            for k, i in enumerate(special_idx):
+                if special[k] != lc["special"][k]:
+                    extra[(i, 1)] = (lc["special"][k], "control" if has_control(inputs[i]) else "other")
+            for _, why in extra.values():
+                reasons[why] = reasons.get(why, 0) + 1
+            head["loader"] = ("llama_cpp.Llama(path, vocab_only=True).tokenize(text.encode(), add_bos=False, "
+                              "special=False); add_bos=True for the special lines")
+            head["versions"] = dict(versions, **{"llama-cpp-python": lc["version"]})
+            head["llama_cpp"] = {"lines_equal": len(plain) + len(special) - len(extra), "lines_differ": len(extra),
+                                 "reasons": {k: "%d: %s" % (v, LLAMA_CPP_REASONS[k]) for k, v in sorted(reasons.items())}}
+        head.update({"command": command, "texts": "texts.jsonl.zst", "texts_sha256": texts_sha, "n": len(plain),
+                     "n_special": len(special)})
         if note:
             head["note"] = note
         lines = [json.dumps(head, ensure_ascii=False)]
         for i, ids in zip(which, plain):
-            lines.append(json.dumps({"i": i, "ids": ids}, separators=(",", ":")))
+            d = {"i": i, "ids": ids}
+            if (i, 0) in extra:
+                d["llama_cpp"], d["why"] = extra[(i, 0)]
+            if (i, 0) in json_ids:
+                d["tokenizer_json"] = json_ids[(i, 0)]
+            lines.append(json.dumps(d, separators=(",", ":")))
         for i, ids in zip(special_idx, special):
-            lines.append(json.dumps({"i": i, "special": 1, "ids": ids}, separators=(",", ":")))
+            d = {"i": i, "special": 1, "ids": ids}
+            if (i, 1) in extra:
+                d["llama_cpp"], d["why"] = extra[(i, 1)]
+            if (i, 1) in json_ids:
+                d["tokenizer_json"] = json_ids[(i, 1)]
+            lines.append(json.dumps(d, separators=(",", ":")))
         out = os.path.join(args.outdir, name + ".jsonl.zst")
         _zstd_write(out, lines)
-        print("%-16s %6d strings  %8d ids  %8d bytes" % (name, len(plain), sum(map(len, plain)), os.path.getsize(out)))
+        print("%-16s %6d strings  %8d ids  %8d bytes%s" % (name, len(plain), sum(map(len, plain)), os.path.getsize(out),
+                                                         "  llama.cpp differs on %d lines %s; the tokenizer.json on %d (control-token text)" % (
+                                                             len(extra), reasons, len(json_ids))
+                                                         if kind.startswith("gguf") else ""))
 
 
 def main():
@@ -615,9 +822,16 @@ def main():
     g.add_argument("outdir")
     g.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
     g.add_argument("--models", default=os.path.expanduser("~/.cache/quipu/models"))
+    g.add_argument("--llama-python", help="a Python interpreter with llama-cpp-python (GGUF references)")
+    g.add_argument("--keep-synth", action="store_true", help="reuse synth/*.json instead of training them again")
+    g.add_argument("--only", help="comma-separated tokenizer names to regenerate")
+    lc = sub.add_parser("llamacpp")
+    lc.add_argument("gguf")
     args = ap.parse_args()
     if args.cmd == "tables":
         make_tables(args.out)
+    elif args.cmd == "llamacpp":
+        run_llama_cpp(args)
     else:
         make_golden(args)
 

@@ -108,6 +108,11 @@ quipu_status tok_bytelevel_regex(quipu_tokenizer *t, quipu_error *err) {
 /* ------------------------------------------------------------------ added tokens */
 quipu_status tok_add_token(quipu_tokenizer *t, const char *s, size_t n, int single_word, int lstrip,
                            int rstrip, int normalized, int special, quipu_error *err) {
+    return tok_add_token_id(t, s, n, -1, single_word, lstrip, rstrip, normalized, special, err);
+}
+
+quipu_status tok_add_token_id(quipu_tokenizer *t, const char *s, size_t n, int32_t forced_id, int single_word,
+                              int lstrip, int rstrip, int normalized, int special, quipu_error *err) {
     if (n == 0) return QUIPU_OK;
     int32_t idx;
     tok_added tk = {.single_word = (uint8_t)!!single_word, .lstrip = (uint8_t)!!lstrip,
@@ -123,8 +128,8 @@ quipu_status tok_add_token(quipu_tokenizer *t, const char *s, size_t n, int sing
         a->special = tk.special;
         return QUIPU_OK;
     }
-    int32_t id;
-    if (!tok_smap_get(&t->vocab, s, n, &id)) {
+    int32_t id = forced_id;
+    if (id < 0 && !tok_smap_get(&t->vocab, s, n, &id)) {
         /* next free id: after the largest added id if that is past the model's vocab */
         int64_t vsize = (int64_t)t->vocab.n, mx = -1;
         for (size_t i = 0; i < t->n_added; i++)

@@ -1,19 +1,18 @@
-/* tok_gguf.c — a tokenizer from GGUF metadata (tokenizer.ggml.*), built the way transformers
- * 5.x does for AutoTokenizer.from_pretrained(dir, gguf_file=...) (integrations/gguf/
- * gguf_tokenizer_mapping.py), because quipu must give Hugging Face's ids:
+/* tok_gguf.c — a tokenizer from GGUF metadata (tokenizer.ggml.*) that gives the ids of the model's
+ * own tokenizer.json, as llama.cpp's llama-vocab.cpp also aims to (docs/fidelity.md lists where
+ * llama.cpp and transformers' GGUF conversion differ from the file):
  *  - "gpt2": byte-level BPE. Tokens outside the byte alphabet are respelled byte by byte, merges
- *    come from the file. tokenizer.ggml.pre picks the split regex for the names transformers
- *    knows (llama3/llama-bpe, qwen2, tekken, gpt-4o, ...); the other llama.cpp names get the plain
- *    GPT-2 ByteLevel regex, as in transformers. Note: for "smollm" llama.cpp (and SmolLM's own
- *    tokenizer.json) also isolate every digit; transformers does not. On SmolLM's vocabulary that
- *    only changes a space before a non-ASCII number (" ½": 3351 138 here, 216 16738 with the
- *    tokenizer.json). Names llama.cpp does not know are refused.
+ *    come from the file. tokenizer.ggml.pre names the model family; PRES below spells out the
+ *    normalizer and pre-tokenizers of that family's tokenizer.json (e.g. smollm: Digits(individual)
+ *    then ByteLevel, so " ½" is [" ", "½"]; llama-bpe: the Llama 3 split with ignore_merges; qwen2:
+ *    NFC then the Qwen2 split). Names not in PRES are refused.
  *  - "llama": SentencePiece as BPE with byte fallback; merges from the file or rebuilt from the
  *    vocabulary (generate_merges: by score, or for Gemma by position in the file, after Gemma's
  *    all-space tokens are respelled with U+2581). Gemma: normalizer ' '->'▁', no prefix space.
- *    Phi-3: Prepend('▁') + Replace. Others: Metaspace(prepend_scheme=first, split=false).
+ *    Others (Llama 2, Mistral, Phi-3): Prepend('▁') (unless tokenizer.ggml.add_space_prefix is
+ *    false) + Replace(' ', '▁'), as their tokenizer.json files have it.
  *  - CONTROL tokens become special added tokens, USER_DEFINED ones plain added tokens, and the
- *    class's default special tokens are added like transformers adds them.
+ *    tokenizer class's default special tokens are added as transformers adds them.
  *  - add_special: [bos] $A [eos] from tokenizer.ggml.add_bos_token/add_eos_token ("llama"
  *    defaults add_bos to true). */
 #include <stdio.h>
@@ -42,29 +41,76 @@ static const char QWEN35_SPLIT[] =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*"
     "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
-/* transformers' GGUF_PRE_TOKENIZER_SPLITS */
-static const struct { const char *name, *regex; } PRE_SPLITS[] = {
-    {"llama3", LLAMA3_SPLIT}, {"llama-v3", LLAMA3_SPLIT}, {"llama-bpe", LLAMA3_SPLIT},
-    {"falcon3", LLAMA3_SPLIT}, {"falcon-h1", LLAMA3_SPLIT}, {"pixtral", LLAMA3_SPLIT},
-    {"midm-2.0", LLAMA3_SPLIT}, {"lfm2", LLAMA3_SPLIT}, {"jina-v5-nano", LLAMA3_SPLIT},
-    {"dbrx", LLAMA3_SPLIT}, {"smaug-bpe", LLAMA3_SPLIT}, {"tekken", TEKKEN_SPLIT},
-    {"qwen2", QWEN2_SPLIT}, {"deepseek-r1-qwen", QWEN2_SPLIT}, {"kormo", QWEN2_SPLIT},
-    {"f2llmv2", QWEN2_SPLIT}, {"megrez", QWEN2_SPLIT}, {"qwen35", QWEN35_SPLIT},
-    {"gpt-4o", GPT4O_SPLIT}, {"llama4", GPT4O_SPLIT}, {"kanana2", GPT4O_SPLIT},
-    {"talkie", GPT4O_SPLIT}, {"minimax-m2", GPT4O_SPLIT},
+static const char GPT2_SPLIT[] =
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+static const char BLOOM_SPLIT[] = " ?[^(\\s|.,!?\xE2\x80\xA6\xE3\x80\x82\xEF\xBC\x8C\xE3\x80\x81\xE0\xA5\xA4\xDB\x94\xD8\x8C)]+";
+
+/* One step of a GGUF byte-level pre-tokenizer, as the model's tokenizer.json spells it. */
+typedef enum {
+    PS_END,
+    PS_SPLIT,        /* Split(regex, Isolated) */
+    PS_DIGITS,       /* Digits(individual_digits=true) */
+    PS_DIGIT_RUNS,   /* Digits(individual_digits=false) */
+    PS_PUNCT,        /* Punctuation(Contiguous) */
+    PS_BYTELEVEL_RX, /* ByteLevel(add_prefix_space=false, use_regex=true): GPT-2's regex, then bytes */
+    PS_BYTELEVEL     /* ByteLevel(add_prefix_space=false, use_regex=false) */
+} pre_step_kind;
+
+typedef struct gguf_pre {
+    const char *const *names; /* tokenizer.ggml.pre values, NULL-terminated */
+    int nfc;                  /* normalizer NFC */
+    int ignore_merges;        /* BPE ignore_merges: a piece that is a whole token is taken as it is */
+    struct { pre_step_kind kind; const char *regex; } steps[6];
+} gguf_pre;
+
+static const char *const NAMES_GPT2[] = {"gpt-2", "gpt2", "phi-2", "olmo", "jais", "trillion", "granite-docling",
+                                         "exaone4", "jina-es", "jina-de", "jina-v1-en", "jina-v2-es", "jina-v2-de",
+                                         "jina-v2-code", "roberta-bpe", "gigachat", "a.x-4.0", "mellum",
+                                         "modern-bert", NULL};
+static const char *const NAMES_MPT[] = {"mpt", NULL};
+static const char *const NAMES_DIGITS[] = {"smollm", "starcoder", "refact", "command-r", "codeshell", "exaone",
+                                           "minerva-7b", NULL};
+static const char *const NAMES_LLAMA3[] = {"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral",
+                                           "midm-2.0", "lfm2", "jina-v5-nano", NULL};
+static const char *const NAMES_DBRX[] = {"dbrx", "smaug-bpe", NULL};
+static const char *const NAMES_QWEN2[] = {"qwen2", NULL};
+static const char *const NAMES_QWEN2_RX[] = {"deepseek-r1-qwen", "kormo", "f2llmv2", "megrez", "stablelm2", "hunyuan",
+                                             "solar-open", NULL};
+static const char *const NAMES_QWEN35[] = {"qwen35", NULL};
+static const char *const NAMES_TEKKEN[] = {"tekken", NULL};
+static const char *const NAMES_GPT4O[] = {"gpt-4o", "llama4", "kanana2", "talkie", "minimax-m2", NULL};
+static const char *const NAMES_FALCON[] = {"falcon", NULL};
+static const char *const NAMES_BLOOM[] = {"bloom", "poro-chat", "gpt3-finnish", NULL};
+static const char *const NAMES_DEFAULT[] = {"default", NULL};
+
+/* The byte-level pre-tokenizers quipu reproduces, each as the model's own tokenizer.json has it
+ * (the pipelines llama.cpp's llama-vocab.cpp also follows for these names). Where a model family's
+ * tokenizer.json carries a normalizer (GPT-NeoX/MPT and Qwen2: NFC), it is applied here too;
+ * llama.cpp omits it (docs/fidelity.md). "default" (and no name) has no tokenizer.json behind it:
+ * llama.cpp's own default split. */
+static const gguf_pre PRES[] = {
+    {NAMES_GPT2, 0, 0, {{PS_BYTELEVEL_RX, NULL}}},
+    {NAMES_MPT, 1, 0, {{PS_BYTELEVEL_RX, NULL}}},
+    {NAMES_DIGITS, 0, 0, {{PS_DIGITS, NULL}, {PS_BYTELEVEL_RX, NULL}}},
+    {NAMES_LLAMA3, 0, 1, {{PS_SPLIT, LLAMA3_SPLIT}, {PS_BYTELEVEL, NULL}}},
+    {NAMES_DBRX, 0, 0, {{PS_SPLIT, LLAMA3_SPLIT}, {PS_BYTELEVEL, NULL}}},
+    {NAMES_QWEN2, 1, 0, {{PS_SPLIT, QWEN2_SPLIT}, {PS_BYTELEVEL, NULL}}},
+    {NAMES_QWEN2_RX, 0, 0, {{PS_SPLIT, QWEN2_SPLIT}, {PS_BYTELEVEL, NULL}}},
+    {NAMES_QWEN35, 0, 0, {{PS_SPLIT, QWEN35_SPLIT}, {PS_BYTELEVEL, NULL}}},
+    {NAMES_TEKKEN, 0, 1, {{PS_SPLIT, TEKKEN_SPLIT}, {PS_BYTELEVEL, NULL}}},
+    {NAMES_GPT4O, 0, 0, {{PS_SPLIT, GPT4O_SPLIT}, {PS_BYTELEVEL, NULL}}},
+    {NAMES_FALCON, 0, 0, {{PS_PUNCT, NULL}, {PS_BYTELEVEL_RX, NULL}, {PS_DIGIT_RUNS, NULL}, {PS_SPLIT, "[0-9][0-9][0-9]"}}},
+    {NAMES_BLOOM, 0, 0, {{PS_SPLIT, BLOOM_SPLIT}, {PS_BYTELEVEL, NULL}}},
+    {NAMES_DEFAULT, 0, 0, {{PS_SPLIT, "[\\p{P}\\$\\+<=>\\^~\\|]+"}, {PS_SPLIT, GPT2_SPLIT}, {PS_SPLIT, "\\p{N}+"},
+                           {PS_SPLIT, "[0-9][0-9][0-9]"}, {PS_BYTELEVEL, NULL}}},
 };
 
-/* llama.cpp pre-tokenizer names for which transformers keeps GPT-2's ByteLevel regex. */
-static const char *const PRE_PLAIN[] = {
-    "default", "gpt-2", "gpt2", "phi-2", "mpt", "olmo", "smollm", "starcoder", "refact", "command-r",
-    "codeshell", "exaone", "minerva-7b", "jais", "trillion", "granite-docling", "roberta-bpe",
-    "jina-es", "jina-de", "jina-v1-en", "jina-v2-es", "jina-v2-de", "jina-v2-code", "stablelm2",
-    "falcon", "bloom", "poro-chat", "viking", "gpt3-finnish", "deepseek-llm", "deepseek-coder",
-    "deepseek-v3", "chatglm-bpe", "chatglm4", "chameleon", "bailingmoe", "bailingmoe2",
-    "seed-coder", "hunyuan", "hunyuan-dense", "kimi-k2", "grok-2", "superbpe", "a.x-4.0",
-    "mellum", "modern-bert", "gpt-oss", "glm4", "solar-open", "afmoe", "ernie4_5", "ernie4.5",
-    "youtu", "granite", "minicpm5",
-};
+static const gguf_pre *find_pre(const char *name) {
+    for (size_t i = 0; i < sizeof PRES / sizeof PRES[0]; i++)
+        for (const char *const *n = PRES[i].names; *n; n++)
+            if (!strcmp(*n, name)) return &PRES[i];
+    return NULL;
+}
 
 typedef struct gguf_vocab {
     const quipu_gguf_kv *tokens, *types, *merges, *scores;
@@ -308,7 +354,8 @@ static quipu_status add_named_special(quipu_tokenizer *t, const char *s, size_t 
     return tok_add_token(t, s, n, 0, 0, 0, 0, 1, err);
 }
 
-static quipu_status add_file_tokens(quipu_tokenizer *t, const gguf_vocab *v, int byte_level, quipu_error *err) {
+static quipu_status add_file_tokens(quipu_tokenizer *t, const gguf_vocab *v, int byte_level, int mode_gemma,
+                                    quipu_error *err) {
     quipu_status st;
     if (!v->types) return QUIPU_OK;
     for (uint64_t i = 0; i < v->n; i++) {
@@ -327,13 +374,31 @@ static quipu_status add_file_tokens(quipu_tokenizer *t, const gguf_vocab *v, int
         if ((st = tok_add_token(t, s, n, 0, 0, 0, 0, 1, err)) != QUIPU_OK) return st;
     }
     for (uint64_t i = 0; i < v->n; i++) {
-        if (token_type(v, i) != 4) continue; /* USER_DEFINED, if its text is in the vocab */
+        if (token_type(v, i) != 4) continue; /* USER_DEFINED */
         const char *s = v->tokens->arr_strs[i].ptr;
         size_t n = (size_t)v->tokens->arr_strs[i].len;
-        if (tok_token_to_id(t, s, n) < 0) continue;
+        if (byte_level || mode_gemma) {
+            /* matched in the raw text with its own id, as the tokenizer.json's added token is and as
+             * llama.cpp matches user-defined tokens: GPT-NeoX's space runs, Gemma's whitespace runs */
+            if ((st = tok_add_token_id(t, s, n, (int32_t)i, 0, 0, 0, 0, 0, err)) != QUIPU_OK) return st;
+            continue;
+        }
+        if (tok_token_to_id(t, s, n) < 0) continue; /* other SentencePiece: if its text is in the vocab */
         if ((st = tok_add_token(t, s, n, 0, 0, 0, 0, 0, err)) != QUIPU_OK) return st;
     }
     return QUIPU_OK;
+}
+
+/* Phi-3's tokenizer.json gives its chat and end tokens rstrip=true (they eat the spaces after
+ * them), not <unk>, <s> and <|endoftext|>; a GGUF has no such flag, so it is set by name, as
+ * llama.cpp also does. */
+static void phi3_rstrip(quipu_tokenizer *t) {
+    for (size_t i = 0; i < t->n_added; i++) {
+        tok_added *a = &t->added[i];
+        const char *s = t->texts.p + a->off;
+        if (!a->special && strcmp(s, "</s>")) continue;
+        a->rstrip = strcmp(s, "<unk>") && strcmp(s, "<s>") && strcmp(s, "<|endoftext|>");
+    }
 }
 
 static const char *kv_token(const gguf_vocab *v, int64_t id, size_t *n) {
@@ -392,7 +457,6 @@ quipu_status tok_load_gguf(quipu_tokenizer *t, const quipu_gguf *g, quipu_error 
         return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED,
                                "%s: tokenizer.ggml.model '%s' is not supported (gpt2 and llama are)", t->path, t->model_name);
     int gemma = is_llama && (!strcmp(archs, "gemma") || !strcmp(archs, "gemma2") || !strcmp(archs, "gemma3"));
-    int phi3 = is_llama && !strcmp(archs, "phi3");
     t->model = TOK_MODEL_BPE;
 
     /* the class defaults that transformers adds as special tokens */
@@ -402,39 +466,59 @@ quipu_status tok_load_gguf(quipu_tokenizer *t, const quipu_gguf *g, quipu_error 
     const char *const *defaults;
 
     if (is_gpt2) {
-        const char *split = NULL;
-        int known = !pre.ptr;
-        for (size_t i = 0; i < sizeof PRE_SPLITS / sizeof PRE_SPLITS[0]; i++)
-            if (!strcmp(t->pre_name, PRE_SPLITS[i].name)) { split = PRE_SPLITS[i].regex; known = 1; }
-        for (size_t i = 0; i < sizeof PRE_PLAIN / sizeof PRE_PLAIN[0] && !known; i++)
-            if (!strcmp(t->pre_name, PRE_PLAIN[i])) known = 1;
-        if (!known)
-            return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: unknown tokenizer.ggml.pre '%s' (pre-tokenizer)",
+        const gguf_pre *pr = find_pre(pre.ptr && pre.len ? t->pre_name : "default");
+        if (!pr)
+            return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED,
+                                   "%s: tokenizer.ggml.pre '%s' is not supported (quipu reproduces the pre-tokenizers "
+                                   "listed in docs/fidelity.md); tokenize with the checkpoint's tokenizer.json instead",
                                    t->path, t->pre_name);
         if (!v.merges)
             return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: byte-level BPE without tokenizer.ggml.merges", t->path);
         t->kind = QUIPU_TOK_BPE_BYTELEVEL;
         if ((st = spell_tokens(t, &v, 1, err)) != QUIPU_OK) goto done;
         if ((st = merges_from_file(t, &v, err)) != QUIPU_OK) goto done;
-        if (split) {
+        t->bpe.ignore_merges = pr->ignore_merges;
+        if (pr->nfc) {
+            tok_norm nm;
+            memset(&nm, 0, sizeof nm);
+            nm.kind = TOK_NORM_NFC;
+            if ((st = push_norm(t, nm, err)) != QUIPU_OK) goto done;
+        }
+        for (size_t i = 0; i < sizeof pr->steps / sizeof pr->steps[0] && pr->steps[i].kind != PS_END; i++) {
             tok_pretok p;
             memset(&p, 0, sizeof p);
-            char why[200];
-            p.kind = TOK_PRE_SPLIT;
-            p.behavior = TOK_SPLIT_ISOLATED;
-            p.pat.kind = TOK_PAT_REGEX;
-            p.pat.re = tok_regex_compile(split, strlen(split), why, sizeof why);
-            if (!p.pat.re) { st = quipu_error_set(err, QUIPU_ERR_INTERNAL, "%s: pre-tokenizer regex: %s", t->path, why); goto done; }
+            switch (pr->steps[i].kind) {
+            case PS_SPLIT: {
+                char why[200];
+                p.kind = TOK_PRE_SPLIT;
+                p.behavior = TOK_SPLIT_ISOLATED;
+                p.pat.kind = TOK_PAT_REGEX;
+                p.pat.re = tok_regex_compile(pr->steps[i].regex, strlen(pr->steps[i].regex), why, sizeof why);
+                if (!p.pat.re) {
+                    st = quipu_error_set(err, QUIPU_ERR_INTERNAL, "%s: pre-tokenizer regex: %s", t->path, why);
+                    goto done;
+                }
+                break;
+            }
+            case PS_DIGITS:
+            case PS_DIGIT_RUNS:
+                p.kind = TOK_PRE_DIGITS;
+                p.individual = pr->steps[i].kind == PS_DIGITS;
+                break;
+            case PS_PUNCT:
+                p.kind = TOK_PRE_PUNCT;
+                p.behavior = TOK_SPLIT_CONTIGUOUS;
+                break;
+            case PS_BYTELEVEL_RX:
+                p.kind = TOK_PRE_BYTELEVEL;
+                p.use_regex = 1;
+                if ((st = tok_bytelevel_regex(t, err)) != QUIPU_OK) goto done;
+                break;
+            default:
+                p.kind = TOK_PRE_BYTELEVEL;
+                break;
+            }
             if ((st = push_pretok(t, p, err)) != QUIPU_OK) goto done;
-            memset(&p, 0, sizeof p);
-            p.kind = TOK_PRE_BYTELEVEL;
-            if ((st = push_pretok(t, p, err)) != QUIPU_OK) goto done;
-        } else {
-            tok_pretok p;
-            memset(&p, 0, sizeof p);
-            p.kind = TOK_PRE_BYTELEVEL;
-            p.use_regex = 1;
-            if ((st = tok_bytelevel_regex(t, err)) != QUIPU_OK || (st = push_pretok(t, p, err)) != QUIPU_OK) goto done;
         }
         defaults = gpt2_defaults;
     } else {
@@ -461,27 +545,24 @@ quipu_status tok_load_gguf(quipu_tokenizer *t, const quipu_gguf *g, quipu_error 
             if (str_pattern(&p.pat, " ")) { st = NOMEM(); goto done; }
             if ((st = push_pretok(t, p, err)) != QUIPU_OK) goto done;
             defaults = gemma_defaults;
-        } else if (phi3) {
+        } else {
+            /* Llama 2 / Mistral / Phi-3 tokenizer.json: Prepend("\u2581") + Replace(" ", "\u2581"), as
+             * llama.cpp's add_space_prefix + whitespace escaping (not transformers' rebuilt Metaspace) */
+            int space_prefix = 1;
+            quipu_gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &space_prefix);
             tok_norm nm;
-            memset(&nm, 0, sizeof nm);
-            nm.kind = TOK_NORM_PREPEND;
-            if (!(nm.content = dupz("\xE2\x96\x81"))) { st = NOMEM(); goto done; }
-            nm.content_n = 3;
-            if ((st = push_norm(t, nm, err)) != QUIPU_OK) goto done;
+            if (space_prefix) {
+                memset(&nm, 0, sizeof nm);
+                nm.kind = TOK_NORM_PREPEND;
+                if (!(nm.content = dupz("\xE2\x96\x81"))) { st = NOMEM(); goto done; }
+                nm.content_n = 3;
+                if ((st = push_norm(t, nm, err)) != QUIPU_OK) goto done;
+            }
             memset(&nm, 0, sizeof nm);
             nm.kind = TOK_NORM_REPLACE;
             if (str_pattern(&nm.pat, " ") || !(nm.content = dupz("\xE2\x96\x81"))) { st = NOMEM(); tok_pattern_free(&nm.pat); goto done; }
             nm.content_n = 3;
             if ((st = push_norm(t, nm, err)) != QUIPU_OK) goto done;
-            defaults = llama_defaults;
-        } else {
-            tok_pretok p;
-            memset(&p, 0, sizeof p);
-            p.kind = TOK_PRE_METASPACE;
-            p.replacement = 0x2581;
-            p.prepend_scheme = TOK_PREPEND_FIRST;
-            p.split = 0;
-            if ((st = push_pretok(t, p, err)) != QUIPU_OK) goto done;
             defaults = llama_defaults;
         }
         if (!has_bos_key) add_bos = 1; /* transformers: setdefault("add_bos_token", True) for llama */
@@ -491,7 +572,8 @@ quipu_status tok_load_gguf(quipu_tokenizer *t, const quipu_gguf *g, quipu_error 
     /* added tokens, in the order transformers adds them */
     for (size_t i = 0; defaults[i]; i++)
         if ((st = add_named_special(t, defaults[i], strlen(defaults[i]), err)) != QUIPU_OK) goto done;
-    if ((st = add_file_tokens(t, &v, is_gpt2, err)) != QUIPU_OK) goto done;
+    if ((st = add_file_tokens(t, &v, is_gpt2, gemma, err)) != QUIPU_OK) goto done;
+    if (!strcmp(archs, "phi3")) phi3_rstrip(t);
     for (int k = 0; k < 4; k++) {
         size_t n;
         const char *s = kv_token(&v, ids[k], &n);

@@ -241,6 +241,7 @@ struct quipu_tokenizer {
     int64_t n_ids;            /* max id + 1 over vocab and added tokens */
     uint64_t *id_off;         /* per id: offset of its NUL-terminated text in texts, or UINT64_MAX */
     int64_t id_cap;           /* allocated length of id_off */
+    size_t n_file_added;      /* tokenizer.json: entries in added_tokens (bounds the vocab's ids) */
     tok_buf texts;
 
     tok_norm *norms;
@@ -321,6 +322,9 @@ quipu_status tok_bpe_finish(quipu_tokenizer *t, quipu_error *err);
 /* Adds an added token the way AddedVocabulary::add_tokens does (id from the vocab or next free). */
 quipu_status tok_add_token(quipu_tokenizer *t, const char *s, size_t n, int single_word, int lstrip,
                            int rstrip, int normalized, int special, quipu_error *err);
+/* The same with a given id (>= 0): a GGUF USER_DEFINED token whose vocab entry is spelled otherwise. */
+quipu_status tok_add_token_id(quipu_tokenizer *t, const char *s, size_t n, int32_t id, int single_word, int lstrip,
+                              int rstrip, int normalized, int special, quipu_error *err);
 quipu_status tok_added_finish(quipu_tokenizer *t, quipu_error *err);
 int32_t tok_token_to_id(const quipu_tokenizer *t, const char *s, size_t n);
 quipu_status tok_bytelevel_regex(quipu_tokenizer *t, quipu_error *err);

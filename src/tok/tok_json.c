@@ -275,14 +275,23 @@ static quipu_status add_pretok(quipu_tokenizer *t, json_t *n, quipu_error *err) 
 }
 
 /* ------------------------------------------------------------------ model */
+/* Ids are bounded by the entries the file holds: the vocabulary's plus the added tokens' (which
+ * may fill ids the vocabulary leaves out), so that the id table never outgrows the file. The
+ * model's embedding rows bound them again when a model is loaded (model.c). */
 static quipu_status load_vocab(quipu_tokenizer *t, json_t *vocab, quipu_error *err) {
     const char *key;
     json_t *val;
     if (!json_is_object(vocab))
         return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: model has no \"vocab\" object", t->path);
+    json_int_t limit = (json_int_t)json_object_size(vocab) + (json_int_t)t->n_file_added;
     json_object_foreach(vocab, key, val) {
         if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) > INT32_MAX)
             return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: vocab entry '%s' has no valid id", t->path, key);
+        if (json_integer_value(val) >= limit)
+            return quipu_error_set(err, QUIPU_ERR_FORMAT,
+                                   "%s: vocab entry '%s' has id %lld, but the file holds only %lld vocab and added "
+                                   "entries (ids must be below that)",
+                                   t->path, key, (long long)json_integer_value(val), (long long)limit);
         int32_t id = (int32_t)json_integer_value(val);
         size_t kn = strlen(key);
         char *dk = NULL;
@@ -495,6 +504,20 @@ static quipu_status add_post(quipu_tokenizer *t, json_t *n, quipu_error *err) {
     return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: post_processor type '%s' is not supported", t->path, type);
 }
 
+/* Every id a post-processor adds must be one of the tokenizer's ids. */
+static quipu_status check_post_ids(quipu_tokenizer *t, quipu_error *err) {
+    for (size_t i = 0; i < t->n_posts; i++)
+        for (size_t j = 0; j < t->posts[i].n_items; j++)
+            for (size_t k = 0; k < t->posts[i].items[j].n_ids; k++) {
+                int32_t id = t->posts[i].items[j].ids[k];
+                if (id < 0 || (int64_t)id >= t->n_ids)
+                    return quipu_error_set(err, QUIPU_ERR_FORMAT,
+                                           "%s: post_processor adds id %d, which is not a token id (0..%lld)", t->path,
+                                           id, (long long)t->n_ids - 1);
+            }
+    return QUIPU_OK;
+}
+
 /* ------------------------------------------------------------------ tokenizer_config.json */
 static const char *config_token(json_t *cfg, const char *key) {
     json_t *v = json_object_get(cfg, key);
@@ -615,6 +638,10 @@ quipu_status tok_load_json(quipu_tokenizer *t, const char *path, quipu_error *er
     if (!json_is_object(root)) FAIL(QUIPU_ERR_FORMAT, "%s: not a tokenizer.json (top level is not an object)", path);
     const char *ver = jstr(root, "version");
     if (ver && strcmp(ver, "1.0")) FAIL(QUIPU_ERR_UNSUPPORTED, "%s: unknown tokenizer.json version '%s'", path, ver);
+    json_t *added = json_object_get(root, "added_tokens");
+    if (added && !json_is_array(added) && !json_is_null(added))
+        FAIL(QUIPU_ERR_FORMAT, "%s: \"added_tokens\" is not a list", path);
+    t->n_file_added = json_is_array(added) ? json_array_size(added) : 0;
     if ((st = load_model(t, json_object_get(root, "model"), err)) != QUIPU_OK) goto fail;
     if ((st = add_norm(t, json_object_get(root, "normalizer"), err)) != QUIPU_OK) goto fail;
     if ((st = add_pretok(t, json_object_get(root, "pre_tokenizer"), err)) != QUIPU_OK) goto fail;
@@ -630,9 +657,6 @@ quipu_status tok_load_json(quipu_tokenizer *t, const char *path, quipu_error *er
     t->kind = t->model == TOK_MODEL_BPE ? QUIPU_TOK_SPM : t->kind;
     for (size_t i = 0; i < t->n_pretoks; i++)
         if (t->pretoks[i].kind == TOK_PRE_BYTELEVEL) t->kind = QUIPU_TOK_BPE_BYTELEVEL;
-    json_t *added = json_object_get(root, "added_tokens");
-    if (added && !json_is_array(added) && !json_is_null(added))
-        FAIL(QUIPU_ERR_FORMAT, "%s: \"added_tokens\" is not a list", path);
     size_t i;
     json_t *a;
     json_array_foreach(added, i, a) {
@@ -645,6 +669,7 @@ quipu_status tok_load_json(quipu_tokenizer *t, const char *path, quipu_error *er
             goto fail;
     }
     if ((st = tok_added_finish(t, err)) != QUIPU_OK) goto fail;
+    if ((st = check_post_ids(t, err)) != QUIPU_OK) goto fail;
     if ((st = read_config(t, path, err)) != QUIPU_OK) goto fail;
     info_from_posts(t);
     json_decref(root);
