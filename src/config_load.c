@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ================================================================== load */
 
@@ -108,6 +109,17 @@ quipu_status cfg_load_with(quipu_config **out, const char *path, const char *con
     }
 
     int rerr = 0;
+    quipu_error ce = {0};
+    struct stat sb;
+    /* a FIFO must not hang the load, a device must not fill memory (a missing file: read_whole says so) */
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && quipu_check_regular_file(path, &ce)) {
+        size_t pl = strlen(path);
+        const char *why = !strncmp(ce.msg, path, pl) && ce.msg[pl] == ':' ? ce.msg + pl + 1 : ce.msg;
+        while (*why == ' ') why++;
+        cfg_err_plain(&L, "cannot read the config: %s", why);
+        L.io_failed = 1;
+        goto done;
+    }
     if (read_whole(path, &buf, &len, &rerr)) {
         cfg_err_plain(&L, "cannot read the config: %s", strerror(rerr));
         L.io_failed = 1;

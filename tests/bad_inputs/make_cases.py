@@ -369,6 +369,10 @@ open(y, "w").write("name: t\nmodels: [\n")
 case("yaml-syntax-error", "run", y, r"syntax\.yaml:[0-9]+:[0-9]+: ")
 y = run_cfg("unknown-key", "  - name: mine\n    format: pairs\n    path: %s" % path("badjson.jsonl"), "scoring:\n  batch_tokenz: 10\n")
 case("yaml-unknown-key", "run", y, r"unknown-key\.yaml:[0-9]+:[0-9]+: .*batch_tokenz")
+# issue 11: an experiment config that is a FIFO used to hang the config reader
+y = path("config-fifo.yaml")
+os.mkfifo(y)
+case("yaml-fifo", "run", y, r"config-fifo\.yaml: cannot read the config: is a FIFO, expected a regular file")
 
 with open(path("cases.tsv"), "w") as f:
     for c in cases:
