@@ -1,7 +1,9 @@
 /* backend_cuda.cu — the GPU backend (CUDA, and HIP from the same source through vendor.h): the
  * quipu_backend_i ops of src/backend.h on device memory, one stream per rank, every op a kernel
- * of its own file in kernels/. This version runs fp32 end to end (the exact mode, `dtype: f32`):
- * its GEMM is the fixed-order tile of tile.cuh, so results never depend on the batch. One rank
+ * of its own file in kernels/. Activations and sums are fp32; weight matrices are fp32 (`dtype:
+ * f32`, the exact mode) or bf16 / f16 (`dtype: bf16`, the default, and `f16`: the loader rounds
+ * them on the host, the kernels widen them as they read them). The GEMM is the fixed-order tile
+ * of tile.cuh for every weight type, so results never depend on the batch. One rank
  * drives one device: the node-local rank (QUIPU_LOCAL_RANK, else SLURM_LOCALID, else
  * OMPI_COMM_WORLD_LOCAL_RANK, else 0) picks it among the devices visible to the process
  * (CUDA_VISIBLE_DEVICES / ROCR_VISIBLE_DEVICES as Slurm sets them). */
@@ -120,10 +122,13 @@ static void *P(const quipu_view &v) { return v.buf ? (void *)((char *)v.buf->d +
 static float *F(const quipu_view &v) { return (float *)P(v); }
 static const int32_t *I(const quipu_view &v) { return (const int32_t *)P(v); }
 static qpStream_t S(quipu_backend *b) { return ((gpu_ctx *)b->ctx)->stream; }
+/* a weight view's element type for the kernels (backend.c let only F32, F16, BF16 through) */
+static qk_wtype WT(const quipu_view &v) { return v.type == QUIPU_E_BF16 ? QK_W_BF16 : v.type == QUIPU_E_F16 ? QK_W_F16 : QK_W_F32; }
 
 static quipu_status g_embed(quipu_backend *b, const quipu_embed_args *a, quipu_error *err) {
     gpu_ctx *c = (gpu_ctx *)b->ctx;
-    CK(qk_embed(c->stream, F(a->out), a->out.ld, F(a->table), I(a->ids), a->out.rows, a->out.cols, a->table.rows, a->scale, c->d_bad),
+    CK(qk_embed(c->stream, F(a->out), a->out.ld, P(a->table), a->table.ld, WT(a->table), I(a->ids), a->out.rows, a->out.cols, a->table.rows,
+                a->scale, c->d_bad),
        "embed");
     return QUIPU_OK;
 }
@@ -134,7 +139,7 @@ static quipu_status g_add(quipu_backend *b, const quipu_add_args *a, quipu_error
 }
 
 static quipu_status g_matmul(quipu_backend *b, const quipu_matmul_args *a, quipu_error *err) {
-    CK(qk_matmul_f32(S(b), F(a->y), a->y.ld, F(a->x), a->x.ld, F(a->w), F(a->bias), a->x.rows, a->x.cols, a->w.rows, a->accumulate),
+    CK(qk_matmul(S(b), F(a->y), a->y.ld, F(a->x), a->x.ld, P(a->w), WT(a->w), F(a->bias), a->x.rows, a->x.cols, a->w.rows, a->accumulate),
        "matmul");
     return QUIPU_OK;
 }
@@ -178,8 +183,8 @@ static quipu_status g_act(quipu_backend *b, const quipu_act_args *a, quipu_error
 }
 
 static quipu_status g_logprob_partial(quipu_backend *b, const quipu_logprob_args *a, quipu_error *err) {
-    CK(qk_logprob_partial(S(b), (qk_lp_partial *)P(a->part), a->part.ld, F(a->h), a->h.ld, F(a->lm_head), I(a->rows), I(a->targets),
-                          a->rows.cols, a->h.cols, a->lm_head.rows, a->v_lo, a->softcap),
+    CK(qk_logprob_partial(S(b), (qk_lp_partial *)P(a->part), a->part.ld, F(a->h), a->h.ld, P(a->lm_head), WT(a->lm_head), I(a->rows),
+                          I(a->targets), a->rows.cols, a->h.cols, a->lm_head.rows, a->v_lo, a->softcap),
        "log-prob");
     return QUIPU_OK;
 }

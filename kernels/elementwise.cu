@@ -1,11 +1,12 @@
-/* elementwise.cu — embedding gather, residual add, activations. References: cpu_embed,
- * cpu_add, cpu_act (src/backend_cpu.c). */
-#include "kernels.h"
+/* elementwise.cu — embedding gather (the table in fp32, bf16 or f16, widened as gathered),
+ * residual add, activations. References: cpu_embed, cpu_add, cpu_act (src/backend_cpu.c). */
+#include "half.cuh"
 
 static unsigned blocks_for(int64_t n, int threads) { return (unsigned)((n + threads - 1) / threads); }
 
-__global__ static void k_embed(float *out, int64_t ldo, const float *table, const int32_t *ids, int64_t T, int64_t D, int64_t n_vocab,
-                               float scale, int *bad) {
+template <typename TW>
+__global__ static void k_embed(float *out, int64_t ldo, const TW *table, int64_t ldt, const int32_t *ids, int64_t T, int64_t D,
+                               int64_t n_vocab, float scale, int *bad) {
     int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= T * D) return;
     int64_t t = i / D, d = i % D;
@@ -15,13 +16,19 @@ __global__ static void k_embed(float *out, int64_t ldo, const float *table, cons
         out[t * ldo + d] = 0.0f;
         return;
     }
-    out[t * ldo + d] = table[(int64_t)id * D + d] * scale;
+    out[t * ldo + d] = wload(table, (int64_t)id * ldt + d) * scale;
 }
 
-qpError_t qk_embed(qpStream_t s, float *out, int64_t ldo, const float *table, const int32_t *ids, int64_t T, int64_t D, int64_t n_vocab,
-                   float scale, int *bad) {
+qpError_t qk_embed(qpStream_t s, float *out, int64_t ldo, const void *table, int64_t ldt, qk_wtype wt, const int32_t *ids, int64_t T,
+                   int64_t D, int64_t n_vocab, float scale, int *bad) {
     if (T * D == 0) return qpSuccess;
-    k_embed<<<blocks_for(T * D, 256), 256, 0, s>>>(out, ldo, table, ids, T, D, n_vocab, scale, bad);
+    unsigned nb = blocks_for(T * D, 256);
+    switch (wt) {
+    case QK_W_F32: k_embed<<<nb, 256, 0, s>>>(out, ldo, (const float *)table, ldt, ids, T, D, n_vocab, scale, bad); break;
+    case QK_W_F16: k_embed<<<nb, 256, 0, s>>>(out, ldo, (const __half *)table, ldt, ids, T, D, n_vocab, scale, bad); break;
+    case QK_W_BF16: k_embed<<<nb, 256, 0, s>>>(out, ldo, (const qk_bf16 *)table, ldt, ids, T, D, n_vocab, scale, bad); break;
+    default: return qpErrorInvalidValue;
+    }
     return qpGetLastError();
 }
 

@@ -19,14 +19,20 @@ typedef struct qk_lp_partial {
 
 /* Row strides (ld*) count elements between row starts, as quipu_view's ld does. */
 
-/* out[t, :] = table[ids[t], :] * scale; *bad set to 1 when an id is outside [0, n_vocab) */
-qpError_t qk_embed(qpStream_t s, float *out, int64_t ldo, const float *table, const int32_t *ids, int64_t T, int64_t D, int64_t n_vocab,
-                   float scale, int *bad);
+/* The element type of a weight matrix (table, w, lm_head), as quipu_etype's F32 / F16 / BF16:
+ * the kernels widen it to fp32 as they read it (half.cuh); activations and sums are fp32. */
+typedef enum qk_wtype { QK_W_F32, QK_W_F16, QK_W_BF16 } qk_wtype;
+
+/* out[t, :] = table[ids[t], :] * scale (table rows ldt elements apart, of type wt); *bad set to 1
+ * when an id is outside [0, n_vocab) */
+qpError_t qk_embed(qpStream_t s, float *out, int64_t ldo, const void *table, int64_t ldt, qk_wtype wt, const int32_t *ids, int64_t T,
+                   int64_t D, int64_t n_vocab, float scale, int *bad);
 /* y += x over rows x cols */
 qpError_t qk_add(qpStream_t s, float *y, int64_t ldy, const float *x, int64_t ldx, int64_t rows, int64_t cols);
-/* y[M, N] (+)= x[M, K] w[N, K]^T + bias: fp32, each element summed over k in order (batch invariant) */
-qpError_t qk_matmul_f32(qpStream_t s, float *y, int64_t ldy, const float *x, int64_t ldx, const float *w, const float *bias, int64_t M,
-                        int64_t K, int64_t N, int accumulate);
+/* y[M, N] (+)= x[M, K] w[N, K]^T + bias: w dense of type wt, sums in fp32, each element one fmaf
+ * chain over k in order (batch invariant) */
+qpError_t qk_matmul(qpStream_t s, float *y, int64_t ldy, const float *x, int64_t ldx, const void *w, qk_wtype wt, const float *bias,
+                    int64_t M, int64_t K, int64_t N, int accumulate);
 /* RMSNorm (kind 0) or LayerNorm (kind 1) over G groups of D per row (x += res first when res is
  * given), sums in double */
 qpError_t qk_norm(qpStream_t s, float *y, int64_t ldy, float *x, int64_t ldx, const float *res, int64_t ldr, const float *w, const float *b,
@@ -50,11 +56,12 @@ qpError_t qk_attention(qpStream_t s, const qk_att_args *a);
 /* gate = act(gate) * up (up may be NULL); kind as quipu_act_kind */
 qpError_t qk_act(qpStream_t s, float *gate, int64_t ldg, const float *up, int64_t ldu, int64_t rows, int64_t cols, int kind);
 /* log-prob, step 1: for each scored row r (h row rows[r]) and block of QK_LP_VBLOCK ids of the
- * range [v_lo, v_lo + V) (lm_head points at id v_lo), the block's max, first argmax, sum of
- * exp(logit - max) and target logit; part[r * ldp + block] */
+ * range [v_lo, v_lo + V) (lm_head, dense of type wt, points at id v_lo), the block's max, first
+ * argmax, sum of exp(logit - max) and target logit; part[r * ldp + block] */
 #define QK_LP_VBLOCK 1024
-qpError_t qk_logprob_partial(qpStream_t s, qk_lp_partial *part, int64_t ldp, const float *h, int64_t ldh, const float *lm_head,
-                             const int32_t *rows, const int32_t *targets, int64_t R, int64_t D, int64_t V, int64_t v_lo, float softcap);
+qpError_t qk_logprob_partial(qpStream_t s, qk_lp_partial *part, int64_t ldp, const float *h, int64_t ldh, const void *lm_head,
+                             qk_wtype wt, const int32_t *rows, const int32_t *targets, int64_t R, int64_t D, int64_t V, int64_t v_lo,
+                             float softcap);
 /* step 2: the blocks of each row (block b = ids [b * block, (b + 1) * block)) combined in
  * vocabulary order: logprob = target - logsumexp, greedy = (first argmax == target). Also merges
  * the ranges held by several GPUs. */

@@ -4,14 +4,16 @@
  * second kernel combines a row's blocks in vocabulary order. No atomics: the same bits on every
  * run and for every batch. The partial kernel covers a range of the vocabulary [v_lo, v_lo + V)
  * (a GPU's share under tensor parallelism); the combine merges concatenated ranges exactly.
+ * The LM head is fp32, bf16 or f16 (widened as staged, tile.cuh); logits and sums are fp32/double.
  * Reference: cpu_logprob_partial / cpu_logprob_combine (src/backend_cpu.c), the same split over
  * 4096-id blocks. */
 #include "tile.cuh"
 
 #define SUB_TILES (QK_LP_VBLOCK / TILE_N)
 
+template <typename TW>
 __global__ static void __launch_bounds__(TILE_THREADS) k_lp_partial(qk_lp_partial *part, int64_t ldp, const float *h, int64_t ldh,
-                                                                     const float *lm_head, const int32_t *rows, const int32_t *targets,
+                                                                     const TW *lm_head, const int32_t *rows, const int32_t *targets,
                                                                      int64_t R, int64_t D, int64_t V, int64_t v_lo, float softcap) {
     __shared__ tile_smem sm;
     __shared__ float lg[TILE_M][TILE_N + 1];
@@ -63,12 +65,24 @@ __global__ static void __launch_bounds__(TILE_THREADS) k_lp_partial(qk_lp_partia
     }
 }
 
-qpError_t qk_logprob_partial(qpStream_t s, qk_lp_partial *part, int64_t ldp, const float *h, int64_t ldh, const float *lm_head,
-                             const int32_t *rows, const int32_t *targets, int64_t R, int64_t D, int64_t V, int64_t v_lo, float softcap) {
+qpError_t qk_logprob_partial(qpStream_t s, qk_lp_partial *part, int64_t ldp, const float *h, int64_t ldh, const void *lm_head,
+                             qk_wtype wt, const int32_t *rows, const int32_t *targets, int64_t R, int64_t D, int64_t V, int64_t v_lo,
+                             float softcap) {
     if (R == 0 || V == 0) return qpSuccess;
     int64_t n_blocks = (V + QK_LP_VBLOCK - 1) / QK_LP_VBLOCK;
     dim3 grid((unsigned)n_blocks, (unsigned)((R + TILE_M - 1) / TILE_M));
-    k_lp_partial<<<grid, TILE_THREADS, 0, s>>>(part, ldp, h, ldh, lm_head, rows, targets, R, D, V, v_lo, softcap);
+    switch (wt) {
+    case QK_W_F32:
+        k_lp_partial<<<grid, TILE_THREADS, 0, s>>>(part, ldp, h, ldh, (const float *)lm_head, rows, targets, R, D, V, v_lo, softcap);
+        break;
+    case QK_W_F16:
+        k_lp_partial<<<grid, TILE_THREADS, 0, s>>>(part, ldp, h, ldh, (const __half *)lm_head, rows, targets, R, D, V, v_lo, softcap);
+        break;
+    case QK_W_BF16:
+        k_lp_partial<<<grid, TILE_THREADS, 0, s>>>(part, ldp, h, ldh, (const qk_bf16 *)lm_head, rows, targets, R, D, V, v_lo, softcap);
+        break;
+    default: return qpErrorInvalidValue;
+    }
     return qpGetLastError();
 }
 

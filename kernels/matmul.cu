@@ -1,9 +1,12 @@
-/* matmul.cu — y = x w^T (+ bias) (+ y) in fp32, the exact mode's GEMM (tile.cuh: one fmaf chain
- * per output over k in order, so batch invariant). Reference: cpu_matmul (src/backend_cpu.c).
- * A bf16 path through cuBLASLt with a fixed algorithm is next (docs/gpu.md). */
+/* matmul.cu — y = x w^T (+ bias) (+ y), sums in fp32 (tile.cuh: one fmaf chain per output over k
+ * in order, so batch invariant), w in fp32 (the exact mode) or bf16 / f16 (widened as staged).
+ * Reference: cpu_matmul (src/backend_cpu.c), and matmul_ref over the rounded weights
+ * (tests/test_backend_ops.c). Tensor-core GEMMs through cuBLASLt with a fixed algorithm are next
+ * (docs/gpu.md). */
 #include "tile.cuh"
 
-__global__ static void __launch_bounds__(TILE_THREADS) k_matmul(float *y, int64_t ldy, const float *x, int64_t ldx, const float *w,
+template <typename TW>
+__global__ static void __launch_bounds__(TILE_THREADS) k_matmul(float *y, int64_t ldy, const float *x, int64_t ldx, const TW *w,
                                                                  const float *bias, int64_t M, int64_t K, int64_t N, int accumulate) {
     __shared__ tile_smem sm;
     int64_t m0 = (int64_t)blockIdx.y * TILE_M, n0 = (int64_t)blockIdx.x * TILE_N;
@@ -27,10 +30,15 @@ __global__ static void __launch_bounds__(TILE_THREADS) k_matmul(float *y, int64_
     }
 }
 
-qpError_t qk_matmul_f32(qpStream_t s, float *y, int64_t ldy, const float *x, int64_t ldx, const float *w, const float *bias, int64_t M,
-                        int64_t K, int64_t N, int accumulate) {
+qpError_t qk_matmul(qpStream_t s, float *y, int64_t ldy, const float *x, int64_t ldx, const void *w, qk_wtype wt, const float *bias,
+                    int64_t M, int64_t K, int64_t N, int accumulate) {
     if (M == 0 || N == 0) return qpSuccess;
     dim3 grid((unsigned)((N + TILE_N - 1) / TILE_N), (unsigned)((M + TILE_M - 1) / TILE_M));
-    k_matmul<<<grid, TILE_THREADS, 0, s>>>(y, ldy, x, ldx, w, bias, M, K, N, accumulate);
+    switch (wt) {
+    case QK_W_F32: k_matmul<<<grid, TILE_THREADS, 0, s>>>(y, ldy, x, ldx, (const float *)w, bias, M, K, N, accumulate); break;
+    case QK_W_F16: k_matmul<<<grid, TILE_THREADS, 0, s>>>(y, ldy, x, ldx, (const __half *)w, bias, M, K, N, accumulate); break;
+    case QK_W_BF16: k_matmul<<<grid, TILE_THREADS, 0, s>>>(y, ldy, x, ldx, (const qk_bf16 *)w, bias, M, K, N, accumulate); break;
+    default: return qpErrorInvalidValue;
+    }
     return qpGetLastError();
 }

@@ -5,8 +5,8 @@
  * - the warp: QP_WARP is 32 on NVIDIA and 64 on CDNA (a compile-time constant), and QP_SHFL_XOR
  *   names the width explicitly, for the warp-level kernels to come; today's kernels reduce
  *   through shared memory in fixed trees and depend on no warp size.
- * Kernels use no sm_80-only instruction (no cp.async, no bf16 mma in this file set), so the
- * V100 path stays plain. */
+ * Kernels use no sm_80-only instruction (no cp.async, no bf16 mma; bf16 weights are widened to
+ * fp32 by a shift, half.cuh), so the V100 path stays plain. */
 #ifndef QUIPU_KERNELS_VENDOR_H
 #define QUIPU_KERNELS_VENDOR_H
 

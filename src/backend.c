@@ -1,10 +1,12 @@
 /* backend.c — the backend registry: which backends this quipu was built with, what each
- * computes in (dtypes), whether its results are batch invariant, and their start. A config
+ * computes in (dtypes: the first is the default), whether its results are batch invariant, and
+ * their start; the host's fp32 -> bf16 / f16 rounding the loader stores weights with. A config
  * naming a backend this build lacks, or a dtype it would not honour, is refused at config time
  * (quipu_backend_check); a backend missing an op the forward pass needs is refused at start
  * with the op's name, never called through a NULL pointer. */
 #include "backend.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,21 +19,22 @@ typedef struct backend_entry {
     const char *name;
     const char *build_option; /* the CMake option that builds it */
     int built;
-    const char *dtypes[4];    /* what it computes in; "auto" picks the first */
+    const char *dtypes[4];    /* what it computes in; "auto" picks the first. A GPU's bf16 / f16 means
+                               * weight matrices in that type, activations and sums in fp32 */
     int batch_invariant;
 } backend_entry;
 
 static const backend_entry registry[] = {
     {"cpu", NULL, 1, {"f32"}, 1},
 #ifdef QUIPU_WITH_CUDA
-    {"cuda", "-DQUIPU_CUDA=ON", 1, {"f32"}, 1},
+    {"cuda", "-DQUIPU_CUDA=ON", 1, {"bf16", "f16", "f32"}, 1},
 #else
-    {"cuda", "-DQUIPU_CUDA=ON", 0, {"f32"}, 1},
+    {"cuda", "-DQUIPU_CUDA=ON", 0, {"bf16", "f16", "f32"}, 1},
 #endif
 #ifdef QUIPU_WITH_HIP
-    {"hip", "-DQUIPU_HIP=ON", 1, {"f32"}, 1},
+    {"hip", "-DQUIPU_HIP=ON", 1, {"bf16", "f16", "f32"}, 1},
 #else
-    {"hip", "-DQUIPU_HIP=ON", 0, {"f32"}, 1},
+    {"hip", "-DQUIPU_HIP=ON", 0, {"bf16", "f16", "f32"}, 1},
 #endif
 };
 enum { N_BACKENDS = sizeof registry / sizeof *registry };
@@ -126,11 +129,35 @@ quipu_status quipu_backend_init(quipu_backend **out, const char *name, int n_thr
 #endif
     }
     if (st) return st;
+    (*out)->dtype = quipu_backend_dtype(name ? name : "cpu", "auto");
     if ((st = check_ops(*out, err))) {
         quipu_backend_free(*out);
         *out = NULL;
     }
     return st;
+}
+
+quipu_status quipu_backend_set_dtype(quipu_backend *b, const char *dtype, quipu_error *err) {
+    char why[512];
+    if (quipu_backend_check(b->iface->name, dtype ? dtype : "auto", why, sizeof why))
+        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s", why);
+    b->dtype = quipu_backend_dtype(b->iface->name, dtype);
+    return QUIPU_OK;
+}
+
+quipu_etype quipu_backend_weight_type(const quipu_backend *b) {
+    if (b && b->dtype && !strcmp(b->dtype, "bf16")) return QUIPU_E_BF16;
+    if (b && b->dtype && !strcmp(b->dtype, "f16")) return QUIPU_E_F16;
+    return QUIPU_E_F32;
+}
+
+/* 1 if backend b computes in the float type t (a weight of that type is one it can read) */
+static int backend_has_type(const quipu_backend *b, quipu_etype t) {
+    const backend_entry *e = find(b->iface->name);
+    if (!e) return t == QUIPU_E_F32;
+    for (int i = 0; i < 4 && e->dtypes[i]; i++)
+        if (!strcmp(e->dtypes[i], quipu_etype_name(t))) return 1;
+    return 0;
 }
 
 int quipu_backend_gpu_count(void) {
@@ -163,6 +190,73 @@ size_t quipu_etype_size(quipu_etype t) {
 const char *quipu_etype_name(quipu_etype t) {
     static const char *names[] = {"f32", "f16", "bf16", "i32", "f64", "u8", "lp"};
     return (unsigned)t < sizeof names / sizeof *names ? names[t] : "?";
+}
+
+/* ---------------------------------------------------------------- half precision */
+
+static uint32_t f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static float bits_f32(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+uint16_t quipu_f32_to_bf16(float f) {
+    uint32_t u = f32_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u); /* NaN: quiet, never Inf */
+    /* add just under half of the dropped part's unit, plus the kept part's lowest bit: ties go
+     * to the even neighbour; a carry moves into the exponent (and past the largest, to Inf) */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+float quipu_bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+
+uint16_t quipu_f32_to_f16(float f) {
+    uint32_t u = f32_bits(f), sign = (u >> 16) & 0x8000u;
+    u &= 0x7fffffffu;
+    if (u > 0x7f800000u) return (uint16_t)(sign | 0x7e00u); /* NaN */
+    if (u >= 0x38800000u) {                                 /* >= 2^-14: a normal f16, or past it */
+        uint32_t v = u - (112u << 23);                      /* exponent bias 127 -> 15 */
+        v += 0x0fffu + ((v >> 13) & 1u);                    /* round the 23-bit fraction to 10, ties to even */
+        v >>= 13;
+        return (uint16_t)(sign | (v >= 0x7c00u ? 0x7c00u : v)); /* past 65504 (and Inf): Inf */
+    }
+    if (u <= 0x33000000u) return (uint16_t)sign; /* <= 2^-25, half the smallest subnormal: ties to 0 */
+    /* a subnormal f16: the value in units of 2^-24, rounded to nearest, ties to even */
+    uint32_t e = u >> 23, m = (u & 0x7fffffu) | 0x800000u, shift = 126u - e; /* 14 .. 24 */
+    uint32_t r = m >> shift, rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1u);
+    if (rem > half || (rem == half && (r & 1u))) r++; /* r == 0x400 is the smallest normal, correctly */
+    return (uint16_t)(sign | r);
+}
+
+float quipu_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    if (e == 0) { /* zero or subnormal: m * 2^-24, exact in fp32 */
+        float v = (float)m * 0x1p-24f;
+        return sign ? -v : v;
+    }
+    if (e == 31) return bits_f32(sign | 0x7f800000u | (m << 13));
+    return bits_f32(sign | ((e + 112u) << 23) | (m << 13));
+}
+
+size_t quipu_convert_f32(quipu_etype t, const float *src, void *dst, size_t n) {
+    size_t overflow = 0;
+    if (t == QUIPU_E_F32) {
+        memcpy(dst, src, n * sizeof(float));
+        return 0;
+    }
+    uint16_t *d = dst;
+    for (size_t i = 0; i < n; i++) {
+        d[i] = t == QUIPU_E_BF16 ? quipu_f32_to_bf16(src[i]) : quipu_f32_to_f16(src[i]);
+        if (isfinite(src[i]) && (d[i] & 0x7fffu) == (t == QUIPU_E_BF16 ? 0x7f80u : 0x7c00u)) overflow++;
+    }
+    return overflow;
 }
 
 quipu_view quipu_view_of(quipu_buf *buf, quipu_etype type, int64_t rows, int64_t cols) {
@@ -221,6 +315,25 @@ out:
                   (long long)v->rows, (long long)v->cols, (long long)v->ld, v->off, cap);
 }
 
+/* a weight the op reads: F32, or BF16 / F16 when the backend computes in that type */
+static quipu_status check_weight(quipu_backend *b, const char *op, const char *what, const quipu_view *v, quipu_error *err) {
+    if (v->buf && (v->type == QUIPU_E_BF16 || v->type == QUIPU_E_F16)) {
+        if (!backend_has_type(b, v->type))
+            return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED,
+                                   "backend '%s': %s: %s is %s, but this backend computes in f32 only: its weights must be f32",
+                                   b->iface->name, op, what, quipu_etype_name(v->type));
+        return check_view(b, op, what, v, v->type, 0, err);
+    }
+    if (v->buf && v->type != QUIPU_E_F32)
+        QUIPU_OP_FAIL("backend '%s': %s: %s is %s, expected f32, bf16 or f16", b->iface->name, op, what, quipu_etype_name(v->type));
+    return check_view(b, op, what, v, QUIPU_E_F32, 0, err);
+}
+
+#define WEIGHT(what, v)                                                                                                            \
+    do {                                                                                                                           \
+        quipu_status s_ = check_weight(b, OP, what, &(v), err);                                                                    \
+        if (s_) return s_;                                                                                                         \
+    } while (0)
 #define VIEW(what, v, type, optional)                                                                                              \
     do {                                                                                                                           \
         quipu_status s_ = check_view(b, OP, what, &(v), type, optional, err);                                                      \
@@ -241,7 +354,7 @@ quipu_status quipu_op_embed(quipu_backend *b, const quipu_embed_args *a, quipu_e
     const char *OP = "embed";
     HAS(embed);
     VIEW("out", a->out, QUIPU_E_F32, 0);
-    VIEW("table", a->table, QUIPU_E_F32, 0);
+    WEIGHT("table", a->table);
     VIEW("ids", a->ids, QUIPU_E_I32, 0);
     NEED(a->ids.rows == 1 && a->ids.cols == a->out.rows && a->table.cols == a->out.cols, "embed: shapes disagree");
     return b->iface->embed(b, a, err);
@@ -260,7 +373,7 @@ quipu_status quipu_op_matmul(quipu_backend *b, const quipu_matmul_args *a, quipu
     const char *OP = "matmul";
     HAS(matmul);
     VIEW("x", a->x, QUIPU_E_F32, 0);
-    VIEW("w", a->w, QUIPU_E_F32, 0);
+    WEIGHT("w", a->w);
     VIEW("bias", a->bias, QUIPU_E_F32, 1);
     VIEW("y", a->y, QUIPU_E_F32, 0);
     VIEW("ws", a->ws, QUIPU_E_U8, 1);
@@ -337,7 +450,7 @@ quipu_status quipu_op_logprob_partial(quipu_backend *b, const quipu_logprob_args
     HAS(logprob_partial);
     int64_t blk = b->iface->lp_block, R = a->rows.cols;
     VIEW("h", a->h, QUIPU_E_F32, 0);
-    VIEW("lm_head", a->lm_head, QUIPU_E_F32, 0);
+    WEIGHT("lm_head", a->lm_head);
     VIEW("rows", a->rows, QUIPU_E_I32, 0);
     VIEW("targets", a->targets, QUIPU_E_I32, 0);
     VIEW("part", a->part, QUIPU_E_LP, 0);

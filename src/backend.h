@@ -18,8 +18,9 @@ typedef enum { QUIPU_NORM_RMS, QUIPU_NORM_LAYER } quipu_norm_kind;
 typedef enum { QUIPU_ROPE_NONE, QUIPU_ROPE_NORM /* adjacent pairs */, QUIPU_ROPE_NEOX /* halves */ } quipu_rope_kind;
 typedef enum { QUIPU_ACT_SILU, QUIPU_ACT_GELU_TANH, QUIPU_ACT_GELU_ERF } quipu_act_kind;
 
-/* Element types of backend memory. Weights and activations are F32 on every backend today;
- * the other float types are for weights a GPU keeps in half precision. */
+/* Element types of backend memory. Activations are always F32. Weight matrices are F32 on the
+ * CPU and in a GPU's `dtype: f32`; a GPU in `dtype: bf16` (its default) or `f16` keeps them in
+ * that half type (quipu_backend_weight_type) and widens them to fp32 as it reads them. */
 typedef enum quipu_etype {
     QUIPU_E_F32, QUIPU_E_F16, QUIPU_E_BF16, QUIPU_E_I32, QUIPU_E_F64, QUIPU_E_U8,
     QUIPU_E_LP /* quipu_lp_partial records */
@@ -48,7 +49,8 @@ quipu_view quipu_view_rows(quipu_view v, int64_t row0, int64_t n);
 /* v reshaped to rows * (cols / group) rows of group elements; v must be dense (ld == cols) */
 quipu_view quipu_view_groups(quipu_view v, int64_t group);
 
-/* out[T, D] = table[ids[t], :] * scale (ids: I32, 1 x T) */
+/* out[T, D] = table[ids[t], :] * scale (ids: I32, 1 x T; table F32, or BF16 / F16 on a backend
+ * computing in that dtype) */
 typedef struct quipu_embed_args {
     quipu_view out, table, ids;
     float scale;
@@ -59,7 +61,8 @@ typedef struct quipu_add_args {
     quipu_view y, x;
 } quipu_add_args;
 
-/* y[T, N] = x[T, K] * w[N, K]^T (+ bias[1, N]) (+ y if accumulate).
+/* y[T, N] = x[T, K] * w[N, K]^T (+ bias[1, N]) (+ y if accumulate). w is F32, or BF16 / F16 on a
+ * backend computing in that dtype (widened to fp32 as read: the sums stay fp32); x, bias, y F32.
  * Results for a row never depend on the other rows (batch invariance). */
 typedef struct quipu_matmul_args {
     quipu_view x, w, bias, y;
@@ -136,7 +139,7 @@ typedef struct quipu_lp_partial {
 
 typedef struct quipu_logprob_args {
     quipu_view h;            /* [T, D] final hidden states (normed) */
-    quipu_view lm_head;      /* [n, D]: vocabulary ids v_lo .. v_lo + n - 1 */
+    quipu_view lm_head;      /* [n, D]: vocabulary ids v_lo .. v_lo + n - 1 (F32, BF16 or F16 as matmul's w) */
     quipu_view rows, targets; /* I32, 1 x R */
     int64_t v_lo;
     float softcap;
@@ -187,6 +190,8 @@ struct quipu_backend {
     const quipu_backend_i *iface;
     void *ctx;
     int n_threads;
+    const char *dtype;       /* what it computes in: "f32", "bf16", "f16" (the registry's string); set by
+                              * quipu_backend_init to the backend's default, by quipu_backend_set_dtype */
 };
 
 /* The ops as the forward pass calls them (backend.c): each checks its views (types, shapes,
@@ -218,9 +223,28 @@ int quipu_backend_check(const char *name, const char *dtype, char *why, size_t w
 /* The dtype the backend computes in for a requested dtype ("auto" -> its default); NULL if it
  * cannot honour it. */
 const char *quipu_backend_dtype(const char *name, const char *dtype);
+/* Sets the dtype a started backend computes in ("auto" -> its default), before a model is loaded
+ * onto it: the loader stores the weight matrices in that type. A dtype the backend would not
+ * honour is refused with the reason quipu_backend_check gives. */
+quipu_status quipu_backend_set_dtype(quipu_backend *b, const char *dtype, quipu_error *err);
+/* The element type of weight matrices on b: F32, or BF16 / F16 when b computes in that dtype.
+ * Norm weights, biases and RoPE factors stay F32 whatever the dtype. */
+quipu_etype quipu_backend_weight_type(const quipu_backend *b);
 /* GPUs visible to this process (0 without a GPU backend) */
 int quipu_backend_gpu_count(void);
 
 quipu_status quipu_backend_cpu_init(quipu_backend **out, int n_threads, quipu_error *err);
+
+/* Half precision on the host (backend.c), as the loader stores weights: round to nearest, ties
+ * to even; NaN stays NaN (quiet, sign kept), infinities stay infinite, a finite value past the
+ * type's largest rounds to infinity (f16: |x| >= 65520), f16 subnormals are kept. bf16 is the
+ * top half of an fp32, so bf16 -> fp32 is exact and so is f16 -> fp32. */
+uint16_t quipu_f32_to_bf16(float f);
+float quipu_bf16_to_f32(uint16_t h);
+uint16_t quipu_f32_to_f16(float f);
+float quipu_f16_to_f32(uint16_t h);
+/* dst[i] = src[i] in type t (F32: a copy; BF16, F16: rounded as above), n elements. Returns the
+ * number of finite inputs that became infinite (f16 overflow), for the loader's message. */
+size_t quipu_convert_f32(quipu_etype t, const float *src, void *dst, size_t n);
 
 #endif

@@ -4,7 +4,8 @@
  * The forward state owns every activation, the packed batch's index vectors, the log-prob
  * partials and the ops' workspace, allocated once for the largest batch (quipu_model_reserve,
  * with the run's batch_tokens) and reused, so no op and no batch allocates. A batch is
- * uploaded once (one write of its index vectors), not once per layer.
+ * uploaded once (one write of its index vectors), not once per layer. Weight matrices are viewed
+ * in the model's wtype (WM: bf16 / f16 on a GPU in that dtype), every activation in F32.
  * Shape letters: T tokens, D width, H/HKV heads, HD head dim, F FFN width, V vocabulary,
  * R scored rows. */
 #include "model.h"
@@ -98,6 +99,13 @@ static quipu_view W(quipu_buf *buf, int64_t rows, int64_t cols) {
     return v;
 }
 
+/* a weight matrix of the model: in the model's wtype (F32, or BF16 / F16 on a GPU in that dtype) */
+static quipu_view WM(const quipu_model *m, quipu_buf *buf, int64_t rows, int64_t cols) {
+    quipu_view v = W(buf, rows, cols);
+    v.type = m->wtype;
+    return v;
+}
+
 /* checks the batch against the model and the layout rules (an index outside the batch would be
  * an out-of-bounds read on a GPU), and stages its index vectors compactly: token vector k at
  * k * T, then rows and targets */
@@ -156,10 +164,10 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
     quipu_view ws = quipu_view_of(f->ws, QUIPU_E_U8, 1, (int64_t)b->iface->buf_size(f->ws));
     quipu_view none = {0};
 
-    quipu_embed_args ea = {.out = x, .table = W(m->tok_embd, V, D), .ids = IX(IX_IDS, T), .scale = c->embd_scale};
+    quipu_embed_args ea = {.out = x, .table = WM(m, m->tok_embd, V, D), .ids = IX(IX_IDS, T), .scale = c->embd_scale};
     RUN(quipu_op_embed(b, &ea, err));
     if (m->pos_embd) {
-        quipu_embed_args pa = {.out = o, .table = W(m->pos_embd, c->n_ctx, D), .ids = lay.pos, .scale = 1.0f};
+        quipu_embed_args pa = {.out = o, .table = WM(m, m->pos_embd, c->n_ctx, D), .ids = lay.pos, .scale = 1.0f};
         quipu_add_args aa = {.y = x, .x = o};
         RUN(quipu_op_embed(b, &pa, err));
         RUN(quipu_op_add(b, &aa, err));
@@ -173,9 +181,9 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
         quipu_norm_args na = {.x = x, .y = hD, .w = W(L->attn_norm, 1, D), .b = W(L->attn_norm_b, 1, D), .residual = pending,
                               .eps = c->norm_eps, .kind = c->norm_kind};
         RUN(quipu_op_norm(b, &na, err));
-        quipu_matmul_args mq = {.x = hD, .w = W(L->wq, QD, D), .bias = W(L->bq, 1, QD), .y = q, .ws = ws};
-        quipu_matmul_args mk = {.x = hD, .w = W(L->wk, KD, D), .bias = W(L->bk, 1, KD), .y = k, .ws = ws};
-        quipu_matmul_args mv = {.x = hD, .w = W(L->wv, KD, D), .bias = W(L->bv, 1, KD), .y = v, .ws = ws};
+        quipu_matmul_args mq = {.x = hD, .w = WM(m, L->wq, QD, D), .bias = W(L->bq, 1, QD), .y = q, .ws = ws};
+        quipu_matmul_args mk = {.x = hD, .w = WM(m, L->wk, KD, D), .bias = W(L->bk, 1, KD), .y = k, .ws = ws};
+        quipu_matmul_args mv = {.x = hD, .w = WM(m, L->wv, KD, D), .bias = W(L->bv, 1, KD), .y = v, .ws = ws};
         RUN(quipu_op_matmul(b, &mq, err));
         RUN(quipu_op_matmul(b, &mk, err));
         RUN(quipu_op_matmul(b, &mv, err));
@@ -199,7 +207,7 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
         quipu_attention_args aa = {.q = q, .k = k, .v = v, .out = att, .lay = lay, .n_heads = H, .n_heads_kv = HKV, .head_dim = HD,
                                    .scale = c->attn_scale, .window = sliding ? c->sliding_window : 0, .causal = 1, .ws = ws};
         RUN(quipu_op_attention(b, &aa, err));
-        quipu_matmul_args mo = {.x = att, .w = W(L->wo, D, QD), .bias = W(L->bo, 1, D), .y = o, .ws = ws};
+        quipu_matmul_args mo = {.x = att, .w = WM(m, L->wo, D, QD), .bias = W(L->bo, 1, D), .y = o, .ws = ws};
         RUN(quipu_op_matmul(b, &mo, err));
         if (L->post_attn_norm) {
             quipu_norm_args pn = {.x = o, .y = o, .w = W(L->post_attn_norm, 1, D), .eps = c->norm_eps, .kind = c->norm_kind};
@@ -209,11 +217,11 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
         quipu_norm_args nf = {.x = x, .y = hD, .w = W(L->ffn_norm, 1, D), .b = W(L->ffn_norm_b, 1, D), .residual = o, .eps = c->norm_eps,
                               .kind = c->norm_kind};
         RUN(quipu_op_norm(b, &nf, err));
-        quipu_matmul_args mu = {.x = hD, .w = W(L->w_up, F, D), .bias = W(L->b_up, 1, F), .y = u, .ws = ws};
+        quipu_matmul_args mu = {.x = hD, .w = WM(m, L->w_up, F, D), .bias = W(L->b_up, 1, F), .y = u, .ws = ws};
         RUN(quipu_op_matmul(b, &mu, err));
         quipu_view ffn_in;
         if (L->w_gate) {
-            quipu_matmul_args mg = {.x = hD, .w = W(L->w_gate, F, D), .y = g, .ws = ws};
+            quipu_matmul_args mg = {.x = hD, .w = WM(m, L->w_gate, F, D), .y = g, .ws = ws};
             RUN(quipu_op_matmul(b, &mg, err));
             quipu_act_args ac = {.gate = g, .up = u, .kind = c->act};
             RUN(quipu_op_act(b, &ac, err));
@@ -223,7 +231,7 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
             RUN(quipu_op_act(b, &ac, err));
             ffn_in = u;
         }
-        quipu_matmul_args md = {.x = ffn_in, .w = W(L->w_down, D, F), .bias = W(L->b_down, 1, D), .y = o, .ws = ws};
+        quipu_matmul_args md = {.x = ffn_in, .w = WM(m, L->w_down, D, F), .bias = W(L->b_down, 1, D), .y = o, .ws = ws};
         RUN(quipu_op_matmul(b, &md, err));
         if (L->post_ffn_norm) {
             quipu_norm_args pn = {.x = o, .y = o, .w = W(L->post_ffn_norm, 1, D), .eps = c->norm_eps, .kind = c->norm_kind};
@@ -236,7 +244,7 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
     RUN(quipu_op_norm(b, &nfin, err));
     if (R > 0) {
         quipu_view part = quipu_view_of(f->part, QUIPU_E_LP, R, f->n_blocks);
-        quipu_logprob_args la = {.h = hD, .lm_head = W(m->lm_head, V, D), .rows = quipu_view_cols(ix, IX_N_TOKEN_VECTORS * T, R),
+        quipu_logprob_args la = {.h = hD, .lm_head = WM(m, m->lm_head, V, D), .rows = quipu_view_cols(ix, IX_N_TOKEN_VECTORS * T, R),
                                  .targets = quipu_view_cols(ix, IX_N_TOKEN_VECTORS * T + R, R),
                                  .v_lo = 0, .part = part, .ws = ws};
         quipu_combine_args ca = {.part = part, .targets = la.targets, .block = b->iface->lp_block,

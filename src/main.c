@@ -91,15 +91,15 @@ static int is_blank(const char *s, ssize_t n) {
 /* ------------------------------------------------------------------ score */
 
 typedef struct score_opts {
-    const char *model, *backend;
+    const char *model, *backend, *dtype;
     int per_token, ids, threads;
     int64_t batch_tokens, max_length;
 } score_opts;
 
 static void usage_score(FILE *f) {
     fprintf(f,
-            "usage: quipu score --model PATH [--backend cpu|cuda|hip] [--per-token] [--threads N]\n"
-            "                   [--batch-tokens N] [--max-length N]\n"
+            "usage: quipu score --model PATH [--backend cpu|cuda|hip] [--dtype auto|f32|bf16|f16] [--per-token]\n"
+            "                   [--threads N] [--batch-tokens N] [--max-length N]\n"
             "\n"
             "Reads JSON lines {\"context\": \"...\", \"continuation\": \"...\"} on stdin and writes one JSON line per\n"
             "input: {\"logprob\": sum, \"n_tokens\": k, \"is_greedy\": bool} (+ \"token_logprobs\" with --per-token).\n"
@@ -109,6 +109,8 @@ static void usage_score(FILE *f) {
             "\n"
             "  --model PATH        GGUF file or Hugging Face checkpoint directory\n"
             "  --backend NAME      cpu (default), cuda or hip\n"
+            "  --dtype TYPE        weights on the device: auto (the backend's default: cpu f32, GPU bf16), f32\n"
+            "                      (exact mode), bf16 or f16 (GPU only; activations and sums stay fp32)\n"
             "  --per-token         also print each continuation token's log-probability\n"
             "  --ids               also print the scored token ids (context_ids, continuation_ids)\n"
             "  --threads N         CPU threads (default: all)\n"
@@ -155,8 +157,8 @@ static quipu_status score_flush(quipu_model *m, const score_opts *o, quipu_score
 }
 
 static int cmd_score(int argc, char **argv, quipu_error *err) {
-    score_opts o = {.backend = "cpu", .threads = 0, .batch_tokens = 2048};
-    static const struct option lo[] = {{"model", required_argument, 0, 'm'},     {"backend", required_argument, 0, 'b'},
+    score_opts o = {.backend = "cpu", .dtype = "auto", .threads = 0, .batch_tokens = 2048};
+    static const struct option lo[] = {{"model", required_argument, 0, 'm'},     {"backend", required_argument, 0, 'b'}, {"dtype", required_argument, 0, 'd'},
                                        {"per-token", no_argument, 0, 'p'},        {"ids", no_argument, 0, 'i'}, {"threads", required_argument, 0, 't'},
                                        {"batch-tokens", required_argument, 0, 'B'}, {"max-length", required_argument, 0, 'L'},
                                        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
@@ -166,6 +168,7 @@ static int cmd_score(int argc, char **argv, quipu_error *err) {
         switch (c) {
         case 'm': o.model = optarg; break;
         case 'b': o.backend = optarg; break;
+        case 'd': o.dtype = optarg; break;
         case 'p': o.per_token = 1; break;
         case 'i': o.ids = 1; break;
         case 't': o.threads = atoi(optarg); break;
@@ -186,6 +189,10 @@ static int cmd_score(int argc, char **argv, quipu_error *err) {
     quipu_backend *b = NULL;
     quipu_model *m = NULL;
     if (quipu_backend_init(&b, o.backend, o.threads, err)) return 1;
+    if (quipu_backend_set_dtype(b, o.dtype, err)) {
+        quipu_backend_free(b);
+        return 1;
+    }
     const char *mpath = model_arg(o.model, err);
     if (!mpath || quipu_model_load(&m, mpath, b, err)) {
         quipu_backend_free(b);

@@ -100,11 +100,35 @@ typedef struct loader {
     wsrc src;
     float *tmp;        /* host staging when the backend buffer is not host-visible */
     size_t tmp_cap;
+    uint16_t *half;    /* host staging of a matrix rounded to bf16 / f16 */
+    size_t half_cap;
 } loader;
 
-/* Dequantizes tensor r into a new backend buffer of rows*cols floats, checks every value is
- * finite. transpose: the file holds [cols, rows] (GPT-2 Conv1D) and we want [rows, cols]. */
-static quipu_status load_ref(loader *L, const tref *r, int64_t rows, int64_t cols, int transpose, float add,
+/* Writes the n fp32 values of src into buf as type et: F32 as they are, BF16 / F16 rounded to
+ * nearest even (quipu_convert_f32) in host staging first. A finite value past f16's range is
+ * refused, naming the tensor, never stored as Inf. */
+static quipu_status upload_as(loader *L, quipu_buf *buf, const float *src, uint64_t n, quipu_etype et, const char *name,
+                              quipu_error *err) {
+    quipu_backend *b = L->m->backend;
+    if (et == QUIPU_E_F32) return b->iface->buf_write(b, buf, 0, src, n * sizeof(float), err);
+    if (L->half_cap < n) {
+        uint16_t *nh = realloc(L->half, n * sizeof(uint16_t));
+        if (!nh) return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory loading '%s'", L->src.path, name);
+        L->half = nh;
+        L->half_cap = n;
+    }
+    size_t over = quipu_convert_f32(et, src, L->half, n);
+    if (over)
+        return quipu_error_set(err, QUIPU_ERR_NUMERIC, "%s: tensor '%s' holds %zu value%s past the range of %s (|x| > %s): use dtype %s",
+                               L->src.path, name, over, over == 1 ? "" : "s", quipu_etype_name(et),
+                               et == QUIPU_E_F16 ? "65504" : "3.39e38", et == QUIPU_E_F16 ? "bf16 or f32" : "f32");
+    return b->iface->buf_write(b, buf, 0, L->half, n * sizeof(uint16_t), err);
+}
+
+/* Dequantizes tensor r into a new backend buffer of rows*cols elements of type et (F32 for
+ * vectors; the model's wtype for matrices), checks every value is finite. transpose: the file
+ * holds [cols, rows] (GPT-2 Conv1D) and we want [rows, cols]. */
+static quipu_status load_ref(loader *L, const tref *r, int64_t rows, int64_t cols, int transpose, float add, quipu_etype et,
                              quipu_buf **out, quipu_error *err) {
     quipu_model *m = L->m;
     quipu_backend *b = m->backend;
@@ -121,9 +145,10 @@ static quipu_status load_ref(loader *L, const tref *r, int64_t rows, int64_t col
     if (quipu_dtype_row_bytes(r->type, (uint64_t)fcols, &need) != 0 || quipu_mul_overflow_u64(need, (uint64_t)frows, &need) ||
         need > r->nbytes)
         return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' data is smaller than its shape and type require", L->src.path, r->name);
-    quipu_buf *buf = b->iface->buf_alloc(b, n * sizeof(float), err);
+    quipu_buf *buf = b->iface->buf_alloc(b, n * quipu_etype_size(et), err);
     if (!buf) return err->code;
-    float *dst = b->iface->buf_host_ptr ? b->iface->buf_host_ptr(buf) : NULL;
+    /* an fp32 buffer in host memory is dequantized into directly; anything else is staged */
+    float *dst = et == QUIPU_E_F32 && b->iface->buf_host_ptr ? b->iface->buf_host_ptr(buf) : NULL;
     float *work = dst;
     if (!work || transpose) {
         if (L->tmp_cap < n) {
@@ -163,16 +188,16 @@ static quipu_status load_ref(loader *L, const tref *r, int64_t rows, int64_t col
         }
         for (int64_t i = 0; i < rows; i++)
             for (int64_t j = 0; j < cols; j++) t[i * cols + j] = work[j * rows + i];
-        if (!dst) st = b->iface->buf_write(b, buf, 0, t, n * sizeof(float), err);
+        if (!dst) st = upload_as(L, buf, t, n, et, r->name, err);
         free(scratch);
     } else if (!dst) {
-        st = b->iface->buf_write(b, buf, 0, work, n * sizeof(float), err);
+        st = upload_as(L, buf, work, n, et, r->name, err);
     }
     if (st != QUIPU_OK) {
         b->iface->buf_free(b, buf);
         return st;
     }
-    m->weight_bytes += n * sizeof(float);
+    m->weight_bytes += n * quipu_etype_size(et);
     *out = buf;
     return QUIPU_OK;
 }
@@ -193,9 +218,9 @@ static quipu_status load_w(loader *L, const char *name, int64_t rows, int64_t co
                                    (long long)(r.rows * r.cols), (long long)rows);
         r.rows = 1;
         r.cols = rows;
-        return load_ref(L, &r, 1, rows, 0, 0.0f, out, err);
+        return load_ref(L, &r, 1, rows, 0, 0.0f, QUIPU_E_F32, out, err);
     }
-    return load_ref(L, &r, rows, cols, 0, 0.0f, out, err);
+    return load_ref(L, &r, rows, cols, 0, 0.0f, L->m->wtype, out, err);
 }
 
 static quipu_status bad_shape_error(const loader *L, const tref *r, quipu_error *err) {
@@ -609,14 +634,17 @@ static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cf
 
 /* ---------------------------------------------------------------- weights */
 
-/* Splits src's rows into three new buffers. Takes src: it is freed whatever happens. */
-static quipu_status split_rows(quipu_model *m, quipu_buf *src, int64_t cols, const int64_t *sizes, quipu_buf **dst[3], quipu_error *err) {
+/* Splits src's rows (elements of type et) into three new buffers. Takes src: it is freed
+ * whatever happens. */
+static quipu_status split_rows(quipu_model *m, quipu_buf *src, int64_t cols, quipu_etype et, const int64_t *sizes, quipu_buf **dst[3],
+                               quipu_error *err) {
     quipu_backend *b = m->backend;
+    size_t es = quipu_etype_size(et);
     /* device memory: through a host copy */
-    float *all = b->iface->buf_host_ptr ? b->iface->buf_host_ptr(src) : NULL, *copy = NULL;
+    char *all = b->iface->buf_host_ptr ? b->iface->buf_host_ptr(src) : NULL, *copy = NULL;
     int64_t rows = sizes[0] + sizes[1] + sizes[2];
     if (!all) {
-        size_t total = (size_t)(rows * cols) * sizeof(float);
+        size_t total = (size_t)(rows * cols) * es;
         if (!(copy = malloc(total))) {
             b->iface->buf_free(b, src);
             return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory splitting a fused QKV tensor");
@@ -631,9 +659,9 @@ static quipu_status split_rows(quipu_model *m, quipu_buf *src, int64_t cols, con
     int64_t off = 0;
     quipu_status st = QUIPU_OK;
     for (int i = 0; i < 3 && !st; i++) {
-        size_t nb = (size_t)(sizes[i] * cols) * sizeof(float);
+        size_t nb = (size_t)(sizes[i] * cols) * es;
         *dst[i] = b->iface->buf_alloc(b, nb, err);
-        if (!*dst[i] || b->iface->buf_write(b, *dst[i], 0, all + off * cols, nb, err)) st = err->code ? err->code : QUIPU_ERR_NOMEM;
+        if (!*dst[i] || b->iface->buf_write(b, *dst[i], 0, all + (size_t)(off * cols) * es, nb, err)) st = err->code ? err->code : QUIPU_ERR_NOMEM;
         off += sizes[i];
     }
     free(copy);
@@ -674,7 +702,7 @@ static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
             /* fused [Q;K;V] rows (GPT-2): split into three buffers */
             quipu_buf *qkv = NULL, *qkv_b = NULL;
             if (r.bad_shape) return bad_shape_error(L, &r, err);
-            if (load_ref(L, &r, QD + 2 * KD, D, 0, 0.0f, &qkv, err)) return err->code;
+            if (load_ref(L, &r, QD + 2 * KD, D, 0, 0.0f, m->wtype, &qkv, err)) return err->code;
             snprintf(n, sizeof n, "blk.%lld.attn_qkv.bias", (long long)l);
             if (load_w(L, n, QD + 2 * KD, 0, 0, &qkv_b, err)) {
                 m->backend->iface->buf_free(m->backend, qkv); /* not yet owned by the model */
@@ -682,11 +710,11 @@ static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
             }
             int64_t sizes[3] = {QD, KD, KD};
             quipu_buf **dw[3] = {&w->wq, &w->wk, &w->wv}, **db[3] = {&w->bq, &w->bk, &w->bv};
-            if (split_rows(m, qkv, D, sizes, dw, err)) {
+            if (split_rows(m, qkv, D, m->wtype, sizes, dw, err)) {
                 m->backend->iface->buf_free(m->backend, qkv_b);
                 return err->code;
             }
-            if (qkv_b && split_rows(m, qkv_b, 1, sizes, db, err)) return err->code;
+            if (qkv_b && split_rows(m, qkv_b, 1, QUIPU_E_F32, sizes, db, err)) return err->code;
         } else {
             LW(wq, "attn_q.weight", QD, D, 1);
             LW(wk, "attn_k.weight", KD, D, 1);
@@ -744,9 +772,9 @@ static quipu_status hf_load(loader *L, const char *const *prefixes, const char *
                                    (long long)(r.rows * r.cols), (long long)rows);
         r.rows = 1;
         r.cols = rows;
-        return load_ref(L, &r, 1, rows, 0, add, out, err);
+        return load_ref(L, &r, 1, rows, 0, add, QUIPU_E_F32, out, err);
     }
-    return load_ref(L, &r, rows, cols, transpose, add, out, err);
+    return load_ref(L, &r, rows, cols, transpose, add, L->m->wtype, out, err);
 }
 
 static quipu_status load_hf_weights(loader *L, quipu_error *err) {
@@ -789,11 +817,11 @@ static quipu_status load_hf_weights(loader *L, quipu_error *err) {
             }
             int64_t sizes[3] = {D, D, D};
             quipu_buf **dw[3] = {&w->wq, &w->wk, &w->wv}, **db[3] = {&w->bq, &w->bk, &w->bv};
-            if (split_rows(m, qkv, D, sizes, dw, err)) {
+            if (split_rows(m, qkv, D, m->wtype, sizes, dw, err)) {
                 m->backend->iface->buf_free(m->backend, qkv_b);
                 return err->code;
             }
-            if (split_rows(m, qkv_b, 1, sizes, db, err)) return err->code;
+            if (split_rows(m, qkv_b, 1, QUIPU_E_F32, sizes, db, err)) return err->code;
             GW(w->wo, "attn.c_proj.weight", D, D, 1);
             GW(w->bo, "attn.c_proj.bias", D, 0, 0);
             GW(w->ffn_norm, "ln_2.weight", D, 0, 0);
@@ -951,6 +979,7 @@ quipu_status quipu_model_load(quipu_model **out, const char *path, quipu_backend
     if (!m) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     m->path = strdup(path);
     m->backend = b;
+    m->wtype = quipu_backend_weight_type(b);
     L.m = m;
     L.src.path = path;
     if (is_dir(path)) {
@@ -1006,6 +1035,7 @@ quipu_status quipu_model_load(quipu_model **out, const char *path, quipu_backend
         }
     }
     free(L.tmp);
+    free(L.half);
     json_decref(cfg);
     /* the weights are copied out: the file map is no longer needed */
     quipu_gguf_free(L.src.gguf);
@@ -1014,6 +1044,7 @@ quipu_status quipu_model_load(quipu_model **out, const char *path, quipu_backend
     return QUIPU_OK;
 fail:
     free(L.tmp);
+    free(L.half);
     json_decref(cfg);
     quipu_gguf_free(L.src.gguf);
     quipu_safetensors_free(L.src.st);

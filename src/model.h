@@ -1,6 +1,7 @@
 /* model.h — a causal LM ready to run: its hyper-parameters (quipu_model_config), its weights
  * dequantized to fp32 in backend buffers (quipu_model_weights, every matrix [out, in] row-major
- * as in Hugging Face), and its tokenizer. Loaded from a GGUF file or a Hugging Face checkpoint
+ * as in Hugging Face; the matrices rounded to bf16 / f16 when the backend computes in that dtype,
+ * see wtype), and its tokenizer. Loaded from a GGUF file or a Hugging Face checkpoint
  * directory; the loader folds every format difference (GGUF Q/K permutation -> rope kind, Gemma
  * norms stored as 1+w, GPT-2 Conv1D transposes) so the forward pass has one convention. */
 #ifndef QUIPU_MODEL_H
@@ -58,6 +59,9 @@ typedef struct quipu_model {
     char *path;
     quipu_model_config cfg;
     quipu_backend *backend;      /* not owned */
+    quipu_etype wtype;           /* the weight matrices' type (token and position embeddings, projections,
+                                  * LM head): quipu_backend_weight_type at load, F32 on the CPU; norm weights,
+                                  * biases and RoPE factors are always F32 */
     quipu_buf *tok_embd;         /* [V, D] */
     quipu_buf *pos_embd;         /* [n_ctx, D] GPT-2 */
     quipu_buf *out_norm, *out_norm_b;
@@ -65,7 +69,7 @@ typedef struct quipu_model {
     quipu_buf *freq_factors;     /* [n_rot/2] llama3 */
     quipu_layer_weights *layers;
     quipu_tokenizer *tok;
-    size_t weight_bytes;         /* fp32 bytes held by the backend */
+    size_t weight_bytes;         /* bytes of weights held by the backend (matrices in wtype) */
     quipu_fwd *fwd;              /* NULL until the first reserve or forward */
     size_t file_bytes;
 } quipu_model;

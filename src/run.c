@@ -466,6 +466,7 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
     double t0 = quipu_time_now();
     const char *bname = backend_name(cm->backend);
     if ((st = quipu_backend_init(&b, bname, (int)s->cfg->scoring.threads, err))) goto done;
+    if ((st = quipu_backend_set_dtype(b, quipu_cfg_dtype_name(cm->dtype), err))) goto done;
     if ((st = quipu_model_load(&m, cm->path, b, err))) goto done;
     load_s = quipu_time_now() - t0;
     t0 = quipu_time_now();

@@ -7,7 +7,13 @@
  * tolerance and the first mismatches. Also per op: a row computed alone equals, bit for bit, the
  * same row computed inside a larger batch (batch invariance). The CPU backend always runs; a GPU
  * backend runs when this quipu was built with it and a GPU is visible, and says "skipped"
- * otherwise. The end-to-end goldens (test_logprobs) stay the final word. */
+ * otherwise. Weights in half precision (a GPU's `dtype: bf16` / `f16`): matmul, embed and the
+ * log-prob with BF16 / F16 weights against the references over the weights rounded to that
+ * type (the sums are fp32 for every type, so the fp32 tolerances), and against the unrounded
+ * weights within the type's rounding bound; on the CPU (f32 only) those rows are skipped and the
+ * checked wrappers must refuse a half weight with a clear message. The host's fp32 -> bf16 / f16
+ * rounding (src/backend.c) is unit-tested here too: ties to even, NaN, Inf, overflow, subnormals.
+ * The end-to-end goldens (test_logprobs) stay the final word. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +57,13 @@ static void down(ctx *c, const quipu_buf *buf, void *dst, size_t bytes) {
     if (bytes && c->b->iface->buf_read(c->b, buf, 0, dst, bytes, &err)) { fprintf(stderr, "read: %s\n", err.msg); exit(1); }
 }
 static void drop(ctx *c, quipu_buf *buf) { c->b->iface->buf_free(c->b, buf); }
+static quipu_buf *up_w(ctx *c, const float *w, int64_t n, quipu_etype wt) { /* w stored as wt */
+    void *conv = malloc((size_t)(n > 0 ? n : 1) * quipu_etype_size(wt));
+    CHECK(quipu_convert_f32(wt, w, conv, (size_t)n) == 0);
+    quipu_buf *b = up(c, conv, (size_t)n * quipu_etype_size(wt));
+    free(conv);
+    return b;
+}
 
 /* views: an F32 matrix, an I32 vector, and the workspace the backend asks for */
 static quipu_view fv(quipu_buf *b, int64_t rows, int64_t cols) {
@@ -59,6 +72,22 @@ static quipu_view fv(quipu_buf *b, int64_t rows, int64_t cols) {
     return v;
 }
 static quipu_view iv(quipu_buf *b, int64_t n) { return quipu_view_of(b, QUIPU_E_I32, 1, n); }
+
+/* weights of type wt (F32, BF16, F16) */
+static quipu_view wv(quipu_buf *b, quipu_etype wt, int64_t rows, int64_t cols) {
+    quipu_view v = fv(b, rows, cols);
+    v.type = wt;
+    return v;
+}
+/* the weights as the backend will hold them: w rounded to wt (the reference's copy, as floats) */
+static float *rounded(const float *w, int64_t n, quipu_etype wt) {
+    float *r = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    for (int64_t i = 0; i < n; i++)
+        r[i] = wt == QUIPU_E_BF16 ? quipu_bf16_to_f32(quipu_f32_to_bf16(w[i])) : wt == QUIPU_E_F16 ? quipu_f16_to_f32(quipu_f32_to_f16(w[i])) : w[i];
+    return r;
+}
+/* half the spacing of wt's values relative to a value: the bound of one rounding */
+static double unit_roundoff(quipu_etype wt) { return wt == QUIPU_E_BF16 ? 0x1p-8 : wt == QUIPU_E_F16 ? 0x1p-11 : 0.0; }
 static quipu_buf *ws_buf;
 static quipu_view ws_view(ctx *c, int64_t T, int64_t R, int64_t width, int64_t D) {
     quipu_ws_dims d = {.max_tokens = T, .max_rows = R, .max_width = width, .dim = D, .n_heads = 1};
@@ -202,22 +231,35 @@ static double act_ref1(double x, quipu_act_kind k) {
 
 /* ---------------------------------------------------------------- cases */
 
-static void t_matmul(ctx *c, int64_t M, int64_t K, int64_t N, int with_bias, int accumulate) {
+/* y = x w^T with w stored as wt: against the reference over the rounded weights (fp32 sums: the
+ * fp32 tolerance), and for a half type against the fp32 weights within the rounding's bound
+ * (|sum x (w - round(w))| <= u * sum |x w|) */
+static void t_matmul_w(ctx *c, quipu_etype wt, int64_t M, int64_t K, int64_t N, int with_bias, int accumulate) {
     float *x = rand_vec(M * K, 1), *w = rand_vec(N * K, 0.5f), *bias = with_bias ? rand_vec(N, 1) : NULL, *y0 = rand_vec(M * N, 1);
+    float *wr = rounded(w, N * K, wt);
     double *ref = malloc((size_t)(M * N) * sizeof(double)), *mag = malloc((size_t)(M * N) * sizeof(double));
     float *got = malloc((size_t)(M * N) * sizeof(float)), *row = malloc((size_t)N * sizeof(float));
-    matmul_ref(ref, mag, x, w, bias, accumulate ? y0 : NULL, M, K, N);
-    quipu_buf *bx = up(c, x, (size_t)(M * K) * 4), *bw = up(c, w, (size_t)(N * K) * 4), *bb = bias ? up(c, bias, (size_t)N * 4) : NULL;
+    matmul_ref(ref, mag, x, wr, bias, accumulate ? y0 : NULL, M, K, N);
+    quipu_buf *bx = up(c, x, (size_t)(M * K) * 4), *bw = up_w(c, w, N * K, wt), *bb = bias ? up(c, bias, (size_t)N * 4) : NULL;
     quipu_buf *by = up(c, y0, (size_t)(M * N) * 4);
     quipu_error err = {0};
-    quipu_matmul_args a = {.x = fv(bx, M, K), .w = fv(bw, N, K), .bias = fv(bb, 1, N), .y = fv(by, M, N), .accumulate = accumulate,
+    quipu_matmul_args a = {.x = fv(bx, M, K), .w = wv(bw, wt, N, K), .bias = fv(bb, 1, N), .y = fv(by, M, N), .accumulate = accumulate,
                            .ws = ws_view(c, M, 1, N, K)};
     OK_OP(quipu_op_matmul(c->b, &a, &err));
     down(c, by, got, (size_t)(M * N) * 4);
     char shape[96];
-    snprintf(shape, sizeof shape, "M=%lld K=%lld N=%lld%s%s", (long long)M, (long long)K, (long long)N, with_bias ? " bias" : "",
-             accumulate ? " accumulate" : "");
+    snprintf(shape, sizeof shape, "%sM=%lld K=%lld N=%lld%s%s", wt == QUIPU_E_F32 ? "" : wt == QUIPU_E_BF16 ? "bf16 w " : "f16 w ", (long long)M,
+             (long long)K, (long long)N, with_bias ? " bias" : "", accumulate ? " accumulate" : "");
     compare(c, "matmul", shape, got, ref, mag, M * N, 1e-6, 2e-6);
+    if (wt != QUIPU_E_F32) {
+        double *ref32 = malloc((size_t)(M * N) * sizeof(double)), *mag32 = malloc((size_t)(M * N) * sizeof(double));
+        matmul_ref(ref32, mag32, x, w, bias, accumulate ? y0 : NULL, M, K, N);
+        char s2[120];
+        snprintf(s2, sizeof s2, "%s vs f32 w", shape);
+        compare(c, "matmul", s2, got, ref32, mag32, M * N, 1e-6, unit_roundoff(wt) + 2e-6);
+        free(ref32);
+        free(mag32);
+    }
     if (!accumulate && M > 1) { /* the last row alone */
         int64_t r = M - 1;
         quipu_buf *bx1 = up(c, x + r * K, (size_t)K * 4), *by1 = up(c, NULL, (size_t)N * 4);
@@ -248,7 +290,10 @@ static void t_matmul(ctx *c, int64_t M, int64_t K, int64_t N, int with_bias, int
         free(got2);
     }
     drop(c, bx); drop(c, bw); drop(c, bb); drop(c, by);
-    free(x); free(w); free(bias); free(y0); free(ref); free(mag); free(got); free(row);
+    free(x); free(w); free(wr); free(bias); free(y0); free(ref); free(mag); free(got); free(row);
+}
+static void t_matmul(ctx *c, int64_t M, int64_t K, int64_t N, int with_bias, int accumulate) {
+    t_matmul_w(c, QUIPU_E_F32, M, K, N, with_bias, accumulate);
 }
 
 /* rows x C, normalized in groups of `group` (0: whole rows), optionally after x += residual */
@@ -466,34 +511,36 @@ static void t_act(ctx *c, int64_t n, quipu_act_kind kind, int gated) {
     free(g); free(u); free(got); free(ref);
 }
 
-static void t_embed_add(ctx *c, int64_t V, int64_t D, int64_t T) {
-    float *tab = rand_vec(V * D, 1), *y0 = rand_vec(T * D, 1), *got = malloc((size_t)(T * D) * 4);
+static void t_embed_add_w(ctx *c, quipu_etype wt, int64_t V, int64_t D, int64_t T) {
+    float *tab0 = rand_vec(V * D, 1), *tab = rounded(tab0, V * D, wt), *y0 = rand_vec(T * D, 1), *got = malloc((size_t)(T * D) * 4);
     int32_t *ids = malloc((size_t)T * 4);
     for (int64_t t = 0; t < T; t++) ids[t] = (int32_t)((t * 7919) % V);
     double *ref = malloc((size_t)(T * D) * sizeof(double));
     for (int64_t t = 0; t < T; t++)
         for (int64_t i = 0; i < D; i++) ref[t * D + i] = (double)(tab[ids[t] * D + i] * 2.5f) + y0[t * D + i];
-    quipu_buf *bt = up(c, tab, (size_t)(V * D) * 4), *bi = up(c, ids, (size_t)T * 4), *be = up(c, NULL, (size_t)(T * D) * 4);
+    quipu_buf *bt = up_w(c, tab0, V * D, wt), *bi = up(c, ids, (size_t)T * 4), *be = up(c, NULL, (size_t)(T * D) * 4);
     quipu_buf *by = up(c, y0, (size_t)(T * D) * 4);
     quipu_error err = {0};
-    quipu_embed_args ea = {.out = fv(be, T, D), .table = fv(bt, V, D), .ids = iv(bi, T), .scale = 2.5f};
+    quipu_embed_args ea = {.out = fv(be, T, D), .table = wv(bt, wt, V, D), .ids = iv(bi, T), .scale = 2.5f};
     quipu_add_args aa = {.y = fv(by, T, D), .x = fv(be, T, D)};
     CHECK(quipu_op_embed(c->b, &ea, &err) == QUIPU_OK);
     OK_OP(quipu_op_add(c->b, &aa, &err));
     down(c, by, got, (size_t)(T * D) * 4);
     char shape[96];
-    snprintf(shape, sizeof shape, "V=%lld D=%lld T=%lld", (long long)V, (long long)D, (long long)T);
+    snprintf(shape, sizeof shape, "%sV=%lld D=%lld T=%lld", wt == QUIPU_E_F32 ? "" : wt == QUIPU_E_BF16 ? "bf16 table " : "f16 table ",
+             (long long)V, (long long)D, (long long)T);
     compare(c, "embed+add", shape, got, ref, NULL, T * D, 1e-6, 1e-6);
     drop(c, bt); drop(c, bi); drop(c, be); drop(c, by);
-    free(tab); free(y0); free(got); free(ids); free(ref);
+    free(tab0); free(tab); free(y0); free(got); free(ids); free(ref);
 }
+static void t_embed_add(ctx *c, int64_t V, int64_t D, int64_t T) { t_embed_add_w(c, QUIPU_E_F32, V, D, T); }
 
 /* partial over [v_lo, v_lo + n) of lm_head rows, into part columns [col0, ..) of a R x nb array */
-static void lp_partial(ctx *c, quipu_buf *bh, int64_t T, int64_t D, quipu_buf *bw, int64_t v_lo, int64_t n, quipu_buf *brows, quipu_buf *btg,
-                       int64_t R, quipu_buf *bpart, int64_t nb, int64_t col0, float softcap) {
+static void lp_partial(ctx *c, quipu_buf *bh, int64_t T, int64_t D, quipu_buf *bw, quipu_etype wt, int64_t v_lo, int64_t n, quipu_buf *brows,
+                       quipu_buf *btg, int64_t R, quipu_buf *bpart, int64_t nb, int64_t col0, float softcap) {
     quipu_error err = {0};
     int64_t blk = c->b->iface->lp_block;
-    quipu_view lm = quipu_view_rows(fv(bw, v_lo + n, D), v_lo, n);
+    quipu_view lm = quipu_view_rows(wv(bw, wt, v_lo + n, D), v_lo, n);
     quipu_view part = quipu_view_cols(quipu_view_of(bpart, QUIPU_E_LP, R, nb), col0, (n + blk - 1) / blk);
     quipu_logprob_args a = {.h = fv(bh, T, D), .lm_head = lm, .rows = iv(brows, R), .targets = iv(btg, R), .v_lo = v_lo, .softcap = softcap,
                             .part = part, .ws = ws_view(c, T, R, 1, D)};
@@ -512,65 +559,88 @@ static void lp_combine(ctx *c, quipu_buf *bpart, int64_t nb, quipu_buf *btg, int
     drop(c, bg);
 }
 
-static void t_logprob(ctx *c, int64_t T, int64_t D, int64_t V, int64_t R, float softcap) {
-    float *h = rand_vec(T * D, 1), *w = rand_vec(V * D, 1);
-    int32_t *rows = malloc((size_t)R * 4), *tg = malloc((size_t)R * 4);
-    double *lp = malloc((size_t)R * sizeof(double)), *lp2 = malloc((size_t)R * sizeof(double)), *ref = malloc((size_t)R * sizeof(double)), lp1;
-    uint8_t *gr = malloc((size_t)R), *gr2 = malloc((size_t)R), *gref = malloc((size_t)R), g1;
-    for (int64_t r = 0; r < R; r++) rows[r] = (int32_t)((r * 5) % T);
+/* the log-probs of rows' targets under lm_head w, in double; pick: choose the targets (every
+ * third row its argmax, so greedy, the others a spread id); mag[r]: the largest sum |h w| of the
+ * row's logits, which bounds what rounding w moves a logit by */
+static void logprob_ref(double *ref, uint8_t *gref, double *mag, int32_t *tg, int pick, const float *h, const float *w, const int32_t *rows,
+                        int64_t D, int64_t V, int64_t R, float softcap) {
+    double *lg = malloc((size_t)V * sizeof(double));
     for (int64_t r = 0; r < R; r++) {
         const float *hr = h + (int64_t)rows[r] * D;
-        double mx = -INFINITY, s = 0;
+        double mx = -INFINITY, s = 0, big = 0;
         int64_t am = -1;
-        double *lg = malloc((size_t)V * sizeof(double));
         for (int64_t v = 0; v < V; v++) {
-            double d = 0;
-            for (int64_t i = 0; i < D; i++) d += (double)hr[i] * w[v * D + i];
+            double d = 0, a = 0;
+            for (int64_t i = 0; i < D; i++) d += (double)hr[i] * w[v * D + i], a += fabs((double)hr[i] * w[v * D + i]);
             if (softcap > 0) d = softcap * tanh(d / softcap);
             lg[v] = d;
             if (d > mx) mx = d, am = v;
+            if (a > big) big = a;
         }
-        /* every third row targets its argmax (greedy), the others a spread id */
-        tg[r] = (int32_t)(r % 3 == 0 ? am : (r * 104729) % V);
+        if (pick) tg[r] = (int32_t)(r % 3 == 0 ? am : (r * 104729) % V);
         for (int64_t v = 0; v < V; v++) s += exp(lg[v] - mx);
         ref[r] = lg[tg[r]] - (mx + log(s));
         gref[r] = (uint8_t)(am == tg[r]);
-        free(lg);
+        mag[r] = big;
     }
+    free(lg);
+}
+
+static void t_logprob_w(ctx *c, quipu_etype wt, int64_t T, int64_t D, int64_t V, int64_t R, float softcap) {
+    float *h = rand_vec(T * D, 1), *w0 = rand_vec(V * D, 1), *w = rounded(w0, V * D, wt);
+    int32_t *rows = malloc((size_t)R * 4), *tg = malloc((size_t)R * 4);
+    double *lp = malloc((size_t)R * sizeof(double)), *lp2 = malloc((size_t)R * sizeof(double)), *ref = malloc((size_t)R * sizeof(double)), lp1;
+    double *mag = malloc((size_t)R * sizeof(double));
+    uint8_t *gr = malloc((size_t)R), *gr2 = malloc((size_t)R), *gref = malloc((size_t)R), g1;
+    for (int64_t r = 0; r < R; r++) rows[r] = (int32_t)((r * 5) % T);
+    logprob_ref(ref, gref, mag, tg, 1, h, w, rows, D, V, R, softcap);
     int64_t blk = c->b->iface->lp_block, nb = (V + blk - 1) / blk;
-    quipu_buf *bh = up(c, h, (size_t)(T * D) * 4), *bw = up(c, w, (size_t)(V * D) * 4), *brows = up(c, rows, (size_t)R * 4);
+    quipu_buf *bh = up(c, h, (size_t)(T * D) * 4), *bw = up_w(c, w0, V * D, wt), *brows = up(c, rows, (size_t)R * 4);
     quipu_buf *btg = up(c, tg, (size_t)R * 4), *bpart = up(c, NULL, (size_t)(R * nb) * quipu_etype_size(QUIPU_E_LP));
-    lp_partial(c, bh, T, D, bw, 0, V, brows, btg, R, bpart, nb, 0, softcap);
+    lp_partial(c, bh, T, D, bw, wt, 0, V, brows, btg, R, bpart, nb, 0, softcap);
     lp_combine(c, bpart, nb, btg, R, lp, gr);
     float *gotf = malloc((size_t)R * 4);
     for (int64_t r = 0; r < R; r++) gotf[r] = (float)lp[r];
     char shape[96];
-    snprintf(shape, sizeof shape, "T=%lld D=%lld V=%lld rows=%lld%s", (long long)T, (long long)D, (long long)V, (long long)R,
-             softcap > 0 ? " softcap" : "");
+    snprintf(shape, sizeof shape, "%sT=%lld D=%lld V=%lld rows=%lld%s", wt == QUIPU_E_F32 ? "" : wt == QUIPU_E_BF16 ? "bf16 w " : "f16 w ",
+             (long long)T, (long long)D, (long long)V, (long long)R, softcap > 0 ? " softcap" : "");
     /* logits are fp32 dot products: |err| ~ 1e-6 * sqrt(D) per logit */
     compare(c, "logprob", shape, gotf, ref, NULL, R, 2e-5, 1e-6);
+    if (wt != QUIPU_E_F32) { /* against the fp32 weights: a logit moves by <= u * mag, the log-prob by twice that */
+        double *ref32 = malloc((size_t)R * sizeof(double)), *bound = malloc((size_t)R * sizeof(double));
+        uint8_t *g32 = malloc((size_t)R);
+        logprob_ref(ref32, g32, bound, tg, 0, h, w0, rows, D, V, R, softcap);
+        for (int64_t r = 0; r < R; r++) bound[r] *= 2.0;
+        char s2[120];
+        snprintf(s2, sizeof s2, "%s vs f32 w", shape);
+        compare(c, "logprob", s2, gotf, ref32, bound, R, 2e-5, unit_roundoff(wt));
+        free(ref32);
+        free(bound);
+        free(g32);
+    }
     int gbad = 0;
     for (int64_t r = 0; r < R; r++) gbad += gr[r] != gref[r];
     CHECK_MSG(gbad == 0, "%s logprob %s: %d greedy flags differ", c->name, shape, gbad);
     /* the last row alone: same bits */
     quipu_buf *bpart1 = up(c, NULL, (size_t)nb * quipu_etype_size(QUIPU_E_LP));
     quipu_buf *brow1 = up(c, rows + R - 1, 4), *btg1 = up(c, tg + R - 1, 4);
-    lp_partial(c, bh, T, D, bw, 0, V, brow1, btg1, 1, bpart1, nb, 0, softcap);
+    lp_partial(c, bh, T, D, bw, wt, 0, V, brow1, btg1, 1, bpart1, nb, 0, softcap);
     lp_combine(c, bpart1, nb, btg1, 1, &lp1, &g1);
     same_bits(c, "logprob", shape, &lp1, lp + R - 1, sizeof(double));
     if (nb > 1) { /* the vocabulary in two ranges at a block boundary (two GPUs), merged: same bits */
         int64_t cut = (nb / 2) * blk;
         quipu_buf *bpart2 = up(c, NULL, (size_t)(R * nb) * quipu_etype_size(QUIPU_E_LP));
-        lp_partial(c, bh, T, D, bw, 0, cut, brows, btg, R, bpart2, nb, 0, softcap);
-        lp_partial(c, bh, T, D, bw, cut, V - cut, brows, btg, R, bpart2, nb, cut / blk, softcap);
+        lp_partial(c, bh, T, D, bw, wt, 0, cut, brows, btg, R, bpart2, nb, 0, softcap);
+        lp_partial(c, bh, T, D, bw, wt, cut, V - cut, brows, btg, R, bpart2, nb, cut / blk, softcap);
         lp_combine(c, bpart2, nb, btg, R, lp2, gr2);
         same_bits_as(c, "logprob", shape, "two vocabulary ranges merged == whole", lp2, lp, (size_t)R * sizeof(double));
         CHECK(!memcmp(gr2, gr, (size_t)R));
         drop(c, bpart2);
     }
     drop(c, bh); drop(c, bw); drop(c, brows); drop(c, btg); drop(c, bpart); drop(c, bpart1); drop(c, brow1); drop(c, btg1);
-    free(h); free(w); free(rows); free(tg); free(lp); free(lp2); free(ref); free(gr); free(gr2); free(gref); free(gotf);
+    free(h); free(w0); free(w); free(rows); free(tg); free(lp); free(lp2); free(ref); free(mag); free(gr); free(gr2); free(gref); free(gotf);
 }
+static void t_logprob(ctx *c, int64_t T, int64_t D, int64_t V, int64_t R, float softcap) { t_logprob_w(c, QUIPU_E_F32, T, D, V, R, softcap); }
 
 /* a view past its buffer, a missing op's wrapper: clear errors, never a call out of bounds */
 static void t_checks(ctx *c) {
@@ -584,7 +654,44 @@ static void t_checks(ctx *c) {
     c->failed += !ok;
     printf("%-5s %-10s %-44s %s\n", c->name, "checks", "view past its buffer", ok ? err.msg : "NOT REFUSED");
     CHECK_MSG(ok, "%s: a view past its buffer was not refused (%s)", c->name, err.msg);
+    a.x.rows = 4;
+    a.w.type = QUIPU_E_I32; /* not a float type: refused whatever the backend */
+    memset(&err, 0, sizeof err);
+    st = quipu_op_matmul(c->b, &a, &err);
+    ok = st != QUIPU_OK && strstr(err.msg, "expected f32, bf16 or f16") != NULL;
+    c->cases++;
+    c->failed += !ok;
+    printf("%-5s %-10s %-44s %s\n", c->name, "checks", "i32 weight", ok ? err.msg : "NOT REFUSED");
+    CHECK_MSG(ok, "%s: an i32 weight was not refused (%s)", c->name, err.msg);
     drop(c, bx); drop(c, bw); drop(c, by);
+}
+
+/* a backend computing in f32 only (the CPU) refuses half weights in every op that reads
+ * weights, naming the type and the reason, before any kernel runs */
+static void t_half_refused(ctx *c) {
+    quipu_buf *bx = up(c, NULL, 64 * 4), *bw = up(c, NULL, 64 * 2), *by = up(c, NULL, 64 * 4), *bi = up(c, NULL, 4 * 4);
+    quipu_buf *bp = up(c, NULL, 4 * quipu_etype_size(QUIPU_E_LP));
+    quipu_etype types[] = {QUIPU_E_BF16, QUIPU_E_F16};
+    for (int k = 0; k < 2; k++) {
+        quipu_etype wt = types[k];
+        quipu_matmul_args ma = {.x = fv(bx, 4, 16), .w = wv(bw, wt, 4, 16), .y = fv(by, 4, 4)};
+        quipu_embed_args ea = {.out = fv(by, 4, 16), .table = wv(bw, wt, 4, 16), .ids = iv(bi, 4), .scale = 1.0f};
+        quipu_logprob_args la = {.h = fv(bx, 4, 16), .lm_head = wv(bw, wt, 4, 16), .rows = iv(bi, 4), .targets = iv(bi, 4),
+                                 .part = quipu_view_of(bp, QUIPU_E_LP, 4, 1)};
+        const char *ops[] = {"matmul", "embed", "logprob"};
+        for (int o = 0; o < 3; o++) {
+            quipu_error err = {0};
+            quipu_status st = o == 0 ? quipu_op_matmul(c->b, &ma, &err) : o == 1 ? quipu_op_embed(c->b, &ea, &err) : quipu_op_logprob_partial(c->b, &la, &err);
+            int ok = st == QUIPU_ERR_UNSUPPORTED && strstr(err.msg, quipu_etype_name(wt)) && strstr(err.msg, "computes in f32 only");
+            char what[64];
+            snprintf(what, sizeof what, "%s weight refused (f32 only)", quipu_etype_name(wt));
+            c->cases++;
+            c->failed += !ok;
+            printf("%-5s %-10s %-44s %s\n", c->name, ops[o], what, ok ? err.msg : "NOT REFUSED");
+            CHECK_MSG(ok, "%s %s: a %s weight was not refused clearly (status %d: %s)", c->name, ops[o], quipu_etype_name(wt), (int)st, err.msg);
+        }
+    }
+    drop(c, bx); drop(c, bw); drop(c, by); drop(c, bi); drop(c, bp);
 }
 
 static void run_all(ctx *c) {
@@ -638,10 +745,155 @@ static void run_all(ctx *c) {
     t_logprob(c, 80, 64, 2051, 70, 0);    /* rows past one 64-row tile */
     t_logprob(c, 6, 32, 9000, 5, 30.0f);  /* final soft-capping, three CPU blocks split in two ranges */
     t_checks(c);
+    if (!quipu_backend_dtype(c->name, "bf16")) {
+        printf("%-5s %-10s %-44s skipped: the %s backend computes in f32 only\n", c->name, "bf16/f16", "matmul, embed, logprob with half weights",
+               c->name);
+        t_half_refused(c);
+        return;
+    }
+    quipu_etype half[] = {QUIPU_E_BF16, QUIPU_E_F16};
+    for (int k = 0; k < 2; k++) { /* the same shapes as in fp32, weights in bf16 then f16 */
+        t_matmul_w(c, half[k], 1, 1, 1, 0, 0);
+        t_matmul_w(c, half[k], 7, 13, 65, 0, 0);
+        t_matmul_w(c, half[k], 70, 100, 129, 1, 0);
+        t_matmul_w(c, half[k], 65, 1031, 67, 0, 1);
+        t_matmul_w(c, half[k], 130, 576, 200, 1, 0);
+        t_embed_add_w(c, half[k], 37, 13, 1);
+        t_embed_add_w(c, half[k], 1000, 64, 70);
+        t_logprob_w(c, half[k], 9, 33, 5000, 7, 0);
+        t_logprob_w(c, half[k], 80, 64, 2051, 70, 0);
+        t_logprob_w(c, half[k], 6, 32, 9000, 5, 30.0f);
+    }
+}
+
+/* ---------------------------------------------------------------- host rounding to bf16 / f16 */
+
+static uint32_t bits_of(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+static float float_of(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* the nearest bf16 / f16 pattern to a finite x >= 0 found another way: a binary search over the
+ * (monotonic) positive patterns, the value past the largest finite one (max_fin + 1, the
+ * infinity's pattern) standing for 2^128 (bf16) or 65536 (f16), ties to the even pattern */
+static uint16_t nearest_ref(double x, int bf16) {
+    uint16_t max_fin = bf16 ? 0x7f7f : 0x7bff;
+    double past = bf16 ? ldexp(1.0, 128) : 65536.0;
+#define VAL(p) ((p) > max_fin ? past : bf16 ? (double)quipu_bf16_to_f32(p) : (double)quipu_f16_to_f32(p))
+    uint32_t lo = 0, hi = (uint32_t)max_fin + 1; /* VAL(lo) <= x < VAL(hi) */
+    if (x >= past) return (uint16_t)hi;
+    while (hi - lo > 1) {
+        uint32_t mid = (lo + hi) / 2;
+        if (VAL((uint16_t)mid) <= x) lo = mid;
+        else hi = mid;
+    }
+    double dl = x - VAL((uint16_t)lo), dh = VAL((uint16_t)hi) - x;
+#undef VAL
+    if (dl < dh) return (uint16_t)lo;
+    if (dh < dl) return (uint16_t)hi;
+    return (uint16_t)((lo & 1) ? hi : lo);
+}
+
+static int is_nan16(uint16_t h, int bf16) {
+    return bf16 ? (h & 0x7f80) == 0x7f80 && (h & 0x7f) : (h & 0x7c00) == 0x7c00 && (h & 0x3ff);
+}
+
+static void t_rounding(void) {
+    struct {
+        uint32_t in;
+        uint16_t bf, hf;
+        const char *what;
+    } k[] = {
+        {0x3f800000u, 0x3f80, 0x3c00, "1"},
+        {0xbfc00000u, 0xbfc0, 0xbe00, "-1.5"},
+        {0x00000000u, 0x0000, 0x0000, "+0"},
+        {0x80000000u, 0x8000, 0x8000, "-0"},
+        {0x3f808000u, 0x3f80, 0x3c04, "bf16 tie, to even (down)"},
+        {0x3f818000u, 0x3f82, 0x3c0c, "bf16 tie, to even (up)"},
+        {0x3f808001u, 0x3f81, 0x3c04, "just past a bf16 tie"},
+        {0x3f807fffu, 0x3f80, 0x3c04, "just below a bf16 tie"},
+        {0x3f801000u, 0x3f80, 0x3c00, "f16 tie, to even (down)"},
+        {0x3f803000u, 0x3f80, 0x3c02, "f16 tie, to even (up)"},
+        {0x7f800000u, 0x7f80, 0x7c00, "+Inf"},
+        {0xff800000u, 0xff80, 0xfc00, "-Inf"},
+        {0x7f7fffffu, 0x7f80, 0x7c00, "FLT_MAX overflows"},
+        {0x477fe000u, 0x4780, 0x7bff, "65504, f16's largest"},
+        {0x477fefffu, 0x4780, 0x7bff, "just below 65520"},
+        {0x477ff000u, 0x4780, 0x7c00, "65520: f16 tie to Inf"},
+        {0x33800000u, 0x3380, 0x0001, "2^-24, f16's smallest subnormal"},
+        {0x33000000u, 0x3300, 0x0000, "2^-25: tie to 0"},
+        {0x33000001u, 0x3300, 0x0001, "just past 2^-25"},
+        {0x33c00000u, 0x33c0, 0x0002, "3 * 2^-25: tie to even 2"},
+        {0x387ff000u, 0x3880, 0x0400, "rounds up to f16's smallest normal"},
+        {0x00000001u, 0x0000, 0x0000, "fp32 subnormal"},
+        {0x00018000u, 0x0002, 0x0000, "fp32 subnormal, bf16 tie up"},
+    };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof k / sizeof *k; i++) {
+        float f = float_of(k[i].in);
+        uint16_t b = quipu_f32_to_bf16(f), h = quipu_f32_to_f16(f);
+        if (b != k[i].bf || h != k[i].hf) {
+            bad++;
+            fprintf(stderr, "rounding %s (0x%08x): bf16 0x%04x (want 0x%04x), f16 0x%04x (want 0x%04x)\n", k[i].what, (unsigned)k[i].in, b, k[i].bf,
+                    h, k[i].hf);
+        }
+    }
+    /* NaN stays NaN (never Inf), quiet, sign kept, including payloads only in the dropped bits */
+    uint32_t nans[] = {0x7fc00000u, 0xffc00000u, 0x7f800001u, 0x7fa00000u, 0xff800001u};
+    for (size_t i = 0; i < sizeof nans / sizeof *nans; i++) {
+        uint16_t b = quipu_f32_to_bf16(float_of(nans[i])), h = quipu_f32_to_f16(float_of(nans[i]));
+        if (!is_nan16(b, 1) || !is_nan16(h, 0) || (b >> 15) != (nans[i] >> 31) || (h >> 15) != (nans[i] >> 31) || !(b & 0x40) || !(h & 0x200)) {
+            bad++;
+            fprintf(stderr, "rounding NaN 0x%08x: bf16 0x%04x, f16 0x%04x\n", (unsigned)nans[i], b, h);
+        }
+    }
+    /* every non-NaN half value survives the round trip, and widening is exact */
+    for (uint32_t p = 0; p < 0x10000; p++) {
+        if (!is_nan16((uint16_t)p, 1) && quipu_f32_to_bf16(quipu_bf16_to_f32((uint16_t)p)) != p) bad++;
+        if (!is_nan16((uint16_t)p, 0) && quipu_f32_to_f16(quipu_f16_to_f32((uint16_t)p)) != p) bad++;
+        if (bits_of(quipu_bf16_to_f32((uint16_t)p)) != p << 16) bad++;
+    }
+    /* random finite fp32 values: the nearest value, ties to even, by an independent search */
+    uint64_t st = 0x243f6a8885a308d3ULL;
+    for (int i = 0; i < 200000; i++) {
+        st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+        uint32_t u = (uint32_t)st;
+        if (i % 2) u = (u & 0x807fffffu) | (((uint32_t)(97 + (st >> 40) % 48)) << 23); /* f16's range, 2^-30 .. 2^17 */
+        if (i % 14 == 0) u = (u & 0xffff0000u) | 0x8000u; /* exact ties: bf16 */
+        if (i % 14 == 7) u = (u & 0xffffe000u) | 0x1000u; /* f16 (normal range) */
+        float f = float_of(u);
+        if (!isfinite(f)) continue;
+        uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+        double a = fabs((double)f);
+        uint16_t wb = (uint16_t)(sign | nearest_ref(a, 1)), wh = (uint16_t)(sign | nearest_ref(a, 0));
+        uint16_t b = quipu_f32_to_bf16(f), h = quipu_f32_to_f16(f);
+        if (b != wb || h != wh) {
+            if (bad < 10)
+                fprintf(stderr, "rounding 0x%08x (%.9g): bf16 0x%04x (want 0x%04x), f16 0x%04x (want 0x%04x)\n", (unsigned)u, f, b, wb, h, wh);
+            bad++;
+        }
+    }
+    /* the bulk conversion counts the finite values that overflowed (the loader's refusal) */
+    float big[4] = {1.0f, 70000.0f, INFINITY, -65520.0f};
+    uint16_t out[4];
+    size_t over16 = quipu_convert_f32(QUIPU_E_F16, big, out, 4), overb = quipu_convert_f32(QUIPU_E_BF16, big, out, 4);
+    if (over16 != 2 || overb != 0) {
+        bad++;
+        fprintf(stderr, "quipu_convert_f32: %zu f16 overflows (want 2), %zu bf16 (want 0)\n", over16, overb);
+    }
+    printf("%-5s %-10s %-44s %s\n", "host", "rounding", "fp32 -> bf16 / f16, ties to even", bad ? "WRONG" : "ok");
+    CHECK_MSG(bad == 0, "host rounding to bf16 / f16: %d wrong results", bad);
 }
 
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    t_rounding();
     const char *names[] = {"cpu", "cuda", "hip"};
     int ran_gpu = 0;
     for (int i = 0; i < 3; i++) {
