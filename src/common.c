@@ -363,3 +363,55 @@ void quipu_json_shortest_reals(char *text) {
     }
     *w = '\0';
 }
+
+/* ---------------------------------------------------------------- string map */
+
+static size_t strmap_hash(const char *s) {
+    size_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+int quipu_strmap_add(quipu_strmap *m, const char *key, long val, long *old) {
+    if ((m->n + 1) * 2 > m->cap) { /* at most half full */
+        size_t cap = m->cap ? m->cap * 2 : 1024;
+        char **k = calloc(cap, sizeof *k);
+        long *v = calloc(cap, sizeof *v);
+        if (!k || !v) {
+            free(k);
+            free(v);
+            return -1;
+        }
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->key[i]) continue;
+            size_t h = strmap_hash(m->key[i]) & (cap - 1);
+            while (k[h]) h = (h + 1) & (cap - 1);
+            k[h] = m->key[i];
+            v[h] = m->val[i];
+        }
+        free(m->key);
+        free(m->val);
+        m->key = k;
+        m->val = v;
+        m->cap = cap;
+    }
+    size_t h = strmap_hash(key) & (m->cap - 1);
+    while (m->key[h]) {
+        if (!strcmp(m->key[h], key)) {
+            if (old) *old = m->val[h];
+            return 0;
+        }
+        h = (h + 1) & (m->cap - 1);
+    }
+    if (!(m->key[h] = strdup(key))) return -1;
+    m->val[h] = val;
+    m->n++;
+    return 1;
+}
+
+void quipu_strmap_free(quipu_strmap *m) {
+    for (size_t i = 0; i < m->cap; i++) free(m->key[i]);
+    free(m->key);
+    free(m->val);
+    memset(m, 0, sizeof *m);
+}

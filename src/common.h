@@ -47,6 +47,17 @@ char *quipu_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 /* a*b with overflow detection: returns 0 and sets *out on success, -1 on overflow. */
 int quipu_mul_overflow_u64(uint64_t a, uint64_t b, uint64_t *out);
 
+/* A set of strings, each with a value (open addressing, FNV-1a; keys copied): the repeat check of
+ * ids and items. Zero-initialize; quipu_strmap_free releases. */
+typedef struct quipu_strmap {
+    char **key;
+    long *val;
+    size_t cap, n;
+} quipu_strmap;
+/* Adds key with val: 1 if added, 0 if already there (*old = its value), -1 out of memory. */
+int quipu_strmap_add(quipu_strmap *m, const char *key, long val, long *old);
+void quipu_strmap_free(quipu_strmap *m);
+
 /* A read-only memory map of a whole file. */
 typedef struct quipu_mmap {
     const uint8_t *data;

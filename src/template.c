@@ -109,10 +109,7 @@ typedef struct def {
     tpl *t;
     int n_t;
     quipu_template_set *out;
-    /* duplicate detection: item text -> (template, line) */
-    char **dup_key;
-    int *dup_tpl;
-    size_t dup_cap, dup_n;
+    quipu_strmap dup;   /* item text -> the template that made it first */
 } def;
 
 static const char *const top_keys[] = {"name", "kind", "category", "cultures", "slots", "templates", NULL};
@@ -234,12 +231,12 @@ static void read_filler(def *d, const char *kp, const cnode *x, filler *f) {
     if (t && fo) cfg_err_key(L, x, kp, "a filler has 'text' or 'forms', not both");
     if (!t && !fo) cfg_err_key(L, x, kp, "a filler needs 'text' (one form) or 'forms' (one per gender/number)");
     if (t) {
-        snprintf(skp, sizeof skp, "%s.text", kp);
+        snprintf(skp, sizeof skp, "%.600s.text", kp);
         if (!scalar_ok(t) || !*t->text) cfg_type_err(L, t, skp, "a non-empty string");
         else f->text = t->text;
     }
     if (fo && !t) {
-        snprintf(skp, sizeof skp, "%s.forms", kp);
+        snprintf(skp, sizeof skp, "%.600s.forms", kp);
         if (fo->kind != CN_MAP || fo->n == 0) {
             cfg_type_err(L, fo, skp, "a mapping of forms (m.sg: flojo, f.sg: floja, m.pl: flojos, f.pl: flojas)");
         } else {
@@ -247,7 +244,7 @@ static void read_filler(def *d, const char *kp, const cnode *x, filler *f) {
             for (int i = 1; i < fo->n; i += 2)
                 if (!scalar_ok(fo->kid[i]) || !*fo->kid[i]->text) {
                     char fkp[1400];
-                    snprintf(fkp, sizeof fkp, "%s.%s", skp, fo->kid[i - 1]->text);
+                    snprintf(fkp, sizeof fkp, "%.690s.%.600s", skp, fo->kid[i - 1]->text);
                     cfg_type_err(L, fo->kid[i], fkp, "a non-empty string");
                     good = 0;
                 }
@@ -259,14 +256,14 @@ static void read_filler(def *d, const char *kp, const cnode *x, filler *f) {
     for (int k = 0; k < 2; k++) {
         const cnode *g = cfg_map_get(x, feats[k], NULL);
         if (!g) continue;
-        snprintf(skp, sizeof skp, "%s.%s", kp, feats[k]);
+        snprintf(skp, sizeof skp, "%.600s.%s", kp, feats[k]);
         if (!scalar_ok(g) || !*g->text || strchr(g->text, '.')) cfg_type_err(L, g, skp, "a word (m, f, sg, pl, ...)");
         else if (k == 0) f->gender = g->text;
         else f->number = g->text;
     }
     const cnode *r = cfg_map_get(x, "role", NULL);
     if (r) {
-        snprintf(skp, sizeof skp, "%s.role", kp);
+        snprintf(skp, sizeof skp, "%.600s.role", kp);
         if (scalar_ok(r) && !strcmp(r->text, "target")) f->role = ROLE_TARGET;
         else if (scalar_ok(r) && !strcmp(r->text, "other")) f->role = ROLE_OTHER;
         else cfg_err_key(L, r, skp, "expected target or other");
@@ -293,7 +290,7 @@ static void read_list(def *d, const char *kp, const cnode *key, const cnode *v, 
     }
     for (int i = 0; i < v->n; i++) {
         char ikp[600];
-        snprintf(ikp, sizeof ikp, "%s.%d", kp, i);
+        snprintf(ikp, sizeof ikp, "%.580s.%d", kp, i);
         read_filler(d, ikp, v->kid[i], &out->f[out->n++]);
     }
 }
@@ -728,47 +725,6 @@ static int render(def *d, int ti, const text *x, filler *const *bind, sbuf *out)
     return out->oom ? -1 : 0;
 }
 
-static size_t hash_str(const char *s) {
-    size_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-/* Records key for template ti; returns -1 if new, else the template that made it first; -2 oom. */
-static int dup_check(def *d, const char *key, int ti) {
-    if ((d->dup_n + 1) * 2 > d->dup_cap) {
-        size_t cap = d->dup_cap ? d->dup_cap * 2 : 1024;
-        char **k = calloc(cap, sizeof *k);
-        int *t = calloc(cap, sizeof *t);
-        if (!k || !t) {
-            free(k);
-            free(t);
-            return -2;
-        }
-        for (size_t i = 0; i < d->dup_cap; i++) {
-            if (!d->dup_key[i]) continue;
-            size_t h = hash_str(d->dup_key[i]) & (cap - 1);
-            while (k[h]) h = (h + 1) & (cap - 1);
-            k[h] = d->dup_key[i];
-            t[h] = d->dup_tpl[i];
-        }
-        free(d->dup_key);
-        free(d->dup_tpl);
-        d->dup_key = k;
-        d->dup_tpl = t;
-        d->dup_cap = cap;
-    }
-    size_t h = hash_str(key) & (d->dup_cap - 1);
-    while (d->dup_key[h]) {
-        if (!strcmp(d->dup_key[h], key)) return d->dup_tpl[h];
-        h = (h + 1) & (d->dup_cap - 1);
-    }
-    if (!(d->dup_key[h] = strdup(key))) return -2;
-    d->dup_tpl[h] = ti;
-    d->dup_n++;
-    return -1;
-}
-
 static int set_push(def *d, json_t *o, const tpl *t) {
     quipu_template_set *s = d->out;
     if (s->n == s->cap) {
@@ -833,12 +789,14 @@ static json_t *item_head(expander *x) {
 /* Checks an item's text for repeats; reports the first repeat of each template and culture. */
 static void check_dup(expander *x, const char *key) {
     def *d = x->d;
-    int first = dup_check(d, key, x->ti);
-    if (first == -2) {
+    long first_l = 0;
+    int added = quipu_strmap_add(&d->dup, key, x->ti, &first_l);
+    if (added < 0) {
         d->L->oom = 1;
         return;
     }
-    if (first < 0 || x->dup_reported) return;
+    if (added > 0 || x->dup_reported) return;
+    int first = (int)first_l;
     x->dup_reported = 1;
     const tpl *t = &d->t[x->ti], *o = &d->t[first];
     const char *shown = strchr(key, '\x1f') ? strchr(key, '\x1f') + 1 : key;
@@ -1087,9 +1045,7 @@ static void def_free(def *d) {
     }
     free(d->t);
     free(d->cul);
-    for (size_t i = 0; i < d->dup_cap; i++) free(d->dup_key[i]);
-    free(d->dup_key);
-    free(d->dup_tpl);
+    quipu_strmap_free(&d->dup);
 }
 
 static void read_def(def *d, const cnode *root) {

@@ -13,67 +13,11 @@
 
 #include "data/data_internal.h"
 
-/* ---- a set of seen ids (open addressing) ---- */
-
-typedef struct id_set {
-    char **slot;
-    size_t cap, n;
-    long *line;
-} id_set;
-
-static size_t hash_str(const char *s) {
-    size_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-/* Returns 0 if added, the line of the earlier one if present, -1 when out of memory. */
-static long id_set_add(id_set *s, const char *id, long line) {
-    if ((s->n + 1) * 2 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 1024;
-        char **slot = calloc(cap, sizeof *slot);
-        long *ln = calloc(cap, sizeof *ln);
-        if (!slot || !ln) {
-            free(slot);
-            free(ln);
-            return -1;
-        }
-        for (size_t i = 0; i < s->cap; i++) {
-            if (!s->slot[i]) continue;
-            size_t h = hash_str(s->slot[i]) & (cap - 1);
-            while (slot[h]) h = (h + 1) & (cap - 1);
-            slot[h] = s->slot[i];
-            ln[h] = s->line[i];
-        }
-        free(s->slot);
-        free(s->line);
-        s->slot = slot;
-        s->line = ln;
-        s->cap = cap;
-    }
-    size_t h = hash_str(id) & (s->cap - 1);
-    while (s->slot[h]) {
-        if (strcmp(s->slot[h], id) == 0) return s->line[h];
-        h = (h + 1) & (s->cap - 1);
-    }
-    s->slot[h] = strdup(id);
-    if (!s->slot[h]) return -1;
-    s->line[h] = line;
-    s->n++;
-    return 0;
-}
-
-static void id_set_free(id_set *s) {
-    for (size_t i = 0; i < s->cap; i++) free(s->slot[i]);
-    free(s->slot);
-    free(s->line);
-}
-
 /* ---- field helpers ---- */
 
 typedef struct jl_state {
     quipu_item_kind kind;
-    id_set ids;
+    quipu_strmap ids; /* id -> its line */
 } jl_state;
 
 static int bcp47_ok(const char *t) {
@@ -219,9 +163,10 @@ static quipu_status jl_row(ld_ctx *c, const char *file, const char *stem, long l
                     return ld_bad_row(c, file, line, "field 'roles' may hold only s, a, u");
         }
     }
-    long prev = id_set_add(&js->ids, idbuf, line);
-    if (prev < 0) return quipu_error_set(c->err, QUIPU_ERR_NOMEM, "%s:%ld: out of memory", file, line);
-    if (prev > 0) return ld_bad_row(c, file, line, "id '%s' repeats line %ld", idbuf, prev);
+    long prev = 0;
+    int added = quipu_strmap_add(&js->ids, idbuf, line, &prev);
+    if (added < 0) return quipu_error_set(c->err, QUIPU_ERR_NOMEM, "%s:%ld: out of memory", file, line);
+    if (added == 0) return ld_bad_row(c, file, line, "id '%s' repeats line %ld", idbuf, prev);
 
     quipu_item *it = ld_push(c);
     if (!it) return QUIPU_ERR_NOMEM;
@@ -265,6 +210,6 @@ quipu_status ld_jsonl(ld_ctx *c, const char *path, quipu_item_kind kind) {
     memset(&js, 0, sizeof js);
     js.kind = kind;
     quipu_status st = ld_read_jsonl(c, path, NULL, jl_row, &js);
-    id_set_free(&js.ids);
+    quipu_strmap_free(&js.ids);
     return st;
 }
