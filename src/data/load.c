@@ -418,6 +418,17 @@ static void ctx_init(ld_ctx *c, const char *bench, const char *dir, const quipu_
     memset(rep, 0, sizeof *rep);
 }
 
+/* a user file's benchmark label: opts->label, else the file name without its extension */
+static void file_label(char *label, size_t size, const char *path, const quipu_load_opts *opts) {
+    if (opts && opts->label && *opts->label) {
+        snprintf(label, size, "%s", opts->label);
+        return;
+    }
+    snprintf(label, size, "%s", base_name(path));
+    char *dot = strrchr(label, '.');
+    if (dot && dot != label) *dot = '\0';
+}
+
 quipu_status quipu_load_jsonl(const char *path, quipu_item_kind kind, const quipu_load_opts *opts,
                               quipu_item **items, size_t *n, quipu_load_report *rep, quipu_error *err) {
     quipu_load_report local;
@@ -428,13 +439,7 @@ quipu_status quipu_load_jsonl(const char *path, quipu_item_kind kind, const quip
         return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: no file given (opts.path)",
                                kind == QUIPU_ITEM_PAIR ? "pairs" : "mc");
     char label[256];
-    if (opts && opts->label && *opts->label) {
-        snprintf(label, sizeof label, "%s", opts->label);
-    } else {
-        snprintf(label, sizeof label, "%s", base_name(path));
-        char *dot = strrchr(label, '.');
-        if (dot && dot != label) *dot = '\0';
-    }
+    file_label(label, sizeof label, path, opts);
     ld_ctx c;
     ctx_init(&c, label, NULL, opts, rep, err);
     quipu_status st = ld_jsonl(&c, path, kind);
@@ -449,13 +454,7 @@ quipu_status quipu_load_template(const char *path, const quipu_load_opts *opts, 
     *n = 0;
     if (!path || !*path) return quipu_error_set(err, QUIPU_ERR_INVALID, "template: no definition given (opts.path)");
     char label[256];
-    if (opts && opts->label && *opts->label) {
-        snprintf(label, sizeof label, "%s", opts->label);
-    } else {
-        snprintf(label, sizeof label, "%s", base_name(path));
-        char *dot = strrchr(label, '.');
-        if (dot && dot != label) *dot = '\0';
-    }
+    file_label(label, sizeof label, path, opts);
     ld_ctx c;
     ctx_init(&c, label, NULL, opts, rep, err);
     char *buf = NULL;
