@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -414,4 +415,20 @@ void quipu_strmap_free(quipu_strmap *m) {
     free(m->key);
     free(m->val);
     memset(m, 0, sizeof *m);
+}
+
+int quipu_bcp47_ok(const char *t) {
+    size_t n = 0;
+    while (isalpha((unsigned char)t[n])) n++;
+    if (n < 2 || n > 3) return 0;
+    t += n;
+    while (*t) {
+        if (*t != '-') return 0;
+        t++;
+        size_t k = 0;
+        while (isalnum((unsigned char)t[k])) k++;
+        if (k < 1 || k > 8) return 0;
+        t += k;
+    }
+    return 1;
 }

@@ -47,6 +47,10 @@ char *quipu_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 /* a*b with overflow detection: returns 0 and sets *out on success, -1 on overflow. */
 int quipu_mul_overflow_u64(uint64_t a, uint64_t b, uint64_t *out);
 
+/* 1 if t has the shape of a BCP-47 language tag: 2-3 letters, then "-" subtags of 1-8 letters or
+ * digits ("es", "es-CL", "fr-FR", "zh-Hant-TW") */
+int quipu_bcp47_ok(const char *t);
+
 /* A set of strings, each with a value (open addressing, FNV-1a; keys copied): the repeat check of
  * ids and items. Zero-initialize; quipu_strmap_free releases. */
 typedef struct quipu_strmap {

@@ -213,6 +213,31 @@ static const char *num(char *buf, double x)
     return buf;
 }
 
+/* The opening every plot shares: the SVG element (W x H), title and description for screen
+ * readers, a white background, the bold title at (pad, y) and the subtitle at (pad, sub_y). */
+static void svg_open(FILE *f, double W, double H, const char *title, const char *subtitle, double pad, double y, double sub_y) {
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%s\" height=\"%s\" "
+            "viewBox=\"0 0 %s %s\" font-family=\"Helvetica, Arial, 'Liberation Sans', 'DejaVu Sans', 'Noto Sans', 'Noto Sans CJK KR', sans-serif\" "
+            "font-size=\"12\">\n",
+            N(W), N(H), N(W), N(H));
+    fputs("<title>", f);
+    xml_text(f, title);
+    fputs("</title>\n<desc>", f);
+    xml_text(f, subtitle);
+    fputs("</desc>\n", f);
+    fprintf(f, "<rect x=\"0\" y=\"0\" width=\"%s\" height=\"%s\" fill=\"#ffffff\"/>\n", N(W), N(H));
+    fprintf(f, "<text x=\"%s\" y=\"%s\" font-size=\"16\" font-weight=\"bold\" fill=\"#111111\">", N(pad), N(y));
+    xml_text(f, title);
+    fputs("</text>\n", f);
+    if (subtitle && *subtitle) {
+        fprintf(f, "<text x=\"%s\" y=\"%s\" fill=\"#555555\">", N(pad), N(sub_y));
+        xml_text_n(f, subtitle, fit_chars(subtitle, 12, W - 2 * pad));
+        fputs("</text>\n", f);
+    }
+}
+
 /* A value for display with `dec` decimals ("−" as the minus sign), '.' whatever the locale. */
 static const char *fmt_value(char *buf, size_t size, double x, int dec)
 {
@@ -406,28 +431,7 @@ quipu_status quipu_plot_print_svg(FILE *f, const quipu_plot *p, const quipu_plot
     const double inset = 8;
 #define XPOS(v) (left + inset + ((fmin(fmax((v), ax.lo), ax.hi) - ax.lo) / (ax.hi - ax.lo)) * (pw - 2 * inset))
 
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
-    fprintf(f,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%s\" height=\"%s\" "
-            "viewBox=\"0 0 %s %s\" font-family=\"Helvetica, Arial, 'Liberation Sans', 'DejaVu Sans', 'Noto Sans', 'Noto Sans CJK KR', sans-serif\" "
-            "font-size=\"12\">\n",
-            N(W), N(H), N(W), N(H));
-    fputs("<title>", f);
-    xml_text(f, p->title);
-    fputs("</title>\n<desc>", f);
-    xml_text(f, p->subtitle);
-    fputs("</desc>\n", f);
-    fprintf(f, "<rect x=\"0\" y=\"0\" width=\"%s\" height=\"%s\" fill=\"#ffffff\"/>\n", N(W), N(H));
-
-    /* title, subtitle */
-    fprintf(f, "<text x=\"%s\" y=\"%s\" font-size=\"16\" font-weight=\"bold\" fill=\"#111111\">", N(pad), N(y));
-    xml_text(f, p->title);
-    fputs("</text>\n", f);
-    if (p->subtitle && *p->subtitle) {
-        fprintf(f, "<text x=\"%s\" y=\"%s\" fill=\"#555555\">", N(pad), N(sub_y));
-        xml_text_n(f, p->subtitle, fit_chars(p->subtitle, 12, W - 2 * pad));
-        fputs("</text>\n", f);
-    }
+    svg_open(f, W, H, p->title, p->subtitle, pad, y, sub_y);
 
     /* legend */
     fputs("<g class=\"legend\">\n", f);
@@ -623,26 +627,7 @@ quipu_status quipu_heatmap_print_svg(FILE *f, const quipu_heatmap *h, quipu_erro
     const int foot_lines = h->footnote ? wrap_lines(h->footnote, 11, W - 2 * pad) : 0;
     const double H = bottom + 58 + (foot_lines ? 15.0 * foot_lines + 6 : 0) + 10;
 
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
-    fprintf(f,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%s\" height=\"%s\" "
-            "viewBox=\"0 0 %s %s\" font-family=\"Helvetica, Arial, 'Liberation Sans', 'DejaVu Sans', 'Noto Sans', 'Noto Sans CJK KR', sans-serif\" "
-            "font-size=\"12\">\n",
-            N(W), N(H), N(W), N(H));
-    fputs("<title>", f);
-    xml_text(f, h->title);
-    fputs("</title>\n<desc>", f);
-    xml_text(f, h->subtitle);
-    fputs("</desc>\n", f);
-    fprintf(f, "<rect x=\"0\" y=\"0\" width=\"%s\" height=\"%s\" fill=\"#ffffff\"/>\n", N(W), N(H));
-    fprintf(f, "<text x=\"%s\" y=\"%s\" font-size=\"16\" font-weight=\"bold\" fill=\"#111111\">", N(pad), N(y));
-    xml_text(f, h->title);
-    fputs("</text>\n", f);
-    if (h->subtitle && *h->subtitle) {
-        fprintf(f, "<text x=\"%s\" y=\"%s\" fill=\"#555555\">", N(pad), N(sub_y));
-        xml_text_n(f, h->subtitle, fit_chars(h->subtitle, 12, W - 2 * pad));
-        fputs("</text>\n", f);
-    }
+    svg_open(f, W, H, h->title, h->subtitle, pad, y, sub_y);
     /* column and row labels */
     fputs("<g class=\"labels\">\n", f);
     for (size_t c = 0; c < nc; c++) {

@@ -138,22 +138,6 @@ static int id_ok(const char *s) {
     return 1;
 }
 
-static int bcp47_ok(const char *t) {
-    size_t n = 0;
-    while (isalpha((unsigned char)t[n])) n++;
-    if (n < 2 || n > 3) return 0;
-    t += n;
-    while (*t) {
-        if (*t != '-') return 0;
-        t++;
-        size_t k = 0;
-        while (isalnum((unsigned char)t[k])) k++;
-        if (k < 1 || k > 8) return 0;
-        t += k;
-    }
-    return 1;
-}
-
 /* "es" matches "es-CL" and "es"; whole subtags, no case */
 static int lang_prefix(const char *want, const char *tag) {
     size_t n = strlen(want);
@@ -203,7 +187,7 @@ static void read_cultures(def *d, const cnode *v) {
             cfg_type_err(L, x, kp, "a BCP-47 language tag (es-CL)");
             continue;
         }
-        if (!bcp47_ok(x->text)) {
+        if (!quipu_bcp47_ok(x->text)) {
             cfg_err_key(L, x, kp, "'%s' is not a BCP-47 language tag (e.g. es-CL, es-MX, fr-FR)", x->text);
             continue;
         }

@@ -20,22 +20,6 @@ typedef struct jl_state {
     quipu_strmap ids; /* id -> its line */
 } jl_state;
 
-static int bcp47_ok(const char *t) {
-    size_t n = 0;
-    while (isalpha((unsigned char)t[n])) n++;
-    if (n < 2 || n > 3) return 0;
-    t += n;
-    while (*t) {
-        if (*t != '-') return 0;
-        t++;
-        size_t k = 0;
-        while (isalnum((unsigned char)t[k])) k++;
-        if (k < 1 || k > 8) return 0;
-        t += k;
-    }
-    return 1;
-}
-
 /* Optional index field: absent or null -> *v = -1; an integer in [0, n) -> *v; else error text. */
 static const char *opt_index(json_t *o, const char *key, int n, int *v) {
     json_t *x = json_object_get(o, key);
@@ -82,7 +66,7 @@ static quipu_status jl_row(ld_ctx *c, const char *file, const char *stem, long l
     STR_FIELD(language, "language", 1, 1);
     STR_FIELD(culture, "culture", 1, 1);
     STR_FIELD(category, "category", 0, 1);
-    if (!bcp47_ok(language)) return ld_bad_row(c, file, line, "language '%s' is not a BCP-47 tag (e.g. es-CL)", language);
+    if (!quipu_bcp47_ok(language)) return ld_bad_row(c, file, line, "language '%s' is not a BCP-47 tag (e.g. es-CL)", language);
 
     int direction = 0, label = -1, n_choices = 0;
     const char *more = NULL, *less = NULL, *context = NULL, *question = NULL, *group = NULL, *roles = NULL;
