@@ -36,8 +36,10 @@ restarts=${SLURM_RESTART_COUNT:-0}
 max=${QUIPU_MAX_RESTARTS:-20}
 echo "slurm/run.sh: job ${SLURM_JOB_ID:-?} start $restarts, ${SLURM_NTASKS:-1} task(s) on ${SLURM_JOB_NUM_NODES:-1} node(s): $quipu run $config --resume $*"
 # shellcheck disable=SC2086  # QUIPU_SRUN_ARGS holds several options
-# --wait: if one rank dies the others are ended 5 minutes later instead of waiting for it forever
-srun --wait=300 ${SLURM_CPUS_PER_TASK:+--cpus-per-task=$SLURM_CPUS_PER_TASK} ${QUIPU_SRUN_ARGS:-} "$quipu" run "$config" --resume "$@"
+# --wait: if one rank dies the others are ended 10 seconds later instead of waiting for it forever
+# (ranks that end normally, done or stopped by a signal, leave together: they agree before exiting;
+# a rank that fails ends them all at once itself, through MPI_Abort)
+srun --wait=10 ${SLURM_CPUS_PER_TASK:+--cpus-per-task=$SLURM_CPUS_PER_TASK} ${QUIPU_SRUN_ARGS:-} "$quipu" run "$config" --resume "$@"
 rc=$?
 case $rc in
   0) echo "slurm/run.sh: done" ;;

@@ -404,6 +404,16 @@ static quipu_status progress_end(run_state *s, int failed, int64_t done, int64_t
     return QUIPU_OK;
 }
 
+/* A test hook for the fail-fast path: QUIPU_FAULT=RANK:ITEMS makes that rank fail once it has
+ * scored and journaled at least ITEMS items of a model, as a real error (a disk, a GPU) would. */
+static quipu_status injected_fault(const run_state *s, int64_t n_done, quipu_error *err) {
+    const char *f = getenv("QUIPU_FAULT");
+    int rank = -1;
+    long long after = 0;
+    if (!f || sscanf(f, "%d:%lld", &rank, &after) != 2 || rank != s->comm.rank || n_done < after) return QUIPU_OK;
+    return quipu_error_set(err, QUIPU_ERR_IO, "injected fault after %lld items (QUIPU_FAULT=%s)", (long long)n_done, f);
+}
+
 static quipu_status local_add(run_state *s, const char *key, const quipu_item_record *rec, quipu_error *err) {
     uint32_t kl = (uint32_t)strlen(key);
     size_t need = s->local_len + 4 + kl + sizeof *rec;
@@ -512,6 +522,7 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
         free(res);
         res = NULL;
         if (st || (st = quipu_journal_sync(jr, err))) break;
+        if ((st = injected_fault(s, n_done + (int64_t)(k1 - k0), err))) break;
         s->scored += (int64_t)(k1 - k0);
         n_done += (int64_t)(k1 - k0);
         work_done += bytes;
@@ -826,6 +837,16 @@ int quipu_run_main(int argc, char **argv) {
     for (int mi = 0; mi < s.cfg->n_models; mi++) {
         st = score_model(&s, mi, &done, jr, &err);
         if (st) run_error(&s, err.msg);
+        if (st && s.comm.size > 1) {
+            /* Fail fast: the other ranks may have hours of scoring left before they would reach the
+             * agreement below. What this rank finished is synced in its journal; MPI_Abort ends them
+             * all now, and --resume continues from every rank's journal. */
+            quipu_journal_close(jr);
+            fprintf(stderr, "quipu[%d] run: stopping every rank (finished items are in %s/journal; fix the problem, then --resume)\n",
+                    s.comm.rank, s.cfg->output);
+            fflush(NULL);
+            quipu_comm_abort(&s.comm, 1);
+        }
         int64_t stop = g_stop_signal ? 1 : 0;
         quipu_error e2 = {0};
         if (agree(&s, st, &e2)) {

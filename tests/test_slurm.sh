@@ -99,7 +99,7 @@ rc=0; SLURM_RESTART_COUNT=0 SRUN_SIGNAL_AFTER=20 bash "$run_sh" "$TMPD/run.yaml"
 [ "$rc" = 75 ] && ok "signalled start: exit 75" || fail "signalled start: exit $rc ($(tail -3 "$TMPD/s1.out"))"
 [ "$(cat "$TMPD/scontrol.log" 2>/dev/null)" = "requeue 4242" ] && ok "signalled start: scontrol requeue 4242" || fail "scontrol calls: $(cat "$TMPD/scontrol.log" 2>/dev/null)"
 [ ! -f "$TMPD/out/summary.json" ] && ok "no results after the stopped start" || fail "results written by a stopped start"
-grep -q -x -- "--cpus-per-task=2" "$TMPD/srun.log" && grep -q -x -- "--wait=300" "$TMPD/srun.log" && ok "srun gets --cpus-per-task and --wait" || fail "srun options: $(cat "$TMPD/srun.log")"
+grep -q -x -- "--cpus-per-task=2" "$TMPD/srun.log" && grep -q -x -- "--wait=10" "$TMPD/srun.log" && ok "srun gets --cpus-per-task and --wait" || fail "srun options: $(cat "$TMPD/srun.log")"
 # the requeued start resumes and finishes; nothing more is requeued
 rc=0; SLURM_RESTART_COUNT=1 bash "$run_sh" "$TMPD/run.yaml" > "$TMPD/s2.out" 2>&1 || rc=$?
 [ "$rc" = 0 ] && ok "requeued start: exit 0" || fail "requeued start: exit $rc ($(tail -3 "$TMPD/s2.out"))"
