@@ -2,8 +2,11 @@
  * quipu_backend_i ops of src/backend.h on device memory, one stream per rank, every op a kernel
  * of its own file in kernels/. Activations and sums are fp32; weight matrices are fp32 (`dtype:
  * f32`, the exact mode) or bf16 / f16 (`dtype: bf16`, the default, and `f16`: the loader rounds
- * them on the host, the kernels widen them as they read them). The GEMM is the fixed-order tile
- * of tile.cuh for every weight type, so results never depend on the batch. One rank
+ * them on the host, the kernels widen them as they read them). GEMMs over bf16 / f16 weights run on
+ * tensor cores through cuBLASLt with one algorithm per weight shape, proven batch invariant on
+ * the device before use (gemm_lt.cu: x rounded to the weights' type, sums fp32); the exact mode,
+ * HIP, and any shape without such an algorithm use the fixed-order tile of tile.cuh. Either
+ * way results never depend on the batch. One rank
  * drives one device: the node-local rank (QUIPU_LOCAL_RANK, else SLURM_LOCALID, else
  * OMPI_COMM_WORLD_LOCAL_RANK, else 0) picks it among the devices visible to the process
  * (CUDA_VISIBLE_DEVICES / ROCR_VISIBLE_DEVICES as Slurm sets them). */
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_lt.h"
 #include "kernels.h"
 
 extern "C" {
@@ -39,6 +43,7 @@ typedef struct gpu_ctx {
     qpStream_t stream;
     int device;
     int *d_bad;             /* set by kernels that find bad input (token ids) */
+    qk_lt *lt;              /* tensor-core GEMMs (gemm_lt.cu); NULL where the build has none */
 } gpu_ctx;
 
 /* errors through quipu_error_set (common.c): the first cause wins, one line */
@@ -114,8 +119,14 @@ static quipu_status g_buf_read(quipu_backend *b, const quipu_buf *src, size_t of
 
 static size_t g_buf_size(const quipu_buf *buf) { return buf ? buf->size : 0; }
 
-/* the GPU ops need no workspace: every scratch is in the forward state's buffers */
-static size_t g_workspace_bytes(quipu_backend *b, const quipu_ws_dims *d) { return 0; }
+/* the tensor-core GEMM's workspace (x rounded to the weights' type, its proof's scratch,
+ * cuBLASLt's own); every other scratch is in the forward state's buffers */
+static size_t g_workspace_bytes(quipu_backend *b, const quipu_ws_dims *d) {
+    gpu_ctx *c = (gpu_ctx *)b->ctx;
+    if (!c->lt) return 0;
+    qk_lt_set_max_rows(c->lt, d->max_tokens);
+    return qk_lt_workspace_bytes(d->max_tokens, d->max_width > d->dim ? d->max_width : d->dim);
+}
 
 /* element 0 of a view in device memory (NULL when absent); backend.c checked its bounds */
 static void *P(const quipu_view &v) { return v.buf ? (void *)((char *)v.buf->d + v.off) : NULL; }
@@ -139,7 +150,10 @@ static quipu_status g_add(quipu_backend *b, const quipu_add_args *a, quipu_error
 }
 
 static quipu_status g_matmul(quipu_backend *b, const quipu_matmul_args *a, quipu_error *err) {
-    CK(qk_matmul(S(b), F(a->y), a->y.ld, F(a->x), a->x.ld, P(a->w), WT(a->w), F(a->bias), a->x.rows, a->x.cols, a->w.rows, a->accumulate),
+    gpu_ctx *c = (gpu_ctx *)b->ctx;
+    size_t ws_bytes = a->ws.buf && a->ws.off <= a->ws.buf->size ? a->ws.buf->size - a->ws.off : 0;
+    CK(qk_lt_matmul(c->lt, c->stream, F(a->y), a->y.ld, F(a->x), a->x.ld, P(a->w), WT(a->w), F(a->bias), a->x.rows, a->x.cols, a->w.rows,
+                    a->accumulate, P(a->ws), ws_bytes),
        "matmul");
     return QUIPU_OK;
 }
@@ -213,6 +227,7 @@ static void g_free(quipu_backend *b) {
     gpu_ctx *c = (gpu_ctx *)b->ctx;
     if (c) {
         qfree(c->d_bad);
+        qk_lt_free(c->lt);
         if (c->stream) (void)qpStreamDestroy(c->stream);
         free(c);
     }
@@ -294,6 +309,7 @@ extern "C" quipu_status quipu_backend_gpu_init(quipu_backend **out, quipu_error 
     if (e == qpSuccess) e = qpStreamCreate(&c->stream);
     if (e == qpSuccess) e = qpMalloc((void **)&c->d_bad, sizeof(int));
     if (e == qpSuccess) e = qpMemset(c->d_bad, 0, sizeof(int));
+    if (e == qpSuccess) e = qk_lt_create(&c->lt);
     if (e != qpSuccess) {
         g_free(b);
         return gerr(err, QUIPU_ERR_INTERNAL, "backend '" QP_NAME "': cannot start device %d: %s", dev, qpGetErrorString(e));

@@ -1,8 +1,8 @@
 /* matmul.cu — y = x w^T (+ bias) (+ y), sums in fp32 (tile.cuh: one fmaf chain per output over k
  * in order, so batch invariant), w in fp32 (the exact mode) or bf16 / f16 (widened as staged).
  * Reference: cpu_matmul (src/backend_cpu.c), and matmul_ref over the rounded weights
- * (tests/test_backend_ops.c). Tensor-core GEMMs through cuBLASLt with a fixed algorithm are next
- * (docs/gpu.md). */
+ * (tests/test_backend_ops.c). The tensor-core GEMM (gemm_lt.cu) falls back to this one wherever
+ * it has no proven batch-invariant algorithm. */
 #include "tile.cuh"
 
 template <typename TW>

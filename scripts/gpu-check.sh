@@ -8,7 +8,7 @@
 # Needs: the CUDA toolkit, one GPU, the two models in $QUIPU_MODELS (scripts/fetch-models.sh) and
 # the datasets (QUIPU_DATASETS, default ../shared/datasets) or the demo subset in configs/demo/.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export PATH="$PATH:/usr/local/cuda/bin"
 N="${QUIPU_GPU_CHECK_SENTENCES:-1000}"
 MODELS="${QUIPU_MODELS:-$HOME/.cache/quipu/models}"
@@ -41,6 +41,9 @@ say '```'
 grep -v '^cpu ' "$tmp/ops.log" | tee -a "$report"
 say '```'
 [ $rc -eq 0 ] || fails=$((fails + 1))
+say "test_backend_ops with QUIPU_GPU_GEMM=tiles (every GEMM on the fixed-order tiles):"
+QUIPU_GPU_GEMM=tiles ./build-gpu/tests/test_backend_ops > "$tmp/ops2.log" 2>&1 || fails=$((fails + 1))
+tail -1 "$tmp/ops2.log" | tee -a "$report"
 grep -q '^cuda: skipped' "$tmp/ops.log" && { say "no GPU seen: stopping"; exit 1; }
 
 say ""
@@ -102,6 +105,28 @@ PY
   else
     say "$m: FAIL GPU batch invariance: results differ across batch sizes or orders"; fails=$((fails + 1))
   fi
+  # bf16 (the default on a GPU): tensor-core GEMMs through cuBLASLt, each shape's algorithm proven
+  # batch invariant on this GPU first (kernels/gemm_lt.cu); must still give the same bytes
+  ./build-gpu/quipu score --model "$path" --backend cuda --dtype bf16 --per-token < "$tmp/sent.jsonl" > "$tmp/b16.jsonl" 2>"$tmp/b16.err"
+  ./build-gpu/quipu score --model "$path" --backend cuda --dtype bf16 --per-token --batch-tokens 1 < "$tmp/sent.jsonl" > "$tmp/b16a.jsonl" 2>/dev/null
+  tac "$tmp/sent.jsonl" | ./build-gpu/quipu score --model "$path" --backend cuda --dtype bf16 --per-token --batch-tokens 333 2>/dev/null | tac > "$tmp/b16r.jsonl"
+  grep -h "warn" "$tmp/b16.err" | sed 's/^/    /' | tee -a "$report"
+  if [ -s "$tmp/b16.jsonl" ] && cmp -s "$tmp/b16.jsonl" "$tmp/b16a.jsonl" && cmp -s "$tmp/b16.jsonl" "$tmp/b16r.jsonl"; then
+    say "$m: PASS bf16 batch invariance (tensor cores where proven): batch-tokens 2048, 1 and reversed 333 give the same bytes"
+  else
+    say "$m: FAIL bf16 batch invariance: $(tail -1 "$tmp/b16.err")"; fails=$((fails + 1))
+  fi
+  python3 - "$tmp/cpu.jsonl" "$tmp/b16.jsonl" "$m" <<'PY' | tee -a "$report"
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+if len(a) != len(b) or not a:
+    print(f"{sys.argv[3]}: bf16: no results to compare"); sys.exit(0)
+d = sorted(abs(x - y) for p, q in zip(a, b) for x, y in zip(p["token_logprobs"], q["token_logprobs"]))
+dec = sum((a[i]["logprob"] > a[i + 1]["logprob"]) == (b[i]["logprob"] > b[i + 1]["logprob"]) for i in range(0, len(a) - 1, 2))
+print(f"{sys.argv[3]}: bf16 vs CPU f32 (information): |dlogprob| per token median {d[len(d) // 2]:.2e}, p99 {d[int(len(d) * 0.99)]:.2e}, "
+      f"max {d[-1]:.2e}; pair decisions equal {dec}/{len(a) // 2}")
+PY
 done
 
 say ""

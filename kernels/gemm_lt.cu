@@ -1,0 +1,310 @@
+/* gemm_lt.cu — y[M, N] = x[M, K] w[N, K]^T (+ bias) on tensor cores through cuBLASLt, for bf16 and
+ * f16 weights: x is rounded to the weights' type (nearest even) into the workspace, products
+ * are summed in fp32, y stays fp32. Reference: the tile GEMM of matmul.cu (qk_matmul) and, through
+ * it, cpu_matmul over the rounded operands (tests/test_backend_ops.c).
+ *
+ * Batch invariance is what quipu promises, and a GEMM library does not: it picks its kernel by
+ * shape, and split-K or stream-K kernels cut the k loop by how many output tiles there are. So
+ * per weight shape (N, K, type, bias) one algorithm is chosen once, with split-K off and no
+ * reduction scheme, for the largest batch the forward state holds, and then used for every M.
+ * Before it is trusted, it is proven on this device with the call's own data: the M rows computed
+ * at once must equal, bit for bit, the first row alone and the first half alone, and must agree
+ * with the tile GEMM within the rounding of x. A candidate that fails is dropped for the next;
+ * when none passes, that shape stays on the tile GEMM (and the backend says so once). Calls with
+ * accumulate, an fp32 weight (the exact mode), or a batch of one row before any proof use the
+ * tile GEMM. QUIPU_GPU_GEMM=tiles keeps every shape on the tile GEMM.
+ *
+ * The HIP build (MI250X) uses the tile GEMM everywhere for now: hipBLASLt's API mirrors
+ * cuBLASLt's, but no hipBLASLt was at hand to build against (gemm_lt.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm_lt.h"
+#include "half.cuh"
+
+#if QUIPU_GEMM_LT
+
+/* ---- x in the weights' type: round fp32 rows to bf16 / f16 (nearest even), dense ld = K ---- */
+
+__device__ static inline uint16_t to_bf16_bits(float f) {
+    uint32_t u = __float_as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* NaN stays NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+__global__ static void k_round_rows(void *out, const float *x, int64_t ldx, int64_t M, int64_t K, int f16) {
+    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= M * K) return;
+    int64_t m = i / K, k = i % K;
+    float v = x[m * ldx + k];
+    if (f16) ((__half *)out)[i] = __float2half_rn(v);
+    else ((uint16_t *)out)[i] = to_bf16_bits(v);
+}
+
+/* flag |= 1 where rows [0, rows) of a and b differ in any bit; |= 2 where |a - c| exceeds
+ * tol * (1 + |c|) (c the tile GEMM's result) */
+__global__ static void k_compare(int *flag, const float *a, int64_t lda, const float *b, int64_t ldb, const float *c, int64_t ldc,
+                                 int64_t rows, int64_t cols, float tol) {
+    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= rows * cols) return;
+    int64_t r = i / cols, j = i % cols;
+    float va = a[r * lda + j];
+    if (b && __float_as_uint(va) != __float_as_uint(b[r * ldb + j])) atomicOr(flag, 1);
+    if (c) {
+        float vc = c[r * ldc + j];
+        if (!(fabsf(va - vc) <= tol * (1.0f + fabsf(vc)))) atomicOr(flag, 2);
+    }
+}
+
+#define LT_CANDIDATES 8
+#define LT_MAX_SHAPES 64
+
+typedef struct lt_shape {
+    int64_t N, K;
+    int wt, bias, align; /* align: the bytes y is aligned to (16 or 4), so the algorithm's demands hold */
+    int state; /* 0 unproven, 1 proven (algo), -1 tiles */
+    cublasLtMatmulAlgo_t algo;
+} lt_shape;
+
+struct qk_lt {
+    cublasLtHandle_t h;
+    int disabled;        /* QUIPU_GPU_GEMM=tiles */
+    int64_t max_m;       /* the forward state's largest batch: the algorithm is chosen for it */
+    int n_shapes;
+    lt_shape shapes[LT_MAX_SHAPES];
+    int *d_flag;
+    char note[256];      /* the first fallback, said once */
+};
+
+qpError_t qk_lt_create(qk_lt **out) {
+    *out = NULL;
+    qk_lt *L = (qk_lt *)calloc(1, sizeof *L);
+    if (!L) return qpErrorInvalidValue;
+    const char *g = getenv("QUIPU_GPU_GEMM");
+    L->disabled = g && !strcmp(g, "tiles");
+    if (cublasLtCreate(&L->h) != CUBLAS_STATUS_SUCCESS) {
+        free(L);
+        return qpErrorInvalidValue;
+    }
+    qpError_t e = qpMalloc((void **)&L->d_flag, sizeof(int));
+    if (e != qpSuccess) {
+        cublasLtDestroy(L->h);
+        free(L);
+        return e;
+    }
+    *out = L;
+    return qpSuccess;
+}
+
+void qk_lt_free(qk_lt *L) {
+    if (!L) return;
+    if (L->d_flag) (void)qpFree(L->d_flag);
+    cublasLtDestroy(L->h);
+    free(L);
+}
+
+void qk_lt_set_max_rows(qk_lt *L, int64_t max_m) {
+    if (L && max_m > L->max_m) L->max_m = max_m;
+}
+
+const char *qk_lt_note(const qk_lt *L) { return L && L->note[0] ? L->note : NULL; }
+
+size_t qk_lt_workspace_bytes(int64_t max_m, int64_t max_width) {
+    /* x in half precision, the proof's full-batch result, and cuBLASLt's own scratch */
+    size_t xh = ((size_t)max_m * (size_t)max_width * 2 + 255) & ~(size_t)255;
+    size_t pr = ((size_t)max_m * (size_t)max_width * 4 + 255) & ~(size_t)255;
+    return xh + pr + QK_LT_LIB_WS;
+}
+
+/* one cuBLASLt product: column-major D[N, M] = A^T B with A = w as K x N (ld K), B = xh as K x M */
+typedef struct lt_call {
+    cublasLtMatmulDesc_t op;
+    cublasLtMatrixLayout_t a, b, c;
+} lt_call;
+
+static void lt_call_free(lt_call *k) {
+    if (k->c) cublasLtMatrixLayoutDestroy(k->c);
+    if (k->b) cublasLtMatrixLayoutDestroy(k->b);
+    if (k->a) cublasLtMatrixLayoutDestroy(k->a);
+    if (k->op) cublasLtMatmulDescDestroy(k->op);
+    memset(k, 0, sizeof *k);
+}
+
+static int lt_call_make(lt_call *k, qk_wtype wt, const float *bias, int64_t M, int64_t K, int64_t N, int64_t ldy) {
+    memset(k, 0, sizeof *k);
+    cudaDataType_t dt = wt == QK_W_F16 ? CUDA_R_16F : CUDA_R_16BF;
+    cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    if (cublasLtMatmulDescCreate(&k->op, CUBLAS_COMPUTE_32F, CUDA_R_32F) != CUBLAS_STATUS_SUCCESS) return -1;
+    int ok = cublasLtMatmulDescSetAttribute(k->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta) == CUBLAS_STATUS_SUCCESS &&
+             cublasLtMatmulDescSetAttribute(k->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb) == CUBLAS_STATUS_SUCCESS;
+    if (ok && bias) {
+        cublasLtEpilogue_t ep = CUBLASLT_EPILOGUE_BIAS;
+        cudaDataType_t bt = CUDA_R_32F;
+        ok = cublasLtMatmulDescSetAttribute(k->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &ep, sizeof ep) == CUBLAS_STATUS_SUCCESS &&
+             cublasLtMatmulDescSetAttribute(k->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias) == CUBLAS_STATUS_SUCCESS &&
+             cublasLtMatmulDescSetAttribute(k->op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt) == CUBLAS_STATUS_SUCCESS;
+    }
+    ok = ok && cublasLtMatrixLayoutCreate(&k->a, dt, (uint64_t)K, (uint64_t)N, K) == CUBLAS_STATUS_SUCCESS &&
+         cublasLtMatrixLayoutCreate(&k->b, dt, (uint64_t)K, (uint64_t)M, K) == CUBLAS_STATUS_SUCCESS &&
+         cublasLtMatrixLayoutCreate(&k->c, CUDA_R_32F, (uint64_t)N, (uint64_t)M, ldy) == CUBLAS_STATUS_SUCCESS;
+    if (!ok) {
+        lt_call_free(k);
+        return -1;
+    }
+    return 0;
+}
+
+static int lt_run(qk_lt *L, qpStream_t s, const cublasLtMatmulAlgo_t *algo, qk_wtype wt, float *y, int64_t ldy, const void *xh,
+                  const void *w, const float *bias, int64_t M, int64_t K, int64_t N, void *lib_ws) {
+    lt_call k;
+    if (lt_call_make(&k, wt, bias, M, K, N, ldy)) return -1;
+    float alpha = 1.0f, beta = 0.0f;
+    cublasLtMatmulHeuristicResult_t chk;
+    int ok = cublasLtMatmulAlgoCheck(L->h, k.op, k.a, k.b, k.c, k.c, algo, &chk) == CUBLAS_STATUS_SUCCESS &&
+             chk.workspaceSize <= QK_LT_LIB_WS &&
+             cublasLtMatmul(L->h, k.op, &alpha, w, k.a, xh, k.b, &beta, y, k.c, y, k.c, algo, lib_ws, QK_LT_LIB_WS, s) ==
+                 CUBLAS_STATUS_SUCCESS;
+    lt_call_free(&k);
+    return ok ? 0 : -1;
+}
+
+static void note_once(qk_lt *L, const char *fmt, int64_t N, int64_t K) {
+    if (L->note[0]) return;
+    snprintf(L->note, sizeof L->note, fmt, (long long)N, (long long)K);
+    fprintf(stderr, "quipu warn: %s\n", L->note);
+}
+
+static lt_shape *find_shape(qk_lt *L, int64_t N, int64_t K, int wt, int bias, int align) {
+    for (int i = 0; i < L->n_shapes; i++) {
+        lt_shape *sh = &L->shapes[i];
+        if (sh->N == N && sh->K == K && sh->wt == wt && sh->bias == bias && sh->align == align) return sh;
+    }
+    if (L->n_shapes == LT_MAX_SHAPES) return NULL;
+    lt_shape *sh = &L->shapes[L->n_shapes++];
+    memset(sh, 0, sizeof *sh);
+    sh->N = N, sh->K = K, sh->wt = wt, sh->bias = bias, sh->align = align;
+    return sh;
+}
+
+/* Proves a candidate on the call's data: y <- tile GEMM, P <- all M rows, then row 0 alone and
+ * rows [0, M/2) alone into y must equal P's, and P must agree with the tiles. 0 = proven. */
+static int prove(qk_lt *L, qpStream_t s, const cublasLtMatmulAlgo_t *algo, qk_wtype wt, float *y, int64_t ldy, const float *x, int64_t ldx,
+                 const void *xh, const void *w, const float *bias, int64_t M, int64_t K, int64_t N, float *P, void *lib_ws) {
+    int flag = 0;
+    unsigned nb = (unsigned)((M * N + 255) / 256);
+    if (qk_matmul(s, y, ldy, x, ldx, w, wt, bias, M, K, N, 0) != qpSuccess) return -1;
+    if (lt_run(L, s, algo, wt, P, N, xh, w, bias, M, K, N, lib_ws)) return -1;
+    if (qpMemsetAsync(L->d_flag, 0, sizeof(int), s) != qpSuccess) return -1;
+    /* bf16 x: relative error 2^-9 per element, summed over K terms of either sign */
+    float tol = wt == QK_W_F16 ? 4e-3f : 3e-2f;
+    k_compare<<<nb, 256, 0, s>>>(L->d_flag, P, N, NULL, 0, y, ldy, M, N, tol);
+    int64_t parts[2] = {1, M / 2};
+    for (int p = 0; p < 2; p++) {
+        int64_t m = parts[p];
+        if (m < 1) continue;
+        if (lt_run(L, s, algo, wt, y, ldy, xh, w, bias, m, K, N, lib_ws)) return -1;
+        k_compare<<<(unsigned)((m * N + 255) / 256), 256, 0, s>>>(L->d_flag, P, N, y, ldy, NULL, 0, m, N, 0.0f);
+    }
+    if (qpGetLastError() != qpSuccess) return -1;
+    if (qpMemcpyAsync(&flag, L->d_flag, sizeof flag, qpMemcpyDeviceToHost, s) != qpSuccess || qpStreamSynchronize(s) != qpSuccess)
+        return -1;
+    return flag ? flag : 0;
+}
+
+static void choose(qk_lt *L, lt_shape *sh, qpStream_t s, qk_wtype wt, float *y, int64_t ldy, const float *x, int64_t ldx, const void *xh,
+                   const void *w, const float *bias, int64_t M, int64_t K, int64_t N, float *P, void *lib_ws) {
+    sh->state = -1;
+    int64_t mref = L->max_m > M ? L->max_m : M;
+    lt_call k;
+    if (lt_call_make(&k, wt, bias, mref, K, N, N)) return;
+    cublasLtMatmulPreference_t pref = NULL;
+    cublasLtMatmulHeuristicResult_t res[LT_CANDIDATES];
+    int n = 0;
+    size_t wsb = QK_LT_LIB_WS;
+    uint32_t scheme = CUBLASLT_REDUCTION_SCHEME_NONE, a16 = 16, ay = (uint32_t)sh->align;
+    if (cublasLtMatmulPreferenceCreate(&pref) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsb, sizeof wsb) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &a16, sizeof a16) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &a16, sizeof a16) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &ay, sizeof ay) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &ay, sizeof ay) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &scheme, sizeof scheme) ==
+            CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulAlgoGetHeuristic(L->h, k.op, k.a, k.b, k.c, k.c, pref, LT_CANDIDATES, res, &n) != CUBLAS_STATUS_SUCCESS)
+        n = 0;
+    if (pref) cublasLtMatmulPreferenceDestroy(pref);
+    lt_call_free(&k);
+    int last = 0;
+    for (int i = 0; i < n; i++) {
+        if (res[i].state != CUBLAS_STATUS_SUCCESS) continue;
+        cublasLtMatmulAlgo_t a = res[i].algo;
+        int32_t one = 1;
+        (void)cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &one, sizeof one);
+        (void)cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &scheme, sizeof scheme);
+        last = prove(L, s, &a, wt, y, ldy, x, ldx, xh, w, bias, M, K, N, P, lib_ws);
+        if (last == 0) {
+            sh->algo = a;
+            sh->state = 1;
+            return;
+        }
+    }
+    (void)qpGetLastError(); /* a failed candidate leaves no sticky error for the next launch */
+    note_once(L,
+              last & 1 ? "cuBLASLt: no batch-invariant algorithm for a %lldx%lld weight on this GPU; that shape uses the tile GEMM"
+              : last & 2 ? "cuBLASLt: results for a %lldx%lld weight disagree with the tile GEMM; that shape uses the tile GEMM"
+                         : "cuBLASLt: no algorithm for a %lldx%lld weight; that shape uses the tile GEMM",
+              N, K);
+}
+
+qpError_t qk_lt_matmul(qk_lt *L, qpStream_t s, float *y, int64_t ldy, const float *x, int64_t ldx, const void *w, qk_wtype wt,
+                       const float *bias, int64_t M, int64_t K, int64_t N, int accumulate, void *ws, size_t ws_bytes) {
+    if (!L || L->disabled || wt == QK_W_F32 || accumulate || M == 0 || N == 0 || (K & 7) || ((uintptr_t)w & 15) ||
+        ((uintptr_t)y & 3) || ((uintptr_t)ws & 255) || ws_bytes < qk_lt_workspace_bytes(M, K > N ? K : N))
+        return qk_matmul(s, y, ldy, x, ldx, w, wt, bias, M, K, N, accumulate);
+    int align = ((uintptr_t)y & 15) == 0 && (ldy & 3) == 0 ? 16 : 4;
+    lt_shape *sh = find_shape(L, N, K, (int)wt, bias != NULL, align);
+    if (!sh || sh->state < 0 || (sh->state == 0 && M < 2)) return qk_matmul(s, y, ldy, x, ldx, w, wt, bias, M, K, N, accumulate);
+    int64_t width = K > N ? K : N;
+    size_t xh_bytes = ((size_t)M * (size_t)width * 2 + 255) & ~(size_t)255;
+    size_t pr_bytes = ((size_t)M * (size_t)width * 4 + 255) & ~(size_t)255;
+    char *base = (char *)ws;
+    void *xh = base;
+    float *P = (float *)(base + xh_bytes);
+    void *lib_ws = base + xh_bytes + pr_bytes;
+    k_round_rows<<<(unsigned)((M * K + 255) / 256), 256, 0, s>>>(xh, x, ldx, M, K, wt == QK_W_F16);
+    qpError_t e = qpGetLastError();
+    if (e != qpSuccess) return e;
+    if (sh->state == 0) choose(L, sh, s, wt, y, ldy, x, ldx, xh, w, bias, M, K, N, P, lib_ws);
+    if (sh->state < 0 || lt_run(L, s, &sh->algo, wt, y, ldy, xh, w, bias, M, K, N, lib_ws)) {
+        if (sh->state > 0) {
+            sh->state = -1;
+            note_once(L, "cuBLASLt: the algorithm chosen for a %lldx%lld weight failed on a batch; that shape now uses the tile GEMM", N, K);
+        }
+        (void)qpGetLastError();
+        return qk_matmul(s, y, ldy, x, ldx, w, wt, bias, M, K, N, accumulate);
+    }
+    return qpSuccess;
+}
+
+#else /* no cuBLASLt / hipBLASLt: the tile GEMM for everything */
+
+struct qk_lt {
+    int unused;
+};
+qpError_t qk_lt_create(qk_lt **out) {
+    *out = NULL;
+    return qpSuccess;
+}
+void qk_lt_free(qk_lt *L) { (void)L; }
+void qk_lt_set_max_rows(qk_lt *L, int64_t max_m) { (void)L, (void)max_m; }
+const char *qk_lt_note(const qk_lt *L) { return NULL; }
+size_t qk_lt_workspace_bytes(int64_t max_m, int64_t max_width) { return 0; }
+qpError_t qk_lt_matmul(qk_lt *L, qpStream_t s, float *y, int64_t ldy, const float *x, int64_t ldx, const void *w, qk_wtype wt,
+                       const float *bias, int64_t M, int64_t K, int64_t N, int accumulate, void *ws, size_t ws_bytes) {
+    (void)L, (void)ws, (void)ws_bytes;
+    return qk_matmul(s, y, ldy, x, ldx, w, wt, bias, M, K, N, accumulate);
+}
+
+#endif
