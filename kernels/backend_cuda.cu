@@ -22,6 +22,7 @@
 
 extern "C" {
 #include "backend.h"
+#include "quant.h"
 }
 
 #if defined(__HIPCC__) || defined(QUIPU_HIP_BUILD)
@@ -210,6 +211,13 @@ static quipu_status g_logprob_combine(quipu_backend *b, const quipu_combine_args
     return QUIPU_OK;
 }
 
+static quipu_status g_dequant(quipu_backend *b, const quipu_dequant_args *a, quipu_error *err) {
+    CK(qk_dequant(S(b), P(a->dst), a->dst.ld, WT(a->dst), (const uint8_t *)P(a->src), a->src.ld, a->dst.rows, a->dst.cols, a->qtype,
+                  quipu_dtype_block_size(a->qtype), quipu_dtype_block_bytes(a->qtype)),
+       "dequant");
+    return QUIPU_OK;
+}
+
 static quipu_status g_sync(quipu_backend *b, quipu_error *err) {
     gpu_ctx *c = (gpu_ctx *)b->ctx;
     CK(qpStreamSynchronize(c->stream), "sync");
@@ -258,6 +266,7 @@ static void fill_iface(quipu_backend_i *ip) {
     i.act = g_act;
     i.logprob_partial = g_logprob_partial;
     i.logprob_combine = g_logprob_combine;
+    i.dequant = g_dequant;
     i.sync = g_sync;
 }
 

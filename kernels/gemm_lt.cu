@@ -27,20 +27,13 @@
 
 /* ---- x in the weights' type: round fp32 rows to bf16 / f16 (nearest even), dense ld = K ---- */
 
-__device__ static inline uint16_t to_bf16_bits(float f) {
-    uint32_t u = __float_as_uint(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* NaN stays NaN */
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
 __global__ static void k_round_rows(void *out, const float *x, int64_t ldx, int64_t M, int64_t K, int f16) {
     int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= M * K) return;
     int64_t m = i / K, k = i % K;
     float v = x[m * ldx + k];
-    if (f16) ((__half *)out)[i] = __float2half_rn(v);
-    else ((uint16_t *)out)[i] = to_bf16_bits(v);
+    if (f16) ((uint16_t *)out)[i] = qk_f32_to_f16_bits(v);
+    else ((uint16_t *)out)[i] = qk_f32_to_bf16_bits(v);
 }
 
 /* flag |= 1 where rows [0, rows) of a and b differ in any bit; |= 2 where |a - c| exceeds

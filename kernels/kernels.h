@@ -68,4 +68,9 @@ qpError_t qk_logprob_partial(qpStream_t s, qk_lp_partial *part, int64_t ldp, con
 qpError_t qk_logprob_combine(qpStream_t s, double *logprob, uint8_t *greedy, const qk_lp_partial *part, int64_t ldp,
                              const int32_t *targets, int64_t R, int64_t n_blocks, int64_t block);
 
+/* dst[rows, cols] (type wt, ldd elements between rows) = the ggml blocks of type qtype at src
+ * (lds bytes between rows), as quipu_dequantize computes them; half types rounded to nearest even */
+qpError_t qk_dequant(qpStream_t s, void *dst, int64_t ldd, qk_wtype wt, const uint8_t *src, int64_t lds, int64_t rows, int64_t cols,
+                     uint32_t qtype, uint32_t block_size, uint32_t block_bytes);
+
 #endif

@@ -5,6 +5,7 @@
  * (quipu_backend_check); a backend missing an op the forward pass needs is refused at start
  * with the op's name, never called through a NULL pointer. */
 #include "backend.h"
+#include "quant.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -472,6 +473,22 @@ quipu_status quipu_op_logprob_combine(quipu_backend *b, const quipu_combine_args
     VIEW("greedy", a->greedy, QUIPU_E_U8, 0);
     NEED(a->block > 0 && a->part.rows == R && a->logprob.cols == R && a->greedy.cols == R, "logprob_combine: shapes disagree");
     return b->iface->logprob_combine(b, a, err);
+}
+
+quipu_status quipu_op_dequant(quipu_backend *b, const quipu_dequant_args *a, quipu_error *err) {
+    const char *OP = "dequant";
+    HAS(dequant);
+    uint32_t bs = quipu_dtype_block_size(a->qtype);
+    uint64_t row_bytes = 0;
+    const char *tn = quipu_dtype_name(a->qtype) ? quipu_dtype_name(a->qtype) : "an unknown type";
+    NEED(bs > 1, "dequant: %s (%u) is not a block type quipu dequantizes", tn, a->qtype);
+    NEED(a->dst.cols > 0 && quipu_dtype_row_bytes(a->qtype, (uint64_t)a->dst.cols, &row_bytes) == 0,
+         "dequant: %lld columns are not whole blocks of %s (%u elements each)", (long long)a->dst.cols, tn, bs);
+    VIEW("src", a->src, QUIPU_E_U8, 0);
+    WEIGHT("dst", a->dst);
+    NEED(a->src.rows == a->dst.rows && (uint64_t)a->src.cols == row_bytes, "dequant: shapes disagree (src %lld x %lld bytes, dst %lld x %lld)",
+         (long long)a->src.rows, (long long)a->src.cols, (long long)a->dst.rows, (long long)a->dst.cols);
+    return b->iface->dequant(b, a, err);
 }
 
 quipu_status quipu_op_sync(quipu_backend *b, quipu_error *err) { return b->iface->sync(b, err); }

@@ -155,6 +155,16 @@ typedef struct quipu_combine_args {
     quipu_view greedy;       /* U8, 1 x R */
 } quipu_combine_args;
 
+/* dst = the weights of a GGUF tensor still in its ggml blocks (quant_blocks.h), row by row: src
+ * is U8, rows x (the row's bytes), with ld bytes between rows; qtype a quipu_dtype block type
+ * (Q4_0 ... Q6_K); dst rows x cols in F32, or BF16 / F16 (rounded to nearest even, as the
+ * loader rounds) on a backend that computes in that type. The values are the plain-C
+ * dequantizer's (quant.c) bit for bit. */
+typedef struct quipu_dequant_args {
+    quipu_view src, dst;
+    uint32_t qtype;
+} quipu_dequant_args;
+
 /* What the forward pass will ask of the ops, for the workspace the backend needs (the largest
  * over ops; ops share it, run one at a time). */
 typedef struct quipu_ws_dims {
@@ -183,6 +193,7 @@ typedef struct quipu_backend_i {
     quipu_status (*act)(quipu_backend *b, const quipu_act_args *a, quipu_error *err);
     quipu_status (*logprob_partial)(quipu_backend *b, const quipu_logprob_args *a, quipu_error *err);
     quipu_status (*logprob_combine)(quipu_backend *b, const quipu_combine_args *a, quipu_error *err);
+    quipu_status (*dequant)(quipu_backend *b, const quipu_dequant_args *a, quipu_error *err);
     quipu_status (*sync)(quipu_backend *b, quipu_error *err);
 } quipu_backend_i;
 
@@ -206,6 +217,7 @@ quipu_status quipu_op_attention(quipu_backend *b, const quipu_attention_args *a,
 quipu_status quipu_op_act(quipu_backend *b, const quipu_act_args *a, quipu_error *err);
 quipu_status quipu_op_logprob_partial(quipu_backend *b, const quipu_logprob_args *a, quipu_error *err);
 quipu_status quipu_op_logprob_combine(quipu_backend *b, const quipu_combine_args *a, quipu_error *err);
+quipu_status quipu_op_dequant(quipu_backend *b, const quipu_dequant_args *a, quipu_error *err);
 quipu_status quipu_op_sync(quipu_backend *b, quipu_error *err);
 
 /* backend.c: the registry. Creates a backend by name ("cpu", "cuda", "hip"); names not built

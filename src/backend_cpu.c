@@ -7,6 +7,7 @@
  * Shape letters as in backend.h. */
 #include "backend.h"
 #include "gemm_cpu.h"
+#include "quant.h"
 
 #include <math.h>
 #include <omp.h>
@@ -362,6 +363,18 @@ static quipu_status cpu_logprob_combine(quipu_backend *b, const quipu_combine_ar
     return QUIPU_OK;
 }
 
+/* rows of ggml blocks to fp32 rows: the plain-C dequantizer itself (the wrapper let only F32
+ * through: this backend computes in f32) */
+static quipu_status cpu_dequant(quipu_backend *b, const quipu_dequant_args *a, quipu_error *err) {
+    const uint8_t *src = P(a->src);
+    float *dst = P(a->dst);
+    for (int64_t r = 0; r < a->dst.rows; r++) {
+        quipu_status st = quipu_dequantize(a->qtype, src + r * a->src.ld, dst + r * a->dst.ld, (uint64_t)a->dst.cols, err);
+        if (st) return st;
+    }
+    return QUIPU_OK;
+}
+
 static quipu_status cpu_sync(quipu_backend *b, quipu_error *err) { return QUIPU_OK; }
 
 static void cpu_free(quipu_backend *b) {
@@ -388,6 +401,7 @@ static const quipu_backend_i cpu_iface = {
     .act = cpu_act,
     .logprob_partial = cpu_logprob_partial,
     .logprob_combine = cpu_logprob_combine,
+    .dequant = cpu_dequant,
     .sync = cpu_sync,
 };
 

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "quant.h"
 #include "testlib.h"
 
 /* ---------------------------------------------------------------- data and helpers */
@@ -713,6 +714,52 @@ static void t_half_refused(ctx *c) {
     drop(c, bx); drop(c, bw); drop(c, by); drop(c, bi); drop(c, bp);
 }
 
+/* GGUF blocks dequantized on the backend: rows x cols of type qtype (random bytes, with finite
+ * random scales where the block holds halves), into dst of type wt with ld = cols + pad; must be
+ * quipu_dequantize's values bit for bit, rounded as the host rounds for a half type */
+static void t_dequant(ctx *c, uint32_t qtype, int64_t rows, int64_t cols, int64_t pad, quipu_etype wt) {
+    static const struct { uint32_t t; int off[2]; } halves[] = {{2, {0, -1}},   {3, {0, 2}},    {6, {0, -1}}, {7, {0, 2}},  {8, {0, -1}},
+                                                              {10, {80, 82}}, {11, {108, -1}}, {12, {0, 2}}, {13, {0, 2}}, {14, {208, -1}}};
+    uint32_t bs = quipu_dtype_block_size(qtype), bb = quipu_dtype_block_bytes(qtype);
+    int64_t bpr = cols / bs, rb = bpr * bb, ld = cols + pad;
+    uint8_t *src = malloc((size_t)(rows * rb));
+    for (int64_t i = 0; i < rows * rb; i++) src[i] = (uint8_t)(frand() * 128 + 128);
+    for (size_t h = 0; h < sizeof halves / sizeof halves[0]; h++)
+        if (halves[h].t == qtype)
+            for (int64_t k = 0; k < rows * bpr; k++)
+                for (int j = 0; j < 2 && halves[h].off[j] >= 0; j++) {
+                    uint16_t v = quipu_f32_to_f16(frand() * 2.0f);
+                    src[k * bb + halves[h].off[j]] = (uint8_t)(v & 0xff);
+                    src[k * bb + halves[h].off[j] + 1] = (uint8_t)(v >> 8);
+                }
+    float *ref = malloc((size_t)(rows * cols) * sizeof(float));
+    quipu_error err = {0};
+    for (int64_t r = 0; r < rows; r++) CHECK(quipu_dequantize(qtype, src + r * rb, ref + r * cols, (uint64_t)cols, &err) == QUIPU_OK);
+    size_t es = quipu_etype_size(wt);
+    uint8_t *want = calloc((size_t)(rows * ld), es), *got = malloc((size_t)(rows * ld) * es);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < cols; j++) {
+            float v = ref[r * cols + j];
+            if (wt == QUIPU_E_F32) memcpy(want + (r * ld + j) * 4, &v, 4);
+            else {
+                uint16_t h = wt == QUIPU_E_BF16 ? quipu_f32_to_bf16(v) : quipu_f32_to_f16(v);
+                memcpy(want + (r * ld + j) * 2, &h, 2);
+            }
+        }
+    quipu_buf *bs_ = up(c, src, (size_t)(rows * rb)), *bd = up(c, NULL, (size_t)(rows * ld) * es);
+    quipu_dequant_args a = {.src = quipu_view_of(bs_, QUIPU_E_U8, rows, rb), .qtype = qtype};
+    a.dst = quipu_view_cols(quipu_view_of(bd, wt, rows, ld), 0, cols);
+    OK_OP(quipu_op_dequant(c->b, &a, &err));
+    down(c, bd, got, (size_t)(rows * ld) * es);
+    char shape[96];
+    snprintf(shape, sizeof shape, "%s %lldx%lld ld %lld to %s", quipu_dtype_name(qtype), (long long)rows, (long long)cols, (long long)ld,
+             quipu_etype_name(wt));
+    same_bits_as(c, "dequant", shape, "== quipu_dequantize", got, want, (size_t)(rows * ld) * es);
+    drop(c, bs_);
+    drop(c, bd);
+    free(src); free(ref); free(want); free(got);
+}
+
 static void run_all(ctx *c) {
     /* matmul: one token, tiny, sizes off every tile (3x4 CPU tiles, 64x64 GPU tiles, 8-lane k) */
     t_matmul(c, 1, 1, 1, 0, 0);
@@ -763,6 +810,21 @@ static void run_all(ctx *c) {
     t_logprob(c, 9, 33, 5000, 7, 0);      /* crosses the CPU's 4096 block and the GPU's 1024-id blocks */
     t_logprob(c, 80, 64, 2051, 70, 0);    /* rows past one 64-row tile */
     t_logprob(c, 6, 32, 9000, 5, 30.0f);  /* final soft-capping, three CPU blocks split in two ranges */
+    const uint32_t qtypes[] = {QUIPU_TYPE_Q4_0, QUIPU_TYPE_Q4_1, QUIPU_TYPE_Q5_0, QUIPU_TYPE_Q5_1, QUIPU_TYPE_Q8_0,
+                               QUIPU_TYPE_Q2_K, QUIPU_TYPE_Q3_K, QUIPU_TYPE_Q4_K, QUIPU_TYPE_Q5_K, QUIPU_TYPE_Q6_K};
+    for (int q = 0; q < 10; q++) t_dequant(c, qtypes[q], 3, 512, q % 2 ? 7 : 0, QUIPU_E_F32);
+    { /* 100 columns are not whole Q4_K blocks (256): refused in one line before any backend code */
+        quipu_buf *bs_ = up(c, NULL, 1024), *bd = up(c, NULL, 1024);
+        quipu_dequant_args a = {.src = quipu_view_of(bs_, QUIPU_E_U8, 1, 144), .dst = fv(bd, 1, 100), .qtype = QUIPU_TYPE_Q4_K};
+        quipu_error err = {0};
+        int ok = quipu_op_dequant(c->b, &a, &err) != QUIPU_OK && strstr(err.msg, "not whole blocks") != NULL;
+        c->cases++;
+        c->failed += !ok;
+        printf("%-5s %-10s %-44s %s\n", c->name, "dequant", "Q4_K, 100 columns refused", ok ? err.msg : "NOT REFUSED");
+        CHECK_MSG(ok, "%s dequant: 100 Q4_K columns not refused (%s)", c->name, err.msg);
+        drop(c, bs_);
+        drop(c, bd);
+    }
     t_checks(c);
     if (!quipu_backend_dtype(c->name, "bf16")) {
         printf("%-5s %-10s %-44s skipped: the %s backend computes in f32 only\n", c->name, "bf16/f16", "matmul, embed, logprob with half weights",
@@ -784,6 +846,7 @@ static void run_all(ctx *c) {
         t_logprob_w(c, half[k], 9, 33, 5000, 7, 0);
         t_logprob_w(c, half[k], 80, 64, 2051, 70, 0);
         t_logprob_w(c, half[k], 6, 32, 9000, 5, 30.0f);
+        for (int q = 0; q < 10; q++) t_dequant(c, qtypes[q], 2, 768, 5, half[k]);
     }
 }
 
