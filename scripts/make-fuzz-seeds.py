@@ -175,4 +175,88 @@ put("journal", "checksummed", "".join(lines))
 put("journal", "torn-tail", "".join(lines) + lines[0][:30])
 put("journal", "legacy", '{"id": "a:1", "lp": [-1.5, -2.5], "nt": [2, 3], "nb": [5, 6], "g": [1, 0]}\n')
 put("journal", "mc", jline("bbq:1", [-3.0, -4.0, -5.5], [1, 1, 2], [3, 4, 9], [1, 0, 0]))
+# ---------------------------------------------------------------- tokenizer.json
+# Each shared tokenizer's pipeline (normalizer, pre-tokenizer, post-processor, added tokens) over
+# its first 400 vocabulary entries and the merges among them; then small hand-made files.
+
+
+def shrink(tok, keep=400):
+    m = tok.get("model") or {}
+    vocab = m.get("vocab")
+    if isinstance(vocab, dict):
+        kept = dict(sorted(vocab.items(), key=lambda kv: kv[1])[:keep])
+        m["vocab"] = kept
+        merges = []
+        for mg in m.get("merges") or []:
+            a, b = mg.split(" ", 1) if isinstance(mg, str) else mg
+            if a in kept and b in kept and a + b in kept:
+                merges.append(mg)
+        m["merges"] = merges
+    elif isinstance(vocab, list):  # Unigram
+        m["vocab"] = vocab[:keep]
+    ids = set((m.get("vocab") or {}).values()) if isinstance(m.get("vocab"), dict) else None
+    if ids is not None:
+        tok["added_tokens"] = [t for t in tok.get("added_tokens") or [] if t.get("id", 0) < keep + 64]
+    return tok
+
+
+for path in sorted(glob.glob(os.path.join(SHARED, "tokenizers", "*", "tokenizer.json"))):
+    try:
+        tok = json.load(open(path, encoding="utf-8"))
+    except (OSError, ValueError):
+        continue
+    put("tokenizer_json", os.path.basename(os.path.dirname(path)), json.dumps(shrink(tok), ensure_ascii=False))
+
+byte_chars = [chr(c) for c in range(33, 127)] + ["Ġ", "Ċ", "ĉ"]
+bpe = {"version": "1.0", "added_tokens": [{"id": 100, "content": "<|end|>", "special": True, "single_word": False, "lstrip": False,
+                                           "rstrip": False, "normalized": False}],
+       "normalizer": None,
+       "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+           {"type": "Split", "pattern": {"Regex": "\\p{N}"}, "behavior": "Isolated", "invert": False},
+           {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}]},
+       "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<|end|>", "type_id": 0}},
+                                                                   {"Sequence": {"id": "A", "type_id": 0}}],
+                          "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+                          "special_tokens": {"<|end|>": {"id": "<|end|>", "ids": [100], "tokens": ["<|end|>"]}}},
+       "decoder": {"type": "ByteLevel"},
+       "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None, "end_of_word_suffix": None,
+                 "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                 "vocab": dict({c: i for i, c in enumerate(byte_chars)}, **{"He": 97, "ll": 98, "Hell": 99}),
+                 "merges": ["H e", "l l", "He ll"]}}
+put("tokenizer_json", "hand-bpe", json.dumps(bpe, ensure_ascii=False))
+spm = {"version": "1.0", "added_tokens": [{"id": 0, "content": "<unk>", "special": True}, {"id": 1, "content": "<s>", "special": True}],
+       "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"},
+                                                          {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+       "pre_tokenizer": None, "decoder": None,
+       "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                                                                   {"Sequence": {"id": "A", "type_id": 0}}],
+                          "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+                          "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}},
+       "model": {"type": "BPE", "unk_token": "<unk>", "byte_fallback": True, "fuse_unk": True,
+                 "vocab": dict({"<unk>": 0, "<s>": 1}, **{"<0x%02X>" % b: 2 + b for b in range(256)},
+                               **{"\u2581": 258, "a": 259, "\u2581a": 260}),
+                 "merges": ["\u2581 a"]}}
+put("tokenizer_json", "hand-spm", json.dumps(spm, ensure_ascii=False))
+wp = {"version": "1.0", "added_tokens": [{"id": 0, "content": "[UNK]", "special": True}, {"id": 1, "content": "[CLS]", "special": True},
+                                         {"id": 2, "content": "[SEP]", "special": True}],
+      "normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True, "strip_accents": None, "lowercase": True},
+      "pre_tokenizer": {"type": "BertPreTokenizer"}, "decoder": None,
+      "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}},
+                                                                  {"Sequence": {"id": "A", "type_id": 0}},
+                                                                  {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
+                         "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+                         "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [1], "tokens": ["[CLS]"]},
+                                            "[SEP]": {"id": "[SEP]", "ids": [2], "tokens": ["[SEP]"]}}},
+      "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100,
+                "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "hello": 3, "w": 4, "##or": 5, "##ld": 6, "1": 7, "2": 8, "3": 9}}}
+put("tokenizer_json", "hand-wordpiece", json.dumps(wp, ensure_ascii=False))
+uni = {"version": "1.0", "added_tokens": [], "normalizer": None,
+       "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True}, "decoder": None,
+       "post_processor": None,
+       "model": {"type": "Unigram", "unk_id": 0, "byte_fallback": False,
+                 "vocab": [["<unk>", 0.0], ["\u2581", -2.0], ["\u2581He", -3.0], ["llo", -3.5], ["l", -4.0], ["o", -4.0], ["H", -5.0],
+                           ["e", -5.0]]}}
+put("tokenizer_json", "hand-unigram", json.dumps(uni, ensure_ascii=False))
+put("tokenizer_json", "hand-bpe-text", json.dumps(bpe, ensure_ascii=False).encode() + b"\0Hello 2024 <|end|> world")
+
 print("seeds in %s" % OUT)
