@@ -225,6 +225,95 @@ quipu_status quipu_comm_allreduce_max_i64(const quipu_comm *c, int64_t *v, int n
     return QUIPU_OK;
 }
 
+_Static_assert(sizeof(MPI_Comm) <= sizeof(((quipu_comm_group *)0)->handle), "quipu_comm_group.handle too small for MPI_Comm");
+
+static MPI_Comm group_comm(const quipu_comm_group *g) { return *(const MPI_Comm *)(const void *)g->handle; }
+
+quipu_status quipu_comm_split_tp(const quipu_comm *c, int tp, quipu_comm_group *g, quipu_error *err) {
+    memset(g, 0, sizeof *g);
+    g->size = 1;
+    g->dp_rank = c->rank;
+    g->dp_size = c->size;
+    if (tp == 1) return QUIPU_OK;
+    if (tp < 1 || c->serial)
+        return quipu_error_set(err, QUIPU_ERR_INVALID, "tensor parallelism %d needs %d ranks on a node (this run has %d rank%s)", tp, tp,
+                               c->size, c->size == 1 ? "" : "s");
+    if (c->local_size % tp)
+        return quipu_error_set(err, QUIPU_ERR_INVALID,
+                               "tensor parallelism %d: a node runs %d rank%s, not a multiple of %d (a group must sit inside one node: run %d "
+                               "or a multiple of it per node)",
+                               tp, c->local_size, c->local_size == 1 ? "" : "s", tp, tp);
+    MPI_Comm node, grp, rep;
+    MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+    int rc = MPI_Comm_split(node, c->local_rank / tp, c->local_rank % tp, &grp);
+    MPI_Comm_free(&node);
+    if (rc != MPI_SUCCESS) return mpi_fail(err, rc, "MPI_Comm_split (tensor-parallel group)");
+    MPI_Comm_rank(grp, &g->rank);
+    MPI_Comm_size(grp, &g->size);
+    /* the replicas: the group leaders, numbered in world order; each member takes its leader's number */
+    rc = MPI_Comm_split(MPI_COMM_WORLD, g->rank == 0 ? 0 : MPI_UNDEFINED, c->rank, &rep);
+    if (rc != MPI_SUCCESS) {
+        MPI_Comm_free(&grp);
+        return mpi_fail(err, rc, "MPI_Comm_split (replicas)");
+    }
+    int v[2] = {0, 0};
+    if (rep != MPI_COMM_NULL) {
+        MPI_Comm_rank(rep, &v[0]);
+        MPI_Comm_size(rep, &v[1]);
+        MPI_Comm_free(&rep);
+    }
+    rc = MPI_Bcast(v, 2, MPI_INT, 0, grp);
+    if (rc != MPI_SUCCESS) {
+        MPI_Comm_free(&grp);
+        return mpi_fail(err, rc, "MPI_Bcast (replica number)");
+    }
+    g->dp_rank = v[0];
+    g->dp_size = v[1];
+    memcpy(g->handle, &grp, sizeof grp);
+    g->valid = 1;
+    return QUIPU_OK;
+}
+
+void quipu_comm_group_free(quipu_comm_group *g) {
+    if (!g || !g->valid) return;
+    MPI_Comm grp = group_comm(g);
+    MPI_Comm_free(&grp);
+    g->valid = 0;
+}
+
+quipu_status quipu_comm_group_allgather(const quipu_comm_group *g, const void *send, size_t n, void *recv, quipu_error *err) {
+    if (!g->valid) {
+        if (n) memcpy(recv, send, n);
+        return QUIPU_OK;
+    }
+    /* in chunks below INT_MAX bytes: chunk k of every member lands at member * n + k */
+    char *tmp = NULL;
+    size_t step = n < (size_t)INT_MAX / 2 ? n : (size_t)INT_MAX / 2;
+    for (size_t off = 0; off < n; off += step) {
+        size_t len = n - off < step ? n - off : step;
+        if (len == n) {
+            MPI_CHECK(MPI_Allgather(send, (int)n, MPI_BYTE, recv, (int)n, MPI_BYTE, group_comm(g)), "MPI_Allgather (tensor parallel)");
+            return QUIPU_OK;
+        }
+        if (!tmp && !(tmp = malloc(step * (size_t)g->size))) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory (all-gather)");
+        int rc = MPI_Allgather((const char *)send + off, (int)len, MPI_BYTE, tmp, (int)len, MPI_BYTE, group_comm(g));
+        if (rc != MPI_SUCCESS) {
+            free(tmp);
+            return mpi_fail(err, rc, "MPI_Allgather (tensor parallel)");
+        }
+        for (int r = 0; r < g->size; r++) memcpy((char *)recv + (size_t)r * n + off, tmp + (size_t)r * len, len);
+    }
+    free(tmp);
+    return QUIPU_OK;
+}
+
+quipu_status quipu_comm_group_bcast(const quipu_comm_group *g, void *buf, size_t n, quipu_error *err) {
+    if (!g->valid) return QUIPU_OK;
+    if (n > (size_t)INT_MAX) return quipu_error_set(err, QUIPU_ERR_INVALID, "broadcast of %zu bytes is too large", n);
+    MPI_CHECK(MPI_Bcast(buf, (int)n, MPI_BYTE, 0, group_comm(g)), "MPI_Bcast (tensor parallel)");
+    return QUIPU_OK;
+}
+
 #else /* serial twin */
 
 int quipu_comm_with_mpi(void) { return 0; }
@@ -280,6 +369,22 @@ quipu_status quipu_comm_gatherv(const quipu_comm *c, const void *send, size_t n,
 quipu_status quipu_comm_bcast(const quipu_comm *c, void *buf, size_t n, quipu_error *err) { return QUIPU_OK; }
 quipu_status quipu_comm_allreduce_sum_i64(const quipu_comm *c, int64_t *v, int n, quipu_error *err) { return QUIPU_OK; }
 quipu_status quipu_comm_allreduce_max_i64(const quipu_comm *c, int64_t *v, int n, quipu_error *err) { return QUIPU_OK; }
+
+quipu_status quipu_comm_split_tp(const quipu_comm *c, int tp, quipu_comm_group *g, quipu_error *err) {
+    memset(g, 0, sizeof *g);
+    g->size = 1;
+    g->dp_size = 1;
+    if (tp != 1)
+        return quipu_error_set(err, QUIPU_ERR_INVALID,
+                               "tensor parallelism %d needs %d MPI ranks, and this quipu was built without MPI (rebuild with -DQUIPU_MPI=ON)", tp, tp);
+    return QUIPU_OK;
+}
+void quipu_comm_group_free(quipu_comm_group *g) { (void)g; }
+quipu_status quipu_comm_group_allgather(const quipu_comm_group *g, const void *send, size_t n, void *recv, quipu_error *err) {
+    if (n) memcpy(recv, send, n);
+    return QUIPU_OK;
+}
+quipu_status quipu_comm_group_bcast(const quipu_comm_group *g, void *buf, size_t n, quipu_error *err) { return QUIPU_OK; }
 
 #endif
 

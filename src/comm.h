@@ -52,6 +52,28 @@ quipu_status quipu_comm_progress_post(quipu_comm *c, const int64_t v[QUIPU_PROGR
 typedef void (*quipu_progress_fn)(void *ctx, int rank, const int64_t v[QUIPU_PROGRESS_LEN]);
 quipu_status quipu_comm_progress_poll(quipu_comm *c, quipu_progress_fn fn, void *ctx, quipu_error *err);
 
+/* Tensor-parallel groups: tp consecutive node-local ranks share one model, each holding a slice;
+ * the groups are data-parallel replicas of each other (items are shared out over them). A group
+ * lives inside one node (its GPUs talk over NVLink / Infinity Fabric), so a node's rank count
+ * must be a multiple of tp. */
+typedef struct quipu_comm_group {
+    int rank, size;            /* this rank's place in its tensor-parallel group, and tp */
+    int dp_rank, dp_size;      /* which group (replica) it is, and how many there are */
+    int valid;                 /* holds an MPI communicator (freed by quipu_comm_group_free) */
+    _Alignas(16) unsigned char handle[16];
+} quipu_comm_group;
+
+/* Splits the ranks into groups of tp (1 is always accepted: every rank its own group). A node
+ * whose rank count is not a multiple of tp is an error naming both. */
+quipu_status quipu_comm_split_tp(const quipu_comm *c, int tp, quipu_comm_group *g, quipu_error *err);
+void quipu_comm_group_free(quipu_comm_group *g);
+/* Each member's n bytes at send, concatenated in group rank order into recv (n * size bytes),
+ * on every member. The building block of the deterministic all-reduce (forward.c): gather, then
+ * sum in rank order, so the bits never depend on the message size or the library's algorithm. */
+quipu_status quipu_comm_group_allgather(const quipu_comm_group *g, const void *send, size_t n, void *recv, quipu_error *err);
+/* n bytes from the group's rank 0 to the others (the NCCL unique id, for one) */
+quipu_status quipu_comm_group_bcast(const quipu_comm_group *g, void *buf, size_t n, quipu_error *err);
+
 /* Every rank's verdict agreed: returns the worst (max) status code across ranks. */
 quipu_status quipu_comm_agree(const quipu_comm *c, quipu_status mine, quipu_error *err);
 

@@ -85,6 +85,44 @@ int main(int argc, char **argv) {
             CHECK(quipu_comm_progress_poll(&c, take, &seen, &err) == QUIPU_OK && seen.finals == c.size - 1 && !seen.bad);
         }
     }
+    /* tensor-parallel groups: tp 1 always; tp 2 when the node's rank count is even (groups of
+     * consecutive node-local ranks, numbered replicas); all-gather in group rank order */
+    for (int tp = 1; tp <= 4; tp *= 2) {
+        quipu_comm_group g;
+        quipu_status st = quipu_comm_split_tp(&c, tp, &g, &err);
+        if (tp > 1 && (c.serial || c.local_size % tp)) { /* refused, saying why */
+            CHECK(st != QUIPU_OK && strstr(err.msg, "tensor parallelism") != NULL);
+            continue;
+        }
+        CHECK(st == QUIPU_OK);
+        CHECK(g.size == tp && g.rank == c.local_rank % tp && g.dp_size == c.size / tp && g.dp_rank >= 0 && g.dp_rank < g.dp_size);
+        /* every member of a group has the same replica number; the replica numbers cover 0..dp_size-1 */
+        int64_t mine_dp = g.dp_rank, lo = g.dp_rank, hi = -g.dp_rank;
+        CHECK(quipu_comm_allreduce_max_i64(&c, &hi, 1, &err) == QUIPU_OK); /* -min */
+        CHECK(quipu_comm_allreduce_max_i64(&c, &lo, 1, &err) == QUIPU_OK); /* max */
+        CHECK(-hi == 0 && lo == g.dp_size - 1);
+        int32_t send[3] = {g.rank, (int32_t)mine_dp, c.rank}, got[3 * 4];
+        CHECK(quipu_comm_group_allgather(&g, send, sizeof send, got, &err) == QUIPU_OK);
+        for (int r = 0; r < g.size; r++) CHECK(got[3 * r] == r && got[3 * r + 1] == (int32_t)mine_dp);
+        /* a large gather (several MB) keeps every member's bytes in place */
+        size_t big = (size_t)3 << 20;
+        unsigned char *bs = malloc(big), *br = malloc(big * (size_t)g.size);
+        for (size_t i = 0; i < big; i++) bs[i] = (unsigned char)((i * 7 + (size_t)g.rank) & 0xff);
+        CHECK(quipu_comm_group_allgather(&g, bs, big, br, &err) == QUIPU_OK);
+        int good = 1;
+        for (int r = 0; r < g.size; r++)
+            for (size_t i = 0; i < big; i += 4093) good &= br[(size_t)r * big + i] == (unsigned char)((i * 7 + (size_t)r) & 0xff);
+        CHECK(good);
+        char id[8] = {0};
+        if (g.rank == 0) snprintf(id, sizeof id, "g%d", g.dp_rank);
+        CHECK(quipu_comm_group_bcast(&g, id, sizeof id, &err) == QUIPU_OK);
+        char want[8];
+        snprintf(want, sizeof want, "g%d", g.dp_rank);
+        CHECK(!strcmp(id, want));
+        free(bs);
+        free(br);
+        quipu_comm_group_free(&g);
+    }
     free(mine);
     free(all);
     int64_t fails = quipu_test_failures;
