@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm_nccl.h"
 #include "gemm_lt.h"
 #include "kernels.h"
 
@@ -45,6 +46,7 @@ typedef struct gpu_ctx {
     int device;
     int *d_bad;             /* set by kernels that find bad input (token ids) */
     qk_lt *lt;              /* tensor-core GEMMs (gemm_lt.cu); NULL where the build has none */
+    qk_nccl *nccl;          /* the tensor-parallel group's communicator (comm_nccl.cu), or NULL */
 } gpu_ctx;
 
 /* errors through quipu_error_set (common.c): the first cause wins, one line */
@@ -218,6 +220,45 @@ static quipu_status g_dequant(quipu_backend *b, const quipu_dequant_args *a, qui
     return QUIPU_OK;
 }
 
+static quipu_status g_copy(quipu_backend *b, const quipu_copy_args *a, quipu_error *err) {
+    size_t es = quipu_etype_size(a->x.type);
+    if (a->x.rows == 0 || a->x.cols == 0) return QUIPU_OK;
+    CK(qpMemcpy2DAsync(P(a->y), (size_t)a->y.ld * es, P(a->x), (size_t)a->x.ld * es, (size_t)a->x.cols * es, (size_t)a->x.rows,
+                       qpMemcpyDeviceToDevice, S(b)),
+       "copy");
+    return QUIPU_OK;
+}
+
+/* the tensor-parallel group's devices: NCCL/RCCL, its id from the group's rank 0 over MPI */
+static quipu_status g_set_group(quipu_backend *b, const quipu_comm_group *g, quipu_error *err) {
+    gpu_ctx *c = (gpu_ctx *)b->ctx;
+    if (!qk_nccl_available())
+        return gerr(err, QUIPU_ERR_UNSUPPORTED, "backend '" QP_NAME "': tensor parallelism needs NCCL/RCCL, and %s", qk_nccl_make_id(NULL));
+    unsigned char id[QK_NCCL_ID_BYTES] = {0};
+    const char *why = g->rank == 0 ? qk_nccl_make_id(id) : NULL;
+    if (why) return gerr(err, QUIPU_ERR_INTERNAL, "backend '" QP_NAME "': NCCL id: %s", why);
+    quipu_status st = quipu_comm_group_bcast(g, id, sizeof id, err);
+    if (st) return st;
+    (void)qpSetDevice(c->device);
+    why = qk_nccl_init(&c->nccl, id, g->rank, g->size);
+    if (why)
+        return gerr(err, QUIPU_ERR_INTERNAL, "backend '" QP_NAME "': cannot join the tensor-parallel group (member %d of %d): %s", g->rank,
+                    g->size, why);
+    return QUIPU_OK;
+}
+
+static quipu_status g_allgather(quipu_backend *b, const quipu_allgather_args *a, quipu_error *err) {
+    gpu_ctx *c = (gpu_ctx *)b->ctx;
+    size_t n = (size_t)a->send.rows * (size_t)a->send.cols * quipu_etype_size(a->send.type);
+    if (!c->nccl) {
+        if (n) CK(qpMemcpyAsync(P(a->recv), P(a->send), n, qpMemcpyDeviceToDevice, c->stream), "all-gather");
+        return QUIPU_OK;
+    }
+    const char *why = qk_nccl_allgather(c->nccl, P(a->send), P(a->recv), n, c->stream);
+    if (why) return gerr(err, QUIPU_ERR_INTERNAL, "backend '" QP_NAME "': all-gather: %s", why);
+    return QUIPU_OK;
+}
+
 static quipu_status g_sync(quipu_backend *b, quipu_error *err) {
     gpu_ctx *c = (gpu_ctx *)b->ctx;
     CK(qpStreamSynchronize(c->stream), "sync");
@@ -236,6 +277,7 @@ static void g_free(quipu_backend *b) {
     if (c) {
         qfree(c->d_bad);
         qk_lt_free(c->lt);
+        qk_nccl_free(c->nccl);
         if (c->stream) (void)qpStreamDestroy(c->stream);
         free(c);
     }
@@ -267,6 +309,9 @@ static void fill_iface(quipu_backend_i *ip) {
     i.logprob_partial = g_logprob_partial;
     i.logprob_combine = g_logprob_combine;
     i.dequant = g_dequant;
+    i.copy = g_copy;
+    i.allgather = g_allgather;
+    i.set_group = g_set_group;
     i.sync = g_sync;
 }
 

@@ -21,6 +21,7 @@
 #define qpFree hipFree
 #define qpMemcpy hipMemcpy
 #define qpMemcpyAsync hipMemcpyAsync
+#define qpMemcpy2DAsync hipMemcpy2DAsync
 #define qpMemset hipMemset
 #define qpMemsetAsync hipMemsetAsync
 #define qpMemcpyHostToDevice hipMemcpyHostToDevice
@@ -49,6 +50,7 @@
 #define qpFree cudaFree
 #define qpMemcpy cudaMemcpy
 #define qpMemcpyAsync cudaMemcpyAsync
+#define qpMemcpy2DAsync cudaMemcpy2DAsync
 #define qpMemset cudaMemset
 #define qpMemsetAsync cudaMemsetAsync
 #define qpMemcpyHostToDevice cudaMemcpyHostToDevice

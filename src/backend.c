@@ -491,4 +491,37 @@ quipu_status quipu_op_dequant(quipu_backend *b, const quipu_dequant_args *a, qui
     return b->iface->dequant(b, a, err);
 }
 
+quipu_status quipu_op_copy(quipu_backend *b, const quipu_copy_args *a, quipu_error *err) {
+    const char *OP = "copy";
+    HAS(copy);
+    VIEW("x", a->x, a->x.type, 0);
+    VIEW("y", a->y, a->x.type, 0);
+    NEED(a->x.rows == a->y.rows && a->x.cols == a->y.cols, "copy: shapes disagree");
+    return b->iface->copy(b, a, err);
+}
+
+quipu_status quipu_op_allgather(quipu_backend *b, const quipu_allgather_args *a, quipu_error *err) {
+    const char *OP = "allgather";
+    HAS(allgather);
+    int n = b->group ? b->group->size : 1;
+    VIEW("send", a->send, a->send.type, 0);
+    VIEW("recv", a->recv, a->send.type, 0);
+    NEED(a->send.ld == a->send.cols && a->recv.ld == a->recv.cols && a->recv.cols == a->send.cols && a->recv.rows == a->send.rows * n,
+         "allgather: shapes disagree (send %lld x %lld, recv %lld x %lld, %d members; both dense)", (long long)a->send.rows,
+         (long long)a->send.cols, (long long)a->recv.rows, (long long)a->recv.cols, n);
+    return b->iface->allgather(b, a, err);
+}
+
+quipu_status quipu_backend_set_group(quipu_backend *b, const quipu_comm_group *g, quipu_error *err) {
+    if (!g || g->size <= 1) return QUIPU_OK;
+    if (!b->iface->allgather || !b->iface->copy)
+        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "backend '%s' cannot run tensor parallelism (no all-gather)", b->iface->name);
+    if (b->iface->set_group) {
+        quipu_status st = b->iface->set_group(b, g, err);
+        if (st) return st;
+    }
+    b->group = g;
+    return QUIPU_OK;
+}
+
 quipu_status quipu_op_sync(quipu_backend *b, quipu_error *err) { return b->iface->sync(b, err); }

@@ -9,6 +9,7 @@
 #ifndef QUIPU_BACKEND_H
 #define QUIPU_BACKEND_H
 
+#include "comm.h"
 #include "common.h"
 
 typedef struct quipu_backend quipu_backend;
@@ -165,6 +166,21 @@ typedef struct quipu_dequant_args {
     uint32_t qtype;
 } quipu_dequant_args;
 
+/* y = x, element for element over equal shapes and types (any strides): regrouping tensor-parallel
+ * pieces. */
+typedef struct quipu_copy_args {
+    quipu_view y, x;
+} quipu_copy_args;
+
+/* Tensor parallelism (quipu_backend_set_group): every member of the group sends its rows x cols
+ * (dense: ld == cols) and receives all of them, member p's at rows [p * rows, (p + 1) * rows) of
+ * recv (dense too). Any element type. The all-reduce of a row-parallel projection is this, then
+ * the pieces added in member order (forward.c), so its bits never depend on the batch, the message
+ * size or the library's reduction algorithm. */
+typedef struct quipu_allgather_args {
+    quipu_view send, recv;
+} quipu_allgather_args;
+
 /* What the forward pass will ask of the ops, for the workspace the backend needs (the largest
  * over ops; ops share it, run one at a time). */
 typedef struct quipu_ws_dims {
@@ -194,6 +210,11 @@ typedef struct quipu_backend_i {
     quipu_status (*logprob_partial)(quipu_backend *b, const quipu_logprob_args *a, quipu_error *err);
     quipu_status (*logprob_combine)(quipu_backend *b, const quipu_combine_args *a, quipu_error *err);
     quipu_status (*dequant)(quipu_backend *b, const quipu_dequant_args *a, quipu_error *err);
+    quipu_status (*copy)(quipu_backend *b, const quipu_copy_args *a, quipu_error *err);
+    quipu_status (*allgather)(quipu_backend *b, const quipu_allgather_args *a, quipu_error *err);
+    /* tensor parallelism: connect the devices of the group (NCCL/RCCL on GPUs); NULL where the
+     * group's MPI communicator is all the backend needs (the CPU) */
+    quipu_status (*set_group)(quipu_backend *b, const quipu_comm_group *g, quipu_error *err);
     quipu_status (*sync)(quipu_backend *b, quipu_error *err);
 } quipu_backend_i;
 
@@ -203,7 +224,11 @@ struct quipu_backend {
     int n_threads;
     const char *dtype;       /* what it computes in: "f32", "bf16", "f16" (the registry's string); set by
                               * quipu_backend_init to the backend's default, by quipu_backend_set_dtype */
+    const quipu_comm_group *group; /* the tensor-parallel group (not owned), NULL: tp 1 */
 };
+
+/* Makes b one member of a tensor-parallel group (g outlives b); tp 1 needs no call. */
+quipu_status quipu_backend_set_group(quipu_backend *b, const quipu_comm_group *g, quipu_error *err);
 
 /* The ops as the forward pass calls them (backend.c): each checks its views (types, shapes,
  * bounds inside their buffers) and that the backend has the op, so a missing op or a wrong
@@ -218,6 +243,8 @@ quipu_status quipu_op_act(quipu_backend *b, const quipu_act_args *a, quipu_error
 quipu_status quipu_op_logprob_partial(quipu_backend *b, const quipu_logprob_args *a, quipu_error *err);
 quipu_status quipu_op_logprob_combine(quipu_backend *b, const quipu_combine_args *a, quipu_error *err);
 quipu_status quipu_op_dequant(quipu_backend *b, const quipu_dequant_args *a, quipu_error *err);
+quipu_status quipu_op_copy(quipu_backend *b, const quipu_copy_args *a, quipu_error *err);
+quipu_status quipu_op_allgather(quipu_backend *b, const quipu_allgather_args *a, quipu_error *err);
 quipu_status quipu_op_sync(quipu_backend *b, quipu_error *err);
 
 /* backend.c: the registry. Creates a backend by name ("cpu", "cuda", "hip"); names not built

@@ -375,6 +375,24 @@ static quipu_status cpu_dequant(quipu_backend *b, const quipu_dequant_args *a, q
     return QUIPU_OK;
 }
 
+static quipu_status cpu_copy(quipu_backend *b, const quipu_copy_args *a, quipu_error *err) {
+    size_t es = quipu_etype_size(a->x.type), row = (size_t)a->x.cols * es;
+    const char *x = P(a->x);
+    char *y = P(a->y);
+    for (int64_t r = 0; r < a->x.rows; r++) memmove(y + (size_t)r * (size_t)a->y.ld * es, x + (size_t)r * (size_t)a->x.ld * es, row);
+    return QUIPU_OK;
+}
+
+/* the group's MPI all-gather on the host buffers (comm.c) */
+static quipu_status cpu_allgather(quipu_backend *b, const quipu_allgather_args *a, quipu_error *err) {
+    size_t n = (size_t)a->send.rows * (size_t)a->send.cols * quipu_etype_size(a->send.type);
+    if (!b->group) {
+        memmove(P(a->recv), P(a->send), n);
+        return QUIPU_OK;
+    }
+    return quipu_comm_group_allgather(b->group, P(a->send), n, P(a->recv), err);
+}
+
 static quipu_status cpu_sync(quipu_backend *b, quipu_error *err) { return QUIPU_OK; }
 
 static void cpu_free(quipu_backend *b) {
@@ -402,6 +420,8 @@ static const quipu_backend_i cpu_iface = {
     .logprob_partial = cpu_logprob_partial,
     .logprob_combine = cpu_logprob_combine,
     .dequant = cpu_dequant,
+    .copy = cpu_copy,
+    .allgather = cpu_allgather,
     .sync = cpu_sync,
 };
 

@@ -6,6 +6,12 @@
 
 #include "common.h"
 
+#ifdef __cplusplus /* backend.h, and so this, reaches the CUDA/HIP sources */
+#define QUIPU_ALIGNAS(n) alignas(n)
+#else
+#define QUIPU_ALIGNAS(n) _Alignas(n)
+#endif
+
 /* A progress message: a few int64 numbers whose meaning the caller decides (run.c: model, items
  * done, final flag, tokens, microseconds loading and scoring). */
 #define QUIPU_PROGRESS_LEN 8
@@ -17,7 +23,7 @@ typedef struct quipu_comm {
     int serial;          /* one rank without MPI: not launched by mpirun/srun (QUIPU_FORCE_MPI=1 forces MPI) */
     /* progress messages of this rank (ranks > 0): the request and buffer of the send in flight
      * (the request is an MPI_Request, stored here so that posting never allocates) */
-    _Alignas(16) unsigned char progress_req[64];
+    QUIPU_ALIGNAS(16) unsigned char progress_req[64];
     int progress_pending;
     int64_t progress_buf[QUIPU_PROGRESS_LEN];
 } quipu_comm;
@@ -60,7 +66,7 @@ typedef struct quipu_comm_group {
     int rank, size;            /* this rank's place in its tensor-parallel group, and tp */
     int dp_rank, dp_size;      /* which group (replica) it is, and how many there are */
     int valid;                 /* holds an MPI communicator (freed by quipu_comm_group_free) */
-    _Alignas(16) unsigned char handle[16];
+    QUIPU_ALIGNAS(16) unsigned char handle[16];
 } quipu_comm_group;
 
 /* Splits the ranks into groups of tp (1 is always accepted: every rank its own group). A node

@@ -760,6 +760,31 @@ static void t_dequant(ctx *c, uint32_t qtype, int64_t rows, int64_t cols, int64_
     free(src); free(ref); free(want); free(got);
 }
 
+/* copy between strided views, and the all-gather of a group of one (tensor parallelism's ops; the
+ * multi-rank all-gather is tested under mpirun by test_tp.sh) */
+static void t_copy_gather(ctx *c, int64_t rows, int64_t cols) {
+    float *x = rand_vec(rows * (cols + 3), 1);
+    quipu_buf *bx = up(c, x, (size_t)(rows * (cols + 3)) * 4), *by = up(c, NULL, (size_t)(rows * (cols + 9)) * 4);
+    quipu_copy_args a = {.x = quipu_view_cols(fv(bx, rows, cols + 3), 2, cols), .y = quipu_view_cols(fv(by, rows, cols + 9), 5, cols)};
+    quipu_error err = {0};
+    OK_OP(quipu_op_copy(c->b, &a, &err));
+    float *got = malloc((size_t)(rows * (cols + 9)) * 4), *want = calloc((size_t)(rows * (cols + 9)), 4);
+    for (int64_t r = 0; r < rows; r++) memcpy(want + r * (cols + 9) + 5, x + r * (cols + 3) + 2, (size_t)cols * 4);
+    down(c, by, got, (size_t)(rows * (cols + 9)) * 4);
+    char shape[64];
+    snprintf(shape, sizeof shape, "%lldx%lld strided", (long long)rows, (long long)cols);
+    same_bits_as(c, "copy", shape, "== memcpy per row", got, want, (size_t)(rows * (cols + 9)) * 4);
+    quipu_buf *bg = up(c, NULL, (size_t)(rows * (cols + 3)) * 4);
+    quipu_allgather_args g = {.send = fv(bx, rows, cols + 3), .recv = fv(bg, rows, cols + 3)};
+    OK_OP(quipu_op_allgather(c->b, &g, &err));
+    down(c, bg, got, (size_t)(rows * (cols + 3)) * 4);
+    same_bits_as(c, "allgather", shape, "one member: recv == send", got, x, (size_t)(rows * (cols + 3)) * 4);
+    drop(c, bx);
+    drop(c, by);
+    drop(c, bg);
+    free(x); free(got); free(want);
+}
+
 static void run_all(ctx *c) {
     /* matmul: one token, tiny, sizes off every tile (3x4 CPU tiles, 64x64 GPU tiles, 8-lane k) */
     t_matmul(c, 1, 1, 1, 0, 0);
@@ -813,6 +838,8 @@ static void run_all(ctx *c) {
     const uint32_t qtypes[] = {QUIPU_TYPE_Q4_0, QUIPU_TYPE_Q4_1, QUIPU_TYPE_Q5_0, QUIPU_TYPE_Q5_1, QUIPU_TYPE_Q8_0,
                                QUIPU_TYPE_Q2_K, QUIPU_TYPE_Q3_K, QUIPU_TYPE_Q4_K, QUIPU_TYPE_Q5_K, QUIPU_TYPE_Q6_K};
     for (int q = 0; q < 10; q++) t_dequant(c, qtypes[q], 3, 512, q % 2 ? 7 : 0, QUIPU_E_F32);
+    t_copy_gather(c, 1, 1);
+    t_copy_gather(c, 37, 130);
     { /* 100 columns are not whole Q4_K blocks (256): refused in one line before any backend code */
         quipu_buf *bs_ = up(c, NULL, 1024), *bd = up(c, NULL, 1024);
         quipu_dequant_args a = {.src = quipu_view_of(bs_, QUIPU_E_U8, 1, 144), .dst = fv(bd, 1, 100), .qtype = QUIPU_TYPE_Q4_K};
