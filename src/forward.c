@@ -116,6 +116,11 @@ static quipu_status stage_batch(const quipu_model *m, const quipu_batch *bt, int
     for (int64_t t = 0; t < T; t++) {
         if (bt->pos[t] < 0 || bt->pos[t] >= c->n_ctx)
             return quipu_error_set(err, QUIPU_ERR_INVALID, "position %d is outside the model's context (%lld tokens)", bt->pos[t], (long long)c->n_ctx);
+        if (c->rope_max_pos > 0 && bt->pos[t] >= c->rope_max_pos)
+            return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED,
+                                   "%s: a sequence of more than %lld tokens (original_max_position_embeddings) needs LongRoPE's long "
+                                   "factors, which quipu does not apply yet",
+                                   m->path, (long long)c->rope_max_pos);
         if (bt->tokens[t] < 0 || bt->tokens[t] >= c->n_vocab)
             return quipu_error_set(err, QUIPU_ERR_INVALID, "token id %d outside the embedding table (%lld rows)", bt->tokens[t], (long long)c->n_vocab);
         if (bt->seg_lo[t] < 0 || bt->seg_lo[t] > t || (t > 0 && bt->seg_lo[t] != bt->seg_lo[t - 1] && bt->seg_lo[t] != t) ||
@@ -177,19 +182,27 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
     for (int64_t l = 0; l < c->n_layer; l++) {
         const quipu_layer_weights *L = &m->layers[l];
         int sliding = c->layer_sliding[l];
-        /* attention block */
-        quipu_norm_args na = {.x = x, .y = hD, .w = W(L->attn_norm, 1, D), .b = W(L->attn_norm_b, 1, D), .residual = pending,
-                              .eps = c->norm_eps, .kind = c->norm_kind};
-        RUN(quipu_op_norm(b, &na, err));
-        quipu_matmul_args mq = {.x = hD, .w = WM(m, L->wq, QD, D), .bias = W(L->bq, 1, QD), .y = q, .ws = ws};
-        quipu_matmul_args mk = {.x = hD, .w = WM(m, L->wk, KD, D), .bias = W(L->bk, 1, KD), .y = k, .ws = ws};
-        quipu_matmul_args mv = {.x = hD, .w = WM(m, L->wv, KD, D), .bias = W(L->bv, 1, KD), .y = v, .ws = ws};
+        /* attention block: its norm fused with the add of the previous block's output, or (OLMo 2) no norm */
+        quipu_view ain = hD;
+        if (L->attn_norm) {
+            quipu_norm_args na = {.x = x, .y = hD, .w = W(L->attn_norm, 1, D), .b = W(L->attn_norm_b, 1, D), .residual = pending,
+                                  .eps = c->norm_eps, .kind = c->norm_kind};
+            RUN(quipu_op_norm(b, &na, err));
+        } else {
+            quipu_add_args ra = {.y = x, .x = pending};
+            if (pending.buf) RUN(quipu_op_add(b, &ra, err));
+            ain = x;
+        }
+        quipu_matmul_args mq = {.x = ain, .w = WM(m, L->wq, QD, D), .bias = W(L->bq, 1, QD), .y = q, .ws = ws};
+        quipu_matmul_args mk = {.x = ain, .w = WM(m, L->wk, KD, D), .bias = W(L->bk, 1, KD), .y = k, .ws = ws};
+        quipu_matmul_args mv = {.x = ain, .w = WM(m, L->wv, KD, D), .bias = W(L->bv, 1, KD), .y = v, .ws = ws};
         RUN(quipu_op_matmul(b, &mq, err));
         RUN(quipu_op_matmul(b, &mk, err));
         RUN(quipu_op_matmul(b, &mv, err));
-        if (L->q_norm) {
-            quipu_norm_args qn = {.x = q, .y = q, .w = W(L->q_norm, 1, HD), .group = HD, .eps = c->norm_eps, .kind = QUIPU_NORM_RMS};
-            quipu_norm_args kn = {.x = k, .y = k, .w = W(L->k_norm, 1, HD), .group = HD, .eps = c->norm_eps, .kind = QUIPU_NORM_RMS};
+        if (L->q_norm) { /* per head (group HD), or over the whole projection (OLMo 2) */
+            int64_t gq = c->qk_norm == 1 ? HD : 0;
+            quipu_norm_args qn = {.x = q, .y = q, .w = W(L->q_norm, 1, gq ? HD : QD), .group = gq, .eps = c->norm_eps, .kind = QUIPU_NORM_RMS};
+            quipu_norm_args kn = {.x = k, .y = k, .w = W(L->k_norm, 1, gq ? HD : KD), .group = gq, .eps = c->norm_eps, .kind = QUIPU_NORM_RMS};
             RUN(quipu_op_norm(b, &qn, err));
             RUN(quipu_op_norm(b, &kn, err));
         }
@@ -205,7 +218,8 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
             RUN(quipu_op_rope(b, &rk, err));
         }
         quipu_attention_args aa = {.q = q, .k = k, .v = v, .out = att, .lay = lay, .n_heads = H, .n_heads_kv = HKV, .head_dim = HD,
-                                   .scale = c->attn_scale, .window = sliding ? c->sliding_window : 0, .causal = 1, .ws = ws};
+                                   .scale = c->attn_scale, .softcap = c->attn_softcap, .window = sliding ? c->sliding_window : 0,
+                                   .causal = 1, .ws = ws};
         RUN(quipu_op_attention(b, &aa, err));
         quipu_matmul_args mo = {.x = att, .w = WM(m, L->wo, D, QD), .bias = W(L->bo, 1, D), .y = o, .ws = ws};
         RUN(quipu_op_matmul(b, &mo, err));
@@ -213,15 +227,27 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
             quipu_norm_args pn = {.x = o, .y = o, .w = W(L->post_attn_norm, 1, D), .eps = c->norm_eps, .kind = c->norm_kind};
             RUN(quipu_op_norm(b, &pn, err));
         }
-        /* feed-forward block: x += o, then its norm */
-        quipu_norm_args nf = {.x = x, .y = hD, .w = W(L->ffn_norm, 1, D), .b = W(L->ffn_norm_b, 1, D), .residual = o, .eps = c->norm_eps,
-                              .kind = c->norm_kind};
-        RUN(quipu_op_norm(b, &nf, err));
-        quipu_matmul_args mu = {.x = hD, .w = WM(m, L->w_up, F, D), .bias = W(L->b_up, 1, F), .y = u, .ws = ws};
+        /* feed-forward block. Sequential: x += o, then its norm (none for OLMo 2). Parallel
+         * (GPT-NeoX): its norm of the same x the attention saw, its output added to o. */
+        quipu_view fin = hD;
+        if (c->parallel_residual) {
+            quipu_norm_args nf = {.x = x, .y = hD, .w = W(L->ffn_norm, 1, D), .b = W(L->ffn_norm_b, 1, D), .eps = c->norm_eps,
+                                  .kind = c->norm_kind};
+            RUN(quipu_op_norm(b, &nf, err));
+        } else if (L->ffn_norm) {
+            quipu_norm_args nf = {.x = x, .y = hD, .w = W(L->ffn_norm, 1, D), .b = W(L->ffn_norm_b, 1, D), .residual = o,
+                                  .eps = c->norm_eps, .kind = c->norm_kind};
+            RUN(quipu_op_norm(b, &nf, err));
+        } else {
+            quipu_add_args ra = {.y = x, .x = o};
+            RUN(quipu_op_add(b, &ra, err));
+            fin = x;
+        }
+        quipu_matmul_args mu = {.x = fin, .w = WM(m, L->w_up, F, D), .bias = W(L->b_up, 1, F), .y = u, .ws = ws};
         RUN(quipu_op_matmul(b, &mu, err));
         quipu_view ffn_in;
         if (L->w_gate) {
-            quipu_matmul_args mg = {.x = hD, .w = WM(m, L->w_gate, F, D), .y = g, .ws = ws};
+            quipu_matmul_args mg = {.x = fin, .w = WM(m, L->w_gate, F, D), .y = g, .ws = ws};
             RUN(quipu_op_matmul(b, &mg, err));
             quipu_act_args ac = {.gate = g, .up = u, .kind = c->act};
             RUN(quipu_op_act(b, &ac, err));
@@ -231,7 +257,8 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
             RUN(quipu_op_act(b, &ac, err));
             ffn_in = u;
         }
-        quipu_matmul_args md = {.x = ffn_in, .w = WM(m, L->w_down, D, F), .bias = W(L->b_down, 1, D), .y = o, .ws = ws};
+        quipu_matmul_args md = {.x = ffn_in, .w = WM(m, L->w_down, D, F), .bias = W(L->b_down, 1, D), .y = o,
+                                .accumulate = c->parallel_residual, .ws = ws};
         RUN(quipu_op_matmul(b, &md, err));
         if (L->post_ffn_norm) {
             quipu_norm_args pn = {.x = o, .y = o, .w = W(L->post_ffn_norm, 1, D), .eps = c->norm_eps, .kind = c->norm_kind};
@@ -246,7 +273,7 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
         quipu_view part = quipu_view_of(f->part, QUIPU_E_LP, R, f->n_blocks);
         quipu_logprob_args la = {.h = hD, .lm_head = WM(m, m->lm_head, V, D), .rows = quipu_view_cols(ix, IX_N_TOKEN_VECTORS * T, R),
                                  .targets = quipu_view_cols(ix, IX_N_TOKEN_VECTORS * T + R, R),
-                                 .v_lo = 0, .part = part, .ws = ws};
+                                 .v_lo = 0, .softcap = c->final_softcap, .part = part, .ws = ws};
         quipu_combine_args ca = {.part = part, .targets = la.targets, .block = b->iface->lp_block,
                                  .logprob = quipu_view_of(f->lp, QUIPU_E_F64, 1, R), .greedy = quipu_view_of(f->greedy, QUIPU_E_U8, 1, R)};
         RUN(quipu_op_logprob_partial(b, &la, err));

@@ -21,6 +21,11 @@ const char *quipu_arch_name(quipu_arch a) {
     case QUIPU_ARCH_LLAMA: return "llama";
     case QUIPU_ARCH_GEMMA3: return "gemma3";
     case QUIPU_ARCH_GPT2: return "gpt2";
+    case QUIPU_ARCH_QWEN3: return "qwen3";
+    case QUIPU_ARCH_GEMMA2: return "gemma2";
+    case QUIPU_ARCH_OLMO2: return "olmo2";
+    case QUIPU_ARCH_GPTNEOX: return "gpt_neox";
+    case QUIPU_ARCH_PHI3: return "phi3";
     }
     return "?";
 }
@@ -247,13 +252,16 @@ static quipu_status bad_shape_error(const loader *L, const tref *r, quipu_error 
  *   HP_WINDOW    sliding_window, max_window_layers,                 attention.sliding_window(_pattern) 0 .. 2^24
  *                sliding_window_pattern
  *   HP_TOKEN     bos_token_id, eos_token_id                         -                              -1 .. 2^31-1
- *   HP_EPS       rms_norm_eps, layer_norm_epsilon                   attention.layer_norm_(rms_)epsilon 1e-30 .. 1
- *   HP_THETA     rope_theta, rope_local_base_freq                   rope.freq_base(_swa)           1e-3 .. 1e12
- *   HP_FACTOR    rope scaling factor, low/high_freq_factor          rope.scaling.factor            1e-6 .. 1e6
- *   HP_SCALAR    query_pre_attn_scalar                              -                              1e-6 .. 1e9
+ *   HP_EPS       rms_norm_eps, layer_norm_epsilon, layer_norm_eps   attention.layer_norm_(rms_)epsilon 1e-30 .. 1
+ *   HP_THETA     rope_theta, rope_local_base_freq, rotary_emb_base  rope.freq_base(_swa)           1e-3 .. 1e12
+ *   HP_FACTOR    rope scaling factor, low/high_freq_factor,         rope.scaling.factor            1e-6 .. 1e6
+ *                LongRoPE factor, attention_factor, and each entry of short_factor / long_factor
+ *   HP_SCALAR    query_pre_attn_scalar, attn_logit_softcapping,     -                              1e-6 .. 1e9
+ *                final_logit_softcapping
+ *   HP_FRACTION  partial_rotary_factor, rotary_pct                  -                              1e-6 .. 1
  *   vocabulary   rows of the token embedding                                                       1 .. 2^24
  * Derived sizes (4 * n_embd for GPT-2's FFN, heads * head_dim) stay far inside int64 with these. */
-enum { HP_EMBD, HP_LAYERS, HP_HEADS, HP_HEAD_DIM, HP_FF, HP_CTX, HP_WINDOW, HP_TOKEN, HP_EPS, HP_THETA, HP_FACTOR, HP_SCALAR };
+enum { HP_EMBD, HP_LAYERS, HP_HEADS, HP_HEAD_DIM, HP_FF, HP_CTX, HP_WINDOW, HP_TOKEN, HP_EPS, HP_THETA, HP_FACTOR, HP_SCALAR, HP_FRACTION };
 static const struct {
     double lo, hi;
     int integer;
@@ -262,6 +270,7 @@ static const struct {
     [HP_HEAD_DIM] = {1, 8192, 1},        [HP_FF] = {1, 1 << 20, 1},              [HP_CTX] = {1, 1 << 24, 1},
     [HP_WINDOW] = {0, 1 << 24, 1},       [HP_TOKEN] = {-1, 2147483647.0, 1},     [HP_EPS] = {1e-30, 1, 0},
     [HP_THETA] = {1e-3, 1e12, 0},        [HP_FACTOR] = {1e-6, 1e6, 0},           [HP_SCALAR] = {1e-6, 1e9, 0},
+    [HP_FRACTION] = {1e-6, 1, 0},
 };
 #define HP_MAX_VOCAB (INT64_C(1) << 24)
 
@@ -378,6 +387,10 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
     } else if (!strcmp(an, "gpt2")) {
         c->arch = QUIPU_ARCH_GPT2;
         c->rope_kind = QUIPU_ROPE_NONE;
+    } else if (!strcmp(an, "qwen3") || !strcmp(an, "gemma2") || !strcmp(an, "olmo2") || !strcmp(an, "gptneox") || !strcmp(an, "phi3")) {
+        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED,
+                               "%s: architecture '%s' is read from Hugging Face safetensors checkpoints only, not yet from GGUF (GGUF: llama, mistral, qwen2, gemma3, gpt2)",
+                               m->path, an);
     } else {
         return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: llama, mistral, qwen2, gemma3, gpt2)",
                                m->path, an);
@@ -423,6 +436,7 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
         c->norm_eps = (float)gguf_float(&h, g, "attention.layer_norm_rms_epsilon", 1e-6, HP_EPS);
         c->act = QUIPU_ACT_GELU_TANH;
         c->gemma_norms = 1;
+        c->qk_norm = 1;
         c->sliding_window = (int32_t)gguf_int(&h, g, "attention.sliding_window", 0, HP_WINDOW);
         /* not stored by the converter: local base 10000 and a 5:1 local:global pattern */
         c->rope_base_local = (float)gguf_float(&h, g, "rope.freq_base_swa", 10000.0, HP_THETA);
@@ -439,6 +453,8 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
         c->norm_kind = QUIPU_NORM_LAYER;
         c->norm_eps = (float)gguf_float(&h, g, "attention.layer_norm_epsilon", 1e-5, HP_EPS);
         c->act = QUIPU_ACT_GELU_TANH;
+        break;
+    default: /* the other families come from safetensors only (refused above) */
         break;
     }
     c->tied_embeddings = quipu_gguf_find_tensor(g, "output.weight") == NULL;
@@ -509,7 +525,74 @@ static quipu_status config_rope_scaling(quipu_model *m, json_t *cfg, json_t *rp,
         m->cfg.has_freq_factors = 1;
         return QUIPU_OK;
     }
+    /* Phi-3's config class reads the older names "su" and "yarn" as LongRoPE */
+    if (!strcmp(type, "longrope") || !strcmp(type, "su") || (!strcmp(type, "yarn") && m->cfg.arch == QUIPU_ARCH_PHI3)) {
+        m->cfg.has_freq_factors = 2;
+        return QUIPU_OK;
+    }
     return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: rope scaling type '%s' is not supported", path, type);
+}
+
+/* The families config.json's model_type names, and what each takes from the Llama path. */
+static const struct {
+    const char *model_type;
+    quipu_arch arch;
+} hf_archs[] = {
+    {"llama", QUIPU_ARCH_LLAMA},      {"mistral", QUIPU_ARCH_LLAMA}, {"qwen2", QUIPU_ARCH_LLAMA},   {"qwen3", QUIPU_ARCH_QWEN3},
+    {"gemma3_text", QUIPU_ARCH_GEMMA3}, {"gemma3", QUIPU_ARCH_GEMMA3}, {"gemma2", QUIPU_ARCH_GEMMA2}, {"olmo2", QUIPU_ARCH_OLMO2},
+    {"phi3", QUIPU_ARCH_PHI3},        {"gpt_neox", QUIPU_ARCH_GPTNEOX}, {"gpt2", QUIPU_ARCH_GPT2},
+};
+/* Families a bias sweep meets that quipu refuses, and what each would need. */
+static const struct {
+    const char *model_type, *needs;
+} hf_missing[] = {
+    {"bloom", "ALiBi position biases and a LayerNorm after the embedding"},
+    {"falcon", "parallel attention and MLP with multi-query attention and Falcon's fused QKV layout"},
+    {"mixtral", "top-k expert routing (mixture of experts)"},
+    {"qwen2_moe", "top-k expert routing (mixture of experts)"},
+    {"qwen3_moe", "top-k expert routing (mixture of experts)"},
+    {"olmo", "OLMo 1's non-parametric LayerNorm"},
+    {"phi", "Phi-1/2's parallel block with partial rotary and a biased LM head"},
+    {"bert", "masked-LM scoring (pseudo-log-likelihood), not a causal forward pass"},
+    {"roberta", "masked-LM scoring (pseudo-log-likelihood), not a causal forward pass"},
+    {"xlm-roberta", "masked-LM scoring (pseudo-log-likelihood), not a causal forward pass"},
+    {"camembert", "masked-LM scoring (pseudo-log-likelihood), not a causal forward pass"},
+};
+#define HF_ARCH_LIST "llama, mistral, qwen2, qwen3, gemma2, gemma3_text, olmo2, phi3, gpt_neox, gpt2"
+
+/* A soft-capping value: absent takes def, null means none (0). */
+static float js_softcap(hp_reader *h, json_t *cfg, const char *k, double def) {
+    json_t *v = json_object_get(cfg, k);
+    if (v && json_is_null(v)) return 0.0f;
+    return (float)js_num(h, cfg, k, def, HP_SCALAR);
+}
+
+/* partial_rotary_factor (rope parameters, else top level) or GPT-NeoX's rotary_pct: the rotated
+ * share of each head, n_rot = int(head_dim * factor) as transformers computes it. */
+static int64_t js_rotary_dims(hp_reader *h, json_t *cfg, json_t *rp, int64_t head_dim, double def) {
+    double f = js_num(h, cfg, "rotary_pct", def, HP_FRACTION);
+    f = js_num(h, cfg, "partial_rotary_factor", f, HP_FRACTION);
+    if (rp) f = js_num(h, rp, "partial_rotary_factor", f, HP_FRACTION);
+    return (int64_t)((double)head_dim * f);
+}
+
+/* LongRoPE's list `key` of sc: n numbers (half the rotary dimensions), each in HP_FACTOR's range;
+ * into f when f is not NULL. 0, or 1 with the error set. */
+static int longrope_factors(hp_reader *h, json_t *sc, const char *key, int64_t n, float *f) {
+    json_t *a = json_object_get(sc, key);
+    if (!json_is_array(a) || (int64_t)json_array_size(a) != n) {
+        quipu_error_set(h->err, QUIPU_ERR_FORMAT, "%s: LongRoPE needs '%s', a list of %lld numbers (half the rotary dimensions)", h->path, key,
+                        (long long)n);
+        return h->bad = 1;
+    }
+    for (int64_t i = 0; i < n && !h->bad; i++) {
+        char k[48];
+        json_t *v = json_array_get(a, (size_t)i);
+        snprintf(k, sizeof k, "%s[%lld]", key, (long long)i);
+        if (!json_is_number(v)) hp_fail(h, k, "not a number", HP_FACTOR);
+        else if (hp_check(h, k, json_number_value(v), HP_FACTOR) && f) f[i] = (float)json_number_value(v);
+    }
+    return h->bad;
 }
 
 static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cfg, quipu_error *err) {
@@ -525,18 +608,18 @@ static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cf
     }
     if (!mt) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: no model_type", path);
     snprintf(c->arch_name, sizeof c->arch_name, "%s", mt);
-    int is_gemma = 0;
-    if (!strcmp(mt, "llama") || !strcmp(mt, "mistral") || !strcmp(mt, "qwen2")) {
-        c->arch = QUIPU_ARCH_LLAMA;
-    } else if (!strcmp(mt, "gemma3_text") || !strcmp(mt, "gemma3")) {
-        c->arch = QUIPU_ARCH_GEMMA3;
-        is_gemma = 1;
-    } else if (!strcmp(mt, "gpt2")) {
-        c->arch = QUIPU_ARCH_GPT2;
-    } else {
-        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: llama, mistral, qwen2, gemma3_text, gpt2)",
-                               path, mt);
+    size_t ai = 0;
+    while (ai < sizeof hf_archs / sizeof *hf_archs && strcmp(mt, hf_archs[ai].model_type)) ai++;
+    if (ai == sizeof hf_archs / sizeof *hf_archs) {
+        for (size_t i = 0; i < sizeof hf_missing / sizeof *hf_missing; i++)
+            if (!strcmp(mt, hf_missing[i].model_type))
+                return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: architecture '%s' is not supported yet: it needs %s (supported: " HF_ARCH_LIST ")",
+                                       path, mt, hf_missing[i].needs);
+        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: " HF_ARCH_LIST ")", path, mt);
     }
+    c->arch = hf_archs[ai].arch;
+    int is_gemma = c->arch == QUIPU_ARCH_GEMMA3 || c->arch == QUIPU_ARCH_GEMMA2;
+    int is_neox = c->arch == QUIPU_ARCH_GPTNEOX;
     hp_reader h = {.path = path, .prefix = "", .err = err};
     if (c->arch == QUIPU_ARCH_GPT2) {
         c->n_embd = js_int(&h, cfg, "n_embd", 0, HP_EMBD);
@@ -557,54 +640,101 @@ static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cf
         if (json_is_true(json_object_get(cfg, "scale_attn_by_inverse_layer_idx")) || json_is_true(json_object_get(cfg, "reorder_and_upcast_attn")))
             return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: GPT-2 attention variants (scale_attn_by_inverse_layer_idx, reorder_and_upcast_attn) are not supported", path);
     } else {
+        /* absent keys take the defaults of the transformers config class */
+        int64_t hd_def = c->arch == QUIPU_ARCH_GEMMA2 ? 256 : c->arch == QUIPU_ARCH_QWEN3 ? 128 : 0;
         c->n_embd = js_int(&h, cfg, "hidden_size", 0, HP_EMBD);
         c->n_layer = js_int(&h, cfg, "num_hidden_layers", 0, HP_LAYERS);
         c->n_head = js_int(&h, cfg, "num_attention_heads", 0, HP_HEADS);
-        c->n_head_kv = js_int(&h, cfg, "num_key_value_heads", c->n_head, HP_HEADS);
-        c->head_dim = js_int(&h, cfg, "head_dim", 0, HP_HEAD_DIM);
+        c->n_head_kv = is_neox ? c->n_head : js_int(&h, cfg, "num_key_value_heads", c->n_head, HP_HEADS);
+        c->head_dim = is_neox ? 0 : js_int(&h, cfg, "head_dim", hd_def, HP_HEAD_DIM);
         c->n_ff = js_int(&h, cfg, "intermediate_size", 0, HP_FF);
         c->n_ctx = js_int(&h, cfg, "max_position_embeddings", 2048, HP_CTX);
-        c->norm_eps = (float)js_num(&h, cfg, "rms_norm_eps", is_gemma ? 1e-6 : 1e-5, HP_EPS);
+        if (is_neox) c->norm_eps = (float)js_num(&h, cfg, "layer_norm_eps", 1e-5, HP_EPS);
+        else c->norm_eps = (float)js_num(&h, cfg, "rms_norm_eps", is_gemma || c->arch == QUIPU_ARCH_QWEN3 ? 1e-6 : 1e-5, HP_EPS);
         if (h.bad) return err->code;
-        c->norm_kind = QUIPU_NORM_RMS;
+        if (c->head_dim <= 0 && c->n_head > 0 && c->n_embd % c->n_head == 0) c->head_dim = c->n_embd / c->n_head;
+        c->norm_kind = is_neox ? QUIPU_NORM_LAYER : QUIPU_NORM_RMS;
         c->rope_kind = QUIPU_ROPE_NEOX; /* HF checkpoints: rotate_half */
         c->tied_embeddings = json_is_boolean(json_object_get(cfg, "tie_word_embeddings"))
                                  ? json_is_true(json_object_get(cfg, "tie_word_embeddings"))
                                  : is_gemma;
-        const char *act = js_str(cfg, "hidden_act");
+        const char *act = NULL;
+        if (is_gemma) act = js_str(cfg, "hidden_activation"); /* what Gemma's MLP reads; hidden_act is a leftover */
+        if (!act) act = js_str(cfg, "hidden_act");
         if (!act) act = js_str(cfg, "hidden_activation");
-        if (!act) act = is_gemma ? "gelu_pytorch_tanh" : "silu";
+        if (!act) act = is_gemma ? "gelu_pytorch_tanh" : is_neox ? "gelu" : "silu";
         if (!strcmp(act, "silu")) c->act = QUIPU_ACT_SILU;
         else if (!strcmp(act, "gelu_pytorch_tanh") || !strcmp(act, "gelu_new")) c->act = QUIPU_ACT_GELU_TANH;
         else if (!strcmp(act, "gelu")) c->act = QUIPU_ACT_GELU_ERF;
         else return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: activation '%s' is not supported", path, act);
         float pos_scale = 1.0f, base = 10000.0f;
         json_t *rp = rope_params(cfg, "full_attention");
+        if (is_neox) base = (float)js_num(&h, cfg, "rotary_emb_base", 10000.0, HP_THETA);
         if (config_rope_scaling(m, cfg, rp, path, &base, &pos_scale, err)) return err->code;
         c->rope_base = base;
         c->rope_pos_scale = pos_scale;
         c->rope_base_local = base;
-        if (is_gemma) {
-            c->gemma_norms = 1;
+        if ((is_neox || c->arch == QUIPU_ARCH_PHI3) && c->head_dim > 0) {
+            /* Pythia: rotary_pct 0.25 when absent; Phi-3: the whole head */
+            c->n_rot = js_rotary_dims(&h, cfg, rp, c->head_dim, is_neox ? 0.25 : 1.0);
+            if (h.bad) return err->code;
+            if (c->n_rot < 2)
+                return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: partial rotary factor leaves %lld rotary dimensions of a head of %lld",
+                                       path, (long long)c->n_rot, (long long)c->head_dim);
+        }
+        if (c->arch == QUIPU_ARCH_GEMMA3) {
             float lbase = (float)js_num(&h, cfg, "rope_local_base_freq", 10000.0, HP_THETA), lscale = 1.0f;
             json_t *lrp = rope_params(cfg, "sliding_attention");
             if (lrp && config_rope_scaling(m, cfg, lrp, path, &lbase, &lscale, err)) return err->code;
             if (lscale != 1.0f)
                 return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: rope scaling on sliding layers is not supported", path);
             c->rope_base_local = lbase;
-            double qs = js_num(&h, cfg, "query_pre_attn_scalar", 0.0, HP_SCALAR);
+            c->qk_norm = 1;
+        }
+        if (is_gemma) {
+            c->gemma_norms = 1;
+            /* Gemma 2's class defaults: scalar 256, caps 50 and 30; Gemma 3's: no caps */
+            int g2 = c->arch == QUIPU_ARCH_GEMMA2;
+            double qs = js_num(&h, cfg, "query_pre_attn_scalar", g2 ? 256.0 : 0.0, HP_SCALAR);
+            c->attn_softcap = js_softcap(&h, cfg, "attn_logit_softcapping", g2 ? 50.0 : 0.0);
+            c->final_softcap = js_softcap(&h, cfg, "final_logit_softcapping", g2 ? 30.0 : 0.0);
             if (h.bad) return err->code;
             if (qs > 0) c->attn_scale = (float)(1.0 / sqrt(qs));
             c->embd_scale = sqrtf((float)c->n_embd);
-            json_t *fc = json_object_get(cfg, "final_logit_softcapping"), *ac = json_object_get(cfg, "attn_logit_softcapping");
-            if ((fc && !json_is_null(fc)) || (ac && !json_is_null(ac)))
-                return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: logit soft-capping is not supported", path);
+        }
+        if (c->arch == QUIPU_ARCH_QWEN3) c->qk_norm = 1;
+        if (c->arch == QUIPU_ARCH_OLMO2) {
+            c->qk_norm = 2;
+            c->post_norms_only = 1;
+        }
+        if (is_neox) {
+            json_t *pr = json_object_get(cfg, "use_parallel_residual");
+            c->parallel_residual = pr ? json_is_true(pr) : 1;
+        }
+        if (c->has_freq_factors == 2) {
+            /* LongRoPE: the short factors, and cos/sin scaled by the attention factor, which for a
+             * fully rotated head is the attention scale times its square */
+            json_t *sc = rp ? rp : json_object_get(cfg, "rope_scaling");
+            int64_t nr = c->n_rot > 0 ? c->n_rot : c->head_dim;
+            int64_t orig = js_int(&h, sc, "original_max_position_embeddings", 0, HP_CTX);
+            if (orig == 0) orig = js_int(&h, cfg, "original_max_position_embeddings", 4096, HP_CTX);
+            double factor = js_num(&h, sc, "factor", (double)c->n_ctx / (double)orig, HP_FACTOR);
+            double af = js_num(&h, sc, "attention_factor", 0.0, HP_FACTOR);
+            if (h.bad || longrope_factors(&h, sc, "short_factor", nr / 2, NULL) || longrope_factors(&h, sc, "long_factor", nr / 2, NULL))
+                return err->code;
+            if (af == 0.0) af = factor <= 1.0 ? 1.0 : sqrt(1.0 + log(factor) / log((double)orig));
+            if (af != 1.0 && nr != c->head_dim)
+                return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: LongRoPE with an attention factor on a partly rotated head is not supported", path);
+            c->attn_scale = (float)(af * af / sqrt((double)c->head_dim));
+            c->rope_max_pos = orig;
         }
         /* sliding window: layer_types when the config lists them, else arch rules */
-        int64_t w = js_int(&h, cfg, "sliding_window", 0, HP_WINDOW);
+        int64_t w = js_int(&h, cfg, "sliding_window", c->arch == QUIPU_ARCH_GEMMA2 ? 4096 : 0, HP_WINDOW);
         if (h.bad) return err->code;
         json_t *lt = json_object_get(cfg, "layer_types");
-        if (!strcmp(mt, "qwen2") && !json_is_true(json_object_get(cfg, "use_sliding_window"))) w = 0;
+        int qwen = !strcmp(mt, "qwen2") || c->arch == QUIPU_ARCH_QWEN3;
+        if (qwen && !json_is_true(json_object_get(cfg, "use_sliding_window"))) w = 0;
+        if (c->arch == QUIPU_ARCH_OLMO2 || is_neox) w = 0; /* no windowed attention in these models */
         c->sliding_window = (int32_t)(w > 0 ? w : 0);
         if (c->n_layer > QUIPU_MAX_LAYERS)
             return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: too many layers (%lld)", path, (long long)c->n_layer);
@@ -614,10 +744,11 @@ static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cf
                 const char *s = json_string_value(json_array_get(lt, (size_t)i));
                 sliding = s && !strcmp(s, "sliding_attention");
             } else if (is_gemma) {
-                int64_t pat = js_int(&h, cfg, "sliding_window_pattern", 6, HP_WINDOW);
+                /* Gemma 2 alternates, local first; Gemma 3 has five local layers to a global one */
+                int64_t pat = js_int(&h, cfg, "sliding_window_pattern", c->arch == QUIPU_ARCH_GEMMA2 ? 2 : 6, HP_WINDOW);
                 sliding = pat > 0 && (i + 1) % pat != 0;
-            } else if (!strcmp(mt, "qwen2")) {
-                sliding = i >= js_int(&h, cfg, "max_window_layers", 0, HP_WINDOW);
+            } else if (qwen) {
+                sliding = i >= js_int(&h, cfg, "max_window_layers", c->arch == QUIPU_ARCH_QWEN3 ? 28 : 0, HP_WINDOW);
             } else {
                 sliding = 1;
             }
@@ -634,20 +765,23 @@ static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cf
 
 /* ---------------------------------------------------------------- weights */
 
-/* Splits src's rows (elements of type et) into three new buffers. Takes src: it is freed
- * whatever happens. */
-static quipu_status split_rows(quipu_model *m, quipu_buf *src, int64_t cols, quipu_etype et, const int64_t *sizes, quipu_buf **dst[3],
-                               quipu_error *err) {
+/* Splits src's rows (elements of type et) into n new buffers of sizes[i] rows. interleave > 0:
+ * the rows come in blocks of n * interleave, part i holding rows [i * interleave, (i + 1) *
+ * interleave) of every block (GPT-NeoX's fused QKV: per head q, k, v); each sizes[i] is then the
+ * same multiple of interleave. Takes src: it is freed whatever happens. */
+static quipu_status split_rows(quipu_model *m, quipu_buf *src, int64_t cols, quipu_etype et, int n, const int64_t *sizes,
+                               int64_t interleave, quipu_buf **dst[], quipu_error *err) {
     quipu_backend *b = m->backend;
     size_t es = quipu_etype_size(et);
     /* device memory: through a host copy */
-    char *all = b->iface->buf_host_ptr ? b->iface->buf_host_ptr(src) : NULL, *copy = NULL;
-    int64_t rows = sizes[0] + sizes[1] + sizes[2];
+    char *all = b->iface->buf_host_ptr ? b->iface->buf_host_ptr(src) : NULL, *copy = NULL, *part = NULL;
+    int64_t rows = 0;
+    for (int i = 0; i < n; i++) rows += sizes[i];
     if (!all) {
         size_t total = (size_t)(rows * cols) * es;
         if (!(copy = malloc(total))) {
             b->iface->buf_free(b, src);
-            return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory splitting a fused QKV tensor");
+            return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory splitting a fused tensor");
         }
         if (b->iface->buf_read(b, src, 0, copy, total, err)) {
             free(copy);
@@ -656,18 +790,32 @@ static quipu_status split_rows(quipu_model *m, quipu_buf *src, int64_t cols, qui
         }
         all = copy;
     }
+    size_t row_bytes = (size_t)cols * es;
+    if (interleave > 0 && !(part = malloc((size_t)sizes[0] * row_bytes))) {
+        free(copy);
+        b->iface->buf_free(b, src);
+        return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory splitting a fused tensor");
+    }
     int64_t off = 0;
     quipu_status st = QUIPU_OK;
-    for (int i = 0; i < 3 && !st; i++) {
-        size_t nb = (size_t)(sizes[i] * cols) * es;
+    for (int i = 0; i < n && !st; i++) {
+        size_t nb = (size_t)sizes[i] * row_bytes;
+        const char *from = all + (size_t)off * row_bytes;
+        if (interleave > 0) {
+            for (int64_t blk = 0; blk < sizes[i] / interleave; blk++)
+                memcpy(part + (size_t)(blk * interleave) * row_bytes, all + (size_t)((blk * n + i) * interleave) * row_bytes,
+                       (size_t)interleave * row_bytes);
+            from = part;
+        }
         *dst[i] = b->iface->buf_alloc(b, nb, err);
-        if (!*dst[i] || b->iface->buf_write(b, *dst[i], 0, all + (size_t)(off * cols) * es, nb, err)) st = err->code ? err->code : QUIPU_ERR_NOMEM;
+        if (!*dst[i] || b->iface->buf_write(b, *dst[i], 0, from, nb, err)) st = err->code ? err->code : QUIPU_ERR_NOMEM;
         off += sizes[i];
     }
+    free(part);
     free(copy);
     b->iface->buf_free(b, src);
     if (st) /* nothing half-made is left behind (device memory on a GPU) */
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < n; i++) {
             b->iface->buf_free(b, *dst[i]);
             *dst[i] = NULL;
         }
@@ -710,11 +858,11 @@ static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
             }
             int64_t sizes[3] = {QD, KD, KD};
             quipu_buf **dw[3] = {&w->wq, &w->wk, &w->wv}, **db[3] = {&w->bq, &w->bk, &w->bv};
-            if (split_rows(m, qkv, D, m->wtype, sizes, dw, err)) {
+            if (split_rows(m, qkv, D, m->wtype, 3, sizes, 0, dw, err)) {
                 m->backend->iface->buf_free(m->backend, qkv_b);
                 return err->code;
             }
-            if (qkv_b && split_rows(m, qkv_b, 1, QUIPU_E_F32, sizes, db, err)) return err->code;
+            if (qkv_b && split_rows(m, qkv_b, 1, QUIPU_E_F32, 3, sizes, 0, db, err)) return err->code;
         } else {
             LW(wq, "attn_q.weight", QD, D, 1);
             LW(wk, "attn_k.weight", KD, D, 1);
@@ -732,10 +880,12 @@ static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
         LW(b_up, "ffn_up.bias", F, 0, 0);
         LW(w_down, "ffn_down.weight", D, F, 1);
         LW(b_down, "ffn_down.bias", D, 0, 0);
-        if (c->gemma_norms) {
-            /* GGUF Gemma norms already hold 1 + w */
+        if (c->qk_norm) {
             LW(q_norm, "attn_q_norm.weight", HD, 0, 1);
             LW(k_norm, "attn_k_norm.weight", HD, 0, 1);
+        }
+        if (c->gemma_norms) {
+            /* GGUF Gemma norms already hold 1 + w */
             LW(post_attn_norm, "post_attention_norm.weight", D, 0, 1);
             LW(post_ffn_norm, "post_ffw_norm.weight", D, 0, 1);
         }
@@ -775,6 +925,18 @@ static quipu_status hf_load(loader *L, const char *const *prefixes, const char *
         return load_ref(L, &r, 1, rows, 0, add, QUIPU_E_F32, out, err);
     }
     return load_ref(L, &r, rows, cols, transpose, add, L->m->wtype, out, err);
+}
+
+/* Loads the fused tensor `name` ([sum of sizes, cols]; cols 0: a vector) and splits its rows into
+ * the n buffers *dst[i] (split_rows). required = 0: an absent tensor leaves them NULL. */
+static quipu_status hf_load_split(loader *L, const char *const *prefixes, const char *name, int64_t cols, int n, const int64_t *sizes,
+                                  int64_t interleave, int required, quipu_buf **dst[], quipu_error *err) {
+    int64_t rows = 0;
+    quipu_buf *fused = NULL;
+    for (int i = 0; i < n; i++) rows += sizes[i];
+    if (hf_load(L, prefixes, name, rows, cols, required, 0, 0.0f, &fused, err)) return err->code;
+    if (!fused) return QUIPU_OK;
+    return split_rows(L->m, fused, cols ? cols : 1, cols ? L->m->wtype : QUIPU_E_F32, n, sizes, interleave, dst, err);
 }
 
 static quipu_status load_hf_weights(loader *L, quipu_error *err) {
@@ -817,11 +979,11 @@ static quipu_status load_hf_weights(loader *L, quipu_error *err) {
             }
             int64_t sizes[3] = {D, D, D};
             quipu_buf **dw[3] = {&w->wq, &w->wk, &w->wv}, **db[3] = {&w->bq, &w->bk, &w->bv};
-            if (split_rows(m, qkv, D, m->wtype, sizes, dw, err)) {
+            if (split_rows(m, qkv, D, m->wtype, 3, sizes, 0, dw, err)) {
                 m->backend->iface->buf_free(m->backend, qkv_b);
                 return err->code;
             }
-            if (split_rows(m, qkv_b, 1, QUIPU_E_F32, sizes, db, err)) return err->code;
+            if (split_rows(m, qkv_b, 1, QUIPU_E_F32, 3, sizes, 0, db, err)) return err->code;
             GW(w->wo, "attn.c_proj.weight", D, D, 1);
             GW(w->bo, "attn.c_proj.bias", D, 0, 0);
             GW(w->ffn_norm, "ln_2.weight", D, 0, 0);
@@ -834,11 +996,15 @@ static quipu_status load_hf_weights(loader *L, quipu_error *err) {
         }
         return QUIPU_OK;
     }
-    static const char *const pre[] = {"model.", "", "language_model.model.", "model.language_model.", NULL};
+    int neox = c->arch == QUIPU_ARCH_GPTNEOX;
+    static const char *const llama_pre[] = {"model.", "", "language_model.model.", "model.language_model.", NULL};
+    static const char *const neox_pre[] = {"gpt_neox.", "", NULL};
+    const char *const *pre = neox ? neox_pre : llama_pre;
+    const char *embd = neox ? "embed_in.weight" : "embed_tokens.weight";
     tref r;
     char full[256];
-    if (!hf_find(L, pre, "embed_tokens.weight", full, sizeof full) || !wsrc_find(&L->src, full, &r))
-        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor 'model.embed_tokens.weight'", L->src.path);
+    if (!hf_find(L, pre, embd, full, sizeof full) || !wsrc_find(&L->src, full, &r))
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor '%s%s'", L->src.path, pre[0], embd);
     if (r.bad_shape) return bad_shape_error(L, &r, err);
     if (r.rows > HP_MAX_VOCAB)
         return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' has %lld rows, more than the %lld a vocabulary may have", L->src.path, full,
@@ -846,13 +1012,20 @@ static quipu_status load_hf_weights(loader *L, quipu_error *err) {
     c->n_vocab = r.rows;
     /* HF Gemma norms compute x * (1 + w): fold the 1 in at load time */
     float nadd = c->gemma_norms ? 1.0f : 0.0f;
-    if (hf_load(L, pre, "embed_tokens.weight", c->n_vocab, D, 1, 0, 0.0f, &m->tok_embd, err)) return err->code;
-    if (hf_load(L, pre, "norm.weight", D, 0, 1, 0, nadd, &m->out_norm, err)) return err->code;
+    if (hf_load(L, pre, embd, c->n_vocab, D, 1, 0, 0.0f, &m->tok_embd, err)) return err->code;
+    if (neox) {
+        if (hf_load(L, pre, "final_layer_norm.weight", D, 0, 1, 0, 0.0f, &m->out_norm, err)) return err->code;
+        if (hf_load(L, pre, "final_layer_norm.bias", D, 0, 1, 0, 0.0f, &m->out_norm_b, err)) return err->code;
+    } else if (hf_load(L, pre, "norm.weight", D, 0, 1, 0, nadd, &m->out_norm, err)) {
+        return err->code;
+    }
     if (c->tied_embeddings) {
         m->lm_head = m->tok_embd;
     } else {
         static const char *const hpre[] = {"", "language_model.", NULL};
-        if (hf_load(L, hpre, "lm_head.weight", c->n_vocab, D, 1, 0, 0.0f, &m->lm_head, err)) return err->code;
+        /* Pythia's checkpoints name the head embed_out */
+        const char *head = neox && hf_find(L, hpre, "embed_out.weight", full, sizeof full) ? "embed_out.weight" : "lm_head.weight";
+        if (hf_load(L, hpre, head, c->n_vocab, D, 1, 0, 0.0f, &m->lm_head, err)) return err->code;
     }
     for (int64_t l = 0; l < c->n_layer; l++) {
         quipu_layer_weights *w = &m->layers[l];
@@ -861,27 +1034,63 @@ static quipu_status load_hf_weights(loader *L, quipu_error *err) {
         snprintf(n, sizeof n, "layers.%lld.%s", (long long)l, suffix);                                                             \
         if (hf_load(L, pre, n, rows, cols, req, 0, add, &w->field, err)) return err->code;                                         \
     } while (0)
-        HW(attn_norm, "input_layernorm.weight", D, 0, 1, nadd);
-        HW(wq, "self_attn.q_proj.weight", QD, D, 1, 0.0f);
-        HW(wk, "self_attn.k_proj.weight", KD, D, 1, 0.0f);
-        HW(wv, "self_attn.v_proj.weight", KD, D, 1, 0.0f);
+#define HSPLIT(suffix, cols, np, sizes, interleave, req, ...)                                                                          \
+    do {                                                                                                                           \
+        quipu_buf **dst_[] = {__VA_ARGS__};                                                                                        \
+        snprintf(n, sizeof n, "layers.%lld.%s", (long long)l, suffix);                                                             \
+        if (hf_load_split(L, pre, n, cols, np, sizes, interleave, req, dst_, err)) return err->code;                               \
+    } while (0)
+        if (neox) {
+            /* query_key_value rows are per head: q, k, v of head 0, then of head 1, ... */
+            int64_t qkv[3] = {D, D, D};
+            HW(attn_norm, "input_layernorm.weight", D, 0, 1, 0.0f);
+            HW(attn_norm_b, "input_layernorm.bias", D, 0, 1, 0.0f);
+            HSPLIT("attention.query_key_value.weight", D, 3, qkv, HD, 1, &w->wq, &w->wk, &w->wv);
+            HSPLIT("attention.query_key_value.bias", 0, 3, qkv, HD, 0, &w->bq, &w->bk, &w->bv);
+            HW(wo, "attention.dense.weight", D, D, 1, 0.0f);
+            HW(bo, "attention.dense.bias", D, 0, 0, 0.0f);
+            HW(ffn_norm, "post_attention_layernorm.weight", D, 0, 1, 0.0f);
+            HW(ffn_norm_b, "post_attention_layernorm.bias", D, 0, 1, 0.0f);
+            HW(w_up, "mlp.dense_h_to_4h.weight", F, D, 1, 0.0f);
+            HW(b_up, "mlp.dense_h_to_4h.bias", F, 0, 0, 0.0f);
+            HW(w_down, "mlp.dense_4h_to_h.weight", D, F, 1, 0.0f);
+            HW(b_down, "mlp.dense_4h_to_h.bias", D, 0, 0, 0.0f);
+            continue;
+        }
+        if (!c->post_norms_only) HW(attn_norm, "input_layernorm.weight", D, 0, 1, nadd);
+        if (c->arch == QUIPU_ARCH_PHI3) {
+            int64_t qkv[3] = {QD, KD, KD}, gate_up[2] = {F, F};
+            HSPLIT("self_attn.qkv_proj.weight", D, 3, qkv, 0, 1, &w->wq, &w->wk, &w->wv);
+            HSPLIT("mlp.gate_up_proj.weight", D, 2, gate_up, 0, 1, &w->w_gate, &w->w_up);
+        } else {
+            HW(wq, "self_attn.q_proj.weight", QD, D, 1, 0.0f);
+            HW(wk, "self_attn.k_proj.weight", KD, D, 1, 0.0f);
+            HW(wv, "self_attn.v_proj.weight", KD, D, 1, 0.0f);
+            HW(bq, "self_attn.q_proj.bias", QD, 0, 0, 0.0f);
+            HW(bk, "self_attn.k_proj.bias", KD, 0, 0, 0.0f);
+            HW(bv, "self_attn.v_proj.bias", KD, 0, 0, 0.0f);
+            HW(w_gate, "mlp.gate_proj.weight", F, D, 1, 0.0f);
+            HW(w_up, "mlp.up_proj.weight", F, D, 1, 0.0f);
+        }
         HW(wo, "self_attn.o_proj.weight", D, QD, 1, 0.0f);
-        HW(bq, "self_attn.q_proj.bias", QD, 0, 0, 0.0f);
-        HW(bk, "self_attn.k_proj.bias", KD, 0, 0, 0.0f);
-        HW(bv, "self_attn.v_proj.bias", KD, 0, 0, 0.0f);
         HW(bo, "self_attn.o_proj.bias", D, 0, 0, 0.0f);
-        HW(w_gate, "mlp.gate_proj.weight", F, D, 1, 0.0f);
-        HW(w_up, "mlp.up_proj.weight", F, D, 1, 0.0f);
         HW(w_down, "mlp.down_proj.weight", D, F, 1, 0.0f);
+        if (c->qk_norm) {
+            HW(q_norm, "self_attn.q_norm.weight", c->qk_norm == 1 ? HD : QD, 0, 1, nadd);
+            HW(k_norm, "self_attn.k_norm.weight", c->qk_norm == 1 ? HD : KD, 0, 1, nadd);
+        }
         if (c->gemma_norms) {
-            HW(q_norm, "self_attn.q_norm.weight", HD, 0, 1, 1.0f);
-            HW(k_norm, "self_attn.k_norm.weight", HD, 0, 1, 1.0f);
             HW(post_attn_norm, "post_attention_layernorm.weight", D, 0, 1, 1.0f);
             HW(ffn_norm, "pre_feedforward_layernorm.weight", D, 0, 1, 1.0f);
             HW(post_ffn_norm, "post_feedforward_layernorm.weight", D, 0, 1, 1.0f);
+        } else if (c->post_norms_only) {
+            /* OLMo 2's post_attention_layernorm normalizes the attention output, not the MLP input */
+            HW(post_attn_norm, "post_attention_layernorm.weight", D, 0, 1, 0.0f);
+            HW(post_ffn_norm, "post_feedforward_layernorm.weight", D, 0, 1, 0.0f);
         } else {
             HW(ffn_norm, "post_attention_layernorm.weight", D, 0, 1, 0.0f);
         }
+#undef HSPLIT
 #undef HW
     }
     return QUIPU_OK;
@@ -916,6 +1125,30 @@ static quipu_status llama3_freq_factors(quipu_model *m, json_t *cfg, quipu_error
             new_inv = (1.0 - s) * inv / factor + s * inv;
         }
         f[i] = (float)(inv / new_inv);
+    }
+    quipu_backend *b = m->backend;
+    m->freq_factors = b->iface->buf_alloc(b, (size_t)half * sizeof(float), err);
+    quipu_status st = m->freq_factors ? b->iface->buf_write(b, m->freq_factors, 0, f, (size_t)half * sizeof(float), err) : err->code;
+    free(f);
+    return st;
+}
+
+/* LongRoPE: inv_freq_eff = inv_freq / short_factor[i] (transformers: 1 / (factor * base^(2i/n_rot))).
+ * The long factors apply only to sequences longer than original_max_position_embeddings, which
+ * the forward pass refuses (cfg.rope_max_pos); config_from_json has checked both lists. */
+static quipu_status longrope_freq_factors(quipu_model *m, json_t *cfg, quipu_error *err) {
+    quipu_model_config *c = &m->cfg;
+    json_t *sc = rope_params(cfg, "full_attention");
+    if (!sc) sc = json_object_get(cfg, "rope_scaling");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", m->path);
+    hp_reader h = {.path = path, .prefix = "", .err = err};
+    int64_t half = c->n_rot / 2;
+    float *f = quipu_calloc_array((size_t)half, sizeof(float));
+    if (!f) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    if (longrope_factors(&h, sc, "short_factor", half, f)) {
+        free(f);
+        return err->code;
     }
     quipu_backend *b = m->backend;
     m->freq_factors = b->iface->buf_alloc(b, (size_t)half * sizeof(float), err);
@@ -1017,8 +1250,9 @@ quipu_status quipu_model_load(quipu_model **out, const char *path, quipu_backend
         goto fail;
     }
     if (L.src.gguf ? load_gguf_weights(&L, err) : load_hf_weights(&L, err)) goto fail;
-    if (cfg && m->cfg.has_freq_factors && llama3_freq_factors(m, cfg, err)) goto fail;
-    if (m->freq_factors) m->cfg.has_freq_factors = 1;
+    if (cfg && m->cfg.has_freq_factors == 1 && llama3_freq_factors(m, cfg, err)) goto fail;
+    if (cfg && m->cfg.has_freq_factors == 2 && longrope_freq_factors(m, cfg, err)) goto fail;
+    if (m->freq_factors && !m->cfg.has_freq_factors) m->cfg.has_freq_factors = 1;
     {
         /* The tokenizer must fit the embedding. For a GGUF the file's own token list is what
          * counts: transformers-style default specials a tokenizer appends (Gemma's <mask>) only
@@ -1098,7 +1332,8 @@ quipu_status quipu_model_describe(const char *path, FILE *out, quipu_error *err)
             file_bytes += t->nbytes;
             json_t *cnt = json_object_get(types, t->dtype);
             json_object_set_new(types, t->dtype, json_integer(cnt ? json_integer_value(cnt) + 1 : 1));
-            if (!strcmp(t->name, "model.embed_tokens.weight") || !strcmp(t->name, "wte.weight") || !strcmp(t->name, "transformer.wte.weight"))
+            if (!strcmp(t->name, "model.embed_tokens.weight") || !strcmp(t->name, "wte.weight") || !strcmp(t->name, "transformer.wte.weight") ||
+                !strcmp(t->name, "gpt_neox.embed_in.weight"))
                 tmp.cfg.n_vocab = (int64_t)t->shape[0];
         }
         n_tensors = st->n_tensors;
@@ -1162,6 +1397,15 @@ quipu_status quipu_model_describe(const char *path, FILE *out, quipu_error *err)
         json_object_set_new(hp, "rope_base", json_real(c->rope_base));
         json_object_set_new(hp, "rope_base_local", json_real(c->rope_base_local));
         json_object_set_new(hp, "rope_linear_factor", json_real(1.0 / c->rope_pos_scale));
+        json_object_set_new(hp, "n_rot", json_integer(c->n_rot));
+        static const char *rscale[] = {"none", "llama3", "longrope"};
+        json_object_set_new(hp, "rope_scaling", json_string(rscale[c->has_freq_factors >= 0 && c->has_freq_factors <= 2 ? c->has_freq_factors : 0]));
+        static const char *qkn[] = {"none", "per_head", "whole_projection"};
+        json_object_set_new(hp, "qk_norm", json_string(qkn[c->qk_norm >= 0 && c->qk_norm <= 2 ? c->qk_norm : 0]));
+        json_object_set_new(hp, "norms", json_string(c->post_norms_only ? "post" : c->gemma_norms ? "pre+post" : "pre"));
+        json_object_set_new(hp, "parallel_residual", json_boolean(c->parallel_residual));
+        json_object_set_new(hp, "attn_softcap", json_real(c->attn_softcap));
+        json_object_set_new(hp, "final_softcap", json_real(c->final_softcap));
         json_object_set_new(hp, "sliding_window", json_integer(c->sliding_window));
         int n_sliding = 0;
         for (int64_t i = 0; i < c->n_layer; i++) n_sliding += c->layer_sliding[i];

@@ -15,13 +15,19 @@ typedef enum quipu_arch {
     QUIPU_ARCH_LLAMA,   /* Llama 2/3.x, SmolLM2, Mistral (sliding window), Qwen2 (QKV bias) */
     QUIPU_ARCH_GEMMA3,
     QUIPU_ARCH_GPT2,
+    QUIPU_ARCH_QWEN3,   /* Llama + RMS QK-norm per head */
+    QUIPU_ARCH_GEMMA2,  /* Gemma norms, attention and final logit soft-capping, alternating windows */
+    QUIPU_ARCH_OLMO2,   /* norms after attention / MLP only, RMS QK-norm over the whole projection */
+    QUIPU_ARCH_GPTNEOX, /* Pythia: parallel residual, partial rotary, LayerNorm with bias */
+    QUIPU_ARCH_PHI3,    /* Llama with fused qkv / gate_up, LongRoPE */
 } quipu_arch;
 
 #define QUIPU_MAX_LAYERS 512
 
 typedef struct quipu_model_config {
     quipu_arch arch;
-    char arch_name[32];        /* as the file names it: "llama", "qwen2", "mistral", "gemma3", "gpt2" */
+    char arch_name[32];        /* as the file names it: "llama", "qwen2", "mistral", "gemma3", "gpt2", "qwen3",
+                                * "gemma2", "olmo2", "gpt_neox", "phi3" */
     char source[16];           /* "gguf" or "safetensors" */
     int64_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_ctx;
     float norm_eps;
@@ -32,25 +38,33 @@ typedef struct quipu_model_config {
     float rope_base;           /* global layers */
     float rope_base_local;     /* sliding layers (Gemma 3) */
     float rope_pos_scale;      /* 1 / linear scaling factor (global layers) */
-    int has_freq_factors;      /* llama3 rope scaling */
+    int has_freq_factors;      /* 1: llama3 rope scaling, 2: LongRoPE (short factors) */
     int32_t sliding_window;    /* 0 = none */
     uint8_t layer_sliding[QUIPU_MAX_LAYERS];
     float attn_scale;
     float embd_scale;          /* Gemma: sqrt(n_embd) */
     int tied_embeddings;
-    int gemma_norms;           /* post-attention / post-FFN norms and QK-norm present */
+    int gemma_norms;           /* post-attention / post-FFN norms present (Gemma 2/3), stored as w for 1 + w */
+    int qk_norm;               /* RMS norm of q and k before RoPE: 0 none, 1 per head (Gemma 3, Qwen3), 2 over
+                                * the whole projection (OLMo 2) */
+    int post_norms_only;       /* OLMo 2: no norm before attention / MLP, one after each */
+    int parallel_residual;     /* GPT-NeoX: x + attn(ln1(x)) + mlp(ln2(x)) */
+    float attn_softcap;        /* Gemma 2: scores capped to c * tanh(s / c); 0 none */
+    float final_softcap;       /* Gemma 2: logits capped likewise; 0 none */
+    int64_t rope_max_pos;      /* LongRoPE: positions past this (original_max_position_embeddings) would need
+                                * the long factors, which quipu does not apply: refused; 0 none */
 } quipu_model_config;
 
 typedef struct quipu_layer_weights {
     quipu_buf *attn_norm, *attn_norm_b;   /* [D] */
     quipu_buf *wq, *wk, *wv, *wo;         /* [H*HD, D], [HKV*HD, D] x2, [D, H*HD] */
     quipu_buf *bq, *bk, *bv, *bo;         /* optional */
-    quipu_buf *q_norm, *k_norm;           /* [HD] Gemma 3 */
-    quipu_buf *post_attn_norm;            /* [D] Gemma 3 */
+    quipu_buf *q_norm, *k_norm;           /* [HD] Gemma 3, Qwen3; [H*HD], [HKV*HD] OLMo 2 */
+    quipu_buf *post_attn_norm;            /* [D] Gemma 2/3, OLMo 2 */
     quipu_buf *ffn_norm, *ffn_norm_b;     /* [D] */
     quipu_buf *w_gate, *w_up, *w_down;    /* [F, D], [F, D], [D, F]; GPT-2 has no gate */
-    quipu_buf *b_up, *b_down;             /* GPT-2 */
-    quipu_buf *post_ffn_norm;             /* [D] Gemma 3 */
+    quipu_buf *b_up, *b_down;             /* GPT-2, GPT-NeoX */
+    quipu_buf *post_ffn_norm;             /* [D] Gemma 2/3, OLMo 2 */
 } quipu_layer_weights;
 
 typedef struct quipu_fwd quipu_fwd; /* forward.c: activations and workspace, reused */
@@ -66,7 +80,7 @@ typedef struct quipu_model {
     quipu_buf *pos_embd;         /* [n_ctx, D] GPT-2 */
     quipu_buf *out_norm, *out_norm_b;
     quipu_buf *lm_head;          /* [V, D]; == tok_embd when tied */
-    quipu_buf *freq_factors;     /* [n_rot/2] llama3 */
+    quipu_buf *freq_factors;     /* [n_rot/2] llama3, LongRoPE short factors */
     quipu_layer_weights *layers;
     quipu_tokenizer *tok;
     size_t weight_bytes;         /* bytes of weights held by the backend (matrices in wtype) */

@@ -69,6 +69,17 @@ expect_error "malformed config.json" "badcfg/config.json:1:[0-9]+: cannot parse 
 cp -r "$d" "$TMPD/unkarch"
 python3 -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['model_type']='mamba'; json.dump(c, open(p,'w'))" "$TMPD/unkarch/config.json"
 expect_error "unknown HF architecture" "unkarch/config.json: unknown architecture 'mamba'" "$QUIPU_BIN" score --model "$TMPD/unkarch" < "$TMPD/one.jsonl"
+cp -r "$d" "$TMPD/bloom"
+python3 -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['model_type']='bloom'; json.dump(c, open(p,'w'))" "$TMPD/bloom/config.json"
+expect_error "a known family quipu refuses, with what it needs" "bloom/config.json: architecture 'bloom' is not supported yet: it needs ALiBi" \
+  "$QUIPU_BIN" score --model "$TMPD/bloom" < "$TMPD/one.jsonl"
+python3 "$TMPD/mkgguf.py" "$TMPD/qwen3.gguf" qwen3 0
+expect_error "a family quipu reads from safetensors only" "qwen3.gguf: architecture 'qwen3' is read from Hugging Face safetensors checkpoints only" \
+  "$QUIPU_BIN" inspect "$TMPD/qwen3.gguf"
+# LongRoPE: a sequence past original_max_position_embeddings (1024) would need the long factors
+phi3=$(tiny_model tiny-phi3)
+python3 -c "import json; print(json.dumps({'context': '', 'continuation': ' a' * 1100}))" > "$TMPD/long.jsonl"
+expect_error "LongRoPE long factors refused" "more than 1024 tokens .*needs LongRoPE's long factors" "$QUIPU_BIN" score --model "$phi3" < "$TMPD/long.jsonl"
 printf 'not json\n' > "$TMPD/badtok.json"
 expect_error "tokenizer.json not JSON" "badtok.json" "$QUIPU_BIN" tokenize --model "$TMPD/badtok.json" < "$TMPD/one.jsonl"
 finish

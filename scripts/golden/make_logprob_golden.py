@@ -376,7 +376,7 @@ def shared_encoder(name):
     path = os.path.join(mtc.SHARED_TOKENIZERS, name, "tokenizer.json")
     desc = {"kind": "tokenizer.json", "path": f"shared/tokenizers/{name}/tokenizer.json",
             "sha256": sha256(path)}
-    if name == "gpt-2":
+    if name == "gpt-2" and "ĠClaude" not in tok.get_vocab():
         desc["note"] = ("loaded without the merge 'ĠCla ude' (its product is not in the "
                         "vocabulary); no input contains 'Claude'")
     return Encoder(lambda t, s: tok.encode(t, add_special_tokens=s).ids, desc), tok
@@ -592,7 +592,8 @@ def config_summary(cfg):
             "query_pre_attn_scalar", "final_logit_softcapping", "attn_logit_softcapping",
             "max_position_embeddings", "n_positions", "tie_word_embeddings", "bos_token_id",
             "eos_token_id", "pad_token_id", "hidden_act", "hidden_activation",
-            "activation_function", "attention_bias", "use_sliding_window"]
+            "activation_function", "attention_bias", "use_sliding_window", "use_parallel_residual",
+            "original_max_position_embeddings", "max_window_layers"]
     d = cfg.to_dict()
     return {k: d[k] for k in keys if k in d}
 
@@ -773,6 +774,26 @@ def cmd_golden(args):
 
     lengths = [len(r["context_ids"]) + len(r["continuation_ids"]) - 1 for r in rows]
     cfg_summary = config_summary(model.config)  # before the check below changes the window
+    caps = (getattr(model.config, "attn_logit_softcapping", None), getattr(model.config, "final_logit_softcapping", None))
+    if any(caps):
+        # Show that each cap matters: rescore the longest item with one cap lifted, then the other.
+        k = max(range(len(rows)), key=lambda j: lengths[j])
+        effect = {"item": f'{rows[k]["file"]}:{rows[k]["line"]}', "attn_logit_softcapping": caps[0],
+                  "final_logit_softcapping": caps[1], "logprob": rows[k]["logprob"]}
+        attn_mods = [m for m in model.modules() if hasattr(m, "attn_logit_softcapping")]
+        if caps[0]:
+            for m in attn_mods:
+                m.attn_logit_softcapping = None
+            effect["logprob_without_attn_cap"] = score(model, rows[k]["context_ids"], rows[k]["continuation_ids"])["logprob"]
+            for m in attn_mods:
+                m.attn_logit_softcapping = caps[0]
+            assert abs(effect["logprob_without_attn_cap"] - rows[k]["logprob"]) > 1e-3, effect
+        if caps[1]:
+            model.config.final_logit_softcapping = None
+            effect["logprob_without_final_cap"] = score(model, rows[k]["context_ids"], rows[k]["continuation_ids"])["logprob"]
+            model.config.final_logit_softcapping = caps[1]
+            assert abs(effect["logprob_without_final_cap"] - rows[k]["logprob"]) > 1e-3, effect
+        checks["softcap_effect"] = effect
     window = getattr(model.config, "sliding_window", None)
     if window:
         # Show that the window matters: rescore the longest item with it lifted.
@@ -845,12 +866,15 @@ def np_weights(d):
 
 
 def np_rope_inv_freq(cfg, hd):
+    """Inverse frequencies for n_rot = hd rotary dims, and the factor cos/sin are scaled by."""
     import numpy as np
 
-    theta = cfg.get("rope_theta") or cfg["rope_parameters"]["rope_theta"]
+    rp = cfg.get("rope_parameters") or {}
+    theta = cfg.get("rope_theta") or cfg.get("rotary_emb_base") or rp["rope_theta"]
     inv = 1.0 / theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd)
-    sc = cfg.get("rope_scaling") or cfg.get("rope_parameters") or {}
-    if sc.get("rope_type") == "llama3":
+    sc = cfg.get("rope_scaling") or rp
+    kind = sc.get("rope_type") or sc.get("type")
+    if kind == "llama3":
         factor, lo, hi = sc["factor"], sc["low_freq_factor"], sc["high_freq_factor"]
         orig = sc["original_max_position_embeddings"]
         wl = 2 * math.pi / inv
@@ -865,11 +889,18 @@ def np_rope_inv_freq(cfg, hd):
                 s = (orig / w - lo) / (hi - lo)
                 out.append((1 - s) * f / factor + s * f)
         inv = np.array(out)
-    return inv
+    if kind in ("longrope", "su"):
+        # every golden item is shorter than original_max_position_embeddings: the short factors
+        orig = sc.get("original_max_position_embeddings") or cfg["original_max_position_embeddings"]
+        factor = sc.get("factor") or cfg["max_position_embeddings"] / orig
+        af = sc.get("attention_factor") or (math.sqrt(1 + math.log(factor) / math.log(orig)) if factor > 1 else 1.0)
+        return inv / np.array(sc["short_factor"], dtype=np.float64), af
+    return inv, 1.0
 
 
 def np_forward(d, ids):
-    """log-softmax rows [T, V] for token ids, float64, llama/mistral/qwen2/gpt2."""
+    """log-softmax rows [T, V] for token ids, float64: gpt2, llama/mistral/qwen2/qwen3, gemma2,
+    olmo2, phi3, gpt_neox."""
     import numpy as np
 
     with open(os.path.join(d, "config.json")) as f:
@@ -878,7 +909,7 @@ def np_forward(d, ids):
     T = len(ids)
     mt = cfg["model_type"]
 
-    def softmax_attend(q, k, v, window):
+    def softmax_attend(q, k, v, window, scale=None, softcap=None):
         # q [H, T, hd], k/v [Hkv, T, hd]
         H, Hkv, hd = q.shape[0], k.shape[0], q.shape[2]
         out = np.zeros_like(q)
@@ -888,69 +919,136 @@ def np_forward(d, ids):
             allowed &= (t[:, None] - t[None, :]) < window
         for h in range(H):
             kk, vv = k[h // (H // Hkv)], v[h // (H // Hkv)]
-            s = q[h] @ kk.T / math.sqrt(hd)
+            s = q[h] @ kk.T * (scale if scale else 1 / math.sqrt(hd))
+            if softcap:
+                s = softcap * np.tanh(s / softcap)
             s = np.where(allowed, s, -np.inf)
             s = np.exp(s - s.max(axis=1, keepdims=True))
             out[h] = (s / s.sum(axis=1, keepdims=True)) @ vv
         return out
 
+    def ln(x, p, eps):
+        m = x.mean(-1, keepdims=True)
+        var = ((x - m) ** 2).mean(-1, keepdims=True)
+        return (x - m) / np.sqrt(var + eps) * w[p + ".weight"] + w[p + ".bias"]
+
+    def gelu_tanh(x):
+        return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+
+    def gelu_erf(x):
+        return 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
+
+    def lin(x, name):
+        y = x @ w[name + ".weight"].T
+        return y + w[name + ".bias"] if name + ".bias" in w else y
+
+    def rope_tables(n_rot):
+        inv, af = np_rope_inv_freq(cfg, n_rot)
+        ang = np.arange(T)[:, None] * inv[None, :]
+        return np.cos(np.concatenate([ang, ang], 1)) * af, np.sin(np.concatenate([ang, ang], 1)) * af
+
+    def rope(x, cos, sin):  # [heads, T, hd], rotate_half over the first n_rot dims
+        n = cos.shape[1]
+        r, rest = x[..., :n], x[..., n:]
+        rot = np.concatenate([-r[..., n // 2:], r[..., :n // 2]], -1)
+        return np.concatenate([r * cos + rot * sin, rest], -1)
+
     if mt == "gpt2":
         E, eps, H = w["transformer.wte.weight"], cfg["layer_norm_epsilon"], cfg["n_head"]
         x = E[ids] + w["transformer.wpe.weight"][np.arange(T)]
-
-        def ln(x, p):
-            m = x.mean(-1, keepdims=True)
-            var = ((x - m) ** 2).mean(-1, keepdims=True)
-            return (x - m) / np.sqrt(var + eps) * w[p + ".weight"] + w[p + ".bias"]
-
-        def gelu(x):
-            return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
-
         D = x.shape[1]
         for i in range(cfg["n_layer"]):
             p = f"transformer.h.{i}."
-            a = ln(x, p + "ln_1")
+            a = ln(x, p + "ln_1", eps)
             qkv = a @ w[p + "attn.c_attn.weight"] + w[p + "attn.c_attn.bias"]  # Conv1D: [in, out]
             q, k, v = (qkv[:, j * D:(j + 1) * D].reshape(T, H, D // H).transpose(1, 0, 2) for j in range(3))
             o = softmax_attend(q, k, v, None).transpose(1, 0, 2).reshape(T, D)
             x = x + o @ w[p + "attn.c_proj.weight"] + w[p + "attn.c_proj.bias"]
-            m = ln(x, p + "ln_2")
-            x = x + gelu(m @ w[p + "mlp.c_fc.weight"] + w[p + "mlp.c_fc.bias"]) @ w[p + "mlp.c_proj.weight"] + w[p + "mlp.c_proj.bias"]
-        logits = ln(x, "transformer.ln_f") @ E.T
+            m = ln(x, p + "ln_2", eps)
+            x = x + gelu_tanh(m @ w[p + "mlp.c_fc.weight"] + w[p + "mlp.c_fc.bias"]) @ w[p + "mlp.c_proj.weight"] + w[p + "mlp.c_proj.bias"]
+        logits = ln(x, "transformer.ln_f", eps) @ E.T
+    elif mt == "gpt_neox":
+        E, eps, H = w["gpt_neox.embed_in.weight"], cfg["layer_norm_eps"], cfg["num_attention_heads"]
+        D = E.shape[1]
+        hd = D // H
+        n_rot = int(hd * cfg.get("rotary_pct", 0.25))
+        cos, sin = rope_tables(n_rot)
+        x = E[ids]
+        for i in range(cfg["num_hidden_layers"]):
+            p = f"gpt_neox.layers.{i}."
+            a = ln(x, p + "input_layernorm", eps)
+            # fused rows per head: [H, 3, hd]
+            qkv = lin(a, p + "attention.query_key_value").reshape(T, H, 3, hd).transpose(2, 1, 0, 3)
+            o = softmax_attend(rope(qkv[0], cos, sin), rope(qkv[1], cos, sin), qkv[2], None)
+            att = lin(o.transpose(1, 0, 2).reshape(T, D), p + "attention.dense")
+            m = lin(gelu_erf(lin(ln(x, p + "post_attention_layernorm", eps), p + "mlp.dense_h_to_4h")), p + "mlp.dense_4h_to_h")
+            if cfg.get("use_parallel_residual", True):
+                x = x + att + m
+            else:
+                raise NotImplementedError("sequential GPT-NeoX")
+        head = w["embed_out.weight"] if "embed_out.weight" in w else w["lm_head.weight"]
+        logits = ln(x, "gpt_neox.final_layer_norm", eps) @ head.T
     else:
         E, eps = w["model.embed_tokens.weight"], cfg["rms_norm_eps"]
         H, Hkv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
-        hd = cfg.get("head_dim") or cfg["hidden_size"] // H
-        window = cfg.get("sliding_window") if mt == "mistral" else None
-        inv = np_rope_inv_freq(cfg, hd)
-        ang = np.arange(T)[:, None] * inv[None, :]
-        cos, sin = np.cos(np.concatenate([ang, ang], 1)), np.sin(np.concatenate([ang, ang], 1))
-
-        def rope(x):  # [heads, T, hd], rotate_half convention
-            rot = np.concatenate([-x[..., hd // 2:], x[..., :hd // 2]], -1)
-            return x * cos + rot * sin
+        D = E.shape[1]
+        hd = cfg.get("head_dim") or D // H
+        gemma = mt == "gemma2"
+        layer_types = cfg.get("layer_types") or (
+            ["sliding_attention" if (i + 1) % 2 else "full_attention" for i in range(cfg["num_hidden_layers"])] if gemma
+            else ["sliding_attention" if mt in ("mistral", "phi3") else "full_attention"] * cfg["num_hidden_layers"])
+        window = cfg.get("sliding_window")
+        scale = cfg["query_pre_attn_scalar"] ** -0.5 if gemma else None
+        cos, sin = rope_tables(hd)
 
         def rms(x, name):
-            return x / np.sqrt((x ** 2).mean(-1, keepdims=True) + eps) * w[name]
+            g = w[name]
+            return x / np.sqrt((x ** 2).mean(-1, keepdims=True) + eps) * ((1 + g) if gemma else g)
 
-        def lin(x, name):
-            y = x @ w[name + ".weight"].T
-            return y + w[name + ".bias"] if name + ".bias" in w else y
+        def heads(y, n):
+            return y.reshape(T, n, hd).transpose(1, 0, 2)
 
-        x = E[ids]
+        x = E[ids] * (float(np.float32(math.sqrt(D))) if gemma else 1.0)
         for i in range(cfg["num_hidden_layers"]):
             p = f"model.layers.{i}."
-            a = rms(x, p + "input_layernorm.weight")
-            q = lin(a, p + "self_attn.q_proj").reshape(T, H, hd).transpose(1, 0, 2)
-            k = lin(a, p + "self_attn.k_proj").reshape(T, Hkv, hd).transpose(1, 0, 2)
-            v = lin(a, p + "self_attn.v_proj").reshape(T, Hkv, hd).transpose(1, 0, 2)
-            o = softmax_attend(rope(q), rope(k), v, window).transpose(1, 0, 2).reshape(T, H * hd)
-            x = x + lin(o, p + "self_attn.o_proj")
-            m = rms(x, p + "post_attention_layernorm.weight")
-            g = lin(m, p + "mlp.gate_proj")
-            x = x + lin(g / (1 + np.exp(-g)) * lin(m, p + "mlp.up_proj"), p + "mlp.down_proj")
+            a = x if mt == "olmo2" else rms(x, p + "input_layernorm.weight")
+            if mt == "phi3":
+                qkv = lin(a, p + "self_attn.qkv_proj")
+                q, k, v = qkv[:, :H * hd], qkv[:, H * hd:(H + Hkv) * hd], qkv[:, (H + Hkv) * hd:]
+            else:
+                q, k, v = (lin(a, p + f"self_attn.{n}_proj") for n in "qkv")
+            if mt == "olmo2":  # over the whole projection
+                q, k = rms(q, p + "self_attn.q_norm.weight"), rms(k, p + "self_attn.k_norm.weight")
+            q, k, v = heads(q, H), heads(k, Hkv), heads(v, Hkv)
+            if mt == "qwen3":  # per head
+                q, k = rms(q, p + "self_attn.q_norm.weight"), rms(k, p + "self_attn.k_norm.weight")
+            win = window if layer_types[i] == "sliding_attention" else None
+            o = softmax_attend(rope(q, cos, sin), rope(k, cos, sin), v, win, scale,
+                               cfg.get("attn_logit_softcapping") if gemma else None)
+            o = lin(o.transpose(1, 0, 2).reshape(T, H * hd), p + "self_attn.o_proj")
+            if gemma or mt == "olmo2":
+                o = rms(o, p + "post_attention_layernorm.weight")
+            x = x + o
+            if gemma:
+                m = rms(x, p + "pre_feedforward_layernorm.weight")
+            elif mt == "olmo2":
+                m = x
+            else:
+                m = rms(x, p + "post_attention_layernorm.weight")
+            if mt == "phi3":
+                gu = lin(m, p + "mlp.gate_up_proj")
+                g, u = gu[:, :gu.shape[1] // 2], gu[:, gu.shape[1] // 2:]
+            else:
+                g, u = lin(m, p + "mlp.gate_proj"), lin(m, p + "mlp.up_proj")
+            f = lin((gelu_tanh(g) if gemma else g / (1 + np.exp(-g))) * u, p + "mlp.down_proj")
+            if gemma or mt == "olmo2":
+                f = rms(f, p + "post_feedforward_layernorm.weight")
+            x = x + f
         head = w["lm_head.weight"] if "lm_head.weight" in w else E
         logits = rms(x, "model.norm.weight") @ head.T
+        if gemma and cfg.get("final_logit_softcapping"):
+            c = cfg["final_logit_softcapping"]
+            logits = c * np.tanh(logits / c)
     mx = logits.max(-1, keepdims=True)
     return logits - mx - np.log(np.exp(logits - mx).sum(-1, keepdims=True))
 

@@ -6,12 +6,14 @@ deterministic random weights (torch generator, fixed seed, parameters visited in
 cast to its storage dtype and written with `save_pretrained` (safetensors is the only format
 transformers 5 writes). Each directory then gets:
 
-  config.json               as transformers wrote it, except that the four models marked
+  config.json               as transformers wrote it, except that the models marked
                             `legacy_keys` are rewritten in the transformers-4 key style most
                             published checkpoints use (`rope_theta`, `rope_scaling`,
-                            `torch_dtype`); tiny-qwen2 keeps the transformers-5 style
-                            (`rope_parameters`, `dtype`). The script checks that both styles
-                            parse back to the same config.
+                            `torch_dtype`; Pythia's `rotary_emb_base` and `rotary_pct` for
+                            tiny-gpt-neox; Phi-3's `rope_scaling` {type: longrope, short_factor,
+                            long_factor} for tiny-phi3); tiny-qwen2, tiny-qwen3 and tiny-gemma2
+                            keep the transformers-5 style (`rope_parameters`, `dtype`). The
+                            script checks that both styles parse back to the same config.
   model.safetensors         (or model-0000i-of-0000n.safetensors + model.safetensors.index.json
                             for tiny-llama-sharded)
   generation_config.json    as transformers wrote it
@@ -25,9 +27,11 @@ weights 1 + N(0, 0.1^2), biases N(0, 0.2^2). Logits then spread over several nat
 patterns are far from uniform and the greedy token is well separated, so a wrong kernel shows.
 
 Usage (reference environment, CPU only):
-    python scripts/golden/make_tiny_checkpoints.py [--out tests/models] [--check]
+    python scripts/golden/make_tiny_checkpoints.py [--out tests/models] [--check] [--only NAME...]
 --check rebuilds everything in a temporary directory and compares tensors with the committed
-files instead of writing.
+files instead of writing. --only builds (or checks) the named models only: the checkpoints added
+later (tiny-qwen3, tiny-gemma2, tiny-olmo2, tiny-gpt-neox, tiny-phi3) were written with
+transformers 5.25 while the first five came from 5.24, whose config.json says so.
 """
 
 import argparse
@@ -43,14 +47,24 @@ import transformers
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
+    Gemma2Config,
+    Gemma2ForCausalLM,
     GPT2Config,
     GPT2LMHeadModel,
+    GPTNeoXConfig,
+    GPTNeoXForCausalLM,
     LlamaConfig,
     LlamaForCausalLM,
     MistralConfig,
     MistralForCausalLM,
+    Olmo2Config,
+    Olmo2ForCausalLM,
+    Phi3Config,
+    Phi3ForCausalLM,
     Qwen2Config,
     Qwen2ForCausalLM,
+    Qwen3Config,
+    Qwen3ForCausalLM,
 )
 
 SEED = 20251129
@@ -167,6 +181,145 @@ MODELS = [
             tie_word_embeddings=False,
         ),
     },
+    {
+        "name": "tiny-qwen3",
+        "tokenizer": "smollm",
+        "vocab": 49152,
+        "dtype": torch.bfloat16,
+        "legacy_keys": False,
+        "cls": Qwen3ForCausalLM,
+        "config": lambda: Qwen3Config(
+            vocab_size=49152,
+            hidden_size=16,
+            intermediate_size=48,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            # head_dim 8 != hidden / heads: q is 32 wide, k and v 16; QK-norm per head of 8
+            head_dim=8,
+            max_position_embeddings=1024,
+            rms_norm_eps=1e-6,
+            rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+            use_sliding_window=False,
+            bos_token_id=None,
+            eos_token_id=0,
+            tie_word_embeddings=True,
+        ),
+    },
+    {
+        "name": "tiny-gemma2",
+        "tokenizer": "llama-spm",
+        "vocab": 32000,
+        "dtype": torch.bfloat16,
+        "legacy_keys": False,
+        # Gemma norms compute x * (1 + w): their stored weights are drawn around 0, not 1
+        "norm_center": 0.0,
+        "cls": Gemma2ForCausalLM,
+        "config": lambda: Gemma2Config(
+            vocab_size=32000,
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=3,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=8,
+            max_position_embeddings=1024,
+            rms_norm_eps=1e-6,
+            rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
+            # scale 1/sqrt(24), not 1/sqrt(head_dim)
+            query_pre_attn_scalar=24,
+            # small caps so that both change the result (checks.softcap_effect in the golden)
+            attn_logit_softcapping=1.5,
+            final_logit_softcapping=6.0,
+            # layer_types left to the class default: sliding, full, sliding
+            sliding_window=8,
+            hidden_activation="gelu_pytorch_tanh",
+            bos_token_id=1,
+            eos_token_id=2,
+            pad_token_id=0,
+            tie_word_embeddings=True,
+        ),
+    },
+    {
+        "name": "tiny-olmo2",
+        "tokenizer": "gpt-2",
+        "vocab": 50257,
+        "dtype": torch.bfloat16,
+        "legacy_keys": True,
+        "cls": Olmo2ForCausalLM,
+        "config": lambda: Olmo2Config(
+            vocab_size=50257,
+            hidden_size=16,
+            intermediate_size=48,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            # k is 8 wide, q 16: the QK-norms span the whole projection, not a head
+            num_key_value_heads=2,
+            max_position_embeddings=1024,
+            rms_norm_eps=1e-6,
+            rope_parameters={"rope_type": "default", "rope_theta": 500000.0},
+            bos_token_id=None,
+            eos_token_id=50256,
+            pad_token_id=None,
+            tie_word_embeddings=True,
+        ),
+    },
+    {
+        "name": "tiny-gpt-neox",
+        "tokenizer": "mpt",
+        "vocab": 50277,
+        "dtype": torch.float16,
+        "legacy_keys": "gpt_neox",
+        "cls": GPTNeoXForCausalLM,
+        "config": lambda: GPTNeoXConfig(
+            vocab_size=50304,  # Pythia's padded vocabulary: more rows than the tokenizer
+            hidden_size=16,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            max_position_embeddings=1024,
+            layer_norm_eps=1e-5,
+            # head_dim 8, rotary on its first 4 dims only
+            rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5},
+            hidden_act="gelu",
+            use_parallel_residual=True,
+            attention_bias=True,
+            bos_token_id=0,
+            eos_token_id=0,
+            tie_word_embeddings=False,
+        ),
+    },
+    {
+        "name": "tiny-phi3",
+        "tokenizer": "phi-3",
+        "vocab": 32011,
+        "dtype": torch.bfloat16,
+        "legacy_keys": "phi3",
+        "cls": Phi3ForCausalLM,
+        "config": lambda: Phi3Config(
+            vocab_size=32064,
+            hidden_size=16,
+            intermediate_size=48,
+            num_hidden_layers=2,
+            # head_dim 8; the fused qkv_proj holds q (16 rows), k (8), v (8)
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            max_position_embeddings=4096,
+            original_max_position_embeddings=1024,
+            rms_norm_eps=1e-5,
+            # LongRoPE: every golden item is shorter than 1024 tokens, so the short factors
+            # apply, and cos/sin carry the attention factor sqrt(1 + ln(4096/1024) / ln(1024))
+            rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0,
+                             "short_factor": [1.0, 1.25, 2.5, 6.0],
+                             "long_factor": [1.5, 3.0, 9.0, 20.0],
+                             "original_max_position_embeddings": 1024},
+            sliding_window=48,
+            bos_token_id=1,
+            eos_token_id=32000,
+            pad_token_id=32000,
+            tie_word_embeddings=False,
+        ),
+    },
 ]
 SHARDED = {"name": "tiny-llama-sharded", "from": "tiny-llama", "max_shard_size": "16KB"}
 
@@ -174,7 +327,8 @@ SHARDED = {"name": "tiny-llama-sharded", "from": "tiny-llama", "max_shard_size":
 # shared/tokenizers/gpt-2/tokenizer.json lists the merge "ĠCla ude" while its vocabulary has no
 # "ĠClaude" (id 40559 holds "ĠLLMProvider", which no merge produces). tokenizers 0.23 refuses
 # such a file. The merge is dropped here; it only matters for text containing "Claude", which
-# the golden inputs do not contain (make_logprob_golden.py checks this).
+# the golden inputs do not contain (make_logprob_golden.py checks this). The file in shared/ has
+# since been repaired (id 40559 is "ĠClaude" again) and is then loaded as it is.
 GPT2_BAD_MERGE = "ĠCla ude"
 
 
@@ -189,12 +343,14 @@ def load_tokenizer(name):
         j = json.load(f)
     j["model"].setdefault("type", "BPE")
     merges = j["model"]["merges"]
-    assert GPT2_BAD_MERGE in merges and "ĠClaude" not in j["model"]["vocab"]
+    if "ĠClaude" in j["model"]["vocab"]:  # the repaired file (shared/tokenizers/PROVENANCE.md)
+        return Tokenizer.from_str(json.dumps(j))
+    assert GPT2_BAD_MERGE in merges
     j["model"]["merges"] = [m for m in merges if m != GPT2_BAD_MERGE]
     return Tokenizer.from_str(json.dumps(j))
 
 
-def init_weights(model, seed):
+def init_weights(model, seed, norm_center=1.0):
     gen = torch.Generator().manual_seed(seed)
     named = dict(model.named_parameters())
     for name in sorted(named):
@@ -204,8 +360,9 @@ def init_weights(model, seed):
                 if name.endswith("bias"):
                     p.copy_(0.2 * torch.randn(p.shape, generator=gen))
                 else:  # RMSNorm / LayerNorm gain
-                    p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=gen))
-            elif "embed_tokens" in name or name.endswith("wte.weight") or name.startswith("lm_head"):
+                    p.copy_(norm_center + 0.1 * torch.randn(p.shape, generator=gen))
+            elif ("embed_tokens" in name or name.endswith("wte.weight") or name.startswith("lm_head")
+                  or name.endswith("embed_in.weight")):
                 p.copy_(torch.randn(p.shape, generator=gen))
             elif name.endswith("wpe.weight"):
                 p.copy_(0.5 * torch.randn(p.shape, generator=gen))
@@ -215,12 +372,27 @@ def init_weights(model, seed):
                 p.copy_(torch.randn(p.shape, generator=gen) / fan_in ** 0.5)
 
 
-def legacy_config(cfg_path, dtype):
-    """Rewrite a transformers-5 config.json with the transformers-4 key names."""
+def legacy_config(cfg_path, dtype, style=True):
+    """Rewrite a transformers-5 config.json with the transformers-4 key names. style "gpt_neox":
+    Pythia's `rotary_emb_base` and `rotary_pct`; "phi3": Phi-3's `rope_scaling` {type, short_factor,
+    long_factor} with `original_max_position_embeddings` at the top level."""
     with open(cfg_path) as f:
         cfg = json.load(f)
     rp = cfg.pop("rope_parameters", None)
-    if rp is not None:
+    if style == "gpt_neox":
+        rp = dict(rp)
+        cfg["rotary_emb_base"] = rp.pop("rope_theta")
+        cfg["rotary_pct"] = rp.pop("partial_rotary_factor")
+        assert rp.pop("rope_type") == "default" and not rp, rp
+    elif style == "phi3":
+        rp = dict(rp)
+        cfg["rope_theta"] = rp.pop("rope_theta")
+        assert rp.pop("partial_rotary_factor", 1.0) == 1.0
+        assert rp.pop("original_max_position_embeddings") == cfg["original_max_position_embeddings"]
+        cfg["rope_scaling"] = {"type": rp.pop("rope_type"), "short_factor": rp.pop("short_factor"),
+                               "long_factor": rp.pop("long_factor")}
+        assert not rp, rp
+    elif rp is not None:
         rp = dict(rp)
         cfg["rope_theta"] = rp.pop("rope_theta")
         if rp.get("rope_type", "default") == "default":
@@ -238,7 +410,7 @@ def build(spec, seed):
     cfg = spec["config"]()
     torch.manual_seed(seed)
     model = spec["cls"](cfg)
-    init_weights(model, seed)
+    init_weights(model, seed, spec.get("norm_center", 1.0))
     if cfg.tie_word_embeddings:
         model.tie_weights()
     model = model.to(spec["dtype"])
@@ -254,10 +426,12 @@ def sha256(path):
     return h.hexdigest()
 
 
-def write_all(out):
+def write_all(out, only=None):
     os.makedirs(out, exist_ok=True)
     built = {}
     for i, spec in enumerate(MODELS):
+        if only and spec["name"] not in only:
+            continue
         d = os.path.join(out, spec["name"])
         if os.path.isdir(d):
             shutil.rmtree(d)
@@ -265,6 +439,8 @@ def write_all(out):
         model.save_pretrained(d)
         built[spec["name"]] = (model, spec)
         finish_dir(d, spec)
+    if SHARDED["from"] not in built:
+        return built
     # same weights, several shards
     model, spec = built[SHARDED["from"]]
     d = os.path.join(out, SHARDED["name"])
@@ -277,7 +453,7 @@ def write_all(out):
 
 def finish_dir(d, spec):
     if spec["legacy_keys"]:
-        legacy_config(os.path.join(d, "config.json"), spec["dtype"])
+        legacy_config(os.path.join(d, "config.json"), spec["dtype"], spec["legacy_keys"])
     with open(os.path.join(d, "tokenizer.source"), "w") as f:
         f.write(spec["tokenizer"] + "\n")
     check_dir(d, spec)
@@ -291,9 +467,12 @@ def check_dir(d, spec):
                 "bos_token_id", "eos_token_id", "sliding_window", "rope_parameters"):
         if hasattr(ref, key):
             a, b = getattr(cfg, key, None), getattr(ref, key, None)
+            if key == "rope_parameters" and isinstance(a, dict):
+                a = {k: v for k, v in a.items() if k != "type"}  # the legacy name, kept beside rope_type
             assert a == b, (d, key, a, b)
     tok = load_tokenizer(spec["tokenizer"])
-    assert tok.get_vocab_size(with_added_tokens=True) == spec["vocab"] == cfg.vocab_size, d
+    # the embedding may have more rows than the tokenizer has tokens (Pythia, Phi-3 pad theirs)
+    assert tok.get_vocab_size(with_added_tokens=True) == spec["vocab"] <= cfg.vocab_size, d
     model = AutoModelForCausalLM.from_pretrained(d, dtype="auto")
     assert next(model.parameters()).dtype == spec["dtype"], d
     size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
@@ -302,13 +481,14 @@ def check_dir(d, spec):
         print(f"  {sha256(os.path.join(d, f))}  {f}")
 
 
-def compare(out):
+def compare(out, only=None):
     """Rebuild in a temp dir and compare every tensor with the committed checkpoints."""
     from safetensors.torch import load_file
 
     with tempfile.TemporaryDirectory() as tmp:
-        write_all(tmp)
+        write_all(tmp, only)
         names = [s["name"] for s in MODELS] + [SHARDED["name"]]
+        names = [n for n in names if os.path.isdir(os.path.join(tmp, n))]
         for name in names:
             a_dir, b_dir = os.path.join(out, name), os.path.join(tmp, name)
             def tensors(dd):
@@ -328,13 +508,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "models"))
     ap.add_argument("--check", action="store_true", help="rebuild in a temp dir and compare")
+    ap.add_argument("--only", nargs="+", metavar="NAME", help="these models only (tiny-llama-sharded comes with tiny-llama)")
     args = ap.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
     print(f"transformers {transformers.__version__}, torch {torch.__version__}")
     if args.check:
-        compare(args.out)
+        compare(args.out, args.only)
     else:
-        write_all(args.out)
+        write_all(args.out, args.only)
 
 
 if __name__ == "__main__":
