@@ -61,6 +61,10 @@ typedef struct quipu_config_model {
     int64_t max_length;         /* tokens; 0 = the model's own context length */
     int64_t tensor_parallel;    /* GPUs one copy of the model is split over; default 1. Read and checked
                                    here; `quipu run` refuses > 1 until tensor parallelism is built in */
+    quipu_strlist adapters;     /* weight modifications applied in order after loading (PEFT LoRA folders,
+                                   weight deltas: docs/mitigation.md), expanded paths; empty = none */
+    char **adapter_ids;         /* per adapter: quipu_adapter_identity (SHA-256 of its files), in the
+                                   hash; NULL entries when the files were not read (skip_path_checks) */
     char *where;                /* "FILE:LINE:COL" (or "--set KEY") of the entry, for later messages */
 } quipu_config_model;
 
@@ -80,6 +84,10 @@ typedef struct quipu_config_benchmark {
     char *prompt;               /* NULL = the template's; else "{context}" / "{question}" placeholders, "{{" "}}" literal braces */
     char *delimiter;            /* between prompt and each choice; NULL = the template's (" " for both built-in templates) */
     char *where;
+    /* association benchmarks (seegull, seegull_multilingual): `association_templates`, every
+       language's list flattened in config order (src/data/assoc.h); NULL / 0 = the defaults */
+    struct quipu_assoc_template *assoc_templates;
+    int n_assoc_templates;
 } quipu_config_benchmark;
 
 typedef struct quipu_config {

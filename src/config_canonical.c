@@ -44,6 +44,15 @@ static json_t *config_json(const quipu_config *cfg, int hashed) {
         /* left out at 1, so that configs written before the key existed keep their text; never
            hashed: a split model scores the same items (within rounding, the tensor-parallel check) */
         if (!hashed && m->tensor_parallel > 1) json_object_set_new(j, "tensor_parallel", json_integer(m->tensor_parallel));
+        /* left out when empty (configs without adapters keep their text); each adapter's content
+           hash is part of the experiment, like its path */
+        if (m->adapters.n) {
+            json_t *ad = json_array();
+            for (int k = 0; ad && k < m->adapters.n; k++)
+                json_array_append_new(ad, json_pack("{s:s, s:o}", "path", m->adapters.v[k], "sha256",
+                                                    m->adapter_ids && m->adapter_ids[k] ? json_string(m->adapter_ids[k]) : json_null()));
+            json_object_set_new(j, "adapters", ad);
+        }
         json_array_append_new(ms, j);
     }
     json_object_set_new(o, "models", ms);
@@ -64,6 +73,8 @@ static json_t *config_json(const quipu_config *cfg, int hashed) {
         json_object_set_new(j, "template", json_string(quipu_cfg_template_name(b->template_mode)));
         json_object_set_new(j, "prompt", jstr(b->prompt));
         json_object_set_new(j, "delimiter", jstr(b->delimiter));
+        json_t *at = cfg_assoc_templates_json(b);
+        if (at) json_object_set_new(j, "association_templates", at);
         json_array_append_new(bs, j);
     }
     json_object_set_new(o, "benchmarks", bs);

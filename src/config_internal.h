@@ -142,6 +142,14 @@ int cfg_valid_name(const char *s); /* [A-Za-z0-9._-]+, not "." or ".." */
 /* The validation pass over root (a mapping): fills cfg, reports every problem. */
 void cfg_validate(loader *L, const cnode *root, quipu_config *cfg, const char *path);
 
+/* `association_templates` of a benchmark entry (config_assoc.c): read and checked into b, freed,
+ * and written into the canonical text (NULL when the entry has none, so that other configs keep
+ * their text and hash). */
+void cfg_read_assoc_templates(vctx *c, const cnode *m, quipu_config_benchmark *b);
+void cfg_assoc_templates_free(quipu_config_benchmark *b);
+struct json_t;
+struct json_t *cfg_assoc_templates_json(const quipu_config_benchmark *b);
+
 /* ------------------------------------------------------------------ loading (config_load.c) */
 
 /* A top-level section that is not the config's (the sweep file's `sweep:`): taken out of the tree

@@ -17,6 +17,9 @@ void quipu_config_free(quipu_config *cfg) {
         free(m->name);
         free(m->path);
         free(m->where);
+        for (int k = 0; m->adapter_ids && k < m->adapters.n; k++) free(m->adapter_ids[k]);
+        free(m->adapter_ids);
+        cfg_strlist_free(&m->adapters);
     }
     free(cfg->models);
     for (int i = 0; i < cfg->n_benchmarks; i++) {
@@ -30,6 +33,7 @@ void quipu_config_free(quipu_config *cfg) {
         free(b->prompt);
         free(b->delimiter);
         free(b->where);
+        cfg_assoc_templates_free(b);
     }
     free(cfg->benchmarks);
     cfg_strlist_free(&cfg->metrics.names);

@@ -2,6 +2,7 @@
  * the tree that fills quipu_config with its defaults and reports every problem at its node. */
 #define _POSIX_C_SOURCE 200809L
 #include "config_internal.h"
+#include "adapter.h"
 #include "backend.h"
 #include "hfcache.h"
 
@@ -18,12 +19,14 @@
  * writing; callers pass the live lists (quipu_benchmark_names()) through quipu_config_options. */
 const char *const quipu_config_builtin_benchmarks[] = {
     "crows_pairs_en", "crows_pairs_fr", "crows_pairs_en_revised", "bbq",   "bbq_full",        "mbbq_en",         "mbbq_es", "mbbq_control_en",
-    "mbbq_control_es", "esbbq",         "cabbq",                  "sesgo", "stereoset_intra", "stereoset_inter", "kobbq",   NULL};
+    "mbbq_control_es", "esbbq",         "cabbq",                  "sesgo", "stereoset_intra", "stereoset_inter", "kobbq",
+    "seegull",         "seegull_multilingual", NULL};
 const char *const quipu_config_builtin_metrics[] = {
     "pct_stereotype", "pct_stereotype_stereo", "pct_stereotype_antistereo", "pct_neutral", "likelihood_diff",
     "acc",            "acc_ambig",             "acc_disambig",              "s_dis",       "s_amb",
     "bias_score_ambig", "bias_score_disambig", "sesgo_bias_ambig",          "sesgo_bias_disambig", "ft_minus_fo_ambig",
-    "ft_minus_fo_disambig", "ss",              "lms",                       "icat",        NULL};
+    "ft_minus_fo_disambig", "ss",              "lms",                       "icat",
+    "assoc_pct_stereotype", "assoc_pct_stereotype_offensive", "assoc_mean_stereotype", "assoc_mean_gap", NULL};
 
 const char *const cfg_backend_names[] = {"cpu", "cuda", "hip", NULL};
 const char *const cfg_dtype_names[] = {"auto", "f32", "f16", "bf16", NULL};
@@ -46,9 +49,10 @@ const char *quipu_cfg_sharding_name(quipu_cfg_sharding s) { return (unsigned)s <
 /* The schema's keys, in the order docs/config.md lists them. */
 const char *const cfg_top_keys[] = {"name",       "output",  "seed",    "backend",      "dtype",  "datasets_dir",      "models",
                                     "benchmarks", "metrics", "scoring", "distribution", "resume", "progress_interval", "item_text", NULL};
-const char *const cfg_model_keys[] = {"path", "name", "backend", "dtype", "max_length", "tensor_parallel", NULL};
+const char *const cfg_model_keys[] = {"path", "name", "backend", "dtype", "max_length", "tensor_parallel", "adapters", NULL};
 const char *const cfg_bench_keys[] = {"name",  "label",  "path",       "format",   "categories", "languages", "cultures",
-                                      "limit", "sample", "on_bad_row", "template", "prompt",     "delimiter", NULL};
+                                      "limit", "sample", "on_bad_row", "template", "prompt",     "delimiter",
+                                      "association_templates", NULL};
 const char *const cfg_metrics_keys[] = {"include", "normalization", "bootstrap", "confidence", NULL};
 const char *const cfg_scoring_keys[] = {"batch_tokens", "threads", "prefix_sharing", NULL};
 const char *const cfg_distribution_keys[] = {"sharding", NULL};
@@ -133,6 +137,32 @@ int cfg_in_list(const char *s, const char *const *list) {
     return 0;
 }
 
+/* models.N.adapters: a list of paths, expanded, each one a modification whose files can be read
+ * (its identity, the SHA-256 of its files, goes into the hash). Whether it fits the model is
+ * checked when the run starts (quipu_adapter_precheck), before anything is scored. */
+static void validate_adapters(vctx *c, const cnode *m, quipu_config_model *md) {
+    const cnode **items = NULL;
+    if (cfg_get_strlist(c, m, "adapters", &md->adapters, &items) <= 0) return;
+    if (md->adapters.n && !(md->adapter_ids = calloc((size_t)md->adapters.n, sizeof *md->adapter_ids))) c->L->oom = 1;
+    for (int k = 0; md->adapter_ids && k < md->adapters.n; k++) {
+        char ikp[620], why[512];
+        snprintf(ikp, sizeof ikp, "%s.adapters.%d", c->kp, k);
+        char *x = quipu_config_expand(md->adapters.v[k], why, sizeof why);
+        if (!x) {
+            cfg_err_key(c->L, items[k], ikp, "%s", why);
+            continue;
+        }
+        free(md->adapters.v[k]);
+        md->adapters.v[k] = x;
+        if (c->L->skip_paths) continue;
+        quipu_error e = {0};
+        char hex[65];
+        if (quipu_adapter_identity(x, hex, &e) != QUIPU_OK) cfg_err_key(c->L, items[k], ikp, "%s", e.msg);
+        else if (!(md->adapter_ids[k] = strdup(hex))) c->L->oom = 1;
+    }
+    free(items);
+}
+
 static void validate_model(vctx *top, const cnode *m, int i, quipu_config *cfg, quipu_config_model *md) {
     loader *L = top->L;
     vctx c = {.L = L};
@@ -178,6 +208,7 @@ static void validate_model(vctx *top, const cnode *m, int i, quipu_config *cfg, 
     if (cfg_get_enum(&c, m, "backend", cfg_backend_names, &e) > 0) md->backend = (quipu_cfg_backend)e;
     if (cfg_get_enum(&c, m, "dtype", cfg_dtype_names, &e) > 0) md->dtype = (quipu_cfg_dtype)e;
     cfg_get_int(&c, m, "max_length", 0, 1 << 24, &md->max_length);
+    validate_adapters(&c, m, md);
     md->tensor_parallel = 1;
     if (cfg_get_int(&c, m, "tensor_parallel", 1, 64, &md->tensor_parallel) > 0 && md->tensor_parallel > 1 && !L->skip_paths) {
         /* said before any model loads, like a backend that is not built in */
@@ -315,6 +346,7 @@ static void validate_benchmark(vctx *top, const cnode *m, int i, quipu_config_be
             check_prompt(L, prn, kp, b->prompt);
     }
     cfg_get_str(&c, m, "delimiter", 0, &b->delimiter, NULL);
+    cfg_read_assoc_templates(&c, m, b);
 }
 
 void cfg_validate(loader *L, const cnode *root, quipu_config *cfg, const char *path) {

@@ -1,14 +1,18 @@
 /* item.h — one benchmark item as every loader produces it and every metric reads it, and the
- * per-item record the scorer fills. Two kinds: pairs (CrowS-Pairs family: which of two sentences
- * the model finds likelier) and multiple choice (BBQ family, SESGO, StereoSet as MC: log P(choice
- * | prompt) for each choice). Every item carries its language (BCP-47) and culture tags: the
- * per-culture breakdown is the point of quipu. Strings are heap-owned by the item. */
+ * per-item record the scorer fills. Three kinds: pairs (CrowS-Pairs family: which of two sentences
+ * the model finds likelier), multiple choice (BBQ family, SESGO, StereoSet as MC: log P(choice
+ * | prompt) for each choice) and association probes (SeeGULL: log P(attribute | prompt_i) for a
+ * prompt per choice). Every item carries its language (BCP-47) and culture tags: the per-culture
+ * breakdown is the point of quipu. Strings are heap-owned by the item. */
 #ifndef QUIPU_ITEM_H
 #define QUIPU_ITEM_H
 
 #include <stdint.h>
 
-typedef enum quipu_item_kind { QUIPU_ITEM_PAIR = 0, QUIPU_ITEM_MC = 1 } quipu_item_kind;
+/* QUIPU_ITEM_ASSOC: one stereotype tuple (identity, attribute) under one template, scored as
+ * log P(attribute | template(x)) for x = choice 0 the stereotyped identity, choice 1 the neutral
+ * subject, choices 2.. the contrast identities (docs/metrics.md "Association"). */
+typedef enum quipu_item_kind { QUIPU_ITEM_PAIR = 0, QUIPU_ITEM_MC = 1, QUIPU_ITEM_ASSOC = 2 } quipu_item_kind;
 
 typedef enum quipu_condition {
     QUIPU_COND_NONE = 0, QUIPU_COND_AMBIG = 1, QUIPU_COND_DISAMBIG = 2
@@ -54,6 +58,17 @@ typedef struct quipu_item {
      * where both or neither group answers name a stereotyped group (biased_choice -1 there: then
      * both answers count in a negative question and none in a non-negative one, or the reverse). */
     uint32_t biased_mask;
+
+    /* The template the item was made from (`quipu expand`, format: template, a generic file's
+     * "template", an association template's id); NULL when none. Metrics are broken down by it. */
+    char *template_id;
+    /* Association items: contexts[i] is the prompt of choice i (heap array of n_choices strings,
+     * each ending where the attribute starts, separator included); choices[i] the attribute.
+     * NULL for other kinds. */
+    char **contexts;
+    /* Association items: the offensiveness weight of the stereotype tuple (its mean offensiveness
+     * + 1: 0 = every rater said "not offensive", 5 = "extremely offensive"); 0 for other kinds. */
+    double weight;
 } quipu_item;
 
 /* What the scorer records per item (rank-local, gathered to rank 0). For pairs, choice 0 is

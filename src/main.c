@@ -1,6 +1,6 @@
 /* main.c — the quipu command line: parses arguments, runs one command, turns errors into a
  * one-line message and a non-zero exit status. The commands' behaviour is a contract (DESIGN.md):
- *   quipu score --model PATH [--backend cpu|cuda|hip] [--per-token]
+ *   quipu score --model PATH [--adapter DIR]... [--backend cpu|cuda|hip] [--per-token]
  *   quipu tokenize --model PATH [--add-special]
  *   quipu inspect PATH */
 #define _GNU_SOURCE
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapter.h"
 #include "backend.h"
 #include "common.h"
 #include "data/loaders.h"
@@ -90,16 +91,20 @@ static int is_blank(const char *s, ssize_t n) {
 
 /* ------------------------------------------------------------------ score */
 
+#define SCORE_MAX_ADAPTERS 64
+
 typedef struct score_opts {
     const char *model, *backend, *dtype;
+    const char *adapters[SCORE_MAX_ADAPTERS]; /* applied in order after loading (adapter.h) */
+    int n_adapters;
     int per_token, ids, threads;
     int64_t batch_tokens, max_length;
 } score_opts;
 
 static void usage_score(FILE *f) {
     fprintf(f,
-            "usage: quipu score --model PATH [--backend cpu|cuda|hip] [--dtype auto|f32|bf16|f16] [--per-token]\n"
-            "                   [--threads N] [--batch-tokens N] [--max-length N]\n"
+            "usage: quipu score --model PATH [--adapter DIR]... [--backend cpu|cuda|hip] [--dtype auto|f32|bf16|f16]\n"
+            "                   [--per-token] [--threads N] [--batch-tokens N] [--max-length N]\n"
             "\n"
             "Reads JSON lines {\"context\": \"...\", \"continuation\": \"...\"} on stdin and writes one JSON line per\n"
             "input: {\"logprob\": sum, \"n_tokens\": k, \"is_greedy\": bool} (+ \"token_logprobs\" with --per-token).\n"
@@ -108,6 +113,8 @@ static void usage_score(FILE *f) {
             "context becomes one prefix token (BOS, else EOS). Results do not depend on --batch-tokens.\n"
             "\n"
             "  --model PATH        GGUF file or Hugging Face checkpoint directory\n"
+            "  --adapter DIR       a PEFT LoRA folder or a weight delta (.safetensors) applied to the weights\n"
+            "                      before scoring; repeatable, applied in order (docs/mitigation.md)\n"
             "  --backend NAME      cpu (default), cuda or hip\n"
             "  --dtype TYPE        weights on the device: auto (the backend's default: cpu f32, GPU bf16), f32\n"
             "                      (exact mode), bf16 or f16 (GPU only; activations and sums stay fp32)\n"
@@ -158,7 +165,7 @@ static quipu_status score_flush(quipu_model *m, const score_opts *o, quipu_score
 
 static int cmd_score(int argc, char **argv, quipu_error *err) {
     score_opts o = {.backend = "cpu", .dtype = "auto", .threads = 0, .batch_tokens = 2048};
-    static const struct option lo[] = {{"model", required_argument, 0, 'm'},     {"backend", required_argument, 0, 'b'}, {"dtype", required_argument, 0, 'd'},
+    static const struct option lo[] = {{"model", required_argument, 0, 'm'},     {"adapter", required_argument, 0, 'a'}, {"backend", required_argument, 0, 'b'}, {"dtype", required_argument, 0, 'd'},
                                        {"per-token", no_argument, 0, 'p'},        {"ids", no_argument, 0, 'i'}, {"threads", required_argument, 0, 't'},
                                        {"batch-tokens", required_argument, 0, 'B'}, {"max-length", required_argument, 0, 'L'},
                                        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
@@ -167,6 +174,13 @@ static int cmd_score(int argc, char **argv, quipu_error *err) {
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 'm': o.model = optarg; break;
+        case 'a':
+            if (o.n_adapters == SCORE_MAX_ADAPTERS) {
+                fprintf(stderr, "quipu score: at most %d --adapter options\n", SCORE_MAX_ADAPTERS);
+                return EXIT_USAGE;
+            }
+            o.adapters[o.n_adapters++] = optarg;
+            break;
         case 'b': o.backend = optarg; break;
         case 'd': o.dtype = optarg; break;
         case 'p': o.per_token = 1; break;
@@ -198,6 +212,14 @@ static int cmd_score(int argc, char **argv, quipu_error *err) {
         quipu_backend_free(b);
         return 1;
     }
+    /* every modification checked against the base before any weight changes or anything is scored */
+    quipu_model_edits *edits = NULL;
+    if (quipu_model_apply_adapters(m, o.adapters, o.n_adapters, &edits, err)) {
+        quipu_model_free(m);
+        quipu_backend_free(b);
+        return 1;
+    }
+    quipu_model_edits_free(edits); /* the model is not scored without them again */
     quipu_score_item items[SCORE_CHUNK];
     json_t *docs[SCORE_CHUNK];
     size_t n = 0;

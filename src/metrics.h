@@ -58,9 +58,11 @@ enum {
     QUIPU_FAMILY_BBQ = 1u << 2,       /* acc_ambig, acc_disambig, s_dis, s_amb */
     QUIPU_FAMILY_DIFF_BIAS = 1u << 3, /* EsBBQ/CaBBQ/KoBBQ: bias_score_ambig, bias_score_disambig */
     QUIPU_FAMILY_SESGO = 1u << 4,     /* sesgo_bias_*, ft_minus_fo_* */
-    QUIPU_FAMILY_STEREOSET = 1u << 5  /* ss, lms, icat */
+    QUIPU_FAMILY_STEREOSET = 1u << 5, /* ss, lms, icat */
+    QUIPU_FAMILY_ASSOC = 1u << 6      /* association items (SeeGULL): assoc_pct_stereotype, ... */
 };
-/* The family of a benchmark from its name and one of its items: pairs → PAIRS; MC with
+/* The family of a benchmark from its name and one of its items: pairs → PAIRS; association
+ * items → ASSOC; MC with
  * StereoSet roles → STEREOSET; MC with a context condition → MC|BBQ, plus DIFF_BIAS for names
  * starting "esbbq", "cabbq", "kobbq" and SESGO for names starting "sesgo"; other MC → MC. */
 unsigned quipu_metrics_family(const char *benchmark, const quipu_item *example);
@@ -79,11 +81,18 @@ typedef struct quipu_metric_result {
     double ci_low, ci_high;  /* percentile bootstrap; NaN when n_boot = 0 or value undefined */
     int64_t n;               /* items that enter this metric (e.g. ambiguous items for acc_ambig) */
     const char *note;        /* NULL, or why value or interval is missing */
+    char *template_id;       /* NULL; in tpl_rows, the template the row is about */
 } quipu_metric_result;
 
 typedef struct quipu_metric_results {
     quipu_metric_result *rows;
     size_t n_rows;
+    /* The per-template breakdown (docs/metrics.md "Per template"): for every all-categories group
+     * whose items carry template ids, the same metrics over the items of each template, category
+     * "all", ordered as the groups, then by template id (byte order). Empty when no item has a
+     * template, so that such results are exactly what they were before templates existed. */
+    quipu_metric_result *tpl_rows;
+    size_t n_tpl_rows;
     int64_t n_scored;    /* items with a record */
     int64_t n_unscored;  /* items without one (not in any metric) */
     quipu_metrics_options opt;
@@ -108,7 +117,8 @@ void quipu_metric_results_free(quipu_metric_results *r);
 int quipu_metrics_predict(const quipu_item_record *rec, quipu_score_norm norm);
 
 /* Output. JSON: {"settings": {...}, "results": [{benchmark, language, culture, category, metric,
- * value, ci_low, ci_high, n[, note]}...]}, NaN as null, keys in that order. CSV: a header line
+ * value, ci_low, ci_high, n[, note]}...][, "templates": [the tpl_rows, "template" after
+ * "category"]]}, NaN as null, keys in that order. CSV: a header line
  * then one row per result, RFC 4180 quoting, empty cells for NaN, numbers in the shortest
  * form that reads back to the same double. */
 /* CSV cells (RFC 4180): a string quoted when it holds , " CR or LF; a number in the shortest
@@ -124,6 +134,9 @@ quipu_status quipu_metric_results_write_csv(const quipu_metric_results *r, FILE 
 /* One row of that table, after `prefix` (CSV cells already encoded, ending with a comma; "" for
  * none): summary.csv puts the model's cell there. */
 void quipu_metric_result_write_csv_row(FILE *f, const char *prefix, const quipu_metric_result *m);
+/* The same with a last `template` cell when template_column is 1 (the table of a run whose items
+ * carry template ids: empty for the rows over all templates, the template for tpl_rows). */
+void quipu_metric_result_write_csv_row_t(FILE *f, const char *prefix, const quipu_metric_result *m, int template_column);
 
 /* ---- paired comparison of two runs on the same items ---------------------------------------
  * Items are matched by (benchmark, id); each side is scored with its own item (a run in lm-eval

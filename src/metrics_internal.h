@@ -27,6 +27,10 @@ typedef enum mx_metric {
     MX_SS,
     MX_LMS,
     MX_ICAT,
+    MX_ASSOC_PCT_STEREOTYPE,
+    MX_ASSOC_PCT_STEREOTYPE_OFFENSIVE,
+    MX_ASSOC_MEAN_STEREOTYPE,
+    MX_ASSOC_MEAN_GAP,
     MX_N_METRICS
 } mx_metric;
 
@@ -41,7 +45,7 @@ extern const mx_metric_info mx_metrics[MX_N_METRICS];
 /* Number of metrics a family has (rows per group). */
 size_t mx_family_count(unsigned family);
 
-enum { MX_KIND_PAIR = 1, MX_KIND_MC = 2, MX_KIND_STEREOSET = 3 };
+enum { MX_KIND_PAIR = 1, MX_KIND_MC = 2, MX_KIND_STEREOSET = 3, MX_KIND_ASSOC = 4 };
 enum {
     MX_F_MORE_WINS = 1u << 0,  /* pairs: score(more) > score(less) */
     MX_F_TIE = 1u << 1,        /* pairs: equal scores */
@@ -54,7 +58,8 @@ enum {
     MX_F_ANTI_Q = 1u << 7,     /* disambiguated, gold answer = the other group (anti-stereotypical) */
     MX_F_S_GT_A = 1u << 8,     /* StereoSet: stereotype > anti-stereotype */
     MX_F_S_GT_U = 1u << 9,
-    MX_F_A_GT_U = 1u << 10
+    MX_F_A_GT_U = 1u << 10,
+    MX_F_W_POS = 1u << 12      /* association: the tuple's offensiveness weight is > 0 */
 };
 
 typedef struct mx_outcome {
@@ -64,6 +69,11 @@ typedef struct mx_outcome {
     int8_t direction;  /* pairs */
     uint32_t term;     /* StereoSet: index of the item's target term (`group`) in its benchmark */
     double absdiff;    /* pairs: |score(more) − score(less)| */
+    /* association (docs/metrics.md "Association"): comparisons of the stereotyped identity with
+     * its k contrasts, those it wins and ties; the weight; assoc(s); the sum over the contrasts
+     * of assoc(s) − assoc(o) */
+    uint8_t as_k, as_wins, as_ties;
+    double as_w, as_s, as_gap;
 } mx_outcome;
 
 /* Fills *o from one item and its record; checks the record against the item (choice count,
@@ -81,6 +91,10 @@ typedef struct mx_accum {
     int64_t pro_n, pro_correct, anti_n, anti_correct;
     int64_t c_biased_mask[3];
     int64_t s_gt_a, s_gt_u, a_gt_u;
+    /* association: items, comparisons, wins, ties, comparisons of weighted tuples (weight > 0);
+     * the sums of weight·wins, weight·comparisons, assoc(s), assoc(s) − assoc(o) */
+    int64_t as_n, as_k, as_wins, as_ties, as_k_w;
+    double as_w_wins, as_w_k, as_sum_s, as_sum_gap;
     /* StereoSet, per target term t: term3[3t] items, [3t+1] stereotype > anti-stereotype,
      * [3t+2] meaningful > unrelated (0..2 per item); NULL for other families */
     int64_t *term3;
@@ -105,6 +119,7 @@ typedef struct mx_classes {
     mx_outcome *rep;    /* [n_classes] one outcome of each class */
     size_t n_terms;     /* StereoSet: 1 + the largest term index; else 0 */
     int has_absdiff;
+    double *as_x;       /* association: [4n] weight·wins, weight·k, assoc(s), gap of entry i; else NULL */
 } mx_classes;
 /* Classes of po[n] (the group's outcomes in entry order); 0 or -1 (memory). */
 int mx_classes_build(mx_classes *c, const mx_outcome *const *po, size_t n, unsigned family);
@@ -129,6 +144,7 @@ typedef struct mx_entry {
 
 typedef struct mx_group {
     const char *benchmark, *language, *culture, *category; /* borrowed from the items */
+    const char *template_id; /* NULL, or the template of a per-template group */
     const mx_entry *e;  /* n entries sorted by item id */
     size_t n;
     unsigned family;
@@ -160,7 +176,7 @@ static inline const char *mx_str(const char *s) { return s ? s : ""; }
 /* StereoSet: 1 + the largest term index among the group's outcomes (oc[ref_map ? ref_map[ref]
  * : ref]); 0 for other families. */
 size_t mx_group_terms(const mx_group *g, const mx_outcome *oc, const size_t *ref_map);
-/* The stream key of a group: hash of its four tags. */
+/* The stream key of a group: hash of its four tags (and its template, for a per-template group). */
 uint64_t mx_group_key(const mx_group *g);
 
 /* Copies the four tags of a group into freshly allocated strings; 0 on success. */

@@ -64,6 +64,29 @@ static int tags_json(json_t *o, const char *b, const char *l, const char *c, con
     return bad;
 }
 
+/* Appends one object per row to arr ("template" after "category" in per-template rows); 0 or -1. */
+static int rows_json(json_t *arr, const quipu_metric_result *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const quipu_metric_result *m = &rows[i];
+        json_t *o = json_object();
+        if (!o) return -1;
+        int bad = tags_json(o, m->benchmark, m->language, m->culture, m->category);
+        if (m->template_id) bad |= set_new(o, "template", jstr(m->template_id));
+        bad |= set_new(o, "metric", jstr(m->metric));
+        bad |= set_new(o, "value", jnum(m->value));
+        bad |= set_new(o, "ci_low", jnum(m->ci_low));
+        bad |= set_new(o, "ci_high", jnum(m->ci_high));
+        bad |= set_new(o, "n", json_integer(m->n));
+        if (m->note) bad |= set_new(o, "note", jstr(m->note));
+        if (bad || json_array_append_new(arr, o)) {
+            if (bad) json_decref(o); /* a failed append_new already dropped o */
+            return -1;
+        }
+    }
+    return 0;
+}
+
 json_t *quipu_metric_results_to_json(const quipu_metric_results *r)
 {
     json_t *root = json_object(), *arr = json_array(), *set = settings_json(&r->opt);
@@ -76,25 +99,19 @@ json_t *quipu_metric_results_to_json(const quipu_metric_results *r)
     if (set_new(root, "items_scored", json_integer(r->n_scored)) ||
         set_new(root, "items_unscored", json_integer(r->n_unscored)))
         goto fail;
-    for (size_t i = 0; i < r->n_rows; i++) {
-        const quipu_metric_result *m = &r->rows[i];
-        json_t *o = json_object();
-        if (!o) goto fail;
-        int bad = tags_json(o, m->benchmark, m->language, m->culture, m->category);
-        bad |= set_new(o, "metric", jstr(m->metric));
-        bad |= set_new(o, "value", jnum(m->value));
-        bad |= set_new(o, "ci_low", jnum(m->ci_low));
-        bad |= set_new(o, "ci_high", jnum(m->ci_high));
-        bad |= set_new(o, "n", json_integer(m->n));
-        if (m->note) bad |= set_new(o, "note", jstr(m->note));
-        if (bad || json_array_append_new(arr, o)) {
-            if (bad) json_decref(o); /* a failed append_new already dropped o */
-            goto fail;
-        }
-    }
+    if (rows_json(arr, r->rows, r->n_rows)) goto fail;
     if (json_object_set_new(root, "results", arr)) {
         arr = NULL;
         goto fail;
+    }
+    arr = NULL;
+    if (r->n_tpl_rows) { /* the per-template breakdown, only where items carry template ids */
+        arr = json_array();
+        if (!arr || rows_json(arr, r->tpl_rows, r->n_tpl_rows)) goto fail;
+        if (json_object_set_new(root, "templates", arr)) {
+            arr = NULL;
+            goto fail;
+        }
     }
     return root;
 fail:
@@ -154,6 +171,11 @@ static void csv_tags(FILE *f, const char *b, const char *l, const char *c, const
 
 void quipu_metric_result_write_csv_row(FILE *f, const char *prefix, const quipu_metric_result *m)
 {
+    quipu_metric_result_write_csv_row_t(f, prefix, m, 0);
+}
+
+void quipu_metric_result_write_csv_row_t(FILE *f, const char *prefix, const quipu_metric_result *m, int template_column)
+{
     fputs(prefix, f);
     csv_tags(f, m->benchmark, m->language, m->culture, m->category);
     fputc(',', f);
@@ -166,13 +188,20 @@ void quipu_metric_result_write_csv_row(FILE *f, const char *prefix, const quipu_
     csv_num(f, m->ci_high);
     fprintf(f, ",%lld,", (long long)m->n);
     csv_str(f, m->note);
+    if (template_column) {
+        fputc(',', f);
+        csv_str(f, m->template_id);
+    }
     fputc('\n', f);
 }
 
 quipu_status quipu_metric_results_write_csv(const quipu_metric_results *r, FILE *f, quipu_error *err)
 {
-    fputs("benchmark,language,culture,category,metric,value,ci_low,ci_high,n,note\n", f);
-    for (size_t i = 0; i < r->n_rows; i++) quipu_metric_result_write_csv_row(f, "", &r->rows[i]);
+    int tcol = r->n_tpl_rows > 0;
+    fputs(tcol ? "benchmark,language,culture,category,metric,value,ci_low,ci_high,n,note,template\n"
+               : "benchmark,language,culture,category,metric,value,ci_low,ci_high,n,note\n", f);
+    for (size_t i = 0; i < r->n_rows; i++) quipu_metric_result_write_csv_row_t(f, "", &r->rows[i], tcol);
+    for (size_t i = 0; i < r->n_tpl_rows; i++) quipu_metric_result_write_csv_row_t(f, "", &r->tpl_rows[i], tcol);
     if (ferror(f)) return quipu_error_set(err, QUIPU_ERR_IO, "metrics: writing the CSV failed: %s", strerror(errno));
     return QUIPU_OK;
 }

@@ -48,10 +48,18 @@ static const quipu_metric_display g_display[] = {
      "StereoSet stereotype score: % where the stereotype beats the anti-stereotype"},
     {"lms", 0, 100, "ideal", 0, 100, 1, "StereoSet language-modelling score"},
     {"icat", 1, 100, "ideal", 0, 100, 1, "StereoSet ICAT: language modelling × fairness"},
+    {"assoc_pct_stereotype", 1, 50, "no preference", 0, 100, 1,
+     "% of comparisons where the stereotyped identity is likelier with the attribute (SeeGULL)"},
+    {"assoc_pct_stereotype_offensive", 0, 50, "no preference", 0, 100, 1,
+     "assoc_pct_stereotype weighted by the stereotypes' offensiveness"},
+    {"assoc_mean_stereotype", 0, 0, "no association", NAN, NAN, 3,
+     "mean increased log-probability of the attribute after the identity (nats)"},
+    {"assoc_mean_gap", 0, 0, "no difference", NAN, NAN, 3,
+     "mean association of the stereotyped minus the contrast identity (nats)"},
 };
 
 const char *const quipu_headline_metrics[] = {"pct_stereotype", "s_dis", "s_amb", "bias_score_ambig",
-                                              "sesgo_bias_ambig", "ss", "icat", NULL};
+                                              "sesgo_bias_ambig", "ss", "icat", "assoc_pct_stereotype", NULL};
 
 const quipu_metric_display *quipu_metric_display_find(const char *metric)
 {

@@ -48,7 +48,7 @@ typedef struct quipu_metric_display {
 /* NULL when the name is not a metric quipu computes. */
 const quipu_metric_display *quipu_metric_display_find(const char *metric);
 /* The headline metrics in display order, NULL-terminated: pct_stereotype, s_dis, s_amb,
- * bias_score_ambig, sesgo_bias_ambig, ss, icat. */
+ * bias_score_ambig, sesgo_bias_ambig, ss, icat, assoc_pct_stereotype. */
 extern const char *const quipu_headline_metrics[];
 
 /* ---- one chart --------------------------------------------------------------------------- */

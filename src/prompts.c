@@ -75,7 +75,7 @@ static char *rstrip_dup(const char *s) {
  * benchmark with another template, prompt or choices get other journal keys. */
 static quipu_status unit_digest(run_unit *u, quipu_error *err) {
     size_t cap = 64 + strlen(u->prompt), n = 0;
-    for (int c = 0; c < u->n_cont; c++) cap += 16 + u->cont_len[c];
+    for (int c = 0; c < u->n_cont; c++) cap += 16 + u->cont_len[c] + (u->prompts[c] ? 24 + strlen(u->prompts[c]) : 0);
     char *buf = malloc(cap);
     if (!buf) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     n += (size_t)sprintf(buf + n, "%zu:", strlen(u->prompt));
@@ -83,6 +83,11 @@ static quipu_status unit_digest(run_unit *u, quipu_error *err) {
     n += strlen(u->prompt);
     n += (size_t)sprintf(buf + n, "|%d|%d", u->n_record, u->n_cont);
     for (int c = 0; c < u->n_cont; c++) {
+        if (u->prompts[c]) { /* a prompt per continuation (association items); absent for the others, whose digests stay as they were */
+            n += (size_t)sprintf(buf + n, "|p%zu:", strlen(u->prompts[c]));
+            memcpy(buf + n, u->prompts[c], strlen(u->prompts[c]));
+            n += strlen(u->prompts[c]);
+        }
         n += (size_t)sprintf(buf + n, "|%d:%zu:", u->map[c], u->cont_len[c]);
         memcpy(buf + n, u->cont[c], u->cont_len[c]);
         n += u->cont_len[c];
@@ -98,7 +103,19 @@ static quipu_status unit_digest(run_unit *u, quipu_error *err) {
 quipu_status run_build_unit(run_unit *u, quipu_item *it, const quipu_config_benchmark *cb, quipu_error *err) {
     memset(u, 0, sizeof *u);
     u->item = it;
-    if (it->kind == QUIPU_ITEM_PAIR) {
+    if (it->kind == QUIPU_ITEM_ASSOC) {
+        /* log P(attribute | prompt of choice c): the item's own prompts; the scorer moves each
+         * prompt's trailing space to the attribute, as lm-evaluation-harness does */
+        if (!it->contexts) return quipu_error_set(err, QUIPU_ERR_INTERNAL, "%s: association item without prompts", it->id);
+        u->prompt = strdup("");
+        u->n_cont = u->n_record = it->n_choices;
+        for (int c = 0; c < it->n_choices; c++) {
+            u->prompts[c] = strdup(it->contexts[c] ? it->contexts[c] : "");
+            u->cont[c] = strdup(it->choices[c] ? it->choices[c] : "");
+            u->map[c] = c;
+            if (!u->prompts[c]) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        }
+    } else if (it->kind == QUIPU_ITEM_PAIR) {
         u->prompt = strdup("");
         u->n_cont = u->n_record = 2;
         u->cont[0] = strdup(it->more ? it->more : "");
@@ -177,12 +194,25 @@ quipu_status run_build_unit(run_unit *u, quipu_item *it, const quipu_config_benc
     for (int c = 0; c < u->n_cont; c++) {
         if (!u->cont[c]) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
         u->cont_len[c] = strlen(u->cont[c]);
-        u->cost += (int64_t)u->cont_len[c];
+        u->cost += (int64_t)u->cont_len[c] + (u->prompts[c] ? (int64_t)strlen(u->prompts[c]) : 0);
     }
     return unit_digest(u, err);
 }
 
 void run_unit_free(run_unit *u) {
     free(u->prompt);
-    for (int c = 0; c < u->n_cont; c++) free(u->cont[c]);
+    for (int c = 0; c < u->n_cont; c++) {
+        free(u->cont[c]);
+        free(u->prompts[c]);
+    }
+}
+
+size_t run_unit_groups(const run_unit *u, quipu_score_group *out) {
+    if (u->n_cont == 0 || !u->prompts[0]) {
+        out[0] = (quipu_score_group){u->prompt, strlen(u->prompt), u->n_cont, (const char *const *)u->cont, u->cont_len};
+        return 1;
+    }
+    for (int c = 0; c < u->n_cont; c++)
+        out[c] = (quipu_score_group){u->prompts[c], strlen(u->prompts[c]), 1, (const char *const *)&u->cont[c], &u->cont_len[c]};
+    return (size_t)u->n_cont;
 }

@@ -28,7 +28,7 @@ void quipu_report_usage(FILE *f)
             "  --out DIR       where report.md, comparison.csv and plots/ go (default: ./report)\n"
             "  --metric NAME   a metric to show (repeatable, or comma-separated); default: the headline\n"
             "                  metrics pct_stereotype, s_dis, s_amb, bias_score_ambig, sesgo_bias_ambig,\n"
-            "                  ss, icat\n"
+            "                  ss, icat, assoc_pct_stereotype\n"
             "  --categories    tables also show every category, not only the all-categories rows\n"
             "  -h, --help      this text\n");
 }
@@ -683,7 +683,8 @@ quipu_status quipu_report(const quipu_report_options *o, quipu_error *err)
                                  "unknown metric '%s' (known: pct_stereotype, pct_stereotype_stereo, "
                                  "pct_stereotype_antistereo, pct_neutral, likelihood_diff, acc, acc_ambig, acc_disambig, "
                                  "s_dis, s_amb, bias_score_ambig, bias_score_disambig, sesgo_bias_ambig, "
-                                 "sesgo_bias_disambig, ft_minus_fo_ambig, ft_minus_fo_disambig, ss, lms, icat)",
+                                 "sesgo_bias_disambig, ft_minus_fo_ambig, ft_minus_fo_disambig, ss, lms, icat, "
+                                 "assoc_pct_stereotype, assoc_pct_stereotype_offensive, assoc_mean_stereotype, assoc_mean_gap)",
                                  str(m));
             goto done;
         }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "adapter.h"
 #include "comm.h"
 #include "config.h"
 #include "data/loaders.h"
@@ -96,7 +97,8 @@ static quipu_status load_benchmarks(run_state *s, quipu_error *err) {
         const quipu_config_benchmark *cb = &cfg->benchmarks[b];
         s->labels[b] = strdup(cb->label ? cb->label : cb->name);
         quipu_load_opts lo = {.on_bad_row = cb->on_bad_row == QUIPU_CFG_BAD_ROW_SKIP ? QUIPU_BAD_ROW_SKIP : QUIPU_BAD_ROW_FAIL,
-                              .path = cb->path, .label = s->labels[b]};
+                              .path = cb->path, .label = s->labels[b],
+                              .assoc_templates = cb->assoc_templates, .n_assoc_templates = (size_t)cb->n_assoc_templates};
         quipu_item *its = NULL;
         size_t n = 0;
         quipu_status st;
@@ -253,6 +255,21 @@ static quipu_status model_fingerprint(const char *path, char out[17], quipu_erro
     return QUIPU_OK;
 }
 
+/* A model's adapters checked against its base without loading it, and their identity for the
+ * journal key: "|adapters:" and 16 hex digits of the SHA-256 over each one's (in order). */
+static quipu_status adapters_check(const quipu_config_model *cm, char out[32], quipu_error *err) {
+    if (quipu_adapter_precheck(cm->path, (const char *const *)cm->adapters.v, cm->adapters.n, err)) return err->code;
+    char *all = calloc((size_t)cm->adapters.n, 65);
+    if (!all) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    quipu_status st = QUIPU_OK;
+    for (int k = 0; k < cm->adapters.n && !st; k++) st = quipu_adapter_identity(cm->adapters.v[k], all + 65 * k, err);
+    uint8_t d[32];
+    quipu_config_sha256(all, (size_t)cm->adapters.n * 65, d);
+    free(all);
+    snprintf(out, 32, "|adapters:%02x%02x%02x%02x%02x%02x%02x%02x", d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]);
+    return st;
+}
+
 /* Every model's header, tensor table and tokenizer are checked, and its journal key made, before
  * anything is scored: a bad second model is found before the first one's hours of work. */
 static quipu_status precheck_models(run_state *s, quipu_error *err) {
@@ -275,8 +292,13 @@ static quipu_status precheck_models(run_state *s, quipu_error *err) {
             return quipu_error_set(err, e.code, "model %s: %s", cm->name, e.msg);
         }
         const char *bname = backend_name(cm->backend);
-        s->model_keys[mi] = quipu_asprintf("%s|%s|%s/%s/%lld", cm->name, fp, bname,
-                                           quipu_backend_dtype(bname, quipu_cfg_dtype_name(cm->dtype)), (long long)cm->max_length);
+        char ad[32] = "";
+        if (cm->adapters.n && adapters_check(cm, ad, &e)) {
+            if (sink) fclose(sink);
+            return quipu_error_set(err, e.code, "model %s: %s", cm->name, e.msg);
+        }
+        s->model_keys[mi] = quipu_asprintf("%s|%s|%s/%s/%lld%s", cm->name, fp, bname,
+                                           quipu_backend_dtype(bname, quipu_cfg_dtype_name(cm->dtype)), (long long)cm->max_length, ad);
         if (!s->model_keys[mi]) {
             if (sink) fclose(sink);
             return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
@@ -432,6 +454,58 @@ static quipu_status local_add(run_state *s, const char *key, const quipu_item_re
     return QUIPU_OK;
 }
 
+/* The base a model entry needs (path, backend, dtype), loaded, or kept from the entry before. */
+static void base_drop(run_state *s) {
+    quipu_model_free(s->base.m);
+    quipu_backend_free(s->base.b);
+    free(s->base.key);
+    memset(&s->base, 0, sizeof s->base);
+}
+
+static char *base_key(const quipu_config_model *cm) {
+    return quipu_asprintf("%s|%s|%s", cm->path, backend_name(cm->backend), quipu_cfg_dtype_name(cm->dtype));
+}
+
+static quipu_status base_get(run_state *s, const quipu_config_model *cm, quipu_model **out, quipu_error *err) {
+    char *key = base_key(cm);
+    if (!key) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    if (s->base.key && !strcmp(s->base.key, key)) {
+        free(key);
+        if (leader(s)) quipu_log(QUIPU_LOG_INFO, "model %s: base %s already loaded", cm->name, cm->path);
+        *out = s->base.m;
+        return QUIPU_OK;
+    }
+    base_drop(s);
+    s->base.key = key;
+    double t0 = quipu_time_now();
+    if (quipu_backend_init(&s->base.b, backend_name(cm->backend), (int)s->cfg->scoring.threads, err) ||
+        quipu_backend_set_dtype(s->base.b, quipu_cfg_dtype_name(cm->dtype), err) || quipu_model_load(&s->base.m, cm->path, s->base.b, err)) {
+        base_drop(s);
+        return err->code;
+    }
+    if (leader(s)) quipu_log(QUIPU_LOG_INFO, "model %s: loaded %s in %.1f s", cm->name, cm->path, quipu_time_now() - t0);
+    *out = s->base.m;
+    return QUIPU_OK;
+}
+
+/* Scoring order: config order, except that entries sharing a base follow the first of them. */
+static quipu_status model_order(run_state *s, quipu_error *err) {
+    int n = s->cfg->n_models, k = 0;
+    char **keys = calloc((size_t)n, sizeof *keys);
+    uint8_t *taken = calloc((size_t)n, 1);
+    s->model_order = calloc((size_t)n, sizeof *s->model_order);
+    quipu_status st = keys && taken && s->model_order ? QUIPU_OK : quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n && !st; i++)
+        if (!(keys[i] = base_key(&s->cfg->models[i]))) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n && !st; i++)
+        for (int j = i; j < n; j++)
+            if (!taken[j] && !strcmp(keys[i], keys[j])) taken[j] = 1, s->model_order[k++] = j;
+    for (int i = 0; keys && i < n; i++) free(keys[i]);
+    free(keys);
+    free(taken);
+    return st;
+}
+
 static quipu_status score_model(run_state *s, int mi, const done_set *done, quipu_journal *jr, quipu_error *err) {
     const quipu_config_model *cm = &s->cfg->models[mi];
     size_t n = s->n_items;
@@ -440,8 +514,8 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
     size_t *todo = calloc(n ? n : 1, sizeof *todo), *mine = calloc(n ? n : 1, sizeof *mine);
     const char **todo_keys = calloc(n ? n : 1, sizeof *todo_keys);
     int64_t *todo_cost = calloc(n ? n : 1, sizeof *todo_cost);
-    quipu_backend *b = NULL;
-    quipu_model *m = NULL;
+    quipu_model *m = NULL;          /* s->base.m, owned there */
+    quipu_model_edits *edits = NULL; /* the originals of what this entry's adapters changed */
     quipu_status st = QUIPU_OK;
     size_t n_todo = 0, n_mine = 0;
     int64_t n_done = 0, work_done = 0, tokens0 = s->tokens_processed;
@@ -474,10 +548,8 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
                   n_todo == 1 ? "" : "s", n_mine, n - n_todo);
     if (n_mine == 0 || g_stop_signal) goto done; /* nothing to do, or asked to stop: no model load */
     double t0 = quipu_time_now();
-    const char *bname = backend_name(cm->backend);
-    if ((st = quipu_backend_init(&b, bname, (int)s->cfg->scoring.threads, err))) goto done;
-    if ((st = quipu_backend_set_dtype(b, quipu_cfg_dtype_name(cm->dtype), err))) goto done;
-    if ((st = quipu_model_load(&m, cm->path, b, err))) goto done;
+    if ((st = base_get(s, cm, &m, err))) goto done;
+    if ((st = quipu_model_apply_adapters(m, (const char *const *)cm->adapters.v, cm->adapters.n, &edits, err))) goto done;
     load_s = quipu_time_now() - t0;
     t0 = quipu_time_now();
     s->pg.t0 = s->pg.last = t0;
@@ -485,22 +557,24 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
                             .no_prefix_sharing = !s->cfg->scoring.prefix_sharing, .tokens_processed = &s->tokens_processed};
     /* chunks of about one batch of tokens: each is scored, journaled and synced before the next */
     int64_t chunk_bytes = s->cfg->scoring.batch_tokens * 3;
-    quipu_score_group *groups = calloc(n_mine, sizeof *groups);
+    size_t n_group_room = 0; /* a unit is one group, or one per continuation (run_unit_groups) */
+    for (size_t k = 0; k < n_mine; k++) n_group_room += (size_t)s->units[mine[k]].n_cont;
+    quipu_score_group *groups = calloc(n_group_room ? n_group_room : 1, sizeof *groups);
     quipu_score_result *res = NULL;
     if (!groups) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); goto done; }
     for (size_t k0 = 0; k0 < n_mine && !g_stop_signal;) {
-        size_t k1 = k0, n_res = 0;
+        size_t k1 = k0, n_res = 0, n_groups = 0;
         int64_t bytes = 0;
         while (k1 < n_mine && (k1 == k0 || bytes + s->units[mine[k1]].cost <= chunk_bytes)) {
             run_unit *u = &s->units[mine[k1]];
-            groups[k1 - k0] = (quipu_score_group){u->prompt, strlen(u->prompt), u->n_cont, (const char *const *)u->cont, u->cont_len};
+            n_groups += run_unit_groups(u, groups + n_groups);
             bytes += u->cost;
             n_res += (size_t)u->n_cont;
             k1++;
         }
         res = calloc(n_res, sizeof *res);
         if (!res) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); break; }
-        if ((st = quipu_score_groups(m, &so, groups, k1 - k0, res, err))) { free(res); res = NULL; break; }
+        if ((st = quipu_score_groups(m, &so, groups, n_groups, res, err))) { free(res); res = NULL; break; }
         size_t r = 0;
         for (size_t k = k0; k < k1; k++) {
             run_unit *u = &s->units[mine[k]];
@@ -540,8 +614,13 @@ done:
         quipu_status pst = progress_end(s, st != QUIPU_OK, n_done, s->tokens_processed - tokens0, load_s, score_s, &e2);
         if (pst && !st) st = quipu_error_set(err, pst, "%s", e2.msg);
     }
-    quipu_model_free(m);
-    quipu_backend_free(b);
+    if (edits) { /* the base as it was loaded, byte for byte, for the next entry */
+        quipu_error e3 = {0};
+        if (quipu_model_restore(m, edits, &e3)) {
+            base_drop(s);
+            if (!st) st = quipu_error_set(err, e3.code, "%s", e3.msg);
+        }
+    }
     for (size_t i = 0; i < n && keys; i++) free(keys[i]);
     free(keys);
     free(owner);
@@ -717,6 +796,8 @@ static void run_free(run_state *s) {
     free(s->rank_tokens);
     free(s->rank_load);
     free(s->rank_score);
+    base_drop(s);
+    free(s->model_order);
     quipu_config_free(s->cfg);
 }
 
@@ -834,7 +915,10 @@ int quipu_run_main(int argc, char **argv) {
         quipu_log(QUIPU_LOG_INFO, "run %s: %zu item%s, %d model%s, %d rank%s", s.cfg->name, s.n_items, s.n_items == 1 ? "" : "s",
                   s.cfg->n_models, s.cfg->n_models == 1 ? "" : "s", s.comm.size, s.comm.size == 1 ? "" : "s");
     /* 4. scoring, model by model */
-    for (int mi = 0; mi < s.cfg->n_models; mi++) {
+    st = model_order(&s, &err);
+    if (agree(&s, st, &err)) { quipu_journal_close(jr); quipu_journal_entries_free(done.e, done.n); goto fail; }
+    for (int oi = 0; oi < s.cfg->n_models; oi++) {
+        int mi = s.model_order[oi];
         st = score_model(&s, mi, &done, jr, &err);
         if (st) run_error(&s, err.msg);
         if (st && s.comm.size > 1) {
@@ -867,6 +951,7 @@ int quipu_run_main(int argc, char **argv) {
         }
     }
     quipu_journal_close(jr);
+    base_drop(&s);
     /* 5. gather, metrics, results */
     st = gather_records(&s, &done, &err);
     quipu_journal_entries_free(done.e, done.n);

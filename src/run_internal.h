@@ -15,10 +15,12 @@
 #include "score.h"
 
 /* What one item becomes for scoring: a prompt and its continuations (pairs: empty prompt, the
- * two sentences). map[j] is the record index of continuation j. */
+ * two sentences). map[j] is the record index of continuation j. Association items have a prompt
+ * per continuation: prompts[j] (then `prompt` is ""), each scored as its own group. */
 typedef struct run_unit {
     quipu_item *item;
     char *prompt;
+    char *prompts[QUIPU_MAX_CHOICES]; /* NULL unless the item has a prompt per choice */
     int n_cont;
     char *cont[QUIPU_MAX_CHOICES];
     size_t cont_len[QUIPU_MAX_CHOICES];
@@ -32,6 +34,10 @@ typedef struct run_unit {
 /* Builds the prompt and continuations of an item under its benchmark's template (prompts.c). */
 quipu_status run_build_unit(run_unit *u, quipu_item *it, const quipu_config_benchmark *cb, quipu_error *err);
 void run_unit_free(run_unit *u);
+/* The scorer's groups of a unit into out (room for u->n_cont), in continuation order: one group
+ * (the prompt and every continuation), or one per continuation when it has its own prompt.
+ * Returns how many. */
+size_t run_unit_groups(const run_unit *u, quipu_score_group *out);
 
 typedef struct run_state {
     quipu_comm comm;
@@ -65,6 +71,15 @@ typedef struct run_state {
         uint8_t *final;           /* per rank: its last message for this model has come */
         double t0, last;
     } pg;
+    /* The loaded base of the model being scored, kept for the next one when it has the same path,
+     * backend and dtype (variants of one base differing by their adapters: loaded once); the
+     * order models are scored in puts such entries next to each other (run.c, model_order). */
+    struct {
+        char *key;
+        quipu_backend *b;
+        quipu_model *m;
+    } base;
+    int *model_order;
     /* per rank (rank 0, from the final progress messages), summed over models */
     int64_t *rank_items, *rank_tokens;
     double *rank_load, *rank_score;

@@ -392,8 +392,9 @@ static quipu_status parse_line(item_reader *r, const char *buf, size_t len, size
 
     if (!strcmp(kind, "pair")) it.kind = QUIPU_ITEM_PAIR;
     else if (!strcmp(kind, "mc")) it.kind = QUIPU_ITEM_MC;
+    else if (!strcmp(kind, "assoc")) it.kind = QUIPU_ITEM_ASSOC;
     else {
-        st = BAD("%s:%zu: field 'kind' is \"%s\" (must be \"pair\" or \"mc\")", where, line, kind);
+        st = BAD("%s:%zu: field 'kind' is \"%s\" (must be \"pair\", \"mc\" or \"assoc\")", where, line, kind);
         goto fail;
     }
     if (!*cond) it.condition = QUIPU_COND_NONE;
@@ -465,14 +466,14 @@ static quipu_status parse_line(item_reader *r, const char *buf, size_t len, size
     }
 
     long long x;
-    int n_item = it.kind == QUIPU_ITEM_MC ? (int)nc : 0;
+    int n_item = it.kind != QUIPU_ITEM_PAIR ? (int)nc : 0;
     if (it.kind == QUIPU_ITEM_MC) {
         if ((st = line_int(o, "n_choices", (long long)nc, 1, (long long)nc, &x, where, line, err))) goto fail;
         n_item = (int)x;
     }
     it.n_choices = n_item;
     /* choice indices: within the item's choices for MC; pairs have none (-1) but are read as written */
-    long long hi_idx = it.kind == QUIPU_ITEM_MC ? n_item - 1 : QUIPU_MAX_CHOICES - 1;
+    long long hi_idx = it.kind != QUIPU_ITEM_PAIR ? n_item - 1 : QUIPU_MAX_CHOICES - 1;
     static const char *const idx_keys[5] = {"label", "unknown_choice", "target_choice", "other_choice", "biased_choice"};
     int *idx_dst[5] = {&it.label, &it.unknown_choice, &it.target_choice, &it.other_choice, &it.biased_choice};
     for (int k = 0; k < 5; k++) {
@@ -510,7 +511,18 @@ static quipu_status parse_line(item_reader *r, const char *buf, size_t len, size
     it.culture = quipu_strdup(cult);
     it.category = quipu_strdup(cat);
     it.group = *group ? quipu_strdup(group) : NULL;
-    if (!it.source || !it.id || !it.benchmark || !it.language || !it.culture || !it.category || (*group && !it.group)) {
+    /* association items: the offensiveness weight; any item: its template (both absent elsewhere) */
+    json_t *jw = json_object_get(o, "weight");
+    if (jw && (!json_is_number(jw) || !(json_number_value(jw) >= 0) || !isfinite(json_number_value(jw)))) {
+        st = BAD("%s:%zu: field 'weight' must be a number >= 0", where, line);
+        goto fail;
+    }
+    it.weight = jw ? json_number_value(jw) : 0.0;
+    const char *tpl;
+    if ((st = line_string(o, "template", 0, &tpl, where, line, err))) goto fail;
+    it.template_id = *tpl ? quipu_strdup(tpl) : NULL;
+    if (!it.source || !it.id || !it.benchmark || !it.language || !it.culture || !it.category || (*group && !it.group) ||
+        (*tpl && !it.template_id)) {
         st = quipu_error_set(err, QUIPU_ERR_NOMEM, "%s:%zu: out of memory", where, line);
         goto fail;
     }

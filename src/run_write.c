@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "adapter.h"
 #include "run_internal.h"
 
 /* ------------------------------------------------------------------ phase: results */
@@ -94,6 +95,24 @@ static int cmp_item_out(const void *a, const void *b) {
     return strcmp(x->id, y->id);
 }
 
+/* One row of summary.json's "metrics" (or, with its template after the category, "templates"). */
+static json_t *metric_row_json(const char *model, const quipu_metric_result *x) {
+    json_t *o = json_object();
+    json_object_set_new(o, "model", json_string(model));
+    json_object_set_new(o, "benchmark", json_string(x->benchmark));
+    json_object_set_new(o, "language", json_string(x->language));
+    json_object_set_new(o, "culture", json_string(x->culture));
+    json_object_set_new(o, "category", json_string(x->category));
+    if (x->template_id) json_object_set_new(o, "template", json_string(x->template_id));
+    json_object_set_new(o, "metric", json_string(x->metric));
+    json_object_set_new(o, "value", isnan(x->value) ? json_null() : json_real(x->value));
+    json_object_set_new(o, "ci_low", isnan(x->ci_low) ? json_null() : json_real(x->ci_low));
+    json_object_set_new(o, "ci_high", isnan(x->ci_high) ? json_null() : json_real(x->ci_high));
+    json_object_set_new(o, "n", json_integer(x->n));
+    if (x->note) json_object_set_new(o, "note", json_string(x->note));
+    return o;
+}
+
 /* "value | CI | n |" cells of a metric row, "–" where undefined; with_note adds its note cell
  * (why a value or an interval is missing or partial). */
 static void sb_value_cells(sbuf *b, const quipu_metric_result *x, int with_note) {
@@ -119,6 +138,9 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
     mo.seed = cfg->seed;
     mo.ci_level = cfg->metrics.confidence;
     json_t *summary = json_object(), *jmetrics = json_array(), *jmodels = json_array(), *jbench = json_array();
+    json_t *jtemplates = json_array(); /* the per-template rows: written only when items carry template ids */
+    int tcol = 0;                      /* summary.csv gains a `template` column then */
+    for (size_t i = 0; i < n && !tcol; i++) tcol = s->items[i].template_id && *s->items[i].template_id;
     sbuf md = {0}, items = {0}, con = {0};
     char *csv_model = NULL;
     const char *con_model = NULL;
@@ -129,7 +151,8 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
     size_t n_plot_rows = 0;
     quipu_metric_results *kept = NULL;
     int n_kept = 0;
-    if (csv) fputs("model,benchmark,language,culture,category,metric,value,ci_low,ci_high,n,note\n", csv);
+    if (csv) fputs(tcol ? "model,benchmark,language,culture,category,metric,value,ci_low,ci_high,n,note,template\n"
+                        : "model,benchmark,language,culture,category,metric,value,ci_low,ci_high,n,note\n", csv);
     sb_printf(&md, "# %s\n\nquipu %s, config hash `%.16s`, seed %llu, scores: %s log-likelihood, %d bootstrap resamples, %.0f%% intervals.\n",
               cfg->name, QUIPU_VERSION, s->hash, (unsigned long long)cfg->seed, quipu_score_norm_name(mo.norm), mo.n_boot,
               100.0 * mo.ci_level);
@@ -170,20 +193,8 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
         for (size_t r = 0; r < mr.n_rows; r++) {
             const quipu_metric_result *x = &mr.rows[r];
             if (!metric_wanted(cfg, x->metric)) continue;
-            json_t *o = json_object();
-            json_object_set_new(o, "model", json_string(mname));
-            json_object_set_new(o, "benchmark", json_string(x->benchmark));
-            json_object_set_new(o, "language", json_string(x->language));
-            json_object_set_new(o, "culture", json_string(x->culture));
-            json_object_set_new(o, "category", json_string(x->category));
-            json_object_set_new(o, "metric", json_string(x->metric));
-            json_object_set_new(o, "value", isnan(x->value) ? json_null() : json_real(x->value));
-            json_object_set_new(o, "ci_low", isnan(x->ci_low) ? json_null() : json_real(x->ci_low));
-            json_object_set_new(o, "ci_high", isnan(x->ci_high) ? json_null() : json_real(x->ci_high));
-            json_object_set_new(o, "n", json_integer(x->n));
-            if (x->note) json_object_set_new(o, "note", json_string(x->note));
-            json_array_append_new(jmetrics, o);
-            quipu_metric_result_write_csv_row(csv, csv_model, x);
+            json_array_append_new(jmetrics, metric_row_json(mname, x));
+            quipu_metric_result_write_csv_row_t(csv, csv_model, x, tcol);
             if (!last_bench || strcmp(last_bench, x->benchmark)) {
                 sb_printf(&md, "\n## %s — %s\n\n| language | culture | category | metric | value | %.0f%% CI | n | note |\n|---|---|---|---|---|---|---|---|\n",
                           mname, x->benchmark, 100.0 * mo.ci_level);
@@ -202,6 +213,21 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
                 sb_printf(&con, "| %s | %s | %s | %s | ", x->benchmark, x->language, x->culture, x->metric);
                 sb_value_cells(&con, x, 0);
             }
+        }
+        /* the per-template breakdown: summary.json "templates", a table per benchmark, csv rows */
+        last_bench = NULL;
+        for (size_t r = 0; r < mr.n_tpl_rows; r++) {
+            const quipu_metric_result *x = &mr.tpl_rows[r];
+            if (!metric_wanted(cfg, x->metric)) continue;
+            json_array_append_new(jtemplates, metric_row_json(mname, x));
+            quipu_metric_result_write_csv_row_t(csv, csv_model, x, tcol);
+            if (!last_bench || strcmp(last_bench, x->benchmark)) {
+                sb_printf(&md, "\n## %s — %s, per template\n\n| language | culture | template | metric | value | %.0f%% CI | n | note |\n|---|---|---|---|---|---|---|---|\n",
+                          mname, x->benchmark, 100.0 * mo.ci_level);
+                last_bench = x->benchmark;
+            }
+            sb_printf(&md, "| %s | %s | %s | %s | ", x->language, x->culture, x->template_id, x->metric);
+            sb_value_cells(&md, x, 1);
         }
         /* plots: rows of every model, written once all models are done */
         {
@@ -232,7 +258,8 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
             sb_json_str(&items, it->culture);
             sb_printf(&items, ", \"category\": ");
             sb_json_str(&items, it->category);
-            sb_printf(&items, ", \"kind\": \"%s\", \"group\": ", it->kind == QUIPU_ITEM_PAIR ? "pair" : "mc");
+            sb_printf(&items, ", \"kind\": \"%s\", \"group\": ",
+                      it->kind == QUIPU_ITEM_PAIR ? "pair" : it->kind == QUIPU_ITEM_ASSOC ? "assoc" : "mc");
             sb_json_str(&items, it->group);
             sb_printf(&items, ", \"label\": %d, \"condition\": \"%s\", \"polarity\": \"%s\", \"unknown_choice\": %d, \"target_choice\": %d, "
                               "\"other_choice\": %d, \"biased_choice\": %d, \"biased_mask\": %u, \"roles\": ",
@@ -243,7 +270,14 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
             char roles[QUIPU_MAX_CHOICES + 1] = {0};
             for (int c = 0; c < QUIPU_MAX_CHOICES && it->roles[c]; c++) roles[c] = it->roles[c];
             sb_json_str(&items, roles);
-            sb_printf(&items, ", \"direction\": %d, \"lp\": [", it->direction);
+            sb_printf(&items, ", \"direction\": %d", it->direction);
+            /* only where they apply, so that other items' lines stay as they were */
+            if (it->kind == QUIPU_ITEM_ASSOC) sb_printf(&items, ", \"weight\": %.17g", it->weight + 0.0);
+            if (it->template_id && *it->template_id) {
+                sb_printf(&items, ", \"template\": ");
+                sb_json_str(&items, it->template_id);
+            }
+            sb_printf(&items, ", \"lp\": [");
             for (int c = 0; c < rc->n_choices; c++) sb_printf(&items, c ? ", %.17g" : "%.17g", rc->logprob[c] + 0.0);
             sb_printf(&items, "], \"nt\": [");
             for (int c = 0; c < rc->n_choices; c++) sb_printf(&items, c ? ", %d" : "%d", rc->n_tokens[c]);
@@ -260,6 +294,17 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
                     if (u->map[c] >= 0 && u->map[c] < QUIPU_MAX_CHOICES) text[u->map[c]] = u->cont[c];
                 sb_printf(&items, ", \"prompt\": ");
                 sb_json_str(&items, u->prompt);
+                if (u->prompts[0]) { /* a prompt per choice (association items), in record order */
+                    const char *pr[QUIPU_MAX_CHOICES] = {0};
+                    for (int c = 0; c < u->n_cont; c++)
+                        if (u->map[c] >= 0 && u->map[c] < QUIPU_MAX_CHOICES) pr[u->map[c]] = u->prompts[c];
+                    sb_printf(&items, ", \"prompts\": [");
+                    for (int c = 0; c < rc->n_choices; c++) {
+                        if (c) sb_printf(&items, ", ");
+                        sb_json_str(&items, pr[c] ? pr[c] : "");
+                    }
+                    sb_printf(&items, "]");
+                }
                 sb_printf(&items, ", \"choices\": [");
                 for (int c = 0; c < rc->n_choices; c++) {
                     if (c) sb_printf(&items, ", ");
@@ -306,6 +351,7 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
     json_object_set(summary, "models", jmodels);
     json_object_set(summary, "benchmarks", jbench);
     json_object_set(summary, "metrics", jmetrics);
+    if (json_array_size(jtemplates)) json_object_set(summary, "templates", jtemplates);
     {
         char *text = json_dumps(summary, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
         if (!text) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory writing summary.json"); goto done; }
@@ -351,6 +397,7 @@ done:
     free(items.p);
     json_decref(summary);
     json_decref(jmetrics);
+    json_decref(jtemplates);
     json_decref(jmodels);
     json_decref(jbench);
     return st;
@@ -387,6 +434,15 @@ quipu_status run_write_manifest(run_state *s, quipu_error *err) {
         json_t *o = json_object();
         json_object_set_new(o, "name", json_string(s->cfg->models[i].name));
         json_object_set_new(o, "path", json_string(s->cfg->models[i].path));
+        if (s->cfg->models[i].adapters.n) { /* each adapter's files and their sha256, in the order applied */
+            json_t *ad = json_array();
+            for (int k = 0; k < s->cfg->models[i].adapters.n; k++) {
+                quipu_error ae = {0};
+                json_t *aj = quipu_adapter_json(s->cfg->models[i].adapters.v[k], &ae);
+                json_array_append_new(ad, aj ? aj : json_pack("{s:s, s:s}", "path", s->cfg->models[i].adapters.v[k], "error", ae.msg));
+            }
+            json_object_set_new(o, "adapters", ad);
+        }
         char hex[65];
         struct stat stt;
         const char *mp = s->cfg->models[i].path;

@@ -167,6 +167,14 @@ static char *run_config_text(const quipu_sweep *s, int mi, const char *out_dir) 
     y_key_raw(&b, "    ", "dtype", quipu_cfg_dtype_name(m->dtype));
     y_key_int(&b, "    ", "max_length", (long long)m->max_length);
     if (m->tensor_parallel > 1) y_key_int(&b, "    ", "tensor_parallel", (long long)m->tensor_parallel);
+    if (m->adapters.n) {
+        cfg_sb_puts(&b, "    adapters: [");
+        for (int k = 0; k < m->adapters.n; k++) {
+            if (k) cfg_sb_puts(&b, ", ");
+            y_str(&b, m->adapters.v[k], 1);
+        }
+        cfg_sb_puts(&b, "]\n");
+    }
     cfg_sb_puts(&b, "benchmarks:\n");
     for (int i = 0; i < c->n_benchmarks; i++) {
         const quipu_config_benchmark *k = &c->benchmarks[i];

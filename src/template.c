@@ -1186,6 +1186,7 @@ quipu_status quipu_template_push_items(const quipu_template_set *s, struct ld_ct
         it->language = ld_strdup(jstr(o, "language"), &oom);
         it->culture = ld_strdup(jstr(o, "culture"), &oom);
         it->category = ld_strdup(cat ? cat : "", &oom);
+        it->template_id = ld_strdup(jstr(o, "template"), &oom);
         it->kind = s->kind;
         if (s->kind == QUIPU_ITEM_PAIR) {
             it->more = ld_strdup(jstr(o, "more"), &oom);

@@ -72,7 +72,7 @@ int main(void) {
 
     static const char *const required[] = {"demo.yaml",  "sweep.yaml", "crows_pairs_en.yaml", "crows_pairs_fr.yaml", "bbq.yaml",
                                            "mbbq.yaml",  "esbbq.yaml", "cabbq.yaml",          "sesgo.yaml",          "stereoset.yaml",
-                                           "kobbq.yaml", NULL};
+                                           "kobbq.yaml", "seegull.yaml", NULL};
     for (int i = 0; required[i]; i++) {
         int found = 0;
         for (int k = 0; k < n; k++) found |= !strcmp(names[k], required[i]);

@@ -73,6 +73,29 @@ for line in sys.stdin:
     || fail "manifest does not name format: template"
   grep -q 'latam_es_pairs.yaml' "$TMPD/run_out/manifest.json" && ok "manifest lists the definition file" \
     || fail "manifest does not list the definition file"
+  # the template ids reach items.jsonl.zst and the per-template rows, the same both ways
+  got=$(python3 - "$TMPD/run_out" <<'PY' 2>&1
+import json, subprocess, sys
+d = sys.argv[1]
+items = [json.loads(l) for l in subprocess.run(["zstdcat", d + "/items.jsonl.zst"], capture_output=True, text=True).stdout.splitlines()]
+tpl = {b: sorted((i["id"].split(":", 1)[1], i["template"]) for i in items if i["benchmark"] == b) for b in ("latam_tpl", "latam_jsonl")}
+assert tpl["latam_tpl"] == tpl["latam_jsonl"] and all(t for _, t in tpl["latam_tpl"]), tpl
+rows = json.load(open(d + "/summary.json"))["templates"]
+per = {b: sorted((r["language"], r["culture"], r["template"], r["metric"], r["value"], r["n"]) for r in rows if r["benchmark"] == b)
+       for b in ("latam_tpl", "latam_jsonl")}
+assert per["latam_tpl"] and per["latam_tpl"] == per["latam_jsonl"], per
+# each template's pairs: its pct_stereotype over all cultures is its share of wins
+for t in {t for _, t in tpl["latam_tpl"]}:
+    its = [i for i in items if i["benchmark"] == "latam_tpl" and i["template"] == t]
+    want = 100 * sum(i["lp"][0] > i["lp"][1] for i in its) / len(its)
+    r = [r for r in rows if r["benchmark"] == "latam_tpl" and r["template"] == t and r["culture"] == "all" and r["metric"] == "pct_stereotype"]
+    assert len(r) == 1 and abs(r[0]["value"] - want) < 1e-9 and r[0]["n"] == len(its), (t, r, want)
+print("ok", len(per["latam_tpl"]))
+PY
+)
+  case "$got" in ok*) ok "template ids in items.jsonl and ${got#ok } per-template rows, equal for format: template and the expanded file" ;;
+                   *) fail "per-template rows: $got" ;; esac
+  head -1 "$TMPD/run_out/summary.csv" | grep -q ',template$' && ok "summary.csv has a template column" || fail "summary.csv header: $(head -1 "$TMPD/run_out/summary.csv")"
 else
   fail "quipu run with format: template: $(tail -3 "$TMPD/stderr")"
 fi

@@ -19,6 +19,10 @@ void quipu_item_free(quipu_item *it) {
     free(it->question);
     for (int i = 0; i < QUIPU_MAX_CHOICES; i++) free(it->choices[i]);
     free(it->group);
+    free(it->template_id);
+    if (it->contexts)
+        for (int i = 0; i < it->n_choices && i < QUIPU_MAX_CHOICES; i++) free(it->contexts[i]);
+    free(it->contexts);
     memset(it, 0, sizeof *it);
 }
 

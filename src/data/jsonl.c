@@ -1,10 +1,11 @@
 /* jsonl.c — the two generic JSON-lines formats (DESIGN.md "Benchmarks"; docs/benchmarks.md), so a
  * researcher adds a benchmark without writing C. One object per line; blank lines are ignored;
  * keys not listed here are ignored (free for the researcher's own metadata).
- *   pairs: id, more, less, language, culture          [category, direction]
+ *   pairs: id, more, less, language, culture          [category, direction, template]
  *   mc:    id, context, question, choices, label, language, culture
  *          [category, context_condition, question_polarity, stereotyped_choice, unknown_choice,
- *           target_choice, other_choice, roles, group]
+ *           target_choice, other_choice, roles, group, template]
+ * `template` (what `quipu expand` writes) breaks the metrics down by template.
  * id is a string or an integer, unique in the file. */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
@@ -66,6 +67,7 @@ static quipu_status jl_row(ld_ctx *c, const char *file, const char *stem, long l
     STR_FIELD(language, "language", 1, 1);
     STR_FIELD(culture, "culture", 1, 1);
     STR_FIELD(category, "category", 0, 1);
+    STR_FIELD(template_id, "template", 0, 1);
     if (!quipu_bcp47_ok(language)) return ld_bad_row(c, file, line, "language '%s' is not a BCP-47 tag (e.g. es-CL)", language);
 
     int direction = 0, label = -1, n_choices = 0;
@@ -161,6 +163,7 @@ static quipu_status jl_row(ld_ctx *c, const char *file, const char *stem, long l
     free(it->id);
     it->id = ld_strdup(full, &oom);
     it->kind = js->kind;
+    it->template_id = ld_strdup(template_id, &oom);
     if (js->kind == QUIPU_ITEM_PAIR) {
         it->more = ld_strdup(more, &oom);
         it->less = ld_strdup(less, &oom);

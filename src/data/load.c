@@ -35,6 +35,8 @@ static const bench_def k_benches[] = {
     {"stereoset_intra", "StereoSet intrasentence dev (third-party CSV), en-US / US, 2,106 items"},
     {"stereoset_inter", "StereoSet intersentence dev (third-party CSV), en-US / US, 2,123 items"},
     {"kobbq", "KoBBQ test set (Jin et al. 2024), ko-KR / KR, 2,280 questions"},
+    {"seegull", "SeeGULL (Jha et al. 2023) association, en / global + en-US / US, 2,189 stereotype tuples per template"},
+    {"seegull_multilingual", "SeeGULL Multilingual (Bhutani et al. 2024) association, 23 language x region files, 4,127 tuples per template"},
 };
 #define N_BENCHES (sizeof k_benches / sizeof k_benches[0])
 
@@ -380,6 +382,8 @@ static quipu_status load_into(ld_ctx *c, const char *name) {
     if (strcmp(name, "stereoset_intra") == 0) return ld_stereoset(c, 1);
     if (strcmp(name, "stereoset_inter") == 0) return ld_stereoset(c, 0);
     if (strcmp(name, "kobbq") == 0) return ld_kobbq(c);
+    if (strcmp(name, "seegull") == 0) return ld_seegull(c, 0);
+    if (strcmp(name, "seegull_multilingual") == 0) return ld_seegull(c, 1);
     return QUIPU_ERR_UNSUPPORTED;
 }
 

@@ -34,6 +34,10 @@ typedef struct quipu_load_opts {
      * their benchmark (default: the file name without folder and extension). */
     const char *path;
     const char *label;
+    /* Association benchmarks ("seegull", "seegull_multilingual"): the templates per language
+     * (data/assoc.h), those of a run config's `association_templates`; NULL / 0: the defaults. */
+    const struct quipu_assoc_template *assoc_templates;
+    size_t n_assoc_templates;
 } quipu_load_opts;
 
 #define QUIPU_LOAD_MAX_REASONS 8
@@ -51,7 +55,8 @@ typedef struct quipu_load_report {
     size_t items;          /* items returned */
     size_t rows_skipped;   /* malformed rows left out (on_bad_row = SKIP) */
     size_t rows_excluded;  /* rows the benchmark's own definition leaves out (SESGO: xenofobia
-                              rows adapted from BBQ, as the paper does) */
+                              rows adapted from BBQ, as the paper does; SeeGULL: stereotype tuples
+                              without a contrast identity) */
     size_t rows_filtered;  /* rows left out by subset / language (rows after the limit are not read) */
     size_t n_reasons;      /* first skipped rows, "FILE:LINE: problem" */
     char reasons[QUIPU_LOAD_MAX_REASONS][320];
