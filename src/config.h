@@ -59,8 +59,8 @@ typedef struct quipu_config_model {
     quipu_cfg_backend backend;  /* default: the top-level backend */
     quipu_cfg_dtype dtype;      /* default: the top-level dtype */
     int64_t max_length;         /* tokens; 0 = the model's own context length */
-    int64_t tensor_parallel;    /* GPUs one copy of the model is split over; default 1. Read and checked
-                                   here; `quipu run` refuses > 1 until tensor parallelism is built in */
+    int64_t tensor_parallel;    /* ranks (GPUs) one copy of the model is split over, inside a node;
+                                   default 1 (model.h: what each member holds) */
     quipu_strlist adapters;     /* weight modifications applied in order after loading (PEFT LoRA folders,
                                    weight deltas: docs/mitigation.md), expanded paths; empty = none */
     char **adapter_ids;         /* per adapter: quipu_adapter_identity (SHA-256 of its files), in the

@@ -210,13 +210,8 @@ static void validate_model(vctx *top, const cnode *m, int i, quipu_config *cfg, 
     cfg_get_int(&c, m, "max_length", 0, 1 << 24, &md->max_length);
     validate_adapters(&c, m, md);
     md->tensor_parallel = 1;
-    if (cfg_get_int(&c, m, "tensor_parallel", 1, 64, &md->tensor_parallel) > 0 && md->tensor_parallel > 1 && !L->skip_paths) {
-        /* said before any model loads, like a backend that is not built in */
-        char tkp[600];
-        cfg_kp_join(tkp, sizeof tkp, c.kp, "tensor_parallel");
-        cfg_err_key(L, cfg_map_get(m, "tensor_parallel", NULL), tkp,
-                    "this quipu cannot split a model over GPUs yet (tensor parallelism); set 1, or leave the key out");
-    }
+    /* whether the model splits that way (heads, FFN width, architecture) is said when it loads */
+    cfg_get_int(&c, m, "tensor_parallel", 1, 64, &md->tensor_parallel);
     /* the backend must be built into this quipu and honour the dtype: said now, not after loading */
     char why[512];
     int bad = L->skip_paths ? 0 : quipu_backend_check(quipu_cfg_backend_name(md->backend), quipu_cfg_dtype_name(md->dtype), why, sizeof why);

@@ -25,12 +25,14 @@ struct quipu_fwd {
     int64_t n_blocks;                 /* log-prob partials per row */
     quipu_buf *x, *h, *q, *k, *v, *att, *o, *g, *u;
     quipu_buf *idx, *part, *lp, *greedy, *ws;
+    quipu_buf *tp_x, *tp_part, *tp_all;  /* tensor parallelism: gathered activations and partials, all members' partials */
     int32_t *host_idx;                /* staging for the one upload */
 };
 
 static void fwd_release(quipu_backend *b, quipu_fwd *f) {
     if (!f) return;
-    quipu_buf *all[] = {f->x, f->h, f->q, f->k, f->v, f->att, f->o, f->g, f->u, f->idx, f->part, f->lp, f->greedy, f->ws};
+    quipu_buf *all[] = {f->x, f->h, f->q, f->k, f->v, f->att, f->o, f->g, f->u, f->idx, f->part, f->lp, f->greedy, f->ws,
+                        f->tp_x, f->tp_part, f->tp_all};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) b->iface->buf_free(b, all[i]);
     free(f->host_idx);
     free(f);
@@ -53,13 +55,14 @@ quipu_status quipu_model_reserve(quipu_model *m, int64_t max_tokens, int64_t max
     quipu_backend *b = m->backend;
     const quipu_backend_i *B = b->iface;
     const quipu_model_config *c = &m->cfg;
-    int64_t T = max_tokens, R = max_rows, D = c->n_embd, F = c->n_ff, QD = c->n_head * c->head_dim, KD = c->n_head_kv * c->head_dim;
-    int64_t widest = D > QD ? D : QD;
+    /* this member's widths (all of them without tensor parallelism, model.h) */
+    int64_t T = max_tokens, R = max_rows, D = c->n_embd, F = m->n_ff_l, QD = m->n_head_l * c->head_dim, KD = m->n_head_kv_l * c->head_dim;
+    int64_t widest = D > QD ? D : QD, tp = m->tp_size > 1 ? m->tp_size : 1;
     quipu_fwd *f = calloc(1, sizeof *f);
     if (!f) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     f->cap = T;
     f->cap_rows = R;
-    f->n_blocks = (c->n_vocab + B->lp_block - 1) / B->lp_block;
+    f->n_blocks = (m->n_vocab_pad + B->lp_block - 1) / B->lp_block; /* this member's */
     quipu_ws_dims wd = {.max_tokens = T, .max_rows = R, .max_width = widest > F ? widest : F, .dim = D, .n_heads = c->n_head};
     size_t ws = B->workspace_bytes ? B->workspace_bytes(b, &wd) : 0;
     size_t fT = (size_t)T * sizeof(float);
@@ -79,15 +82,32 @@ quipu_status quipu_model_reserve(quipu_model *m, int64_t max_tokens, int64_t max
                 {&f->part, (size_t)R * (size_t)f->n_blocks * quipu_etype_size(QUIPU_E_LP)},
                 {&f->lp, (size_t)R * sizeof(double)},
                 {&f->greedy, (size_t)R},
-                {&f->ws, ws ? ws : 64}};
+                {&f->ws, ws ? ws : 64},
+                {&f->tp_x, tp > 1 ? fT * (size_t)D * (size_t)tp : 0},
+                {&f->tp_part, tp > 1 ? (size_t)R * (size_t)f->n_blocks * quipu_etype_size(QUIPU_E_LP) * (size_t)tp : 0},
+                {&f->tp_all, tp > 1 ? (size_t)R * (size_t)f->n_blocks * quipu_etype_size(QUIPU_E_LP) * (size_t)tp : 0}};
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
-        if (!(*want[i].p = B->buf_alloc(b, want[i].n, err))) {
+        if (want[i].n && !(*want[i].p = B->buf_alloc(b, want[i].n, err))) {
             fwd_release(b, f);
             return err->code ? err->code : QUIPU_ERR_NOMEM;
         }
     if (!(f->host_idx = malloc(IX_LEN(T, R) * sizeof(int32_t)))) {
         fwd_release(b, f);
         return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    }
+    if (tp > 1) {
+        /* blocks past this member's ids (the last member's range is shorter) stay empty records,
+         * which the combine skips: written once, never by the log-prob op */
+        size_t n = (size_t)R * (size_t)f->n_blocks;
+        quipu_lp_partial *e = malloc(n * sizeof *e);
+        quipu_status st = e ? QUIPU_OK : quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; e && i < n; i++) e[i] = (quipu_lp_partial){.max = -INFINITY, .sumexp = 0, .target = 0, .amax_v = -INFINITY, .amax_i = -1};
+        if (!st) st = B->buf_write(b, f->part, 0, e, n * sizeof *e, err);
+        free(e);
+        if (st) {
+            fwd_release(b, f);
+            return st;
+        }
     }
     m->fwd = f;
     return QUIPU_OK;
@@ -104,6 +124,25 @@ static quipu_view WM(const quipu_model *m, quipu_buf *buf, int64_t rows, int64_t
     quipu_view v = W(buf, rows, cols);
     v.type = m->wtype;
     return v;
+}
+
+/* Tensor parallelism: y (T x D, dense) holds this member's share of a row-parallel projection;
+ * afterwards every member holds the sum of all shares, added in member order after an
+ * all-gather, so the bits depend on neither the batch nor the library's reduction algorithm. */
+static quipu_status tp_sum(quipu_model *m, quipu_view y, quipu_error *err) {
+    if (m->tp_size <= 1) return QUIPU_OK;
+    quipu_backend *b = m->backend;
+    int64_t T = y.rows, D = y.cols;
+    quipu_view all = quipu_view_of(m->fwd->tp_x, QUIPU_E_F32, T * m->tp_size, D);
+    quipu_allgather_args g = {.send = y, .recv = all};
+    quipu_status st = quipu_op_allgather(b, &g, err);
+    quipu_copy_args c0 = {.y = y, .x = quipu_view_rows(all, 0, T)};
+    if (!st) st = quipu_op_copy(b, &c0, err);
+    for (int p = 1; p < m->tp_size && !st; p++) {
+        quipu_add_args a = {.y = y, .x = quipu_view_rows(all, p * T, T)};
+        st = quipu_op_add(b, &a, err);
+    }
+    return st;
 }
 
 /* checks the batch against the model and the layout rules (an index outside the batch would be
@@ -148,8 +187,9 @@ static quipu_status stage_batch(const quipu_model *m, const quipu_batch *bt, int
 quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *logprob, uint8_t *greedy, quipu_error *err) {
     quipu_backend *b = m->backend;
     const quipu_model_config *c = &m->cfg;
-    int64_t T = bt->n_tokens, R = bt->n_rows, D = c->n_embd, HD = c->head_dim, F = c->n_ff;
-    int64_t H = c->n_head, HKV = c->n_head_kv, QD = H * HD, KD = HKV * HD, V = c->n_vocab;
+    /* widths of this member's share (all of it without tensor parallelism) */
+    int64_t T = bt->n_tokens, R = bt->n_rows, D = c->n_embd, HD = c->head_dim, F = m->n_ff_l;
+    int64_t H = m->n_head_l, HKV = m->n_head_kv_l, QD = H * HD, KD = HKV * HD, V = c->n_vocab;
     quipu_status st;
     if (T <= 0) return QUIPU_OK;
     if ((st = quipu_model_reserve(m, T, R, err))) return st; /* grows only for a group longer than batch_tokens */
@@ -223,6 +263,7 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
         RUN(quipu_op_attention(b, &aa, err));
         quipu_matmul_args mo = {.x = att, .w = WM(m, L->wo, D, QD), .bias = W(L->bo, 1, D), .y = o, .ws = ws};
         RUN(quipu_op_matmul(b, &mo, err));
+        RUN(tp_sum(m, o, err));
         if (L->post_attn_norm) {
             quipu_norm_args pn = {.x = o, .y = o, .w = W(L->post_attn_norm, 1, D), .eps = c->norm_eps, .kind = c->norm_kind};
             RUN(quipu_op_norm(b, &pn, err));
@@ -260,6 +301,7 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
         quipu_matmul_args md = {.x = ffn_in, .w = WM(m, L->w_down, D, F), .bias = W(L->b_down, 1, D), .y = o,
                                 .accumulate = c->parallel_residual, .ws = ws};
         RUN(quipu_op_matmul(b, &md, err));
+        RUN(tp_sum(m, o, err));
         if (L->post_ffn_norm) {
             quipu_norm_args pn = {.x = o, .y = o, .w = W(L->post_ffn_norm, 1, D), .eps = c->norm_eps, .kind = c->norm_kind};
             RUN(quipu_op_norm(b, &pn, err));
@@ -270,13 +312,29 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
                             .eps = c->norm_eps, .kind = c->norm_kind};
     RUN(quipu_op_norm(b, &nfin, err));
     if (R > 0) {
-        quipu_view part = quipu_view_of(f->part, QUIPU_E_LP, R, f->n_blocks);
-        quipu_logprob_args la = {.h = hD, .lm_head = WM(m, m->lm_head, V, D), .rows = quipu_view_cols(ix, IX_N_TOKEN_VECTORS * T, R),
+        /* this member's ids [v_lo, v_lo + n_vocab_l): rows of the LM head, or of the tied embedding */
+        int64_t nb = f->n_blocks, tp = m->tp_size > 1 ? m->tp_size : 1;
+        quipu_view head = m->lm_head == m->tok_embd ? quipu_view_rows(WM(m, m->tok_embd, V, D), m->v_lo, m->n_vocab_l)
+                                                    : WM(m, m->lm_head, m->n_vocab_l, D);
+        quipu_view part = quipu_view_of(f->part, QUIPU_E_LP, R, nb);
+        quipu_logprob_args la = {.h = hD, .lm_head = head, .rows = quipu_view_cols(ix, IX_N_TOKEN_VECTORS * T, R),
                                  .targets = quipu_view_cols(ix, IX_N_TOKEN_VECTORS * T + R, R),
-                                 .v_lo = 0, .softcap = c->final_softcap, .part = part, .ws = ws};
+                                 .v_lo = m->v_lo, .softcap = c->final_softcap, .part = quipu_view_cols(part, 0, (m->n_vocab_l + b->iface->lp_block - 1) / b->iface->lp_block), .ws = ws};
         quipu_combine_args ca = {.part = part, .targets = la.targets, .block = b->iface->lp_block,
                                  .logprob = quipu_view_of(f->lp, QUIPU_E_F64, 1, R), .greedy = quipu_view_of(f->greedy, QUIPU_E_U8, 1, R)};
         RUN(quipu_op_logprob_partial(b, &la, err));
+        if (tp > 1) {
+            /* every member's blocks, then member p's at columns [p * nb, (p + 1) * nb): the whole
+             * vocabulary in block order, merged exactly as one member would (test_backend_ops) */
+            quipu_view got = quipu_view_of(f->tp_part, QUIPU_E_LP, R * tp, nb), whole = quipu_view_of(f->tp_all, QUIPU_E_LP, R, nb * tp);
+            quipu_allgather_args ga = {.send = part, .recv = got};
+            RUN(quipu_op_allgather(b, &ga, err));
+            for (int64_t p = 0; p < tp; p++) {
+                quipu_copy_args cp = {.y = quipu_view_cols(whole, p * nb, nb), .x = quipu_view_rows(got, p * R, R)};
+                RUN(quipu_op_copy(b, &cp, err));
+            }
+            ca.part = whole;
+        }
         RUN(quipu_op_logprob_combine(b, &ca, err));
         RUN(b->iface->buf_read(b, f->lp, 0, logprob, (size_t)R * sizeof(double), err));
         RUN(b->iface->buf_read(b, f->greedy, 0, greedy, (size_t)R, err));

@@ -100,9 +100,17 @@ static int wsrc_find(const wsrc *s, const char *name, tref *r) {
 typedef struct loader loader;
 static quipu_status bad_shape_error(const loader *L, const tref *r, quipu_error *err);
 
+/* a tensor-parallel slice of the weight being loaded: its output features (rows of a matrix,
+ * elements of a vector) or its input features (columns) [lo, lo + n) */
+typedef struct tp_cut {
+    int kind; /* 0 none, 1 out, 2 in */
+    int64_t lo, n;
+} tp_cut;
+
 typedef struct loader {
     quipu_model *m;
     wsrc src;
+    tp_cut cut;        /* set by load_w / hf_load for the weight in hand (cut_for) */
     float *tmp;        /* host staging when the backend buffer is not host-visible */
     size_t tmp_cap;
     uint16_t *half;    /* host staging of a matrix rounded to bf16 / f16 */
@@ -133,11 +141,15 @@ static quipu_status upload_as(loader *L, quipu_buf *buf, const float *src, uint6
 /* Dequantizes tensor r into a new backend buffer of rows*cols elements of type et (F32 for
  * vectors; the model's wtype for matrices), checks every value is finite. transpose: the file
  * holds [cols, rows] (GPT-2 Conv1D) and we want [rows, cols]. */
+static quipu_status load_ref_cut(loader *L, const tref *r, int64_t rows, int64_t cols, int transpose, float add, quipu_etype et,
+                                 quipu_buf **out, quipu_error *err);
+
 static quipu_status load_ref(loader *L, const tref *r, int64_t rows, int64_t cols, int transpose, float add, quipu_etype et,
                              quipu_buf **out, quipu_error *err) {
     quipu_model *m = L->m;
     quipu_backend *b = m->backend;
     *out = NULL;
+    if (L->cut.kind) return load_ref_cut(L, r, rows, cols, transpose, add, et, out, err);
     if (r->bad_shape) return bad_shape_error(L, r, err);
     int64_t frows = transpose ? cols : rows, fcols = transpose ? rows : cols;
     if (r->rows != frows || r->cols != fcols)
@@ -207,6 +219,97 @@ static quipu_status load_ref(loader *L, const tref *r, int64_t rows, int64_t col
     return QUIPU_OK;
 }
 
+/* A tensor-parallel member's slice: the whole tensor is dequantized on the host (one tensor at a
+ * time), then only the slice is uploaded, so a member's device holds its share only. */
+static quipu_status load_ref_cut(loader *L, const tref *r, int64_t rows, int64_t cols, int transpose, float add, quipu_etype et,
+                                 quipu_buf **out, quipu_error *err) {
+    quipu_model *m = L->m;
+    quipu_backend *b = m->backend;
+    tp_cut cut = L->cut;
+    L->cut.kind = 0;
+    if (r->bad_shape) return bad_shape_error(L, r, err);
+    int64_t frows = transpose ? cols : rows, fcols = transpose ? rows : cols;
+    if (r->rows != frows || r->cols != fcols)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]", L->src.path,
+                               r->name, (long long)r->rows, (long long)r->cols, (long long)frows, (long long)fcols);
+    uint64_t nf = (uint64_t)rows * (uint64_t)cols, need;
+    if (quipu_dtype_block_size(r->type) == 0 || quipu_dtype_row_bytes(r->type, (uint64_t)fcols, &need) != 0 ||
+        quipu_mul_overflow_u64(need, (uint64_t)frows, &need) || need > r->nbytes)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s': type or size does not fit its shape", L->src.path, r->name);
+    /* the whole tensor on the host, as load_ref makes it */
+    float *all = malloc((nf ? nf : 1) * sizeof(float)), *tr = NULL;
+    if (!all) return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory loading '%s'", L->src.path, r->name);
+    quipu_status st = quipu_dequantize(r->type, r->data, all, nf, err);
+    if (st) {
+        free(all);
+        return quipu_error_set(err, st, "%s: tensor '%s': cannot dequantize", L->src.path, r->name);
+    }
+    for (uint64_t i = 0; i < nf; i++) {
+        if (!isfinite(all[i])) {
+            free(all);
+            return quipu_error_set(err, QUIPU_ERR_NUMERIC, "%s: tensor '%s' holds a non-finite value (NaN or Inf) at element %llu", L->src.path,
+                                   r->name, (unsigned long long)i);
+        }
+        all[i] += add;
+    }
+    if (transpose) {
+        if (!(tr = malloc((nf ? nf : 1) * sizeof(float)))) {
+            free(all);
+            return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory loading '%s'", L->src.path, r->name);
+        }
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < cols; j++) tr[i * cols + j] = all[j * rows + i];
+        free(all);
+        all = tr;
+    }
+    int vec = rows == 1;
+    int64_t out_rows = vec ? 1 : cut.kind == 1 ? cut.n : rows, out_cols = vec || cut.kind == 2 ? cut.n : cols;
+    int64_t r0 = !vec && cut.kind == 1 ? cut.lo : 0, c0 = vec || cut.kind == 2 ? cut.lo : 0;
+    uint64_t n = (uint64_t)out_rows * (uint64_t)out_cols;
+    float *slice = malloc((n ? n : 1) * sizeof(float));
+    quipu_buf *buf = slice ? b->iface->buf_alloc(b, n * quipu_etype_size(et), err) : NULL;
+    if (!slice || !buf) {
+        free(slice);
+        free(all);
+        return slice ? err->code : quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory loading '%s'", L->src.path, r->name);
+    }
+    for (int64_t i = 0; i < out_rows; i++) memcpy(slice + i * out_cols, all + (r0 + i) * cols + c0, (size_t)out_cols * sizeof(float));
+    free(all);
+    st = upload_as(L, buf, slice, n, et, r->name, err);
+    free(slice);
+    if (st) {
+        b->iface->buf_free(b, buf);
+        return st;
+    }
+    m->weight_bytes += n * quipu_etype_size(et);
+    *out = buf;
+    return QUIPU_OK;
+}
+
+/* Which slice of the weight that will land in *out a tensor-parallel member keeps (by where it
+ * lands: a field of a layer, or the untied LM head); none for everything else. */
+static tp_cut cut_for(const loader *L, quipu_buf **out) {
+    const quipu_model *m = L->m;
+    tp_cut none = {0};
+    if (m->tp_size <= 1) return none;
+    int64_t HD = m->cfg.head_dim;
+    tp_cut q = {1, m->tp_rank * m->n_head_l * HD, m->n_head_l * HD}, kv = {1, m->kv_lo_l * HD, m->n_head_kv_l * HD};
+    tp_cut ff = {1, m->tp_rank * m->n_ff_l, m->n_ff_l};
+    if (out == &m->lm_head && !m->cfg.tied_embeddings) return (tp_cut){1, m->v_lo, m->n_vocab_l};
+    const char *p = (const char *)out, *base = (const char *)m->layers;
+    size_t sz = sizeof *m->layers;
+    if (!m->layers || p < base || p >= base + sz * (size_t)m->cfg.n_layer) return none;
+    size_t off = (size_t)(p - base) % sz;
+#define IS(f) (off == offsetof(quipu_layer_weights, f))
+    if (IS(wq) || IS(bq)) return q;
+    if (IS(wk) || IS(wv) || IS(bk) || IS(bv)) return kv;
+    if (IS(wo)) return (tp_cut){2, q.lo, q.n};
+    if (IS(w_gate) || IS(w_up) || IS(b_up)) return ff;
+    if (IS(w_down)) return (tp_cut){2, ff.lo, ff.n};
+#undef IS
+    return none;
+}
+
 /* Loads tensor `name` as [rows, cols] (cols = 0: a vector of rows elements). required = 0
  * leaves *out NULL when the tensor is absent. */
 static quipu_status load_w(loader *L, const char *name, int64_t rows, int64_t cols, int required, quipu_buf **out, quipu_error *err) {
@@ -223,8 +326,10 @@ static quipu_status load_w(loader *L, const char *name, int64_t rows, int64_t co
                                    (long long)(r.rows * r.cols), (long long)rows);
         r.rows = 1;
         r.cols = rows;
+        L->cut = cut_for(L, out);
         return load_ref(L, &r, 1, rows, 0, 0.0f, QUIPU_E_F32, out, err);
     }
+    L->cut = cut_for(L, out);
     return load_ref(L, &r, rows, cols, 0, 0.0f, L->m->wtype, out, err);
 }
 
@@ -772,6 +877,10 @@ static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cf
 static quipu_status split_rows(quipu_model *m, quipu_buf *src, int64_t cols, quipu_etype et, int n, const int64_t *sizes,
                                int64_t interleave, quipu_buf **dst[], quipu_error *err) {
     quipu_backend *b = m->backend;
+    if (m->tp_size > 1) { /* refused before loading (tp_plan); never reached */
+        b->iface->buf_free(b, src);
+        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: tensor parallelism cannot split fused tensors yet", m->path);
+    }
     size_t es = quipu_etype_size(et);
     /* device memory: through a host copy */
     char *all = b->iface->buf_host_ptr ? b->iface->buf_host_ptr(src) : NULL, *copy = NULL, *part = NULL;
@@ -820,6 +929,58 @@ static quipu_status split_rows(quipu_model *m, quipu_buf *src, int64_t cols, qui
             *dst[i] = NULL;
         }
     return st;
+}
+
+/* This member's share under tensor parallelism (model.h), or everything; the architectures whose
+ * layers split cleanly by heads and FFN rows, with one line for the others and for shapes that do
+ * not divide. */
+static quipu_status tp_plan(quipu_model *m, const quipu_comm_group *g, quipu_error *err) {
+    const quipu_model_config *c = &m->cfg;
+    int tp = g && g->size > 1 ? g->size : 1, rank = tp > 1 ? g->rank : 0;
+    int64_t blk = m->backend->iface->lp_block;
+    m->tp_rank = rank;
+    m->tp_size = tp;
+    m->n_head_l = c->n_head;
+    m->n_head_kv_l = c->n_head_kv;
+    m->kv_lo_l = 0;
+    m->n_ff_l = c->n_ff;
+    m->v_lo = 0;
+    m->n_vocab_l = c->n_vocab;
+    m->n_vocab_pad = c->n_vocab;
+    if (tp == 1) return QUIPU_OK;
+    const char *why = NULL;
+    switch (c->arch) {
+    case QUIPU_ARCH_GPT2: why = "its attention weights are fused (c_attn)"; break;
+    case QUIPU_ARCH_GPTNEOX: why = "its attention weights are fused per head"; break;
+    case QUIPU_ARCH_PHI3: why = "its QKV and gate-up weights are fused"; break;
+    case QUIPU_ARCH_OLMO2: why = "its QK-norm spans every head"; break;
+    default: break;
+    }
+    if (why) return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: tensor parallelism %d: not for %s models yet: %s", m->path, tp, c->arch_name, why);
+    int64_t H = c->n_head, HKV = c->n_head_kv, grp = H / HKV, Hl = H / tp;
+    if (H % tp)
+        return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: tensor parallelism %d: the model's %lld attention heads do not divide by %d", m->path, tp,
+                               (long long)H, tp);
+    /* each member's query heads read whole KV heads: several of them, or one shared (replicated) */
+    if (!(Hl % grp == 0 || grp % Hl == 0))
+        return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: tensor parallelism %d: %lld query heads per member do not line up with groups of %lld sharing a KV head",
+                               m->path, tp, (long long)Hl, (long long)grp);
+    if (c->n_ff % tp)
+        return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: tensor parallelism %d: the FFN width %lld does not divide by %d", m->path, tp,
+                               (long long)c->n_ff, tp);
+    int64_t per = (c->n_vocab + tp - 1) / tp;
+    per = (per + blk - 1) / blk * blk; /* whole log-prob blocks per member */
+    if (per * (tp - 1) >= c->n_vocab)
+        return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: tensor parallelism %d: a vocabulary of %lld ids leaves a member without any", m->path, tp,
+                               (long long)c->n_vocab);
+    m->n_head_l = Hl;
+    m->kv_lo_l = rank * Hl / grp;
+    m->n_head_kv_l = Hl >= grp ? Hl / grp : 1;
+    m->n_ff_l = c->n_ff / tp;
+    m->n_vocab_pad = per;
+    m->v_lo = rank * per;
+    m->n_vocab_l = c->n_vocab - m->v_lo < per ? c->n_vocab - m->v_lo : per;
+    return QUIPU_OK;
 }
 
 static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
@@ -922,8 +1083,10 @@ static quipu_status hf_load(loader *L, const char *const *prefixes, const char *
                                    (long long)(r.rows * r.cols), (long long)rows);
         r.rows = 1;
         r.cols = rows;
+        L->cut = cut_for(L, out);
         return load_ref(L, &r, 1, rows, 0, add, QUIPU_E_F32, out, err);
     }
+    L->cut = cut_for(L, out);
     return load_ref(L, &r, rows, cols, transpose, add, L->m->wtype, out, err);
 }
 
@@ -956,6 +1119,7 @@ static quipu_status load_hf_weights(loader *L, quipu_error *err) {
             return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' has %lld rows, more than the %lld a vocabulary may have", L->src.path, full,
                                    (long long)r.rows, (long long)HP_MAX_VOCAB);
         c->n_vocab = r.rows;
+        if (tp_plan(m, m->backend->group, err)) return err->code; /* the vocabulary is known now */
         if (hf_load(L, pre, "wte.weight", c->n_vocab, D, 1, 0, 0.0f, &m->tok_embd, err)) return err->code;
         if (hf_load(L, pre, "wpe.weight", c->n_ctx, D, 1, 0, 0.0f, &m->pos_embd, err)) return err->code;
         if (hf_load(L, pre, "ln_f.weight", D, 0, 1, 0, 0.0f, &m->out_norm, err)) return err->code;
@@ -1010,6 +1174,7 @@ static quipu_status load_hf_weights(loader *L, quipu_error *err) {
         return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' has %lld rows, more than the %lld a vocabulary may have", L->src.path, full,
                                (long long)r.rows, (long long)HP_MAX_VOCAB);
     c->n_vocab = r.rows;
+    if (tp_plan(m, m->backend->group, err)) return err->code; /* the vocabulary is known now */
     /* HF Gemma norms compute x * (1 + w): fold the 1 in at load time */
     float nadd = c->gemma_norms ? 1.0f : 0.0f;
     if (hf_load(L, pre, embd, c->n_vocab, D, 1, 0, 0.0f, &m->tok_embd, err)) return err->code;
@@ -1249,7 +1414,14 @@ quipu_status quipu_model_load(quipu_model **out, const char *path, quipu_backend
         quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
         goto fail;
     }
+    if (m->cfg.n_vocab > 0 && tp_plan(m, b->group, err)) goto fail; /* safetensors: once the embedding gives the vocabulary */
     if (L.src.gguf ? load_gguf_weights(&L, err) : load_hf_weights(&L, err)) goto fail;
+    if (m->tp_rank > 0) /* a row-parallel projection's bias is added once, by member 0 */
+        for (int64_t l = 0; l < m->cfg.n_layer; l++) {
+            b->iface->buf_free(b, m->layers[l].bo);
+            b->iface->buf_free(b, m->layers[l].b_down);
+            m->layers[l].bo = m->layers[l].b_down = NULL;
+        }
     if (cfg && m->cfg.has_freq_factors == 1 && llama3_freq_factors(m, cfg, err)) goto fail;
     if (cfg && m->cfg.has_freq_factors == 2 && longrope_freq_factors(m, cfg, err)) goto fail;
     if (m->freq_factors && !m->cfg.has_freq_factors) m->cfg.has_freq_factors = 1;

@@ -85,6 +85,14 @@ typedef struct quipu_model {
     quipu_tokenizer *tok;
     size_t weight_bytes;         /* bytes of weights held by the backend (matrices in wtype) */
     quipu_fwd *fwd;              /* NULL until the first reserve or forward */
+    /* Tensor parallelism (the backend's group, quipu_backend_set_group, before loading): this
+     * member holds query heads [tp_rank * n_head_l, +n_head_l), their KV heads (replicated when
+     * there are fewer KV heads than members), FFN rows [tp_rank * n_ff_l, +n_ff_l), the matching
+     * columns of the output projections (their biases on member 0 only), and the LM head's ids
+     * [v_lo, v_lo + n_vocab_l) (a whole number of log-prob blocks, n_vocab_pad per member);
+     * embeddings and norms whole. tp_size 1: everything, the locals equal the config. */
+    int tp_rank, tp_size;
+    int64_t n_head_l, n_head_kv_l, kv_lo_l, n_ff_l, v_lo, n_vocab_l, n_vocab_pad;
     size_t file_bytes;
 } quipu_model;
 

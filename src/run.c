@@ -463,7 +463,37 @@ static void base_drop(run_state *s) {
 }
 
 static char *base_key(const quipu_config_model *cm) {
-    return quipu_asprintf("%s|%s|%s", cm->path, backend_name(cm->backend), quipu_cfg_dtype_name(cm->dtype));
+    return quipu_asprintf("%s|%s|%s|tp%lld", cm->path, backend_name(cm->backend), quipu_cfg_dtype_name(cm->dtype), (long long)cm->tensor_parallel);
+}
+
+/* The tensor-parallel groups for tp, made collectively by every rank at the start of each model
+ * (a no-op when tp has not changed). Every rank first agrees the split is possible, so no rank
+ * waits in a split the others refused. */
+static quipu_status tp_groups(run_state *s, int tp, quipu_error *err) {
+    if (s->tpg_size == tp) return QUIPU_OK;
+    base_drop(s); /* its backend points at the old group */
+    quipu_comm_group_free(&s->tpg);
+    s->tpg_size = 0;
+    int64_t bad = tp > 1 && (s->comm.serial || s->comm.local_size % tp) ? 1 : 0;
+    quipu_error e2 = {0};
+    if (quipu_comm_allreduce_max_i64(&s->comm, &bad, 1, &e2)) return quipu_error_set(err, e2.code, "%s", e2.msg);
+    if (bad && !(tp > 1 && (s->comm.serial || s->comm.local_size % tp)))
+        return quipu_error_set(err, QUIPU_ERR_INVALID, "tensor parallelism %d: another node's rank count is not a multiple of %d", tp, tp);
+    quipu_status st = quipu_comm_split_tp(&s->comm, tp, &s->tpg, err);
+    if (!st) s->tpg_size = tp;
+    return st;
+}
+
+/* A stop signal, agreed by the members of a tensor-parallel group (they must run the same
+ * batches: one leaving alone would leave the others waiting in an all-gather). */
+static int stop_now(run_state *s) {
+    if (s->tpg.size <= 1) return g_stop_signal != 0;
+    int32_t mine = g_stop_signal != 0, all[64] = {0};
+    quipu_error e = {0};
+    if (s->tpg.size > 64 || quipu_comm_group_allgather(&s->tpg, &mine, sizeof mine, all, &e)) return 1;
+    int any = 0;
+    for (int i = 0; i < s->tpg.size; i++) any |= all[i];
+    return any;
 }
 
 static quipu_status base_get(run_state *s, const quipu_config_model *cm, quipu_model **out, quipu_error *err) {
@@ -479,7 +509,8 @@ static quipu_status base_get(run_state *s, const quipu_config_model *cm, quipu_m
     s->base.key = key;
     double t0 = quipu_time_now();
     if (quipu_backend_init(&s->base.b, backend_name(cm->backend), (int)s->cfg->scoring.threads, err) ||
-        quipu_backend_set_dtype(s->base.b, quipu_cfg_dtype_name(cm->dtype), err) || quipu_model_load(&s->base.m, cm->path, s->base.b, err)) {
+        quipu_backend_set_dtype(s->base.b, quipu_cfg_dtype_name(cm->dtype), err) || quipu_backend_set_group(s->base.b, &s->tpg, err) ||
+        quipu_model_load(&s->base.m, cm->path, s->base.b, err)) {
         base_drop(s);
         return err->code;
     }
@@ -520,6 +551,7 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
     size_t n_todo = 0, n_mine = 0;
     int64_t n_done = 0, work_done = 0, tokens0 = s->tokens_processed;
     double load_s = 0, score_s = 0;
+    int counts = 1; /* this rank records what it scores (tensor parallelism: member 0 of its group) */
     progress_reset(s, mi);
     if (!keys || !owner || !todo || !mine || !todo_keys || !todo_cost) {
         st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
@@ -536,17 +568,27 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
     }
     s->pg.total = (int64_t)n_todo;
     for (size_t k = 0; k < n_todo; k++) s->pg.work_total += todo_cost[k];
+    /* items go to the data-parallel replicas: each rank its own, or each tensor-parallel group,
+     * whose members all score the group's items (member 0 records them) */
+    if ((st = tp_groups(s, cm->tensor_parallel > 1 ? (int)cm->tensor_parallel : 1, err))) goto done;
+    int dp_size = s->tpg.dp_size, dp_rank = s->tpg.dp_rank;
+    counts = s->tpg.rank == 0;
+    if (s->tpg.size > 1 && cm->adapters.n) {
+        st = quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "model %s: adapters with tensor_parallel %lld are not supported yet", cm->name,
+                             (long long)cm->tensor_parallel);
+        goto done;
+    }
     if (s->cfg->distribution.sharding == QUIPU_CFG_SHARD_ROUND_ROBIN) {
-        for (size_t k = 0; k < n_todo; k++) owner[k] = (int32_t)(k % (size_t)s->comm.size);
-    } else if ((st = quipu_assign_ranks(todo_cost, todo_keys, n_todo, s->comm.size, owner, err))) {
+        for (size_t k = 0; k < n_todo; k++) owner[k] = (int32_t)(k % (size_t)dp_size);
+    } else if ((st = quipu_assign_ranks(todo_cost, todo_keys, n_todo, dp_size, owner, err))) {
         goto done;
     }
     for (size_t k = 0; k < n_todo; k++)
-        if (owner[k] == s->comm.rank) mine[n_mine++] = todo[k];
+        if (owner[k] == dp_rank) mine[n_mine++] = todo[k];
     if (leader(s))
         quipu_log(QUIPU_LOG_INFO, "model %s: %zu item%s to score (%zu on rank 0), %zu from the journal", cm->name, n_todo,
                   n_todo == 1 ? "" : "s", n_mine, n - n_todo);
-    if (n_mine == 0 || g_stop_signal) goto done; /* nothing to do, or asked to stop: no model load */
+    if (n_mine == 0 || stop_now(s)) goto done; /* nothing to do, or asked to stop: no model load */
     double t0 = quipu_time_now();
     if ((st = base_get(s, cm, &m, err))) goto done;
     if ((st = quipu_model_apply_adapters(m, (const char *const *)cm->adapters.v, cm->adapters.n, &edits, err))) goto done;
@@ -562,7 +604,8 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
     quipu_score_group *groups = calloc(n_group_room ? n_group_room : 1, sizeof *groups);
     quipu_score_result *res = NULL;
     if (!groups) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); goto done; }
-    for (size_t k0 = 0; k0 < n_mine && !g_stop_signal;) {
+    for (size_t k0 = 0; k0 < n_mine;) {
+        if (stop_now(s)) break;
         size_t k1 = k0, n_res = 0, n_groups = 0;
         int64_t bytes = 0;
         while (k1 < n_mine && (k1 == k0 || bytes + s->units[mine[k1]].cost <= chunk_bytes)) {
@@ -590,6 +633,7 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
             }
             /* bytes of the choice text itself, without the delimiter (lm-eval's acc_bytes) */
             for (int c = 0; c < u->n_cont; c++) rec.n_bytes[u->map[c]] = (int32_t)(u->cont_len[c] - u->delim_len);
+            if (!counts) continue; /* another member of the tensor-parallel group records it */
             if ((st = quipu_journal_add(jr, keys[mine[k]], &rec, err))) break;
             if ((st = local_add(s, keys[mine[k]], &rec, err))) break;
         }
@@ -597,12 +641,13 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
         res = NULL;
         if (st || (st = quipu_journal_sync(jr, err))) break;
         if ((st = injected_fault(s, n_done + (int64_t)(k1 - k0), err))) break;
-        s->scored += (int64_t)(k1 - k0);
-        n_done += (int64_t)(k1 - k0);
-        work_done += bytes;
-        progress_step(s, n_done, work_done, s->tokens_processed - tokens0);
+        if (counts) {
+            s->scored += (int64_t)(k1 - k0);
+            n_done += (int64_t)(k1 - k0);
+            work_done += bytes;
+        }
+        progress_step(s, n_done, work_done, counts ? s->tokens_processed - tokens0 : 0);
         k0 = k1;
-        if (g_stop_signal) break;
     }
     free(groups);
     score_s = quipu_time_now() - t0;
@@ -611,7 +656,7 @@ done:
     s->t_score += score_s;
     {
         quipu_error e2 = {0};
-        quipu_status pst = progress_end(s, st != QUIPU_OK, n_done, s->tokens_processed - tokens0, load_s, score_s, &e2);
+        quipu_status pst = progress_end(s, st != QUIPU_OK, n_done, counts ? s->tokens_processed - tokens0 : 0, load_s, score_s, &e2);
         if (pst && !st) st = quipu_error_set(err, pst, "%s", e2.msg);
     }
     if (edits) { /* the base as it was loaded, byte for byte, for the next entry */
@@ -797,6 +842,7 @@ static void run_free(run_state *s) {
     free(s->rank_load);
     free(s->rank_score);
     base_drop(s);
+    quipu_comm_group_free(&s->tpg);
     free(s->model_order);
     quipu_config_free(s->cfg);
 }

@@ -79,6 +79,10 @@ typedef struct run_state {
         quipu_backend *b;
         quipu_model *m;
     } base;
+    /* the tensor-parallel groups of the model being scored (tp 1: every rank its own group); the
+     * base's backend points at it, so it changes only after base_drop */
+    quipu_comm_group tpg;
+    int tpg_size;             /* the tp it was made for, 0 before the first model */
     int *model_order;
     /* per rank (rank 0, from the final progress messages), summed over models */
     int64_t *rank_items, *rank_tokens;

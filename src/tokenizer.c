@@ -5,7 +5,7 @@
  *   1. added tokens with normalized=false are cut out of the raw text,
  *   2. every other segment is normalized, then normalized added tokens are cut out of it,
  *   3. the pre-tokenizers split the segments into pieces,
- *   4. the model (BPE / WordPiece / WordLevel) turns each piece into ids,
+ *   4. the model (BPE / WordPiece / WordLevel / Unigram) turns each piece into ids,
  *   5. with add_special, the post-processor(s) add BOS/EOS/CLS/SEP.
  * Input bytes that are not UTF-8 are first decoded the way Python's
  * bytes.decode("utf-8", errors="replace") does (each maximal ill-formed subpart -> U+FFFD), since
@@ -20,6 +20,7 @@ static void tok_free_norms(tok_norm *v, size_t n) {
     for (size_t i = 0; i < n; i++) {
         tok_pattern_free(&v[i].pat);
         free(v[i].content);
+        tok_charsmap_free(v[i].cmap);
     }
     free(v);
 }
@@ -38,6 +39,7 @@ void quipu_tokenizer_free(quipu_tokenizer *t) {
     free(t->bpe.prefix);
     free(t->bpe.suffix);
     free(t->wp.prefix);
+    tok_unigram_free(&t->uni);
     free(t->added);
     tok_smap_free(&t->added_map);
     tok_trie *tries[2] = {&t->trie_raw, &t->trie_norm};
@@ -112,6 +114,7 @@ static void ctx_free(tok_ctx *c) {
     free(c->ids);
     free(c->sym);
     free(c->heap);
+    free(c->lat);
     tok_buf_free(&c->scratch);
     tok_buf_free(&c->scratch2);
 }

@@ -1,7 +1,8 @@
 /* tokenizer.h — text -> token ids, equal to Hugging Face's token for token.
  * Sources: GGUF metadata (tokenizer.ggml.*: "gpt2" byte-level BPE with its pre-tokenizer,
  * "llama" SentencePiece-style) or a tokenizer.json (BPE with ByteLevel/Metaspace, Split,
- * normalizers, added tokens, TemplateProcessing). Encoding is thread-safe on a const tokenizer. */
+ * WordPiece, WordLevel, Unigram; normalizers including SentencePiece's Precompiled charsmap; added
+ * tokens, TemplateProcessing). Encoding is thread-safe on a const tokenizer. */
 #ifndef QUIPU_TOKENIZER_H
 #define QUIPU_TOKENIZER_H
 

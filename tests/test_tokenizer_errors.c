@@ -149,9 +149,10 @@ int main(void) {
     expect_json_error("notjson.json", "this is { not json", QUIPU_ERR_FORMAT, "JSON");
     expect_json_error("array.json", "[1, 2, 3]", QUIPU_ERR_FORMAT, NULL);
     expect_json_error("nomodel.json", "{\"added_tokens\": []}", QUIPU_ERR_FORMAT, "model");
+    expect_json_error("empty_vocab.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}", QUIPU_ERR_FORMAT, "vocab is empty");
     expect_json_error("unknown_model.json", "{\"model\": {\"type\": \"Foo\", \"vocab\": {}}}", QUIPU_ERR_UNSUPPORTED, "Foo");
-    expect_json_error("unigram.json", "{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\", -1.0]]}}",
-                      QUIPU_ERR_UNSUPPORTED, "Unigram");
+    expect_json_error("unigram.json", "{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\", -1.0, 2]]}}",
+                      QUIPU_ERR_FORMAT, "Unigram vocab[0]");
     expect_json_error("version.json", "{\"version\": \"9.9\", \"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}",
                       QUIPU_ERR_UNSUPPORTED, "9.9");
     expect_json_error("merge_unknown.json",
@@ -168,26 +169,26 @@ int main(void) {
     expect_json_error("vocab_id.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": \"x\"}, \"merges\": []}}",
                       QUIPU_ERR_FORMAT, "'a'");
     expect_json_error("normalizer.json",
-                      "{\"normalizer\": {\"type\": \"Shout\"}, \"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}",
+                      "{\"normalizer\": {\"type\": \"Shout\"}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
                       QUIPU_ERR_UNSUPPORTED, "Shout");
     expect_json_error("precompiled.json",
                       "{\"normalizer\": {\"type\": \"Precompiled\", \"precompiled_charsmap\": \"\"}, "
-                      "\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}",
-                      QUIPU_ERR_UNSUPPORTED, "Precompiled");
+                      "\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
+                      QUIPU_ERR_FORMAT, "precompiled_charsmap");
     expect_json_error("pretok.json",
-                      "{\"pre_tokenizer\": {\"type\": \"UnicodeScripts\"}, \"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}",
+                      "{\"pre_tokenizer\": {\"type\": \"UnicodeScripts\"}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
                       QUIPU_ERR_UNSUPPORTED, "UnicodeScripts");
     expect_json_error("badregex.json",
                       "{\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"(ab\"}, \"behavior\": \"Isolated\", "
-                      "\"invert\": false}, \"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}",
+                      "\"invert\": false}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
                       QUIPU_ERR_UNSUPPORTED, "regex");
     expect_json_error("behavior.json",
                       "{\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"String\": \" \"}, \"behavior\": \"Sideways\", "
-                      "\"invert\": false}, \"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}",
+                      "\"invert\": false}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
                       QUIPU_ERR_FORMAT, "behavior");
     expect_json_error("template.json",
                       "{\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"<x>\", "
-                      "\"type_id\": 0}}], \"special_tokens\": {}}, \"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}",
+                      "\"type_id\": 0}}], \"special_tokens\": {}}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
                       QUIPU_ERR_FORMAT, "<x>");
 
     /* ids are bounded by the entries the file holds (a 60-byte file once asked for a 16 GiB id table) */

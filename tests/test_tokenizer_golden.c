@@ -2,7 +2,9 @@
  * (CrowS-Pairs en/fr, MBBQ es, SESGO es) and hard strings, for every tokenizer.json in
  * shared/tokenizers, and for GGUF tokenizers (the SmolLM2 and Gemma 3 files, and vocabulary-only
  * files in tests/golden/tokens/gguf) against the model's own tokenizer.json where one is public and
- * llama.cpp (the reference where none is; each line where llama.cpp differs says why). Golden
+ * llama.cpp (the reference where none is; each line where llama.cpp differs says why), and for the
+ * small trained tokenizer.json files in tests/golden/tokens/synth and (zstd-compressed: Unigram with
+ * SentencePiece charsmaps, XLM-R / CamemBERT style) tests/golden/tokens/unigram. Golden
  * files: tests/golden/tokens/<name>.jsonl.zst, made by scripts/golden/make_token_golden.py (header
  * line: reference versions and command).
  * Reports per tokenizer and per corpus: strings, exact matches, the first mismatches; also the
@@ -201,15 +203,21 @@ static int check_file(const char *path, const text *texts, size_t n_texts, const
     const char *source = json_string_value(json_object_get(head, "source"));
     char src_path[2048];
     int local_gguf = !strcmp(kind, "gguf-local"); /* a zstd-compressed vocab-only GGUF beside the goldens */
-    snprintf(src_path, sizeof src_path, "%s/%s",
-             !strcmp(kind, "gguf") ? models : (local_gguf || !strcmp(kind, "json-local")) ? golden_dir : shared, source);
-    if (local_gguf && test_file_exists(src_path)) {
+    int local = local_gguf || !strcmp(kind, "json-local");
+    size_t sl = strlen(source);
+    int packed = local && sl > 4 && !strcmp(source + sl - 4, ".zst"); /* unpacked to a temporary file */
+    int unpacked_json = 0;
+    snprintf(src_path, sizeof src_path, "%s/%s", !strcmp(kind, "gguf") ? models : local ? golden_dir : shared, source);
+    if (packed && test_file_exists(src_path)) {
         size_t gn = 0;
         char *gd = read_zst(src_path, &gn);
-        const char *tmp = gd ? test_write_tmp(name, gd, gn) : NULL;
+        char tmp_name[300];
+        snprintf(tmp_name, sizeof tmp_name, "%s%s", name, local_gguf ? "" : ".json");
+        const char *tmp = gd ? test_write_tmp(tmp_name, gd, gn) : NULL;
         free(gd);
         if (!tmp) { CHECK_MSG(0, "%s: cannot unpack %s", name, src_path); json_decref(head); free(data); return -1; }
         snprintf(src_path, sizeof src_path, "%s", tmp);
+        unpacked_json = !local_gguf;
     }
     if (!test_file_exists(src_path)) {
         printf("%-26s SKIPPED: %s is not here\n", name, src_path);
@@ -228,6 +236,7 @@ static int check_file(const char *path, const text *texts, size_t n_texts, const
         if (st == QUIPU_OK) st = quipu_tokenizer_from_gguf(&tok, g, &err);
     } else {
         st = quipu_tokenizer_from_json(&tok, src_path, &err);
+        if (unpacked_json) remove(src_path);
     }
     double t_load = quipu_time_now() - t0;
     if (st != QUIPU_OK) {
@@ -327,7 +336,7 @@ static int check_file(const char *path, const text *texts, size_t n_texts, const
     }
     printf("    CrowS-Pairs en: %zu sentences, %zu ids in %.3fs\n", n_crows, n_ids, quipu_time_now() - t1);
     if (!strcmp(name, "gemma3-gguf") || !strcmp(name, "bert-bge") || !strcmp(name, "llama-spm") ||
-        !strcmp(name, "v-llama-bpe"))
+        !strcmp(name, "v-llama-bpe") || !strcmp(name, "u-xlmr"))
         check_threads(tok, texts, n_texts, name);
 
     quipu_tokenizer_free(tok);

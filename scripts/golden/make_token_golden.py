@@ -12,8 +12,12 @@ gguf 0.19.0):
       quipu compiles these tables in, so its answers do not depend on the Unicode version of the
       local PCRE2 / utf8proc.
 
+  make_token_golden.py graphemes UNICODE_SEGMENTATION/src/tables.rs src/tok/grapheme_tables.c
+      The Grapheme_Cluster_Break classes (plus InCB, Extended_Pictographic) of the
+      unicode-segmentation crate tokenizers links, for the Precompiled normalizer's clusters.
+
   make_token_golden.py golden tests/golden/tokens [--models DIR] [--shared DIR] [--llama-python PY]
-                       [--keep-synth] [--only NAME,...]
+                       [--keep-synth [--retrain NAME,...]] [--only NAME,...] [--charsmap NMT_NFKC.BIN]
       Tokenizes the corpora (CrowS-Pairs en and fr, MBBQ es contexts/questions/answers, SESGO es
       paper version) and a list of hard strings (plus llama.cpp's 46 test strings) with:
         - every tokenizer.json under shared/tokenizers (tokenizers.Tokenizer.from_file),
@@ -26,12 +30,19 @@ gguf 0.19.0):
           .tokenize(text, add_bos=False, special=False), run with --llama-python, a Python that
           has llama-cpp-python). quipu must equal the tokenizer.json where there is one, else
           llama.cpp; every line where llama.cpp differs keeps llama.cpp's ids and the reason.
-        - ten small tokenizers trained here (synth/*.json), one per less common component.
+        - ten small tokenizers trained here (synth/*.json), one per less common component, and two
+          small Unigram ones (byte fallback; a tiny Precompiled charsmap from CHARSMAP_RULES),
+        - Unigram tokenizer.json files of XLM-R's and CamemBERT's kind (unigram/*.json.zst): a
+          SentencePiece unigram model trained on the benchmark sentences (sentencepiece, with
+          protobuf), converted by transformers (make_unigram); --charsmap is spm_precompiled's
+          src/nmt_nfkc.bin, the older nmt_nfkc map that u-camembert carries.
       add_special_tokens=False for every string, add_special_tokens=True for a few. Writes
       texts.jsonl.zst (each input once; invalid UTF-8 inputs as hex) and <tokenizer>.jsonl.zst,
       each with a header line (format, reference versions, command), compressed with the zstd
       command-line tool. Training is not deterministic across runs, so a rerun rewrites synth/
-      and its goldens together.
+      and its goldens together; --keep-synth keeps synth/ and unigram/ as they are, except the
+      tokenizers named in --retrain. New texts are only appended (EXTRA_HARD_STRINGS), so the
+      goldens made before stay valid.
 
   make_token_golden.py llamacpp FILE.gguf
       (run by `golden` with --llama-python) JSON {"texts": [...], "special": [...]} on stdin ->
@@ -174,6 +185,85 @@ def make_tables(out_path):
     print("wrote %s" % out_path)
 
 
+# Grapheme cluster break classes, in the order of quipu_gcb (src/tok/grapheme_tables.h).
+GCB_CLASSES = ["Any", "CR", "LF", "Control", "Extend", "ZWJ", "Regional_Indicator", "Prepend", "SpacingMark",
+               "L", "V", "T", "LV", "LVT", "InCB_Consonant", "Extended_Pictographic"]
+GCB_INCB_LINKER, GCB_INCB_EXTEND = 0x40, 0x80
+
+
+def make_grapheme_tables(tables_rs, out_path):
+    """Grapheme_Cluster_Break classes exactly as tokenizers' Precompiled normalizer sees them: its
+    `graphemes(true)` comes from the unicode-segmentation crate, whose generated src/tables.rs
+    (tables_rs: the file of the crate version the installed tokenizers was built with; 1.13.x for
+    tokenizers 0.23.3, Unicode 17.0.0) holds the data. Read from there: the class of every code point
+    (the GCB value, else InCB=Consonant, else Extended_Pictographic; the crate keeps them disjoint)
+    and the InCB=Linker and InCB=Extend flags of rule GB9c. Only data is taken, no code."""
+    import re
+    import tokenizers
+
+    src = open(tables_rs, encoding="utf-8").read()
+    ver = re.search(r"UNICODE_VERSION: \(u64, u64, u64\) = \((\d+), (\d+), (\d+)\)", src)
+    so = glob.glob(os.path.join(os.path.dirname(tokenizers.__file__), "*.so"))
+    built = set()
+    for path in so:
+        with open(path, "rb") as f:
+            built |= set(m.decode() for m in re.findall(rb"unicode-segmentation-(\d+\.\d+)\.\d+", f.read()))
+    if not ver or not built:
+        raise SystemExit("cannot find the Unicode version in %s or the crate version in tokenizers' library" % tables_rs)
+    uver = ".".join(ver.groups())
+    cp_re = r"'\\u\{([0-9a-fA-F]+)\}'"
+    body = re.search(r"const grapheme_cat_table: &\[\(char, char, GraphemeCat\)\] = &\[(.*?)\];", src, re.S).group(1)
+    cats = re.findall(r"\(%s,\s*%s,\s*GC_(\w+)\)" % (cp_re, cp_re), body)
+    body = re.search(r"const InCB_Extend_table: &\[\(char, char\)\] = &\[(.*?)\];", src, re.S).group(1)
+    extend = re.findall(r"\(%s,\s*%s\)" % (cp_re, cp_re), body)
+    body = re.search(r"pub fn is_incb_linker\(c: char\) -> bool \{\s*matches!\(c,(.*?)\)\s*\}", src, re.S).group(1)
+    linker = re.findall(cp_re, body)
+    if not cats or not extend or not linker:
+        raise SystemExit("%s: grapheme tables not found (another layout of the crate?)" % tables_rs)
+    values = [0] * 0x110000
+    for a, b, name in cats:
+        if name not in GCB_CLASSES or name == "Any":
+            raise SystemExit("%s: unknown grapheme class GC_%s" % (tables_rs, name))
+        for cp in range(int(a, 16), int(b, 16) + 1):
+            values[cp] = GCB_CLASSES.index(name)
+    for a, b in extend:
+        for cp in range(int(a, 16), int(b, 16) + 1):
+            values[cp] |= GCB_INCB_EXTEND
+    for a in linker:
+        values[int(a, 16)] |= GCB_INCB_LINKER
+    ranges = []
+    for cp, v in enumerate(values):
+        if ranges and ranges[-1][1] == cp - 1 and ranges[-1][2] == v:
+            ranges[-1][1] = cp
+        elif v:
+            ranges.append([cp, cp, v])
+    lines = [
+        "/* grapheme_tables.c — GENERATED by scripts/golden/make_token_golden.py graphemes; do not edit.",
+        " * Grapheme_Cluster_Break classes of Unicode %s as the unicode-segmentation crate %s.x groups them" % (
+            uver, "/".join(sorted(built))),
+        " * for tokenizers' Precompiled normalizer (tokenizers %s): class (low 6 bits, enum quipu_gcb)," %
+        tokenizers.__version__,
+        " * InCB=Linker 0x40, InCB=Extend 0x80. Sorted inclusive ranges; code points not listed are Any. */",
+        '#include "tok/grapheme_tables.h"',
+        "",
+        "const quipu_gcb_range quipu_gcb_table[] = {",
+    ]
+    row = []
+    for a, b, v in ranges:
+        row.append("{0x%X,0x%X,0x%02X}" % (a, b, v))
+        if len(row) == 6:
+            lines.append("    " + ",".join(row) + ",")
+            row = []
+    if row:
+        lines.append("    " + ",".join(row) + ",")
+    lines.append("};")
+    lines.append("const size_t quipu_gcb_table_n = %d;" % len(ranges))
+    lines.append("")
+    with open(out_path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    print("wrote %s (%d ranges)" % (out_path, len(ranges)))
+
+
 # ---------------------------------------------------------------------------------------------
 
 HARD_STRINGS = [
@@ -238,6 +328,26 @@ INVALID_BYTES = [
     b"\x80\x80\x80", b"\xc2", b"tail\xe2",
 ]
 
+# Appended after every text above (goldens refer to texts by index, so new strings only ever go at
+# the end): compatibility forms (NFKC / SentencePiece's nmt_nfkc charsmap), grapheme clusters that
+# the Precompiled normalizer looks up whole (UAX #29: CR LF, Hangul jamo, Indic conjuncts (GB9c),
+# emoji ZWJ and flag sequences, prepended concatenation marks), chars a charsmap removes.
+EXTRA_HARD_STRINGS = [
+    "\u2122", "\u2122\x1eg", "TM\u2122tm", "\u2103 \u338f \u3392", "\u2460\u2473 \u246a", "\u00bd\u2153\u215e",
+    "x\u00b2\u2075", "\uff21\u0301", "\uff28\uff45\uff4c\uff4c\uff4f\uff0c\u3000\uff57\uff4f\uff52\uff4c\uff44\uff01",
+    "\ufb01\u0301", "\ufb00\ufb04 \ufb06", "e\u0301\u0301", "a\u0308\u0301", "A\u030a\u0301", "o\u0302\u0323",
+    "\u0301\u0301x", "\r\n", "a\r\nb", "\r\r\n\n", "\n\r", " \r\n ", "\u0915\u094d\u0937",
+    "\u0915\u094d\u200d\u0937", "\u0915\u094d\u094d\u0937\u093f", "\u0995\u09cd\u09b7", "\u0d15\u0d4d\u0d15",
+    "\U0001F1EB\U0001F1F7\U0001F1EA", "\U0001F1EB\U0001F1F7\U0001F1EA\U0001F1F8\U0001F1EB", "\U0001F44D\U0001F3FD\u200d",
+    "\U0001F469\U0001F3FD\u200d\U0001F4BB", "\u2764\ufe0f\u200d\U0001F525",
+    "\U0001F3F4\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F", "\u1100\u1100\u1161\u11a8\u11a8",
+    "\uac00\u11a8", "\uac01\u11a8 \u1161", "\u0e01\u0e33 \u0e19\u0e49\u0e33", "\u0600\u0661\u0662", "\u06dd\u0661",
+    "\x1e", "\x1eabc", " \x1e leading", "a\x1f\x1eb", "\x7f\x7f", "\u00ad\u00ad", "\uff76\uff9e\uff8a\uff9f",
+    "\u30ab\u3099", "\u00a0\u00a0x\u00a0", "a\u200bb\u2060c", "\ufeff\ufeffx", "x\t\ty\t", "tab\there", "     ",
+    " \t ", "\u3000\u3000", "\u2028\u2029", "\u2025\u2026\u22ef", "\u216b \u217b", "\u337f", "\u33a1 m\u00b2", "\ufdfa",
+    "\u0130\u0131", "\u1e9e\u00df", "\ufe30\ufe31", "\u00b5\u03bc", "Quelle heure est-il\u202f?", "\u00ab\u202fOui\u202f\u00bb",
+]
+
 SPECIAL_CHECKS = ["Hello world", " Hello", "", " ", "<s>", "</s>", "\u00bfQu\u00e9 tal?", "The poor are really ignorant.",
                   "<|endoftext|>", "caf\u00e9"]
 
@@ -290,6 +400,9 @@ def _read_texts(shared):
             add(s, "hard")
     for b in INVALID_BYTES:
         add(b, "hard-bytes")
+    for s in EXTRA_HARD_STRINGS:
+        if s not in entries:  # the lines before stay exactly as they were
+            add(s, "hard")
     return [(text, sorted(entries[key])) for key, text in order]
 
 
@@ -306,7 +419,13 @@ def _versions():
         gguf_v = version("gguf")
     except Exception:
         gguf_v = "?"
-    return {"tokenizers": tokenizers.__version__, "transformers": transformers.__version__, "gguf": gguf_v}
+    out = {"tokenizers": tokenizers.__version__, "transformers": transformers.__version__, "gguf": gguf_v}
+    try:
+        import sentencepiece
+        out["sentencepiece"] = sentencepiece.__version__  # the Unigram files are trained with it
+    except ImportError:
+        pass
+    return out
 
 
 def _load_json_tokenizer(path):
@@ -443,6 +562,161 @@ def make_synth(outdir, corpus):
            added=[AddedToken("HELLO", normalized=True), AddedToken("[Raw]", normalized=False),
                   AddedToken("ab", single_word=True, normalized=False), AddedToken("<|sp|>", special=True)])
     return made
+
+
+# SentencePiece normalization rules (hex code points, TAB, replacement) for the small Precompiled
+# charsmap of s-unigram-charsmap: a removal at the start, a one-char key that shadows a longer one
+# ("a" before "ab": the shortest key wins), keys longer than one char inside and across grapheme
+# clusters (CR LF, e + U+0301, a flag of 8 bytes that is never looked up whole), expansions.
+CHARSMAP_RULES = [
+    ("1E", ""), ("301", ""), ("9", "20"), ("FF21", "41"), ("61", "41"), ("61 62", "58"), ("65 301", "E9"),
+    ("D A", "20"), ("2122", "54 4D"), ("3000", "20"), ("FB01", "66 69"), ("1F1EB 1F1F7", "46 52"), ("AC00", "41 43"),
+    ("20 20", "20"), ("E9", "65 301 301"),
+]
+
+
+def _spm_train(prefix, sentences, **kw):
+    import sentencepiece as spm
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(sentences), model_prefix=prefix, model_type="unigram",
+                                   num_threads=1, minloglevel=2, shuffle_input_sentence=False, **kw)
+    from transformers.convert_slow_tokenizer import import_protobuf
+    proto = import_protobuf().ModelProto()
+    with open(prefix + ".model", "rb") as f:
+        proto.ParseFromString(f.read())
+    return proto
+
+
+def make_synth_unigram(outdir, corpus, tmpdir, want):
+    """Two small Unigram tokenizers trained with tokenizers' UnigramTrainer: one with byte fallback
+    (all 256 <0xXX> pieces), NFKC and Metaspace(first, split); one with a tiny Precompiled charsmap
+    built by SentencePiece from CHARSMAP_RULES, WhitespaceSplit then Metaspace(first, no split), a
+    normalized added token and unk runs (no byte fallback). Written to outdir as tokenizer.json."""
+    from tokenizers import AddedToken, Tokenizer, models, normalizers as N, pre_tokenizers as P, processors as PP, \
+        trainers
+
+    os.makedirs(outdir, exist_ok=True)
+    ascii_corpus = [x for x in corpus if x.isascii()]
+
+    def train(tok, sentences, specials):
+        tok.train_from_iterator(sentences, trainers.UnigramTrainer(
+            vocab_size=700, special_tokens=specials, unk_token="<unk>", show_progress=False))
+        return json.loads(tok.to_str())
+
+    def save(name, j, post=None, added=()):
+        tok = Tokenizer.from_str(json.dumps(j, ensure_ascii=False))
+        for a in added:
+            tok.add_tokens([a]) if not a.special else tok.add_special_tokens([a])
+        if post is not None:
+            tok.post_processor = post(tok)
+        tok.save(os.path.join(outdir, name + ".json"))
+
+    if want("s-unigram-bytefallback"):
+        # trained on ASCII text only, so accents, CJK and emoji fall back to bytes
+        t = Tokenizer(models.Unigram())
+        t.normalizer = N.NFKC()
+        t.pre_tokenizer = P.Metaspace(replacement="\u2581", prepend_scheme="first", split=True)
+        j = train(t, ascii_corpus, ["<unk>", "<s>", "</s>"])
+        have = set(p for p, _ in j["model"]["vocab"])
+        j["model"]["vocab"] += [["<0x%02X>" % b, -30.0] for b in range(256) if "<0x%02X>" % b not in have]
+        j["model"]["byte_fallback"] = True
+        save("s-unigram-bytefallback", j, post=lambda k: PP.TemplateProcessing(
+            single="<s> $A </s>", special_tokens=[("<s>", k.token_to_id("<s>")), ("</s>", k.token_to_id("</s>"))]))
+
+    if want("s-unigram-charsmap"):
+        rules = os.path.join(tmpdir, "charsmap_rules.tsv")
+        with open(rules, "w", encoding="utf-8") as f:
+            f.write("".join("%s\t%s\n" % r for r in CHARSMAP_RULES))
+        proto = _spm_train(os.path.join(tmpdir, "rules"), corpus[:3000], vocab_size=400, normalization_rule_tsv=rules)
+        t = Tokenizer(models.Unigram())
+        t.normalizer = N.Precompiled(proto.normalizer_spec.precompiled_charsmap)
+        t.pre_tokenizer = P.Sequence([P.WhitespaceSplit(),
+                                      P.Metaspace(replacement="\u2581", prepend_scheme="first", split=False)])
+        j = train(t, corpus[: len(corpus) // 2], ["<unk>", "<sep>"])
+        save("s-unigram-charsmap", j, added=[AddedToken("\u2122", normalized=True), AddedToken("<sep>", special=True)])
+
+
+def make_unigram(outdir, texts, charsmap_bin, tmpdir, want):
+    """Unigram tokenizer.json files of XLM-R's and CamemBERT's kind, made the way theirs were: a
+    SentencePiece unigram model (sentencepiece, normalization rule nmt_nfkc, whose charsmap the file
+    then carries) trained here on the benchmark sentences, turned into a tokenizer.json by
+    transformers:
+      u-xlmr      all benchmark text (en, fr, es), 2,000 pieces; XLMRobertaConverter
+                  (Precompiled, Strip(right), Replace(" {2,}", "\u2581"), Metaspace(always), <s> $A </s>),
+                  plus XLM-R's added tokens (<mask> with lstrip, as in xlm-roberta-base)
+      u-camembert French CrowS-Pairs, 1,000 pieces; CamembertConverter's vocabulary (<s>NOTUSED,
+                  <unk>NOTUSED at -100, ...) in transformers' CamembertTokenizer pipeline
+                  (Precompiled, WhitespaceSplit, Metaspace(always, split), <s> $A </s>), with the
+                  charsmap of charsmap_bin (spm_precompiled's nmt_nfkc.bin: the nmt_nfkc map of the
+                  SentencePiece release XLM-R and mBART were made with) in place of today's
+      u-identity  all benchmark text, 1,000 pieces, normalization rule identity (no charsmap);
+                  XLMRobertaConverter
+    Written zstd-compressed to outdir/NAME.json.zst. Returns {name: what it is}."""
+    import sentencepiece as spm
+    from tokenizers import AddedToken
+    from transformers import CamembertTokenizer
+    from transformers.convert_slow_tokenizer import CamembertConverter, XLMRobertaConverter
+
+    os.makedirs(outdir, exist_ok=True)
+    everything = [t for t, src in texts if isinstance(t, str) and t.strip() and set(src) & {
+        "crows-en", "crows-fr", "mbbq-es", "sesgo-es"}]
+    french = [t for t, src in texts if isinstance(t, str) and t.strip() and "crows-fr" in src]
+    notes = {}
+
+    class Shim:  # what the converters read from a slow tokenizer
+        def __init__(self, vocab_file):
+            self.vocab_file, self.add_prefix_space, self.ids = vocab_file, True, {}
+
+        def convert_tokens_to_ids(self, tok):
+            return self.ids[tok]
+
+    def convert(conv_cls, model_file):
+        shim = Shim(model_file)
+        conv = conv_cls(shim)
+        shim.ids = {p: i for i, (p, _) in enumerate(conv.vocab(conv.proto))}
+        return conv, conv.converted()
+
+    def write(name, tok, note):
+        path = os.path.join(tmpdir, name + ".json")
+        tok.save(path)
+        with open(path, "rb") as f:
+            data = f.read()
+        subprocess.run(["zstd", "-q", "-f", "-19", "--long=27", "-o", os.path.join(outdir, name + ".json.zst")],
+                       input=data, check=True)
+        notes[name] = "%s; tokenizer.json sha256 %s" % (note, hashlib.sha256(data).hexdigest())
+
+    def charsmap_note(proto):
+        return "charsmap sha256 %s" % hashlib.sha256(proto.normalizer_spec.precompiled_charsmap).hexdigest()
+
+    spm_v = "sentencepiece %s" % spm.__version__
+    if want("u-xlmr"):
+        prefix = os.path.join(tmpdir, "xlmr")
+        proto = _spm_train(prefix, everything, vocab_size=2000, normalization_rule_name="nmt_nfkc",
+                           character_coverage=0.9995)
+        _, tok = convert(XLMRobertaConverter, prefix + ".model")
+        tok.add_special_tokens([AddedToken("<pad>", special=True, normalized=False),
+                                AddedToken("<unk>", special=True, normalized=False),
+                                AddedToken("<mask>", lstrip=True, special=True, normalized=False)])
+        write("u-xlmr", tok, "%s unigram, nmt_nfkc, 2000 pieces, all benchmark text; XLMRobertaConverter; %s" % (
+            spm_v, charsmap_note(proto)))
+    if want("u-camembert"):
+        if not charsmap_bin:
+            raise SystemExit("u-camembert needs --charsmap (spm_precompiled's src/nmt_nfkc.bin)")
+        with open(charsmap_bin, "rb") as f:
+            old = f.read()
+        prefix = os.path.join(tmpdir, "camembert")
+        _spm_train(prefix, french, vocab_size=1000, normalization_rule_name="nmt_nfkc", character_coverage=1.0,
+                   hard_vocab_limit=False)
+        conv, _ = convert(CamembertConverter, prefix + ".model")
+        cam = CamembertTokenizer(vocab=conv.vocab(conv.proto), _spm_precompiled_charsmap=old)
+        write("u-camembert", cam.backend_tokenizer, "%s unigram, nmt_nfkc, 1000 pieces, French CrowS-Pairs; "
+              "CamembertConverter.vocab in transformers' CamembertTokenizer; charsmap %s (sha256 %s)" % (
+                  spm_v, os.path.basename(charsmap_bin), hashlib.sha256(old).hexdigest()))
+    if want("u-identity"):
+        prefix = os.path.join(tmpdir, "identity")
+        _spm_train(prefix, everything, vocab_size=1000, normalization_rule_name="identity", character_coverage=0.9995)
+        _, tok = convert(XLMRobertaConverter, prefix + ".model")
+        write("u-identity", tok, "%s unigram, identity, 1000 pieces, all benchmark text; XLMRobertaConverter" % spm_v)
+    return notes
 
 
 # The tokenizer.json pipelines of model families whose file is not in shared/ (read from the
@@ -712,20 +986,41 @@ def make_golden(args):
         jobs.append(("gguf-local", name, path, source, ref, note))
     synth_dir = os.path.join(args.outdir, "synth")
     train = [t for t, src in texts if isinstance(t, str) and ("crows-en" in src or "crows-fr" in src or "hard" in src)]
+    retrain = set(args.retrain.split(",")) if args.retrain else set()
+    want = lambda name: not args.keep_synth or name in retrain
     if not args.keep_synth:
-        for name, path in make_synth(synth_dir, train):
-            jobs.append(("json-local", name, path, "synth/%s.json" % name, None, None))
-    else:
-        for path in sorted(glob.glob(os.path.join(synth_dir, "*.json"))):
-            name = os.path.basename(path)[:-5]
-            jobs.append(("json-local", name, path, "synth/%s.json" % name, None, None))
+        make_synth(synth_dir, train)
+    made_dir = tempfile.mkdtemp(prefix="quipu-unigram-")
+    make_synth_unigram(synth_dir, train, made_dir, want)
+    for path in sorted(glob.glob(os.path.join(synth_dir, "*.json"))):
+        name = os.path.basename(path)[:-5]
+        jobs.append(("json-local", name, path, "synth/%s.json" % name, None, None))
+    # Unigram files of XLM-R's and CamemBERT's kind: compressed (their charsmaps are 240 KB); what each
+    # is, and its sha256, in unigram/notes.json and the golden's header
+    uni_dir = os.path.join(args.outdir, "unigram")
+    notes_path = os.path.join(uni_dir, "notes.json")
+    notes = {}
+    if os.path.isfile(notes_path):
+        with open(notes_path, encoding="utf-8") as f:
+            notes = json.load(f)
+    notes.update(make_unigram(uni_dir, texts, args.charsmap, made_dir, want))
+    with open(notes_path, "w", encoding="utf-8") as f:
+        json.dump(notes, f, indent=1, sort_keys=True, ensure_ascii=False)
+        f.write("\n")
+    for path in sorted(glob.glob(os.path.join(uni_dir, "*.json.zst"))):
+        name = os.path.basename(path)[:-len(".json.zst")]
+        plain = os.path.join(made_dir, name + ".json")
+        with open(plain, "wb") as f:
+            f.write(subprocess.run(["zstd", "-q", "-dc", path], stdout=subprocess.PIPE, check=True).stdout)
+        jobs.append(("json-local", name, plain, "unigram/%s.json.zst" % name, None, notes.get(name)))
     subset = set(i for i, (t, src) in enumerate(texts) if set(src) & {"crows-en", "crows-fr", "hard", "hard-bytes"})
     if args.only:
         jobs = [j for j in jobs if j[1] in args.only.split(",")]
 
     for kind, name, path, source, ref, ref_note in jobs:
         note = None
-        which = list(range(len(inputs))) if kind not in ("json-local", "gguf-local") else sorted(subset)
+        full = kind not in ("json-local", "gguf-local") or source.startswith("unigram/")
+        which = list(range(len(inputs))) if full else sorted(subset)
         head = {"format": "quipu-token-golden-1", "tokenizer": name, "kind": kind, "source": source}
         extra, json_ids = {}, {}
         if kind in ("json", "json-local"):
@@ -734,6 +1029,8 @@ def make_golden(args):
             special = [tok.encode(inputs[i], add_special_tokens=True).ids for i in special_idx]
             head["loader"] = "tokenizers.Tokenizer.from_file(path).encode(text, add_special_tokens=...)"
             head["versions"] = versions
+            if ref_note:
+                head["source_note"] = ref_note
         else:
             control, add_bos, add_eos, bos, eos = _gguf_facts(path)
             lc = _llama_cpp_ids(args, path, [inputs[i] for i in which], [inputs[i] for i in special_idx])
@@ -818,6 +1115,9 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("tables")
     t.add_argument("out")
+    gr = sub.add_parser("graphemes")
+    gr.add_argument("tables_rs", help="src/tables.rs of the unicode-segmentation crate tokenizers was built with")
+    gr.add_argument("out")
     g = sub.add_parser("golden")
     g.add_argument("outdir")
     g.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
@@ -825,11 +1125,15 @@ def main():
     g.add_argument("--llama-python", help="a Python interpreter with llama-cpp-python (GGUF references)")
     g.add_argument("--keep-synth", action="store_true", help="reuse synth/*.json instead of training them again")
     g.add_argument("--only", help="comma-separated tokenizer names to regenerate")
+    g.add_argument("--retrain", help="with --keep-synth: comma-separated synth/unigram tokenizers to make again")
+    g.add_argument("--charsmap", help="spm_precompiled's src/nmt_nfkc.bin (the older nmt_nfkc charsmap) for u-camembert")
     lc = sub.add_parser("llamacpp")
     lc.add_argument("gguf")
     args = ap.parse_args()
     if args.cmd == "tables":
         make_tables(args.out)
+    elif args.cmd == "graphemes":
+        make_grapheme_tables(args.tables_rs, args.out)
     elif args.cmd == "llamacpp":
         run_llama_cpp(args)
     else:

@@ -1,7 +1,7 @@
 /* tok_internal.h — the tokenizer's inner types, shared by src/tokenizer.c and the files in src/tok.
  * The pipeline mirrors Hugging Face tokenizers: added-token split on raw text -> normalizers ->
- * added-token split on normalized text -> pre-tokenizers -> model (BPE / WordPiece) ->
- * post-processor. A loaded tokenizer is immutable; every encode call owns a tok_ctx with its
+ * added-token split on normalized text -> pre-tokenizers -> model (BPE / WordPiece / WordLevel /
+ * Unigram) -> post-processor. A loaded tokenizer is immutable; every encode call owns a tok_ctx with its
  * own buffers and PCRE2 match data, so encoding is thread-safe. */
 #ifndef QUIPU_TOK_INTERNAL_H
 #define QUIPU_TOK_INTERNAL_H
@@ -149,8 +149,19 @@ typedef enum {
 typedef enum {
     TOK_NORM_NFC, TOK_NORM_NFD, TOK_NORM_NFKC, TOK_NORM_NFKD, TOK_NORM_LOWERCASE, TOK_NORM_STRIP,
     TOK_NORM_STRIP_ACCENTS, TOK_NORM_REPLACE, TOK_NORM_PREPEND, TOK_NORM_BERT, TOK_NORM_NMT,
-    TOK_NORM_BYTELEVEL
+    TOK_NORM_BYTELEVEL, TOK_NORM_PRECOMPILED
 } tok_norm_kind;
+
+/* SentencePiece's precompiled_charsmap, decoded (tok_precompiled.c). units and normalized point
+ * into blob; every offset read from them is bounds-checked when used. */
+typedef struct tok_charsmap {
+    uint8_t *blob;            /* the decoded bytes (owned) */
+    size_t blob_n;
+    const uint8_t *units;     /* double-array trie: n_units little-endian u32 */
+    size_t n_units;
+    const char *normalized;   /* replacements, NUL-terminated, valid UTF-8 */
+    size_t normalized_n;
+} tok_charsmap;
 typedef struct tok_norm {
     tok_norm_kind kind;
     int strip_left, strip_right;                              /* STRIP */
@@ -158,6 +169,7 @@ typedef struct tok_norm {
     char *content;                                            /* REPLACE content / PREPEND */
     size_t content_n;
     int clean_text, handle_chinese, strip_accents, lowercase; /* BERT (strip_accents resolved) */
+    tok_charsmap *cmap;                                       /* PRECOMPILED */
 } tok_norm;
 
 typedef enum {
@@ -178,7 +190,7 @@ typedef struct tok_pretok {
     uint32_t delim;                    /* CHAR_DELIM */
 } tok_pretok;
 
-typedef enum { TOK_MODEL_BPE, TOK_MODEL_WORDPIECE, TOK_MODEL_WORDLEVEL } tok_model_kind;
+typedef enum { TOK_MODEL_BPE, TOK_MODEL_WORDPIECE, TOK_MODEL_WORDLEVEL, TOK_MODEL_UNIGRAM } tok_model_kind;
 typedef struct tok_bpe {
     tok_pmap merges;        /* (left id, right id) -> (rank, merged id) */
     int byte_fallback, fuse_unk, ignore_merges;
@@ -195,6 +207,23 @@ typedef struct tok_wordpiece {
     size_t prefix_n;
     size_t max_chars;
 } tok_wordpiece;
+
+/* Unigram (tok_unigram.c): Viterbi over a byte trie of the vocabulary, as tokenizers'
+ * Unigram::encode_optimized. The trie is compact: node i's children are the edges
+ * [child_at[i], child_at[i + 1]), sorted by label; node 0 is the root. */
+typedef struct tok_unigram {
+    double *scores;         /* per id (vocab position), as tokenizers parsed it */
+    size_t n;               /* vocab entries */
+    int32_t unk_id;         /* -1: none */
+    int byte_fallback;
+    double min_score;       /* +inf for an empty vocab */
+    int32_t *term;          /* per node: the id whose piece ends here, -1 none (a repeated piece: its last id) */
+    uint32_t *child_at;     /* per node + 1 */
+    uint8_t *edge_label;    /* per edge */
+    uint32_t *edge_node;    /* per edge */
+    size_t n_nodes;
+    int32_t byte_ids[256];  /* "<0xXX>" ids, -1 when absent */
+} tok_unigram;
 
 typedef struct tok_added {
     uint64_t off;   /* content in t->texts */
@@ -253,6 +282,7 @@ struct quipu_tokenizer {
     tok_model_kind model;
     tok_bpe bpe;
     tok_wordpiece wp;
+    tok_unigram uni;
 
     tok_added *added;
     size_t n_added, cap_added;
@@ -294,6 +324,9 @@ typedef struct tok_ctx {
     size_t sym_cap;
     void *heap;
     size_t heap_cap;
+    /* Unigram lattice scratch */
+    void *lat;
+    size_t lat_cap;
     tok_buf scratch, scratch2;
     quipu_error *err;
 } tok_ctx;
@@ -335,6 +368,21 @@ void tok_pattern_free(tok_pattern *p);
 /* GPT-2 bytes_to_unicode: code point of byte b, and the reverse (-1 if not in the alphabet). */
 uint32_t tok_byte_char(uint8_t b);
 int tok_char_byte(uint32_t cp);
+
+/* Precompiled (tok_precompiled.c): decodes and checks the base64 charsmap (path for messages). */
+quipu_status tok_charsmap_load(tok_charsmap **out, const char *path, const char *b64, size_t n, quipu_error *err);
+void tok_charsmap_free(tok_charsmap *m);
+/* Appends the normalization of valid UTF-8 s[0..n) to out; -1 (error in c->err) on a corrupt map. */
+int tok_precompiled_normalize(tok_ctx *c, const tok_charsmap *m, const char *s, size_t n, tok_buf *out);
+
+/* Unigram (tok_unigram.c). The loader fills the vocab map, id texts and scores, then finish
+ * builds the piece trie and the byte-fallback ids. */
+quipu_status tok_unigram_finish(quipu_tokenizer *t, quipu_error *err);
+int tok_unigram_encode(tok_ctx *c, const char *s, size_t n);
+void tok_unigram_free(tok_unigram *u);
+/* The f64 that tokenizers (serde_json without float_roundtrip) reads from the shortest decimal
+ * text of d, which is how tokenizer.json files spell their scores. */
+double tok_serde_f64(double d);
 
 /* Loaders. */
 quipu_status tok_load_json(quipu_tokenizer *t, const char *path, quipu_error *err);

@@ -1,13 +1,16 @@
 /* tok_json.c — loads a Hugging Face tokenizer.json (and tokenizer_config.json beside it).
  * Supported: models BPE (vocab + merges as "a b" or ["a","b"], byte_fallback, ignore_merges,
- * unk/fuse_unk, continuing_subword_prefix, end_of_word_suffix), WordPiece, WordLevel;
- * normalizers NFC NFD NFKC NFKD Lowercase Strip StripAccents Replace Prepend BertNormalizer Nmt
- * ByteLevel Sequence; pre-tokenizers ByteLevel Metaspace Split Digits Punctuation Whitespace
- * WhitespaceSplit BertPreTokenizer CharDelimiterSplit Sequence; post-processors
- * TemplateProcessing BertProcessing RobertaProcessing ByteLevel Sequence; added_tokens;
- * truncation (max_length, direction). Anything else is refused with a one-line error naming
- * the file (Unigram, Precompiled, UnicodeScripts, ...). Dropout is ignored (no sampling). */
+ * unk/fuse_unk, continuing_subword_prefix, end_of_word_suffix), WordPiece, WordLevel, Unigram
+ * (vocab of [piece, score], unk_id, byte_fallback); normalizers NFC NFD NFKC NFKD Lowercase Strip
+ * StripAccents Replace Prepend BertNormalizer Nmt ByteLevel Precompiled Sequence; pre-tokenizers
+ * ByteLevel Metaspace Split Digits Punctuation Whitespace WhitespaceSplit BertPreTokenizer
+ * CharDelimiterSplit Sequence; post-processors TemplateProcessing BertProcessing
+ * RobertaProcessing ByteLevel Sequence; added_tokens; truncation (max_length, direction).
+ * Anything else is refused with a one-line error naming the file (UnicodeScripts, ...).
+ * Dropout (BPE) and Unigram sampling are ignored: encoding is deterministic, as tokenizers'
+ * default. */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +168,14 @@ static quipu_status add_norm(quipu_tokenizer *t, json_t *n, quipu_error *err) {
         nm.kind = TOK_NORM_STRIP;
         nm.strip_left = jbool(n, "strip_left", 0);
         nm.strip_right = jbool(n, "strip_right", 0);
+    } else if (!strcmp(type, "Precompiled")) {
+        json_t *cm = json_object_get(n, "precompiled_charsmap");
+        if (!json_is_string(cm))
+            return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: normalizer Precompiled has no precompiled_charsmap string",
+                                   t->path);
+        nm.kind = TOK_NORM_PRECOMPILED;
+        if ((st = tok_charsmap_load(&nm.cmap, t->path, json_string_value(cm), json_string_length(cm), err)) != QUIPU_OK)
+            return st;
     } else if (!strcmp(type, "BertNormalizer")) {
         nm.kind = TOK_NORM_BERT;
         nm.clean_text = jbool(n, "clean_text", 1);
@@ -193,6 +204,7 @@ static quipu_status add_norm(quipu_tokenizer *t, json_t *n, quipu_error *err) {
     if (!v) {
         tok_pattern_free(&nm.pat);
         free(nm.content);
+        tok_charsmap_free(nm.cmap);
         return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory", t->path);
     }
     t->norms = v;
@@ -283,6 +295,8 @@ static quipu_status load_vocab(quipu_tokenizer *t, json_t *vocab, quipu_error *e
     json_t *val;
     if (!json_is_object(vocab))
         return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: model has no \"vocab\" object", t->path);
+    if (json_object_size(vocab) == 0) /* tokenizers loads it, but can encode nothing with it */
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: the model's vocab is empty", t->path);
     json_int_t limit = (json_int_t)json_object_size(vocab) + (json_int_t)t->n_file_added;
     json_object_foreach(vocab, key, val) {
         if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) > INT32_MAX)
@@ -367,6 +381,53 @@ static quipu_status load_bpe(quipu_tokenizer *t, json_t *m, quipu_error *err) {
     return tok_bpe_finish(t, err);
 }
 
+/* Unigram: "vocab" is a list of [piece, score]; the id of a piece is its position. */
+static quipu_status load_unigram(quipu_tokenizer *t, json_t *m, quipu_error *err) {
+    t->kind = QUIPU_TOK_UNIGRAM;
+    t->model = TOK_MODEL_UNIGRAM;
+    tok_unigram *u = &t->uni;
+    u->unk_id = -1;
+    json_t *vocab = json_object_get(m, "vocab");
+    if (!json_is_array(vocab))
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: Unigram model has no \"vocab\" list", t->path);
+    size_t n = json_array_size(vocab);
+    if (n == 0) /* tokenizers loads it, but it cannot encode a single char */
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: Unigram vocab is empty", t->path);
+    if (n > (size_t)INT32_MAX)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: Unigram vocab has %zu entries, more than ids can hold", t->path, n);
+    u->n = n;
+    u->scores = malloc((n ? n : 1) * sizeof *u->scores);
+    if (!u->scores) return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory", t->path);
+    u->min_score = INFINITY;
+    size_t i;
+    json_t *e;
+    json_array_foreach(vocab, i, e) {
+        json_t *piece = json_array_get(e, 0), *score = json_array_get(e, 1);
+        if (!json_is_array(e) || json_array_size(e) != 2 || !json_is_string(piece) || !json_is_number(score))
+            return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: Unigram vocab[%zu] is not a [piece, score] pair", t->path, i);
+        double sc = json_is_integer(score) ? (double)json_integer_value(score) : tok_serde_f64(json_real_value(score));
+        u->scores[i] = sc;
+        if (sc < u->min_score) u->min_score = sc;
+        if (tok_smap_put(&t->vocab, json_string_value(piece), json_string_length(piece), (int32_t)i, 1) < 0 ||
+            tok_set_id_text(t, (int32_t)i, json_string_value(piece), json_string_length(piece)))
+            return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory", t->path);
+    }
+    json_t *unk = json_object_get(m, "unk_id");
+    if (unk && !json_is_null(unk)) {
+        if (!json_is_integer(unk) || json_integer_value(unk) < 0)
+            return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: Unigram unk_id is not a non-negative integer", t->path);
+        if ((json_int_t)n <= json_integer_value(unk))
+            return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: Unigram unk_id %lld is not below the vocab size %zu", t->path,
+                                   (long long)json_integer_value(unk), n);
+        u->unk_id = t->unk_id = (int32_t)json_integer_value(unk);
+    }
+    json_t *bf = json_object_get(m, "byte_fallback");
+    if (bf && !json_is_boolean(bf) && !json_is_null(bf))
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: Unigram byte_fallback is not true or false", t->path);
+    u->byte_fallback = json_is_true(bf);
+    return tok_unigram_finish(t, err);
+}
+
 static quipu_status load_model(quipu_tokenizer *t, json_t *m, quipu_error *err) {
     quipu_status st;
     if (!json_is_object(m)) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: no \"model\" object", t->path);
@@ -375,6 +436,7 @@ static quipu_status load_model(quipu_tokenizer *t, json_t *m, quipu_error *err) 
         /* old serialisations have no type: infer it as tokenizers' untagged fallback does */
         if (json_object_get(m, "merges")) type = "BPE";
         else if (json_object_get(m, "max_input_chars_per_word")) type = "WordPiece";
+        else if (json_is_array(json_object_get(m, "vocab"))) type = "Unigram";
         else return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: model has no \"type\" and is not recognisable", t->path);
     }
     snprintf(t->model_name, sizeof t->model_name, "%s", type);
@@ -406,8 +468,7 @@ static quipu_status load_model(quipu_tokenizer *t, json_t *m, quipu_error *err) 
         if (unk && tok_smap_get(&t->vocab, unk, strlen(unk), &id)) t->wl_unk_id = t->unk_id = id;
         return QUIPU_OK;
     }
-    if (!strcmp(type, "Unigram"))
-        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: model type 'Unigram' is not supported yet", t->path);
+    if (!strcmp(type, "Unigram")) return load_unigram(t, m, err);
     return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: unknown model type '%s'", t->path, type);
 }
 
@@ -656,7 +717,7 @@ quipu_status tok_load_json(quipu_tokenizer *t, const char *path, quipu_error *er
     /* a Metaspace or ByteLevel pre-tokenizer tells the kind */
     t->kind = t->model == TOK_MODEL_BPE ? QUIPU_TOK_SPM : t->kind;
     for (size_t i = 0; i < t->n_pretoks; i++)
-        if (t->pretoks[i].kind == TOK_PRE_BYTELEVEL) t->kind = QUIPU_TOK_BPE_BYTELEVEL;
+        if (t->pretoks[i].kind == TOK_PRE_BYTELEVEL && t->model == TOK_MODEL_BPE) t->kind = QUIPU_TOK_BPE_BYTELEVEL;
     size_t i;
     json_t *a;
     json_array_foreach(added, i, a) {

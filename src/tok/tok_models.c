@@ -1,7 +1,8 @@
 /* tok_models.c — the models that turn one pre-tokenized piece into ids.
  * BPE is tokenizers' models/bpe (merge_word + Word::merge_all): symbols start as chars (with
  * byte fallback / unk), then a min-heap on (merge rank, position) merges pairs, skipping stale
- * entries; O(n log n) per piece. WordPiece is greedy longest-prefix with "##" continuations. */
+ * entries; O(n log n) per piece. WordPiece is greedy longest-prefix with "##" continuations.
+ * Unigram is in tok_unigram.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -239,5 +240,6 @@ static int wordlevel_encode(tok_ctx *c, const char *s, size_t n) {
 int tok_model_encode(tok_ctx *c, const char *s, size_t n) {
     if (c->t->model == TOK_MODEL_WORDPIECE) return wordpiece_encode(c, s, n);
     if (c->t->model == TOK_MODEL_WORDLEVEL) return wordlevel_encode(c, s, n);
+    if (c->t->model == TOK_MODEL_UNIGRAM) return tok_unigram_encode(c, s, n);
     return bpe_encode(c, s, n);
 }

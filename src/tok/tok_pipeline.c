@@ -270,6 +270,10 @@ static int norm_one(tok_ctx *c, const tok_norm *nm, const char *s, size_t n, tok
         for (size_t i = 0; i < n; i++)
             if (tok_buf_add_cp(out, tok_byte_char((uint8_t)s[i]))) return NOMEM(c);
         return 0;
+    case TOK_NORM_PRECOMPILED:
+        /* chars it removes at the start leave the piece at original offset 0 (tokenizers aligns
+         * the first kept char with the first original one), so *lead stays 0 */
+        return tok_precompiled_normalize(c, nm->cmap, s, n, out);
     }
     return 0;
 }
