@@ -20,7 +20,7 @@
 const char *const quipu_config_builtin_benchmarks[] = {
     "crows_pairs_en", "crows_pairs_fr", "crows_pairs_en_revised", "bbq",   "bbq_full",        "mbbq_en",         "mbbq_es", "mbbq_control_en",
     "mbbq_control_es", "esbbq",         "cabbq",                  "sesgo", "stereoset_intra", "stereoset_inter", "kobbq",
-    "seegull",         "seegull_multilingual", NULL};
+    "seegull",         "seegull_multilingual", "blend", NULL};
 const char *const quipu_config_builtin_metrics[] = {
     "pct_stereotype", "pct_stereotype_stereo", "pct_stereotype_antistereo", "pct_neutral", "likelihood_diff",
     "acc",            "acc_ambig",             "acc_disambig",              "s_dis",       "s_amb",

@@ -502,7 +502,8 @@ static void test_filters_and_errors(void) {
         CHECK(quipu_benchmark_describe(names[k]) != NULL);
         k++;
     }
-    CHECK(k == 17 && strcmp(names[0], "crows_pairs_en") == 0 && strcmp(names[16], "seegull_multilingual") == 0);
+    CHECK(k == 18 && strcmp(names[0], "crows_pairs_en") == 0 && strcmp(names[16], "seegull_multilingual") == 0 &&
+          strcmp(names[17], "blend") == 0);
     CHECK(quipu_benchmark_describe("pairs") && quipu_benchmark_describe("nope") == NULL);
 }
 

@@ -68,6 +68,7 @@ quipu_status ld_sesgo(ld_ctx *c);
 quipu_status ld_stereoset(ld_ctx *c, int intra);
 quipu_status ld_kobbq(ld_ctx *c);
 quipu_status ld_seegull(ld_ctx *c, int multilingual);
+quipu_status ld_blend(ld_ctx *c);
 quipu_status ld_jsonl(ld_ctx *c, const char *path, quipu_item_kind kind);
 
 /* Reads a JSON-lines file and calls fn(c, file, line, row, json object) for each non-blank line;

@@ -37,6 +37,7 @@ static const bench_def k_benches[] = {
     {"kobbq", "KoBBQ test set (Jin et al. 2024), ko-KR / KR, 2,280 questions"},
     {"seegull", "SeeGULL (Jha et al. 2023) association, en / global + en-US / US, 2,189 stereotype tuples per template"},
     {"seegull_multilingual", "SeeGULL Multilingual (Bhutani et al. 2024) association, 23 language x region files, 4,127 tuples per template"},
+    {"blend", "BLEnD (Myung et al. 2024): cultural knowledge, not bias; 4-choice questions built from its annotations, 16 countries in their language + en, 10,088 items"},
 };
 #define N_BENCHES (sizeof k_benches / sizeof k_benches[0])
 
@@ -384,6 +385,7 @@ static quipu_status load_into(ld_ctx *c, const char *name) {
     if (strcmp(name, "kobbq") == 0) return ld_kobbq(c);
     if (strcmp(name, "seegull") == 0) return ld_seegull(c, 0);
     if (strcmp(name, "seegull_multilingual") == 0) return ld_seegull(c, 1);
+    if (strcmp(name, "blend") == 0) return ld_blend(c);
     return QUIPU_ERR_UNSUPPORTED;
 }
 

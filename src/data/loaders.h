@@ -41,7 +41,7 @@ typedef struct quipu_load_opts {
 } quipu_load_opts;
 
 #define QUIPU_LOAD_MAX_REASONS 8
-#define QUIPU_LOAD_MAX_FILES 32
+#define QUIPU_LOAD_MAX_FILES 64 /* BLEnD reads 48 */
 /* The longest text a row may hold: one CSV/TSV field, or one JSON-lines line (all its fields), at
  * most 1 MiB. Longer is a malformed row ("FILE:LINE: ... longer than the 1048576-byte limit"),
  * skipped or fatal by on_bad_row like any other: no benchmark text comes near it, and a 100 MB
