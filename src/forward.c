@@ -342,7 +342,7 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
     RUN(quipu_op_sync(b, err));
 #undef IX
 #undef RUN
-    for (int64_t r = 0; r < R; r++)
-        if (!isfinite(logprob[r])) return quipu_error_set(err, QUIPU_ERR_NUMERIC, "non-finite log-probability (NaN or Inf in activations or weights)");
+    /* a non-finite log-prob (NaN or Inf in the activations) is returned as it is: the run reports
+     * the item and leaves it out of the metrics (run.c), instead of stopping everything */
     return QUIPU_OK;
 }

@@ -88,7 +88,8 @@ quipu_status quipu_journal_add(quipu_journal *j, const char *item_id, const quip
     if (!ids) return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: item id is not valid UTF-8", j->path);
     int bad = buf_printf(j, "{\"id\": %s, \"lp\": [", ids);
     free(ids);
-    for (int c = 0; c < rec->n_choices && !bad; c++) bad = buf_printf(j, c ? ", %.17g" : "%.17g", rec->logprob[c] + 0.0); /* + 0.0: -0 reads back as +0 */
+    for (int c = 0; c < rec->n_choices && !bad; c++) /* + 0.0: -0 reads back as +0; NaN / Inf as null */
+        bad = isfinite(rec->logprob[c]) ? buf_printf(j, c ? ", %.17g" : "%.17g", rec->logprob[c] + 0.0) : buf_printf(j, c ? ", null" : "null");
     bad = bad || buf_printf(j, "], \"nt\": [");
     for (int c = 0; c < rec->n_choices && !bad; c++) bad = buf_printf(j, c ? ", %d" : "%d", rec->n_tokens[c]);
     bad = bad || buf_printf(j, "], \"nb\": [");
@@ -150,14 +151,14 @@ static int parse_entry(const char *line, size_t len, quipu_journal_entry *e, con
     if (!ok) *why = "missing or mis-sized fields";
     for (size_t i = 0; ok && i < n; i++) {
         json_t *a = json_array_get(lp, i), *b = json_array_get(nt, i), *c = json_array_get(nb, i), *k = json_array_get(g, i);
-        if (!json_is_number(a) || !json_is_integer(b) || !json_is_integer(c) || !json_is_integer(k)) {
+        if (!(json_is_number(a) || json_is_null(a)) || !json_is_integer(b) || !json_is_integer(c) || !json_is_integer(k)) {
             ok = 0;
             *why = "a field of the wrong type";
             break;
         }
-        double x = json_number_value(a);
+        double x = json_is_null(a) ? NAN : json_number_value(a); /* null: the item scored non-finite (left out of the metrics) */
         json_int_t t = json_integer_value(b), y = json_integer_value(c), gr = json_integer_value(k);
-        if (!isfinite(x) || x > J_MAX_LOGPROB || x < J_MIN_LOGPROB) *why = "a log-probability out of range", ok = 0;
+        if (!json_is_null(a) && (!isfinite(x) || x > J_MAX_LOGPROB || x < J_MIN_LOGPROB)) *why = "a log-probability out of range", ok = 0;
         else if (t < 0 || t > J_MAX_TOKENS) *why = "a token count out of range", ok = 0;
         else if (y < 0 || y > J_MAX_BYTES) *why = "a byte count out of range", ok = 0;
         else if (gr != 0 && gr != 1) *why = "a greedy flag that is not 0 or 1", ok = 0;

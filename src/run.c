@@ -436,6 +436,22 @@ static quipu_status injected_fault(const run_state *s, int64_t n_done, quipu_err
     return quipu_error_set(err, QUIPU_ERR_IO, "injected fault after %lld items (QUIPU_FAULT=%s)", (long long)n_done, f);
 }
 
+/* NaN or Inf in an item's log-probs: said with the item's benchmark and id; the record keeps the
+ * value (journal and items.jsonl write it as null) and the metrics leave the item out, counting
+ * it (run_write.c). QUIPU_FAULT_NAN=ITEM_ID is a test hook making that item's first choice NaN. */
+static void nonfinite_check(run_state *s, const quipu_item *it, quipu_item_record *rec) {
+    const char *hook = getenv("QUIPU_FAULT_NAN");
+    if (hook && !strcmp(hook, it->id)) rec->logprob[0] = NAN;
+    for (int c = 0; c < rec->n_choices; c++)
+        if (!isfinite(rec->logprob[c])) {
+            if (s->comm.size > 1) fprintf(stderr, "quipu[%d] warn: ", s->comm.rank);
+            else fputs("quipu warn: ", stderr);
+            fprintf(stderr, "%s: item %s: choice %d has a non-finite log-probability (%g): left out of the metrics, counted in summary.json\n",
+                    it->benchmark, it->id, c, rec->logprob[c]);
+            return;
+        }
+}
+
 static quipu_status local_add(run_state *s, const char *key, const quipu_item_record *rec, quipu_error *err) {
     uint32_t kl = (uint32_t)strlen(key);
     size_t need = s->local_len + 4 + kl + sizeof *rec;
@@ -633,6 +649,7 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
             }
             /* bytes of the choice text itself, without the delimiter (lm-eval's acc_bytes) */
             for (int c = 0; c < u->n_cont; c++) rec.n_bytes[u->map[c]] = (int32_t)(u->cont_len[c] - u->delim_len);
+            nonfinite_check(s, &s->items[mine[k]], &rec);
             if (!counts) continue; /* another member of the tensor-parallel group records it */
             if ((st = quipu_journal_add(jr, keys[mine[k]], &rec, err))) break;
             if ((st = local_add(s, keys[mine[k]], &rec, err))) break;

@@ -441,6 +441,10 @@ static quipu_status parse_line(item_reader *r, const char *buf, size_t len, size
         for (size_t i = 0; i < nc; i++) {
             json_t *v = json_array_get(a, i);
             if (k == 0) {
+                if (json_is_null(v)) { /* scored NaN or Inf: the run left it out of its metrics, and so does the report */
+                    rec.logprob[i] = NAN;
+                    continue;
+                }
                 if (!json_is_number(v)) {
                     st = BAD("%s:%zu: lp[%zu] must be a number", where, line, i);
                     goto fail;
@@ -527,6 +531,12 @@ static quipu_status parse_line(item_reader *r, const char *buf, size_t len, size
         goto fail;
     }
 
+    for (int c = 0; c < rec.n_choices; c++)
+        if (!isfinite(rec.logprob[c])) { /* as the run's own metrics did: not an item of the report */
+            quipu_item_free(&it);
+            json_decref(o);
+            return QUIPU_OK;
+        }
     quipu_run_model *mo = &d->models[m];
     if (mo->n_items == r->cap[m]) {
         size_t cap = r->cap[m] ? 2 * r->cap[m] : 256;

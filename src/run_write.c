@@ -139,6 +139,8 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
     mo.ci_level = cfg->metrics.confidence;
     json_t *summary = json_object(), *jmetrics = json_array(), *jmodels = json_array(), *jbench = json_array();
     json_t *jtemplates = json_array(); /* the per-template rows: written only when items carry template ids */
+    json_t *jnonfinite = json_array(); /* items left out of the metrics: a non-finite log-prob (written only when any) */
+    quipu_item_record *finite = malloc((n ? n : 1) * sizeof *finite);
     int tcol = 0;                      /* summary.csv gains a `template` column then */
     for (size_t i = 0; i < n && !tcol; i++) tcol = s->items[i].template_id && *s->items[i].template_id;
     sbuf md = {0}, items = {0}, con = {0};
@@ -157,7 +159,7 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
               cfg->name, QUIPU_VERSION, s->hash, (unsigned long long)cfg->seed, quipu_score_norm_name(mo.norm), mo.n_boot,
               100.0 * mo.ci_level);
     size_t *order = malloc((n ? n : 1) * sizeof *order);
-    if (!summary || !jmetrics || !order || !csv) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); goto done; }
+    if (!summary || !jmetrics || !order || !csv || !finite || !jnonfinite) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); goto done; }
     for (size_t i = 0; i < n; i++) order[i] = i;
     g_sort_state = s;
     qsort(order, n, sizeof *order, cmp_item_out);
@@ -184,9 +186,26 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
                 st = quipu_error_set(err, QUIPU_ERR_INTERNAL, "model %s: item '%s' was not scored by any rank", mname, s->items[i].id);
                 goto done;
             }
+        /* the metrics over the items whose log-probs are all finite; the others are listed */
+        size_t n_fin = 0;
+        for (size_t i = 0; i < n; i++) {
+            const quipu_item_record *rc = &s->records[mi][i];
+            int c = 0;
+            while (c < rc->n_choices && isfinite(rc->logprob[c])) c++;
+            if (c == rc->n_choices) {
+                finite[n_fin++] = *rc;
+                continue;
+            }
+            json_t *o = json_object();
+            json_object_set_new(o, "model", json_string(mname));
+            json_object_set_new(o, "benchmark", json_string(s->items[i].benchmark));
+            json_object_set_new(o, "id", json_string(s->items[i].id));
+            json_object_set_new(o, "choice", json_integer(c));
+            json_array_append_new(jnonfinite, o);
+        }
         quipu_metric_results mr;
         double tm = quipu_time_now();
-        st = quipu_metrics_compute(&mr, s->items, n, s->records[mi], n, &mo, err);
+        st = quipu_metrics_compute(&mr, s->items, n, finite, n_fin, &mo, err);
         s->t_metrics += quipu_time_now() - tm;
         if (st) goto done;
         const char *last_bench = NULL;
@@ -278,7 +297,10 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
                 sb_json_str(&items, it->template_id);
             }
             sb_printf(&items, ", \"lp\": [");
-            for (int c = 0; c < rc->n_choices; c++) sb_printf(&items, c ? ", %.17g" : "%.17g", rc->logprob[c] + 0.0);
+            for (int c = 0; c < rc->n_choices; c++) {
+                if (isfinite(rc->logprob[c])) sb_printf(&items, c ? ", %.17g" : "%.17g", rc->logprob[c] + 0.0);
+                else sb_printf(&items, c ? ", null" : "null"); /* left out of the metrics (summary.json nonfinite) */
+            }
             sb_printf(&items, "], \"nt\": [");
             for (int c = 0; c < rc->n_choices; c++) sb_printf(&items, c ? ", %d" : "%d", rc->n_tokens[c]);
             sb_printf(&items, "], \"nb\": [");
@@ -350,6 +372,17 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
     json_object_set_new(summary, "confidence", json_real(mo.ci_level));
     json_object_set(summary, "models", jmodels);
     json_object_set(summary, "benchmarks", jbench);
+    if (json_array_size(jnonfinite)) {
+        json_object_set(summary, "nonfinite", jnonfinite);
+        sb_printf(&md, "\n## Items left out: non-finite log-probability\n\n%zu item%s scored NaN or Inf (summary.json `nonfinite`); the metrics "
+                       "exclude them:\n\n",
+                  json_array_size(jnonfinite), json_array_size(jnonfinite) == 1 ? "" : "s");
+        for (size_t k = 0; k < json_array_size(jnonfinite) && k < 20; k++) {
+            json_t *o = json_array_get(jnonfinite, k);
+            sb_printf(&md, "- %s, %s, item `%s`\n", json_string_value(json_object_get(o, "model")), json_string_value(json_object_get(o, "benchmark")),
+                      json_string_value(json_object_get(o, "id")));
+        }
+    }
     json_object_set(summary, "metrics", jmetrics);
     if (json_array_size(jtemplates)) json_object_set(summary, "templates", jtemplates);
     {
@@ -398,6 +431,8 @@ done:
     json_decref(summary);
     json_decref(jmetrics);
     json_decref(jtemplates);
+    json_decref(jnonfinite);
+    free(finite);
     json_decref(jmodels);
     json_decref(jbench);
     return st;

@@ -4,7 +4,10 @@
 #    uninterrupted run's bytes;
 #  - a rank killed with SIGKILL: mpirun ends the others within seconds and names the dead rank;
 #  - SIGTERM / SIGUSR1 at seeded random moments, each stop resumed until the run completes,
-#    always end in the uninterrupted run's bytes (QUIPU_TEST_SEED picks another schedule).
+#    always end in the uninterrupted run's bytes (QUIPU_TEST_SEED picks another schedule);
+#  - an item whose log-prob is NaN (QUIPU_FAULT_NAN, a test hook) is named with its benchmark, left
+#    out of the metrics and listed in summary.json, written as null in the journal and
+#    items.jsonl.zst, kept out on --resume and by quipu report.
 . "$QUIPU_SOURCE_DIR/tests/common.sh"
 need_shared tokenizers datasets
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
@@ -101,6 +104,37 @@ if [ $mpi = 1 ]; then
 else
   echo "note: no MPI in this build or no mpirun: the rank-failure checks are not run"
 fi
+
+# a NaN log-prob on one item: named, excluded from the metrics and counted, never averaged in
+victim_id=$(zstd -dc "$TMPD/a/items.jsonl.zst" | python3 -c "import json,sys; print(next(json.loads(l)['id'] for l in sys.stdin if 'crows' in l))")
+rc=0
+QUIPU_FAULT_NAN="$victim_id" "$QUIPU_BIN" run "$TMPD/run.yaml" --set "output=$TMPD/n" > /dev/null 2> "$TMPD/n.err" || rc=$?
+if [ $rc -eq 0 ] && grep -q "warn: crows_pairs_fr: item $victim_id: choice 0 has a non-finite log-probability (nan): left out of the metrics" "$TMPD/n.err"; then
+  ok "NaN item named with its benchmark: $(grep -m1 'non-finite' "$TMPD/n.err")"
+else
+  fail "NaN item: exit $rc, $(tail -2 "$TMPD/n.err")"
+fi
+python3 - "$TMPD/a" "$TMPD/n" "$victim_id" <<'PY' && ok "NaN item: listed in summary.json, null in items.jsonl.zst, n one less, other rows unchanged" || fail "NaN item bookkeeping"
+import json, subprocess, sys
+a, n, vid = sys.argv[1:]
+sa, sn = json.load(open(a + "/summary.json")), json.load(open(n + "/summary.json"))
+assert "nonfinite" not in sa and sn["nonfinite"] == [{"model": "tiny", "benchmark": "crows_pairs_fr", "id": vid, "choice": 0}], sn.get("nonfinite")
+rows = lambda s, b: {(r["language"], r["culture"], r["category"], r["metric"]): r for r in s["metrics"] if r["benchmark"] == b}
+ra, rn = rows(sa, "crows_pairs_fr"), rows(sn, "crows_pairs_fr")
+alls = [k for k in ra if k[2] == "all" and k[3] == "pct_stereotype"]
+assert alls and all(rn[k]["n"] == ra[k]["n"] - 1 for k in alls), [(ra[k]["n"], rn[k]["n"]) for k in alls]
+assert rows(sa, "mbbq_es") == rows(sn, "mbbq_es")
+items = [json.loads(l) for l in subprocess.run(["zstd", "-dc", n + "/items.jsonl.zst"], capture_output=True, check=True).stdout.decode().splitlines()]
+bad = [o for o in items if o["id"] == vid]
+assert len(bad) == 1 and bad[0]["lp"][0] is None, bad
+PY
+# resumed from its journal (the null read back), the same bytes; quipu report reads it too
+cp "$TMPD/n/summary.json" "$TMPD/n.summary.json"
+rm -f "$TMPD/n/summary.json" "$TMPD/n/summary.csv" "$TMPD/n/summary.md" "$TMPD/n/items.jsonl.zst"
+"$QUIPU_BIN" run "$TMPD/run.yaml" --set "output=$TMPD/n" --resume > /dev/null 2> "$TMPD/n2.err" || fail "resume over a null: $(tail -1 "$TMPD/n2.err")"
+cmp -s "$TMPD/n.summary.json" "$TMPD/n/summary.json" && ok "resume keeps the NaN item out (the journal's null read back, no hook): same summary.json" \
+  || fail "resume over a NaN item differs"
+"$QUIPU_BIN" report "$TMPD/n" > "$TMPD/rep.out" 2> "$TMPD/rep.err" && ok "quipu report reads a run with a NaN item" || fail "report: $(tail -1 "$TMPD/rep.err")"
 
 # SIGTERM / SIGUSR1 at seeded random moments; each stop (exit 75) is resumed, possibly stopped
 # again, until the run completes
