@@ -7,6 +7,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +164,35 @@ quipu_status quipu_mmap_open(quipu_mmap *m, const char *path, quipu_error *err) 
     m->data = p;
     m->size = (size_t)st.st_size;
     return QUIPU_OK;
+}
+
+static _Thread_local sigjmp_buf *g_bus_jump;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc) {
+    (void)si, (void)uc;
+    if (g_bus_jump) siglongjmp(*g_bus_jump, 1);
+    signal(sig, SIG_DFL); /* not inside a guard: die as we would have */
+    raise(sig);
+}
+
+quipu_status quipu_guard_sigbus(const char *path, quipu_status (*fn)(void *ctx, quipu_error *err), void *ctx, quipu_error *err) {
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &old);
+    sigjmp_buf jb;
+    quipu_status st;
+    if (sigsetjmp(jb, 1) == 0) {
+        g_bus_jump = &jb;
+        st = fn(ctx, err);
+    } else {
+        st = quipu_error_set(err, QUIPU_ERR_IO, "%s: the file shrank while it was being read (rewritten or truncated by another process?)", path);
+    }
+    g_bus_jump = NULL;
+    sigaction(SIGBUS, &old, NULL);
+    return st;
 }
 
 void quipu_mmap_close(quipu_mmap *m) {

@@ -69,6 +69,11 @@ typedef struct quipu_mmap {
 } quipu_mmap;
 quipu_status quipu_mmap_open(quipu_mmap *m, const char *path, quipu_error *err);
 void quipu_mmap_close(quipu_mmap *m);
+/* Runs fn(ctx) with SIGBUS caught on this thread: a read past the end of a mapped file that
+ * shrank after it was mapped (rewritten, truncated by another job) becomes an error naming path
+ * instead of killing the process. fn must leave what it allocates reachable from ctx, since it is
+ * left mid-way; nothing else may use the mapping afterwards. */
+quipu_status quipu_guard_sigbus(const char *path, quipu_status (*fn)(void *ctx, quipu_error *err), void *ctx, quipu_error *err);
 
 /* Reads a whole (small) file into a NUL-terminated heap buffer: regular files only (a FIFO,
  * device or directory is an error naming what it is: `/dev/zero` must not eat memory, a FIFO must

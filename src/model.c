@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "gguf.h"
 #include "quant.h"
@@ -111,6 +112,10 @@ typedef struct loader {
     quipu_model *m;
     wsrc src;
     tp_cut cut;        /* set by load_w / hf_load for the weight in hand (cut_for) */
+    /* what a weight being read from the file holds before the model owns it: freed if the
+     * read is cut short by a file that shrank under its map (quipu_guard_sigbus) */
+    quipu_buf *inflight;
+    float *inflight_host;
     float *tmp;        /* host staging when the backend buffer is not host-visible */
     size_t tmp_cap;
     uint16_t *half;    /* host staging of a matrix rounded to bf16 / f16 */
@@ -164,6 +169,7 @@ static quipu_status load_ref(loader *L, const tref *r, int64_t rows, int64_t col
         return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' data is smaller than its shape and type require", L->src.path, r->name);
     quipu_buf *buf = b->iface->buf_alloc(b, n * quipu_etype_size(et), err);
     if (!buf) return err->code;
+    L->inflight = buf;
     /* an fp32 buffer in host memory is dequantized into directly; anything else is staged */
     float *dst = et == QUIPU_E_F32 && b->iface->buf_host_ptr ? b->iface->buf_host_ptr(buf) : NULL;
     float *work = dst;
@@ -171,7 +177,7 @@ static quipu_status load_ref(loader *L, const tref *r, int64_t rows, int64_t col
         if (L->tmp_cap < n) {
             float *nt = realloc(L->tmp, n * sizeof(float));
             if (!nt) {
-                b->iface->buf_free(b, buf);
+                b->iface->buf_free(b, buf), L->inflight = NULL;
                 return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory loading '%s'", L->src.path, r->name);
             }
             L->tmp = nt;
@@ -181,12 +187,12 @@ static quipu_status load_ref(loader *L, const tref *r, int64_t rows, int64_t col
     }
     quipu_status st = quipu_dequantize(r->type, r->data, work, n, err);
     if (st != QUIPU_OK) {
-        b->iface->buf_free(b, buf);
+        b->iface->buf_free(b, buf), L->inflight = NULL;
         return quipu_error_set(err, st, "%s: tensor '%s': cannot dequantize", L->src.path, r->name);
     }
     for (uint64_t i = 0; i < n; i++) {
         if (!isfinite(work[i])) {
-            b->iface->buf_free(b, buf);
+            b->iface->buf_free(b, buf), L->inflight = NULL;
             return quipu_error_set(err, QUIPU_ERR_NUMERIC, "%s: tensor '%s' holds a non-finite value (NaN or Inf) at element %llu",
                                    L->src.path, r->name, (unsigned long long)i);
         }
@@ -198,7 +204,7 @@ static quipu_status load_ref(loader *L, const tref *r, int64_t rows, int64_t col
         if (!t) {
             scratch = malloc(n * sizeof(float));
             if (!scratch) {
-                b->iface->buf_free(b, buf);
+                b->iface->buf_free(b, buf), L->inflight = NULL;
                 return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory loading '%s'", L->src.path, r->name);
             }
             t = scratch;
@@ -211,11 +217,12 @@ static quipu_status load_ref(loader *L, const tref *r, int64_t rows, int64_t col
         st = upload_as(L, buf, work, n, et, r->name, err);
     }
     if (st != QUIPU_OK) {
-        b->iface->buf_free(b, buf);
+        b->iface->buf_free(b, buf), L->inflight = NULL;
         return st;
     }
     m->weight_bytes += n * quipu_etype_size(et);
     *out = buf;
+    L->inflight = NULL;
     return QUIPU_OK;
 }
 
@@ -239,7 +246,9 @@ static quipu_status load_ref_cut(loader *L, const tref *r, int64_t rows, int64_t
     /* the whole tensor on the host, as load_ref makes it */
     float *all = malloc((nf ? nf : 1) * sizeof(float)), *tr = NULL;
     if (!all) return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory loading '%s'", L->src.path, r->name);
+    L->inflight_host = all;
     quipu_status st = quipu_dequantize(r->type, r->data, all, nf, err);
+    L->inflight_host = NULL;
     if (st) {
         free(all);
         return quipu_error_set(err, st, "%s: tensor '%s': cannot dequantize", L->src.path, r->name);
@@ -662,6 +671,8 @@ static const struct {
     {"roberta", "masked-LM scoring (pseudo-log-likelihood), not a causal forward pass"},
     {"xlm-roberta", "masked-LM scoring (pseudo-log-likelihood), not a causal forward pass"},
     {"camembert", "masked-LM scoring (pseudo-log-likelihood), not a causal forward pass"},
+    {"albert", "masked-LM scoring (pseudo-log-likelihood), not a causal forward pass"},
+    {"flaubert", "masked-LM scoring (pseudo-log-likelihood), not a causal forward pass"},
 };
 #define HF_ARCH_LIST "llama, mistral, qwen2, qwen3, gemma2, gemma3_text, olmo2, phi3, gpt_neox, gpt2"
 
@@ -1369,6 +1380,22 @@ quipu_status quipu_tokenizer_load_path(quipu_tokenizer **out, const char *path, 
     return quipu_tokenizer_from_json(out, path, err);
 }
 
+static quipu_status load_weights(void *ctx, quipu_error *err) {
+    loader *L = ctx;
+    return L->src.gguf ? load_gguf_weights(L, err) : load_hf_weights(L, err);
+}
+
+/* A test hook (tests/test_faults.sh): QUIPU_FAULT_TRUNCATE=1 halves the weights file once it is
+ * mapped, as another job rewriting it would, so that reading it faults. */
+static void fault_truncate(const char *path, int is_dir) {
+    const char *f = getenv("QUIPU_FAULT_TRUNCATE");
+    if (!f || strcmp(f, "1")) return;
+    char p[4200];
+    snprintf(p, sizeof p, is_dir ? "%s/model.safetensors" : "%s", path);
+    struct stat st;
+    if (stat(p, &st) == 0 && truncate(p, st.st_size / 2) != 0) quipu_log(QUIPU_LOG_WARN, "%s: QUIPU_FAULT_TRUNCATE: cannot truncate", p);
+}
+
 quipu_status quipu_model_load(quipu_model **out, const char *path, quipu_backend *b, quipu_error *err) {
     *out = NULL;
     quipu_model *m = calloc(1, sizeof *m);
@@ -1415,7 +1442,12 @@ quipu_status quipu_model_load(quipu_model **out, const char *path, quipu_backend
         goto fail;
     }
     if (m->cfg.n_vocab > 0 && tp_plan(m, b->group, err)) goto fail; /* safetensors: once the embedding gives the vocabulary */
-    if (L.src.gguf ? load_gguf_weights(&L, err) : load_hf_weights(&L, err)) goto fail;
+    fault_truncate(path, L.src.gguf == NULL);
+    if (quipu_guard_sigbus(path, load_weights, &L, err)) {
+        if (L.inflight) b->iface->buf_free(b, L.inflight);
+        free(L.inflight_host);
+        goto fail;
+    }
     if (m->tp_rank > 0) /* a row-parallel projection's bias is added once, by member 0 */
         for (int64_t l = 0; l < m->cfg.n_layer; l++) {
             b->iface->buf_free(b, m->layers[l].bo);

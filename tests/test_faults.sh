@@ -5,6 +5,8 @@
 #  - a rank killed with SIGKILL: mpirun ends the others within seconds and names the dead rank;
 #  - SIGTERM / SIGUSR1 at seeded random moments, each stop resumed until the run completes,
 #    always end in the uninterrupted run's bytes (QUIPU_TEST_SEED picks another schedule);
+#  - a model file truncated after it was mapped (QUIPU_FAULT_TRUNCATE, a test hook) gives a
+#    one-line error naming it instead of SIGBUS;
 #  - an item whose log-prob is NaN (QUIPU_FAULT_NAN, a test hook) is named with its benchmark, left
 #    out of the metrics and listed in summary.json, written as null in the journal and
 #    items.jsonl.zst, kept out on --resume and by quipu report.
@@ -104,6 +106,11 @@ if [ $mpi = 1 ]; then
 else
   echo "note: no MPI in this build or no mpirun: the rank-failure checks are not run"
 fi
+
+# a weights file halved once mapped (another job rewriting it): an error naming it, not SIGBUS
+tmodel=$(tiny_model tiny-mistral)
+expect_error "model truncated while mapped" "^quipu score: .*tiny-mistral: the file shrank while it was being read" \
+  env QUIPU_FAULT_TRUNCATE=1 "$QUIPU_BIN" score --model "$tmodel" <<< '{"context": "", "continuation": "Hola"}'
 
 # a NaN log-prob on one item: named, excluded from the metrics and counted, never averaged in
 victim_id=$(zstd -dc "$TMPD/a/items.jsonl.zst" | python3 -c "import json,sys; print(next(json.loads(l)['id'] for l in sys.stdin if 'crows' in l))")
