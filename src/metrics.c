@@ -951,10 +951,13 @@ size_t mx_interval(double *reps, size_t B, double level, double *lo, double *hi)
 static const char *const partial_note = "some bootstrap replicates undefined; interval from the rest";
 static const char *const no_ci_note = "every bootstrap replicate undefined";
 
-/* Point values and intervals of one group into rows[g->row0 ...]. 0 or -1 (no memory). */
+/* Point values and intervals of one group into rows[g->row0 ...]. With keep non-NULL, *keep gets
+ * a copy of the replicates before the intervals sort them (NULL when there are none; the caller
+ * frees it). 0 or -1 (no memory). */
 static int eval_group(quipu_metric_result *rows, const mx_group *g, const mx_outcome *oc,
-                      const quipu_metrics_options *opt)
+                      const quipu_metrics_options *opt, double **keep)
 {
+    if (keep) *keep = NULL;
     double val[MX_N_METRICS];
     int64_t nn[MX_N_METRICS];
     const char *note[MX_N_METRICS];
@@ -985,6 +988,14 @@ static int eval_group(quipu_metric_result *rows, const mx_group *g, const mx_out
             mx_accum_free(&acc);
             return -1;
         }
+    }
+    if (keep && reps) {
+        if (!(*keep = quipu_malloc_array(B * MX_N_METRICS, sizeof **keep))) {
+            free(reps);
+            mx_accum_free(&acc);
+            return -1;
+        }
+        memcpy(*keep, reps, B * MX_N_METRICS * sizeof **keep);
     }
     size_t row = g->row0;
     for (int m = 0; m < MX_N_METRICS; m++) {
@@ -1026,8 +1037,10 @@ void quipu_metric_results_free(quipu_metric_results *r)
     if (!r) return;
     free_rows(r->rows, r->n_rows);
     free_rows(r->tpl_rows, r->n_tpl_rows);
+    mx_spread_rows_free(r->spread, r->n_spread);
     r->rows = r->tpl_rows = NULL;
-    r->n_rows = r->n_tpl_rows = 0;
+    r->spread = NULL;
+    r->n_rows = r->n_tpl_rows = r->n_spread = 0;
 }
 
 static int cmp_entry_term(const void *pa, const void *pb)
@@ -1125,8 +1138,9 @@ static int cmp_entry_template(const void *pa, const void *pb)
     return c ? c : strcmp(mx_str(a->item->id), mx_str(b->item->id));
 }
 
-/* The per-template rows (metrics.h, tpl_rows): each all-categories group split by template id.
- * 0, or -1 when out of memory. */
+/* The per-template rows (metrics.h, tpl_rows): each all-categories group split by template id;
+ * and, for a group split into 2+ templates, its spread rows (metrics.h, spread) from the same
+ * replicates. 0, or -1 when out of memory. */
 static int template_breakdown(quipu_metric_results *out, const mx_grouping *g, const mx_outcome *oc,
                               const quipu_metrics_options *opt)
 {
@@ -1137,12 +1151,14 @@ static int template_breakdown(quipu_metric_results *out, const mx_grouping *g, c
     if (room == 0) return 0;
     mx_entry *ent = quipu_malloc_array(room, sizeof *ent);
     mx_group *tg = quipu_malloc_array(room, sizeof *tg);
-    int bad = !ent || !tg;
-    size_t n_ent = 0, n_tg = 0, rows = 0;
+    size_t *first_of = quipu_malloc_array(room + 1, sizeof *first_of); /* tg[first_of[p] ..] split group p */
+    double **reps = quipu_calloc_array(room, sizeof *reps);
+    int bad = !ent || !tg || !first_of || !reps;
+    size_t n_ent = 0, n_tg = 0, rows = 0, n_par = 0, spread_rows = 0;
     for (size_t k = 0; k < g->n_groups && !bad; k++) {
         const mx_group *gr = &g->groups[k];
         if (strcmp(gr->category, QUIPU_METRICS_ALL_CATEGORIES)) continue;
-        size_t first = n_ent;
+        size_t first = n_ent, first_tg = n_tg;
         for (size_t i = 0; i < gr->n; i++)
             if (*mx_str(gr->e[i].item->template_id)) ent[n_ent++] = gr->e[i];
         qsort(ent + first, n_ent - first, sizeof *ent, cmp_entry_template);
@@ -1158,23 +1174,49 @@ static int template_breakdown(quipu_metric_results *out, const mx_grouping *g, c
             rows += mx_family_count(t->family);
             i = j;
         }
+        if (n_tg > first_tg) {
+            first_of[n_par++] = first_tg;
+            if (n_tg - first_tg >= 2) spread_rows += mx_family_count(gr->family);
+        }
     }
     if (!bad) {
+        first_of[n_par] = n_tg;
         out->tpl_rows = quipu_calloc_array(rows ? rows : 1, sizeof *out->tpl_rows);
         bad = !out->tpl_rows;
     }
     if (!bad) out->n_tpl_rows = rows;
-    for (size_t k = 0; k < n_tg && !bad; k++) {
-        const mx_group *t = &tg[k];
-        for (size_t r = t->row0; r < t->row0 + mx_family_count(t->family) && !bad; r++) {
-            quipu_metric_result *res = &out->tpl_rows[r];
-            if (mx_copy_tags(t, &res->benchmark, &res->language, &res->culture, &res->category)) bad = 1;
-            if (!(res->template_id = dup_str(t->template_id))) bad = 1;
+    if (!bad && spread_rows) {
+        out->spread = quipu_calloc_array(spread_rows, sizeof *out->spread);
+        bad = !out->spread;
+    }
+    for (size_t p = 0; p < n_par && !bad; p++) {
+        size_t k0 = first_of[p], k1 = first_of[p + 1];
+        int split = k1 - k0 >= 2; /* only then are the replicates kept, one group at a time */
+        for (size_t k = k0; k < k1 && !bad; k++) {
+            const mx_group *t = &tg[k];
+            for (size_t r = t->row0; r < t->row0 + mx_family_count(t->family) && !bad; r++) {
+                quipu_metric_result *res = &out->tpl_rows[r];
+                if (mx_copy_tags(t, &res->benchmark, &res->language, &res->culture, &res->category)) bad = 1;
+                if (!(res->template_id = dup_str(t->template_id))) bad = 1;
+            }
+            if (!bad && eval_group(out->tpl_rows, t, oc, opt, split ? &reps[k] : NULL)) bad = 1;
         }
-        if (!bad && eval_group(out->tpl_rows, t, oc, opt)) bad = 1;
+        if (split && !bad) {
+            size_t nr = mx_family_count(tg[k0].family);
+            if (mx_spread_group(out->spread + out->n_spread, tg + k0, k1 - k0, out->tpl_rows,
+                                opt->n_boot > 0 ? reps + k0 : NULL, (size_t)opt->n_boot, opt->ci_level))
+                bad = 1;
+            out->n_spread += nr; /* filled rows, or rows to free on failure */
+        }
+        for (size_t k = k0; k < k1; k++) {
+            free(reps[k]);
+            reps[k] = NULL;
+        }
     }
     free(ent);
     free(tg);
+    free(first_of);
+    free(reps);
     return bad ? -1 : 0;
 }
 
@@ -1220,7 +1262,7 @@ quipu_status quipu_metrics_compute(quipu_metric_results *out, const quipu_item *
             quipu_metric_result *res = &out->rows[r];
             if (mx_copy_tags(gr, &res->benchmark, &res->language, &res->culture, &res->category)) nomem = 1;
         }
-        if (eval_group(out->rows, gr, oc, opt)) nomem = 1;
+        if (eval_group(out->rows, gr, oc, opt, NULL)) nomem = 1;
     }
     if (!nomem && template_breakdown(out, &g, oc, opt)) nomem = 1;
     if (nomem) {

@@ -93,10 +93,40 @@ typedef struct quipu_metric_results {
      * template, so that such results are exactly what they were before templates existed. */
     quipu_metric_result *tpl_rows;
     size_t n_tpl_rows;
+    /* The spread across templates (docs/metrics.md "Spread across templates"): one row per metric
+     * of every all-categories group split into 2+ templates, in group order then metric order.
+     * Empty otherwise (results without templates are unchanged). */
+    struct quipu_template_spread *spread;
+    size_t n_spread;
     int64_t n_scored;    /* items with a record */
     int64_t n_unscored;  /* items without one (not in any metric) */
     quipu_metrics_options opt;
 } quipu_metric_results;
+
+/* The spread of one metric across the templates of one all-categories group. Over the T
+ * templates whose value is defined: mean (unweighted), min and max (with the template holding
+ * each, the first in template-id order on ties), range = max − min, and sd, the sample standard
+ * deviation (denominator T − 1). The intervals are percentile intervals of sd and of the range over
+ * the bootstrap replicates of the per-template rows: replicate r resamples the items of every
+ * template (stratified by template, the templates kept fixed) from the streams that give the
+ * per-template intervals, and takes the spread of the T replicate values. NaN (with `note`) when
+ * T < 2; intervals NaN when n_boot = 0. Strings are owned by the results; `metric`/`note` static. */
+typedef struct quipu_template_spread {
+    char *benchmark, *language, *culture; /* category is always "all" */
+    const char *metric;
+    int64_t n_templates;        /* T: templates with a defined value */
+    int64_t n_templates_all;    /* templates of the group, defined or not */
+    double mean, sd, min, max, range;
+    char *min_template, *max_template; /* NULL when T = 0 */
+    double sd_ci_low, sd_ci_high, range_ci_low, range_ci_high;
+    const char *note;
+} quipu_template_spread;
+
+/* The plain statistics of the spread of x[n] (NaNs skipped, in index order): *t the finite count,
+ * mean, sample sd (n − 1; NaN when fewer than 2), min, max and their indices (first on ties; -1
+ * when none). Sums run in index order, so the result is bit-reproducible. */
+void quipu_spread_stats(const double *x, size_t n, size_t *t, double *mean, double *sd, double *min,
+                        double *max, long *imin, long *imax);
 
 /* Computes every applicable metric. records[i] belongs to items[records[i].item_index]; an
  * item has at most one record; items without one are left out (counted in n_unscored). Rows
@@ -118,7 +148,7 @@ int quipu_metrics_predict(const quipu_item_record *rec, quipu_score_norm norm);
 
 /* Output. JSON: {"settings": {...}, "results": [{benchmark, language, culture, category, metric,
  * value, ci_low, ci_high, n[, note]}...][, "templates": [the tpl_rows, "template" after
- * "category"]]}, NaN as null, keys in that order. CSV: a header line
+ * "category"]][, "template_spread": [the spread rows]]}, NaN as null, keys in that order. CSV: a header line
  * then one row per result, RFC 4180 quoting, empty cells for NaN, numbers in the shortest
  * form that reads back to the same double. */
 /* CSV cells (RFC 4180): a string quoted when it holds , " CR or LF; a number in the shortest
@@ -128,6 +158,10 @@ void quipu_csv_write_num(FILE *f, double x);
 
 struct json_t;
 struct json_t *quipu_metric_results_to_json(const quipu_metric_results *r); /* NULL on NOMEM */
+/* One spread row as JSON: {[model,] benchmark, language, culture, metric, n_templates,
+ * n_templates_all, mean, sd, sd_ci_low, sd_ci_high, min, min_template, max, max_template, range,
+ * range_ci_low, range_ci_high[, note]}, NaN as null; model NULL leaves it out. NULL on NOMEM. */
+struct json_t *quipu_template_spread_to_json(const char *model, const quipu_template_spread *s);
 quipu_status quipu_metric_results_write_json(const quipu_metric_results *r, const char *path,
                                              quipu_error *err);
 quipu_status quipu_metric_results_write_csv(const quipu_metric_results *r, FILE *f, quipu_error *err);

@@ -179,6 +179,14 @@ size_t mx_group_terms(const mx_group *g, const mx_outcome *oc, const size_t *ref
 /* The stream key of a group: hash of its four tags (and its template, for a per-template group). */
 uint64_t mx_group_key(const mx_group *g);
 
+/* The spread rows of one all-categories group split into n_t >= 2 templates (metrics_spread.c):
+ * tg[n_t] its per-template groups in template-id order, `rows` the tpl_rows they filled, reps[k]
+ * the unsorted bootstrap replicates of template k as mx_bootstrap lays them out (reps NULL when
+ * B = 0). Fills out[0 .. mx_family_count(family)), one row per metric. 0 or -1 (memory). */
+int mx_spread_group(quipu_template_spread *out, const mx_group *tg, size_t n_t, const quipu_metric_result *rows,
+                    double *const *reps, size_t B, double level);
+void mx_spread_rows_free(quipu_template_spread *rows, size_t n);
+
 /* Copies the four tags of a group into freshly allocated strings; 0 on success. */
 int mx_copy_tags(const mx_group *g, char **b, char **l, char **c, char **cat);
 

@@ -112,6 +112,18 @@ json_t *quipu_metric_results_to_json(const quipu_metric_results *r)
             arr = NULL;
             goto fail;
         }
+        arr = NULL;
+    }
+    if (r->n_spread) { /* the spread across templates, only where a group has 2+ templates */
+        arr = json_array();
+        for (size_t i = 0; arr && i < r->n_spread; i++) {
+            json_t *o = quipu_template_spread_to_json(NULL, &r->spread[i]);
+            if (!o || json_array_append_new(arr, o)) goto fail;
+        }
+        if (!arr || json_object_set_new(root, "template_spread", arr)) {
+            arr = NULL;
+            goto fail;
+        }
     }
     return root;
 fail:

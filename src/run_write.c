@@ -139,6 +139,7 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
     mo.ci_level = cfg->metrics.confidence;
     json_t *summary = json_object(), *jmetrics = json_array(), *jmodels = json_array(), *jbench = json_array();
     json_t *jtemplates = json_array(); /* the per-template rows: written only when items carry template ids */
+    json_t *jspread = json_array();    /* the spread across templates: written only when a group has 2+ */
     json_t *jnonfinite = json_array(); /* items left out of the metrics: a non-finite log-prob (written only when any) */
     quipu_item_record *finite = malloc((n ? n : 1) * sizeof *finite);
     int tcol = 0;                      /* summary.csv gains a `template` column then */
@@ -247,6 +248,23 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
             }
             sb_printf(&md, "| %s | %s | %s | %s | ", x->language, x->culture, x->template_id, x->metric);
             sb_value_cells(&md, x, 1);
+        }
+        /* the spread across templates: summary.json "template_spread", one table per model */
+        for (size_t r = 0, head = 0; r < mr.n_spread; r++) {
+            const quipu_template_spread *x = &mr.spread[r];
+            if (!metric_wanted(cfg, x->metric)) continue;
+            json_array_append_new(jspread, quipu_template_spread_to_json(mname, x));
+            if (!head++)
+                sb_printf(&md, "\n## %s — spread across templates\n\n| benchmark | language | culture | metric | templates | min | max | range [%.0f%% CI] | sd [%.0f%% CI] | note |\n|---|---|---|---|---|---|---|---|---|---|\n",
+                          mname, 100.0 * mo.ci_level, 100.0 * mo.ci_level);
+            sb_printf(&md, "| %s | %s | %s | %s | %lld | ", x->benchmark, x->language, x->culture, x->metric, (long long)x->n_templates);
+            if (isnan(x->min)) sb_printf(&md, "– | – | ");
+            else sb_printf(&md, "%.3f (%s) | %.3f (%s) | ", x->min, x->min_template, x->max, x->max_template);
+            if (isnan(x->range)) sb_printf(&md, "– | – | ");
+            else if (isnan(x->sd_ci_low)) sb_printf(&md, "%.3f | %.3f | ", x->range, x->sd);
+            else sb_printf(&md, "%.3f [%.3f, %.3f] | %.3f [%.3f, %.3f] | ", x->range, x->range_ci_low, x->range_ci_high, x->sd,
+                           x->sd_ci_low, x->sd_ci_high);
+            sb_printf(&md, "%s |\n", x->note ? x->note : "");
         }
         /* plots: rows of every model, written once all models are done */
         {
@@ -385,6 +403,7 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
     }
     json_object_set(summary, "metrics", jmetrics);
     if (json_array_size(jtemplates)) json_object_set(summary, "templates", jtemplates);
+    if (json_array_size(jspread)) json_object_set(summary, "template_spread", jspread);
     {
         char *text = json_dumps(summary, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
         if (!text) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory writing summary.json"); goto done; }
@@ -431,6 +450,7 @@ done:
     json_decref(summary);
     json_decref(jmetrics);
     json_decref(jtemplates);
+    json_decref(jspread);
     json_decref(jnonfinite);
     free(finite);
     json_decref(jmodels);
