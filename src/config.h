@@ -90,6 +90,22 @@ typedef struct quipu_config_benchmark {
     int n_assoc_templates;
 } quipu_config_benchmark;
 
+/* One published number to hold a run against (`expected:`, docs/reproduce.md): the row of the
+ * run's summary.json it names, and the value with its interval as published. Not in the hash: it
+ * changes no score. */
+typedef struct quipu_config_expected {
+    char *model;                /* a model's name in the run */
+    char *benchmark;            /* a benchmark's label in the run */
+    char *language, *culture;   /* NULL: any (the run must then have one such row) */
+    char *category;             /* default "all" */
+    char *metric;               /* a known metric name, as spelled in the metric list */
+    double value;
+    double ci_low, ci_high;     /* the published interval; NaN when not given */
+    double stderr_;             /* the published standard error; NaN when not given */
+    char *source;               /* where the number was read; NULL when not given */
+    char *where;                /* "FILE:LINE:COL" of the entry */
+} quipu_config_expected;
+
 typedef struct quipu_config {
     char *source;               /* the config file as given */
     char *name;                 /* run name; default: the file name without .yaml/.yml */
@@ -125,6 +141,8 @@ typedef struct quipu_config {
     int resume;                 /* default 0 (`quipu run --resume` sets it too) */
     double progress_interval;   /* seconds between progress lines; 0 = off; default 10 */
     int item_text;              /* items.jsonl.zst carries each item's prompt and choices (default off) */
+    quipu_config_expected *expected; /* `expected:` published numbers, in file order; none: NULL, 0 */
+    int n_expected;
 } quipu_config;
 
 /* ------------------------------------------------------------------ loading */
@@ -140,6 +158,8 @@ typedef struct quipu_config_options {
                                             datasets_dir and the output's parent exist, and that the
                                             models' backends are built in with their dtype (a config
                                             prepared elsewhere) */
+    int expected_only;                   /* 1: a file holding only `expected:` (no models, no benchmarks)
+                                            is accepted, read as that list (quipu report --expected) */
 } quipu_config_options;
 
 /* Reads the YAML file at path, applies overrides ("key=value" as given to --set: dotted keys,

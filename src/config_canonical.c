@@ -96,6 +96,9 @@ static json_t *config_json(const quipu_config *cfg, int hashed) {
     }
     json_object_set_new(o, "scoring", sc);
     if (!hashed) {
+        /* published numbers change no score: echoed, never hashed; absent when there are none */
+        json_t *ex = cfg_expected_json(cfg);
+        if (ex) json_object_set_new(o, "expected", ex);
         json_t *d = json_object();
         if (d) json_object_set_new(d, "sharding", json_string(quipu_cfg_sharding_name(cfg->distribution.sharding)));
         json_object_set_new(o, "distribution", d);

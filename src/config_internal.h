@@ -72,6 +72,7 @@ typedef struct loader {
     const char *const *known_bench;
     const char *const *known_metrics;
     int skip_paths;
+    int expected_only; /* quipu_config_options.expected_only */
     /* parser state */
     struct anchor { char *name; cnode *node; } *anchors;
     int n_anchors, cap_anchors;
@@ -149,6 +150,13 @@ void cfg_read_assoc_templates(vctx *c, const cnode *m, quipu_config_benchmark *b
 void cfg_assoc_templates_free(quipu_config_benchmark *b);
 struct json_t;
 struct json_t *cfg_assoc_templates_json(const quipu_config_benchmark *b);
+
+/* `expected:` (config_expected.c): the published numbers, read and checked into cfg (models and
+ * benchmarks cross-checked when the config has them), freed, and their canonical JSON (NULL when
+ * there are none: other configs keep their text; never in the hashed text). */
+void cfg_read_expected(loader *L, const cnode *root, quipu_config *cfg);
+void cfg_expected_free(quipu_config *cfg);
+struct json_t *cfg_expected_json(const quipu_config *cfg);
 
 /* ------------------------------------------------------------------ loading (config_load.c) */
 

@@ -37,6 +37,7 @@ void quipu_config_free(quipu_config *cfg) {
     }
     free(cfg->benchmarks);
     cfg_strlist_free(&cfg->metrics.names);
+    cfg_expected_free(cfg);
     free(cfg->source);
     free(cfg->name);
     free(cfg->output);
@@ -87,6 +88,7 @@ quipu_status cfg_load_with(quipu_config **out, const char *path, const char *con
     L.known_bench = opts && opts->known_benchmarks ? opts->known_benchmarks : quipu_config_builtin_benchmarks;
     L.known_metrics = opts && opts->known_metrics ? opts->known_metrics : quipu_config_builtin_metrics;
     L.skip_paths = opts ? opts->skip_path_checks : 0;
+    L.expected_only = opts ? opts->expected_only : 0;
     quipu_config *cfg = NULL;
     cnode *root = NULL, *section = NULL;
     unsigned char *buf = NULL;

@@ -48,7 +48,8 @@ const char *quipu_cfg_sharding_name(quipu_cfg_sharding s) { return (unsigned)s <
 
 /* The schema's keys, in the order docs/config.md lists them. */
 const char *const cfg_top_keys[] = {"name",       "output",  "seed",    "backend",      "dtype",  "datasets_dir",      "models",
-                                    "benchmarks", "metrics", "scoring", "distribution", "resume", "progress_interval", "item_text", NULL};
+                                    "benchmarks", "metrics", "scoring", "distribution", "resume", "progress_interval", "item_text",
+                                    "expected", NULL};
 const char *const cfg_model_keys[] = {"path", "name", "backend", "dtype", "max_length", "tensor_parallel", "adapters", NULL};
 const char *const cfg_bench_keys[] = {"name",  "label",  "path",       "format",   "categories", "languages", "cultures",
                                       "limit", "sample", "on_bad_row", "template", "prompt",     "delimiter",
@@ -346,6 +347,13 @@ static void validate_benchmark(vctx *top, const cnode *m, int i, quipu_config_be
 
 void cfg_validate(loader *L, const cnode *root, quipu_config *cfg, const char *path) {
     vctx c = {.L = L};
+    if (L->expected_only && !cfg_map_get(root, "models", NULL) && !cfg_map_get(root, "benchmarks", NULL)) {
+        /* a file of published numbers alone (quipu report --expected) */
+        static const char *const only[] = {"expected", NULL};
+        cfg_unknown_keys(L, root, "", only);
+        cfg_read_expected(L, root, cfg);
+        return;
+    }
     cfg_unknown_keys(L, root, "", cfg_top_keys);
 
     /* name: default from the file name */
@@ -546,6 +554,7 @@ void cfg_validate(loader *L, const cnode *root, quipu_config *cfg, const char *p
     cfg_get_bool(&c, root, "item_text", &cfg->item_text);
     cfg->progress_interval = 10;
     cfg_get_num(&c, root, "progress_interval", 0, 0, 86400, 0, &cfg->progress_interval);
+    cfg_read_expected(L, root, cfg);
 
     /* files and folders, after everything else is known */
     if (!L->skip_paths) {

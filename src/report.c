@@ -13,12 +13,14 @@
 
 #include "metrics.h"
 #include "plot.h"
+#include "report_expected.h"
 #include "run_read.h"
 
 void quipu_report_usage(FILE *f)
 {
     fprintf(f,
             "usage: quipu report RUN_DIR... [--out DIR] [--metric NAME]... [--categories]\n"
+            "       quipu report --expected CONFIG_OR_FILE RUN_DIR [--out DIR]\n"
             "\n"
             "Finished runs side by side: each run's metrics with confidence intervals per benchmark x\n"
             "language x culture, paired comparisons of the first run with each other run on the items\n"
@@ -30,6 +32,9 @@ void quipu_report_usage(FILE *f)
             "                  metrics pct_stereotype, s_dis, s_amb, bias_score_ambig, sesgo_bias_ambig,\n"
             "                  ss, icat, assoc_pct_stereotype\n"
             "  --categories    tables also show every category, not only the all-categories rows\n"
+            "  --expected F    instead: the run against the published numbers of F's 'expected:' list (a config,\n"
+            "                  or a file holding only that list): value, interval, difference, inside or not;\n"
+            "                  printed and written to OUT/expected.md and OUT/expected.csv (docs/reproduce.md)\n"
             "  -h, --help      this text\n");
 }
 
@@ -752,6 +757,7 @@ quipu_status quipu_report_main(int argc, char **argv, quipu_error *err)
         goto done;
     }
     int only_runs = 0;
+    const char *expected = NULL; /* --expected: published numbers vs one run (report_expected.h) */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (only_runs || a[0] != '-' || !a[1]) {
@@ -772,7 +778,7 @@ quipu_status quipu_report_main(int argc, char **argv, quipu_error *err)
         }
         const char *val = NULL;
         const char *opt = NULL;
-        if (!strcmp(a, "--out") || !strcmp(a, "--metric")) {
+        if (!strcmp(a, "--out") || !strcmp(a, "--metric") || !strcmp(a, "--expected")) {
             opt = a;
             if (i + 1 >= argc) {
                 st = quipu_error_set(err, QUIPU_ERR_INVALID, "%s needs a value (see quipu report --help)", a);
@@ -782,6 +788,9 @@ quipu_status quipu_report_main(int argc, char **argv, quipu_error *err)
         } else if (!strncmp(a, "--out=", 6)) {
             opt = "--out";
             val = a + 6;
+        } else if (!strncmp(a, "--expected=", 11)) {
+            opt = "--expected";
+            val = a + 11;
         } else if (!strncmp(a, "--metric=", 9)) {
             opt = "--metric";
             val = a + 9;
@@ -794,6 +803,7 @@ quipu_status quipu_report_main(int argc, char **argv, quipu_error *err)
             goto done;
         }
         if (!strcmp(opt, "--out")) o.out_dir = val;
+        else if (!strcmp(opt, "--expected")) expected = val;
         else if (!(names[n_names++] = quipu_strdup(val))) {
             st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
             goto done;
@@ -802,6 +812,14 @@ quipu_status quipu_report_main(int argc, char **argv, quipu_error *err)
     if (n_runs == 0) {
         st = quipu_error_set(err, QUIPU_ERR_INVALID, "no run folders given (usage: quipu report RUN_DIR... "
                                                      "[--out DIR] [--metric NAME]...)");
+        goto done;
+    }
+    if (expected) {
+        if (n_runs != 1)
+            st = quipu_error_set(err, QUIPU_ERR_INVALID, "--expected compares one run folder with the published numbers, got %zu", n_runs);
+        else if (n_names || o.categories)
+            st = quipu_error_set(err, QUIPU_ERR_INVALID, "--expected takes one run folder and --out only (not --metric or --categories)");
+        else st = quipu_report_expected(expected, runs[0], o.out_dir, o.print, err);
         goto done;
     }
     size_t cap = 0;

@@ -7,6 +7,7 @@
 #include "testlib.h"
 
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -343,7 +344,7 @@ static void test_aliases(void) {
            NULL, 0, 0, QUIPU_ERR_FORMAT, LIST("{F}: more than 1000000 YAML nodes (an alias expanding too much?)"));
     t = "models: &m [/m.gguf]\nbenchmarks: [bbq]\nx: *m\n";
     expect("alias copies keep their origin", t, NULL, 0, 0, QUIPU_ERR_INVALID,
-           LIST("{F}:3:1: unknown key 'x' (expected one of: name, output, seed, backend, dtype, datasets_dir, models, benchmarks, metrics, scoring, distribution, resume, progress_interval, item_text)"));
+           LIST("{F}:3:1: unknown key 'x' (expected one of: name, output, seed, backend, dtype, datasets_dir, models, benchmarks, metrics, scoring, distribution, resume, progress_interval, item_text, expected)"));
 }
 
 /* ------------------------------------------------------------------ all at once */
@@ -656,6 +657,95 @@ static void test_backend_checks(void) {
     expect("dtype f32 on the cpu", text, NULL, 0, 1, QUIPU_OK, NOERR);
 }
 
+/* ------------------------------------------------------------------ expected: published numbers */
+
+static void test_expected(void) {
+    const char *base = "models:\n"
+                       "  - {path: /m.gguf, name: m}\n"
+                       "benchmarks: [crows_pairs_en]\n";
+    const char *ex = "expected:\n"
+                     "  - {model: m, benchmark: crows_pairs_en, language: en-US, culture: US, metric: pct_stereotype, value: 58.8, stderr: 1.2,\n"
+                     "     source: lm-eval}\n"
+                     "  - {model: m, benchmark: crows_pairs_en, category: gender, metric: Likelihood_Diff, value: 3.3, ci_low: 3, ci_high: 3.5}\n";
+    char text[2048];
+    snprintf(text, sizeof text, "%s%s", base, ex);
+    quipu_config *c = NULL, *c0 = NULL;
+    quipu_error_list e;
+    CHECK(load(yaml(text), NULL, 0, 0, &c, &e) == QUIPU_OK);
+    quipu_error_list_print(&e, stderr);
+    quipu_error_list_free(&e);
+    CHECK(load(yaml(base), NULL, 0, 0, &c0, &e) == QUIPU_OK);
+    quipu_error_list_free(&e);
+    if (c && c0) {
+        CHECK(c->n_expected == 2 && c0->n_expected == 0);
+        const quipu_config_expected *x = &c->expected[0], *y = &c->expected[1];
+        CHECK(!strcmp(x->model, "m") && !strcmp(x->language, "en-US") && !strcmp(x->culture, "US") && !strcmp(x->category, "all"));
+        CHECK(x->value == 58.8 && x->stderr_ == 1.2 && isnan(x->ci_low) && isnan(x->ci_high) && !strcmp(x->source, "lm-eval"));
+        CHECK(!y->language && !y->culture && !strcmp(y->category, "gender") && !y->source);
+        CHECK(!strcmp(y->metric, "likelihood_diff") && y->ci_low == 3 && y->ci_high == 3.5 && isnan(y->stderr_));
+        /* published numbers change no score: the hash is the config's without them */
+        char h1[65], h0[65];
+        CHECK(quipu_config_hash(c, h1, NULL) == QUIPU_OK && quipu_config_hash(c0, h0, NULL) == QUIPU_OK && !strcmp(h1, h0));
+        char *full = quipu_config_canonical(c, 0), *full0 = quipu_config_canonical(c0, 0), *hashed = quipu_config_canonical(c, 1);
+        CHECK(full && strstr(full, "\"expected\": [") && strstr(full, "\"stderr\": 1.2"));
+        CHECK(full0 && !strstr(full0, "expected") && hashed && !strstr(hashed, "expected"));
+        free(full);
+        free(full0);
+        free(hashed);
+    }
+    quipu_config_free(c);
+    quipu_config_free(c0);
+
+    /* malformed entries: every problem at its node */
+    snprintf(text, sizeof text,
+             "%sexpected:\n"
+             "  - {model: m, benchmark: crows_pairs_en, metric: pct_stereotyp, value: 50}\n"
+             "  - {model: x, benchmark: bbq, metric: acc, value: '5'}\n"
+             "  - {model: m, benchmark: crows_pairs_en, metric: pct_stereotype, value: 50, stderr: 1, ci_low: 49, ci_high: 51}\n"
+             "  - {model: m, benchmark: crows_pairs_en, metric: pct_stereotype, value: 50, ci_low: 49}\n"
+             "  - {model: m, benchmark: crows_pairs_en, metric: pct_neutral, value: 50, ci_low: 51, ci_high: 52, sorce: x}\n"
+             "  - {benchmark: crows_pairs_en, metric: pct_stereotype, stderr: -1}\n"
+             "  - {model: m, benchmark: crows_pairs_en, metric: pct_neutral, value: 50, ci_low: 51, ci_high: 52}\n"
+             "  - 42\n",
+             base);
+    expect("expected entries", text, NULL, 0, 0, QUIPU_ERR_INVALID,
+           LIST("{F}:5:51: expected.0.metric: unknown metric 'pct_stereotyp' (did you mean 'pct_stereotype'?)",
+                "{F}:6:13: expected.1.model: no model of this config is named 'x'",
+                "{F}:6:27: expected.1.benchmark: no benchmark of this config is labelled 'bbq'",
+                "{F}:6:52: expected.1.value: expected a number, got the string \"5\" (remove the quotes)",
+                "{F}:7:86: expected.2.stderr: give either stderr or ci_low and ci_high, not both",
+                "{F}:8:5: expected.3: the same row as expected.2 (model, benchmark, language, culture, category, metric)",
+                "{F}:8:86: expected.3.ci_low: ci_low and ci_high go together: give both, or stderr, or neither",
+                "{F}:9:83: expected.4.ci_low: the interval [51, 52] does not hold the value 50",
+                "{F}:9:100: unknown key 'sorce' (did you mean 'source'?)",
+                "{F}:10:5: expected.5: missing required key 'model' (a model's name in the run)",
+                "{F}:10:5: expected.5: missing required key 'value' (the published number)",
+                "{F}:10:65: expected.5.stderr: expected a number from 0 to inf, got -1",
+                "{F}:11:5: expected.6: the same row as expected.4 (model, benchmark, language, culture, category, metric)",
+                "{F}:11:83: expected.6.ci_low: the interval [51, 52] does not hold the value 50",
+                "{F}:12:5: expected.7: expected a mapping {model, benchmark, metric, value, ...}, got '42'"));
+    snprintf(text, sizeof text, "%sexpected: []\n", base);
+    expect("expected empty", text, NULL, 0, 0, QUIPU_ERR_INVALID, LIST("{F}:4:11: expected: expected a non-empty list of published numbers"));
+
+    /* a file of published numbers alone: read with expected_only, an error as a config */
+    const char *only = yaml("expected:\n  - {model: m, benchmark: b, metric: ss, value: 60}\n");
+    quipu_config_options o = {.skip_path_checks = 1, .expected_only = 1};
+    quipu_error_list_init(&e);
+    CHECK(quipu_config_load_opts(&c, only, NULL, 0, &o, &e) == QUIPU_OK && c && c->n_expected == 1 && c->n_models == 0);
+    quipu_error_list_print(&e, stderr);
+    quipu_error_list_free(&e);
+    quipu_config_free(c);
+    expect("expected alone, as a config", "expected:\n  - {model: m, benchmark: b, metric: ss, value: 60}\n", NULL, 0, 0,
+           QUIPU_ERR_INVALID,
+           LIST("{F}:1:1: missing required key 'models' (a list of models, each with a 'path')",
+                "{F}:1:1: missing required key 'benchmarks' (a list of built-in names or {name, path, format} entries)"));
+    const char *extra = yaml("seed: 3\nexpected:\n  - {model: m, benchmark: b, metric: ss, value: 60}\n");
+    quipu_error_list_init(&e);
+    CHECK(quipu_config_load_opts(&c, extra, NULL, 0, &o, &e) == QUIPU_ERR_INVALID && !c && e.n == 1);
+    if (e.n == 1) CHECK_MSG(strstr(e.msgs[0], ":1:1: unknown key 'seed'") != NULL, "got: %s", e.msgs[0]);
+    quipu_error_list_free(&e);
+}
+
 int main(void) {
     unsetenv("QUIPU_DATASETS");
     test_backend_checks();
@@ -669,5 +759,6 @@ int main(void) {
     test_languages();
     test_sha256();
     test_hash();
+    test_expected();
     return test_finish("test_config");
 }

@@ -68,6 +68,21 @@ int main(void) {
         if (l > 5 && !strcmp(ent->d_name + l - 5, ".yaml")) names[n++] = strdup(ent->d_name);
     }
     closedir(d);
+    /* configs/repro/: the published numbers as configs (docs/reproduce.md), each with `expected:` */
+    char rdir[4200];
+    snprintf(rdir, sizeof rdir, "%s/repro", dir);
+    int n_repro = 0;
+    if ((d = opendir(rdir))) {
+        while ((ent = readdir(d)) && n < 256) {
+            size_t l = strlen(ent->d_name);
+            if (l > 5 && !strcmp(ent->d_name + l - 5, ".yaml")) {
+                names[n++] = quipu_asprintf("repro/%s", ent->d_name);
+                n_repro++;
+            }
+        }
+        closedir(d);
+    }
+    CHECK_MSG(n_repro >= 3, "configs/repro holds %d configs, expected the 3 of docs/reproduce.md", n_repro);
     qsort(names, (size_t)n, sizeof *names, cmp_str);
 
     static const char *const required[] = {"demo.yaml",  "sweep.yaml", "crows_pairs_en.yaml", "crows_pairs_fr.yaml", "bbq.yaml",
@@ -124,6 +139,7 @@ int main(void) {
             CHECK(c->n_models == 1 && c->n_benchmarks == 3 && total <= 800);
         }
         if (!strcmp(names[k], "sweep.yaml")) CHECK(c->n_models == 2);
+        if (!strncmp(names[k], "repro/", 6)) CHECK_MSG(c->n_expected > 0, "%s: no expected: list of published numbers", names[k]);
         printf("%s: ok (%d model%s, %d benchmark%s, hash %.16s)\n", names[k], c->n_models, c->n_models == 1 ? "" : "s", c->n_benchmarks,
                c->n_benchmarks == 1 ? "" : "s", hex);
         quipu_config_free(c);
