@@ -1515,6 +1515,50 @@ void quipu_model_free(quipu_model *m) {
 
 /* ---------------------------------------------------------------- inspect */
 
+/* What one GPU holds for this model, by dtype and tensor parallelism (tp_plan's split: query heads
+ * and their KV heads, FFN rows, output/down columns, LM head ids; embeddings and norms whole),
+ * plus the forward state for batches of 2048 tokens (the default batch_tokens; each scored row
+ * adds its log-prob partials). Weights in bytes as the loader stores them: matrices in the dtype,
+ * vectors in fp32. A tp the model's shapes do not split into is null. */
+static json_t *gpu_memory_plan(const quipu_model_config *c) {
+    json_t *all = json_object();
+    const int64_t T = 2048, blk = 1024;
+    static const char *const dtypes[] = {"bf16", "f32"};
+    for (int d = 0; d < 2; d++) {
+        json_t *per = json_object();
+        uint64_t es = d == 0 ? 2 : 4;
+        for (int tp = 1; tp <= 8; tp *= 2) {
+            char key[8];
+            snprintf(key, sizeof key, "tp%d", tp);
+            int64_t H = c->n_head, HKV = c->n_head_kv > 0 ? c->n_head_kv : 1, HD = c->head_dim, D = c->n_embd, F = c->n_ff, V = c->n_vocab;
+            int64_t grp = H / HKV, Hl = H / tp;
+            int fused = c->arch == QUIPU_ARCH_GPT2 || c->arch == QUIPU_ARCH_GPTNEOX || c->arch == QUIPU_ARCH_PHI3 || c->arch == QUIPU_ARCH_OLMO2;
+            if (tp > 1 && (fused || H % tp || F % tp || !(Hl % grp == 0 || grp % Hl == 0) || V <= 0)) {
+                json_object_set_new(per, key, json_null());
+                continue;
+            }
+            int64_t KVl = tp == 1 ? HKV : Hl >= grp ? Hl / grp : 1, Fl = F / tp;
+            int64_t Vl = (V + tp - 1) / tp;
+            Vl = tp == 1 ? V : (Vl + blk - 1) / blk * blk;
+            int gate = c->arch != QUIPU_ARCH_GPT2 && c->arch != QUIPU_ARCH_GPTNEOX;
+            uint64_t layer = (uint64_t)(2 * Hl * HD * D + 2 * KVl * HD * D + (gate ? 3 : 2) * Fl * D) * es + (uint64_t)(8 * D) * 4;
+            uint64_t w = layer * (uint64_t)c->n_layer + (uint64_t)(V * D) * es + (c->tied_embeddings ? 0 : (uint64_t)(Vl * D) * es);
+            if (c->arch == QUIPU_ARCH_GPT2) w += (uint64_t)(c->n_ctx * D) * es;
+            int64_t QD = Hl * HD, widest = D > QD ? D : QD;
+            uint64_t act = (uint64_t)T * (uint64_t)(D + widest + 2 * QD + 2 * KVl * HD + D + 2 * Fl) * 4 +
+                           (uint64_t)T * (uint64_t)((Vl + blk - 1) / blk) * 32 * (uint64_t)(tp > 1 ? 2 * tp + 1 : 1) +
+                           (tp > 1 ? (uint64_t)T * (uint64_t)D * 4 * (uint64_t)tp : 0);
+            json_t *o = json_object();
+            json_object_set_new(o, "weight_bytes", json_integer((json_int_t)w));
+            json_object_set_new(o, "state_bytes_2048_tokens", json_integer((json_int_t)act));
+            json_object_set_new(o, "total_gib", json_real((double)(w + act) / (double)(1ull << 30)));
+            json_object_set_new(per, key, o);
+        }
+        json_object_set_new(all, dtypes[d], per);
+    }
+    return all;
+}
+
 quipu_status quipu_model_describe(const char *path, FILE *out, quipu_error *err) {
     quipu_model tmp = {0};
     quipu_gguf *g = NULL;
@@ -1627,6 +1671,7 @@ quipu_status quipu_model_describe(const char *path, FILE *out, quipu_error *err)
         json_t *mem = json_object();
         json_object_set_new(mem, "file_bytes", json_integer((json_int_t)file_bytes));
         json_object_set_new(mem, "fp32_weight_bytes", json_integer((json_int_t)(n_elems * 4)));
+        json_object_set_new(mem, "per_gpu", gpu_memory_plan(c));
         json_object_set_new(doc, "memory", mem);
         json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         fputc('\n', out);

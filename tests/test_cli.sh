@@ -46,6 +46,13 @@ assert (hp["n_vocab"], hp["n_embd"], hp["n_layer"], hp["n_head"], hp["n_head_kv"
 assert hp["rope"] == "norm" and hp["rope_base"] == 100000.0, hp
 assert d["tokenizer"]["pre"] == "smollm" and d["tokenizer"]["add_bos"] is False, d["tokenizer"]
 assert d["tensors"]["count"] == 272 and set(d["tensors"]["types"]) == {"F32", "Q4_1", "Q8_0"}, d["tensors"]
+# memory per GPU: bf16 weights are half the file's fp32 element count (within the fp32 norm
+# vectors' share), 9 heads do not split over 2, the forward state is counted
+m = d["memory"]
+bf, f32 = m["per_gpu"]["bf16"], m["per_gpu"]["f32"]
+assert abs(bf["tp1"]["weight_bytes"] - m["fp32_weight_bytes"] / 2) < 0.01 * m["fp32_weight_bytes"] / 2, (bf["tp1"], m)
+assert abs(f32["tp1"]["weight_bytes"] - m["fp32_weight_bytes"]) < 0.01 * m["fp32_weight_bytes"], (f32["tp1"], m)
+assert bf["tp2"] is None and bf["tp4"] is None and bf["tp1"]["state_bytes_2048_tokens"] > 0, bf
 PY
 else
   fail "inspect SmolLM2: $(cat "$TMPD/err")"
