@@ -131,15 +131,87 @@ for k in $(seq -f %02g 1 "$n"); do
 done
 tb1=$(date +%s.%N)
 
-python3 - "$out" "$tmp" "$n" "$ta0" "$ta1" "$tb1" "$tm0" "$tm1" "$threads" "$l_en" "$l_fr" "$l_es" "$bin" <<'PY'
-import json, os, platform, subprocess, sys
-out, tmp, n, ta0, ta1, tb1, tm0, tm1, threads, l_en, l_fr, l_es, binp = sys.argv[1:]
+python3 - "$out" "$tmp" "$n" "$ta0" "$ta1" "$tb1" "$tm0" "$tm1" "$threads" "$l_en" "$l_fr" "$l_es" <<'PY'
+import json, os, subprocess, sys
+out, tmp, n, ta0, ta1, tb1, tm0, tm1, threads, l_en, l_fr, l_es = sys.argv[1:]
 n = int(n); ta0, ta1, tb1, tm0, tm1 = map(float, (ta0, ta1, tb1, tm0, tm1))
 wa, wb, wm = ta1 - ta0, tb1 - ta1, tm1 - tm0
-ma = json.load(open(os.path.join(tmp, "out-a", "manifest.json")))
-mb = [json.load(open(os.path.join(tmp, "out-b%02d" % k, "manifest.json"))) for k in range(1, n + 1)]
-json.dump({"a": ma, "b": mb}, open(os.path.join(tmp, "manifests.json"), "w"), indent=1)
-print(json.dumps(ma.get("timings"), indent=1))
-print(json.dumps(mb[0].get("timings"), indent=1))
+man = lambda d: json.load(open(os.path.join(tmp, d, "manifest.json")))["timings"]
+summ = lambda d: json.load(open(os.path.join(tmp, d, "summary.json")))["metrics"]
+def items(d):
+    rows = subprocess.run(["zstd", "-dc", os.path.join(tmp, d, "items.jsonl.zst")], capture_output=True, check=True).stdout
+    return [json.loads(l) for l in rows.splitlines()]
+def strip(rows, model, keys=None):
+    return [{k: v for k, v in r.items() if k != "model" and (keys is None or k in keys)} for r in rows if r["model"] == model]
+ta = man("out-a"); tb = [man("out-b%02d" % k) for k in range(1, n + 1)]
+sa, ia = summ("out-a"), items("out-a")
+ok_items = ok_values = ok_ci = 0
+differs_from_base = 0
+point = ("benchmark", "language", "culture", "category", "metric", "value", "n")
+for k in range(1, n + 1):
+    name = "v%02d" % k
+    sb, ib = summ("out-b%02d" % k), items("out-b%02d" % k)
+    ok_items += strip(ia, name) == strip(ib, name)
+    ok_values += strip(sa, name, point) == strip(sb, name, point)
+    ok_ci += strip(sa, name) == strip(sb, name)
+    differs_from_base += strip(ia, name) != strip(ia, "base")
+nitems = sum(1 for r in ia if r["model"] == "base")
+sumb = lambda key: sum(t[key] for t in tb)
+other_a = ta["total_s"] - ta["load_s"] - ta["score_s"]
+other_b = sumb("total_s") - sumb("load_s") - sumb("score_s")
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+yesno = lambda c: "held" if c == n else "FAILED (%d of %d)" % (c, n)
+text = f"""# {n} rank-one variants, one base load vs {n} merged checkpoints, CPU
+
+Issue 13, "Fast, and shown to be". Command:
+
+```sh
+cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release && cmake --build build-rel -j2
+QUIPU=build-rel/quipu LIMITS="{l_en} {l_fr} {l_es}" bench/variants.sh
+```
+
+Machine: {os.cpu_count()} cores ({cpu}), shared with other work while it ran; Release build;
+`scoring.threads: {threads}` in every run; one run of each arm, (a) then (b).
+
+**The model.** `scripts/merge_adapter.py` reads Hugging Face safetensors bases only, not GGUF, so
+the base is not the demo's SmolLM2-135M-Instruct Q4_1 GGUF but a random-weight checkpoint with
+SmolLM2-135M's shapes (Llama, 30 layers, width 576, 9 query / 3 KV heads, MLP 1536, vocabulary
+49,152, tied embeddings; BF16 weights, 269 MB), made by the script from a fixed seed, with the
+SmolLM tokenizer (same 49,152-token vocabulary). Timings depend on the shapes, not on the values;
+the bias scores of such a model mean nothing and are not reported.
+
+**The variants.** Variant k (k = 1..{n}) is one delta file (seed 1000 + k) holding u vᵀ on 3
+matrices of 3 distinct layers, each drawn from q_proj, o_proj, up_proj, down_proj; u, v entries
+N(0, 0.03²) in F32 (ΔW entries around 1e-3, against weights of 0.002-0.03). (a) is ONE
+`quipu run` whose config lists the base and the {n} variants (`adapters: [editK.safetensors]`, all
+on the base's path: one load); (b) is {n} `quipu run`s, one per checkpoint
+`scripts/merge_adapter.py BASE mergedK editK.safetensors` wrote (edited matrices F32, the rest
+the base's BF16 bytes; the merges, {wm:.0f} s of pure Python in all, are not timed in (b)).
+
+**The items.** A spread subset of configs/demo.yaml's benchmarks, to keep the 2 × {n} model
+scorings within ten minutes on two cores: crows_pairs_en {l_en}, crows_pairs_fr {l_fr}, esbbq
+{l_es} (`sample: spread`, from the demo's datasets) = {nitems} items per model; metrics `all`,
+1,000 bootstrap resamples. (a) also scores the base: {n + 1} models there, {n} in (b).
+
+| | models scored | wall seconds | load_s | score_s | rest of total_s (config, datasets, metrics, writing) |
+|---|---|---|---|---|---|
+| (a) one run, base + {n} variants | {n + 1} | {wa:.1f} | {ta['load_s']:.2f} | {ta['score_s']:.1f} | {other_a:.1f} |
+| (b) {n} runs of merged checkpoints | {n} | {wb:.1f} | {sumb('load_s'):.2f} | {sumb('score_s'):.1f} | {other_b:.1f} |
+
+Wall seconds: around each `quipu run` process (process start and exit included); the other
+columns: manifest.json `timings` (summed over the {n} runs for (b)); load_s in (a) is the one base
+load (the variants' edits are applied and restored inside scoring time).
+
+**Ratio** (b) / (a): **{wb / wa:.2f}×** in wall time, though (a) scores one model more; per variant
+scored, (a) costs {wa / (n + 1):.1f} s against (b)'s {wb / n:.1f} s ({(wb / n) / (wa / (n + 1)):.2f}×).
+Scoring alone: (a) {ta['score_s'] / (n + 1):.2f} s per model, (b) {sumb('score_s') / n:.2f} s per model.
+
+**Bit for bit.** Variant k's item scores (items.jsonl.zst: every choice's log-prob, token and byte
+counts) equal merged checkpoint k's: {yesno(ok_items)}. Variant k's summary.json metric rows (value
+and n, every benchmark × language × culture × category): {yesno(ok_values)}; with their bootstrap
+CIs too: {yesno(ok_ci)}. Sanity: {differs_from_base} of {n} variants' item scores differ from the
+base's (the edits do change the model).
+"""
+open(out, "w").write(text)
+print(text)
 PY
-echo "work folder: $tmp"
