@@ -259,6 +259,16 @@ static quipu_status g_allgather(quipu_backend *b, const quipu_allgather_args *a,
     return QUIPU_OK;
 }
 
+static uint64_t g_mem_free(quipu_backend *b) {
+    size_t fr = 0, tot = 0;
+    (void)qpSetDevice(((gpu_ctx *)b->ctx)->device);
+    if (qpMemGetInfo(&fr, &tot) != qpSuccess) {
+        (void)qpGetLastError();
+        return 0;
+    }
+    return (uint64_t)fr;
+}
+
 static quipu_status g_sync(quipu_backend *b, quipu_error *err) {
     gpu_ctx *c = (gpu_ctx *)b->ctx;
     CK(qpStreamSynchronize(c->stream), "sync");
@@ -312,6 +322,7 @@ static void fill_iface(quipu_backend_i *ip) {
     i.copy = g_copy;
     i.allgather = g_allgather;
     i.set_group = g_set_group;
+    i.mem_free = g_mem_free;
     i.sync = g_sync;
 }
 

@@ -215,6 +215,8 @@ typedef struct quipu_backend_i {
     /* tensor parallelism: connect the devices of the group (NCCL/RCCL on GPUs); NULL where the
      * group's MPI communicator is all the backend needs (the CPU) */
     quipu_status (*set_group)(quipu_backend *b, const quipu_comm_group *g, quipu_error *err);
+    /* bytes free on the device (a GPU's free memory), 0 when unknown; NULL on the CPU */
+    uint64_t (*mem_free)(quipu_backend *b);
     quipu_status (*sync)(quipu_backend *b, quipu_error *err);
 } quipu_backend_i;
 

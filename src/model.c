@@ -942,6 +942,84 @@ static quipu_status split_rows(quipu_model *m, quipu_buf *src, int64_t cols, qui
     return st;
 }
 
+/* What one GPU holds for this model in a dtype of es bytes, split over tp (tp_plan's split: query
+ * heads and their KV heads, FFN rows, output/down columns, LM head ids; embeddings and norms
+ * whole): the weights as the loader stores them (matrices in the dtype, vectors fp32) and the
+ * forward state for batches of T tokens. 0 when the model does not split over tp. */
+static int gpu_bytes(const quipu_model_config *c, uint64_t es, int tp, int64_t T, uint64_t *weights, uint64_t *state) {
+    const int64_t blk = 1024;
+    int64_t H = c->n_head, HKV = c->n_head_kv > 0 ? c->n_head_kv : 1, HD = c->head_dim, D = c->n_embd, F = c->n_ff, V = c->n_vocab;
+    int64_t grp = H / HKV, Hl = H / tp;
+    int fused = c->arch == QUIPU_ARCH_GPT2 || c->arch == QUIPU_ARCH_GPTNEOX || c->arch == QUIPU_ARCH_PHI3 || c->arch == QUIPU_ARCH_OLMO2;
+    if (H <= 0 || V <= 0 || (tp > 1 && (fused || H % tp || F % tp || !(Hl % grp == 0 || grp % Hl == 0)))) return 0;
+    int64_t KVl = tp == 1 ? HKV : Hl >= grp ? Hl / grp : 1, Fl = F / tp;
+    int64_t Vl = (V + tp - 1) / tp;
+    Vl = tp == 1 ? V : (Vl + blk - 1) / blk * blk;
+    int gate = c->arch != QUIPU_ARCH_GPT2 && c->arch != QUIPU_ARCH_GPTNEOX;
+    uint64_t layer = (uint64_t)(2 * Hl * HD * D + 2 * KVl * HD * D + (gate ? 3 : 2) * Fl * D) * es + (uint64_t)(8 * D) * 4;
+    uint64_t w = layer * (uint64_t)c->n_layer + (uint64_t)(V * D) * es + (c->tied_embeddings ? 0 : (uint64_t)(Vl * D) * es);
+    if (c->arch == QUIPU_ARCH_GPT2) w += (uint64_t)(c->n_ctx * D) * es;
+    int64_t QD = Hl * HD, widest = D > QD ? D : QD;
+    *weights = w;
+    *state = (uint64_t)T * (uint64_t)(D + widest + 2 * QD + 2 * KVl * HD + D + 2 * Fl) * 4 +
+             (uint64_t)T * (uint64_t)((Vl + blk - 1) / blk) * 32 * (uint64_t)(tp > 1 ? 2 * tp + 1 : 1) +
+             (tp > 1 ? (uint64_t)T * (uint64_t)D * 4 * (uint64_t)tp : 0);
+    return 1;
+}
+
+/* inspect's memory.per_gpu: gpu_bytes for bf16 and f32 and tp 1, 2, 4, 8 (null where the model
+ * does not split that way), batches of 2048 tokens (the default batch_tokens) */
+static json_t *gpu_memory_plan(const quipu_model_config *c) {
+    json_t *all = json_object();
+    static const char *const dtypes[] = {"bf16", "f32"};
+    for (int d = 0; d < 2; d++) {
+        json_t *per = json_object();
+        for (int tp = 1; tp <= 8; tp *= 2) {
+            char key[8];
+            snprintf(key, sizeof key, "tp%d", tp);
+            uint64_t w = 0, act = 0;
+            if (!gpu_bytes(c, d == 0 ? 2 : 4, tp, 2048, &w, &act)) {
+                json_object_set_new(per, key, json_null());
+                continue;
+            }
+            json_t *o = json_object();
+            json_object_set_new(o, "weight_bytes", json_integer((json_int_t)w));
+            json_object_set_new(o, "state_bytes_2048_tokens", json_integer((json_int_t)act));
+            json_object_set_new(o, "total_gib", json_real((double)(w + act) / (double)(1ull << 30)));
+            json_object_set_new(per, key, o);
+        }
+        json_object_set_new(all, dtypes[d], per);
+    }
+    return all;
+}
+
+/* Before any weight is read: will this member's share fit the device? The backend says how much
+ * is free (a GPU; QUIPU_TEST_MEM_FREE=BYTES stands in for it in tests); if the share for 2048-token
+ * batches does not fit, one line says how much is needed and the smallest tensor_parallel that
+ * would fit. */
+static quipu_status fit_check(const quipu_model *m, quipu_error *err) {
+    quipu_backend *b = m->backend;
+    const char *t = getenv("QUIPU_TEST_MEM_FREE");
+    uint64_t avail = t && *t ? strtoull(t, NULL, 10) : b->iface->mem_free ? b->iface->mem_free(b) : 0;
+    if (!avail) return QUIPU_OK; /* unknown (the CPU: the system's memory, checked by allocation) */
+    uint64_t es = quipu_etype_size(m->wtype), w = 0, st = 0;
+    int tp = m->tp_size > 1 ? m->tp_size : 1;
+    if (!gpu_bytes(&m->cfg, es, tp, 2048, &w, &st) || w + st <= avail) return QUIPU_OK;
+    const double G = (double)(1ull << 30);
+    int better = 0;
+    for (int k = tp * 2; k <= 64 && !better; k *= 2) {
+        uint64_t w2 = 0, s2 = 0;
+        if (gpu_bytes(&m->cfg, es, k, 2048, &w2, &s2) && w2 + s2 <= avail) better = k;
+    }
+    char hint[160];
+    if (better) snprintf(hint, sizeof hint, "set tensor_parallel %d (the smallest that fits)", better);
+    else snprintf(hint, sizeof hint, "no tensor_parallel up to 64 fits: use more memory per GPU%s", es > 2 ? ", or dtype bf16" : "");
+    return quipu_error_set(err, QUIPU_ERR_NOMEM,
+                           "%s: needs %.1f GiB per GPU in %s at tensor_parallel %d (weights %.1f, state for 2048-token batches %.1f), "
+                           "%.1f GiB free: %s",
+                           m->path, (double)(w + st) / G, quipu_etype_name(m->wtype), tp, (double)w / G, (double)st / G, (double)avail / G, hint);
+}
+
 /* This member's share under tensor parallelism (model.h), or everything; the architectures whose
  * layers split cleanly by heads and FFN rows, with one line for the others and for shapes that do
  * not divide. */
@@ -958,7 +1036,7 @@ static quipu_status tp_plan(quipu_model *m, const quipu_comm_group *g, quipu_err
     m->v_lo = 0;
     m->n_vocab_l = c->n_vocab;
     m->n_vocab_pad = c->n_vocab;
-    if (tp == 1) return QUIPU_OK;
+    if (tp == 1) return c->n_vocab > 0 ? fit_check(m, err) : QUIPU_OK;
     const char *why = NULL;
     switch (c->arch) {
     case QUIPU_ARCH_GPT2: why = "its attention weights are fused (c_attn)"; break;
@@ -991,7 +1069,7 @@ static quipu_status tp_plan(quipu_model *m, const quipu_comm_group *g, quipu_err
     m->n_vocab_pad = per;
     m->v_lo = rank * per;
     m->n_vocab_l = c->n_vocab - m->v_lo < per ? c->n_vocab - m->v_lo : per;
-    return QUIPU_OK;
+    return fit_check(m, err);
 }
 
 static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
@@ -1514,50 +1592,6 @@ void quipu_model_free(quipu_model *m) {
 }
 
 /* ---------------------------------------------------------------- inspect */
-
-/* What one GPU holds for this model, by dtype and tensor parallelism (tp_plan's split: query heads
- * and their KV heads, FFN rows, output/down columns, LM head ids; embeddings and norms whole),
- * plus the forward state for batches of 2048 tokens (the default batch_tokens; each scored row
- * adds its log-prob partials). Weights in bytes as the loader stores them: matrices in the dtype,
- * vectors in fp32. A tp the model's shapes do not split into is null. */
-static json_t *gpu_memory_plan(const quipu_model_config *c) {
-    json_t *all = json_object();
-    const int64_t T = 2048, blk = 1024;
-    static const char *const dtypes[] = {"bf16", "f32"};
-    for (int d = 0; d < 2; d++) {
-        json_t *per = json_object();
-        uint64_t es = d == 0 ? 2 : 4;
-        for (int tp = 1; tp <= 8; tp *= 2) {
-            char key[8];
-            snprintf(key, sizeof key, "tp%d", tp);
-            int64_t H = c->n_head, HKV = c->n_head_kv > 0 ? c->n_head_kv : 1, HD = c->head_dim, D = c->n_embd, F = c->n_ff, V = c->n_vocab;
-            int64_t grp = H / HKV, Hl = H / tp;
-            int fused = c->arch == QUIPU_ARCH_GPT2 || c->arch == QUIPU_ARCH_GPTNEOX || c->arch == QUIPU_ARCH_PHI3 || c->arch == QUIPU_ARCH_OLMO2;
-            if (tp > 1 && (fused || H % tp || F % tp || !(Hl % grp == 0 || grp % Hl == 0) || V <= 0)) {
-                json_object_set_new(per, key, json_null());
-                continue;
-            }
-            int64_t KVl = tp == 1 ? HKV : Hl >= grp ? Hl / grp : 1, Fl = F / tp;
-            int64_t Vl = (V + tp - 1) / tp;
-            Vl = tp == 1 ? V : (Vl + blk - 1) / blk * blk;
-            int gate = c->arch != QUIPU_ARCH_GPT2 && c->arch != QUIPU_ARCH_GPTNEOX;
-            uint64_t layer = (uint64_t)(2 * Hl * HD * D + 2 * KVl * HD * D + (gate ? 3 : 2) * Fl * D) * es + (uint64_t)(8 * D) * 4;
-            uint64_t w = layer * (uint64_t)c->n_layer + (uint64_t)(V * D) * es + (c->tied_embeddings ? 0 : (uint64_t)(Vl * D) * es);
-            if (c->arch == QUIPU_ARCH_GPT2) w += (uint64_t)(c->n_ctx * D) * es;
-            int64_t QD = Hl * HD, widest = D > QD ? D : QD;
-            uint64_t act = (uint64_t)T * (uint64_t)(D + widest + 2 * QD + 2 * KVl * HD + D + 2 * Fl) * 4 +
-                           (uint64_t)T * (uint64_t)((Vl + blk - 1) / blk) * 32 * (uint64_t)(tp > 1 ? 2 * tp + 1 : 1) +
-                           (tp > 1 ? (uint64_t)T * (uint64_t)D * 4 * (uint64_t)tp : 0);
-            json_t *o = json_object();
-            json_object_set_new(o, "weight_bytes", json_integer((json_int_t)w));
-            json_object_set_new(o, "state_bytes_2048_tokens", json_integer((json_int_t)act));
-            json_object_set_new(o, "total_gib", json_real((double)(w + act) / (double)(1ull << 30)));
-            json_object_set_new(per, key, o);
-        }
-        json_object_set_new(all, dtypes[d], per);
-    }
-    return all;
-}
 
 quipu_status quipu_model_describe(const char *path, FILE *out, quipu_error *err) {
     quipu_model tmp = {0};
