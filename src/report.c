@@ -54,8 +54,7 @@ static void md_cell(FILE *f, const char *s)
     }
 }
 
-/* A value with `dec` decimals, '.' whatever the locale, no "-0". */
-static const char *fmt_num(char *buf, size_t size, double x, int dec)
+const char *quipu_report_fmt_num(char *buf, size_t size, double x, int dec)
 {
     if (isnan(x)) {
         snprintf(buf, size, "n/a");
@@ -401,9 +400,9 @@ static void md_value_cell(FILE *f, const quipu_metric_row *m)
         fprintf(f, " (n=%lld) |", (long long)m->n);
         return;
     }
-    fprintf(f, " %s", fmt_num(v, sizeof v, m->value, dec));
+    fprintf(f, " %s", quipu_report_fmt_num(v, sizeof v, m->value, dec));
     if (!isnan(m->ci_low) && !isnan(m->ci_high))
-        fprintf(f, " [%s, %s]", fmt_num(lo, sizeof lo, m->ci_low, dec), fmt_num(hi, sizeof hi, m->ci_high, dec));
+        fprintf(f, " [%s, %s]", quipu_report_fmt_num(lo, sizeof lo, m->ci_low, dec), quipu_report_fmt_num(hi, sizeof hi, m->ci_high, dec));
     fprintf(f, " (n=%lld) |", (long long)m->n);
 }
 
@@ -528,10 +527,10 @@ static void md_pair(FILE *f, const rp *r, const rp_pair *p)
                 md_cell(f, d->category);
                 fputs(" |", f);
             }
-            fprintf(f, " %s | %lld | %s | %s | %s", d->metric, (long long)d->n, fmt_num(a, sizeof a, d->value_a, dec),
-                    fmt_num(b, sizeof b, d->value_b, dec), fmt_num(df, sizeof df, d->diff, dec));
+            fprintf(f, " %s | %lld | %s | %s | %s", d->metric, (long long)d->n, quipu_report_fmt_num(a, sizeof a, d->value_a, dec),
+                    quipu_report_fmt_num(b, sizeof b, d->value_b, dec), quipu_report_fmt_num(df, sizeof df, d->diff, dec));
             if (!isnan(d->ci_low) && !isnan(d->ci_high))
-                fprintf(f, " [%s, %s]", fmt_num(lo, sizeof lo, d->ci_low, dec), fmt_num(hi, sizeof hi, d->ci_high, dec));
+                fprintf(f, " [%s, %s]", quipu_report_fmt_num(lo, sizeof lo, d->ci_low, dec), quipu_report_fmt_num(hi, sizeof hi, d->ci_high, dec));
             if (d->note) {
                 fputs(" (", f);
                 md_cell(f, d->note);
@@ -569,7 +568,7 @@ static void md_pair(FILE *f, const rp *r, const rp_pair *p)
             fprintf(f, " %s | %lld | %lld | %lld | %lld | %lld | ", t->decision, (long long)t->n, (long long)t->n11,
                     (long long)t->n10, (long long)t->n01, (long long)t->n00);
             if (t->test.exact) fputs("exact binomial", f);
-            else fprintf(f, "\xCF\x87\xC2\xB2 = %s", fmt_num(chi, sizeof chi, t->test.statistic, 2));
+            else fprintf(f, "\xCF\x87\xC2\xB2 = %s", quipu_report_fmt_num(chi, sizeof chi, t->test.statistic, 2));
             fprintf(f, " | %s |\n", fmt_p(pp, sizeof pp, t->test.p_value));
         }
         fputc('\n', f);

@@ -35,5 +35,8 @@ quipu_status quipu_report(const quipu_report_options *o, quipu_error *err);
  * with a one-line message (main.c prefixes "quipu report: "). */
 quipu_status quipu_report_main(int argc, char **argv, quipu_error *err);
 void quipu_report_usage(FILE *f);
+/* A value with `dec` decimals, '.' whatever the locale, no "-0", "n/a" for NaN: the report tables'
+ * number format (report.c), into buf. */
+const char *quipu_report_fmt_num(char *buf, size_t size, double x, int dec);
 
 #endif

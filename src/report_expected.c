@@ -14,6 +14,7 @@
 #include "data/loaders.h"
 #include "metrics.h"
 #include "plot.h"
+#include "report.h"
 #include "run_read.h"
 
 /* One expected row and what the run has for it. */
@@ -66,19 +67,6 @@ static int decimals_of(const char *metric)
     return (d ? d->decimals : 3) + 1; /* one more than the report's tables: papers give 2 */
 }
 
-static const char *fmt(char *buf, size_t size, double x, int dec)
-{
-    if (isnan(x)) {
-        snprintf(buf, size, "n/a");
-        return buf;
-    }
-    if (fabs(x) < pow(10, -dec) / 2) x = 0;
-    snprintf(buf, size, "%.*f", dec, x);
-    for (char *q = buf; *q; q++)
-        if (*q == ',') *q = '.';
-    return buf;
-}
-
 static void md_cell(FILE *f, const char *s)
 {
     for (const char *p = str(s); *p; p++) {
@@ -116,11 +104,11 @@ static void md_write(FILE *f, const ex_row *xs, size_t n, const char *expected_p
             md_cell(f, cells[k]);
             fputs(" |", f);
         }
-        fprintf(f, " %s |", fmt(a, sizeof a, e->value, dec));
-        if (!isnan(e->ci_low)) fprintf(f, " [%s, %s] |", fmt(a, sizeof a, x->lo, dec), fmt(b, sizeof b, x->hi, dec));
+        fprintf(f, " %s |", quipu_report_fmt_num(a, sizeof a, e->value, dec));
+        if (!isnan(e->ci_low)) fprintf(f, " [%s, %s] |", quipu_report_fmt_num(a, sizeof a, x->lo, dec), quipu_report_fmt_num(b, sizeof b, x->hi, dec));
         else if (!isnan(e->stderr_))
-            fprintf(f, " [%s, %s] (± %s se) |", fmt(a, sizeof a, x->lo, dec), fmt(b, sizeof b, x->hi, dec),
-                    fmt(c, sizeof c, e->stderr_, dec));
+            fprintf(f, " [%s, %s] (± %s se) |", quipu_report_fmt_num(a, sizeof a, x->lo, dec), quipu_report_fmt_num(b, sizeof b, x->hi, dec),
+                    quipu_report_fmt_num(c, sizeof c, e->stderr_, dec));
         else fputs(" — |", f);
         if (!x->q) {
             if (x->n_match == 0) fputs(" missing: the run has no such row | — | — | — |", f);
@@ -136,9 +124,9 @@ static void md_write(FILE *f, const ex_row *xs, size_t n, const char *expected_p
             fputs(" | — | — | — |", f);
             n_na++;
         } else {
-            fprintf(f, " %s", fmt(a, sizeof a, x->q->value, dec));
-            if (!isnan(x->q->ci_low)) fprintf(f, " [%s, %s]", fmt(b, sizeof b, x->q->ci_low, dec), fmt(c, sizeof c, x->q->ci_high, dec));
-            fprintf(f, " (n=%lld) | %s | %s | %s |", (long long)x->q->n, fmt(a, sizeof a, x->q->value - e->value, dec), yes_no(x->within),
+            fprintf(f, " %s", quipu_report_fmt_num(a, sizeof a, x->q->value, dec));
+            if (!isnan(x->q->ci_low)) fprintf(f, " [%s, %s]", quipu_report_fmt_num(b, sizeof b, x->q->ci_low, dec), quipu_report_fmt_num(c, sizeof c, x->q->ci_high, dec));
+            fprintf(f, " (n=%lld) | %s | %s | %s |", (long long)x->q->n, quipu_report_fmt_num(a, sizeof a, x->q->value - e->value, dec), yes_no(x->within),
                     yes_no(x->overlap));
             if (x->within < 0) n_noint++;
             else if (x->within) n_in++;
