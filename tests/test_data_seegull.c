@@ -18,19 +18,7 @@
 
 static char g_dir[4096];
 
-static void write_file(const char *rel, const char *text) {
-    char path[8192], dir[8192];
-    snprintf(path, sizeof path, "%s/%s", g_dir, rel);
-    snprintf(dir, sizeof dir, "%s", path);
-    *strrchr(dir, '/') = '\0';
-    quipu_error err = {0};
-    CHECK_MSG(quipu_mkdir_p(dir, &err) == QUIPU_OK, "%s", err.msg);
-    FILE *f = fopen(path, "wb");
-    CHECK_MSG(f != NULL, "cannot write %s", path);
-    if (!f) return;
-    fputs(text, f);
-    fclose(f);
-}
+static void write_file(const char *rel, const char *text) { test_write_under(g_dir, rel, text); }
 
 static const quipu_item *find(const quipu_item *it, size_t n, const char *id) {
     for (size_t i = 0; i < n; i++)

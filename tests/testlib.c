@@ -61,3 +61,17 @@ const char *test_write_tmp(const char *name, const void *data, size_t len) {
     fclose(f);
     return buf;
 }
+
+void test_write_under(const char *dir, const char *rel, const char *text) {
+    char path[8192], sub[8192];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    snprintf(sub, sizeof sub, "%s", path);
+    *strrchr(sub, '/') = '\0';
+    quipu_error err = {0};
+    CHECK_MSG(quipu_mkdir_p(sub, &err) == QUIPU_OK, "%s", err.msg);
+    FILE *f = fopen(path, "wb");
+    CHECK_MSG(f != NULL, "cannot write %s", path);
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}

@@ -26,5 +26,7 @@ int test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int test_finish(const char *name);
 /* Writes bytes to a fresh temp file under QUIPU_TEST_TMP; returns its path (static buffer rotation). */
 const char *test_write_tmp(const char *name, const void *data, size_t len);
+/* Writes text to dir/rel, making rel's folders; a failure counts as a failed check. */
+void test_write_under(const char *dir, const char *rel, const char *text);
 
 #endif
