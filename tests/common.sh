@@ -65,3 +65,11 @@ expect_error() {
   if ! grep -q -E "$pat" "$TMPD/err"; then fail "$name: message '$(cat "$TMPD/err")' does not match /$pat/"; return; fi
   ok "$name: $(cat "$TMPD/err")"
 }
+# The results a run must reproduce byte for byte (across ranks, batch sizes, interruptions), and
+# the check: same DIR_A DIR_B WHAT.
+files="summary.json summary.csv summary.md items.jsonl.zst"
+same() {
+  local f bad=""
+  for f in $files; do cmp -s "$1/$f" "$2/$f" || bad="$bad $f"; done
+  if [ -z "$bad" ]; then ok "$3: identical results"; else fail "$3: differ in$bad"; fi
+}

@@ -30,7 +30,6 @@ scoring:
   batch_tokens: 64
 progress_interval: 0
 YAML
-files="summary.json summary.csv summary.md items.jsonl.zst"
 
 # the reference: an uninterrupted run on the ordinary disk
 "$QUIPU_BIN" run "$TMPD/run.yaml" --set "output=$TMPD/ref" > /dev/null 2> "$TMPD/ref.err" || fail "reference run: $(tail -2 "$TMPD/ref.err")"

@@ -36,12 +36,6 @@ scoring:
   batch_tokens: 64
 progress_interval: 0
 YAML
-files="summary.json summary.csv summary.md items.jsonl.zst"
-same() { # dirA dirB what
-  local f bad=""
-  for f in $files; do cmp -s "$1/$f" "$2/$f" || bad="$bad $f"; done
-  if [ -z "$bad" ]; then ok "$3: identical results"; else fail "$3: differ in$bad"; fi
-}
 journal_lines() { cat "$1"/journal/*/*.jsonl 2>/dev/null | wc -l; }
 
 "$QUIPU_BIN" run "$TMPD/run.yaml" --set "output=$TMPD/a" > /dev/null 2> "$TMPD/a.err" || fail "uninterrupted run: $(tail -2 "$TMPD/a.err")"
