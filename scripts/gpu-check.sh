@@ -127,6 +127,14 @@ dec = sum((a[i]["logprob"] > a[i + 1]["logprob"]) == (b[i]["logprob"] > b[i + 1]
 print(f"{sys.argv[3]}: bf16 vs CPU f32 (information): |dlogprob| per token median {d[len(d) // 2]:.2e}, p99 {d[int(len(d) * 0.99)]:.2e}, "
       f"max {d[-1]:.2e}; pair decisions equal {dec}/{len(a) // 2}")
 PY
+  # the layers kept in their GGUF blocks on the GPU, dequantized one matrix at a time by the
+  # dequant kernel (what a model too large to hold dequantized gets): the same bytes as bf16 above
+  QUIPU_GGUF_WEIGHTS=blocks ./build-gpu/quipu score --model "$path" --backend cuda --dtype bf16 --per-token < "$tmp/sent.jsonl" > "$tmp/blk.jsonl" 2>"$tmp/blk.err"
+  if [ -s "$tmp/blk.jsonl" ] && cmp -s "$tmp/b16.jsonl" "$tmp/blk.jsonl"; then
+    say "$m: PASS GGUF blocks dequantized per matrix on the GPU == dequantized at load (bf16), byte for byte"
+  else
+    say "$m: FAIL GGUF blocks on the GPU differ from dequantized at load: $(tail -1 "$tmp/blk.err")"; fails=$((fails + 1))
+  fi
 done
 
 say ""

@@ -1209,6 +1209,11 @@ quipu_status quipu_model_apply_adapters(quipu_model *m, const char *const *paths
     adapter **v = NULL;
     *out = NULL;
     if (n <= 0) return QUIPU_OK;
+    if (m->n_qw)
+        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED,
+                               "%s: adapters change dequantized weights, and this model's layers are kept in their GGUF blocks: "
+                               "set QUIPU_GGUF_WEIGHTS=dense",
+                               m->path);
     base_from_model(&b, m);
     if (adapters_open(&v, paths, n, &b, err)) return err->code;
     quipu_model_edits *E = calloc(1, sizeof *E);

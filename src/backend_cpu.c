@@ -368,11 +368,17 @@ static quipu_status cpu_logprob_combine(quipu_backend *b, const quipu_combine_ar
 static quipu_status cpu_dequant(quipu_backend *b, const quipu_dequant_args *a, quipu_error *err) {
     const uint8_t *src = P(a->src);
     float *dst = P(a->dst);
+    /* rows on the threads (each row's values are the same whoever computes it); quipu_op_dequant
+     * has checked the type and the shapes, so a row can fail only as every row would */
+    int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad)
     for (int64_t r = 0; r < a->dst.rows; r++) {
-        quipu_status st = quipu_dequantize(a->qtype, src + r * a->src.ld, dst + r * a->dst.ld, (uint64_t)a->dst.cols, err);
-        if (st) return st;
+        quipu_error e = {0};
+        bad |= quipu_dequantize(a->qtype, src + r * a->src.ld, dst + r * a->dst.ld, (uint64_t)a->dst.cols, &e) != QUIPU_OK;
     }
-    return QUIPU_OK;
+    if (!bad) return QUIPU_OK;
+    quipu_status st = quipu_dequantize(a->qtype, src, dst, (uint64_t)a->dst.cols, err); /* its message, from the first row */
+    return st ? st : quipu_error_set(err, QUIPU_ERR_INTERNAL, "dequant: a row of %s blocks failed", quipu_dtype_name(a->qtype));
 }
 
 static quipu_status cpu_copy(quipu_backend *b, const quipu_copy_args *a, quipu_error *err) {

@@ -25,6 +25,7 @@ struct quipu_fwd {
     int64_t n_blocks;                 /* log-prob partials per row */
     quipu_buf *x, *h, *q, *k, *v, *att, *o, *g, *u;
     quipu_buf *idx, *part, *lp, *greedy, *ws;
+    quipu_buf *wdq;                   /* a layer matrix kept in GGUF blocks, dequantized (model.h) */
     quipu_buf *tp_x, *tp_part, *tp_all;  /* tensor parallelism: gathered activations and partials, all members' partials */
     int32_t *host_idx;                /* staging for the one upload */
 };
@@ -32,7 +33,7 @@ struct quipu_fwd {
 static void fwd_release(quipu_backend *b, quipu_fwd *f) {
     if (!f) return;
     quipu_buf *all[] = {f->x, f->h, f->q, f->k, f->v, f->att, f->o, f->g, f->u, f->idx, f->part, f->lp, f->greedy, f->ws,
-                        f->tp_x, f->tp_part, f->tp_all};
+                        f->tp_x, f->tp_part, f->tp_all, f->wdq};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) b->iface->buf_free(b, all[i]);
     free(f->host_idx);
     free(f);
@@ -85,7 +86,8 @@ quipu_status quipu_model_reserve(quipu_model *m, int64_t max_tokens, int64_t max
                 {&f->ws, ws ? ws : 64},
                 {&f->tp_x, tp > 1 ? fT * (size_t)D * (size_t)tp : 0},
                 {&f->tp_part, tp > 1 ? (size_t)R * (size_t)f->n_blocks * quipu_etype_size(QUIPU_E_LP) * (size_t)tp : 0},
-                {&f->tp_all, tp > 1 ? (size_t)R * (size_t)f->n_blocks * quipu_etype_size(QUIPU_E_LP) * (size_t)tp : 0}};
+                {&f->tp_all, tp > 1 ? (size_t)R * (size_t)f->n_blocks * quipu_etype_size(QUIPU_E_LP) * (size_t)tp : 0},
+                {&f->wdq, m->n_qw ? (size_t)m->qw_scratch : 0}};
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         if (want[i].n && !(*want[i].p = B->buf_alloc(b, want[i].n, err))) {
             fwd_release(b, f);
@@ -124,6 +126,26 @@ static quipu_view WM(const quipu_model *m, quipu_buf *buf, int64_t rows, int64_t
     quipu_view v = W(buf, rows, cols);
     v.type = m->wtype;
     return v;
+}
+
+/* y = x w^T (+ bias) (+ y when accumulate), w a rows x cols weight matrix of the model. One kept
+ * in GGUF blocks is first dequantized into the state's scratch (the values the loader would have
+ * stored), so both forms give the same bits; the next matrix reuses the scratch after this GEMM. */
+static quipu_status linear(quipu_model *m, quipu_view x, quipu_buf *w, int64_t rows, int64_t cols, quipu_buf *bias, quipu_view y,
+                           int accumulate, quipu_view ws, quipu_error *err) {
+    quipu_matmul_args a = {.x = x, .w = WM(m, w, rows, cols), .bias = W(bias, 1, rows), .y = y, .accumulate = accumulate, .ws = ws};
+    const quipu_qweight *q = quipu_model_qweight(m, w);
+    if (q) {
+        if (q->rows != rows || q->cols != cols)
+            return quipu_error_set(err, QUIPU_ERR_INTERNAL, "a %lld x %lld weight in blocks used as %lld x %lld", (long long)q->rows,
+                                   (long long)q->cols, (long long)rows, (long long)cols);
+        quipu_dequant_args d = {.src = quipu_view_of(w, QUIPU_E_U8, rows, (int64_t)q->row_bytes), .dst = WM(m, m->fwd->wdq, rows, cols),
+                                .qtype = q->qtype};
+        quipu_status st = quipu_op_dequant(m->backend, &d, err);
+        if (st) return st;
+        a.w = d.dst;
+    }
+    return quipu_op_matmul(m->backend, &a, err);
 }
 
 /* Tensor parallelism: y (T x D, dense) holds this member's share of a row-parallel projection;
@@ -233,12 +255,9 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
             if (pending.buf) RUN(quipu_op_add(b, &ra, err));
             ain = x;
         }
-        quipu_matmul_args mq = {.x = ain, .w = WM(m, L->wq, QD, D), .bias = W(L->bq, 1, QD), .y = q, .ws = ws};
-        quipu_matmul_args mk = {.x = ain, .w = WM(m, L->wk, KD, D), .bias = W(L->bk, 1, KD), .y = k, .ws = ws};
-        quipu_matmul_args mv = {.x = ain, .w = WM(m, L->wv, KD, D), .bias = W(L->bv, 1, KD), .y = v, .ws = ws};
-        RUN(quipu_op_matmul(b, &mq, err));
-        RUN(quipu_op_matmul(b, &mk, err));
-        RUN(quipu_op_matmul(b, &mv, err));
+        RUN(linear(m, ain, L->wq, QD, D, L->bq, q, 0, ws, err));
+        RUN(linear(m, ain, L->wk, KD, D, L->bk, k, 0, ws, err));
+        RUN(linear(m, ain, L->wv, KD, D, L->bv, v, 0, ws, err));
         if (L->q_norm) { /* per head (group HD), or over the whole projection (OLMo 2) */
             int64_t gq = c->qk_norm == 1 ? HD : 0;
             quipu_norm_args qn = {.x = q, .y = q, .w = W(L->q_norm, 1, gq ? HD : QD), .group = gq, .eps = c->norm_eps, .kind = QUIPU_NORM_RMS};
@@ -261,8 +280,7 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
                                    .scale = c->attn_scale, .softcap = c->attn_softcap, .window = sliding ? c->sliding_window : 0,
                                    .causal = 1, .ws = ws};
         RUN(quipu_op_attention(b, &aa, err));
-        quipu_matmul_args mo = {.x = att, .w = WM(m, L->wo, D, QD), .bias = W(L->bo, 1, D), .y = o, .ws = ws};
-        RUN(quipu_op_matmul(b, &mo, err));
+        RUN(linear(m, att, L->wo, D, QD, L->bo, o, 0, ws, err));
         RUN(tp_sum(m, o, err));
         if (L->post_attn_norm) {
             quipu_norm_args pn = {.x = o, .y = o, .w = W(L->post_attn_norm, 1, D), .eps = c->norm_eps, .kind = c->norm_kind};
@@ -284,12 +302,10 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
             RUN(quipu_op_add(b, &ra, err));
             fin = x;
         }
-        quipu_matmul_args mu = {.x = fin, .w = WM(m, L->w_up, F, D), .bias = W(L->b_up, 1, F), .y = u, .ws = ws};
-        RUN(quipu_op_matmul(b, &mu, err));
+        RUN(linear(m, fin, L->w_up, F, D, L->b_up, u, 0, ws, err));
         quipu_view ffn_in;
         if (L->w_gate) {
-            quipu_matmul_args mg = {.x = fin, .w = WM(m, L->w_gate, F, D), .y = g, .ws = ws};
-            RUN(quipu_op_matmul(b, &mg, err));
+            RUN(linear(m, fin, L->w_gate, F, D, NULL, g, 0, ws, err));
             quipu_act_args ac = {.gate = g, .up = u, .kind = c->act};
             RUN(quipu_op_act(b, &ac, err));
             ffn_in = g;
@@ -298,9 +314,7 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
             RUN(quipu_op_act(b, &ac, err));
             ffn_in = u;
         }
-        quipu_matmul_args md = {.x = ffn_in, .w = WM(m, L->w_down, D, F), .bias = W(L->b_down, 1, D), .y = o,
-                                .accumulate = c->parallel_residual, .ws = ws};
-        RUN(quipu_op_matmul(b, &md, err));
+        RUN(linear(m, ffn_in, L->w_down, D, F, L->b_down, o, c->parallel_residual, ws, err));
         RUN(tp_sum(m, o, err));
         if (L->post_ffn_norm) {
             quipu_norm_args pn = {.x = o, .y = o, .w = W(L->post_ffn_norm, 1, D), .eps = c->norm_eps, .kind = c->norm_kind};

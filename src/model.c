@@ -149,6 +149,64 @@ static quipu_status upload_as(loader *L, quipu_buf *buf, const float *src, uint6
 static quipu_status load_ref_cut(loader *L, const tref *r, int64_t rows, int64_t cols, int transpose, float add, quipu_etype et,
                                  quipu_buf **out, quipu_error *err);
 
+/* the layer's projection matrices: the weights kept in GGUF blocks when the model's are (the
+ * embeddings, the LM head, norms and biases are always dequantized at load) */
+static int is_layer_matrix(const quipu_model *m, quipu_buf **out) {
+    const char *p = (const char *)out, *base = (const char *)m->layers;
+    size_t sz = sizeof *m->layers;
+    if (!m->layers || p < base || p >= base + sz * (size_t)m->cfg.n_layer) return 0;
+    size_t off = (size_t)(p - base) % sz;
+#define IS(f) (off == offsetof(quipu_layer_weights, f))
+    return IS(wq) || IS(wk) || IS(wv) || IS(wo) || IS(w_gate) || IS(w_up) || IS(w_down);
+#undef IS
+}
+
+const quipu_qweight *quipu_model_qweight(const quipu_model *m, const quipu_buf *buf) {
+    for (size_t i = 0; buf && i < m->n_qw; i++)
+        if (m->qw[i].buf == buf) return &m->qw[i];
+    return NULL;
+}
+
+/* A layer matrix kept as its file's blocks (rows x row_bytes, already checked against the tensor's
+ * size by load_ref): every value is dequantized once on the host to check it is finite, as the
+ * dense load does, then the blocks themselves are uploaded. */
+static quipu_status load_blocks(loader *L, const tref *r, int64_t rows, int64_t cols, quipu_buf **out, quipu_error *err) {
+    quipu_model *m = L->m;
+    quipu_backend *b = m->backend;
+    uint64_t row_bytes = 0, n = (uint64_t)rows * (uint64_t)cols;
+    if (quipu_dtype_row_bytes(r->type, (uint64_t)cols, &row_bytes) != 0)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' rows are not whole blocks", L->src.path, r->name);
+    quipu_qweight *nq = realloc(m->qw, (m->n_qw + 1) * sizeof *nq);
+    if (!nq) return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory loading '%s'", L->src.path, r->name);
+    m->qw = nq;
+    if (L->tmp_cap < n) {
+        float *nt = realloc(L->tmp, n * sizeof(float));
+        if (!nt) return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory loading '%s'", L->src.path, r->name);
+        L->tmp = nt;
+        L->tmp_cap = n;
+    }
+    quipu_status st = quipu_dequantize(r->type, r->data, L->tmp, n, err);
+    if (st) return quipu_error_set(err, st, "%s: tensor '%s': cannot dequantize", L->src.path, r->name);
+    for (uint64_t i = 0; i < n; i++)
+        if (!isfinite(L->tmp[i]))
+            return quipu_error_set(err, QUIPU_ERR_NUMERIC, "%s: tensor '%s' holds a non-finite value (NaN or Inf) at element %llu", L->src.path,
+                                   r->name, (unsigned long long)i);
+    quipu_buf *buf = b->iface->buf_alloc(b, row_bytes * (uint64_t)rows, err);
+    if (!buf) return err->code;
+    L->inflight = buf;
+    if ((st = b->iface->buf_write(b, buf, 0, r->data, row_bytes * (uint64_t)rows, err))) {
+        b->iface->buf_free(b, buf), L->inflight = NULL;
+        return st;
+    }
+    L->inflight = NULL;
+    m->qw[m->n_qw++] = (quipu_qweight){.buf = buf, .qtype = r->type, .rows = rows, .cols = cols, .row_bytes = row_bytes};
+    uint64_t dense = n * quipu_etype_size(m->wtype);
+    if (dense > m->qw_scratch) m->qw_scratch = dense;
+    m->weight_bytes += row_bytes * (uint64_t)rows;
+    *out = buf;
+    return QUIPU_OK;
+}
+
 static quipu_status load_ref(loader *L, const tref *r, int64_t rows, int64_t cols, int transpose, float add, quipu_etype et,
                              quipu_buf **out, quipu_error *err) {
     quipu_model *m = L->m;
@@ -167,6 +225,8 @@ static quipu_status load_ref(loader *L, const tref *r, int64_t rows, int64_t col
     if (quipu_dtype_row_bytes(r->type, (uint64_t)fcols, &need) != 0 || quipu_mul_overflow_u64(need, (uint64_t)frows, &need) ||
         need > r->nbytes)
         return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' data is smaller than its shape and type require", L->src.path, r->name);
+    if (m->blocks && !transpose && add == 0.0f && et == m->wtype && quipu_dtype_block_size(r->type) > 1 && is_layer_matrix(m, out))
+        return load_blocks(L, r, rows, cols, out, err);
     quipu_buf *buf = b->iface->buf_alloc(b, n * quipu_etype_size(et), err);
     if (!buf) return err->code;
     L->inflight = buf;
@@ -997,27 +1057,79 @@ static json_t *gpu_memory_plan(const quipu_model_config *c) {
  * is free (a GPU; QUIPU_TEST_MEM_FREE=BYTES stands in for it in tests); if the share for 2048-token
  * batches does not fit, one line says how much is needed and the smallest tensor_parallel that
  * would fit. */
-static quipu_status fit_check(const quipu_model *m, quipu_error *err) {
+static quipu_status fit_check(quipu_model *m, quipu_error *err) {
     quipu_backend *b = m->backend;
     const char *t = getenv("QUIPU_TEST_MEM_FREE");
     uint64_t avail = t && *t ? strtoull(t, NULL, 10) : b->iface->mem_free ? b->iface->mem_free(b) : 0;
-    if (!avail) return QUIPU_OK; /* unknown (the CPU: the system's memory, checked by allocation) */
     uint64_t es = quipu_etype_size(m->wtype), w = 0, st = 0;
     int tp = m->tp_size > 1 ? m->tp_size : 1;
-    if (!gpu_bytes(&m->cfg, es, tp, 2048, &w, &st) || w + st <= avail) return QUIPU_OK;
     const double G = (double)(1ull << 30);
+    if (m->blocks == 1 && tp > 1)
+        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: QUIPU_GGUF_WEIGHTS=blocks with tensor_parallel %d is not supported yet", m->path, tp);
+    int can_block = tp == 1 && m->qw_block_bytes > 0 && m->blocks != 0;
+    if (!avail || !gpu_bytes(&m->cfg, es, tp, 2048, &w, &st)) { /* unknown (the CPU: the system's memory, checked by allocation) */
+        if (m->blocks < 0) m->blocks = 0;
+        return QUIPU_OK;
+    }
+    /* in blocks: the matrices' file bytes in place of their dequantized ones, plus one scratch */
+    uint64_t wb = w - m->qw_dense_bytes + m->qw_block_bytes + m->qw_scratch;
+    if (m->blocks == 1) {
+        if (wb + st <= avail) return QUIPU_OK;
+    } else if (w + st <= avail) {
+        m->blocks = 0;
+        return QUIPU_OK;
+    } else if (can_block && wb + st <= avail) {
+        m->blocks = 1;
+        quipu_log(QUIPU_LOG_INFO, "%s: %.1f GiB dequantized does not fit the %.1f GiB free; the layers' weights stay in their GGUF blocks "
+                                  "(%.1f GiB in all) and are dequantized one matrix at a time",
+                  m->path, (double)(w + st) / G, (double)avail / G, (double)(wb + st) / G);
+        return QUIPU_OK;
+    }
+    if (m->blocks == 1) w = wb;
     int better = 0;
     for (int k = tp * 2; k <= 64 && !better; k *= 2) {
         uint64_t w2 = 0, s2 = 0;
         if (gpu_bytes(&m->cfg, es, k, 2048, &w2, &s2) && w2 + s2 <= avail) better = k;
     }
-    char hint[160];
-    if (better) snprintf(hint, sizeof hint, "set tensor_parallel %d (the smallest that fits)", better);
-    else snprintf(hint, sizeof hint, "no tensor_parallel up to 64 fits: use more memory per GPU%s", es > 2 ? ", or dtype bf16" : "");
+    char hint[240];
+    int n = 0;
+    if (can_block && m->blocks != 1) n = snprintf(hint, sizeof hint, "in GGUF blocks it would need %.1f GiB; ", (double)(wb + st) / G);
+    if (better) snprintf(hint + n, sizeof hint - (size_t)n, "set tensor_parallel %d (the smallest that fits)", better);
+    else snprintf(hint + n, sizeof hint - (size_t)n, "no tensor_parallel up to 64 fits: use more memory per GPU%s", es > 2 ? ", or dtype bf16" : "");
     return quipu_error_set(err, QUIPU_ERR_NOMEM,
                            "%s: needs %.1f GiB per GPU in %s at tensor_parallel %d (weights %.1f, state for 2048-token batches %.1f), "
                            "%.1f GiB free: %s",
                            m->path, (double)(w + st) / G, quipu_etype_name(m->wtype), tp, (double)w / G, (double)st / G, (double)avail / G, hint);
+}
+
+/* Whether a GGUF's layer matrices stay in their blocks (model.h): QUIPU_GGUF_WEIGHTS=blocks
+ * always, =dense never, =auto (the default) when the model does not fit its GPU dequantized but
+ * does in blocks (fit_check; the CPU, whose free memory is not asked, stays dense). Sizes those
+ * matrices both ways for fit_check, before any weight is read. */
+static quipu_status blocks_plan(loader *L, quipu_error *err) {
+    quipu_model *m = L->m;
+    const char *e = getenv("QUIPU_GGUF_WEIGHTS");
+    if (!e || !*e || !strcmp(e, "auto")) m->blocks = -1;
+    else if (!strcmp(e, "dense")) m->blocks = 0;
+    else if (!strcmp(e, "blocks")) m->blocks = 1;
+    else return quipu_error_set(err, QUIPU_ERR_INVALID, "QUIPU_GGUF_WEIGHTS=%s: expected auto, dense or blocks", e);
+    static const char *const names[] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+    uint64_t es = quipu_etype_size(m->wtype);
+    for (int64_t l = 0; l < m->cfg.n_layer; l++)
+        for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+            char n[96];
+            tref r;
+            uint64_t rb = 0, dense = 0, blk = 0;
+            snprintf(n, sizeof n, "blk.%lld.%s.weight", (long long)l, names[i]);
+            if (!wsrc_find(&L->src, n, &r) || r.bad_shape || quipu_dtype_block_size(r.type) <= 1 ||
+                quipu_dtype_row_bytes(r.type, (uint64_t)r.cols, &rb) != 0 || quipu_mul_overflow_u64(rb, (uint64_t)r.rows, &blk) ||
+                quipu_mul_overflow_u64((uint64_t)r.rows * (uint64_t)r.cols, es, &dense))
+                continue; /* dense at load, or refused there with its own message */
+            m->qw_dense_bytes += dense;
+            m->qw_block_bytes += blk;
+            if (dense > m->qw_scratch) m->qw_scratch = dense;
+        }
+    return QUIPU_OK;
 }
 
 /* This member's share under tensor parallelism (model.h), or everything; the architectures whose
@@ -1519,7 +1631,9 @@ quipu_status quipu_model_load(quipu_model **out, const char *path, quipu_backend
         quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
         goto fail;
     }
+    if (L.src.gguf && blocks_plan(&L, err)) goto fail;
     if (m->cfg.n_vocab > 0 && tp_plan(m, b->group, err)) goto fail; /* safetensors: once the embedding gives the vocabulary */
+    if (m->blocks < 0) m->blocks = 0;
     fault_truncate(path, L.src.gguf == NULL);
     if (quipu_guard_sigbus(path, load_weights, &L, err)) {
         if (L.inflight) b->iface->buf_free(b, L.inflight);
@@ -1586,6 +1700,7 @@ void quipu_model_free(quipu_model *m) {
     b->iface->buf_free(b, m->out_norm);
     b->iface->buf_free(b, m->out_norm_b);
     b->iface->buf_free(b, m->freq_factors);
+    free(m->qw);
     quipu_tokenizer_free(m->tok);
     free(m->path);
     free(m);

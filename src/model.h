@@ -69,6 +69,16 @@ typedef struct quipu_layer_weights {
 
 typedef struct quipu_fwd quipu_fwd; /* forward.c: activations and workspace, reused */
 
+/* A GGUF weight matrix kept in its ggml blocks (model.c, "blocks"): buf holds rows x row_bytes
+ * bytes as the file has them; the forward pass dequantizes it into the forward state's scratch,
+ * in the model's wtype, right before its GEMM (the dequant op: the loader's values bit for bit). */
+typedef struct quipu_qweight {
+    const quipu_buf *buf;
+    uint32_t qtype;
+    int64_t rows, cols;
+    uint64_t row_bytes;
+} quipu_qweight;
+
 typedef struct quipu_model {
     char *path;
     quipu_model_config cfg;
@@ -94,7 +104,17 @@ typedef struct quipu_model {
     int tp_rank, tp_size;
     int64_t n_head_l, n_head_kv_l, kv_lo_l, n_ff_l, v_lo, n_vocab_l, n_vocab_pad;
     size_t file_bytes;
+    /* GGUF layer matrices kept in their blocks (QUIPU_GGUF_WEIGHTS; automatically when the model
+     * does not fit its GPU dequantized but does in blocks): blocks 1, and one entry per matrix */
+    int blocks;                  /* while loading: -1 auto, 0 dense, 1 blocks (model.c blocks_plan) */
+    quipu_qweight *qw;
+    size_t n_qw;
+    uint64_t qw_scratch;         /* bytes of the largest one dequantized (the forward state's scratch) */
+    uint64_t qw_dense_bytes, qw_block_bytes; /* those matrices dequantized and in blocks (the plan) */
 } quipu_model;
+
+/* the block form of weight buf, or NULL when buf holds dequantized values */
+const quipu_qweight *quipu_model_qweight(const quipu_model *m, const quipu_buf *buf);
 
 /* Loads a model from a GGUF file or a checkpoint directory onto backend b. */
 quipu_status quipu_model_load(quipu_model **out, const char *path, quipu_backend *b, quipu_error *err);

@@ -58,11 +58,12 @@ else
   fail "inspect SmolLM2: $(cat "$TMPD/err")"
 fi
 # a model that will not fit the device is refused before any weight is read, with the smallest
-# tensor_parallel that would fit (QUIPU_TEST_MEM_FREE stands in for a GPU's free memory)
+# tensor_parallel that would fit (QUIPU_TEST_MEM_FREE stands in for a GPU's free memory; with the
+# weights allowed to stay in their GGUF blocks, Gemma 3 would fit: test_gguf_blocks.sh)
 if [ -f "$GEMMA" ]; then
   expect_error "model larger than the device" "needs 1\.1 GiB per GPU in f32 at tensor_parallel 1 .*0\.9 GiB free: set tensor_parallel 2 \(the smallest that fits\)" \
-    env QUIPU_TEST_MEM_FREE=1000000000 "$QUIPU_BIN" score --model "$GEMMA" <<< '{"context": "", "continuation": "Hola"}'
+    env QUIPU_TEST_MEM_FREE=1000000000 QUIPU_GGUF_WEIGHTS=dense "$QUIPU_BIN" score --model "$GEMMA" <<< '{"context": "", "continuation": "Hola"}'
 fi
-expect_error "model larger than the device, no split" "SmolLM2.*needs .* GiB free: no tensor_parallel up to 64 fits" \
+expect_error "model larger than the device, no split" "SmolLM2.*needs .* GiB free: in GGUF blocks it would need 0\.2 GiB; no tensor_parallel up to 64 fits" \
   env QUIPU_TEST_MEM_FREE=100000000 "$QUIPU_BIN" score --model "$SMOL" <<< '{"context": "", "continuation": "Hola"}'
 finish
