@@ -62,6 +62,9 @@ typedef struct quipu_item {
     /* The template the item was made from (`quipu expand`, format: template, a generic file's
      * "template", an association template's id); NULL when none. Metrics are broken down by it. */
     char *template_id;
+    /* The name-swap sets the item belongs to (`quipu expand` with fillers that carry a `group`, or
+     * a generic row's "swap" list): keys joined by '\n'; NULL when none. */
+    char *swap;
     /* Association items: contexts[i] is the prompt of choice i (heap array of n_choices strings,
      * each ending where the attribute starts, separator included); choices[i] the attribute.
      * NULL for other kinds. */

@@ -162,6 +162,26 @@ struct json_t *quipu_metric_results_to_json(const quipu_metric_results *r); /* N
  * n_templates_all, mean, sd, sd_ci_low, sd_ci_high, min, min_template, max, max_template, range,
  * range_ci_low, range_ci_high[, note]}, NaN as null; model NULL leaves it out. NULL on NOMEM. */
 struct json_t *quipu_template_spread_to_json(const char *model, const quipu_template_spread *s);
+
+/* Name-swap consistency (docs/metrics.md "Name-swap consistency"; metrics_swap.c): per benchmark ×
+ * language × culture × slot, over the items' swap sets (item.h `swap`) with 2+ scored items. */
+typedef struct quipu_swap_row {
+    char *benchmark, *language, *culture;
+    char *slot;               /* the swapped slot: NAME, or SLOT.more / SLOT.less for a pair's differ slot */
+    int64_t n_sets, n_items;  /* sets of 2+ items, and the items in them */
+    int64_t n_comparisons;    /* item pairs within a set */
+    int64_t n_flips;          /* of those, pairs whose decisions differ */
+    int64_t n_consistent;     /* sets where every item decides alike */
+    double flip_rate;         /* flips / comparisons; NaN when none */
+    double ci_low, ci_high;   /* percentile bootstrap over sets (NaN with fewer than 2 sets or no resamples) */
+} quipu_swap_row;
+/* A pair's decision (1 more, -1 less, 0 tie) or an MC item's (100 target, 101 other, 102 unknown,
+ * else the choice index); INT32_MIN when the record has none (a non-finite score). */
+int quipu_swap_decision(const quipu_item *it, const quipu_item_record *rec, quipu_score_norm norm);
+quipu_status quipu_name_swap(const quipu_item *items, size_t n_items, const quipu_item_record *recs, size_t n_recs,
+                             const quipu_metrics_options *mo, quipu_swap_row **out, size_t *n_out, quipu_error *err);
+void quipu_swap_rows_free(quipu_swap_row *rows, size_t n);
+struct json_t *quipu_swap_row_to_json(const char *model, const quipu_swap_row *x);
 quipu_status quipu_metric_results_write_json(const quipu_metric_results *r, const char *path,
                                              quipu_error *err);
 quipu_status quipu_metric_results_write_csv(const quipu_metric_results *r, FILE *f, quipu_error *err);

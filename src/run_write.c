@@ -140,6 +140,7 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
     json_t *summary = json_object(), *jmetrics = json_array(), *jmodels = json_array(), *jbench = json_array();
     json_t *jtemplates = json_array(); /* the per-template rows: written only when items carry template ids */
     json_t *jspread = json_array();    /* the spread across templates: written only when a group has 2+ */
+    json_t *jswap = json_array();      /* name-swap consistency: written only when items carry swap sets */
     json_t *jnonfinite = json_array(); /* items left out of the metrics: a non-finite log-prob (written only when any) */
     quipu_item_record *finite = malloc((n ? n : 1) * sizeof *finite);
     int tcol = 0;                      /* summary.csv gains a `template` column then */
@@ -265,6 +266,31 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
             else sb_printf(&md, "%.3f [%.3f, %.3f] | %.3f [%.3f, %.3f] | ", x->range, x->range_ci_low, x->range_ci_high, x->sd,
                            x->sd_ci_low, x->sd_ci_high);
             sb_printf(&md, "%s |\n", x->note ? x->note : "");
+        }
+        /* name-swap consistency: summary.json "name_swap", one table per model */
+        {
+            quipu_swap_row *sw = NULL;
+            size_t n_sw = 0;
+            if ((st = quipu_name_swap(s->items, n, finite, n_fin, &mo, &sw, &n_sw, err))) {
+                quipu_metric_results_free(&mr);
+                goto done;
+            }
+            for (size_t r = 0; r < n_sw; r++) {
+                const quipu_swap_row *x = &sw[r];
+                json_array_append_new(jswap, quipu_swap_row_to_json(mname, x));
+                if (!r)
+                    sb_printf(&md, "\n## %s — name-swap consistency\n\nHow often the decision changes when only a name of the same group "
+                                   "changes (docs/metrics.md).\n\n| benchmark | language | culture | slot | sets | comparisons | flips | "
+                                   "flip rate [%.0f%% CI] | consistent sets |\n|---|---|---|---|---|---|---|---|---|\n",
+                              mname, 100.0 * mo.ci_level);
+                sb_printf(&md, "| %s | %s | %s | %s | %lld | %lld | %lld | ", x->benchmark, x->language, x->culture, x->slot,
+                          (long long)x->n_sets, (long long)x->n_comparisons, (long long)x->n_flips);
+                if (isnan(x->flip_rate)) sb_printf(&md, "– | ");
+                else if (isnan(x->ci_low)) sb_printf(&md, "%.3f | ", x->flip_rate);
+                else sb_printf(&md, "%.3f [%.3f, %.3f] | ", x->flip_rate, x->ci_low, x->ci_high);
+                sb_printf(&md, "%lld |\n", (long long)x->n_consistent);
+            }
+            quipu_swap_rows_free(sw, n_sw);
         }
         /* plots: rows of every model, written once all models are done */
         {
@@ -404,6 +430,7 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
     json_object_set(summary, "metrics", jmetrics);
     if (json_array_size(jtemplates)) json_object_set(summary, "templates", jtemplates);
     if (json_array_size(jspread)) json_object_set(summary, "template_spread", jspread);
+    if (json_array_size(jswap)) json_object_set(summary, "name_swap", jswap);
     {
         char *text = json_dumps(summary, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
         if (!text) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory writing summary.json"); goto done; }
@@ -451,6 +478,7 @@ done:
     json_decref(jmetrics);
     json_decref(jtemplates);
     json_decref(jspread);
+    json_decref(jswap);
     json_decref(jnonfinite);
     free(finite);
     json_decref(jmodels);

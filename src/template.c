@@ -15,6 +15,7 @@
 
 #include "config_internal.h"
 #include "data/data_internal.h"
+#include "stats.h"
 
 /* Expansion stops with an error past this many items in one definition (a slot list pasted twice
  * or a product of long lists): a run of this size is no longer a benchmark but a mistake. */
@@ -27,6 +28,7 @@ typedef struct filler {
     const char *text;        /* plain filler; NULL when it has forms */
     const cnode *forms;      /* mapping "f.sg" -> text, or NULL */
     const char *gender, *number;
+    const char *group;       /* names standing for one group: the name-swap sets (docs/templates.md) */
     int role;
     const cnode *at;
     int reported;            /* template index + 1 whose missing form was reported */
@@ -113,7 +115,7 @@ typedef struct def {
 } def;
 
 static const char *const top_keys[] = {"name", "kind", "category", "cultures", "slots", "templates", NULL};
-static const char *const filler_keys[] = {"text", "forms", "gender", "number", "role", NULL};
+static const char *const filler_keys[] = {"text", "forms", "gender", "number", "role", "group", NULL};
 static const char *const pair_keys[] = {"id", "category", "cultures", "text", "differ", "match", "direction", NULL};
 static const char *const mc_keys[] = {"id", "category", "cultures", "target", "other", "ambiguous",
                                       "disambiguated", "questions", "choices", NULL};
@@ -205,7 +207,7 @@ static void read_filler(def *d, const char *kp, const cnode *x, filler *f) {
         return;
     }
     if (x->kind != CN_MAP) {
-        cfg_type_err(L, x, kp, "a filler: a string, or a mapping {text or forms, gender, number, role}");
+        cfg_type_err(L, x, kp, "a filler: a string, or a mapping {text or forms, gender, number, role, group}");
         f->text = "";
         return;
     }
@@ -251,6 +253,12 @@ static void read_filler(def *d, const char *kp, const cnode *x, filler *f) {
         if (scalar_ok(r) && !strcmp(r->text, "target")) f->role = ROLE_TARGET;
         else if (scalar_ok(r) && !strcmp(r->text, "other")) f->role = ROLE_OTHER;
         else cfg_err_key(L, r, skp, "expected target or other");
+    }
+    const cnode *g = cfg_map_get(x, "group", NULL);
+    if (g) {
+        snprintf(skp, sizeof skp, "%.600s.group", kp);
+        if (!scalar_ok(g) || !*g->text || strpbrk(g->text, "/\n")) cfg_type_err(L, g, skp, "a non-empty label without '/' (the group the name stands for)");
+        else f->group = g->text;
     }
 }
 
@@ -756,6 +764,48 @@ static json_t *fillers_json(const expander *x, const filler *less_group) {
     return o;
 }
 
+/* The name-swap sets an item belongs to (docs/metrics.md "Name-swap consistency"): for each
+ * filler with a `group`, the items that differ from this one only in that filler, among names of
+ * the same group. Key: SLOT (SLOT.more / SLOT.less for a pair's differ slot) / GROUP / a hash of
+ * the template, culture, question and every other filler. NULL when no filler has a group. */
+static json_t *swap_json(const expander *x, const filler *less_group, int cond, int qi) {
+    const tpl *t = &x->d->t[x->ti];
+    json_t *arr = NULL;
+    int n_pos = 0;
+    const filler *pos[257];
+    const char *pname[257];
+    int pmore[257];
+    for (int i = 0; i < t->n_used && n_pos < 256; i++) {
+        int s = t->used[i];
+        pname[n_pos] = x->d->slots[s].name->text;
+        pmore[n_pos] = s == t->differ && less_group ? 1 : 0;
+        pos[n_pos++] = x->bind[s];
+        if (s == t->differ && less_group) {
+            pname[n_pos] = x->d->slots[s].name->text;
+            pmore[n_pos] = 2;
+            pos[n_pos++] = less_group;
+        }
+    }
+    for (int p = 0; p < n_pos; p++) {
+        if (!pos[p]->group) continue;
+        uint64_t h = quipu_hash64_str(QUIPU_HASH64_INIT, t->id ? t->id : "?");
+        h = quipu_hash64_str(quipu_hash64_sep(h), x->cul->code);
+        char cq[32];
+        snprintf(cq, sizeof cq, "%d/%d", cond, qi);
+        h = quipu_hash64_str(quipu_hash64_sep(h), cq);
+        for (int o = 0; o < n_pos; o++) {
+            h = quipu_hash64_sep(h);
+            if (o != p) h = quipu_hash64_str(h, filler_name(pos[o]));
+        }
+        char key[700];
+        snprintf(key, sizeof key, "%.200s%s/%.400s/%016llx", pname[p], pmore[p] == 1 ? ".more" : pmore[p] == 2 ? ".less" : "",
+                 pos[p]->group, (unsigned long long)h);
+        if (!arr && !(arr = json_array())) return NULL;
+        json_array_append_new(arr, json_string(key));
+    }
+    return arr;
+}
+
 static json_t *item_head(expander *x) {
     const tpl *t = &x->d->t[x->ti];
     char id[600];
@@ -843,8 +893,10 @@ static void emit_pairs(expander *x, const flist *group) {
         json_object_set_new(o, "more", json_string(x->a.p));
         json_object_set_new(o, "less", json_string(x->b.p));
         json_object_set_new(o, "direction", json_string(t->direction > 0 ? "stereo" : "antistereo"));
-        json_object_set_new(o, "group", json_string(filler_name(more)));
+        json_object_set_new(o, "group", json_string(more->group ? more->group : filler_name(more)));
         json_object_set_new(o, "fillers", fillers_json(x, less));
+        json_t *sw = swap_json(x, less, 0, 0);
+        if (sw) json_object_set_new(o, "swap", sw);
         if (set_push(d, o, t)) {
             json_decref(o);
             d->L->oom = 1;
@@ -905,8 +957,11 @@ static void emit_mc(expander *x) {
             json_object_set_new(o, "unknown_choice", json_integer(idx[CH_UNKNOWN]));
             json_object_set_new(o, "target_choice", json_integer(idx[CH_TARGET]));
             json_object_set_new(o, "other_choice", json_integer(idx[CH_OTHER]));
-            json_object_set_new(o, "group", json_string(filler_name(x->bind[t->target])));
+            const filler *tg = x->bind[t->target];
+            json_object_set_new(o, "group", json_string(tg->group ? tg->group : filler_name(tg)));
             json_object_set_new(o, "fillers", fillers_json(x, NULL));
+            json_t *sw = swap_json(x, NULL, cond, qi);
+            if (sw) json_object_set_new(o, "swap", sw);
             if (set_push(d, o, t)) {
                 json_decref(o);
                 d->L->oom = 1;
@@ -1188,6 +1243,7 @@ quipu_status quipu_template_push_items(const quipu_template_set *s, struct ld_ct
         it->category = ld_strdup(cat ? cat : "", &oom);
         it->template_id = ld_strdup(jstr(o, "template"), &oom);
         it->kind = s->kind;
+        if (ld_swap_keys(json_object_get(o, "swap"), &it->swap) < 0) oom = 1;
         if (s->kind == QUIPU_ITEM_PAIR) {
             it->more = ld_strdup(jstr(o, "more"), &oom);
             it->less = ld_strdup(jstr(o, "less"), &oom);

@@ -86,7 +86,8 @@ static void check_roundtrip(const char *def, const char *jsonl, quipu_item_kind 
                  str_eq(x->question, y->question) && x->n_choices == y->n_choices && x->label == y->label &&
                  x->condition == y->condition && x->polarity == y->polarity && x->unknown_choice == y->unknown_choice &&
                  x->target_choice == y->target_choice && x->other_choice == y->other_choice &&
-                 x->biased_choice == y->biased_choice && x->biased_mask == y->biased_mask && str_eq(x->group, y->group);
+                 x->biased_choice == y->biased_choice && x->biased_mask == y->biased_mask && str_eq(x->group, y->group) &&
+                 str_eq(x->swap, y->swap);
         for (int k = 0; ok && k < x->n_choices; k++) ok = str_eq(x->choices[k], y->choices[k]);
         if (!ok && same) fprintf(stderr, "item %zu differs: %s / %s\n", i, x->id, y->id);
         same &= ok;
@@ -217,6 +218,9 @@ static void test_errors(void) {
     expect_errors("variant.yaml", t, 1,
                   (const char *const[]){"12:10: template 'a': slot 'ADJ' filler 'y' has no form 'f.pl' (variant missing"});
     free(t);
+    t = with(k_base, "role: target}", "role: target, group: a/b}");
+    expect_errors("group.yaml", t, 1, (const char *const[]){"8:63: slots.GROUP.all.0.group: expected a non-empty label without '/' (the group the name stands for), got 'a/b'"});
+    free(t);
     t = with(k_base, "    fr: [{forms: {m.pl: y, f.pl: ya}}]\n", "");
     expect_errors("nolist.yaml", t, 1,
                   (const char *const[]){"10:3: slot 'ADJ' has no list for culture FR (fr-FR), which template 'a' needs"});
@@ -245,7 +249,67 @@ static void test_errors(void) {
     expect_errors("yaml.yaml", "kind: pairs\ncultures: [a\n", 1, (const char *const[]){"3:1: "});
 }
 
+/* ---- name-swap sets ---- */
+
+/* Names with a `group`: each item lists, per such filler, the set of items that differ from it in
+ * that name alone (docs/templates.md). A pair's differ slot has a more and a less position. */
+static void test_swap_keys(void) {
+    const char *def =
+        "kind: pairs\n"
+        "cultures: {CL: es-CL}\n"
+        "slots:\n"
+        "  NAME:\n"
+        "    - {text: Nahuel, role: target, group: mapuche}\n"
+        "    - {text: Millaray, role: target, group: mapuche}\n"
+        "    - {text: Tomás, role: other, group: santiaguino}\n"
+        "    - {text: Josefa, role: other, group: santiaguino}\n"
+        "  PLACE: [Temuco, Santiago]\n"
+        "templates:\n"
+        "  - {id: t, text: \"{NAME} llegó tarde a {PLACE}.\", differ: NAME}\n";
+    const char *path = test_write_tmp("tpl_swap.yaml", def, strlen(def));
+    const char *out = test_write_tmp("tpl_swap.jsonl", "", 0);
+    size_t n = 0;
+    char *t = expand_to(path, out, &n);
+    CHECK_MSG(n == 8, "%zu items, expected 2 targets x 2 others x 2 places", n);
+    quipu_load_opts o = {.path = out, .label = "t"};
+    quipu_item *it = NULL;
+    size_t ni = 0;
+    quipu_error e = {0};
+    quipu_load_report rep;
+    CHECK(quipu_load_jsonl(out, QUIPU_ITEM_PAIR, &o, &it, &ni, &rep, &e) == QUIPU_OK && ni == 8);
+    /* every item is in one NAME.more set (same other name and place) and one NAME.less set */
+    int more = 0, less = 0, shared = 0;
+    for (size_t i = 0; i < ni; i++) {
+        const char *s = it[i].swap;
+        CHECK(s && strchr(s, '\n') && !strchr(strchr(s, '\n') + 1, '\n'));
+        if (!s) continue;
+        more += !strncmp(s, "NAME.more/mapuche/", 18);
+        less += strstr(s, "\nNAME.less/santiaguino/") != NULL;
+        for (size_t j = 0; j < ni; j++) /* the items sharing this item's first key */
+            if (j != i && it[j].swap && !strncmp(it[j].swap, s, strcspn(s, "\n") + 1)) shared++;
+    }
+    CHECK_MSG(more == 8 && less == 8, "more %d less %d", more, less);
+    CHECK_MSG(shared == 8, "%d items share their NAME.more key with another, expected each with exactly one", shared);
+    /* items 1 and 3 (Nahuel/Tomás/Temuco, Millaray/Tomás/Temuco): the same NAME.more set */
+    if (ni == 8) {
+        CHECK(!strcmp(it[0].more, "Nahuel llegó tarde a Temuco.") && !strcmp(it[4].more, "Millaray llegó tarde a Temuco."));
+        CHECK(it[0].swap && it[4].swap && !strncmp(it[0].swap, it[4].swap, strcspn(it[0].swap, "\n")));
+    }
+    quipu_items_free(it, ni);
+    CHECK(t && strstr(t, "\"group\":\"mapuche\"")); /* a name's group, not the name, is the item's group */
+    check_roundtrip(path, out, QUIPU_ITEM_PAIR, 8);
+    free(t);
+    /* a filler without a group: no key for it */
+    const char *def2 = "kind: pairs\ncultures: {CL: es-CL}\nslots:\n  G: [{text: A, role: target}, {text: B, role: other}]\n"
+                       "templates:\n  - {id: t, text: \"{G} x.\", differ: G}\n";
+    const char *p2 = test_write_tmp("tpl_noswap.yaml", def2, strlen(def2));
+    char *t2 = expand_to(p2, test_write_tmp("tpl_noswap.jsonl", "", 0), &n);
+    CHECK(t2 && n == 1 && !strstr(t2, "\"swap\""));
+    free(t2);
+}
+
 int main(void) {
+    test_swap_keys();
     test_examples();
     test_errors();
     return test_finish("test_template");

@@ -55,7 +55,10 @@ progress_interval: 0
 benchmarks:
   - {name: latam_tpl, format: template, path: $defs/latam_es_pairs.yaml, limit: 12, sample: spread}
   - {name: latam_jsonl, format: pairs, path: $TMPD/pairs.1.jsonl, limit: 12, sample: spread}
+  - {name: names_tpl, format: template, path: $defs/latam_es_names_mc.yaml}
+  - {name: names_jsonl, format: mc, path: $TMPD/names.jsonl}
 YAML
+"$QUIPU_BIN" expand "$defs/latam_es_names_mc.yaml" -o "$TMPD/names.jsonl" 2> /dev/null || fail "expand latam_es_names_mc.yaml"
 if "$QUIPU_BIN" run "$TMPD/run.yaml" > "$TMPD/stdout" 2> "$TMPD/stderr"; then
   ok "quipu run with format: template"
   recs() { zstdcat "$TMPD/run_out/items.jsonl.zst" | python3 -c '
@@ -126,6 +129,50 @@ PY
 )
   case "$got" in ok*) ok "${got#ok } template_spread rows agree with the per-template rows" ;; *) fail "template_spread: $got" ;; esac
   grep -q "spread across templates" "$TMPD/run_out/summary.md" && ok "summary.md has the spread table" || fail "summary.md: no spread table"
+  # name-swap consistency (docs/metrics.md): the sets recounted here from the expansion's "swap"
+  # keys and the scored log-probs: each decision is the predicted answer's role; a set's flips are
+  # its pairs of items that decide differently. The definition and its expansion agree.
+  got=$(python3 - "$TMPD/run_out" "$TMPD/names.jsonl" <<'PY' 2>&1
+import json, subprocess, sys
+d = sys.argv[1]
+exp = {o["id"]: o for o in map(json.loads, open(sys.argv[2]))}
+items = [json.loads(l) for l in subprocess.run(["zstdcat", d + "/items.jsonl.zst"], capture_output=True, text=True).stdout.splitlines()]
+rows = json.load(open(d + "/summary.json"))["name_swap"]
+n_rows = 0
+for bench in ("names_tpl", "names_jsonl"):
+    sets = {}
+    for i in items:
+        if i["benchmark"] != bench:
+            continue
+        e = exp[i["id"].split(":", 1)[1]]
+        lp = i["lp"]
+        p = max(range(len(lp)), key=lambda k: (lp[k], -k))
+        dec = {e["target_choice"]: "T", e["other_choice"]: "O", e["unknown_choice"]: "U"}[p]
+        for k in e["swap"]:
+            sets.setdefault((e["language"], e["culture"], k.split("/")[0], k), []).append(dec)
+    want = {}
+    for (lang, cult, slot, _), ds in sets.items():
+        w = want.setdefault((lang, cult, slot), [0, 0, 0, 0])
+        cmp = len(ds) * (len(ds) - 1) // 2
+        same = sum(ds.count(v) * (ds.count(v) - 1) // 2 for v in set(ds))
+        w[0] += 1; w[1] += cmp; w[2] += cmp - same; w[3] += cmp == same
+    got = {(r["language"], r["culture"], r["slot"]): r for r in rows if r["benchmark"] == bench}
+    assert set(got) == set(want) and len(want) == 4, (sorted(got), sorted(want))
+    for k, (ns, nc, nf, cons) in want.items():
+        r = got[k]
+        assert (r["sets"], r["comparisons"], r["flips"], r["consistent_sets"]) == (ns, nc, nf, cons) and ns == 16, (k, r, want[k])
+        assert abs(r["flip_rate"] - nf / nc) < 1e-12, r
+        assert r["ci_low"] is None or 0 <= r["ci_low"] <= r["flip_rate"] <= r["ci_high"] <= 1, r
+    n_rows += len(want)
+# (the intervals differ: each row's bootstrap stream is seeded from its tags, the benchmark's name among them)
+a = sorted((r["language"], r["culture"], r["slot"], r["flips"], r["flip_rate"]) for r in rows if r["benchmark"] == "names_tpl")
+b = sorted((r["language"], r["culture"], r["slot"], r["flips"], r["flip_rate"]) for r in rows if r["benchmark"] == "names_jsonl")
+assert a == b, (a, b)
+print("ok", n_rows, "rows;", ", ".join(f'{r["culture"]} {r["slot"]} {r["flips"]}/{r["comparisons"]}' for r in rows if r["benchmark"] == "names_tpl"))
+PY
+)
+  case "$got" in ok*) ok "name_swap: ${got#ok }, recounted, equal for format: template and the expanded file" ;; *) fail "name_swap: $got" ;; esac
+  grep -q "name-swap consistency" "$TMPD/run_out/summary.md" && ok "summary.md has the name-swap table" || fail "summary.md: no name-swap table"
   # 1 vs 2 ranks: the same summaries, byte for byte
   if command -v mpirun >/dev/null && "$QUIPU_TEST_BIN_DIR/test_comm" 2>/dev/null | grep -q "MPI on"; then
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1

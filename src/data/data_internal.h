@@ -45,6 +45,10 @@ int ld_item_tags(ld_ctx *c, quipu_item *it, const char *stem, long row, const ch
 
 /* strdup that keeps NULL as NULL; sets *oom on failure. */
 char *ld_strdup(const char *s, int *oom);
+/* An item's name-swap keys (a generic row's or an expansion's "swap": a list of non-empty strings
+ * without newlines) into *out, joined by '\n' (item.h); *out NULL when v is absent or null.
+ * 0, -1 out of memory, -2 not such a list. */
+int ld_swap_keys(const json_t *v, char **out);
 char *ld_strndup(const char *s, size_t n, int *oom);
 
 /* Strict integer parse of a label cell ("2", "2.0", " 2 "); returns 0 and sets *v, or -1. */

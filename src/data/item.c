@@ -4,6 +4,7 @@
 
 #include "data/loaders.h"
 #include "item.h"
+#include "data/data_internal.h"
 
 void quipu_item_free(quipu_item *it) {
     if (!it) return;
@@ -20,6 +21,7 @@ void quipu_item_free(quipu_item *it) {
     for (int i = 0; i < QUIPU_MAX_CHOICES; i++) free(it->choices[i]);
     free(it->group);
     free(it->template_id);
+    free(it->swap);
     if (it->contexts)
         for (int i = 0; i < it->n_choices && i < QUIPU_MAX_CHOICES; i++) free(it->contexts[i]);
     free(it->contexts);
@@ -30,4 +32,28 @@ void quipu_items_free(quipu_item *items, size_t n) {
     if (!items) return;
     for (size_t i = 0; i < n; i++) quipu_item_free(&items[i]);
     free(items);
+}
+
+int ld_swap_keys(const json_t *v, char **out) {
+    *out = NULL;
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 256) return -2;
+    size_t len = 0;
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        const json_t *k = json_array_get(v, i);
+        if (!json_is_string(k) || !*json_string_value(k) || strchr(json_string_value(k), '\n')) return -2;
+        len += strlen(json_string_value(k)) + 1;
+    }
+    char *s = malloc(len);
+    if (!s) return -1;
+    size_t at = 0;
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        const char *k = json_string_value(json_array_get(v, i));
+        size_t n = strlen(k);
+        memcpy(s + at, k, n);
+        at += n;
+        s[at++] = i + 1 < json_array_size(v) ? '\n' : '\0';
+    }
+    *out = s;
+    return 0;
 }

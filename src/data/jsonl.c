@@ -1,11 +1,12 @@
 /* jsonl.c — the two generic JSON-lines formats (DESIGN.md "Benchmarks"; docs/benchmarks.md), so a
  * researcher adds a benchmark without writing C. One object per line; blank lines are ignored;
  * keys not listed here are ignored (free for the researcher's own metadata).
- *   pairs: id, more, less, language, culture          [category, direction, template]
+ *   pairs: id, more, less, language, culture          [category, direction, template, swap]
  *   mc:    id, context, question, choices, label, language, culture
  *          [category, context_condition, question_polarity, stereotyped_choice, unknown_choice,
- *           target_choice, other_choice, roles, group, template]
- * `template` (what `quipu expand` writes) breaks the metrics down by template.
+ *           target_choice, other_choice, roles, group, template, swap]
+ * `template` (what `quipu expand` writes) breaks the metrics down by template; `swap` lists the
+ * item's name-swap sets (docs/metrics.md "Name-swap consistency").
  * id is a string or an integer, unique in the file. */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
@@ -149,13 +150,21 @@ static quipu_status jl_row(ld_ctx *c, const char *file, const char *stem, long l
                     return ld_bad_row(c, file, line, "field 'roles' may hold only s, a, u");
         }
     }
+    char *swap = NULL;
+    int sw = ld_swap_keys(json_object_get(o, "swap"), &swap);
+    if (sw == -2) return ld_bad_row(c, file, line, "field 'swap' must be a list of 1 to 256 non-empty strings (name-swap set keys)");
+    if (sw == -1) return quipu_error_set(c->err, QUIPU_ERR_NOMEM, "%s:%ld: out of memory", file, line);
     long prev = 0;
     int added = quipu_strmap_add(&js->ids, idbuf, line, &prev);
+    if (added <= 0) free(swap);
     if (added < 0) return quipu_error_set(c->err, QUIPU_ERR_NOMEM, "%s:%ld: out of memory", file, line);
     if (added == 0) return ld_bad_row(c, file, line, "id '%s' repeats line %ld", idbuf, prev);
 
     quipu_item *it = ld_push(c);
-    if (!it) return QUIPU_ERR_NOMEM;
+    if (!it) {
+        free(swap);
+        return QUIPU_ERR_NOMEM;
+    }
     int oom = 0;
     char full[1024];
     snprintf(full, sizeof full, "%s:%s", c->bench, idbuf);
@@ -164,6 +173,7 @@ static quipu_status jl_row(ld_ctx *c, const char *file, const char *stem, long l
     it->id = ld_strdup(full, &oom);
     it->kind = js->kind;
     it->template_id = ld_strdup(template_id, &oom);
+    it->swap = swap;
     if (js->kind == QUIPU_ITEM_PAIR) {
         it->more = ld_strdup(more, &oom);
         it->less = ld_strdup(less, &oom);
