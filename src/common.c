@@ -404,6 +404,19 @@ static size_t strmap_hash(const char *s) {
     return h;
 }
 
+int quipu_strmap_get(const quipu_strmap *m, const char *key, long *val) {
+    if (!m->cap) return 0;
+    size_t h = strmap_hash(key) & (m->cap - 1);
+    while (m->key[h]) {
+        if (!strcmp(m->key[h], key)) {
+            if (val) *val = m->val[h];
+            return 1;
+        }
+        h = (h + 1) & (m->cap - 1);
+    }
+    return 0;
+}
+
 int quipu_strmap_add(quipu_strmap *m, const char *key, long val, long *old) {
     if ((m->n + 1) * 2 > m->cap) { /* at most half full */
         size_t cap = m->cap ? m->cap * 2 : 1024;

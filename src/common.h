@@ -60,6 +60,8 @@ typedef struct quipu_strmap {
 } quipu_strmap;
 /* Adds key with val: 1 if added, 0 if already there (*old = its value), -1 out of memory. */
 int quipu_strmap_add(quipu_strmap *m, const char *key, long val, long *old);
+/* 1 and *val if key is there, else 0. */
+int quipu_strmap_get(const quipu_strmap *m, const char *key, long *val);
 void quipu_strmap_free(quipu_strmap *m);
 
 /* A read-only memory map of a whole file. */

@@ -563,6 +563,7 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
     int64_t *todo_cost = calloc(n ? n : 1, sizeof *todo_cost);
     quipu_model *m = NULL;          /* s->base.m, owned there */
     quipu_model_edits *edits = NULL; /* the originals of what this entry's adapters changed */
+    run_cache *cache = NULL;        /* repeated requests, this model on this rank */
     quipu_status st = QUIPU_OK;
     size_t n_todo = 0, n_mine = 0;
     int64_t n_done = 0, work_done = 0, tokens0 = s->tokens_processed;
@@ -620,6 +621,12 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
     quipu_score_group *groups = calloc(n_group_room ? n_group_room : 1, sizeof *groups);
     quipu_score_result *res = NULL;
     if (!groups) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); goto done; }
+    /* repeated requests scored once (run_cache.c), unless prefix sharing is off (the comparison mode) */
+    if (s->cfg->scoring.prefix_sharing && !(cache = run_cache_new())) {
+        free(groups);
+        st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     for (size_t k0 = 0; k0 < n_mine;) {
         if (stop_now(s)) break;
         size_t k1 = k0, n_res = 0, n_groups = 0;
@@ -633,7 +640,7 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
         }
         res = calloc(n_res, sizeof *res);
         if (!res) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); break; }
-        if ((st = quipu_score_groups(m, &so, groups, n_groups, res, err))) { free(res); res = NULL; break; }
+        if ((st = run_cache_score(cache, m, &so, groups, n_groups, res, err))) { free(res); res = NULL; break; }
         size_t r = 0;
         for (size_t k = k0; k < k1; k++) {
             run_unit *u = &s->units[mine[k]];
@@ -668,7 +675,15 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
     }
     free(groups);
     score_s = quipu_time_now() - t0;
+    {
+        int64_t req = 0, rep = 0;
+        run_cache_stats(cache, &req, &rep);
+        if (rep)
+            quipu_log(QUIPU_LOG_INFO, "model %s: %lld of this rank's %lld requests repeated an earlier one and were not run again",
+                      cm->name, (long long)rep, (long long)req);
+    }
 done:
+    run_cache_free(cache);
     s->t_load += load_s;
     s->t_score += score_s;
     {

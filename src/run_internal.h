@@ -39,6 +39,18 @@ void run_unit_free(run_unit *u);
  * Returns how many. */
 size_t run_unit_groups(const run_unit *u, quipu_score_group *out);
 
+/* Requests scored once per model and rank (run_cache.c): run_cache_score scores groups as
+ * quipu_score_groups does (results flattened in group order), except that a group identical to
+ * one scored before with this cache, or earlier in the same call, takes that one's logprob,
+ * n_tokens and is_greedy (no per-token arrays) instead of running again. A NULL cache scores
+ * everything. One cache per model: results differ between models. */
+typedef struct run_cache run_cache;
+run_cache *run_cache_new(void);
+void run_cache_free(run_cache *c);
+quipu_status run_cache_score(run_cache *c, quipu_model *m, const quipu_scorer_opts *so, const quipu_score_group *groups, size_t n,
+                             quipu_score_result *res, quipu_error *err);
+void run_cache_stats(const run_cache *c, int64_t *requests, int64_t *repeats);
+
 typedef struct run_state {
     quipu_comm comm;
     quipu_config *cfg;

@@ -117,6 +117,23 @@ if "$QUIPU_BIN" run "$TMPD/c.yaml" --set "output=$TMPD/res" --resume > "$TMPD/st
 else
   fail "--resume: $(tail -3 "$TMPD/stderr")"
 fi
+# repeated requests run once (src/run_cache.c): A-flojo and C-flojo are both compared with B and
+# D, so per template the neutral, B and D prompts with "flojo" come twice: 3 of each template's
+# 12 requests, 6 of 24. prefix_sharing: false runs everything; the items' scores are the same bits.
+if "$QUIPU_BIN" run "$TMPD/c.yaml" --set "output=$TMPD/on" > "$TMPD/stdout" 2> "$TMPD/stderr" \
+   && grep -q "6 of this rank's 24 requests repeated an earlier one" "$TMPD/stderr" \
+   && "$QUIPU_BIN" run "$TMPD/c.yaml" --set "output=$TMPD/off" --set scoring.prefix_sharing=false > "$TMPD/stdout" 2> "$TMPD/stderr2" \
+   && ! grep -q "repeated an earlier one" "$TMPD/stderr2"; then
+  tok() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["tokens_processed"])' "$1/manifest.json"; }
+  if cmp -s "$TMPD/on/items.jsonl.zst" "$TMPD/off/items.jsonl.zst" && cmp -s "$TMPD/on/summary.csv" "$TMPD/off/summary.csv" \
+     && [ "$(tok "$TMPD/on")" -lt "$(tok "$TMPD/off")" ]; then
+    ok "6 of 24 requests repeated, run once: the same scores, $(tok "$TMPD/on") tokens instead of $(tok "$TMPD/off")"
+  else
+    fail "repeated requests: results differ or no tokens saved ($(tok "$TMPD/on") vs $(tok "$TMPD/off"))"
+  fi
+else
+  fail "repeated requests: $(grep quipu "$TMPD/stderr" | tail -2)"
+fi
 
 # templates from the config replace the defaults for their language; item_text shows the prompts
 config "$TMPD/t.yaml" ', association_templates: {es: [{id: son, text: "Los {identity} son {attribute}", neutral: "Las personas son {attribute}"}]}'
