@@ -68,6 +68,14 @@ typedef struct quipu_config_model {
     char *where;                /* "FILE:LINE:COL" (or "--set KEY") of the entry, for later messages */
 } quipu_config_model;
 
+/* One of a benchmark entry's `prompt_variants` (config_variants.c): its items are scored again
+ * under this variant, whose id becomes their template id. */
+typedef struct quipu_prompt_variant {
+    char *id;
+    quipu_cfg_template template_mode; /* the entry's unless the variant says */
+    char *prompt, *delimiter;         /* NULL: the entry's */
+} quipu_prompt_variant;
+
 typedef struct quipu_config_benchmark {
     char *name;                 /* built-in loader name, or a custom benchmark's name */
     char *label;                /* unique key in results; default: name */
@@ -88,6 +96,8 @@ typedef struct quipu_config_benchmark {
        language's list flattened in config order (src/data/assoc.h); NULL / 0 = the defaults */
     struct quipu_assoc_template *assoc_templates;
     int n_assoc_templates;
+    quipu_prompt_variant *variants;  /* `prompt_variants`; NULL / 0 = one prompt */
+    int n_variants;
 } quipu_config_benchmark;
 
 /* One published number to hold a run against (`expected:`, docs/reproduce.md): the row of the

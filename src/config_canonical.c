@@ -75,6 +75,8 @@ static json_t *config_json(const quipu_config *cfg, int hashed) {
         json_object_set_new(j, "delimiter", jstr(b->delimiter));
         json_t *at = cfg_assoc_templates_json(b);
         if (at) json_object_set_new(j, "association_templates", at);
+        json_t *pv = cfg_prompt_variants_json(b);
+        if (pv) json_object_set_new(j, "prompt_variants", pv);
         json_array_append_new(bs, j);
     }
     json_object_set_new(o, "benchmarks", bs);

@@ -147,6 +147,15 @@ void cfg_validate(loader *L, const cnode *root, quipu_config *cfg, const char *p
  * and written into the canonical text (NULL when the entry has none, so that other configs keep
  * their text and hash). */
 void cfg_read_assoc_templates(vctx *c, const cnode *m, quipu_config_benchmark *b);
+/* `prompt_variants` of a benchmark entry (config_variants.c), as the association templates */
+void cfg_read_prompt_variants(vctx *c, const cnode *m, quipu_config_benchmark *b);
+void cfg_prompt_variants_free(quipu_config_benchmark *b);
+struct json_t *cfg_prompt_variants_json(const quipu_config_benchmark *b);
+/* a prompt's placeholders ({context}, {question}; {{ }} literal) checked at v */
+void cfg_check_prompt(loader *L, const cnode *v, const char *kp, const char *p);
+/* lm-evaluation-harness has a task for b (its lm-eval mode); the error at v when it has not */
+int cfg_has_lm_eval_task(const quipu_config_benchmark *b);
+void cfg_err_lm_eval(loader *L, const cnode *v, const char *kp, const char *name);
 void cfg_assoc_templates_free(quipu_config_benchmark *b);
 struct json_t;
 struct json_t *cfg_assoc_templates_json(const quipu_config_benchmark *b);

@@ -34,6 +34,7 @@ void quipu_config_free(quipu_config *cfg) {
         free(b->delimiter);
         free(b->where);
         cfg_assoc_templates_free(b);
+        cfg_prompt_variants_free(b);
     }
     free(cfg->benchmarks);
     cfg_strlist_free(&cfg->metrics.names);

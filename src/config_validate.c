@@ -53,7 +53,7 @@ const char *const cfg_top_keys[] = {"name",       "output",  "seed",    "backend
 const char *const cfg_model_keys[] = {"path", "name", "backend", "dtype", "max_length", "tensor_parallel", "adapters", NULL};
 const char *const cfg_bench_keys[] = {"name",  "label",  "path",       "format",   "categories", "languages", "cultures",
                                       "limit", "sample", "on_bad_row", "template", "prompt",     "delimiter",
-                                      "association_templates", NULL};
+                                      "association_templates", "prompt_variants", NULL};
 const char *const cfg_metrics_keys[] = {"include", "normalization", "bootstrap", "confidence", NULL};
 const char *const cfg_scoring_keys[] = {"batch_tokens", "threads", "prefix_sharing", NULL};
 const char *const cfg_distribution_keys[] = {"sharding", NULL};
@@ -94,7 +94,24 @@ static int valid_language(const char *s) {
 }
 
 /* "{context}" and "{question}"; "{{" and "}}" are literal braces. */
-static void check_prompt(loader *L, const cnode *v, const char *kp, const char *p) {
+/* lm-eval mode reproduces a task of lm-evaluation-harness: only where it has one (an entry
+ * without a name is reported as such elsewhere) */
+int cfg_has_lm_eval_task(const quipu_config_benchmark *b) {
+    static const char *const tasks[] = {"bbq", "bbq_full", "esbbq", "cabbq", "crows_pairs_en", "crows_pairs_en_revised", "crows_pairs_fr", NULL};
+    if (!b->name) return 1;
+    int known = 0;
+    for (int k = 0; tasks[k]; k++) known |= !strcmp(b->name, tasks[k]);
+    return known && b->format == QUIPU_CFG_FORMAT_BUILTIN;
+}
+
+void cfg_err_lm_eval(loader *L, const cnode *v, const char *kp, const char *name) {
+    cfg_err_key(L, v, kp,
+                "lm-evaluation-harness has no task for '%s' (lm-eval mode exists for bbq, bbq_full, esbbq, cabbq, "
+                "crows_pairs_en, crows_pairs_en_revised, crows_pairs_fr); use template: default",
+                name);
+}
+
+void cfg_check_prompt(loader *L, const cnode *v, const char *kp, const char *p) {
     for (size_t i = 0; p[i]; i++) {
         if (p[i] == '{' && p[i + 1] == '{') {
             i++;
@@ -320,17 +337,9 @@ static void validate_benchmark(vctx *top, const cnode *m, int i, quipu_config_be
     if (cfg_get_enum(&c, m, "on_bad_row", cfg_bad_row_names, &e) > 0) b->on_bad_row = (quipu_cfg_bad_row)e;
     if (cfg_get_enum(&c, m, "template", cfg_template_names, &e) > 0) {
         b->template_mode = (quipu_cfg_template)e;
-        /* lm-eval mode reproduces a task of lm-evaluation-harness: only where it has one */
-        static const char *const lm_eval_tasks[] = {"bbq", "bbq_full", "esbbq", "cabbq", "crows_pairs_en",
-                                                    "crows_pairs_en_revised", "crows_pairs_fr", NULL};
-        int known = 0;
-        for (int k = 0; lm_eval_tasks[k]; k++) known |= b->name && !strcmp(b->name, lm_eval_tasks[k]);
-        if (b->template_mode == QUIPU_CFG_TEMPLATE_LM_EVAL && b->name && (!known || b->format != QUIPU_CFG_FORMAT_BUILTIN)) {
+        if (b->template_mode == QUIPU_CFG_TEMPLATE_LM_EVAL && !cfg_has_lm_eval_task(b)) {
             cfg_kp_join(kp, sizeof kp, c.kp, "template");
-            cfg_err_key(L, cfg_map_get(m, "template", NULL), kp,
-                    "lm-evaluation-harness has no task for '%s' (lm-eval mode exists for bbq, bbq_full, esbbq, cabbq, "
-                    "crows_pairs_en, crows_pairs_en_revised, crows_pairs_fr); use template: default",
-                    b->name);
+            cfg_err_lm_eval(L, cfg_map_get(m, "template", NULL), kp, b->name);
         }
     }
     const cnode *prn = NULL;
@@ -339,10 +348,11 @@ static void validate_benchmark(vctx *top, const cnode *m, int i, quipu_config_be
         if (b->format == QUIPU_CFG_FORMAT_PAIRS)
             cfg_err_key(L, prn, kp, "a pairs benchmark scores sentences without a prompt; prompts apply to multiple choice");
         else
-            check_prompt(L, prn, kp, b->prompt);
+            cfg_check_prompt(L, prn, kp, b->prompt);
     }
     cfg_get_str(&c, m, "delimiter", 0, &b->delimiter, NULL);
     cfg_read_assoc_templates(&c, m, b);
+    cfg_read_prompt_variants(&c, m, b);
 }
 
 void cfg_validate(loader *L, const cnode *root, quipu_config *cfg, const char *path) {

@@ -65,6 +65,9 @@ typedef struct quipu_item {
     /* The name-swap sets the item belongs to (`quipu expand` with fillers that carry a `group`, or
      * a generic row's "swap" list): keys joined by '\n'; NULL when none. */
     char *swap;
+    /* 1 + the index of the config entry's prompt variant it is scored under (`prompt_variants`,
+     * run.c); 0 when the entry has none */
+    int variant;
     /* Association items: contexts[i] is the prompt of choice i (heap array of n_choices strings,
      * each ending where the attribute starts, separator included); choices[i] the attribute.
      * NULL for other kinds. */
@@ -86,5 +89,7 @@ typedef struct quipu_item_record {
 } quipu_item_record;
 
 void quipu_item_free(quipu_item *it); /* frees the strings; the struct itself is the caller's */
+/* *dst = a deep copy of *src; 0, or -1 out of memory (dst then holds nothing to free) */
+int quipu_item_copy(quipu_item *dst, const quipu_item *src);
 
 #endif

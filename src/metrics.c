@@ -1238,9 +1238,26 @@ quipu_status quipu_metrics_compute(quipu_metric_results *out, const quipu_item *
     mx_entry *ent = NULL;
     mx_grouping g;
     memset(&g, 0, sizeof g);
+    mx_grouping gv; /* with prompt variants: every variant's items, for the per-template rows */
+    memset(&gv, 0, sizeof gv);
+    mx_entry *ent_main = NULL;
     st = mx_prepare(items, n_items, records, n_records, opt->norm, &oc, &fam, &ent, err);
     if (st) return st;
-    st = mx_grouping_build(&g, ent, n_records, fam, err);
+    /* prompt variants (config prompt_variants, run.c): the rows without a template are the first
+     * variant's, the entry's own score, never the same items counted once per variant; the
+     * per-template rows give every variant and the spread across them */
+    size_t n_main = 0, n_var = 0;
+    for (size_t k = 0; k < n_records; k++) n_var += ent[k].item->variant > 1;
+    if (n_var) {
+        if (!(ent_main = quipu_malloc_array(n_records, sizeof *ent_main))) {
+            st = quipu_error_set(err, QUIPU_ERR_NOMEM, "metrics: out of memory");
+            goto fail;
+        }
+        for (size_t k = 0; k < n_records; k++)
+            if (ent[k].item->variant <= 1) ent_main[n_main++] = ent[k];
+        if ((st = mx_grouping_build(&gv, ent, n_records, fam, err))) goto fail;
+    }
+    st = n_var ? mx_grouping_build(&g, ent_main, n_main, fam, err) : mx_grouping_build(&g, ent, n_records, fam, err);
     if (st) goto fail;
 
     size_t rows = 0;
@@ -1264,7 +1281,7 @@ quipu_status quipu_metrics_compute(quipu_metric_results *out, const quipu_item *
         }
         if (eval_group(out->rows, gr, oc, opt, NULL)) nomem = 1;
     }
-    if (!nomem && template_breakdown(out, &g, oc, opt)) nomem = 1;
+    if (!nomem && template_breakdown(out, n_var ? &gv : &g, oc, opt)) nomem = 1;
     if (nomem) {
         st = quipu_error_set(err, QUIPU_ERR_NOMEM, "metrics: out of memory evaluating %zu groups", g.n_groups);
         goto fail;
@@ -1273,6 +1290,8 @@ quipu_status quipu_metrics_compute(quipu_metric_results *out, const quipu_item *
     out->n_unscored = (int64_t)(n_items - n_records);
 fail:
     mx_grouping_free(&g);
+    mx_grouping_free(&gv);
+    free(ent_main);
     free(oc);
     free(fam);
     free(ent);

@@ -255,6 +255,11 @@ quipu_status quipu_metrics_compare(quipu_comparison *out,
             continue;
         }
         const quipu_item *ia = enta[i].item, *ib = entb[j].item;
+        if (ia->variant > 1) { /* a second prompt variant: compared in the first's rows only (metrics.c) */
+            i++;
+            j++;
+            continue;
+        }
         unsigned f = fama[enta[i].ref] & famb[entb[j].ref];
         if (ia->kind != ib->kind || f == 0) {
             st = quipu_error_set(err, QUIPU_ERR_INVALID,

@@ -85,6 +85,46 @@ static int strlist_has_ci(const quipu_strlist *l, const char *s) {
     return 0;
 }
 
+/* An entry's prompt variants (config `prompt_variants`): every item once per variant, in item
+ * order then variant order, with id "ID@VARIANT", the variant as its template id ("TEMPLATE@VARIANT"
+ * when it has one) and item->variant set, so that the metrics come per variant and with their
+ * spread across variants. Multiple choice only: pairs have no prompt. */
+static quipu_status prompt_variants(const quipu_config_benchmark *cb, quipu_item **its, size_t *n, quipu_error *err) {
+    size_t nv = (size_t)cb->n_variants, m = *n;
+    for (size_t i = 0; i < m; i++)
+        if ((*its)[i].kind != QUIPU_ITEM_MC)
+            return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: prompt_variants: benchmark '%s' has items that are not multiple choice (%s); "
+                                   "prompt variants apply to multiple choice", cb->where, cb->label ? cb->label : cb->name, (*its)[i].id);
+    if (m > SIZE_MAX / nv / sizeof **its) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    quipu_item *out = calloc(m * nv > 0 ? m * nv : 1, sizeof *out);
+    if (!out) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    size_t w = 0;
+    quipu_status st = QUIPU_OK;
+    for (size_t i = 0; i < m && !st; i++)
+        for (size_t v = 0; v < nv && !st; v++) {
+            quipu_item *it = &out[w];
+            const char *vid = cb->variants[v].id, *tpl = (*its)[i].template_id;
+            if (quipu_item_copy(it, &(*its)[i])) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); break; }
+            w++;
+            char *id = quipu_asprintf("%s@%s", it->id, vid), *t = tpl ? quipu_asprintf("%s@%s", tpl, vid) : strdup(vid);
+            if (!id || !t) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+            free(it->id), free(it->template_id);
+            it->id = id;
+            it->template_id = t;
+            it->variant = (int)v + 1;
+        }
+    quipu_items_free(*its, m);
+    if (st) {
+        quipu_items_free(out, w);
+        *its = NULL;
+        *n = 0;
+        return st;
+    }
+    *its = out;
+    *n = w;
+    return QUIPU_OK;
+}
+
 static quipu_status load_benchmarks(run_state *s, quipu_error *err) {
     quipu_config *cfg = s->cfg;
     int nb = cfg->n_benchmarks;
@@ -175,6 +215,7 @@ static quipu_status load_benchmarks(run_state *s, quipu_error *err) {
                 free(its[i].benchmark);
                 its[i].benchmark = strdup(s->labels[b]);
             }
+        if (cb->n_variants && (st = prompt_variants(cb, &its, &n, err))) return st;
         quipu_item *all = realloc(s->items, (s->n_items + n) * sizeof *all);
         if (!all) { quipu_items_free(its, n); return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); }
         s->items = all;
@@ -188,8 +229,17 @@ static quipu_status load_benchmarks(run_state *s, quipu_error *err) {
     s->units = calloc(s->n_items, sizeof *s->units);
     if (!s->units) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     for (int b = 0; b < nb; b++)
-        for (size_t i = s->bench_first[b]; i < s->bench_first[b] + s->bench_count[b]; i++)
-            if (run_build_unit(&s->units[i], &s->items[i], &cfg->benchmarks[b], err)) return err->code;
+        for (size_t i = s->bench_first[b]; i < s->bench_first[b] + s->bench_count[b]; i++) {
+            /* under its prompt variant: the variant's template, prompt and delimiter where it gives them */
+            quipu_config_benchmark cb = cfg->benchmarks[b];
+            const quipu_prompt_variant *v = s->items[i].variant > 0 ? &cb.variants[s->items[i].variant - 1] : NULL;
+            if (v) {
+                cb.template_mode = v->template_mode;
+                if (v->prompt) cb.prompt = v->prompt;
+                if (v->delimiter) cb.delimiter = v->delimiter;
+            }
+            if (run_build_unit(&s->units[i], &s->items[i], &cb, err)) return err->code;
+        }
     return QUIPU_OK;
 }
 

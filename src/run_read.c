@@ -525,6 +525,9 @@ static quipu_status parse_line(item_reader *r, const char *buf, size_t len, size
     const char *tpl;
     if ((st = line_string(o, "template", 0, &tpl, where, line, err))) goto fail;
     it.template_id = *tpl ? quipu_strdup(tpl) : NULL;
+    /* a prompt variant (config prompt_variants): 1 + its index; the first's rows are the entry's */
+    if ((st = line_int(o, "variant", 0, 0, 64, &x, where, line, err))) goto fail;
+    it.variant = (int)x;
     if (!it.source || !it.id || !it.benchmark || !it.language || !it.culture || !it.category || (*group && !it.group) ||
         (*tpl && !it.template_id)) {
         st = quipu_error_set(err, QUIPU_ERR_NOMEM, "%s:%zu: out of memory", where, line);

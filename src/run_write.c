@@ -340,6 +340,7 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
                 sb_printf(&items, ", \"template\": ");
                 sb_json_str(&items, it->template_id);
             }
+            if (it->variant > 0) sb_printf(&items, ", \"variant\": %d", it->variant);
             sb_printf(&items, ", \"lp\": [");
             for (int c = 0; c < rc->n_choices; c++) {
                 if (isfinite(rc->logprob[c])) sb_printf(&items, c ? ", %.17g" : "%.17g", rc->logprob[c] + 0.0);

@@ -1,4 +1,5 @@
-/* item.c — freeing items (item.h) and item arrays (loaders.h). */
+/* item.c — freeing and copying items (item.h) and item arrays (loaders.h). */
+#define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,4 +57,30 @@ int ld_swap_keys(const json_t *v, char **out) {
     }
     *out = s;
     return 0;
+}
+
+static int dup_field(char **p) {
+    if (!*p) return 0;
+    *p = strdup(*p);
+    return *p ? 0 : -1;
+}
+
+int quipu_item_copy(quipu_item *dst, const quipu_item *src) {
+    *dst = *src;
+    dst->contexts = NULL;
+    int bad = 0;
+    char **str[] = {&dst->id, &dst->benchmark, &dst->language, &dst->culture, &dst->category, &dst->source, &dst->more,
+                    &dst->less, &dst->context, &dst->question, &dst->group, &dst->template_id, &dst->swap};
+    for (size_t i = 0; i < sizeof str / sizeof *str; i++)
+        if (dup_field(str[i])) *str[i] = NULL, bad = 1;
+    for (int i = 0; i < QUIPU_MAX_CHOICES; i++)
+        if (dup_field(&dst->choices[i])) dst->choices[i] = NULL, bad = 1;
+    if (src->contexts && !bad) {
+        dst->contexts = calloc(QUIPU_MAX_CHOICES, sizeof *dst->contexts);
+        for (int i = 0; dst->contexts && i < src->n_choices && i < QUIPU_MAX_CHOICES; i++)
+            if (src->contexts[i] && !(dst->contexts[i] = strdup(src->contexts[i]))) bad = 1;
+        if (!dst->contexts) bad = 1;
+    }
+    if (bad) quipu_item_free(dst);
+    return bad ? -1 : 0;
 }
