@@ -4,7 +4,7 @@
 # if needed (clang, ASan+UBSan, in $QUIPU_FUZZ_BUILD, default build-fuzz). New inputs go to
 # BUILD/fuzz-corpus/NAME, crashes to BUILD/fuzz-artifacts/; the exit status is libFuzzer's
 # (non-zero on a crash, a leak, a sanitizer report, a timeout or an out-of-memory).
-# NAME: gguf gguf_model safetensors_model config_yaml data_rows journal
+# NAME: gguf gguf_model safetensors_model config_yaml data_rows journal tokenizer_json template
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 name="${1:?usage: fuzz.sh NAME SECONDS}"

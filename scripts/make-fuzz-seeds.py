@@ -142,6 +142,16 @@ for p in sorted(glob.glob(os.path.join(REPO, "configs", "*.yaml")) + glob.glob(o
 put("config_yaml", "with-overrides", "name: t\nmodels:\n  - path: m.gguf\nbenchmarks: [crows_pairs_en]\n"
     "\n@@SET@@\nscoring.batch_tokens=512\nbenchmarks.0={name: bbq, limit: 10}\nmetrics.bootstrap=100\n")
 
+# ---------------------------------------------------------------- template definitions
+for p in sorted(glob.glob(os.path.join(REPO, "configs", "templates", "*.yaml"))):
+    put("template", os.path.basename(p), open(p, "rb").read())
+put("template", "pairs-forms-names", "kind: pairs\ncultures: {CL: es-CL, FR: fr-FR}\nslots:\n"
+    "  G:\n    all:\n      - {text: Nahuel, role: target, group: mapuche, gender: m, number: sg}\n"
+    "      - {text: Millaray, role: target, group: mapuche, gender: f, number: sg}\n"
+    "      - {text: Tomás, role: other, group: santiaguino, gender: m, number: sg}\n"
+    "  A:\n    es: [{forms: {m.sg: flojo, f.sg: floja}}]\n    fr: [{forms: {m: paresseux, f: paresseuse}}]\n"
+    "templates:\n  - {id: t, text: \"{{x}} {G} es {A:agree=G}.\", differ: G, match: gender}\n")
+
 # ---------------------------------------------------------------- dataset rows (first byte: loader)
 LOADERS = [None, None, "crows-pairs/data/crows_pairs_anonymized.csv",
            "crows-pairs-fr/data/crows_pairs_FR_languagearc_contribution+210.csv", "bbq/data/Age.jsonl",
