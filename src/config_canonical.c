@@ -75,6 +75,10 @@ static json_t *config_json(const quipu_config *cfg, int hashed) {
         json_object_set_new(j, "delimiter", jstr(b->delimiter));
         json_t *at = cfg_assoc_templates_json(b);
         if (at) json_object_set_new(j, "association_templates", at);
+        /* left out at its default (configs without roles keep their text and hash); a role changes
+           no score, only how `quipu report` reads the benchmark, but it is part of the experiment */
+        if (b->role != quipu_cfg_role_default(b->name, b->format))
+            json_object_set_new(j, "role", json_string(quipu_cfg_role_name(b->role)));
         json_array_append_new(bs, j);
     }
     json_object_set_new(o, "benchmarks", bs);

@@ -1,10 +1,12 @@
-/* jsonl.c — the two generic JSON-lines formats (DESIGN.md "Benchmarks"; docs/benchmarks.md), so a
+/* jsonl.c — the generic JSON-lines formats (DESIGN.md "Benchmarks"; docs/benchmarks.md), so a
  * researcher adds a benchmark without writing C. One object per line; blank lines are ignored;
  * keys not listed here are ignored (free for the researcher's own metadata).
  *   pairs: id, more, less, language, culture          [category, direction, template]
  *   mc:    id, context, question, choices, label, language, culture
  *          [category, context_condition, question_polarity, stereotyped_choice, unknown_choice,
  *           target_choice, other_choice, roles, group, template]
+ *   text:  id, text, language, culture                [category, template]
+ *          (one neutral sentence: its log-likelihood, docs/metrics.md "Neutral likelihood")
  * `template` (what `quipu expand` writes) breaks the metrics down by template.
  * id is a string or an integer, unique in the file. */
 #define _POSIX_C_SOURCE 200809L
@@ -71,12 +73,15 @@ static quipu_status jl_row(ld_ctx *c, const char *file, const char *stem, long l
     if (!quipu_bcp47_ok(language)) return ld_bad_row(c, file, line, "language '%s' is not a BCP-47 tag (e.g. es-CL)", language);
 
     int direction = 0, label = -1, n_choices = 0;
-    const char *more = NULL, *less = NULL, *context = NULL, *question = NULL, *group = NULL, *roles = NULL;
+    const char *more = NULL, *less = NULL, *context = NULL, *question = NULL, *group = NULL, *roles = NULL, *text = NULL;
     const char *choice[QUIPU_MAX_CHOICES];
     quipu_condition cond = QUIPU_COND_NONE;
     quipu_polarity pol = QUIPU_POL_NONE;
     int biased = -1, unknown = -1, target = -1, other = -1;
-    if (js->kind == QUIPU_ITEM_PAIR) {
+    if (js->kind == QUIPU_ITEM_TEXT) {
+        STR_FIELD(t, "text", 1, 1);
+        text = t;
+    } else if (js->kind == QUIPU_ITEM_PAIR) {
         STR_FIELD(m, "more", 1, 1);
         STR_FIELD(l, "less", 1, 1);
         more = m;
@@ -164,7 +169,10 @@ static quipu_status jl_row(ld_ctx *c, const char *file, const char *stem, long l
     it->id = ld_strdup(full, &oom);
     it->kind = js->kind;
     it->template_id = ld_strdup(template_id, &oom);
-    if (js->kind == QUIPU_ITEM_PAIR) {
+    if (js->kind == QUIPU_ITEM_TEXT) {
+        it->n_choices = 1;
+        it->choices[0] = ld_strdup(text, &oom);
+    } else if (js->kind == QUIPU_ITEM_PAIR) {
         it->more = ld_strdup(more, &oom);
         it->less = ld_strdup(less, &oom);
         it->direction = direction;

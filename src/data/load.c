@@ -443,7 +443,7 @@ quipu_status quipu_load_jsonl(const char *path, quipu_item_kind kind, const quip
     *n = 0;
     if (!path || !*path)
         return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: no file given (opts.path)",
-                               kind == QUIPU_ITEM_PAIR ? "pairs" : "mc");
+                               kind == QUIPU_ITEM_PAIR ? "pairs" : kind == QUIPU_ITEM_TEXT ? "text" : "mc");
     char label[256];
     file_label(label, sizeof label, path, opts);
     ld_ctx c;
