@@ -79,8 +79,13 @@ static quipu_status jl_row(ld_ctx *c, const char *file, const char *stem, long l
     quipu_polarity pol = QUIPU_POL_NONE;
     int biased = -1, unknown = -1, target = -1, other = -1;
     if (js->kind == QUIPU_ITEM_TEXT) {
-        STR_FIELD(t, "text", 1, 1);
-        text = t;
+        /* the sentence: a non-empty string, its problems pointed at FILE:LINE:COL */
+        json_t *x = json_object_get(o, "text");
+        long col = ld_row_column(c, "text");
+        if (!x || json_is_null(x)) return ld_bad_row_at(c, file, line, col, "missing field 'text' (the sentence to score)");
+        if (!json_is_string(x)) return ld_bad_row_at(c, file, line, col, "field 'text' is not a string");
+        text = json_string_value(x);
+        if (!*text) return ld_bad_row_at(c, file, line, col, "field 'text' is empty");
     } else if (js->kind == QUIPU_ITEM_PAIR) {
         STR_FIELD(m, "more", 1, 1);
         STR_FIELD(l, "less", 1, 1);
