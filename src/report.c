@@ -27,6 +27,8 @@ void quipu_report_usage(FILE *f)
             "language x culture, paired comparisons of the first run with each other run on the items\n"
             "they share (paired bootstrap of each metric's difference, McNemar tests), and SVG plots.\n"
             "With one run holding several models, its first model is compared with each other model.\n"
+            "Benchmarks with role control, neutral or knowledge (a base and its edited variants) get a\n"
+            "section each: accuracy or neutral log-likelihood per token before and after, with paired CIs.\n"
             "\n"
             "  --out DIR       where report.md, comparison.csv and plots/ go (default: ./report)\n"
             "  --metric NAME   a metric to show (repeatable, or comma-separated); default: the headline\n"
