@@ -571,12 +571,14 @@ static quipu_status change_plot(rp *r, int role, const char *metric, const char 
                                   disp && disp->description ? disp->description : "", disp && disp->description ? ")" : "");
         char *path = quipu_asprintf("%s/plots/%s", r->out_dir, file);
         char *dir = quipu_asprintf("%s/plots/change", r->out_dir);
+        /* a change of a bounded metric is bounded by its range's width */
+        double span = disp && isfinite(disp->lo) && isfinite(disp->hi) ? disp->hi - disp->lo : NAN;
         if (!title || !sub || !xl || !path || !dir) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
         if (!st) st = quipu_mkdir_p(dir, err);
         if (!st) {
             quipu_plot pl = {.title = title, .subtitle = sub, .x_label = xl,
                              .footnote = "an interval that excludes 0 is a change the items support",
-                             .reference = 0, .reference_label = "no change", .lo = NAN, .hi = NAN,
+                             .reference = 0, .reference_label = "no change", .lo = span > 0 ? -span : NAN, .hi = span > 0 ? span : NAN,
                              .decimals = disp ? disp->decimals : 3, .rows = prow, .n_rows = nr};
             st = quipu_plot_write_svg(path, &pl, ser, ns, err);
         }
