@@ -169,10 +169,10 @@ static quipu_status load_benchmarks(run_state *s, quipu_error *err) {
         }
         /* a template definition's kind is known only now: control and knowledge are accuracies */
         if ((cb->role == QUIPU_CFG_ROLE_CONTROL || cb->role == QUIPU_CFG_ROLE_KNOWLEDGE) && its[0].kind != QUIPU_ITEM_MC) {
+            const char *kind = its[0].kind == QUIPU_ITEM_PAIR ? "pairs" : its[0].kind == QUIPU_ITEM_TEXT ? "text" : "association";
             quipu_items_free(its, n);
             return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: role '%s' reports an accuracy, which the %s items of '%s' do not have",
-                                   cb->where, quipu_cfg_role_name(cb->role), its[0].kind == QUIPU_ITEM_PAIR ? "pairs" : "association",
-                                   s->labels[b]);
+                                   cb->where, quipu_cfg_role_name(cb->role), kind, s->labels[b]);
         }
         if (s->reports[b].rows_skipped && leader(s)) {
             const quipu_load_report *r = &s->reports[b];

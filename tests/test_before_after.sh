@@ -5,7 +5,8 @@
 # `quipu report` must hold the bias comparisons without the other sets, one section per role with
 # the change and its paired interval (and McNemar for accuracies), change plots per metric, and
 # give the zero-effect variants a change of exactly 0 with an interval holding 0. Bad input: a
-# text row without text, one with empty text, an unknown role and neutral on pairs, one line each.
+# text row without text, one with empty text, an unknown role, neutral on pairs and control on a
+# template definition of pairs (found at load), one line each.
 . "$QUIPU_SOURCE_DIR/tests/common.sh"
 need_shared tokenizers
 command -v python3 > /dev/null || skip "needs python3 to read the report's CSV"
@@ -149,4 +150,7 @@ bad_run "unknown role" "bad.yaml:4:[0-9]+: benchmarks.0.role: expected one of bi
   "{name: mine, path: $TMPD/bias.jsonl, format: pairs, role: debias}"
 bad_run "neutral on pairs" "bad.yaml:4:[0-9]+: benchmarks.0.role: role 'neutral' is for neutral sentences \(format: text\); 'mine' is a pairs benchmark" \
   "{name: mine, path: $TMPD/bias.jsonl, format: pairs, role: neutral}"
+# a template definition's kind is known at load: role control on template pairs is refused there
+bad_run "control on template pairs" "bad.yaml:4:5: role 'control' reports an accuracy, which the pairs items of 'latam' do not have" \
+  "{name: latam, path: $QUIPU_SOURCE_DIR/configs/templates/latam_es_pairs.yaml, format: template, role: control}"
 finish
