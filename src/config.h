@@ -35,8 +35,16 @@ typedef enum quipu_cfg_dtype { QUIPU_CFG_DTYPE_AUTO = 0, QUIPU_CFG_DTYPE_F32, QU
 /* BUILTIN: the benchmark's own loader; PAIRS / MC: the generic JSON-lines formats (DESIGN.md). */
 typedef enum quipu_cfg_format {
     QUIPU_CFG_FORMAT_BUILTIN = 0, QUIPU_CFG_FORMAT_PAIRS, QUIPU_CFG_FORMAT_MC,
-    QUIPU_CFG_FORMAT_TEMPLATE /* a template definition (YAML) expanded at load: docs/templates.md */
+    QUIPU_CFG_FORMAT_TEMPLATE, /* a template definition (YAML) expanded at load: docs/templates.md */
+    QUIPU_CFG_FORMAT_TEXT      /* neutral sentences, JSON lines {id, text, language, culture}: docs/config.md */
 } quipu_cfg_format;
+/* What a benchmark is for in a before/after report (docs/mitigation.md): BIAS the stereotypes a
+ * mitigation should lower; CONTROL a set whose accuracy it must keep (MBBQ's control sets);
+ * NEUTRAL sentences whose likelihood it must keep (format: text); KNOWLEDGE cultural knowledge it
+ * must keep (BLEnD). The default follows the benchmark: quipu_cfg_role_default. */
+typedef enum quipu_cfg_role {
+    QUIPU_CFG_ROLE_BIAS = 0, QUIPU_CFG_ROLE_CONTROL, QUIPU_CFG_ROLE_NEUTRAL, QUIPU_CFG_ROLE_KNOWLEDGE
+} quipu_cfg_role;
 typedef enum quipu_cfg_bad_row { QUIPU_CFG_BAD_ROW_FAIL = 0, QUIPU_CFG_BAD_ROW_SKIP } quipu_cfg_bad_row;
 /* DEFAULT: the benchmark paper's prompt and answers; LM_EVAL: lm-evaluation-harness's prompt and
  * choices (BBQ: 2 group answers + 10 HELM "unknown" wordings). */
@@ -81,7 +89,8 @@ typedef struct quipu_config_benchmark {
     char *label;                /* unique key in results; default: name */
     char *path;                 /* expanded. PAIRS/MC: the JSON-lines file. BUILTIN: a datasets folder (same layout)
                                    used instead of datasets_dir for this benchmark; NULL = datasets_dir */
-    quipu_cfg_format format;    /* BUILTIN unless `format: pairs|mc` (then path is required) */
+    quipu_cfg_format format;    /* BUILTIN unless `format: pairs|mc|template|text` (then path is required) */
+    quipu_cfg_role role;        /* `role`; default quipu_cfg_role_default(name, format) */
     quipu_strlist categories;   /* keep only these categories (as the benchmark names them, any case); empty = all */
     quipu_strlist languages;    /* keep only these BCP-47 tags, prefix match by subtag ("es" keeps es-ES, es-419); empty = all */
     quipu_strlist cultures;     /* keep only these culture tags; empty = all */
@@ -211,6 +220,13 @@ char *quipu_config_expand(const char *in, char *why, size_t why_len);
 const char *quipu_cfg_backend_name(quipu_cfg_backend b);
 const char *quipu_cfg_dtype_name(quipu_cfg_dtype d);
 const char *quipu_cfg_format_name(quipu_cfg_format f);
+const char *quipu_cfg_role_name(quipu_cfg_role r); /* "bias", "control", "neutral", "knowledge" */
+/* 0 and *out on a known role name (any case), -1 otherwise. */
+int quipu_cfg_role_parse(const char *s, quipu_cfg_role *out);
+/* A benchmark's role when its entry names none: NEUTRAL for format: text, KNOWLEDGE for blend,
+ * CONTROL for names starting mbbq_control_, BIAS otherwise. The canonical text (and summary.json)
+ * carry a role only where it differs from this, so configs without roles keep their hash. */
+quipu_cfg_role quipu_cfg_role_default(const char *name, quipu_cfg_format format);
 const char *quipu_cfg_bad_row_name(quipu_cfg_bad_row b);
 const char *quipu_cfg_template_name(quipu_cfg_template t);
 const char *quipu_cfg_sample_name(quipu_cfg_sample s);

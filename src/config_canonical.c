@@ -77,6 +77,10 @@ static json_t *config_json(const quipu_config *cfg, int hashed) {
         if (at) json_object_set_new(j, "association_templates", at);
         json_t *pv = cfg_prompt_variants_json(b);
         if (pv) json_object_set_new(j, "prompt_variants", pv);
+        /* left out at its default (configs without roles keep their text and hash); a role changes
+           no score, only how `quipu report` reads the benchmark, but it is part of the experiment */
+        if (b->role != quipu_cfg_role_default(b->name, b->format))
+            json_object_set_new(j, "role", json_string(quipu_cfg_role_name(b->role)));
         json_array_append_new(bs, j);
     }
     json_object_set_new(o, "benchmarks", bs);

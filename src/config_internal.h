@@ -134,7 +134,7 @@ void cfg_check_output(loader *L, const cnode *at, const char *kp, const char *ou
 
 /* ------------------------------------------------------------------ the schema (config_validate.c) */
 
-extern const char *const cfg_backend_names[], *const cfg_dtype_names[], *const cfg_format_names[], *const cfg_bad_row_names[],
+extern const char *const cfg_backend_names[], *const cfg_dtype_names[], *const cfg_format_names[], *const cfg_role_names[], *const cfg_bad_row_names[],
     *const cfg_template_names[], *const cfg_sample_names[], *const cfg_norm_names[], *const cfg_sharding_names[];
 extern const char *const cfg_top_keys[], *const cfg_model_keys[], *const cfg_bench_keys[], *const cfg_metrics_keys[],
     *const cfg_scoring_keys[], *const cfg_distribution_keys[], *const cfg_prompt_fields[];

@@ -26,11 +26,13 @@ const char *const quipu_config_builtin_metrics[] = {
     "acc",            "acc_ambig",             "acc_disambig",              "s_dis",       "s_amb",
     "bias_score_ambig", "bias_score_disambig", "sesgo_bias_ambig",          "sesgo_bias_disambig", "ft_minus_fo_ambig",
     "ft_minus_fo_disambig", "ss",              "lms",                       "icat",
-    "assoc_pct_stereotype", "assoc_pct_stereotype_offensive", "assoc_mean_stereotype", "assoc_mean_gap", NULL};
+    "assoc_pct_stereotype", "assoc_pct_stereotype_offensive", "assoc_mean_stereotype", "assoc_mean_gap",
+    "loglik_per_token", "loglik_per_byte", NULL};
 
 const char *const cfg_backend_names[] = {"cpu", "cuda", "hip", NULL};
 const char *const cfg_dtype_names[] = {"auto", "f32", "f16", "bf16", NULL};
-const char *const cfg_format_names[] = {"builtin", "pairs", "mc", "template", NULL};
+const char *const cfg_format_names[] = {"builtin", "pairs", "mc", "template", "text", NULL};
+const char *const cfg_role_names[] = {"bias", "control", "neutral", "knowledge", NULL};
 const char *const cfg_bad_row_names[] = {"fail", "skip", NULL};
 const char *const cfg_template_names[] = {"default", "lm-eval", NULL};
 const char *const cfg_sample_names[] = {"first", "spread", "random", NULL};
@@ -39,7 +41,25 @@ const char *const cfg_sharding_names[] = {"length_balanced", "round_robin", NULL
 
 const char *quipu_cfg_backend_name(quipu_cfg_backend b) { return (unsigned)b < 3 ? cfg_backend_names[b] : "?"; }
 const char *quipu_cfg_dtype_name(quipu_cfg_dtype d) { return (unsigned)d < 4 ? cfg_dtype_names[d] : "?"; }
-const char *quipu_cfg_format_name(quipu_cfg_format f) { return (unsigned)f < 4 ? cfg_format_names[f] : "?"; }
+const char *quipu_cfg_format_name(quipu_cfg_format f) { return (unsigned)f < 5 ? cfg_format_names[f] : "?"; }
+const char *quipu_cfg_role_name(quipu_cfg_role r) { return (unsigned)r < 4 ? cfg_role_names[r] : "?"; }
+
+int quipu_cfg_role_parse(const char *s, quipu_cfg_role *out) {
+    for (int i = 0; s && cfg_role_names[i]; i++)
+        if (!strcasecmp(s, cfg_role_names[i])) {
+            *out = (quipu_cfg_role)i;
+            return 0;
+        }
+    return -1;
+}
+
+quipu_cfg_role quipu_cfg_role_default(const char *name, quipu_cfg_format format) {
+    if (format == QUIPU_CFG_FORMAT_TEXT) return QUIPU_CFG_ROLE_NEUTRAL;
+    if (format != QUIPU_CFG_FORMAT_BUILTIN || !name) return QUIPU_CFG_ROLE_BIAS;
+    if (!strcmp(name, "blend")) return QUIPU_CFG_ROLE_KNOWLEDGE;
+    if (!strncmp(name, "mbbq_control_", 13)) return QUIPU_CFG_ROLE_CONTROL;
+    return QUIPU_CFG_ROLE_BIAS;
+}
 const char *quipu_cfg_bad_row_name(quipu_cfg_bad_row b) { return (unsigned)b < 2 ? cfg_bad_row_names[b] : "?"; }
 const char *quipu_cfg_template_name(quipu_cfg_template t) { return (unsigned)t < 2 ? cfg_template_names[t] : "?"; }
 const char *quipu_cfg_sample_name(quipu_cfg_sample s) { return (unsigned)s < 3 ? cfg_sample_names[s] : "?"; }
@@ -53,7 +73,7 @@ const char *const cfg_top_keys[] = {"name",       "output",  "seed",    "backend
 const char *const cfg_model_keys[] = {"path", "name", "backend", "dtype", "max_length", "tensor_parallel", "adapters", NULL};
 const char *const cfg_bench_keys[] = {"name",  "label",  "path",       "format",   "categories", "languages", "cultures",
                                       "limit", "sample", "on_bad_row", "template", "prompt",     "delimiter",
-                                      "association_templates", "prompt_variants", NULL};
+                                      "association_templates", "prompt_variants", "role", NULL};
 const char *const cfg_metrics_keys[] = {"include", "normalization", "bootstrap", "confidence", NULL};
 const char *const cfg_scoring_keys[] = {"batch_tokens", "threads", "prefix_sharing", NULL};
 const char *const cfg_distribution_keys[] = {"sharding", NULL};
@@ -256,6 +276,44 @@ static void validate_model(vctx *top, const cnode *m, int i, quipu_config *cfg, 
     }
 }
 
+/* `role`: what the benchmark is for in a before/after report, checked against what its items can
+ * give: neutral sentences only from format: text (and nothing else from it); control and
+ * knowledge are accuracies, so multiple choice (a template definition's kind is checked at load). */
+static void validate_role(vctx *c, const cnode *m, quipu_config_benchmark *b, int builtin) {
+    b->role = quipu_cfg_role_default(b->name, b->format);
+    int e;
+    if (cfg_get_enum(c, m, "role", cfg_role_names, &e) <= 0) return;
+    quipu_cfg_role r = (quipu_cfg_role)e;
+    char kp[600];
+    cfg_kp_join(kp, sizeof kp, c->kp, "role");
+    const cnode *rn = cfg_map_get(m, "role", NULL);
+    const char *kind = NULL; /* what the items are, when it rules the role out */
+    if (b->format == QUIPU_CFG_FORMAT_TEXT) {
+        if (r != QUIPU_CFG_ROLE_NEUTRAL) {
+            cfg_err_key(c->L, rn, kp, "role '%s' does not fit a format: text benchmark: neutral sentences have no stereotype "
+                                      "or answer to score (its role is neutral)", cfg_role_names[r]);
+            return;
+        }
+    } else if (r == QUIPU_CFG_ROLE_NEUTRAL) {
+        cfg_err_key(c->L, rn, kp, "role 'neutral' is for neutral sentences (format: text); '%s' is a %s benchmark", b->name ? b->name : "?",
+                    b->format == QUIPU_CFG_FORMAT_PAIRS ? "pairs" : b->format == QUIPU_CFG_FORMAT_MC ? "multiple-choice" :
+                    b->format == QUIPU_CFG_FORMAT_TEMPLATE ? "template" : "built-in");
+        return;
+    } else if (r == QUIPU_CFG_ROLE_CONTROL || r == QUIPU_CFG_ROLE_KNOWLEDGE) {
+        if (b->format == QUIPU_CFG_FORMAT_PAIRS) kind = "pairs";
+        else if (builtin && b->format == QUIPU_CFG_FORMAT_BUILTIN && b->name && !strncmp(b->name, "crows_pairs", 11)) kind = "pairs";
+        else if (builtin && b->format == QUIPU_CFG_FORMAT_BUILTIN && b->name && !strncmp(b->name, "seegull", 7)) kind = "association";
+        else if (builtin && b->format == QUIPU_CFG_FORMAT_BUILTIN && b->name && !strncmp(b->name, "stereoset", 9)) kind = "StereoSet";
+        if (kind) {
+            cfg_err_key(c->L, rn, kp, "role '%s' reports an accuracy, which %s items do not have ('%s'); use it on a multiple-choice "
+                                      "benchmark with gold answers",
+                        cfg_role_names[r], kind, b->name ? b->name : "?");
+            return;
+        }
+    }
+    b->role = r;
+}
+
 static void validate_benchmark(vctx *top, const cnode *m, int i, quipu_config_benchmark *b, int *needs_datasets) {
     loader *L = top->L;
     vctx c = {.L = L};
@@ -345,14 +403,16 @@ static void validate_benchmark(vctx *top, const cnode *m, int i, quipu_config_be
     const cnode *prn = NULL;
     if (cfg_get_str(&c, m, "prompt", 0, &b->prompt, &prn) > 0) {
         cfg_kp_join(kp, sizeof kp, c.kp, "prompt");
-        if (b->format == QUIPU_CFG_FORMAT_PAIRS)
-            cfg_err_key(L, prn, kp, "a pairs benchmark scores sentences without a prompt; prompts apply to multiple choice");
+        if (b->format == QUIPU_CFG_FORMAT_PAIRS || b->format == QUIPU_CFG_FORMAT_TEXT)
+            cfg_err_key(L, prn, kp, "a %s benchmark scores sentences without a prompt; prompts apply to multiple choice",
+                        quipu_cfg_format_name(b->format));
         else
             cfg_check_prompt(L, prn, kp, b->prompt);
     }
     cfg_get_str(&c, m, "delimiter", 0, &b->delimiter, NULL);
     cfg_read_assoc_templates(&c, m, b);
     cfg_read_prompt_variants(&c, m, b);
+    validate_role(&c, m, b, builtin);
 }
 
 void cfg_validate(loader *L, const cnode *root, quipu_config *cfg, const char *path) {

@@ -41,8 +41,9 @@ void cfg_read_prompt_variants(vctx *c, const cnode *m, quipu_config_benchmark *b
         else cfg_type_err(L, list, kp, "a list of variants ({id, template, prompt, delimiter})");
         return;
     }
-    if (b->format == QUIPU_CFG_FORMAT_PAIRS) {
-        cfg_err_key(L, list, kp, "a pairs benchmark scores sentences without a prompt; prompt variants apply to multiple choice");
+    if (b->format == QUIPU_CFG_FORMAT_PAIRS || b->format == QUIPU_CFG_FORMAT_TEXT) {
+        cfg_err_key(L, list, kp, "a %s benchmark scores sentences without a prompt; prompt variants apply to multiple choice",
+                    quipu_cfg_format_name(b->format));
         return;
     }
     if (list->n > 64) {

@@ -1,9 +1,10 @@
 /* item.h — one benchmark item as every loader produces it and every metric reads it, and the
- * per-item record the scorer fills. Three kinds: pairs (CrowS-Pairs family: which of two sentences
+ * per-item record the scorer fills. Four kinds: pairs (CrowS-Pairs family: which of two sentences
  * the model finds likelier), multiple choice (BBQ family, SESGO, StereoSet as MC: log P(choice
- * | prompt) for each choice) and association probes (SeeGULL: log P(attribute | prompt_i) for a
- * prompt per choice). Every item carries its language (BCP-47) and culture tags: the per-culture
- * breakdown is the point of quipu. Strings are heap-owned by the item. */
+ * | prompt) for each choice), association probes (SeeGULL: log P(attribute | prompt_i) for a
+ * prompt per choice) and neutral sentences (one log-likelihood each: a mitigation's side
+ * effect). Every item carries its language (BCP-47) and culture tags: the per-culture breakdown is
+ * the point of quipu. Strings are heap-owned by the item. */
 #ifndef QUIPU_ITEM_H
 #define QUIPU_ITEM_H
 
@@ -12,7 +13,12 @@
 /* QUIPU_ITEM_ASSOC: one stereotype tuple (identity, attribute) under one template, scored as
  * log P(attribute | template(x)) for x = choice 0 the stereotyped identity, choice 1 the neutral
  * subject, choices 2.. the contrast identities (docs/metrics.md "Association"). */
-typedef enum quipu_item_kind { QUIPU_ITEM_PAIR = 0, QUIPU_ITEM_MC = 1, QUIPU_ITEM_ASSOC = 2 } quipu_item_kind;
+/* QUIPU_ITEM_TEXT: one neutral sentence (format: text), choices[0] with n_choices 1, scored as a pair's
+ * sentence is (empty context: the prefix token); its metrics are the mean log-likelihood per token
+ * and per byte (docs/metrics.md "Neutral likelihood"). */
+typedef enum quipu_item_kind {
+    QUIPU_ITEM_PAIR = 0, QUIPU_ITEM_MC = 1, QUIPU_ITEM_ASSOC = 2, QUIPU_ITEM_TEXT = 3
+} quipu_item_kind;
 
 typedef enum quipu_condition {
     QUIPU_COND_NONE = 0, QUIPU_COND_AMBIG = 1, QUIPU_COND_DISAMBIG = 2
@@ -78,7 +84,7 @@ typedef struct quipu_item {
 } quipu_item;
 
 /* What the scorer records per item (rank-local, gathered to rank 0). For pairs, choice 0 is
- * `more` and choice 1 is `less`. */
+ * `more` and choice 1 is `less`; a text item has one choice, its sentence. */
 typedef struct quipu_item_record {
     int64_t item_index;                   /* into the run's item array */
     int n_choices;

@@ -41,6 +41,8 @@ const mx_metric_info mx_metrics[MX_N_METRICS] = {
     [MX_ASSOC_PCT_STEREOTYPE_OFFENSIVE] = {"assoc_pct_stereotype_offensive", QUIPU_FAMILY_ASSOC, "assoc_pct_stereotype with each comparison weighted by its tuple's offensiveness", "association-seegull"},
     [MX_ASSOC_MEAN_STEREOTYPE] = {"assoc_mean_stereotype", QUIPU_FAMILY_ASSOC, "mean association log P(attr | identity) - log P(attr | neutral) of the stereotype tuples (nats)", "association-seegull"},
     [MX_ASSOC_MEAN_GAP] = {"assoc_mean_gap", QUIPU_FAMILY_ASSOC, "mean association of the stereotyped identity minus that of the contrast identity, over comparisons (nats)", "association-seegull"},
+    [MX_LOGLIK_PER_TOKEN] = {"loglik_per_token", QUIPU_FAMILY_TEXT, "neutral sentences: total log-likelihood / total tokens (nats per token)", "neutral-likelihood"},
+    [MX_LOGLIK_PER_BYTE] = {"loglik_per_byte", QUIPU_FAMILY_TEXT, "neutral sentences: total log-likelihood / total UTF-8 bytes (nats per byte)", "neutral-likelihood"},
 };
 
 const char *quipu_metric_name(int i) { return i >= 0 && i < MX_N_METRICS ? mx_metrics[i].name : NULL; }
@@ -118,6 +120,7 @@ unsigned quipu_metrics_family(const char *benchmark, const quipu_item *ex)
     if (!ex) return 0;
     if (ex->kind == QUIPU_ITEM_PAIR) return QUIPU_FAMILY_PAIRS;
     if (ex->kind == QUIPU_ITEM_ASSOC) return QUIPU_FAMILY_ASSOC;
+    if (ex->kind == QUIPU_ITEM_TEXT) return QUIPU_FAMILY_TEXT;
     if (has_roles(ex)) return QUIPU_FAMILY_STEREOSET;
     unsigned f = QUIPU_FAMILY_MC;
     if (ex->condition == QUIPU_COND_AMBIG || ex->condition == QUIPU_COND_DISAMBIG) {
@@ -158,6 +161,12 @@ static quipu_status check_item(const quipu_item *it, quipu_error *err)
                                    item_where(it), id, it->weight);
         return QUIPU_OK;
     }
+    if (it->kind == QUIPU_ITEM_TEXT) {
+        if (it->n_choices != 1)
+            return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: item %s: %d choices (a text item has its one sentence)",
+                                   item_where(it), id, it->n_choices);
+        return QUIPU_OK;
+    }
     if (it->kind != QUIPU_ITEM_MC)
         return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: item %s: unknown kind %d", item_where(it), id, (int)it->kind);
     int n = it->n_choices;
@@ -195,7 +204,7 @@ static quipu_status check_item(const quipu_item *it, quipu_error *err)
 
 static const char *kind_name(quipu_item_kind k)
 {
-    return k == QUIPU_ITEM_PAIR ? "pair" : k == QUIPU_ITEM_MC ? "multiple-choice" : "association";
+    return k == QUIPU_ITEM_PAIR ? "pair" : k == QUIPU_ITEM_MC ? "multiple-choice" : k == QUIPU_ITEM_TEXT ? "text" : "association";
 }
 
 static int cmp_bench_id(const void *pa, const void *pb)
@@ -300,6 +309,17 @@ quipu_status mx_outcome_make(mx_outcome *o, const quipu_item *it, const quipu_it
                                    item_where(it), it->id, i, (int)rec->n_bytes[i]);
     }
     o->cond = (uint8_t)it->condition;
+    if (it->kind == QUIPU_ITEM_TEXT) {
+        /* the raw sum, whatever the run's normalisation: the metrics divide the totals themselves */
+        if (rec->n_tokens[0] <= 0 || rec->n_bytes[0] <= 0)
+            return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: item %s: a text item scored over %d tokens and %d bytes (needs at least one of each)",
+                                   item_where(it), it->id, (int)rec->n_tokens[0], (int)rec->n_bytes[0]);
+        o->kind = MX_KIND_TEXT;
+        o->tx_lp = rec->logprob[0];
+        o->tx_tok = rec->n_tokens[0];
+        o->tx_bytes = rec->n_bytes[0];
+        return QUIPU_OK;
+    }
     if (it->kind == QUIPU_ITEM_ASSOC) {
         /* choice 0 the stereotyped identity, 1 the neutral subject, 2.. the contrasts. assoc(x) =
          * score(x) − score(neutral); between two identities the neutral score cancels, so a win
@@ -409,6 +429,9 @@ void mx_accum_add_n(mx_accum *a, const mx_outcome *o, int64_t k)
         }
         break;
     }
+    case MX_KIND_TEXT:
+        a->tx_n += k;
+        break;
     case MX_KIND_ASSOC:
         a->as_n += k;
         a->as_k += k * o->as_k;
@@ -465,6 +488,11 @@ void mx_accum_add(mx_accum *a, const mx_outcome *o)
         a->as_sum_s += o->as_s;
         a->as_sum_gap += o->as_gap;
     }
+    if (o->kind == MX_KIND_TEXT) {
+        a->tx_sum_lp += o->tx_lp;
+        a->tx_sum_tok += (double)o->tx_tok;
+        a->tx_sum_bytes += (double)o->tx_bytes;
+    }
 }
 
 /* ---- resampling by outcome class ---------------------------------------------------------- */
@@ -504,7 +532,9 @@ int mx_classes_build(mx_classes *c, const mx_outcome *const *po, size_t n, unsig
     c->rep = quipu_malloc_array(m, sizeof *c->rep);
     cls_sort *t = quipu_malloc_array(m, sizeof *t);
     if (family & QUIPU_FAMILY_ASSOC) c->as_x = quipu_malloc_array(4 * m, sizeof *c->as_x);
-    if (!c->cls || !c->absdiff || !c->rep || !t || ((family & QUIPU_FAMILY_ASSOC) && !c->as_x)) {
+    if (family & QUIPU_FAMILY_TEXT) c->tx_x = quipu_malloc_array(3 * m, sizeof *c->tx_x);
+    if (!c->cls || !c->absdiff || !c->rep || !t || ((family & QUIPU_FAMILY_ASSOC) && !c->as_x) ||
+        ((family & QUIPU_FAMILY_TEXT) && !c->tx_x)) {
         free(t);
         mx_classes_free(c);
         return -1;
@@ -523,6 +553,13 @@ int mx_classes_build(mx_classes *c, const mx_outcome *const *po, size_t n, unsig
             c->as_x[4 * i + 2] = as ? o->as_s : 0.0;
             c->as_x[4 * i + 3] = as ? o->as_gap : 0.0;
         }
+        if (c->tx_x) {
+            const mx_outcome *o = po[i];
+            int tx = o->kind == MX_KIND_TEXT;
+            c->tx_x[3 * i + 0] = tx ? o->tx_lp : 0.0;
+            c->tx_x[3 * i + 1] = tx ? (double)o->tx_tok : 0.0;
+            c->tx_x[3 * i + 2] = tx ? (double)o->tx_bytes : 0.0;
+        }
     }
     qsort(t, n, sizeof *t, cmp_cls_sort);
     for (size_t i = 0; i < n; i++) {
@@ -539,6 +576,7 @@ void mx_classes_free(mx_classes *c)
     free(c->absdiff);
     free(c->rep);
     free(c->as_x);
+    free(c->tx_x);
     memset(c, 0, sizeof *c);
 }
 
@@ -571,6 +609,7 @@ static void boot_one(boot_ws *w, const mx_classes *cl, int sides, unsigned famil
 {
     size_t n = cl[0].n;
     double dsum[2] = {0.0, 0.0}, xsum[2][4] = {{0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0}};
+    double tsum[2][3] = {{0.0, 0.0, 0.0}, {0.0, 0.0, 0.0}};
     quipu_rng rng;
     quipu_rng_seed(&rng, quipu_seed_mix(seed, (uint64_t)r));
     for (int s = 0; s < sides; s++) memset(w->cnt[s], 0, (cl[s].n_classes ? cl[s].n_classes : 1) * sizeof *w->cnt[s]);
@@ -581,6 +620,8 @@ static void boot_one(boot_ws *w, const mx_classes *cl, int sides, unsigned famil
             if (cl[s].has_absdiff) dsum[s] += cl[s].absdiff[k]; /* draw order, as mx_accum_add would */
             if (cl[s].as_x)
                 for (int q = 0; q < 4; q++) xsum[s][q] += cl[s].as_x[4 * k + (size_t)q];
+            if (cl[s].tx_x)
+                for (int q = 0; q < 3; q++) tsum[s][q] += cl[s].tx_x[3 * k + (size_t)q];
         }
     }
     for (int s = 0; s < sides; s++) {
@@ -593,6 +634,9 @@ static void boot_one(boot_ws *w, const mx_classes *cl, int sides, unsigned famil
         a->as_w_k = xsum[s][1];
         a->as_sum_s = xsum[s][2];
         a->as_sum_gap = xsum[s][3];
+        a->tx_sum_lp = tsum[s][0];
+        a->tx_sum_tok = tsum[s][1];
+        a->tx_sum_bytes = tsum[s][2];
         double v[MX_N_METRICS];
         int64_t nn[MX_N_METRICS];
         const char *note[MX_N_METRICS];
@@ -779,6 +823,18 @@ void mx_eval(const mx_accum *a, unsigned family, double *val, int64_t *n, const 
         else note[MX_ASSOC_PCT_STEREOTYPE_OFFENSIVE] = "no comparison has an offensiveness weight above 0";
         if (a->as_n) val[MX_ASSOC_MEAN_STEREOTYPE] = a->as_sum_s / (double)a->as_n;
         else note[MX_ASSOC_MEAN_STEREOTYPE] = no_items;
+    }
+    if (family & QUIPU_FAMILY_TEXT) {
+        /* ratios of totals (a long sentence weighs by its tokens), not means of per-item ratios */
+        n[MX_LOGLIK_PER_TOKEN] = n[MX_LOGLIK_PER_BYTE] = a->tx_n;
+        note[MX_LOGLIK_PER_TOKEN] = note[MX_LOGLIK_PER_BYTE] = NULL;
+        val[MX_LOGLIK_PER_TOKEN] = val[MX_LOGLIK_PER_BYTE] = NAN;
+        if (a->tx_n && a->tx_sum_tok > 0 && a->tx_sum_bytes > 0) {
+            val[MX_LOGLIK_PER_TOKEN] = a->tx_sum_lp / a->tx_sum_tok;
+            val[MX_LOGLIK_PER_BYTE] = a->tx_sum_lp / a->tx_sum_bytes;
+        } else {
+            note[MX_LOGLIK_PER_TOKEN] = note[MX_LOGLIK_PER_BYTE] = no_items;
+        }
     }
 }
 

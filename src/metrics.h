@@ -59,10 +59,11 @@ enum {
     QUIPU_FAMILY_DIFF_BIAS = 1u << 3, /* EsBBQ/CaBBQ/KoBBQ: bias_score_ambig, bias_score_disambig */
     QUIPU_FAMILY_SESGO = 1u << 4,     /* sesgo_bias_*, ft_minus_fo_* */
     QUIPU_FAMILY_STEREOSET = 1u << 5, /* ss, lms, icat */
-    QUIPU_FAMILY_ASSOC = 1u << 6      /* association items (SeeGULL): assoc_pct_stereotype, ... */
+    QUIPU_FAMILY_ASSOC = 1u << 6,     /* association items (SeeGULL): assoc_pct_stereotype, ... */
+    QUIPU_FAMILY_TEXT = 1u << 7       /* neutral sentences (format: text): loglik_per_token, loglik_per_byte */
 };
 /* The family of a benchmark from its name and one of its items: pairs → PAIRS; association
- * items → ASSOC; MC with
+ * items → ASSOC; text items → TEXT; MC with
  * StereoSet roles → STEREOSET; MC with a context condition → MC|BBQ, plus DIFF_BIAS for names
  * starting "esbbq", "cabbq", "kobbq" and SESGO for names starting "sesgo"; other MC → MC. */
 unsigned quipu_metrics_family(const char *benchmark, const quipu_item *example);

@@ -31,6 +31,8 @@ typedef enum mx_metric {
     MX_ASSOC_PCT_STEREOTYPE_OFFENSIVE,
     MX_ASSOC_MEAN_STEREOTYPE,
     MX_ASSOC_MEAN_GAP,
+    MX_LOGLIK_PER_TOKEN,
+    MX_LOGLIK_PER_BYTE,
     MX_N_METRICS
 } mx_metric;
 
@@ -45,7 +47,7 @@ extern const mx_metric_info mx_metrics[MX_N_METRICS];
 /* Number of metrics a family has (rows per group). */
 size_t mx_family_count(unsigned family);
 
-enum { MX_KIND_PAIR = 1, MX_KIND_MC = 2, MX_KIND_STEREOSET = 3, MX_KIND_ASSOC = 4 };
+enum { MX_KIND_PAIR = 1, MX_KIND_MC = 2, MX_KIND_STEREOSET = 3, MX_KIND_ASSOC = 4, MX_KIND_TEXT = 5 };
 enum {
     MX_F_MORE_WINS = 1u << 0,  /* pairs: score(more) > score(less) */
     MX_F_TIE = 1u << 1,        /* pairs: equal scores */
@@ -74,6 +76,9 @@ typedef struct mx_outcome {
      * of assoc(s) − assoc(o) */
     uint8_t as_k, as_wins, as_ties;
     double as_w, as_s, as_gap;
+    /* text (neutral sentences): the sentence's log-likelihood, tokens and UTF-8 bytes */
+    double tx_lp;
+    int32_t tx_tok, tx_bytes;
 } mx_outcome;
 
 /* Fills *o from one item and its record; checks the record against the item (choice count,
@@ -95,6 +100,9 @@ typedef struct mx_accum {
      * the sums of weight·wins, weight·comparisons, assoc(s), assoc(s) − assoc(o) */
     int64_t as_n, as_k, as_wins, as_ties, as_k_w;
     double as_w_wins, as_w_k, as_sum_s, as_sum_gap;
+    /* text: sentences; the sums of their log-likelihoods, tokens and bytes (integers held exactly) */
+    int64_t tx_n;
+    double tx_sum_lp, tx_sum_tok, tx_sum_bytes;
     /* StereoSet, per target term t: term3[3t] items, [3t+1] stereotype > anti-stereotype,
      * [3t+2] meaningful > unrelated (0..2 per item); NULL for other families */
     int64_t *term3;
@@ -106,7 +114,8 @@ int mx_accum_init(mx_accum *a, size_t n_terms);
 void mx_accum_reset(mx_accum *a); /* zero, keeping the term array */
 void mx_accum_free(mx_accum *a);
 void mx_accum_add(mx_accum *a, const mx_outcome *o);
-/* k copies of o, leaving sum_absdiff alone (the resampler sums it in draw order itself). */
+/* k copies of o, leaving sum_absdiff and the association and text sums alone (the resampler sums
+ * them in draw order itself). */
 void mx_accum_add_n(mx_accum *a, const mx_outcome *o, int64_t k);
 
 /* Resampling by outcome class: the n entries of a group fall into a few classes of equal
@@ -120,6 +129,7 @@ typedef struct mx_classes {
     size_t n_terms;     /* StereoSet: 1 + the largest term index; else 0 */
     int has_absdiff;
     double *as_x;       /* association: [4n] weight·wins, weight·k, assoc(s), gap of entry i; else NULL */
+    double *tx_x;       /* text: [3n] log-likelihood, tokens, bytes of entry i; else NULL */
 } mx_classes;
 /* Classes of po[n] (the group's outcomes in entry order); 0 or -1 (memory). */
 int mx_classes_build(mx_classes *c, const mx_outcome *const *po, size_t n, unsigned family);

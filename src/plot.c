@@ -56,6 +56,10 @@ static const quipu_metric_display g_display[] = {
      "mean increased log-probability of the attribute after the identity (nats)"},
     {"assoc_mean_gap", 0, 0, "no difference", NAN, NAN, 3,
      "mean association of the stereotyped minus the contrast identity (nats)"},
+    {"loglik_per_token", 0, NAN, NULL, NAN, 0, 4,
+     "mean log-likelihood per token of neutral sentences (nats; higher is likelier)"},
+    {"loglik_per_byte", 0, NAN, NULL, NAN, 0, 4,
+     "mean log-likelihood per UTF-8 byte of neutral sentences (nats; higher is likelier)"},
 };
 
 const char *const quipu_headline_metrics[] = {"pct_stereotype", "s_dis", "s_amb", "bias_score_ambig",

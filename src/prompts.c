@@ -115,6 +115,12 @@ quipu_status run_build_unit(run_unit *u, quipu_item *it, const quipu_config_benc
             u->map[c] = c;
             if (!u->prompts[c]) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
         }
+    } else if (it->kind == QUIPU_ITEM_TEXT) {
+        /* a neutral sentence, scored as a pair's sentence is: empty context (the prefix token) */
+        u->prompt = strdup("");
+        u->n_cont = u->n_record = 1;
+        u->cont[0] = strdup(it->choices[0] ? it->choices[0] : "");
+        u->map[0] = 0;
     } else if (it->kind == QUIPU_ITEM_PAIR) {
         u->prompt = strdup("");
         u->n_cont = u->n_record = 2;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "metrics.h"
 #include "plot.h"
 #include "report_expected.h"
@@ -26,6 +27,8 @@ void quipu_report_usage(FILE *f)
             "language x culture, paired comparisons of the first run with each other run on the items\n"
             "they share (paired bootstrap of each metric's difference, McNemar tests), and SVG plots.\n"
             "With one run holding several models, its first model is compared with each other model.\n"
+            "Benchmarks with role control, neutral or knowledge (a base and its edited variants) get a\n"
+            "section each: accuracy or neutral log-likelihood per token before and after, with paired CIs.\n"
             "\n"
             "  --out DIR       where report.md, comparison.csv and plots/ go (default: ./report)\n"
             "  --metric NAME   a metric to show (repeatable, or comma-separated); default: the headline\n"
@@ -107,6 +110,12 @@ typedef struct rp_cell {
     size_t series;
 } rp_cell;
 
+typedef struct rp_change_plot {
+    int role;           /* quipu_cfg_role */
+    const char *metric;
+    char *file;         /* under plots/, e.g. "change/pct_stereotype.svg" */
+} rp_change_plot;
+
 typedef struct rp_group {
     const char *language, *culture, *category;
     size_t culture_order, order;
@@ -129,6 +138,13 @@ typedef struct rp {
     size_t n_benchmarks;
     quipu_plot_files plots;
     const char *out_dir;
+    /* before and after (docs/mitigation.md): each compared benchmark's role (quipu_cfg_role) */
+    const char **role_bench;
+    int *role_of;
+    size_t n_roles;
+    quipu_plot_files role_plots;  /* base vs variants: the role metrics of control, neutral, knowledge sets */
+    rp_change_plot *change;       /* one chart per metric of the change B − A, every variant a series */
+    size_t n_change;
 } rp;
 
 static void rp_free(rp *r)
@@ -149,6 +165,11 @@ static void rp_free(rp *r)
     free(r->cells);
     free(r->benchmarks);
     quipu_plot_files_free(&r->plots);
+    free(r->role_bench);
+    free(r->role_of);
+    quipu_plot_files_free(&r->role_plots);
+    for (size_t i = 0; i < r->n_change; i++) free(r->change[i].file);
+    free(r->change);
 }
 
 static int metric_selected(const rp *r, const char *metric)
@@ -380,6 +401,290 @@ static quipu_status rp_compare(rp *r, quipu_error *err)
     return QUIPU_OK;
 }
 
+
+/* ---- roles (before and after) -------------------------------------------------------------- */
+
+/* The role of every benchmark compared: run A's summary.json "role", else the default of its name
+ * (neutral for text items, which are the ones with loglik_per_token rows). */
+static quipu_status rp_roles(rp *r, quipu_error *err)
+{
+    size_t cap = 0;
+    for (size_t i = 0; i < r->n_pairs; i++) cap += r->pairs[i].compared ? r->pairs[i].c.n_diffs : 0;
+    r->role_bench = quipu_calloc_array(cap ? cap : 1, sizeof *r->role_bench);
+    r->role_of = quipu_calloc_array(cap ? cap : 1, sizeof *r->role_of);
+    int *text = quipu_calloc_array(cap ? cap : 1, sizeof *text);
+    if (!r->role_bench || !r->role_of || !text) {
+        free(text);
+        return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    }
+    const quipu_run_data *a = NULL;
+    for (size_t i = 0; i < r->n_pairs; i++) {
+        const rp_pair *p = &r->pairs[i];
+        if (!p->compared) continue;
+        a = &r->runs[p->ra];
+        for (size_t k = 0; k < p->c.n_diffs; k++) {
+            const quipu_paired_diff *d = &p->c.diffs[k];
+            size_t b;
+            for (b = 0; b < r->n_roles; b++)
+                if (streq(r->role_bench[b], d->benchmark)) break;
+            if (b == r->n_roles) r->role_bench[r->n_roles++] = d->benchmark;
+            if (streq(d->metric, "loglik_per_token")) text[b] = 1;
+        }
+    }
+    for (size_t b = 0; b < r->n_roles; b++) r->role_of[b] = a ? quipu_run_benchmark_role(a, r->role_bench[b], text[b]) : 0;
+    free(text);
+    return QUIPU_OK;
+}
+
+static int role_of(const rp *r, const char *bench)
+{
+    for (size_t b = 0; b < r->n_roles; b++)
+        if (streq(r->role_bench[b], bench)) return r->role_of[b];
+    return QUIPU_CFG_ROLE_BIAS;
+}
+
+static int any_role(const rp *r, int role)
+{
+    for (size_t b = 0; b < r->n_roles; b++)
+        if (r->role_of[b] == role) return 1;
+    return 0;
+}
+
+/* The metrics a role's section shows, NULL-terminated: the accuracies of control and knowledge
+ * sets, the neutral sentences' log-likelihood; bias: the selected metrics. */
+static const char *const control_metrics[] = {"acc", "acc_ambig", "acc_disambig", NULL};
+static const char *const knowledge_metrics[] = {"acc", NULL};
+static const char *const neutral_metrics[] = {"loglik_per_token", "loglik_per_byte", NULL};
+static const char *const *role_metrics(int role)
+{
+    return role == QUIPU_CFG_ROLE_CONTROL ? control_metrics : role == QUIPU_CFG_ROLE_KNOWLEDGE ? knowledge_metrics
+           : role == QUIPU_CFG_ROLE_NEUTRAL                                       ? neutral_metrics
+                                                                                  : NULL;
+}
+
+static int in_list(const char *const *l, const char *s)
+{
+    for (; l && *l; l++)
+        if (streq(*l, s)) return 1;
+    return 0;
+}
+
+/* The variant's name in the before/after tables: the model, prefixed by its run when there are several. */
+static char *pair_b_label(const rp *r, const rp_pair *p)
+{
+    if (r->n_runs == 1) return quipu_strdup(p->mb->name);
+    return quipu_asprintf("%s: %s", r->run_labels[p->rb], p->mb->name);
+}
+
+/* ---- the change plots ----------------------------------------------------------------------- */
+
+typedef struct chg_row {
+    const char *bench, *language, *culture;
+    char *label;
+} chg_row;
+
+/* One chart of the change B − A of `metric` over the benchmarks of `role`: a row per benchmark ×
+ * language × culture (all categories), a series per compared pair with its paired interval, the
+ * reference line at 0. Writes OUT/plots/FILE; nothing when no pair has such a row. */
+static quipu_status change_plot(rp *r, int role, const char *metric, const char *file, quipu_error *err)
+{
+    size_t cap = 0, np = 0;
+    for (size_t i = 0; i < r->n_pairs; i++)
+        if (r->pairs[i].compared) {
+            cap += r->pairs[i].c.n_diffs;
+            np++;
+        }
+    if (!cap || !np) return QUIPU_OK;
+    chg_row *rows = quipu_calloc_array(cap, sizeof *rows);
+    quipu_plot_row *prow = quipu_calloc_array(cap, sizeof *prow);
+    quipu_plot_series *ser = quipu_calloc_array(np, sizeof *ser);
+    double *val = quipu_malloc_array(3 * cap * np, sizeof *val);
+    int64_t *nn = quipu_malloc_array(cap * np, sizeof *nn);
+    char **names = quipu_calloc_array(np, sizeof *names);
+    size_t nr = 0, ns = 0;
+    quipu_status st = QUIPU_OK;
+    if (!rows || !prow || !ser || !val || !nn || !names) {
+        st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < r->n_pairs; i++) {
+        const rp_pair *p = &r->pairs[i];
+        if (!p->compared) continue;
+        for (size_t k = 0; k < p->c.n_diffs; k++) {
+            const quipu_paired_diff *d = &p->c.diffs[k];
+            if (!streq(d->metric, metric) || !streq(d->category, QUIPU_METRICS_ALL_CATEGORIES) || role_of(r, d->benchmark) != role)
+                continue;
+            size_t j;
+            for (j = 0; j < nr; j++)
+                if (streq(rows[j].bench, d->benchmark) && streq(rows[j].language, d->language) && streq(rows[j].culture, d->culture))
+                    break;
+            if (j == nr) {
+                rows[nr] = (chg_row){d->benchmark, d->language, d->culture, quipu_asprintf("%s \xC2\xB7 %s \xC2\xB7 %s", d->benchmark, d->language, d->culture)};
+                if (!rows[nr].label) {
+                    st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+                    goto done;
+                }
+                nr++;
+            }
+        }
+    }
+    if (nr == 0) goto done;
+    for (size_t k = 0; k < 3 * cap * np; k++) val[k] = NAN;
+    for (size_t k = 0; k < cap * np; k++) nn[k] = -1;
+    for (size_t i = 0; i < r->n_pairs; i++) {
+        const rp_pair *p = &r->pairs[i];
+        if (!p->compared) continue;
+        double *v = val + 3 * cap * ns, *lo = v + cap, *hi = v + 2 * cap;
+        int64_t *n = nn + cap * ns;
+        for (size_t k = 0; k < p->c.n_diffs; k++) {
+            const quipu_paired_diff *d = &p->c.diffs[k];
+            if (!streq(d->metric, metric) || !streq(d->category, QUIPU_METRICS_ALL_CATEGORIES)) continue;
+            for (size_t j = 0; j < nr; j++)
+                if (streq(rows[j].bench, d->benchmark) && streq(rows[j].language, d->language) && streq(rows[j].culture, d->culture)) {
+                    v[j] = d->diff;
+                    lo[j] = d->ci_low;
+                    hi[j] = d->ci_high;
+                    n[j] = d->n;
+                }
+        }
+        if (!(names[ns] = pair_b_label(r, p))) {
+            st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        ser[ns] = (quipu_plot_series){names[ns], v, lo, hi, n};
+        ns++;
+    }
+    for (size_t j = 0; j < nr; j++) prow[j] = (quipu_plot_row){rows[j].label, 0};
+    {
+        const quipu_metric_display *disp = quipu_metric_display_find(metric);
+        const quipu_run_data *a = &r->runs[0];
+        const char *base = NULL;
+        for (size_t i = 0; i < r->n_pairs && !base; i++)
+            if (r->pairs[i].compared) base = r->pairs[i].ma->name;
+        char *title = role == QUIPU_CFG_ROLE_BIAS
+                          ? quipu_asprintf("%s: change B \xE2\x88\x92 A", metric)
+                          : quipu_asprintf("%s sets, %s: change B \xE2\x88\x92 A", quipu_cfg_role_name(role), metric);
+        char *sub = quipu_asprintf("A = %s%s%s; each variant B on the same items, %g%% paired bootstrap intervals",
+                                   r->n_runs > 1 ? r->run_labels[0] : "", r->n_runs > 1 ? ": " : "", base ? base : "?",
+                                   a->opt.ci_level * 100);
+        char *xl = quipu_asprintf("B \xE2\x88\x92 A in %s%s%s%s", metric, disp && disp->description ? " (" : "",
+                                  disp && disp->description ? disp->description : "", disp && disp->description ? ")" : "");
+        char *path = quipu_asprintf("%s/plots/%s", r->out_dir, file);
+        char *dir = quipu_asprintf("%s/plots/change", r->out_dir);
+        /* a change of a bounded metric is bounded by its range's width */
+        double span = disp && isfinite(disp->lo) && isfinite(disp->hi) ? disp->hi - disp->lo : NAN;
+        if (!title || !sub || !xl || !path || !dir) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        if (!st) st = quipu_mkdir_p(dir, err);
+        if (!st) {
+            quipu_plot pl = {.title = title, .subtitle = sub, .x_label = xl,
+                             .footnote = "an interval that excludes 0 is a change the items support",
+                             .reference = 0, .reference_label = "no change", .lo = span > 0 ? -span : NAN, .hi = span > 0 ? span : NAN,
+                             .decimals = disp ? disp->decimals : 3, .rows = prow, .n_rows = nr};
+            st = quipu_plot_write_svg(path, &pl, ser, ns, err);
+        }
+        if (!st) {
+            rp_change_plot *c = realloc(r->change, (r->n_change + 1) * sizeof *c);
+            if (!c) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+            else {
+                r->change = c;
+                c[r->n_change] = (rp_change_plot){role, metric, quipu_strdup(file)};
+                if (!c[r->n_change].file) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+                else r->n_change++;
+            }
+        }
+        free(title);
+        free(sub);
+        free(xl);
+        free(path);
+        free(dir);
+    }
+done:
+    for (size_t j = 0; j < nr; j++) free(rows[j].label);
+    for (size_t i = 0; i < ns; i++) free(names[i]);
+    free(rows);
+    free(prow);
+    free(ser);
+    free(val);
+    free(nn);
+    free(names);
+    return st;
+}
+
+/* Every change chart: the selected metrics over the bias benchmarks, then each role's metrics. */
+static quipu_status rp_change_plots(rp *r, quipu_error *err)
+{
+    quipu_status st = QUIPU_OK;
+    for (size_t k = 0; k < r->n_metrics && !st; k++) {
+        char *f = quipu_asprintf("change/%s.svg", r->metrics[k]);
+        if (!f) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        st = change_plot(r, QUIPU_CFG_ROLE_BIAS, r->metrics[k], f, err);
+        free(f);
+    }
+    static const int roles[] = {QUIPU_CFG_ROLE_CONTROL, QUIPU_CFG_ROLE_NEUTRAL, QUIPU_CFG_ROLE_KNOWLEDGE};
+    for (size_t q = 0; q < 3 && !st; q++) {
+        if (!any_role(r, roles[q])) continue;
+        const char *m = role_metrics(roles[q])[0]; /* acc, loglik_per_token */
+        char *f = quipu_asprintf("change/%s__%s.svg", quipu_cfg_role_name(roles[q]), m);
+        if (!f) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        st = change_plot(r, roles[q], m, f, err);
+        free(f);
+    }
+    return st;
+}
+
+/* Base vs variants, as the tables' plots draw them, for the first metric of each role's section
+ * (acc, loglik_per_token) over that role's benchmarks: plots/<benchmark>__<metric>.svg. */
+static quipu_status rp_role_plots(rp *r, quipu_error *err)
+{
+    static const int roles[] = {QUIPU_CFG_ROLE_CONTROL, QUIPU_CFG_ROLE_NEUTRAL, QUIPU_CFG_ROLE_KNOWLEDGE};
+    quipu_status st = QUIPU_OK;
+    for (size_t q = 0; q < 3 && !st; q++) {
+        if (!any_role(r, roles[q])) continue;
+        const char *m = role_metrics(roles[q])[0];
+        if (metric_selected(r, m)) continue; /* already drawn with the tables */
+        quipu_metric_row_set *sets = quipu_calloc_array(r->n_runs, sizeof *sets);
+        quipu_metric_row **keep = quipu_calloc_array(r->n_runs, sizeof *keep);
+        char *plots_dir = quipu_asprintf("%s/plots", r->out_dir);
+        if (!sets || !keep || !plots_dir) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < r->n_runs && !st; i++) {
+            const quipu_run_data *d = &r->runs[i];
+            keep[i] = quipu_calloc_array(d->n_rows ? d->n_rows : 1, sizeof **keep);
+            if (!keep[i]) {
+                st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+                break;
+            }
+            size_t n = 0;
+            for (size_t k = 0; k < d->n_rows; k++)
+                if (streq(d->rows[k].metric, m) && role_of(r, d->rows[k].benchmark) == roles[q]) keep[i][n++] = d->rows[k];
+            sets[i] = (quipu_metric_row_set){r->run_labels[i], keep[i], n, d->opt.ci_level};
+        }
+        if (!st) {
+            const char *ml[2] = {m, NULL};
+            quipu_plot_files got;
+            memset(&got, 0, sizeof got);
+            st = quipu_plots_write(plots_dir, sets, r->n_runs, ml, r->o->categories ? 0 : QUIPU_PLOTS_CULTURES_ONLY, &got, err);
+            if (!st && got.n) {
+                quipu_plot_file *all = realloc(r->role_plots.files, (r->role_plots.n + got.n) * sizeof *all);
+                if (!all) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+                else {
+                    r->role_plots.files = all;
+                    memcpy(all + r->role_plots.n, got.files, got.n * sizeof *all);
+                    r->role_plots.n += got.n;
+                    free(got.files);
+                    got.files = NULL;
+                    got.n = 0;
+                }
+            }
+            quipu_plot_files_free(&got);
+        }
+        for (size_t i = 0; keep && i < r->n_runs; i++) free(keep[i]);
+        free(keep);
+        free(sets);
+        free(plots_dir);
+    }
+    return st;
+}
+
 /* ---- markdown ------------------------------------------------------------------------------ */
 
 static void md_value_cell(FILE *f, const quipu_metric_row *m)
@@ -501,7 +806,9 @@ static void md_pair(FILE *f, const rp *r, const rp_pair *p)
 
     size_t shown = 0;
     for (size_t i = 0; i < c->n_diffs; i++)
-        if (metric_selected(r, c->diffs[i].metric) && category_shown(r, c->diffs[i].category)) shown++;
+        if (metric_selected(r, c->diffs[i].metric) && category_shown(r, c->diffs[i].category) &&
+            role_of(r, c->diffs[i].benchmark) == QUIPU_CFG_ROLE_BIAS)
+            shown++;
     if (shown) {
         fprintf(f, "Paired bootstrap (the same resampled items for both runs; %g%% CI of B \xE2\x88\x92 A):\n\n",
                 c->opt.ci_level * 100);
@@ -512,7 +819,8 @@ static void md_pair(FILE *f, const rp *r, const rp_pair *p)
         fputs("---|---|---|---|---|---|\n", f);
         for (size_t i = 0; i < c->n_diffs; i++) {
             const quipu_paired_diff *d = &c->diffs[i];
-            if (!metric_selected(r, d->metric) || !category_shown(r, d->category)) continue;
+            if (!metric_selected(r, d->metric) || !category_shown(r, d->category) || role_of(r, d->benchmark) != QUIPU_CFG_ROLE_BIAS)
+                continue;
             int dec = metric_decimals(d->metric);
             char a[64], b[64], df[64], lo[64], hi[64], pp[64];
             fputs("| ", f);
@@ -541,7 +849,8 @@ static void md_pair(FILE *f, const rp *r, const rp_pair *p)
         fputc('\n', f);
     }
     shown = 0;
-    for (size_t i = 0; i < c->n_tests; i++) shown += category_shown(r, c->tests[i].category);
+    for (size_t i = 0; i < c->n_tests; i++)
+        shown += category_shown(r, c->tests[i].category) && role_of(r, c->tests[i].benchmark) == QUIPU_CFG_ROLE_BIAS;
     if (shown) {
         fputs("McNemar tests on per-item decisions (A only: 1 in A and 0 in B; B only: the reverse):\n\n", f);
         fputs("| benchmark | language | culture |", f);
@@ -551,7 +860,7 @@ static void md_pair(FILE *f, const rp *r, const rp_pair *p)
         fputs("---|---|---|---|---|---|---|---|\n", f);
         for (size_t i = 0; i < c->n_tests; i++) {
             const quipu_paired_test *t = &c->tests[i];
-            if (!category_shown(r, t->category)) continue;
+            if (!category_shown(r, t->category) || role_of(r, t->benchmark) != QUIPU_CFG_ROLE_BIAS) continue;
             char pp[64], chi[64];
             fputs("| ", f);
             md_cell(f, t->benchmark);
@@ -573,6 +882,123 @@ static void md_pair(FILE *f, const rp *r, const rp_pair *p)
         }
         fputc('\n', f);
     }
+}
+
+
+/* One row's leading cells: the variant, benchmark, language, culture (and category). */
+static void md_row_head(FILE *f, const rp *r, const char *variant, const quipu_paired_diff *d)
+{
+    fputs("| ", f);
+    md_cell(f, variant);
+    fputs(" | ", f);
+    md_cell(f, d->benchmark);
+    fputs(" | ", f);
+    md_cell(f, d->language);
+    fputs(" | ", f);
+    md_cell(f, d->culture);
+    fputs(" |", f);
+    if (r->o->categories) {
+        fputc(' ', f);
+        md_cell(f, d->category);
+        fputs(" |", f);
+    }
+}
+
+/* The McNemar test of `decision` in the group of d, or NULL. */
+static const quipu_paired_test *find_test(const quipu_comparison *c, const quipu_paired_diff *d, const char *decision)
+{
+    for (size_t i = 0; i < c->n_tests; i++) {
+        const quipu_paired_test *t = &c->tests[i];
+        if (streq(t->decision, decision) && streq(t->benchmark, d->benchmark) && streq(t->language, d->language) &&
+            streq(t->culture, d->culture) && streq(t->category, d->category))
+            return t;
+    }
+    return NULL;
+}
+
+/* A section of the before/after report: every compared pair's rows for the benchmarks of `role`
+ * and its metrics, change with paired interval and p; accuracies also McNemar on correctness. */
+static quipu_status md_role_section(FILE *f, const rp *r, int role, int images, quipu_error *err)
+{
+    const char *const *ms = role_metrics(role);
+    size_t rows = 0;
+    for (size_t i = 0; i < r->n_pairs; i++) {
+        const rp_pair *p = &r->pairs[i];
+        if (!p->compared) continue;
+        for (size_t k = 0; k < p->c.n_diffs; k++) {
+            const quipu_paired_diff *d = &p->c.diffs[k];
+            rows += in_list(ms, d->metric) && category_shown(r, d->category) && role_of(r, d->benchmark) == role;
+        }
+    }
+    if (!rows) return QUIPU_OK;
+    int mcnemar = role != QUIPU_CFG_ROLE_NEUTRAL;
+    double conf = r->runs[0].opt.ci_level * 100;
+    if (role == QUIPU_CFG_ROLE_CONTROL)
+        fprintf(f, "## Control sets (role: control)\n\nAccuracy on sets a mitigation should leave as they were (MBBQ's control "
+                   "sets, any benchmark marked `role: control`), per language \xC3\x97 culture: A the base, B each variant, on the same "
+                   "items; B \xE2\x88\x92 A with its %g%% paired bootstrap interval and p; McNemar's test on per-item correctness "
+                   "(A only: right in A, wrong in B; B only: the reverse).\n\n", conf);
+    else if (role == QUIPU_CFG_ROLE_KNOWLEDGE)
+        fprintf(f, "## Cultural knowledge (role: knowledge)\n\nAccuracy on cultural knowledge (BLEnD, any benchmark marked "
+                   "`role: knowledge`) per country (culture) \xC3\x97 language, which a mitigation must not lower: A the base, B "
+                   "each variant, on the same items; B \xE2\x88\x92 A with its %g%% paired bootstrap interval and p; McNemar's test "
+                   "on per-item correctness (A only: right in A, wrong in B; B only: the reverse).\n\n", conf);
+    else
+        fprintf(f, "## Neutral likelihood (role: neutral)\n\nMean log-likelihood of neutral sentences per token and per byte "
+                   "(total log-probability / total tokens or bytes, in nats; higher is likelier): the side effect on plain "
+                   "language a mitigation must keep small. B \xE2\x88\x92 A with its %g%% paired bootstrap interval (the same "
+                   "sentences resampled for both, the ratio recomputed) and p.\n\n", conf);
+    fputs("| variant | benchmark | language | culture |", f);
+    if (r->o->categories) fputs(" category |", f);
+    fputs(" metric | n | A | B | B \xE2\x88\x92 A [CI] | p |", f);
+    if (mcnemar) fputs(" A only | B only | McNemar p |", f);
+    fputs("\n|---|---|---|---|", f);
+    if (r->o->categories) fputs("---|", f);
+    fputs("---|---|---|---|---|---|", f);
+    if (mcnemar) fputs("---|---|---|", f);
+    fputc('\n', f);
+    for (size_t i = 0; i < r->n_pairs; i++) {
+        const rp_pair *p = &r->pairs[i];
+        if (!p->compared) continue;
+        char *variant = pair_b_label(r, p);
+        if (!variant) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        for (size_t k = 0; k < p->c.n_diffs; k++) {
+            const quipu_paired_diff *d = &p->c.diffs[k];
+            if (!in_list(ms, d->metric) || !category_shown(r, d->category) || role_of(r, d->benchmark) != role) continue;
+            int dec = metric_decimals(d->metric);
+            char a[64], b[64], df[64], lo[64], hi[64], pp[64];
+            md_row_head(f, r, variant, d);
+            fprintf(f, " %s | %lld | %s | %s | %s", d->metric, (long long)d->n, quipu_report_fmt_num(a, sizeof a, d->value_a, dec),
+                    quipu_report_fmt_num(b, sizeof b, d->value_b, dec), quipu_report_fmt_num(df, sizeof df, d->diff, dec));
+            if (!isnan(d->ci_low) && !isnan(d->ci_high))
+                fprintf(f, " [%s, %s]", quipu_report_fmt_num(lo, sizeof lo, d->ci_low, dec), quipu_report_fmt_num(hi, sizeof hi, d->ci_high, dec));
+            if (d->note) {
+                fputs(" (", f);
+                md_cell(f, d->note);
+                fputc(')', f);
+            }
+            fprintf(f, " | %s |", fmt_p(pp, sizeof pp, d->p_boot));
+            if (mcnemar) {
+                /* correctness over every item of the group: the test belongs to the acc row */
+                const quipu_paired_test *t = streq(d->metric, "acc") ? find_test(&p->c, d, "correct") : NULL;
+                if (t) fprintf(f, " %lld | %lld | %s |", (long long)t->n10, (long long)t->n01, fmt_p(pp, sizeof pp, t->test.p_value));
+                else fputs(" \xE2\x80\x94 | \xE2\x80\x94 | \xE2\x80\x94 |", f);
+            }
+            fputc('\n', f);
+        }
+        free(variant);
+    }
+    fputc('\n', f);
+    if (images) {
+        for (size_t i = 0; i < r->role_plots.n; i++)
+            if (role_of(r, r->role_plots.files[i].benchmark) == role)
+                fprintf(f, "![%s \xE2\x80\x94 %s](plots/%s)\n\n", r->role_plots.files[i].benchmark, r->role_plots.files[i].metric,
+                        r->role_plots.files[i].file);
+        for (size_t i = 0; i < r->n_change; i++)
+            if (r->change[i].role == role)
+                fprintf(f, "![%s sets, change in %s](plots/%s)\n\n", quipu_cfg_role_name(role), r->change[i].metric, r->change[i].file);
+    }
+    return QUIPU_OK;
 }
 
 static quipu_status md_write(FILE *f, const rp *r, int images, quipu_error *err)
@@ -604,6 +1030,17 @@ static quipu_status md_write(FILE *f, const rp *r, int images, quipu_error *err)
         fputs("## Paired comparisons\n\nItems are matched by benchmark and id; B \xE2\x88\x92 A is computed on the "
               "matched items only, so A's and B's values here can differ from the tables above.\n\n", f);
         for (size_t i = 0; i < r->n_pairs; i++) md_pair(f, r, &r->pairs[i]);
+        int any = 0;
+        for (size_t i = 0; i < r->n_change && images; i++)
+            if (r->change[i].role == QUIPU_CFG_ROLE_BIAS) {
+                if (!any++) fputs("Change B \xE2\x88\x92 A of each metric, every variant (B) a series, with its paired interval:\n\n", f);
+                fprintf(f, "![change in %s](plots/%s)\n\n", r->change[i].metric, r->change[i].file);
+            }
+        static const int roles[] = {QUIPU_CFG_ROLE_CONTROL, QUIPU_CFG_ROLE_NEUTRAL, QUIPU_CFG_ROLE_KNOWLEDGE};
+        for (size_t q = 0; q < 3; q++) {
+            quipu_status st2 = md_role_section(f, r, roles[q], images, err);
+            if (st2) return st2;
+        }
     }
     return QUIPU_OK;
 }
@@ -688,7 +1125,8 @@ quipu_status quipu_report(const quipu_report_options *o, quipu_error *err)
                                  "pct_stereotype_antistereo, pct_neutral, likelihood_diff, acc, acc_ambig, acc_disambig, "
                                  "s_dis, s_amb, bias_score_ambig, bias_score_disambig, sesgo_bias_ambig, "
                                  "sesgo_bias_disambig, ft_minus_fo_ambig, ft_minus_fo_disambig, ss, lms, icat, "
-                                 "assoc_pct_stereotype, assoc_pct_stereotype_offensive, assoc_mean_stereotype, assoc_mean_gap)",
+                                 "assoc_pct_stereotype, assoc_pct_stereotype_offensive, assoc_mean_stereotype, assoc_mean_gap, "
+                                 "loglik_per_token, loglik_per_byte)",
                                  str(m));
             goto done;
         }
@@ -702,6 +1140,7 @@ quipu_status quipu_report(const quipu_report_options *o, quipu_error *err)
     if ((st = rp_index(&r, err))) goto done;
     if ((st = rp_pairs(&r, err))) goto done;
     if ((st = rp_compare(&r, err))) goto done;
+    if ((st = rp_roles(&r, err))) goto done;
     for (size_t i = 0; i < r.n_pairs; i++)
         if (r.pairs[i].note && (!r.pairs[i].compared || r.pairs[i].c.n_matched == 0))
             quipu_log(QUIPU_LOG_INFO, "%s", r.pairs[i].note);
@@ -724,6 +1163,8 @@ quipu_status quipu_report(const quipu_report_options *o, quipu_error *err)
         free(ml);
         if (st) goto done;
     }
+    if ((st = rp_role_plots(&r, err))) goto done;
+    if ((st = rp_change_plots(&r, err))) goto done;
 
     if (o->print) {
         if ((st = md_write(o->print, &r, 0, err))) goto done;
@@ -731,8 +1172,11 @@ quipu_status quipu_report(const quipu_report_options *o, quipu_error *err)
     }
     if ((st = write_file(r.out_dir, "report.md", &r, 0, err))) goto done;
     if ((st = write_file(r.out_dir, "comparison.csv", &r, 1, err))) goto done;
-    quipu_log(QUIPU_LOG_INFO, "wrote %s/report.md, %s/comparison.csv and %zu plot%s in %s/plots", r.out_dir,
-              r.out_dir, r.plots.n, r.plots.n == 1 ? "" : "s", r.out_dir);
+    {
+        size_t np = r.plots.n + r.role_plots.n + r.n_change;
+        quipu_log(QUIPU_LOG_INFO, "wrote %s/report.md, %s/comparison.csv and %zu plot%s in %s/plots", r.out_dir, r.out_dir, np,
+                  np == 1 ? "" : "s", r.out_dir);
+    }
 done:
     rp_free(&r);
     return st;

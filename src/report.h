@@ -1,8 +1,10 @@
 /* report.h — `quipu report RUN_DIR... [--out DIR] [--metric NAME]... [--categories]`: finished
  * runs side by side (markdown tables of each run's value [CI] and n per benchmark × language ×
  * culture), paired comparisons on the items two runs share (paired bootstrap of every metric's
- * difference, McNemar on per-item decisions; metrics.h), and SVG plots (plot.h). docs/report.md
- * explains the output. */
+ * difference, McNemar on per-item decisions; metrics.h), and SVG plots (plot.h). For a base and its
+ * edited variants, benchmarks whose role (config.h quipu_cfg_role) is control, neutral or
+ * knowledge get sections of their own and every metric a change plot (docs/mitigation.md "Before
+ * and after"). docs/report.md explains the output. */
 #ifndef QUIPU_REPORT_H
 #define QUIPU_REPORT_H
 

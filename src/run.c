@@ -144,9 +144,12 @@ static quipu_status load_benchmarks(run_state *s, quipu_error *err) {
         quipu_status st;
         if (cb->format == QUIPU_CFG_FORMAT_TEMPLATE)
             st = quipu_load_template(cb->path, &lo, &its, &n, &s->reports[b], err);
-        else if (cb->format == QUIPU_CFG_FORMAT_PAIRS || cb->format == QUIPU_CFG_FORMAT_MC)
-            st = quipu_load_jsonl(cb->path, cb->format == QUIPU_CFG_FORMAT_PAIRS ? QUIPU_ITEM_PAIR : QUIPU_ITEM_MC, &lo, &its, &n,
-                                  &s->reports[b], err);
+        else if (cb->format == QUIPU_CFG_FORMAT_PAIRS || cb->format == QUIPU_CFG_FORMAT_MC || cb->format == QUIPU_CFG_FORMAT_TEXT)
+            st = quipu_load_jsonl(cb->path,
+                                  cb->format == QUIPU_CFG_FORMAT_PAIRS  ? QUIPU_ITEM_PAIR
+                                  : cb->format == QUIPU_CFG_FORMAT_TEXT ? QUIPU_ITEM_TEXT
+                                                                        : QUIPU_ITEM_MC,
+                                  &lo, &its, &n, &s->reports[b], err);
         else
             st = quipu_load_benchmark(cb->name, cb->path ? cb->path : cfg->datasets_dir, &lo, &its, &n, &s->reports[b], err);
         if (st) return st;
@@ -203,6 +206,13 @@ static quipu_status load_benchmarks(run_state *s, quipu_error *err) {
         if (n == 0) {
             free(its);
             return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: benchmark '%s' has no items after its filters", cb->where, s->labels[b]);
+        }
+        /* a template definition's kind is known only now: control and knowledge are accuracies */
+        if ((cb->role == QUIPU_CFG_ROLE_CONTROL || cb->role == QUIPU_CFG_ROLE_KNOWLEDGE) && its[0].kind != QUIPU_ITEM_MC) {
+            const char *kind = its[0].kind == QUIPU_ITEM_PAIR ? "pairs" : its[0].kind == QUIPU_ITEM_TEXT ? "text" : "association";
+            quipu_items_free(its, n);
+            return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: role '%s' reports an accuracy, which the %s items of '%s' do not have",
+                                   cb->where, quipu_cfg_role_name(cb->role), kind, s->labels[b]);
         }
         if (s->reports[b].rows_skipped && leader(s)) {
             const quipu_load_report *r = &s->reports[b];

@@ -4,6 +4,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "run_read.h"
 
+#include "config.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -47,6 +49,18 @@ void quipu_run_data_free(quipu_run_data *d)
     for (size_t i = 0; i < d->n_pool_; i++) free(d->pool_[i]);
     free(d->pool_);
     memset(d, 0, sizeof *d);
+}
+
+int quipu_run_benchmark_role(const quipu_run_data *d, const char *label, int is_text)
+{
+    const char *name = label;
+    for (size_t i = 0; i < d->n_benchmarks; i++)
+        if (d->benchmarks[i].label && label && !strcmp(d->benchmarks[i].label, label)) {
+            if (d->benchmarks[i].role >= 0) return d->benchmarks[i].role;
+            name = d->benchmarks[i].name;
+            break;
+        }
+    return (int)quipu_cfg_role_default(name, is_text ? QUIPU_CFG_FORMAT_TEXT : QUIPU_CFG_FORMAT_BUILTIN);
 }
 
 const quipu_run_model *quipu_run_find_model(const quipu_run_data *d, const char *name)
@@ -195,6 +209,15 @@ static quipu_status read_benchmarks(quipu_run_data *d, json_t *root, const char 
         b->items = json_is_integer(v) ? json_integer_value(v) : -1;
         v = json_object_get(o, "rows_skipped");
         b->rows_skipped = json_is_integer(v) ? json_integer_value(v) : 0;
+        b->role = -1;
+        v = json_object_get(o, "role");
+        if (v && !json_is_null(v)) {
+            quipu_cfg_role r;
+            if (!json_is_string(v) || quipu_cfg_role_parse(json_string_value(v), &r))
+                return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: %sfield 'role' must be \"bias\", \"control\", \"neutral\" or \"knowledge\"",
+                                       where, ctx);
+            b->role = (int)r;
+        }
         d->n_benchmarks++;
     }
     return QUIPU_OK;
@@ -393,8 +416,9 @@ static quipu_status parse_line(item_reader *r, const char *buf, size_t len, size
     if (!strcmp(kind, "pair")) it.kind = QUIPU_ITEM_PAIR;
     else if (!strcmp(kind, "mc")) it.kind = QUIPU_ITEM_MC;
     else if (!strcmp(kind, "assoc")) it.kind = QUIPU_ITEM_ASSOC;
+    else if (!strcmp(kind, "text")) it.kind = QUIPU_ITEM_TEXT;
     else {
-        st = BAD("%s:%zu: field 'kind' is \"%s\" (must be \"pair\", \"mc\" or \"assoc\")", where, line, kind);
+        st = BAD("%s:%zu: field 'kind' is \"%s\" (must be \"pair\", \"mc\", \"assoc\" or \"text\")", where, line, kind);
         goto fail;
     }
     if (!*cond) it.condition = QUIPU_COND_NONE;
@@ -423,8 +447,9 @@ static quipu_status parse_line(item_reader *r, const char *buf, size_t len, size
         goto fail;
     }
     size_t nc = json_array_size(lp);
-    if (it.kind == QUIPU_ITEM_PAIR ? nc != 2 : (nc < 1 || nc > QUIPU_MAX_CHOICES)) {
-        st = it.kind == QUIPU_ITEM_PAIR ? BAD("%s:%zu: field 'lp' has %zu values; a pair has 2", where, line, nc)
+    if (it.kind == QUIPU_ITEM_PAIR ? nc != 2 : it.kind == QUIPU_ITEM_TEXT ? nc != 1 : (nc < 1 || nc > QUIPU_MAX_CHOICES)) {
+        st = it.kind == QUIPU_ITEM_PAIR   ? BAD("%s:%zu: field 'lp' has %zu values; a pair has 2", where, line, nc)
+             : it.kind == QUIPU_ITEM_TEXT ? BAD("%s:%zu: field 'lp' has %zu values; a text item has 1", where, line, nc)
                                         : BAD("%s:%zu: field 'lp' has %zu values (must be 1..%d)", where, line, nc,
                                               QUIPU_MAX_CHOICES);
         goto fail;

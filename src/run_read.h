@@ -33,6 +33,8 @@ typedef struct quipu_run_model {
 typedef struct quipu_run_benchmark {
     const char *label, *name;
     int64_t items, rows_skipped;
+    int role;        /* quipu_cfg_role (config.h): summary.json's "role", else -1 (the default applies:
+                        quipu_run_benchmark_role) */
 } quipu_run_benchmark;
 
 /* A run folder read back. Every string is owned by the struct (free with quipu_run_data_free). */
@@ -66,6 +68,11 @@ quipu_status quipu_run_read(const char *run_dir, quipu_run_data *out, quipu_erro
 /* Reads only summary.json (has_items = 0, models without items). */
 quipu_status quipu_run_read_summary(const char *run_dir, quipu_run_data *out, quipu_error *err);
 void quipu_run_data_free(quipu_run_data *d);
+
+/* The role (quipu_cfg_role) of the benchmark labelled `label` in d: its "role" in summary.json,
+ * else the default of its name (config.h quipu_cfg_role_default), neutral when its items are
+ * text items (is_text); a label summary.json does not list gets the default of the label. */
+int quipu_run_benchmark_role(const quipu_run_data *d, const char *label, int is_text);
 
 /* The model of that name, or NULL. */
 const quipu_run_model *quipu_run_find_model(const quipu_run_data *d, const char *name);

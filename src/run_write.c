@@ -322,7 +322,10 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
             sb_printf(&items, ", \"category\": ");
             sb_json_str(&items, it->category);
             sb_printf(&items, ", \"kind\": \"%s\", \"group\": ",
-                      it->kind == QUIPU_ITEM_PAIR ? "pair" : it->kind == QUIPU_ITEM_ASSOC ? "assoc" : "mc");
+                      it->kind == QUIPU_ITEM_PAIR    ? "pair"
+                      : it->kind == QUIPU_ITEM_ASSOC ? "assoc"
+                      : it->kind == QUIPU_ITEM_TEXT  ? "text"
+                                                     : "mc");
             sb_json_str(&items, it->group);
             sb_printf(&items, ", \"label\": %d, \"condition\": \"%s\", \"polarity\": \"%s\", \"unknown_choice\": %d, \"target_choice\": %d, "
                               "\"other_choice\": %d, \"biased_choice\": %d, \"biased_mask\": %u, \"roles\": ",
@@ -392,6 +395,14 @@ quipu_status run_write_results(run_state *s, quipu_error *err) {
         json_object_set_new(o, "items", json_integer((json_int_t)s->bench_count[b]));
         json_object_set_new(o, "rows_skipped", json_integer((json_int_t)s->reports[b].rows_skipped));
         json_object_set_new(o, "rows_excluded", json_integer((json_int_t)s->reports[b].rows_excluded));
+        {
+            /* the role `quipu report` reads, only where the reader's default (from the name; neutral
+               for text items) would not give it: summaries without roles stay as they were */
+            const quipu_config_benchmark *cb = &cfg->benchmarks[b];
+            quipu_cfg_format f = cb->format == QUIPU_CFG_FORMAT_TEXT ? QUIPU_CFG_FORMAT_TEXT : QUIPU_CFG_FORMAT_BUILTIN;
+            if (cb->role != quipu_cfg_role_default(cb->name, f))
+                json_object_set_new(o, "role", json_string(quipu_cfg_role_name(cb->role)));
+        }
         if (s->reports[b].rows_skipped) {
             json_t *why = json_array();
             for (size_t k = 0; k < s->reports[b].n_reasons; k++) json_array_append_new(why, json_string(s->reports[b].reasons[k]));

@@ -191,6 +191,7 @@ static char *run_config_text(const quipu_sweep *s, int mi, const char *out_dir) 
         y_key_raw(&b, "    ", "template", quipu_cfg_template_name(k->template_mode));
         if (k->prompt) y_key_str(&b, "    ", "prompt", k->prompt, 0);
         if (k->delimiter) y_key_str(&b, "    ", "delimiter", k->delimiter, 0);
+        if (k->role != quipu_cfg_role_default(k->name, k->format)) y_key_raw(&b, "    ", "role", quipu_cfg_role_name(k->role));
     }
     cfg_sb_puts(&b, "metrics:\n");
     if (c->metrics.all)

@@ -20,6 +20,8 @@ typedef struct ld_ctx {
     size_t n, cap;
     int done;                 /* limit reached: stop reading */
     char first_file[1024];    /* for "no items" messages */
+    const char *row;          /* the JSON-lines row being read (ld_read_jsonl), not NUL-terminated; else NULL */
+    size_t row_len;
 } ld_ctx;
 
 /* Joins dir and rel into out (size outlen). */
@@ -31,6 +33,12 @@ int ld_want_category(const ld_ctx *c, const char *cat);
  * FAIL, records "FILE:LINE: problem" in c->err and returns QUIPU_ERR_FORMAT. */
 quipu_status ld_bad_row(ld_ctx *c, const char *file, long line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The same with a column: "FILE:LINE:COL: problem". */
+quipu_status ld_bad_row_at(ld_ctx *c, const char *file, long line, long col, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* The 1-based byte column of `key`'s value in the JSON-lines row being read (c->row), or of the
+ * row's first character when the key is not there. */
+long ld_row_column(const ld_ctx *c, const char *key);
 
 /* A fresh item (all indices -1, strings NULL) at the end of the array, or NULL (out of memory,
  * recorded in c->err). Fill it, then ld_commit (keeps it if it passes the filters) or ld_discard. */

@@ -1,10 +1,12 @@
-/* jsonl.c — the two generic JSON-lines formats (DESIGN.md "Benchmarks"; docs/benchmarks.md), so a
+/* jsonl.c — the generic JSON-lines formats (DESIGN.md "Benchmarks"; docs/benchmarks.md), so a
  * researcher adds a benchmark without writing C. One object per line; blank lines are ignored;
  * keys not listed here are ignored (free for the researcher's own metadata).
  *   pairs: id, more, less, language, culture          [category, direction, template, swap]
  *   mc:    id, context, question, choices, label, language, culture
  *          [category, context_condition, question_polarity, stereotyped_choice, unknown_choice,
  *           target_choice, other_choice, roles, group, template, swap]
+ *   text:  id, text, language, culture                [category, template]
+ *          (one neutral sentence: its log-likelihood, docs/metrics.md "Neutral likelihood")
  * `template` (what `quipu expand` writes) breaks the metrics down by template; `swap` lists the
  * item's name-swap sets (docs/metrics.md "Name-swap consistency").
  * id is a string or an integer, unique in the file. */
@@ -72,12 +74,20 @@ static quipu_status jl_row(ld_ctx *c, const char *file, const char *stem, long l
     if (!quipu_bcp47_ok(language)) return ld_bad_row(c, file, line, "language '%s' is not a BCP-47 tag (e.g. es-CL)", language);
 
     int direction = 0, label = -1, n_choices = 0;
-    const char *more = NULL, *less = NULL, *context = NULL, *question = NULL, *group = NULL, *roles = NULL;
+    const char *more = NULL, *less = NULL, *context = NULL, *question = NULL, *group = NULL, *roles = NULL, *text = NULL;
     const char *choice[QUIPU_MAX_CHOICES];
     quipu_condition cond = QUIPU_COND_NONE;
     quipu_polarity pol = QUIPU_POL_NONE;
     int biased = -1, unknown = -1, target = -1, other = -1;
-    if (js->kind == QUIPU_ITEM_PAIR) {
+    if (js->kind == QUIPU_ITEM_TEXT) {
+        /* the sentence: a non-empty string, its problems pointed at FILE:LINE:COL */
+        json_t *x = json_object_get(o, "text");
+        long col = ld_row_column(c, "text");
+        if (!x || json_is_null(x)) return ld_bad_row_at(c, file, line, col, "missing field 'text' (the sentence to score)");
+        if (!json_is_string(x)) return ld_bad_row_at(c, file, line, col, "field 'text' is not a string");
+        text = json_string_value(x);
+        if (!*text) return ld_bad_row_at(c, file, line, col, "field 'text' is empty");
+    } else if (js->kind == QUIPU_ITEM_PAIR) {
         STR_FIELD(m, "more", 1, 1);
         STR_FIELD(l, "less", 1, 1);
         more = m;
@@ -174,7 +184,10 @@ static quipu_status jl_row(ld_ctx *c, const char *file, const char *stem, long l
     it->kind = js->kind;
     it->template_id = ld_strdup(template_id, &oom);
     it->swap = swap;
-    if (js->kind == QUIPU_ITEM_PAIR) {
+    if (js->kind == QUIPU_ITEM_TEXT) {
+        it->n_choices = 1;
+        it->choices[0] = ld_strdup(text, &oom);
+    } else if (js->kind == QUIPU_ITEM_PAIR) {
         it->more = ld_strdup(more, &oom);
         it->less = ld_strdup(less, &oom);
         it->direction = direction;

@@ -94,23 +94,56 @@ static int lang_match(const char *tag, const char *want) {
     return strncasecmp(tag, want, n) == 0 && (tag[n] == '\0' || tag[n] == '-');
 }
 
-quipu_status ld_bad_row(ld_ctx *c, const char *file, long line, const char *fmt, ...) {
+static quipu_status bad_row_v(ld_ctx *c, const char *file, long line, long col, const char *fmt, va_list ap) {
     char why[256];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
-    va_end(ap);
     if (c->opts && c->opts->on_bad_row == QUIPU_BAD_ROW_SKIP) {
         c->rep->rows_skipped++;
         if (c->rep->n_reasons < QUIPU_LOAD_MAX_REASONS) {
-            snprintf(c->rep->reasons[c->rep->n_reasons], sizeof c->rep->reasons[0], "%s:%ld: %s", file, line, why);
+            char *dst = c->rep->reasons[c->rep->n_reasons];
+            if (col > 0) snprintf(dst, sizeof c->rep->reasons[0], "%s:%ld:%ld: %s", file, line, col, why);
+            else snprintf(dst, sizeof c->rep->reasons[0], "%s:%ld: %s", file, line, why);
             for (char *p = c->rep->reasons[c->rep->n_reasons]; *p; p++)
                 if (*p == '\n' || *p == '\r') *p = ' ';
             c->rep->n_reasons++;
         }
         return QUIPU_OK;
     }
+    if (col > 0) return quipu_error_set(c->err, QUIPU_ERR_FORMAT, "%s:%ld:%ld: %s", file, line, col, why);
     return quipu_error_set(c->err, QUIPU_ERR_FORMAT, "%s:%ld: %s", file, line, why);
+}
+
+quipu_status ld_bad_row(ld_ctx *c, const char *file, long line, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    quipu_status st = bad_row_v(c, file, line, 0, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+quipu_status ld_bad_row_at(ld_ctx *c, const char *file, long line, long col, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    quipu_status st = bad_row_v(c, file, line, col, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+long ld_row_column(const ld_ctx *c, const char *key) {
+    const char *r = c->row;
+    size_t n = c->row_len, kl = strlen(key), first = 0;
+    if (!r) return 1;
+    while (first < n && (r[first] == ' ' || r[first] == '\t')) first++;
+    for (size_t i = 0; i + kl + 2 <= n; i++) {
+        if (r[i] != '"' || strncmp(r + i + 1, key, kl) || r[i + kl + 1] != '"') continue;
+        size_t j = i + kl + 2;
+        while (j < n && (r[j] == ' ' || r[j] == '\t')) j++;
+        if (j >= n || r[j] != ':') continue;
+        j++;
+        while (j < n && (r[j] == ' ' || r[j] == '\t')) j++;
+        return (long)j + 1;
+    }
+    return (long)first + 1;
 }
 
 quipu_item *ld_push(ld_ctx *c) {
@@ -277,7 +310,13 @@ quipu_status ld_read_jsonl(ld_ctx *c, const char *file, const char *stem, ld_jso
             json_t *obj = json_loadb(buf + pos, end - pos, 0, &jerr);
             if (!obj) st = ld_bad_row(c, file, line, "bad JSON: %s (column %d)", jerr.text, jerr.column);
             else if (!json_is_object(obj)) st = ld_bad_row(c, file, line, "bad JSON: expected an object");
-            else st = fn(c, file, stem, line, row, obj, user);
+            else {
+                c->row = buf + pos;
+                c->row_len = end - pos;
+                st = fn(c, file, stem, line, row, obj, user);
+                c->row = NULL;
+                c->row_len = 0;
+            }
             json_decref(obj);
         }
         if (st) break;
@@ -443,7 +482,7 @@ quipu_status quipu_load_jsonl(const char *path, quipu_item_kind kind, const quip
     *n = 0;
     if (!path || !*path)
         return quipu_error_set(err, QUIPU_ERR_INVALID, "%s: no file given (opts.path)",
-                               kind == QUIPU_ITEM_PAIR ? "pairs" : "mc");
+                               kind == QUIPU_ITEM_PAIR ? "pairs" : kind == QUIPU_ITEM_TEXT ? "text" : "mc");
     char label[256];
     file_label(label, sizeof label, path, opts);
     ld_ctx c;

@@ -84,7 +84,8 @@ quipu_status quipu_load_benchmark(const char *name, const char *datasets_dir, co
  *   mc:    {"id", "context", "question", "choices": [...], "label", "language", "culture",
  *           ["category", "context_condition", "question_polarity", "stereotyped_choice",
  *            "unknown_choice", "target_choice", "other_choice", "roles", "group"], ...}
- * Item ids are "<label>:<id>"; a repeated id is a bad row. kind is QUIPU_ITEM_PAIR or _MC. */
+ *   text:  {"id", "text", "language", "culture", ["category"], ...} (a neutral sentence)
+ * Item ids are "<label>:<id>"; a repeated id is a bad row. kind is QUIPU_ITEM_PAIR, _MC or _TEXT. */
 quipu_status quipu_load_jsonl(const char *path, quipu_item_kind kind, const quipu_load_opts *opts,
                               quipu_item **items, size_t *n, quipu_load_report *rep, quipu_error *err);
 

@@ -373,6 +373,23 @@ with open(path("ds2", "crows-pairs", "data", "crows_pairs_anonymized.csv"), "w")
     f.write(",sent_more,sent_less,stereo_antistereo,bias_type\n0,\"A b.\",\"C b.\",sideways,race-color\n")
 case("data-csv-bad-label", "run", run_cfg("csv-label", "  - crows_pairs_en", "datasets_dir: %s\n" % path("ds2")),
      r"crows_pairs_anonymized\.csv:2: stereo_antistereo is 'sideways'")
+# issue 13: neutral sentences (format: text) and benchmark roles
+def text_rows(name, text):
+    p = path(name)
+    with open(p, "w") as f:
+        f.write(text)
+    return run_cfg(name.replace(".", "-"), "  - name: calm\n    format: text\n    path: %s" % p)
+
+
+good_text = '{"id": 1, "text": "The kettle clicked off.", "language": "en", "culture": "US"}\n'
+case("data-text-missing", "run", text_rows("notext.jsonl", good_text + '{"id": 2, "language": "en", "culture": "US"}\n'),
+     r"notext\.jsonl:2:1: missing field 'text'")
+case("data-text-empty", "run", text_rows("emptytext.jsonl", good_text + '{"id": 2, "text": "", "language": "en", "culture": "US"}\n'),
+     r"emptytext\.jsonl:2:19: field 'text' is empty")
+y = run_cfg("role-unknown", "  - name: mine\n    format: pairs\n    path: %s\n    role: debias" % path("badjson.jsonl"))
+case("yaml-role-unknown", "run", y, r"role-unknown\.yaml:[0-9]+:[0-9]+: benchmarks\.0\.role: expected one of bias\|control\|neutral\|knowledge")
+y = run_cfg("role-neutral-pairs", "  - name: mine\n    format: pairs\n    path: %s\n    role: neutral" % path("badjson.jsonl"))
+case("yaml-role-neutral-on-pairs", "run", y, r"role-neutral-pairs\.yaml:[0-9]+:[0-9]+: benchmarks\.0\.role: role 'neutral' is for neutral sentences")
 y = path("syntax.yaml")
 open(y, "w").write("name: t\nmodels: [\n")
 case("yaml-syntax-error", "run", y, r"syntax\.yaml:[0-9]+:[0-9]+: ")
