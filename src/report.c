@@ -145,6 +145,7 @@ typedef struct rp {
     quipu_plot_files role_plots;  /* base vs variants: the role metrics of control, neutral, knowledge sets */
     rp_change_plot *change;       /* one chart per metric of the change B − A, every variant a series */
     size_t n_change;
+    quipu_plot_files tpl_plots;   /* per template (templates, prompt variants): plots/templates/ */
 } rp;
 
 static void rp_free(rp *r)
@@ -168,6 +169,7 @@ static void rp_free(rp *r)
     free(r->role_bench);
     free(r->role_of);
     quipu_plot_files_free(&r->role_plots);
+    quipu_plot_files_free(&r->tpl_plots);
     for (size_t i = 0; i < r->n_change; i++) free(r->change[i].file);
     free(r->change);
 }
@@ -773,6 +775,49 @@ static quipu_status md_tables(FILE *f, const rp *r, int images, quipu_error *err
     return QUIPU_OK;
 }
 
+/* Sensitivity to wording: summary.json's spread across templates (template benchmarks, prompt
+ * variants, SeeGULL's templates) for the selected metrics, every run's model, and the per-template
+ * charts (docs/metrics.md "Spread across templates"). Nothing when no run has templates. */
+static void md_templates(FILE *f, const rp *r, int images)
+{
+    size_t rows = 0;
+    for (size_t i = 0; i < r->n_runs; i++)
+        for (size_t k = 0; k < r->runs[i].n_spread; k++) rows += metric_selected(r, r->runs[i].spread[k].metric);
+    if (!rows && !r->tpl_plots.n) return;
+    double conf = r->n_runs ? r->runs[0].opt.ci_level : 0.95;
+    fprintf(f, "## Sensitivity to wording\n\nHow much each metric moves across the templates or prompt variants of one "
+               "benchmark \xC3\x97 language \xC3\x97 culture (docs/metrics.md \"Spread across templates\"): the lowest and "
+               "highest template, the range and the standard deviation across templates with %g%% bootstrap intervals.\n\n",
+            conf * 100);
+    if (rows) {
+        fputs("| model | benchmark | language | culture | metric | templates | min | max | range [CI] | sd [CI] |\n"
+              "|---|---|---|---|---|---|---|---|---|---|\n", f);
+        for (size_t i = 0; i < r->n_runs; i++)
+            for (size_t k = 0; k < r->runs[i].n_spread; k++) {
+                const quipu_run_spread *x = &r->runs[i].spread[k];
+                if (!metric_selected(r, x->metric)) continue;
+                int d = metric_decimals(x->metric);
+                fputs("| ", f);
+                md_cell(f, r->n_runs > 1 ? r->run_labels[i] : x->model);
+                if (r->n_runs > 1) fprintf(f, ": %s", x->model);
+                fprintf(f, " | %s | %s | %s | %s | %lld | ", x->benchmark, x->language, x->culture, x->metric, (long long)x->n_templates);
+                if (isnan(x->min)) fputs("\xE2\x80\x94 | \xE2\x80\x94 | ", f);
+                else fprintf(f, "%.*f (%s) | %.*f (%s) | ", d, x->min, x->min_template, d, x->max, x->max_template);
+                if (isnan(x->range)) fputs("\xE2\x80\x94 | \xE2\x80\x94 |\n", f);
+                else if (isnan(x->range_ci_low)) fprintf(f, "%.*f | %.*f |\n", d, x->range, d, x->sd);
+                else fprintf(f, "%.*f [%.*f, %.*f] | %.*f [%.*f, %.*f] |\n", d, x->range, d, x->range_ci_low, d, x->range_ci_high, d,
+                             x->sd, d, x->sd_ci_low, d, x->sd_ci_high);
+            }
+        fputc('\n', f);
+    }
+    if (images && r->tpl_plots.n) {
+        fputs("Each template's value with its interval (a chart's rows: the templates of each culture):\n\n", f);
+        for (size_t i = 0; i < r->tpl_plots.n; i++)
+            fprintf(f, "![%s per template \xE2\x80\x94 %s](plots/templates/%s)\n\n", r->tpl_plots.files[i].benchmark,
+                    r->tpl_plots.files[i].metric, r->tpl_plots.files[i].file);
+    }
+}
+
 static void md_pair(FILE *f, const rp *r, const rp_pair *p)
 {
     const char *la = r->run_labels[p->ra], *lb = r->run_labels[p->rb];
@@ -1026,6 +1071,7 @@ static quipu_status md_write(FILE *f, const rp *r, int images, quipu_error *err)
     fputc('\n', f);
     quipu_status st = md_tables(f, r, images, err);
     if (st) return st;
+    md_templates(f, r, images);
     if (r->n_pairs) {
         fputs("## Paired comparisons\n\nItems are matched by benchmark and id; B \xE2\x88\x92 A is computed on the "
               "matched items only, so A's and B's values here can differ from the tables above.\n\n", f);
@@ -1165,6 +1211,25 @@ quipu_status quipu_report(const quipu_report_options *o, quipu_error *err)
     }
     if ((st = rp_role_plots(&r, err))) goto done;
     if ((st = rp_change_plots(&r, err))) goto done;
+    {
+        /* per template: the same charts over summary.json's "templates" rows */
+        size_t nt = 0;
+        for (size_t i = 0; i < r.n_runs; i++) nt += r.runs[i].n_tpl_rows;
+        quipu_metric_row_set *sets = nt ? quipu_calloc_array(r.n_runs, sizeof *sets) : NULL;
+        char *dir = nt ? quipu_asprintf("%s/plots/templates", r.out_dir) : NULL;
+        const char **ml = nt ? quipu_calloc_array(r.n_metrics + 1, sizeof *ml) : NULL;
+        if (nt && (!sets || !dir || !ml)) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        if (nt && !st) {
+            for (size_t i = 0; i < r.n_runs; i++)
+                sets[i] = (quipu_metric_row_set){r.run_labels[i], r.runs[i].tpl_rows, r.runs[i].n_tpl_rows, r.runs[i].opt.ci_level};
+            for (size_t k = 0; k < r.n_metrics; k++) ml[k] = r.metrics[k];
+            st = quipu_plots_write(dir, sets, r.n_runs, ml, 0, &r.tpl_plots, err);
+        }
+        free(sets);
+        free(dir);
+        free(ml);
+        if (st) goto done;
+    }
 
     if (o->print) {
         if ((st = md_write(o->print, &r, 0, err))) goto done;
@@ -1173,7 +1238,7 @@ quipu_status quipu_report(const quipu_report_options *o, quipu_error *err)
     if ((st = write_file(r.out_dir, "report.md", &r, 0, err))) goto done;
     if ((st = write_file(r.out_dir, "comparison.csv", &r, 1, err))) goto done;
     {
-        size_t np = r.plots.n + r.role_plots.n + r.n_change;
+        size_t np = r.plots.n + r.role_plots.n + r.n_change + r.tpl_plots.n;
         quipu_log(QUIPU_LOG_INFO, "wrote %s/report.md, %s/comparison.csv and %zu plot%s in %s/plots", r.out_dir, r.out_dir, np,
                   np == 1 ? "" : "s", r.out_dir);
     }

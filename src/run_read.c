@@ -46,6 +46,8 @@ void quipu_run_data_free(quipu_run_data *d)
     free(d->models);
     free(d->benchmarks);
     free(d->rows);
+    free(d->tpl_rows);
+    free(d->spread);
     for (size_t i = 0; i < d->n_pool_; i++) free(d->pool_[i]);
     free(d->pool_);
     memset(d, 0, sizeof *d);
@@ -223,23 +225,28 @@ static quipu_status read_benchmarks(quipu_run_data *d, json_t *root, const char 
     return QUIPU_OK;
 }
 
-static quipu_status read_metric_rows(quipu_run_data *d, json_t *root, const char *where, quipu_error *err)
+/* summary.json's "metrics" (key "metrics", required) or "templates" rows (whose "template" joins
+ * the culture: "CULTURE · TEMPLATE") into *rows */
+static quipu_status read_metric_rows(quipu_run_data *d, json_t *root, const char *key, quipu_metric_row **rows, size_t *n_rows,
+                                     const char *where, quipu_error *err)
 {
-    json_t *arr = json_object_get(root, "metrics");
-    if (!arr) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: field 'metrics' is missing", where);
-    if (!json_is_array(arr)) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: field 'metrics' must be an array", where);
+    int tpl = !strcmp(key, "templates");
+    json_t *arr = json_object_get(root, key);
+    if (!arr && tpl) return QUIPU_OK;
+    if (!arr) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: field '%s' is missing", where, key);
+    if (!json_is_array(arr)) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: field '%s' must be an array", where, key);
     size_t n = json_array_size(arr);
-    d->rows = quipu_calloc_array(n, sizeof *d->rows);
-    if (!d->rows) return NOMEM();
+    *rows = quipu_calloc_array(n ? n : 1, sizeof **rows);
+    if (!*rows) return NOMEM();
     /* tags repeat across rows: keep one copy of each run of equal strings */
     const char *last[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
     static const char *const keys[6] = {"model", "benchmark", "language", "culture", "category", "metric"};
     for (size_t i = 0; i < n; i++) {
         json_t *o = json_array_get(arr, i);
         char ctx[48];
-        snprintf(ctx, sizeof ctx, "metrics[%zu]: ", i);
+        snprintf(ctx, sizeof ctx, "%s[%zu]: ", key, i);
         if (!json_is_object(o)) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: %smust be an object", where, ctx);
-        quipu_metric_row *r = &d->rows[i];
+        quipu_metric_row *r = &(*rows)[i];
         const char **dst[6] = {&r->model, &r->benchmark, &r->language, &r->culture, &r->category, &r->metric};
         for (int k = 0; k < 6; k++) {
             const char *s = NULL;
@@ -263,7 +270,51 @@ static quipu_status read_metric_rows(quipu_run_data *d, json_t *root, const char
         if (*note && !(r->note = pool_str(d, note))) return NOMEM();
         if (!quipu_run_find_model(d, r->model))
             return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: %smodel '%s' is not in 'models'", where, ctx, r->model);
-        d->n_rows++;
+        if (tpl) {
+            const char *t = NULL;
+            if ((st = req_string(o, "template", &t, where, ctx, err))) return st;
+            char *c = quipu_asprintf("%s \xC2\xB7 %s", r->culture, t);
+            r->culture = c ? pool_str(d, c) : NULL;
+            free(c);
+            if (!r->culture) return NOMEM();
+        }
+        (*n_rows)++;
+    }
+    return QUIPU_OK;
+}
+
+/* summary.json's "template_spread" (absent: none) */
+static quipu_status read_spread(quipu_run_data *d, json_t *root, const char *where, quipu_error *err)
+{
+    json_t *arr = json_object_get(root, "template_spread");
+    if (!arr || json_is_null(arr)) return QUIPU_OK;
+    if (!json_is_array(arr)) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: field 'template_spread' must be an array", where);
+    size_t n = json_array_size(arr);
+    d->spread = quipu_calloc_array(n ? n : 1, sizeof *d->spread);
+    if (!d->spread) return NOMEM();
+    static const char *const keys[7] = {"model", "benchmark", "language", "culture", "metric", "min_template", "max_template"};
+    static const char *const nums[8] = {"min", "max", "range", "range_ci_low", "range_ci_high", "sd", "sd_ci_low", "sd_ci_high"};
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_array_get(arr, i);
+        char ctx[48];
+        snprintf(ctx, sizeof ctx, "template_spread[%zu]: ", i);
+        if (!json_is_object(o)) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: %smust be an object", where, ctx);
+        quipu_run_spread *x = &d->spread[i];
+        const char **dst[7] = {&x->model, &x->benchmark, &x->language, &x->culture, &x->metric, &x->min_template, &x->max_template};
+        double *dn[8] = {&x->min, &x->max, &x->range, &x->range_ci_low, &x->range_ci_high, &x->sd, &x->sd_ci_low, &x->sd_ci_high};
+        quipu_status st = QUIPU_OK;
+        for (int k = 0; k < 7 && !st; k++) {
+            const char *s = "";
+            st = k < 5 ? req_string(o, keys[k], &s, where, ctx, err) : opt_string(o, keys[k], &s, where, ctx, err);
+            if (!st && !(*dst[k] = pool_str(d, s))) return NOMEM();
+        }
+        for (int k = 0; k < 8 && !st; k++) st = num_or_null(o, nums[k], dn[k], where, ctx, err);
+        if (st) return st;
+        json_t *v = json_object_get(o, "n_templates");
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: %sfield 'n_templates' must be a non-negative integer", where, ctx);
+        x->n_templates = json_integer_value(v);
+        d->n_spread++;
     }
     return QUIPU_OK;
 }
@@ -321,7 +372,9 @@ static quipu_status read_summary(quipu_run_data *d, const char *dir, quipu_error
     if ((st = read_settings(d, root, where, err))) goto done;
     if ((st = read_models(d, root, where, err))) goto done;
     if ((st = read_benchmarks(d, root, where, err))) goto done;
-    st = read_metric_rows(d, root, where, err);
+    if ((st = read_metric_rows(d, root, "metrics", &d->rows, &d->n_rows, where, err))) goto done;
+    if ((st = read_metric_rows(d, root, "templates", &d->tpl_rows, &d->n_tpl_rows, where, err))) goto done;
+    st = read_spread(d, root, where, err);
     goto done;
 nomem:
     st = NOMEM();

@@ -37,6 +37,13 @@ typedef struct quipu_run_benchmark {
                         quipu_run_benchmark_role) */
 } quipu_run_benchmark;
 
+/* One row of summary.json "template_spread" (docs/metrics.md "Spread across templates"); NaN for null. */
+typedef struct quipu_run_spread {
+    const char *model, *benchmark, *language, *culture, *metric, *min_template, *max_template;
+    int64_t n_templates;
+    double min, max, range, range_ci_low, range_ci_high, sd, sd_ci_low, sd_ci_high;
+} quipu_run_spread;
+
 /* A run folder read back. Every string is owned by the struct (free with quipu_run_data_free). */
 typedef struct quipu_run_data {
     const char *dir;            /* as given, without trailing '/' */
@@ -50,6 +57,12 @@ typedef struct quipu_run_data {
     size_t n_benchmarks;
     quipu_metric_row *rows;     /* summary.json "metrics", in file order */
     size_t n_rows;
+    /* summary.json "templates": the per-template rows, each with culture "CULTURE · TEMPLATE" (so a
+     * chart's rows are the templates of each culture); "template_spread": the spread across them */
+    quipu_metric_row *tpl_rows;
+    size_t n_tpl_rows;
+    struct quipu_run_spread *spread;
+    size_t n_spread;
     int has_items;              /* 0: the folder has no items.jsonl.zst (no paired tests) */
     size_t n_item_lines;        /* lines read from items.jsonl.zst */
     /* private: every string above */

@@ -77,6 +77,14 @@ print("ok")
 PY
 )
     case "$got" in ok*) ok "quipu report gives the first variant's rows" ;; *) fail "report: $got" ;; esac
+    # and its sensitivity section: the spread rows of summary.json, a chart per metric per template
+    n_spread=$(python3 -c 'import json, sys; print(sum(1 for r in json.load(open(sys.argv[1]))["template_spread"] if r["benchmark"] == "bbq" and r["metric"] in ("s_dis", "s_amb")))' "$TMPD/v/summary.json")
+    n_md=$(sed -n '/^## Sensitivity to wording/,/^## /p' "$TMPD/rep/report.md" | grep -c '^| tiny | bbq | ')
+    n_svg=$(ls "$TMPD"/rep/plots/templates/bbq__*.svg 2>/dev/null | wc -l)
+    [ "$n_spread" -ge 1 ] && [ "$n_md" = "$n_spread" ] && [ "$n_svg" -ge 1 ] && grep -q 'plots/templates/bbq__' "$TMPD/rep/report.md" \
+      && ok "quipu report: sensitivity to wording ($n_md spread rows, $n_svg per-template charts)" \
+      || fail "report sensitivity: $n_md rows for $n_spread spread rows, $n_svg charts"
+
   else
     fail "quipu report: $(tail -1 "$TMPD/err")"
   fi
