@@ -91,11 +91,15 @@ typedef struct culture {
     const char *code, *language;
 } culture;
 
+/* The items as compact JSON lines (without "source"), one allocation each, so that large
+ * expansions stay fast; each with the index of its template, whose place in the definition
+ * ("FILE:LINE:COL") is kept once per template. */
 struct quipu_template_set {
     quipu_item_kind kind;
-    json_t **items;
-    char **where;            /* "FILE:LINE:COL" of each item's template */
+    char **lines;
+    uint32_t *tpl;
     size_t n, cap;
+    char **where;            /* [n_templates] "FILE:LINE:COL" of each template that made items */
     size_t n_templates;
 };
 
@@ -717,22 +721,27 @@ static int render(def *d, int ti, const text *x, filler *const *bind, sbuf *out)
     return out->oom ? -1 : 0;
 }
 
+/* Adds item o (consumed on success; the caller's on failure, -1) of template t. */
 static int set_push(def *d, json_t *o, const tpl *t) {
     quipu_template_set *s = d->out;
+    size_t ti = (size_t)(t - d->t);
+    if (!s->where && !(s->where = calloc((size_t)d->n_t + 1, sizeof *s->where))) return -1;
+    if (!s->where[ti] && !(s->where[ti] = quipu_asprintf("%s:%d:%d", d->path, t->at->line, t->at->col))) return -1;
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 256;
-        json_t **a = realloc(s->items, cap * sizeof *a);
+        char **a = realloc(s->lines, cap * sizeof *a);
         if (!a) return -1;
-        s->items = a;
-        char **w = realloc(s->where, cap * sizeof *w);
+        s->lines = a;
+        uint32_t *w = realloc(s->tpl, cap * sizeof *w);
         if (!w) return -1;
-        s->where = w;
+        s->tpl = w;
         s->cap = cap;
     }
-    char *where = quipu_asprintf("%s:%d:%d", d->path, t->at->line, t->at->col);
-    if (!where) return -1;
-    s->items[s->n] = o;
-    s->where[s->n++] = where;
+    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!line) return -1;
+    json_decref(o);
+    s->lines[s->n] = line;
+    s->tpl[s->n++] = (uint32_t)ti;
     return 0;
 }
 
@@ -1135,11 +1144,10 @@ static void read_def(def *d, const cnode *root) {
 
 void quipu_template_free(quipu_template_set *s) {
     if (!s) return;
-    for (size_t i = 0; i < s->n; i++) {
-        json_decref(s->items[i]);
-        free(s->where[i]);
-    }
-    free(s->items);
+    for (size_t i = 0; i < s->n; i++) free(s->lines[i]);
+    for (size_t i = 0; s->where && i <= s->n_templates; i++) free(s->where[i]);
+    free(s->lines);
+    free(s->tpl);
     free(s->where);
     free(s);
 }
@@ -1201,16 +1209,25 @@ quipu_item_kind quipu_template_kind(const quipu_template_set *s) { return s ? s-
 size_t quipu_template_n_templates(const quipu_template_set *s) { return s ? s->n_templates : 0; }
 
 quipu_status quipu_template_write_jsonl(const quipu_template_set *s, FILE *f, quipu_error *err) {
-    for (size_t i = 0; i < s->n; i++) {
-        json_object_set_new(s->items[i], "source", json_string(s->where[i]));
-        char *line = json_dumps(s->items[i], JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_object_del(s->items[i], "source");
-        if (!line) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory writing item %zu", i + 1);
-        int bad = fputs(line, f) < 0 || fputc('\n', f) == EOF;
-        free(line);
-        if (bad) return quipu_error_set(err, QUIPU_ERR_IO, "write failed: %s", strerror(errno));
+    /* each line is the item's object with "source" added last: the template's place, escaped once */
+    char **esc = calloc(s->n_templates + 1, sizeof *esc);
+    quipu_status st = esc ? QUIPU_OK : quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory writing items");
+    for (size_t i = 0; i < s->n && !st; i++) {
+        uint32_t t = s->tpl[i];
+        if (!esc[t]) {
+            json_t *w = json_string(s->where[t]);
+            esc[t] = w ? json_dumps(w, JSON_ENCODE_ANY) : NULL;
+            json_decref(w);
+            if (!esc[t]) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory writing item %zu", i + 1);
+        }
+        size_t len = strlen(s->lines[i]); /* ends with the object's '}' */
+        if (!st && (fwrite(s->lines[i], 1, len - 1, f) != len - 1 || fputs(",\"source\":", f) < 0 || fputs(esc[t], f) < 0 ||
+                    fputs("}\n", f) < 0))
+            st = quipu_error_set(err, QUIPU_ERR_IO, "write failed: %s", strerror(errno));
     }
-    return QUIPU_OK;
+    for (size_t t = 0; esc && t <= s->n_templates; t++) free(esc[t]);
+    free(esc);
+    return st;
 }
 
 /* ------------------------------------------------------------------ items for a run */
@@ -1227,16 +1244,20 @@ static int jint(const json_t *o, const char *k) {
 
 quipu_status quipu_template_push_items(const quipu_template_set *s, struct ld_ctx *c) {
     for (size_t i = 0; i < s->n && !c->done; i++) {
-        const json_t *o = s->items[i];
+        json_t *o = json_loads(s->lines[i], 0, NULL);
+        if (!o) return quipu_error_set(c->err, QUIPU_ERR_NOMEM, "%s: out of memory", s->where[s->tpl[i]]);
         c->rep->rows_read++;
         quipu_item *it = ld_push(c);
-        if (!it) return QUIPU_ERR_NOMEM;
+        if (!it) {
+            json_decref(o);
+            return QUIPU_ERR_NOMEM;
+        }
         int oom = 0;
         const char *cat = jstr(o, "category");
         char id[1024];
         snprintf(id, sizeof id, "%s:%s", c->bench, jstr(o, "id"));
         it->id = ld_strdup(id, &oom);
-        it->source = ld_strdup(s->where[i], &oom);
+        it->source = ld_strdup(s->where[s->tpl[i]], &oom);
         it->benchmark = ld_strdup(c->bench, &oom);
         it->language = ld_strdup(jstr(o, "language"), &oom);
         it->culture = ld_strdup(jstr(o, "culture"), &oom);
@@ -1264,9 +1285,10 @@ quipu_status quipu_template_push_items(const quipu_template_set *s, struct ld_ct
             it->biased_choice = jint(o, "stereotyped_choice");
             it->biased_mask = it->biased_choice >= 0 ? 1u << it->biased_choice : 0;
         }
+        json_decref(o);
         if (oom) {
             ld_discard(c);
-            return quipu_error_set(c->err, QUIPU_ERR_NOMEM, "%s: out of memory", s->where[i]);
+            return quipu_error_set(c->err, QUIPU_ERR_NOMEM, "%s: out of memory", s->where[s->tpl[i]]);
         }
         ld_commit(c);
     }
