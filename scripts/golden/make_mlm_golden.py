@@ -273,10 +273,31 @@ def align_cases():
     a = [2] + [10, 30] * 110 + [3]
     b = [2] + [10, 30] * 50 + [10, 31] + [10, 30] * 59 + [3]
     cases.append((a, b))
+    # cases where autojunk changes the answer (checked against autojunk=False below): a run of
+    # popular ids is the longest match, but no seed can start it
+    cases.append(([10] * 5 + [7], [8] + [10] * 5 + list(range(100, 300))))
+    found = 0
+    while found < 3:
+        n = rnd.randrange(200, 260)
+        a = [2] + [rnd.choice([10, 11, 12]) if rnd.random() < 0.6 else rnd.randrange(20, 400) for _ in range(n)] + [3]
+        b = list(a)
+        for _ in range(8):
+            k = rnd.randrange(1, len(b) - 1)
+            if rnd.random() < 0.5:
+                b[k] = rnd.randrange(20, 400)
+            else:
+                b.insert(k, rnd.choice([10, 11, 12]))
+        x = difflib.SequenceMatcher(None, [str(v) for v in a], [str(v) for v in b]).get_matching_blocks()
+        y = difflib.SequenceMatcher(None, [str(v) for v in a], [str(v) for v in b], autojunk=False).get_matching_blocks()
+        if x != y:
+            cases.append((a, b))
+            found += 1
     out = []
     for a, b in cases:
         sm = difflib.SequenceMatcher(None, [str(x) for x in a], [str(x) for x in b])
+        plain = difflib.SequenceMatcher(None, [str(x) for x in a], [str(x) for x in b], autojunk=False)
         out.append({"a": a, "b": b, "blocks": [list(x) for x in sm.get_matching_blocks()],
+                    "autojunk_matters": sm.get_matching_blocks() != plain.get_matching_blocks(),
                     "opcodes": [list(x) for x in sm.get_opcodes()]})
     gdir = os.path.join(ROOT, "tests/golden/mlm")
     os.makedirs(gdir, exist_ok=True)
