@@ -990,10 +990,11 @@ static int gpu_bytes(const quipu_model_config *c, uint64_t es, int tp, int64_t T
     int64_t KVl = tp == 1 ? HKV : Hl >= grp ? Hl / grp : 1, Fl = F / tp;
     int64_t Vl = (V + tp - 1) / tp;
     Vl = tp == 1 ? V : (Vl + blk - 1) / blk * blk;
-    int gate = c->arch != QUIPU_ARCH_GPT2 && c->arch != QUIPU_ARCH_GPTNEOX;
+    int gate = c->arch != QUIPU_ARCH_GPT2 && c->arch != QUIPU_ARCH_GPTNEOX && !c->masked_lm;
     uint64_t layer = (uint64_t)(2 * Hl * HD * D + 2 * KVl * HD * D + (gate ? 3 : 2) * Fl * D) * es + (uint64_t)(8 * D) * 4;
     uint64_t w = layer * (uint64_t)c->n_layer + (uint64_t)(V * D) * es + (c->tied_embeddings ? 0 : (uint64_t)(Vl * D) * es);
     if (c->arch == QUIPU_ARCH_GPT2) w += (uint64_t)(c->n_ctx * D) * es;
+    if (c->masked_lm) w += (uint64_t)(c->n_ctx * D + V + D * D) * es; /* positions, the decoder bias column, the head's dense */
     int64_t QD = Hl * HD, widest = D > QD ? D : QD;
     *weights = w;
     *state = (uint64_t)T * (uint64_t)(D + widest + 2 * QD + 2 * KVl * HD + D + 2 * Fl) * 4 +
@@ -1844,7 +1845,8 @@ quipu_status quipu_model_describe(const char *path, FILE *out, quipu_error *err)
             json_t *cnt = json_object_get(types, t->dtype);
             json_object_set_new(types, t->dtype, json_integer(cnt ? json_integer_value(cnt) + 1 : 1));
             if (!strcmp(t->name, "model.embed_tokens.weight") || !strcmp(t->name, "wte.weight") || !strcmp(t->name, "transformer.wte.weight") ||
-                !strcmp(t->name, "gpt_neox.embed_in.weight"))
+                !strcmp(t->name, "gpt_neox.embed_in.weight") || !strcmp(t->name, "bert.embeddings.word_embeddings.weight") ||
+                !strcmp(t->name, "roberta.embeddings.word_embeddings.weight") || !strcmp(t->name, "embeddings.word_embeddings.weight"))
                 tmp.cfg.n_vocab = (int64_t)t->shape[0];
         }
         n_tensors = st->n_tensors;
@@ -1892,6 +1894,11 @@ quipu_status quipu_model_describe(const char *path, FILE *out, quipu_error *err)
         json_object_set_new(doc, "format", json_string(c->source));
         json_object_set_new(doc, "architecture", json_string(c->arch_name));
         json_object_set_new(doc, "family", json_string(quipu_arch_name(c->arch)));
+        /* what quipu scores with it: a causal LM's log-likelihoods, or a masked LM's pseudo-log-likelihood */
+        json_object_set_new(doc, "objective", json_string(c->masked_lm ? "masked_lm" : "causal_lm"));
+        json_object_set_new(doc, "scoring", json_string(c->masked_lm ? "pseudo-log-likelihood: pairs by the CrowS-Pairs metric (shared tokens "
+                                                                       "masked one at a time), other items by the all-tokens PLL"
+                                                                     : "log-likelihood of the continuation given the context"));
         json_t *hp = json_object();
         json_object_set_new(hp, "n_vocab", json_integer(c->n_vocab));
         json_object_set_new(hp, "n_embd", json_integer(c->n_embd));
