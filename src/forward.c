@@ -46,7 +46,9 @@ void quipu_model_release_state(quipu_model *m) {
 
 quipu_status quipu_model_reserve(quipu_model *m, int64_t max_tokens, int64_t max_rows, quipu_error *err) {
     if (max_tokens < 1) max_tokens = 1;
-    if (max_rows < max_tokens) max_rows = max_tokens;
+    /* a causal batch scores about one row per token; a masked LM's one row per masked copy */
+    if (max_rows < max_tokens && !m->cfg.masked_lm) max_rows = max_tokens;
+    if (max_rows < 1) max_rows = 1;
     if (m->fwd && m->fwd->cap >= max_tokens && m->fwd->cap_rows >= max_rows) return QUIPU_OK;
     if (m->fwd) { /* grow, never shrink */
         if (m->fwd->cap > max_tokens) max_tokens = m->fwd->cap;

@@ -360,8 +360,17 @@ quipu_status quipu_score_mlm_groups(quipu_model *m, const quipu_scorer_opts *opt
     {
         int64_t want = total < budget ? total : budget;
         if (want < longest) want = longest;
-        if ((st = quipu_model_reserve(m, want, want, err))) goto done;
-        size_t tc = (size_t)want, rc = (size_t)(copies < want ? copies : want) + 1;
+        /* the most rows (masked copies) a batch will hold, by the packing below: the log-prob
+         * workspace grows with the rows, not the tokens */
+        int64_t max_rows = 1, bt_T = 0, bt_R = 0;
+        for (size_t k = 0; k < n_res; k++)
+            for (int64_t q = 0; q < ss[k].n_pos; q++) {
+                if (bt_R > 0 && bt_T + ss[k].len > want) bt_T = bt_R = 0;
+                bt_T += ss[k].len;
+                if (++bt_R > max_rows) max_rows = bt_R;
+            }
+        if ((st = quipu_model_reserve(m, want, max_rows, err))) goto done;
+        size_t tc = (size_t)want, rc = (size_t)max_rows + 1;
         bb.tokens = quipu_malloc_array(tc, sizeof(int32_t));
         bb.pos = quipu_malloc_array(tc, sizeof(int32_t));
         bb.seg_lo = quipu_malloc_array(tc, sizeof(int32_t));
