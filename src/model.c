@@ -671,9 +671,9 @@ static const struct {
     {"qwen3_moe", "top-k expert routing (mixture of experts)"},
     {"olmo", "OLMo 1's non-parametric LayerNorm"},
     {"phi", "Phi-1/2's parallel block with partial rotary and a biased LM head"},
-    {"albert", "ALBERT's factorized embedding and cross-layer parameter sharing (masked LMs quipu loads: bert, roberta, xlm-roberta, camembert)"},
-    {"flaubert", "FlauBERT's XLM layout (pre-norm option, language embeddings; masked LMs quipu loads: bert, roberta, xlm-roberta, camembert)"},
-    {"distilbert", "DistilBERT's own tensor names and no token types (masked LMs quipu loads: bert, roberta, xlm-roberta, camembert)"},
+    {"albert", "ALBERT's factorized embedding and cross-layer parameter sharing"},
+    {"flaubert", "FlauBERT's XLM layout (pre-norm option, language embeddings)"},
+    {"distilbert", "DistilBERT's own tensor names and no token types"},
 };
 #define HF_ARCH_LIST "llama, mistral, qwen2, qwen3, gemma2, gemma3_text, olmo2, phi3, gpt_neox, gpt2; masked LMs: bert, roberta, xlm-roberta, camembert"
 
