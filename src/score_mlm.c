@@ -214,18 +214,15 @@ static void mlm_sent_free(mlm_sent *s) {
 /* seq = template(wids); *off = where wids sits in it */
 static quipu_status wrap(const quipu_model *m, const int32_t *wids, size_t nw, mlm_sent *s, int64_t *off, quipu_error *err) {
     int32_t *seq = NULL;
-    size_t n = 0;
-    if (quipu_tokenizer_add_special(m->tok, wids, nw, &seq, &n, err)) return err->code;
-    int64_t o = -1;
-    for (size_t k = 0; k + nw <= n && o < 0; k++)
-        if (!nw || !memcmp(seq + k, wids, nw * sizeof *wids)) o = (int64_t)k;
-    if (o < 0) {
+    size_t n = 0, o = 0;
+    if (quipu_tokenizer_add_special(m->tok, wids, nw, &seq, &n, &o, err)) return err->code;
+    if (o + nw > n || (nw && memcmp(seq + o, wids, nw * sizeof *wids))) {
         free(seq);
         return quipu_error_set(err, QUIPU_ERR_INTERNAL, "%s: the tokenizer's template does not keep the sentence whole", m->path);
     }
     s->seq = seq;
     s->len = (int64_t)n;
-    *off = o;
+    *off = (int64_t)o;
     return QUIPU_OK;
 }
 

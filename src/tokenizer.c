@@ -240,9 +240,17 @@ done:
     return st;
 }
 
-quipu_status quipu_tokenizer_add_special(const quipu_tokenizer *t, const int32_t *ids, size_t n, int32_t **out, size_t *n_out, quipu_error *err) {
+quipu_status quipu_tokenizer_add_special(const quipu_tokenizer *t, const int32_t *ids, size_t n, int32_t **out, size_t *n_out, size_t *seq_off,
+                                         quipu_error *err) {
     *out = NULL;
     *n_out = 0;
+    if (seq_off) {
+        /* the special ids each template puts before the sequence, templates applied in order */
+        size_t off = 0;
+        for (size_t p = 0; t && p < t->n_posts; p++)
+            for (size_t j = 0; j < t->posts[p].n_items && !t->posts[p].items[j].is_seq; j++) off += t->posts[p].items[j].n_ids;
+        *seq_off = off;
+    }
     if (!t || (!ids && n)) return quipu_error_set(err, QUIPU_ERR_INVALID, "tokenizer: NULL argument");
     tok_ctx c = {.t = t, .err = err};
     quipu_error local = {0};
