@@ -1324,7 +1324,9 @@ static quipu_status load_mlm_weights(loader *L, quipu_error *err) {
         if (!find_any(L, head, need[i], i ? ln_w : one, full, sizeof full))
             return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor '%s' of the masked-LM head: a %s checkpoint has it (is this the "
                                    "base model without its head?)", L->src.path, full, cls);
-    if (!find_any(L, head, "bias", one, full, sizeof full) && !find_any(L, head, "decoder.bias", one, full, sizeof full))
+    /* the decoder's own bias is what the forward adds (Linear decoder); "bias" is normally the
+     * same parameter, tied to it, and some files hold only that one */
+    if (!find_any(L, head, "decoder.bias", one, full, sizeof full) && !find_any(L, head, "bias", one, full, sizeof full))
         return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor '%sbias' of the masked-LM head: a %s checkpoint has it (is this the "
                                "base model without its head?)", L->src.path, head, cls);
     uint64_t VD = (uint64_t)V * (uint64_t)D;
