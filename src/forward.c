@@ -26,13 +26,14 @@ struct quipu_fwd {
     quipu_buf *x, *h, *q, *k, *v, *att, *o, *g, *u;
     quipu_buf *idx, *part, *lp, *greedy, *ws;
     quipu_buf *wdq;                   /* a layer matrix kept in GGUF blocks, dequantized (model.h) */
+    quipu_buf *mh;                    /* masked LM: the head's output [T, D + 1], column D held at 1 */
     quipu_buf *tp_x, *tp_part, *tp_all;  /* tensor parallelism: gathered activations and partials, all members' partials */
     int32_t *host_idx;                /* staging for the one upload */
 };
 
 static void fwd_release(quipu_backend *b, quipu_fwd *f) {
     if (!f) return;
-    quipu_buf *all[] = {f->x, f->h, f->q, f->k, f->v, f->att, f->o, f->g, f->u, f->idx, f->part, f->lp, f->greedy, f->ws,
+    quipu_buf *all[] = {f->x, f->h, f->q, f->k, f->v, f->att, f->o, f->g, f->u, f->idx, f->part, f->lp, f->greedy, f->ws, f->mh,
                         f->tp_x, f->tp_part, f->tp_all, f->wdq};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) b->iface->buf_free(b, all[i]);
     free(f->host_idx);
@@ -46,7 +47,9 @@ void quipu_model_release_state(quipu_model *m) {
 
 quipu_status quipu_model_reserve(quipu_model *m, int64_t max_tokens, int64_t max_rows, quipu_error *err) {
     if (max_tokens < 1) max_tokens = 1;
-    if (max_rows < max_tokens) max_rows = max_tokens;
+    /* a causal batch scores about one row per token; a masked LM's one row per masked copy */
+    if (max_rows < max_tokens && !m->cfg.masked_lm) max_rows = max_tokens;
+    if (max_rows < 1) max_rows = 1;
     if (m->fwd && m->fwd->cap >= max_tokens && m->fwd->cap_rows >= max_rows) return QUIPU_OK;
     if (m->fwd) { /* grow, never shrink */
         if (m->fwd->cap > max_tokens) max_tokens = m->fwd->cap;
@@ -64,7 +67,8 @@ quipu_status quipu_model_reserve(quipu_model *m, int64_t max_tokens, int64_t max
     f->cap = T;
     f->cap_rows = R;
     f->n_blocks = (m->n_vocab_pad + B->lp_block - 1) / B->lp_block; /* this member's */
-    quipu_ws_dims wd = {.max_tokens = T, .max_rows = R, .max_width = widest > F ? widest : F, .dim = D, .n_heads = c->n_head};
+    int mlm = c->masked_lm;
+    quipu_ws_dims wd = {.max_tokens = T, .max_rows = R, .max_width = widest > F ? widest : F, .dim = D + mlm, .n_heads = c->n_head};
     size_t ws = B->workspace_bytes ? B->workspace_bytes(b, &wd) : 0;
     size_t fT = (size_t)T * sizeof(float);
     struct {
@@ -84,6 +88,7 @@ quipu_status quipu_model_reserve(quipu_model *m, int64_t max_tokens, int64_t max
                 {&f->lp, (size_t)R * sizeof(double)},
                 {&f->greedy, (size_t)R},
                 {&f->ws, ws ? ws : 64},
+                {&f->mh, mlm ? fT * (size_t)(D + 1) : 0},
                 {&f->tp_x, tp > 1 ? fT * (size_t)D * (size_t)tp : 0},
                 {&f->tp_part, tp > 1 ? (size_t)R * (size_t)f->n_blocks * quipu_etype_size(QUIPU_E_LP) * (size_t)tp : 0},
                 {&f->tp_all, tp > 1 ? (size_t)R * (size_t)f->n_blocks * quipu_etype_size(QUIPU_E_LP) * (size_t)tp : 0},
@@ -96,6 +101,17 @@ quipu_status quipu_model_reserve(quipu_model *m, int64_t max_tokens, int64_t max
     if (!(f->host_idx = malloc(IX_LEN(T, R) * sizeof(int32_t)))) {
         fwd_release(b, f);
         return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    }
+    if (mlm) { /* the head's [h, 1] rows: the 1 meets the decoder bias in the embedding's last column */
+        float *ones = calloc((size_t)T * (size_t)(D + 1), sizeof(float));
+        quipu_status st = ones ? QUIPU_OK : quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        for (int64_t t = 0; ones && t < T; t++) ones[t * (D + 1) + D] = 1.0f;
+        if (!st) st = B->buf_write(b, f->mh, 0, ones, (size_t)T * (size_t)(D + 1) * sizeof(float), err);
+        free(ones);
+        if (st) {
+            fwd_release(b, f);
+            return st;
+        }
     }
     if (tp > 1) {
         /* blocks past this member's ids (the last member's range is shorter) stay empty records,
@@ -206,6 +222,65 @@ static quipu_status stage_batch(const quipu_model *m, const quipu_batch *bt, int
     return QUIPU_OK;
 }
 
+/* The masked LM's encoder and head (BERT, RoBERTa): embeddings (token + position, type 0 folded
+ * into the positions at load) and their LayerNorm; per layer, bidirectional attention within
+ * each segment, x = LN(x + attn), x = LN(x + FFN) (post-norm); then the MLM head (dense,
+ * activation, LayerNorm) into the [T, D + 1] rows whose last column is 1, so that the log-prob
+ * op's dot product with the [V, D + 1] embedding adds the decoder bias. Returns the head's view. */
+static quipu_status forward_encoder(quipu_model *m, int64_t T, quipu_batch_layout lay, quipu_view ids, quipu_view *head, quipu_error *err) {
+    quipu_backend *b = m->backend;
+    const quipu_model_config *c = &m->cfg;
+    quipu_fwd *f = m->fwd;
+    int64_t D = c->n_embd, HD = c->head_dim, F = c->n_ff, H = c->n_head, V = c->n_vocab;
+    quipu_status st;
+    quipu_view x = W(f->x, T, D), q = W(f->q, T, D), k = W(f->k, T, D), v = W(f->v, T, D), att = W(f->att, T, D), o = W(f->o, T, D),
+               u = W(f->u, T, F);
+    quipu_view ws = quipu_view_of(f->ws, QUIPU_E_U8, 1, (int64_t)b->iface->buf_size(f->ws));
+    quipu_view table = quipu_view_cols(WM(m, m->tok_embd, V, D + 1), 0, D); /* the embedding, not its bias column */
+#define RUN(call)                                                                                                                      \
+    do {                                                                                                                               \
+        if ((st = (call)) != QUIPU_OK) return st;                                                                                      \
+    } while (0)
+    quipu_embed_args ea = {.out = x, .table = table, .ids = ids, .scale = 1.0f};
+    quipu_embed_args pa = {.out = o, .table = WM(m, m->pos_embd, c->n_ctx, D), .ids = lay.pos, .scale = 1.0f};
+    quipu_norm_args en = {.x = x, .y = x, .w = W(m->embd_norm, 1, D), .b = W(m->embd_norm_b, 1, D), .residual = o, .eps = c->norm_eps,
+                          .kind = QUIPU_NORM_LAYER};
+    RUN(quipu_op_embed(b, &ea, err));
+    RUN(quipu_op_embed(b, &pa, err));
+    RUN(quipu_op_norm(b, &en, err));
+    for (int64_t l = 0; l < c->n_layer; l++) {
+        const quipu_layer_weights *L = &m->layers[l];
+        RUN(linear(m, x, L->wq, D, D, L->bq, q, 0, ws, err));
+        RUN(linear(m, x, L->wk, D, D, L->bk, k, 0, ws, err));
+        RUN(linear(m, x, L->wv, D, D, L->bv, v, 0, ws, err));
+        quipu_attention_args aa = {.q = q, .k = k, .v = v, .out = att, .lay = lay, .n_heads = H, .n_heads_kv = H, .head_dim = HD,
+                                   .scale = c->attn_scale, .causal = 0, .ws = ws};
+        RUN(quipu_op_attention(b, &aa, err));
+        RUN(linear(m, att, L->wo, D, D, L->bo, o, 0, ws, err));
+        quipu_norm_args n1 = {.x = x, .y = x, .w = W(L->attn_norm, 1, D), .b = W(L->attn_norm_b, 1, D), .residual = o, .eps = c->norm_eps,
+                              .kind = QUIPU_NORM_LAYER};
+        RUN(quipu_op_norm(b, &n1, err));
+        quipu_act_args ac = {.gate = u, .kind = c->act};
+        quipu_norm_args n2 = {.x = x, .y = x, .w = W(L->ffn_norm, 1, D), .b = W(L->ffn_norm_b, 1, D), .residual = o, .eps = c->norm_eps,
+                              .kind = QUIPU_NORM_LAYER};
+        RUN(linear(m, x, L->w_up, F, D, L->b_up, u, 0, ws, err));
+        RUN(quipu_op_act(b, &ac, err));
+        RUN(linear(m, u, L->w_down, D, F, L->b_down, o, 0, ws, err));
+        RUN(quipu_op_norm(b, &n2, err));
+    }
+    quipu_view hm = W(f->mh, T, D + 1);
+    quipu_matmul_args hd = {.x = x, .w = WM(m, m->mlm_dense, D, D), .bias = W(m->mlm_dense_b, 1, D), .y = o, .ws = ws};
+    quipu_act_args ha = {.gate = o, .kind = c->act};
+    quipu_norm_args hn = {.x = o, .y = quipu_view_cols(hm, 0, D), .w = W(m->mlm_norm, 1, D), .b = W(m->mlm_norm_b, 1, D), .eps = c->norm_eps,
+                          .kind = QUIPU_NORM_LAYER};
+    RUN(quipu_op_matmul(b, &hd, err));
+    RUN(quipu_op_act(b, &ha, err));
+    RUN(quipu_op_norm(b, &hn, err));
+#undef RUN
+    *head = hm;
+    return QUIPU_OK;
+}
+
 quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *logprob, uint8_t *greedy, quipu_error *err) {
     quipu_backend *b = m->backend;
     const quipu_model_config *c = &m->cfg;
@@ -230,6 +305,24 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
     quipu_view att = W(f->att, T, QD), o = W(f->o, T, D), g = W(f->g, T, F), u = W(f->u, T, F);
     quipu_view ws = quipu_view_of(f->ws, QUIPU_E_U8, 1, (int64_t)b->iface->buf_size(f->ws));
     quipu_view none = {0};
+    if (c->masked_lm) {
+        /* the encoder, then the same log-prob op on the scored (masked) rows of the head's output */
+        quipu_view hm;
+        RUN(forward_encoder(m, T, lay, IX(IX_IDS, T), &hm, err));
+        quipu_view part = quipu_view_of(f->part, QUIPU_E_LP, R, f->n_blocks);
+        quipu_logprob_args la = {.h = hm, .lm_head = WM(m, m->lm_head, V, D + 1), .rows = quipu_view_cols(ix, IX_N_TOKEN_VECTORS * T, R),
+                                 .targets = quipu_view_cols(ix, IX_N_TOKEN_VECTORS * T + R, R), .part = part, .ws = ws};
+        quipu_combine_args ca = {.part = part, .targets = la.targets, .block = b->iface->lp_block,
+                                 .logprob = quipu_view_of(f->lp, QUIPU_E_F64, 1, R), .greedy = quipu_view_of(f->greedy, QUIPU_E_U8, 1, R)};
+        if (R > 0) {
+            RUN(quipu_op_logprob_partial(b, &la, err));
+            RUN(quipu_op_logprob_combine(b, &ca, err));
+            RUN(b->iface->buf_read(b, f->lp, 0, logprob, (size_t)R * sizeof(double), err));
+            RUN(b->iface->buf_read(b, f->greedy, 0, greedy, (size_t)R, err));
+        }
+        RUN(quipu_op_sync(b, err));
+        return QUIPU_OK;
+    }
 
     quipu_embed_args ea = {.out = x, .table = WM(m, m->tok_embd, V, D), .ids = IX(IX_IDS, T), .scale = c->embd_scale};
     RUN(quipu_op_embed(b, &ea, err));

@@ -111,6 +111,8 @@ static void usage_score(FILE *f) {
             "Conventions follow lm-evaluation-harness: the context's trailing whitespace moves to the\n"
             "continuation, the pair is encoded whole and split at the context's token length, and an empty\n"
             "context becomes one prefix token (BOS, else EOS). Results do not depend on --batch-tokens.\n"
+            "On a masked LM (BERT, RoBERTa, XLM-R, CamemBERT) the score is the continuation's pseudo-log-likelihood:\n"
+            "each of its tokens masked in turn, the rest and the special tokens visible (docs/metrics.md).\n"
             "\n"
             "  --model PATH        GGUF file or Hugging Face checkpoint directory\n"
             "  --adapter DIR       a PEFT LoRA folder or a weight delta (.safetensors) applied to the weights\n"

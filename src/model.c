@@ -27,6 +27,8 @@ const char *quipu_arch_name(quipu_arch a) {
     case QUIPU_ARCH_OLMO2: return "olmo2";
     case QUIPU_ARCH_GPTNEOX: return "gpt_neox";
     case QUIPU_ARCH_PHI3: return "phi3";
+    case QUIPU_ARCH_BERT: return "bert";
+    case QUIPU_ARCH_ROBERTA: return "roberta";
     }
     return "?";
 }
@@ -715,6 +717,8 @@ static const struct {
     {"llama", QUIPU_ARCH_LLAMA},      {"mistral", QUIPU_ARCH_LLAMA}, {"qwen2", QUIPU_ARCH_LLAMA},   {"qwen3", QUIPU_ARCH_QWEN3},
     {"gemma3_text", QUIPU_ARCH_GEMMA3}, {"gemma3", QUIPU_ARCH_GEMMA3}, {"gemma2", QUIPU_ARCH_GEMMA2}, {"olmo2", QUIPU_ARCH_OLMO2},
     {"phi3", QUIPU_ARCH_PHI3},        {"gpt_neox", QUIPU_ARCH_GPTNEOX}, {"gpt2", QUIPU_ARCH_GPT2},
+    {"bert", QUIPU_ARCH_BERT},        {"roberta", QUIPU_ARCH_ROBERTA}, {"xlm-roberta", QUIPU_ARCH_ROBERTA},
+    {"camembert", QUIPU_ARCH_ROBERTA},
 };
 /* Families a bias sweep meets that quipu refuses, and what each would need. */
 static const struct {
@@ -727,14 +731,11 @@ static const struct {
     {"qwen3_moe", "top-k expert routing (mixture of experts)"},
     {"olmo", "OLMo 1's non-parametric LayerNorm"},
     {"phi", "Phi-1/2's parallel block with partial rotary and a biased LM head"},
-    {"bert", "masked-LM scoring (pseudo-log-likelihood), not a causal forward pass"},
-    {"roberta", "masked-LM scoring (pseudo-log-likelihood), not a causal forward pass"},
-    {"xlm-roberta", "masked-LM scoring (pseudo-log-likelihood), not a causal forward pass"},
-    {"camembert", "masked-LM scoring (pseudo-log-likelihood), not a causal forward pass"},
-    {"albert", "masked-LM scoring (pseudo-log-likelihood), not a causal forward pass"},
-    {"flaubert", "masked-LM scoring (pseudo-log-likelihood), not a causal forward pass"},
+    {"albert", "ALBERT's factorized embedding and cross-layer parameter sharing"},
+    {"flaubert", "FlauBERT's XLM layout (pre-norm option, language embeddings)"},
+    {"distilbert", "DistilBERT's own tensor names and no token types"},
 };
-#define HF_ARCH_LIST "llama, mistral, qwen2, qwen3, gemma2, gemma3_text, olmo2, phi3, gpt_neox, gpt2"
+#define HF_ARCH_LIST "llama, mistral, qwen2, qwen3, gemma2, gemma3_text, olmo2, phi3, gpt_neox, gpt2; masked LMs: bert, roberta, xlm-roberta, camembert"
 
 /* A soft-capping value: absent takes def, null means none (0). */
 static float js_softcap(hp_reader *h, json_t *cfg, const char *k, double def) {
@@ -797,6 +798,40 @@ static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cf
     int is_gemma = c->arch == QUIPU_ARCH_GEMMA3 || c->arch == QUIPU_ARCH_GEMMA2;
     int is_neox = c->arch == QUIPU_ARCH_GPTNEOX;
     hp_reader h = {.path = path, .prefix = "", .err = err};
+    if (c->arch == QUIPU_ARCH_BERT || c->arch == QUIPU_ARCH_ROBERTA) {
+        /* the masked LMs: BertConfig / RobertaConfig keys and defaults */
+        int rob = c->arch == QUIPU_ARCH_ROBERTA;
+        c->masked_lm = 1;
+        c->n_embd = js_int(&h, cfg, "hidden_size", 768, HP_EMBD);
+        c->n_layer = js_int(&h, cfg, "num_hidden_layers", 12, HP_LAYERS);
+        c->n_head = js_int(&h, cfg, "num_attention_heads", 12, HP_HEADS);
+        c->n_ff = js_int(&h, cfg, "intermediate_size", 3072, HP_FF);
+        int64_t n_pos = js_int(&h, cfg, "max_position_embeddings", 512, HP_CTX);
+        int64_t pad = js_int(&h, cfg, "pad_token_id", rob ? 1 : 0, HP_TOKEN);
+        c->n_token_types = js_int(&h, cfg, "type_vocab_size", 2, HP_CTX);
+        c->norm_eps = (float)js_num(&h, cfg, "layer_norm_eps", 1e-12, HP_EPS);
+        if (h.bad) return err->code;
+        const char *act = js_str(cfg, "hidden_act");
+        if (!act || !strcmp(act, "gelu")) c->act = QUIPU_ACT_GELU_ERF;
+        else if (!strcmp(act, "gelu_new") || !strcmp(act, "gelu_pytorch_tanh")) c->act = QUIPU_ACT_GELU_TANH;
+        else return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: activation '%s' is not supported", path, act);
+        const char *pet = js_str(cfg, "position_embedding_type");
+        if (pet && strcmp(pet, "absolute"))
+            return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: position_embedding_type '%s' is not supported (only 'absolute')", path, pet);
+        if (json_is_true(json_object_get(cfg, "is_decoder")))
+            return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: a %s with is_decoder true (causal attention) is not a masked LM quipu scores", path, mt);
+        /* RoBERTa numbers positions from padding_idx + 1 (create_position_ids_from_input_ids) */
+        c->pos_offset = rob ? (pad < 0 ? 0 : pad) + 1 : 0;
+        if (c->pos_offset >= n_pos)
+            return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: pad_token_id %lld leaves no position of the %lld in max_position_embeddings", path,
+                                   (long long)pad, (long long)n_pos);
+        c->n_ctx = n_pos - c->pos_offset;
+        c->norm_kind = QUIPU_NORM_LAYER;
+        c->rope_kind = QUIPU_ROPE_NONE;
+        c->n_head_kv = c->n_head;
+        c->tied_embeddings = 1;
+        return finish_config(m, path, err);
+    }
     if (c->arch == QUIPU_ARCH_GPT2) {
         c->n_embd = js_int(&h, cfg, "n_embd", 0, HP_EMBD);
         c->n_layer = js_int(&h, cfg, "n_layer", 0, HP_LAYERS);
@@ -1015,10 +1050,11 @@ static int gpu_bytes(const quipu_model_config *c, uint64_t es, int tp, int64_t T
     int64_t KVl = tp == 1 ? HKV : Hl >= grp ? Hl / grp : 1, Fl = F / tp;
     int64_t Vl = (V + tp - 1) / tp;
     Vl = tp == 1 ? V : (Vl + blk - 1) / blk * blk;
-    int gate = c->arch != QUIPU_ARCH_GPT2 && c->arch != QUIPU_ARCH_GPTNEOX;
+    int gate = c->arch != QUIPU_ARCH_GPT2 && c->arch != QUIPU_ARCH_GPTNEOX && !c->masked_lm;
     uint64_t layer = (uint64_t)(2 * Hl * HD * D + 2 * KVl * HD * D + (gate ? 3 : 2) * Fl * D) * es + (uint64_t)(8 * D) * 4;
     uint64_t w = layer * (uint64_t)c->n_layer + (uint64_t)(V * D) * es + (c->tied_embeddings ? 0 : (uint64_t)(Vl * D) * es);
     if (c->arch == QUIPU_ARCH_GPT2) w += (uint64_t)(c->n_ctx * D) * es;
+    if (c->masked_lm) w += (uint64_t)(c->n_ctx * D + V + D * D) * es; /* positions, the decoder bias column, the head's dense */
     int64_t QD = Hl * HD, widest = D > QD ? D : QD;
     *weights = w;
     *state = (uint64_t)T * (uint64_t)(D + widest + 2 * QD + 2 * KVl * HD + D + 2 * Fl) * 4 +
@@ -1155,6 +1191,8 @@ static quipu_status tp_plan(quipu_model *m, const quipu_comm_group *g, quipu_err
     case QUIPU_ARCH_GPTNEOX: why = "its attention weights are fused per head"; break;
     case QUIPU_ARCH_PHI3: why = "its QKV and gate-up weights are fused"; break;
     case QUIPU_ARCH_OLMO2: why = "its QK-norm spans every head"; break;
+    case QUIPU_ARCH_BERT:
+    case QUIPU_ARCH_ROBERTA: why = "masked LMs run on one device (their embedding carries the decoder bias)"; break;
     default: break;
     }
     if (why) return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: tensor parallelism %d: not for %s models yet: %s", m->path, tp, c->arch_name, why);
@@ -1303,8 +1341,190 @@ static quipu_status hf_load_split(loader *L, const char *const *prefixes, const 
     return split_rows(L->m, fused, cols ? cols : 1, cols ? L->m->wtype : QUIPU_E_F32, n, sizes, interleave, dst, err);
 }
 
+/* A tensor's values on the host (malloc'd fp32, n elements): the MLM loader assembles the
+ * embedding-with-bias matrix and the position table there before one upload. */
+static quipu_status host_values(loader *L, const char *name, uint64_t n, float **out, quipu_error *err) {
+    tref r;
+    *out = NULL;
+    if (!wsrc_find(&L->src, name, &r)) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor '%s'", L->src.path, name);
+    if (r.bad_shape) return bad_shape_error(L, &r, err);
+    uint64_t need;
+    if ((uint64_t)r.rows * (uint64_t)r.cols != n)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' has shape [%s], expected %llu elements", L->src.path, name, r.shape,
+                               (unsigned long long)n);
+    if (quipu_dtype_block_size(r.type) == 0 || quipu_dtype_row_bytes(r.type, (uint64_t)r.cols, &need) != 0 ||
+        quipu_mul_overflow_u64(need, (uint64_t)r.rows, &need) || need > r.nbytes)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s': type or size does not fit its shape", L->src.path, name);
+    float *v = malloc((n ? n : 1) * sizeof(float));
+    if (!v) return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory loading '%s'", L->src.path, name);
+    L->inflight_host = v;
+    quipu_status st = quipu_dequantize(r.type, r.data, v, n, err);
+    L->inflight_host = NULL;
+    if (st) {
+        free(v);
+        return quipu_error_set(err, st, "%s: tensor '%s': cannot dequantize", L->src.path, name);
+    }
+    for (uint64_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) {
+            free(v);
+            return quipu_error_set(err, QUIPU_ERR_NUMERIC, "%s: tensor '%s' holds a non-finite value (NaN or Inf) at element %llu", L->src.path,
+                                   name, (unsigned long long)i);
+        }
+    *out = v;
+    return QUIPU_OK;
+}
+
+/* n host values into a new backend buffer of type et */
+static quipu_status upload_new(loader *L, const float *v, uint64_t n, quipu_etype et, const char *name, quipu_buf **out, quipu_error *err) {
+    quipu_backend *b = L->m->backend;
+    *out = b->iface->buf_alloc(b, (size_t)n * quipu_etype_size(et), err);
+    if (!*out) return err->code ? err->code : QUIPU_ERR_NOMEM;
+    quipu_status st = upload_as(L, *out, v, n, et, name, err);
+    if (st) {
+        b->iface->buf_free(b, *out);
+        *out = NULL;
+        return st;
+    }
+    L->m->weight_bytes += (size_t)n * quipu_etype_size(et);
+    return QUIPU_OK;
+}
+
+/* The first of name + each suffix present (LayerNorm weights are "weight" or, in older BERT
+ * files, "gamma"), into full; 0 if none. */
+static int find_any(loader *L, const char *pre, const char *name, const char *const *suffixes, char *full, size_t n) {
+    tref r;
+    for (int i = 0; suffixes[i]; i++) {
+        snprintf(full, n, "%s%s%s", pre, name, suffixes[i]);
+        if (wsrc_find(&L->src, full, &r)) return 1;
+    }
+    snprintf(full, n, "%s%s%s", pre, name, suffixes[0]);
+    return 0;
+}
+
+/* BERT / RoBERTa masked LMs (BertForMaskedLM, RobertaForMaskedLM and the XLM-R / CamemBERT
+ * classes, which are RoBERTa's): the encoder under "bert." / "roberta.", the MLM head under
+ * "cls.predictions." / "lm_head.". The decoder is tied to the word embeddings unless the file
+ * holds a decoder weight of its own that differs. */
+static quipu_status load_mlm_weights(loader *L, quipu_error *err) {
+    quipu_model *m = L->m;
+    quipu_model_config *c = &m->cfg;
+    int rob = c->arch == QUIPU_ARCH_ROBERTA;
+    int64_t D = c->n_embd, F = c->n_ff;
+    static const char *const bert_pre[] = {"bert.", "", NULL}, *const rob_pre[] = {"roberta.", "", NULL};
+    static const char *const ln_w[] = {".weight", ".gamma", NULL}, *const ln_b[] = {".bias", ".beta", NULL};
+    const char *const *pre = rob ? rob_pre : bert_pre;
+    const char *head = rob ? "lm_head." : "cls.predictions.";
+    const char *cls = rob ? "RobertaForMaskedLM" : "BertForMaskedLM";
+    char full[256], n[200];
+    tref r;
+    quipu_status st = QUIPU_OK;
+    float *emb = NULL, *bias = NULL, *dec = NULL, *pos = NULL, *typ = NULL, *aug = NULL;
+    if (!hf_find(L, pre, "embeddings.word_embeddings.weight", full, sizeof full) || !wsrc_find(&L->src, full, &r))
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor '%sembeddings.word_embeddings.weight'", L->src.path, pre[0]);
+    if (r.bad_shape) return bad_shape_error(L, &r, err);
+    if (r.rows > HP_MAX_VOCAB)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' has %lld rows, more than the %lld a vocabulary may have", L->src.path, full,
+                               (long long)r.rows, (long long)HP_MAX_VOCAB);
+    c->n_vocab = r.rows;
+    const char *epre = full[0] && strncmp(full, "embeddings.", 11) ? pre[0] : "";
+    if (tp_plan(m, m->backend->group, err)) return err->code;
+    int64_t V = c->n_vocab;
+    /* the MLM head first: a checkpoint without it (BertModel, RobertaModel) cannot be scored */
+    static const char *const one[] = {"", NULL};
+    const char *need[] = {rob ? "dense.weight" : "transform.dense.weight", rob ? "layer_norm" : "transform.LayerNorm"};
+    for (int i = 0; i < 2; i++)
+        if (!find_any(L, head, need[i], i ? ln_w : one, full, sizeof full))
+            return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor '%s' of the masked-LM head: a %s checkpoint has it (is this the "
+                                   "base model without its head?)", L->src.path, full, cls);
+    /* the decoder's own bias is what the forward adds (Linear decoder); "bias" is normally the
+     * same parameter, tied to it, and some files hold only that one */
+    if (!find_any(L, head, "decoder.bias", one, full, sizeof full) && !find_any(L, head, "bias", one, full, sizeof full))
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor '%sbias' of the masked-LM head: a %s checkpoint has it (is this the "
+                               "base model without its head?)", L->src.path, head, cls);
+    uint64_t VD = (uint64_t)V * (uint64_t)D;
+    if ((st = host_values(L, full, (uint64_t)V, &bias, err))) goto done;
+    snprintf(n, sizeof n, "%sembeddings.word_embeddings.weight", epre);
+    if ((st = host_values(L, n, VD, &emb, err))) goto done;
+    /* [V, D + 1]: each row its embedding, then the decoder's bias for that id */
+    if (!(aug = malloc((size_t)(VD + (uint64_t)V) * sizeof(float)))) {
+        st = quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory", L->src.path);
+        goto done;
+    }
+    for (int64_t v = 0; v < V; v++) {
+        memcpy(aug + v * (D + 1), emb + v * D, (size_t)D * sizeof(float));
+        aug[v * (D + 1) + D] = bias[v];
+    }
+    if ((st = upload_new(L, aug, VD + (uint64_t)V, m->wtype, n, &m->tok_embd, err))) goto done;
+    m->lm_head = m->tok_embd;
+    snprintf(full, sizeof full, "%sdecoder.weight", head);
+    if (wsrc_find(&L->src, full, &r)) {
+        if ((st = host_values(L, full, VD, &dec, err))) goto done;
+        if (memcmp(dec, emb, (size_t)VD * sizeof(float))) { /* untied: a head of its own */
+            for (int64_t v = 0; v < V; v++) memcpy(aug + v * (D + 1), dec + v * D, (size_t)D * sizeof(float));
+            if ((st = upload_new(L, aug, VD + (uint64_t)V, m->wtype, full, &m->lm_head, err))) goto done;
+        }
+    }
+    /* positions from pos_offset on, token type 0 added to each */
+    int64_t np = c->n_ctx + c->pos_offset;
+    snprintf(n, sizeof n, "%sembeddings.position_embeddings.weight", epre);
+    if ((st = host_values(L, n, (uint64_t)np * (uint64_t)D, &pos, err))) goto done;
+    snprintf(n, sizeof n, "%sembeddings.token_type_embeddings.weight", epre);
+    if (wsrc_find(&L->src, n, &r)) {
+        if ((st = host_values(L, n, (uint64_t)c->n_token_types * (uint64_t)D, &typ, err))) goto done;
+        for (int64_t p = 0; p < np; p++)
+            for (int64_t i = 0; i < D; i++) pos[p * D + i] += typ[i];
+    }
+    snprintf(n, sizeof n, "%sembeddings.position_embeddings.weight", epre);
+    if ((st = upload_new(L, pos + c->pos_offset * D, (uint64_t)c->n_ctx * (uint64_t)D, m->wtype, n, &m->pos_embd, err))) goto done;
+#define MW(field, name, rows, cols, sfx)                                                                                           \
+    do {                                                                                                                           \
+        find_any(L, "", name, sfx, full, sizeof full);                                                                             \
+        if ((st = load_w(L, full, rows, cols, 1, &field, err))) goto done;                                                         \
+    } while (0)
+    static const char *const w_[] = {".weight", NULL}, *const b_[] = {".bias", NULL};
+    snprintf(n, sizeof n, "%sembeddings.LayerNorm", epre);
+    MW(m->embd_norm, n, D, 0, ln_w);
+    MW(m->embd_norm_b, n, D, 0, ln_b);
+    snprintf(n, sizeof n, "%s%s", head, rob ? "dense" : "transform.dense");
+    MW(m->mlm_dense, n, D, D, w_);
+    MW(m->mlm_dense_b, n, D, 0, b_);
+    snprintf(n, sizeof n, "%s%s", head, rob ? "layer_norm" : "transform.LayerNorm");
+    MW(m->mlm_norm, n, D, 0, ln_w);
+    MW(m->mlm_norm_b, n, D, 0, ln_b);
+    for (int64_t l = 0; l < c->n_layer && !st; l++) {
+        quipu_layer_weights *w = &m->layers[l];
+        struct {
+            quipu_buf **field;
+            const char *name;
+            int64_t rows, cols;
+            const char *const *sfx;
+        } t[] = {{&w->wq, "attention.self.query", D, D, w_},       {&w->bq, "attention.self.query", D, 0, b_},
+                 {&w->wk, "attention.self.key", D, D, w_},         {&w->bk, "attention.self.key", D, 0, b_},
+                 {&w->wv, "attention.self.value", D, D, w_},       {&w->bv, "attention.self.value", D, 0, b_},
+                 {&w->wo, "attention.output.dense", D, D, w_},     {&w->bo, "attention.output.dense", D, 0, b_},
+                 {&w->attn_norm, "attention.output.LayerNorm", D, 0, ln_w}, {&w->attn_norm_b, "attention.output.LayerNorm", D, 0, ln_b},
+                 {&w->w_up, "intermediate.dense", F, D, w_},       {&w->b_up, "intermediate.dense", F, 0, b_},
+                 {&w->w_down, "output.dense", D, F, w_},           {&w->b_down, "output.dense", D, 0, b_},
+                 {&w->ffn_norm, "output.LayerNorm", D, 0, ln_w},   {&w->ffn_norm_b, "output.LayerNorm", D, 0, ln_b}};
+        for (size_t i = 0; i < sizeof t / sizeof *t && !st; i++) {
+            snprintf(n, sizeof n, "%sencoder.layer.%lld.%s", epre, (long long)l, t[i].name);
+            MW(*t[i].field, n, t[i].rows, t[i].cols, t[i].sfx);
+        }
+    }
+#undef MW
+done:
+    free(emb);
+    free(bias);
+    free(dec);
+    free(pos);
+    free(typ);
+    free(aug);
+    return st;
+}
+
 static quipu_status load_hf_weights(loader *L, quipu_error *err) {
     quipu_model *m = L->m;
+    if (m->cfg.masked_lm) return load_mlm_weights(L, err);
     quipu_model_config *c = &m->cfg;
     int64_t D = c->n_embd, HD = c->head_dim, F = c->n_ff;
     int64_t QD = c->n_head * HD, KD = c->n_head_kv * HD;
@@ -1664,6 +1884,16 @@ quipu_status quipu_model_load(quipu_model **out, const char *path, quipu_backend
             goto fail;
         }
     }
+    if (m->cfg.masked_lm) {
+        /* the token PLL scoring masks with: BERT's [MASK], RoBERTa's / XLM-R's / CamemBERT's <mask> */
+        static const char *const masks[] = {"[MASK]", "<mask>"};
+        m->mask_id = -1;
+        for (size_t i = 0; i < 2 && m->mask_id < 0; i++) m->mask_id = quipu_tokenizer_token_id(m->tok, masks[i], strlen(masks[i]));
+        if (m->mask_id < 0 || m->mask_id >= m->cfg.n_vocab) {
+            quipu_error_set(err, QUIPU_ERR_FORMAT, "%s/tokenizer.json: a masked LM needs a mask token ([MASK] or <mask>), and this tokenizer has none", path);
+            goto fail;
+        }
+    }
     free(L.tmp);
     free(L.half);
     json_decref(cfg);
@@ -1697,6 +1927,8 @@ void quipu_model_free(quipu_model *m) {
     if (m->lm_head != m->tok_embd) b->iface->buf_free(b, m->lm_head);
     b->iface->buf_free(b, m->tok_embd);
     b->iface->buf_free(b, m->pos_embd);
+    quipu_buf *mlm[] = {m->embd_norm, m->embd_norm_b, m->mlm_dense, m->mlm_dense_b, m->mlm_norm, m->mlm_norm_b};
+    for (size_t i = 0; i < sizeof mlm / sizeof *mlm; i++) b->iface->buf_free(b, mlm[i]);
     b->iface->buf_free(b, m->out_norm);
     b->iface->buf_free(b, m->out_norm_b);
     b->iface->buf_free(b, m->freq_factors);
@@ -1730,7 +1962,8 @@ quipu_status quipu_model_describe(const char *path, FILE *out, quipu_error *err)
             json_t *cnt = json_object_get(types, t->dtype);
             json_object_set_new(types, t->dtype, json_integer(cnt ? json_integer_value(cnt) + 1 : 1));
             if (!strcmp(t->name, "model.embed_tokens.weight") || !strcmp(t->name, "wte.weight") || !strcmp(t->name, "transformer.wte.weight") ||
-                !strcmp(t->name, "gpt_neox.embed_in.weight"))
+                !strcmp(t->name, "gpt_neox.embed_in.weight") || !strcmp(t->name, "bert.embeddings.word_embeddings.weight") ||
+                !strcmp(t->name, "roberta.embeddings.word_embeddings.weight") || !strcmp(t->name, "embeddings.word_embeddings.weight"))
                 tmp.cfg.n_vocab = (int64_t)t->shape[0];
         }
         n_tensors = st->n_tensors;
@@ -1778,6 +2011,11 @@ quipu_status quipu_model_describe(const char *path, FILE *out, quipu_error *err)
         json_object_set_new(doc, "format", json_string(c->source));
         json_object_set_new(doc, "architecture", json_string(c->arch_name));
         json_object_set_new(doc, "family", json_string(quipu_arch_name(c->arch)));
+        /* what quipu scores with it: a causal LM's log-likelihoods, or a masked LM's pseudo-log-likelihood */
+        json_object_set_new(doc, "objective", json_string(c->masked_lm ? "masked_lm" : "causal_lm"));
+        json_object_set_new(doc, "scoring", json_string(c->masked_lm ? "pseudo-log-likelihood: pairs by the CrowS-Pairs metric (shared tokens "
+                                                                       "masked one at a time), other items by the all-tokens PLL"
+                                                                     : "log-likelihood of the continuation given the context"));
         json_t *hp = json_object();
         json_object_set_new(hp, "n_vocab", json_integer(c->n_vocab));
         json_object_set_new(hp, "n_embd", json_integer(c->n_embd));

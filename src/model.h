@@ -1,4 +1,4 @@
-/* model.h — a causal LM ready to run: its hyper-parameters (quipu_model_config), its weights
+/* model.h — a causal or masked LM ready to run: its hyper-parameters (quipu_model_config), its weights
  * dequantized to fp32 in backend buffers (quipu_model_weights, every matrix [out, in] row-major
  * as in Hugging Face; the matrices rounded to bf16 / f16 when the backend computes in that dtype,
  * see wtype), and its tokenizer. Loaded from a GGUF file or a Hugging Face checkpoint
@@ -20,6 +20,8 @@ typedef enum quipu_arch {
     QUIPU_ARCH_OLMO2,   /* norms after attention / MLP only, RMS QK-norm over the whole projection */
     QUIPU_ARCH_GPTNEOX, /* Pythia: parallel residual, partial rotary, LayerNorm with bias */
     QUIPU_ARCH_PHI3,    /* Llama with fused qkv / gate_up, LongRoPE */
+    QUIPU_ARCH_BERT,    /* masked LM: post-LayerNorm encoder, learned positions, MLM head (BertForMaskedLM) */
+    QUIPU_ARCH_ROBERTA, /* BERT with positions offset by padding_idx + 1 (RoBERTa, XLM-R, CamemBERT) */
 } quipu_arch;
 
 #define QUIPU_MAX_LAYERS 512
@@ -51,6 +53,10 @@ typedef struct quipu_model_config {
     int parallel_residual;     /* GPT-NeoX: x + attn(ln1(x)) + mlp(ln2(x)) */
     float attn_softcap;        /* Gemma 2: scores capped to c * tanh(s / c); 0 none */
     float final_softcap;       /* Gemma 2: logits capped likewise; 0 none */
+    int masked_lm;             /* BERT, RoBERTa: bidirectional encoder scored by pseudo-log-likelihood (score_mlm.c) */
+    int64_t pos_offset;        /* masked LM: the first position id (RoBERTa: padding_idx + 1, BERT: 0); n_ctx =
+                                * max_position_embeddings - pos_offset */
+    int64_t n_token_types;     /* masked LM: rows of the token-type embedding (type 0 is added to every token) */
     int64_t rope_max_pos;      /* LongRoPE: positions past this (original_max_position_embeddings) would need
                                 * the long factors, which quipu does not apply: refused; 0 none */
 } quipu_model_config;
@@ -86,8 +92,15 @@ typedef struct quipu_model {
     quipu_etype wtype;           /* the weight matrices' type (token and position embeddings, projections,
                                   * LM head): quipu_backend_weight_type at load, F32 on the CPU; norm weights,
                                   * biases and RoPE factors are always F32 */
-    quipu_buf *tok_embd;         /* [V, D] */
-    quipu_buf *pos_embd;         /* [n_ctx, D] GPT-2 */
+    quipu_buf *tok_embd;         /* [V, D]; a masked LM: [V, D + 1], column D the MLM decoder's bias, so that
+                                  * the log-prob op's dot product with [h, 1] adds it (the lookup views the
+                                  * first D columns) */
+    quipu_buf *pos_embd;         /* [n_ctx, D] GPT-2; a masked LM: its rows from the first position id on
+                                  * (RoBERTa: padding_idx + 1), token type 0's embedding added in */
+    quipu_buf *embd_norm, *embd_norm_b;  /* [D] masked LM: LayerNorm after the embeddings */
+    quipu_buf *mlm_dense, *mlm_dense_b;  /* [D, D], [D] masked LM head: dense, activation, */
+    quipu_buf *mlm_norm, *mlm_norm_b;    /* [D] then LayerNorm, then the tied decoder */
+    int32_t mask_id;             /* masked LM: the tokenizer's mask token */
     quipu_buf *out_norm, *out_norm_b;
     quipu_buf *lm_head;          /* [V, D]; == tok_embd when tied */
     quipu_buf *freq_factors;     /* [n_rot/2] llama3, LongRoPE short factors */

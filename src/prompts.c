@@ -215,10 +215,11 @@ void run_unit_free(run_unit *u) {
 
 size_t run_unit_groups(const run_unit *u, quipu_score_group *out) {
     if (u->n_cont == 0 || !u->prompts[0]) {
-        out[0] = (quipu_score_group){u->prompt, strlen(u->prompt), u->n_cont, (const char *const *)u->cont, u->cont_len};
+        out[0] = (quipu_score_group){u->prompt, strlen(u->prompt), u->n_cont, (const char *const *)u->cont, u->cont_len,
+                                     u->item && u->item->kind == QUIPU_ITEM_PAIR};
         return 1;
     }
     for (int c = 0; c < u->n_cont; c++)
-        out[c] = (quipu_score_group){u->prompts[c], strlen(u->prompts[c]), 1, (const char *const *)&u->cont[c], &u->cont_len[c]};
+        out[c] = (quipu_score_group){u->prompts[c], strlen(u->prompts[c]), 1, (const char *const *)&u->cont[c], &u->cont_len[c], 0};
     return (size_t)u->n_cont;
 }

@@ -49,7 +49,7 @@ static char *group_key(const quipu_score_group *g) {
     for (int k = 0; k < g->n_cont; k++) n += 24 + g->continuation_lens[k];
     char *s = malloc(n), *p = s;
     if (!s) return NULL;
-    p += sprintf(p, "%zu:", g->context_len);
+    p += sprintf(p, "%c%zu:", g->is_pair ? 'P' : 'G', g->context_len); /* a masked LM scores a pair its own way */
     memcpy(p, g->context, g->context_len), p += g->context_len;
     for (int k = 0; k < g->n_cont; k++) {
         p += sprintf(p, "|%zu:", g->continuation_lens[k]);

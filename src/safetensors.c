@@ -382,8 +382,19 @@ quipu_status quipu_safetensors_open(quipu_safetensors **out, const char *path, q
             st->shard_paths[0] = path_join(path, ST_SINGLE_NAME);
             if (!st->shard_paths[0]) goto nomem;
             if (stat(st->shard_paths[0], &sb) != 0) {
-                s = quipu_error_set(err, QUIPU_ERR_IO, "%s: no %s or %s in this directory", path, ST_SINGLE_NAME,
-                                    ST_INDEX_NAME);
+                char *bin = path_join(path, "pytorch_model.bin");
+                struct stat bs;
+                if (bin && stat(bin, &bs) == 0)
+                    s = quipu_error_set(err, QUIPU_ERR_UNSUPPORTED,
+                                        "%s: only pytorch_model.bin here, and quipu reads safetensors: convert it once with python -c \"import sys, torch; "
+                                        "from safetensors.torch import save_file; d = sys.argv[1]; save_file({k: v.clone().contiguous() for k, v in "
+                                        "torch.load(d + '/pytorch_model.bin', map_location='cpu', weights_only=True).items()}, d + "
+                                        "'/model.safetensors', metadata={'format': 'pt'})\" %s",
+                                        path, path);
+                else
+                    s = quipu_error_set(err, QUIPU_ERR_IO, "%s: no %s or %s in this directory", path, ST_SINGLE_NAME,
+                                        ST_INDEX_NAME);
+                free(bin);
                 goto fail;
             }
         }

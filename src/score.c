@@ -240,6 +240,7 @@ static void layout_group(const enc_group *g, batch_buf *b, int64_t *T, int64_t *
 
 quipu_status quipu_score_groups(quipu_model *m, const quipu_scorer_opts *opts, const quipu_score_group *groups, size_t n,
                                 quipu_score_result *res, quipu_error *err) {
+    if (m->cfg.masked_lm) return quipu_score_mlm_groups(m, opts, groups, n, res, err);
     int64_t budget = opts && opts->batch_tokens > 0 ? opts->batch_tokens : 2048;
     int64_t maxlen = opts && opts->max_length > 0 ? opts->max_length : m->cfg.n_ctx;
     if (maxlen > m->cfg.n_ctx) maxlen = m->cfg.n_ctx;

@@ -41,6 +41,9 @@ typedef struct quipu_score_group {
     int n_cont;
     const char *const *continuations;
     const size_t *continuation_lens;
+    int is_pair;             /* a minimal pair (CrowS-Pairs and kin: empty context, two sentences): on a
+                              * masked LM, scored by the CrowS-Pairs metric (score_mlm.c); a causal LM
+                              * scores it as any group */
 } quipu_score_group;
 
 /* Encodes one item into context and continuation token ids (heap, caller frees). */
@@ -56,5 +59,21 @@ quipu_status quipu_score_groups(quipu_model *m, const quipu_scorer_opts *opts, c
 quipu_status quipu_score_items(quipu_model *m, const quipu_scorer_opts *opts, const quipu_score_item *items, size_t n,
                                quipu_score_result *results, quipu_error *err);
 void quipu_score_result_free(quipu_score_result *r);
+
+/* score_mlm.c: quipu_score_groups on a masked LM (pseudo-log-likelihood; see that file). A
+ * result's n_tokens are the positions masked, token_logprobs their log-probs in position order,
+ * tokens the unmasked ids in order then the masked ones (n_context = the unmasked count). */
+quipu_status quipu_score_mlm_groups(quipu_model *m, const quipu_scorer_opts *opts, const quipu_score_group *groups, size_t n,
+                                    quipu_score_result *results, quipu_error *err);
+
+/* difflib.SequenceMatcher(None, a, b).get_matching_blocks() (Python's algorithm, autojunk
+ * included: with nb >= 200, ids occurring more than nb / 100 + 1 times in b are left out of the
+ * index and join matches only by extension): the blocks in order, then the (na, nb, 0)
+ * sentinel. *out is heap, caller frees. */
+typedef struct quipu_match_block {
+    int64_t a, b, size;
+} quipu_match_block;
+quipu_status quipu_align_blocks(const int32_t *a, size_t na, const int32_t *b, size_t nb, quipu_match_block **out, size_t *n_out,
+                                quipu_error *err);
 
 #endif

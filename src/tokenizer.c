@@ -240,6 +240,38 @@ done:
     return st;
 }
 
+quipu_status quipu_tokenizer_add_special(const quipu_tokenizer *t, const int32_t *ids, size_t n, int32_t **out, size_t *n_out, size_t *seq_off,
+                                         quipu_error *err) {
+    *out = NULL;
+    *n_out = 0;
+    if (seq_off) {
+        /* the special ids each template puts before the sequence, templates applied in order */
+        size_t off = 0;
+        for (size_t p = 0; t && p < t->n_posts; p++)
+            for (size_t j = 0; j < t->posts[p].n_items && !t->posts[p].items[j].is_seq; j++) off += t->posts[p].items[j].n_ids;
+        *seq_off = off;
+    }
+    if (!t || (!ids && n)) return quipu_error_set(err, QUIPU_ERR_INVALID, "tokenizer: NULL argument");
+    tok_ctx c = {.t = t, .err = err};
+    quipu_error local = {0};
+    if (!c.err) c.err = &local;
+    quipu_status st = QUIPU_OK;
+    if (!(c.ids = malloc((n ? n : 1) * sizeof *c.ids))) {
+        st = NOMEM_ST(&c);
+        goto done;
+    }
+    if (n) memcpy(c.ids, ids, n * sizeof *c.ids);
+    c.n_ids = n;
+    c.cap_ids = n ? n : 1;
+    if ((st = post_process(&c)) != QUIPU_OK) goto done;
+    *out = c.ids;
+    *n_out = c.n_ids;
+    c.ids = NULL;
+done:
+    ctx_free(&c);
+    return st;
+}
+
 void quipu_tokenizer_set_default_specials(quipu_tokenizer *t, int32_t bos_id, int32_t eos_id) {
     if (!t) return;
     if (t->bos_id < 0 && bos_id >= 0 && (int64_t)bos_id < t->n_ids) t->bos_id = bos_id;

@@ -31,6 +31,12 @@ void quipu_tokenizer_free(quipu_tokenizer *t);
 quipu_status quipu_tokenizer_encode(const quipu_tokenizer *t, const char *text, size_t len,
                                     int add_special, int32_t **ids, size_t *n_ids, quipu_error *err);
 
+/* ids (encoded without special tokens) with the special tokens add_special would add around
+ * them (the post-processor's template: BERT's [CLS] $A [SEP], RoBERTa's <s> $A </s>);
+ * *seq_off (optional) = where ids start in *out. *out is heap, caller frees. */
+quipu_status quipu_tokenizer_add_special(const quipu_tokenizer *t, const int32_t *ids, size_t n, int32_t **out, size_t *n_out, size_t *seq_off,
+                                         quipu_error *err);
+
 /* Token text as stored in the vocabulary (for inspect/debug), or NULL. */
 const char *quipu_tokenizer_token_text(const quipu_tokenizer *t, int32_t id);
 /* Id of a token given its exact text (added tokens first, then the vocabulary), or -1. */
