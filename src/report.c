@@ -818,6 +818,17 @@ static void md_templates(FILE *f, const rp *r, int images)
     }
 }
 
+/* " benchmark | language | culture |" (and " category |" with --categories), after a '|' */
+static void md_tags(FILE *f, const rp *r, const char *bench, const char *language, const char *culture, const char *category)
+{
+    const char *cells[4] = {bench, language, culture, category};
+    for (int k = 0; k < (r->o->categories ? 4 : 3); k++) {
+        fputc(' ', f);
+        md_cell(f, cells[k]);
+        fputs(" |", f);
+    }
+}
+
 static void md_pair(FILE *f, const rp *r, const rp_pair *p)
 {
     const char *la = r->run_labels[p->ra], *lb = r->run_labels[p->rb];
@@ -868,18 +879,8 @@ static void md_pair(FILE *f, const rp *r, const rp_pair *p)
                 continue;
             int dec = metric_decimals(d->metric);
             char a[64], b[64], df[64], lo[64], hi[64], pp[64];
-            fputs("| ", f);
-            md_cell(f, d->benchmark);
-            fputs(" | ", f);
-            md_cell(f, d->language);
-            fputs(" | ", f);
-            md_cell(f, d->culture);
-            fputs(" |", f);
-            if (r->o->categories) {
-                fputc(' ', f);
-                md_cell(f, d->category);
-                fputs(" |", f);
-            }
+            fputs("|", f);
+            md_tags(f, r, d->benchmark, d->language, d->culture, d->category);
             fprintf(f, " %s | %lld | %s | %s | %s", d->metric, (long long)d->n, quipu_report_fmt_num(a, sizeof a, d->value_a, dec),
                     quipu_report_fmt_num(b, sizeof b, d->value_b, dec), quipu_report_fmt_num(df, sizeof df, d->diff, dec));
             if (!isnan(d->ci_low) && !isnan(d->ci_high))
@@ -907,18 +908,8 @@ static void md_pair(FILE *f, const rp *r, const rp_pair *p)
             const quipu_paired_test *t = &c->tests[i];
             if (!category_shown(r, t->category) || role_of(r, t->benchmark) != QUIPU_CFG_ROLE_BIAS) continue;
             char pp[64], chi[64];
-            fputs("| ", f);
-            md_cell(f, t->benchmark);
-            fputs(" | ", f);
-            md_cell(f, t->language);
-            fputs(" | ", f);
-            md_cell(f, t->culture);
-            fputs(" |", f);
-            if (r->o->categories) {
-                fputc(' ', f);
-                md_cell(f, t->category);
-                fputs(" |", f);
-            }
+            fputs("|", f);
+            md_tags(f, r, t->benchmark, t->language, t->culture, t->category);
             fprintf(f, " %s | %lld | %lld | %lld | %lld | %lld | ", t->decision, (long long)t->n, (long long)t->n11,
                     (long long)t->n10, (long long)t->n01, (long long)t->n00);
             if (t->test.exact) fputs("exact binomial", f);
@@ -935,18 +926,8 @@ static void md_row_head(FILE *f, const rp *r, const char *variant, const quipu_p
 {
     fputs("| ", f);
     md_cell(f, variant);
-    fputs(" | ", f);
-    md_cell(f, d->benchmark);
-    fputs(" | ", f);
-    md_cell(f, d->language);
-    fputs(" | ", f);
-    md_cell(f, d->culture);
     fputs(" |", f);
-    if (r->o->categories) {
-        fputc(' ', f);
-        md_cell(f, d->category);
-        fputs(" |", f);
-    }
+    md_tags(f, r, d->benchmark, d->language, d->culture, d->category);
 }
 
 /* The McNemar test of `decision` in the group of d, or NULL. */
