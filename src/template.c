@@ -721,8 +721,8 @@ static int render(def *d, int ti, const text *x, filler *const *bind, sbuf *out)
     return out->oom ? -1 : 0;
 }
 
-/* Adds item o (consumed on success; the caller's on failure, -1) of template t. */
-static int set_push(def *d, json_t *o, const tpl *t) {
+/* Adds the item whose JSON line (without its closing brace) is in b, of template t; -1 out of memory. */
+static int set_push(def *d, sbuf *b, const tpl *t) {
     quipu_template_set *s = d->out;
     size_t ti = (size_t)(t - d->t);
     if (!s->where && !(s->where = calloc((size_t)d->n_t + 1, sizeof *s->where))) return -1;
@@ -737,9 +737,11 @@ static int set_push(def *d, json_t *o, const tpl *t) {
         s->tpl = w;
         s->cap = cap;
     }
-    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    cfg_sb_putc(b, '}');
+    char *line = b->oom ? NULL : malloc(b->n + 1);
     if (!line) return -1;
-    json_decref(o);
+    memcpy(line, b->p, b->n);
+    line[b->n] = '\0';
     s->lines[s->n] = line;
     s->tpl[s->n++] = (uint32_t)ti;
     return 0;
@@ -752,35 +754,63 @@ typedef struct expander {
     filler **bind;
     long counter;
     int dup_reported, failed;
-    sbuf a, b, c;
+    sbuf a, b, c, j;         /* j: the item's JSON line */
 } expander;
 
-static json_t *fillers_json(const expander *x, const filler *less_group) {
-    const tpl *t = &x->d->t[x->ti];
-    json_t *o = json_object();
-    for (int i = 0; o && i < t->n_used; i++) {
-        int s = t->used[i];
-        const char *name = x->d->slots[s].name->text;
-        if (s == t->differ && less_group) {
-            json_t *p = json_object();
-            json_object_set_new(p, "more", json_string(filler_name(x->bind[s])));
-            json_object_set_new(p, "less", json_string(filler_name(less_group)));
-            json_object_set_new(o, name, p);
-        } else {
-            json_object_set_new(o, name, json_string(filler_name(x->bind[s])));
+/* The item's JSON line is written straight into an sbuf (jansson's compact form, byte for byte:
+ * keys in order, `"`, `\` and control characters escaped, other UTF-8 as it is), one allocation
+ * per item instead of a tree of objects. */
+static void jw_str(sbuf *b, const char *s) {
+    cfg_sb_putc(b, '"');
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        cfg_sb_putn(b, run, (size_t)(s - run));
+        char e[8];
+        switch (c) {
+        case '"': cfg_sb_puts(b, "\\\""); break;
+        case '\\': cfg_sb_puts(b, "\\\\"); break;
+        case '\b': cfg_sb_puts(b, "\\b"); break;
+        case '\f': cfg_sb_puts(b, "\\f"); break;
+        case '\n': cfg_sb_puts(b, "\\n"); break;
+        case '\r': cfg_sb_puts(b, "\\r"); break;
+        case '\t': cfg_sb_puts(b, "\\t"); break;
+        default:
+            snprintf(e, sizeof e, "\\u%04X", c);
+            cfg_sb_puts(b, e);
         }
+        run = s + 1;
     }
-    return o;
+    cfg_sb_putn(b, run, (size_t)(s - run));
+    cfg_sb_putc(b, '"');
+}
+
+/* ,"key":"value" */
+static void jw_kv(sbuf *b, const char *key, const char *v) {
+    cfg_sb_putc(b, ',');
+    jw_str(b, key);
+    cfg_sb_putc(b, ':');
+    jw_str(b, v);
+}
+
+/* ,"key":n */
+static void jw_ki(sbuf *b, const char *key, long n) {
+    char v[32];
+    snprintf(v, sizeof v, "%ld", n);
+    cfg_sb_putc(b, ',');
+    jw_str(b, key);
+    cfg_sb_putc(b, ':');
+    cfg_sb_puts(b, v);
 }
 
 /* The name-swap sets an item belongs to (docs/metrics.md "Name-swap consistency"): for each
  * filler with a `group`, the items that differ from this one only in that filler, among names of
  * the same group. Key: SLOT (SLOT.more / SLOT.less for a pair's differ slot) / GROUP / a hash of
- * the template, culture, question and every other filler. NULL when no filler has a group. */
-static json_t *swap_json(const expander *x, const filler *less_group, int cond, int qi) {
+ * the template, culture, question and every other filler. ,"swap":[...] when a filler has a group. */
+static void swap_json(sbuf *b, const expander *x, const filler *less_group, int cond, int qi) {
     const tpl *t = &x->d->t[x->ti];
-    json_t *arr = NULL;
-    int n_pos = 0;
+    int n_pos = 0, any = 0;
     const filler *pos[257];
     const char *pname[257];
     int pmore[257];
@@ -809,24 +839,46 @@ static json_t *swap_json(const expander *x, const filler *less_group, int cond, 
         char key[700];
         snprintf(key, sizeof key, "%.200s%s/%.400s/%016llx", pname[p], pmore[p] == 1 ? ".more" : pmore[p] == 2 ? ".less" : "",
                  pos[p]->group, (unsigned long long)h);
-        if (!arr && !(arr = json_array())) return NULL;
-        json_array_append_new(arr, json_string(key));
+        cfg_sb_puts(b, any++ ? "," : ",\"swap\":[");
+        jw_str(b, key);
     }
-    return arr;
+    if (any) cfg_sb_putc(b, ']');
 }
 
-static json_t *item_head(expander *x) {
+/* ,"fillers":{"SLOT":"filler", "DIFFER":{"more":..., "less":...}} */
+static void fillers_json(sbuf *b, const expander *x, const filler *less_group) {
+    const tpl *t = &x->d->t[x->ti];
+    cfg_sb_puts(b, ",\"fillers\":{");
+    for (int i = 0; i < t->n_used; i++) {
+        int s = t->used[i];
+        if (i) cfg_sb_putc(b, ',');
+        jw_str(b, x->d->slots[s].name->text);
+        cfg_sb_putc(b, ':');
+        if (s == t->differ && less_group) {
+            cfg_sb_puts(b, "{\"more\":");
+            jw_str(b, filler_name(x->bind[s]));
+            cfg_sb_puts(b, ",\"less\":");
+            jw_str(b, filler_name(less_group));
+            cfg_sb_putc(b, '}');
+        } else {
+            jw_str(b, filler_name(x->bind[s]));
+        }
+    }
+    cfg_sb_putc(b, '}');
+}
+
+/* {"id":..,"template":..,"language":..,"culture":..[,"category":..] into b (emptied first) */
+static void item_head(sbuf *b, expander *x) {
     const tpl *t = &x->d->t[x->ti];
     char id[600];
     snprintf(id, sizeof id, "%s:%s:%ld", t->id ? t->id : "?", x->cul->code, ++x->counter);
-    json_t *o = json_object();
-    if (!o) return NULL;
-    json_object_set_new(o, "id", json_string(id));
-    json_object_set_new(o, "template", json_string(t->id ? t->id : "?"));
-    json_object_set_new(o, "language", json_string(x->cul->language));
-    json_object_set_new(o, "culture", json_string(x->cul->code));
-    if (t->category) json_object_set_new(o, "category", json_string(t->category));
-    return o;
+    b->n = 0;
+    cfg_sb_puts(b, "{\"id\":");
+    jw_str(b, id);
+    jw_kv(b, "template", t->id ? t->id : "?");
+    jw_kv(b, "language", x->cul->language);
+    jw_kv(b, "culture", x->cul->code);
+    if (t->category) jw_kv(b, "category", t->category);
 }
 
 /* Checks an item's text for repeats; reports the first repeat of each template and culture. */
@@ -894,20 +946,15 @@ static void emit_pairs(expander *x, const flist *group) {
         }
         check_dup(x, x->c.p);
         if (d->L->n_errs) continue; /* nothing is written once a problem is found: keep checking */
-        json_t *o = item_head(x);
-        if (!o) {
-            d->L->oom = 1;
-            return;
-        }
-        json_object_set_new(o, "more", json_string(x->a.p));
-        json_object_set_new(o, "less", json_string(x->b.p));
-        json_object_set_new(o, "direction", json_string(t->direction > 0 ? "stereo" : "antistereo"));
-        json_object_set_new(o, "group", json_string(more->group ? more->group : filler_name(more)));
-        json_object_set_new(o, "fillers", fillers_json(x, less));
-        json_t *sw = swap_json(x, less, 0, 0);
-        if (sw) json_object_set_new(o, "swap", sw);
+        sbuf *o = &x->j;
+        item_head(o, x);
+        jw_kv(o, "more", x->a.p);
+        jw_kv(o, "less", x->b.p);
+        jw_kv(o, "direction", t->direction > 0 ? "stereo" : "antistereo");
+        jw_kv(o, "group", more->group ? more->group : filler_name(more));
+        fillers_json(o, x, less);
+        swap_json(o, x, less, 0, 0);
         if (set_push(d, o, t)) {
-            json_decref(o);
             d->L->oom = 1;
             return;
         }
@@ -949,30 +996,28 @@ static void emit_mc(expander *x) {
             }
             check_dup(x, x->c.p);
             if (d->L->n_errs) continue;
-            json_t *o = item_head(x);
-            if (!o) {
-                d->L->oom = 1;
-                goto done;
+            sbuf *o = &x->j;
+            item_head(o, x);
+            jw_kv(o, "context", x->a.p);
+            jw_kv(o, "question", x->b.p);
+            cfg_sb_puts(o, ",\"choices\":[");
+            for (int k = 0; k < 3; k++) {
+                if (k) cfg_sb_putc(o, ',');
+                jw_str(o, choice[k]);
             }
-            json_object_set_new(o, "context", json_string(x->a.p));
-            json_object_set_new(o, "question", json_string(x->b.p));
-            json_t *ch = json_array();
-            for (int k = 0; k < 3; k++) json_array_append_new(ch, json_string(choice[k]));
-            json_object_set_new(o, "choices", ch);
-            json_object_set_new(o, "label", json_integer(cond ? idx[q->answer] : idx[CH_UNKNOWN]));
-            json_object_set_new(o, "context_condition", json_string(cond ? "disambig" : "ambig"));
-            json_object_set_new(o, "question_polarity", json_string(q->neg ? "neg" : "nonneg"));
-            json_object_set_new(o, "stereotyped_choice", json_integer(q->neg ? idx[CH_TARGET] : idx[CH_OTHER]));
-            json_object_set_new(o, "unknown_choice", json_integer(idx[CH_UNKNOWN]));
-            json_object_set_new(o, "target_choice", json_integer(idx[CH_TARGET]));
-            json_object_set_new(o, "other_choice", json_integer(idx[CH_OTHER]));
+            cfg_sb_putc(o, ']');
+            jw_ki(o, "label", cond ? idx[q->answer] : idx[CH_UNKNOWN]);
+            jw_kv(o, "context_condition", cond ? "disambig" : "ambig");
+            jw_kv(o, "question_polarity", q->neg ? "neg" : "nonneg");
+            jw_ki(o, "stereotyped_choice", q->neg ? idx[CH_TARGET] : idx[CH_OTHER]);
+            jw_ki(o, "unknown_choice", idx[CH_UNKNOWN]);
+            jw_ki(o, "target_choice", idx[CH_TARGET]);
+            jw_ki(o, "other_choice", idx[CH_OTHER]);
             const filler *tg = x->bind[t->target];
-            json_object_set_new(o, "group", json_string(tg->group ? tg->group : filler_name(tg)));
-            json_object_set_new(o, "fillers", fillers_json(x, NULL));
-            json_t *sw = swap_json(x, NULL, cond, qi);
-            if (sw) json_object_set_new(o, "swap", sw);
+            jw_kv(o, "group", tg->group ? tg->group : filler_name(tg));
+            fillers_json(o, x, NULL);
+            swap_json(o, x, NULL, cond, qi);
             if (set_push(d, o, t)) {
-                json_decref(o);
                 d->L->oom = 1;
                 goto done;
             }
@@ -1042,6 +1087,7 @@ static void expand_culture(def *d, int ti, const culture *cul, filler **bind) {
     free(x.a.p);
     free(x.b.p);
     free(x.c.p);
+    free(x.j.p);
     if (d->out->n > (size_t)TPL_MAX_ITEMS)
         cfg_err_node(d->L, t->at, "the definition makes more than %ld items: shorten its slot lists", TPL_MAX_ITEMS);
 }
