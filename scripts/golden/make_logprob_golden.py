@@ -593,7 +593,11 @@ def config_summary(cfg):
             "max_position_embeddings", "n_positions", "tie_word_embeddings", "bos_token_id",
             "eos_token_id", "pad_token_id", "hidden_act", "hidden_activation",
             "activation_function", "attention_bias", "use_sliding_window", "use_parallel_residual",
-            "original_max_position_embeddings", "max_window_layers"]
+            "original_max_position_embeddings", "max_window_layers",
+            # BLOOM, Falcon
+            "n_head", "n_layer", "apply_residual_connection_post_layernorm", "alibi", "multi_query",
+            "new_decoder_architecture", "parallel_attn", "num_kv_heads", "num_ln_in_parallel_attn",
+            "bias", "ffn_hidden_size", "activation"]
     d = cfg.to_dict()
     return {k: d[k] for k in keys if k in d}
 
@@ -753,8 +757,9 @@ def cmd_golden(args):
     for k, (fname, line, it) in enumerate(sel):
         ctx_ids, cont_ids = encode_pair(enc, add_bos, prefix, it["context"], it["continuation"])
         assert len(cont_ids) >= 1, (fname, line)
+        # BLOOM (ALiBi) has neither key: 2048, lm-evaluation-harness's max_length without one
         assert len(ctx_ids) + len(cont_ids) - 1 <= getattr(model.config, "max_position_embeddings",
-                                                           getattr(model.config, "n_positions", 0))
+                                                           getattr(model.config, "n_positions", 2048))
         old = previous.get((fname, line, it["context"], it["continuation"]))
         if old and old["context_ids"] == ctx_ids and old["continuation_ids"] == cont_ids:
             r = old
