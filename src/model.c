@@ -565,12 +565,19 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
     } else if (!strcmp(an, "gpt2")) {
         c->arch = QUIPU_ARCH_GPT2;
         c->rope_kind = QUIPU_ROPE_NONE;
+    } else if (!strcmp(an, "bloom")) {
+        c->arch = QUIPU_ARCH_BLOOM;
+        c->rope_kind = QUIPU_ROPE_NONE;
+    } else if (!strcmp(an, "falcon")) {
+        c->arch = QUIPU_ARCH_FALCON;
+        c->rope_kind = QUIPU_ROPE_NEOX; /* the converter leaves Q/K rows in Hugging Face order */
     } else if (!strcmp(an, "qwen3") || !strcmp(an, "gemma2") || !strcmp(an, "olmo2") || !strcmp(an, "gptneox") || !strcmp(an, "phi3")) {
         return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED,
-                               "%s: architecture '%s' is read from Hugging Face safetensors checkpoints only, not yet from GGUF (GGUF: llama, mistral, qwen2, gemma3, gpt2)",
+                               "%s: architecture '%s' is read from Hugging Face safetensors checkpoints only, not yet from GGUF (GGUF: llama, mistral, "
+                               "qwen2, gemma3, gpt2, bloom, falcon)",
                                m->path, an);
     } else {
-        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: llama, mistral, qwen2, gemma3, gpt2)",
+        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: llama, mistral, qwen2, gemma3, gpt2, bloom, falcon)",
                                m->path, an);
     }
     char prefix[80];
@@ -631,6 +638,27 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
         c->norm_kind = QUIPU_NORM_LAYER;
         c->norm_eps = (float)gguf_float(&h, g, "attention.layer_norm_epsilon", 1e-5, HP_EPS);
         c->act = QUIPU_ACT_GELU_TANH;
+        break;
+    case QUIPU_ARCH_BLOOM:
+        /* llama.cpp's converter writes seq_length, or n_embed where the config has none, as the
+         * context: ALiBi has no table, so the safetensors path's 2048 (lm-evaluation-harness's
+         * max_length) is kept */
+        c->norm_kind = QUIPU_NORM_LAYER;
+        c->norm_eps = (float)gguf_float(&h, g, "attention.layer_norm_epsilon", 1e-5, HP_EPS);
+        c->act = QUIPU_ACT_GELU_TANH;
+        c->alibi = c->embd_norm = c->linear_bias = 1;
+        c->qkv_layout = QUIPU_QKV_BLOCKS; /* the converter regroups BLOOM's per-head rows */
+        c->n_ctx = 2048;
+        break;
+    case QUIPU_ARCH_FALCON:
+        /* llama.cpp's Falcon: attention and MLP in parallel, a second norm (attn_norm_2) in the
+         * 40B/180B layout, query_key_value regrouped into all q, then k, then v */
+        c->norm_kind = QUIPU_NORM_LAYER;
+        c->norm_eps = (float)gguf_float(&h, g, "attention.layer_norm_epsilon", 1e-5, HP_EPS);
+        c->act = QUIPU_ACT_GELU_ERF;
+        c->qkv_layout = QUIPU_QKV_BLOCKS;
+        c->parallel_residual = quipu_gguf_find_tensor(g, "blk.0.attn_norm_2.weight") ? 1 : 2;
+        c->linear_bias = quipu_gguf_find_tensor(g, "blk.0.attn_qkv.bias") != NULL;
         break;
     default: /* the other families come from safetensors only (refused above) */
         break;
@@ -1328,6 +1356,10 @@ static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
     char n[128];
     if (load_w(L, "token_embd.weight", V, D, 1, &m->tok_embd, err)) return err->code;
     if (c->arch == QUIPU_ARCH_GPT2 && load_w(L, "position_embd.weight", c->n_ctx, D, 1, &m->pos_embd, err)) return err->code;
+    if (c->embd_norm) {
+        if (load_w(L, "token_embd_norm.weight", D, 0, 1, &m->embd_norm, err)) return err->code;
+        if (load_w(L, "token_embd_norm.bias", D, 0, 1, &m->embd_norm_b, err)) return err->code;
+    }
     if (load_w(L, "output_norm.weight", D, 0, 1, &m->out_norm, err)) return err->code;
     if (load_w(L, "output_norm.bias", D, 0, 0, &m->out_norm_b, err)) return err->code;
     if (c->tied_embeddings) m->lm_head = m->tok_embd;
@@ -1371,9 +1403,14 @@ static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
         }
         LW(wo, "attn_output.weight", D, QD, 1);
         LW(bo, "attn_output.bias", D, 0, 0);
-        LW(ffn_norm, "ffn_norm.weight", D, 0, 1);
-        LW(ffn_norm_b, "ffn_norm.bias", D, 0, 0);
-        if (c->arch != QUIPU_ARCH_GPT2) LW(w_gate, "ffn_gate.weight", F, D, 1);
+        if (c->arch != QUIPU_ARCH_FALCON) {
+            LW(ffn_norm, "ffn_norm.weight", D, 0, 1);
+            LW(ffn_norm_b, "ffn_norm.bias", D, 0, 0);
+        } else if (c->parallel_residual == 1) { /* Falcon 40B/180B: the MLP's own norm */
+            LW(ffn_norm, "attn_norm_2.weight", D, 0, 1);
+            LW(ffn_norm_b, "attn_norm_2.bias", D, 0, 1);
+        }
+        if (c->arch != QUIPU_ARCH_GPT2 && c->arch != QUIPU_ARCH_BLOOM && c->arch != QUIPU_ARCH_FALCON) LW(w_gate, "ffn_gate.weight", F, D, 1);
         LW(w_up, "ffn_up.weight", F, D, 1);
         LW(b_up, "ffn_up.bias", F, 0, 0);
         LW(w_down, "ffn_down.weight", D, F, 1);
@@ -1531,16 +1568,20 @@ static quipu_status load_bloom_falcon_weights(loader *L, quipu_error *err) {
 #undef BSPLIT
 #undef BW
     }
-    if (c->alibi) {
-        float *sl = malloc((size_t)H * sizeof *sl);
-        if (!sl) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
-        alibi_slopes(H, sl);
-        quipu_status st = (m->alibi = b->iface->buf_alloc(b, (size_t)H * sizeof *sl, err)) ? b->iface->buf_write(b, m->alibi, 0, sl, (size_t)H * sizeof *sl, err)
-                                                                                         : (err->code ? err->code : QUIPU_ERR_NOMEM);
-        free(sl);
-        if (st) return st;
-    }
     return QUIPU_OK;
+}
+
+/* m->alibi: the slopes of the model's heads, F32 on its backend (any source) */
+static quipu_status alibi_upload(quipu_model *m, quipu_error *err) {
+    quipu_backend *b = m->backend;
+    int64_t H = m->cfg.n_head;
+    float *sl = malloc((size_t)H * sizeof *sl);
+    if (!sl) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    alibi_slopes(H, sl);
+    quipu_status st = (m->alibi = b->iface->buf_alloc(b, (size_t)H * sizeof *sl, err)) ? b->iface->buf_write(b, m->alibi, 0, sl, (size_t)H * sizeof *sl, err)
+                                                                                     : (err->code ? err->code : QUIPU_ERR_NOMEM);
+    free(sl);
+    return st;
 }
 
 static quipu_status load_hf_weights(loader *L, quipu_error *err) {
@@ -1887,6 +1928,7 @@ quipu_status quipu_model_load(quipu_model **out, const char *path, quipu_backend
             b->iface->buf_free(b, m->layers[l].b_down);
             m->layers[l].bo = m->layers[l].b_down = NULL;
         }
+    if (m->cfg.alibi && alibi_upload(m, err)) goto fail;
     if (cfg && m->cfg.has_freq_factors == 1 && llama3_freq_factors(m, cfg, err)) goto fail;
     if (cfg && m->cfg.has_freq_factors == 2 && longrope_freq_factors(m, cfg, err)) goto fail;
     if (m->freq_factors && !m->cfg.has_freq_factors) m->cfg.has_freq_factors = 1;

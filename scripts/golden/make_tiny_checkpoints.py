@@ -384,7 +384,8 @@ MODELS = [
         "config": lambda: FalconConfig(
             # Falcon-40B/180B's layout: new_decoder_architecture, 4 query heads in 2 KV groups
             # (query_key_value per group: 2 query heads, k, v), two LayerNorms (ln_attn, ln_mlp);
-            # biases on, an FFN width of its own and the tanh GELU to cover those options too
+            # biases on and an FFN width of its own to cover those options too; the exact GELU
+            # every Falcon uses (a GGUF cannot say otherwise: make_tiny_gguf.py writes this one)
             vocab_size=65024,
             hidden_size=16,
             num_hidden_layers=2,
@@ -394,7 +395,7 @@ MODELS = [
             bias=True,
             alibi=False,
             ffn_hidden_size=40,
-            activation="gelu_pytorch_tanh",
+            activation="gelu",
             layer_norm_epsilon=1e-5,
             max_position_embeddings=2048,
             rope_parameters={"rope_type": "default", "rope_theta": 500000.0},
