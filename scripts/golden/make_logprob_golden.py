@@ -799,6 +799,20 @@ def cmd_golden(args):
             model.config.final_logit_softcapping = caps[1]
             assert abs(effect["logprob_without_final_cap"] - rows[k]["logprob"]) > 1e-3, effect
         checks["softcap_effect"] = effect
+    if model.config.model_type == "bloom":
+        # Show that ALiBi matters: rescore the longest item with every slope 0 (no position signal)
+        import transformers.models.bloom.modeling_bloom as mb
+
+        k = max(range(len(rows)), key=lambda j: lengths[j])
+        keep = mb._get_alibi_slopes
+        mb._get_alibi_slopes = lambda n, device: torch.zeros(n, device=device)
+        try:
+            flat = score(model, rows[k]["context_ids"], rows[k]["continuation_ids"])["logprob"]
+        finally:
+            mb._get_alibi_slopes = keep
+        checks["alibi_effect"] = {"item": f'{rows[k]["file"]}:{rows[k]["line"]}', "input_tokens": lengths[k],
+                                  "logprob": rows[k]["logprob"], "logprob_with_zero_slopes": flat}
+        assert abs(flat - rows[k]["logprob"]) > 1e-3, checks["alibi_effect"]
     window = getattr(model.config, "sliding_window", None)
     if window:
         # Show that the window matters: rescore the longest item with it lifted.
