@@ -294,12 +294,10 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
          * (GPT-NeoX, Falcon): its norm of the same x the attention saw, its output added to o;
          * with one norm shared (Falcon 7B) the attention's input, still in hD, is the MLP's. */
         quipu_view fin = hD;
-        if (c->parallel_residual && !L->ffn_norm) {
-            /* hD: the attention norm's output, untouched since */
-        } else if (c->parallel_residual) {
+        if (c->parallel_residual) {
             quipu_norm_args nf = {.x = x, .y = hD, .w = W(L->ffn_norm, 1, D), .b = W(L->ffn_norm_b, 1, D), .eps = c->norm_eps,
                                   .kind = c->norm_kind};
-            RUN(quipu_op_norm(b, &nf, err));
+            if (L->ffn_norm) RUN(quipu_op_norm(b, &nf, err)); /* else hD, the attention norm's output, is untouched since */
         } else if (L->ffn_norm) {
             quipu_norm_args nf = {.x = x, .y = hD, .w = W(L->ffn_norm, 1, D), .b = W(L->ffn_norm_b, 1, D), .residual = o,
                                   .eps = c->norm_eps, .kind = c->norm_kind};
