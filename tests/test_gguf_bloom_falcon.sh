@@ -1,12 +1,12 @@
-# test_gguf_bloom_falcon.sh — BLOOM and Falcon from GGUF: the tiny BLOOM and Falcon 40B-layout
-# checkpoints written as llama.cpp lays those architectures out (tests/tiny_gguf.py: llama.cpp's
+# test_gguf_bloom_falcon.sh — BLOOM and Falcon from GGUF: the tiny BLOOM and Falcon (7B and 40B
+# layouts) checkpoints written as llama.cpp lays those architectures out (tests/tiny_gguf.py: llama.cpp's
 # tensor names, query_key_value regrouped into q, k, v blocks, the tokenizer as a GGUF vocabulary)
 # score the safetensors goldens (transformers fp32) within 1e-4 per token, and give the same bytes
 # as the safetensors checkpoints; a Falcon GGUF missing its second norm is one line.
 . "$QUIPU_SOURCE_DIR/tests/common.sh"
 need_shared tokenizers
 G="$TESTS_DIR/golden/logprobs"
-for spec in tiny-bloom:bloom:smollm tiny-falcon-40b:falcon:falcon; do
+for spec in tiny-bloom:bloom:smollm tiny-falcon:falcon:falcon tiny-falcon-40b:falcon:falcon; do
   IFS=: read -r name arch pre <<< "$spec"
   d=$(tiny_model "$name")
   python3 "$TESTS_DIR/tiny_gguf.py" "$d" "$TMPD/$name.gguf" "$arch" "$pre" || { fail "$name: writing the GGUF"; continue; }

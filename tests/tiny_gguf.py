@@ -34,6 +34,9 @@ def regroup(shape, b):
         H = cfg["n_head"]
         hd = cfg["hidden_size"] // H
         per = [[rows[(h * 3 + j) * hd:(h * 3 + j + 1) * hd] for h in range(H)] for j in range(3)]
+    elif not cfg.get("new_decoder_architecture"):  # Falcon-7B's multi-query rows are q, k, v blocks already
+        assert cfg.get("multi_query", True)
+        return b
     else:
         H, kv = cfg["num_attention_heads"], cfg["num_kv_heads"]
         hd, g = cfg["hidden_size"] // H, H // kv
@@ -87,7 +90,8 @@ D = cfg["hidden_size"]
 if arch == "bloom":
     H, L, FF, KV, CTX = cfg["n_head"], cfg["n_layer"], 4 * D, cfg["n_head"], cfg.get("seq_length", D)
 else:
-    H, L, FF, KV, CTX = cfg["num_attention_heads"], cfg["num_hidden_layers"], cfg["ffn_hidden_size"], cfg["num_kv_heads"], cfg["max_position_embeddings"]
+    H, L, FF, CTX = cfg["num_attention_heads"], cfg["num_hidden_layers"], cfg["ffn_hidden_size"], cfg["max_position_embeddings"]
+    KV = cfg["num_kv_heads"] if cfg.get("new_decoder_architecture") else 1  # multi-query: one KV head
 kv("general.architecture", STR, arch)
 for key, val in [("context_length", CTX), ("embedding_length", D), ("feed_forward_length", FF), ("block_count", L),
                  ("attention.head_count", H), ("attention.head_count_kv", KV)]:

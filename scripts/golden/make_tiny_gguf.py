@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write tiny GGUF files of the BLOOM and Falcon test checkpoints, laid out as llama.cpp writes
+"""Write tiny GGUF files of the BLOOM and Falcon test checkpoints (tiny-bloom, tiny-falcon, tiny-falcon-40b), laid out as llama.cpp writes
 those architectures, so quipu's GGUF path for them is checked against the same goldens as the
 safetensors path.
 
@@ -13,9 +13,11 @@ For each NAME below, tests/models/NAME/model.safetensors becomes OUT/NAME.gguf:
               token_embd_norm (BLOOM), blk.N.attn_norm, blk.N.attn_norm_2 (Falcon's ln_mlp),
               blk.N.attn_qkv, blk.N.attn_output, blk.N.ffn_norm (BLOOM), blk.N.ffn_up,
               blk.N.ffn_down, output_norm, with their biases. query_key_value is regrouped as
-              the converter does: BLOOM's rows per head (q, k, v of each head) and Falcon's rows per
-              KV group (the group's query heads, k, v) become all of q, then all of k, then all
-              of v. Matrices stay BF16 (the checkpoint's values bit for bit), vectors F32.
+              the converter does: BLOOM's rows per head (q, k, v of each head) and Falcon 40B's
+              rows per KV group (the group's query heads, k, v) become all of q, then all of k,
+              then all of v (Falcon 7B's multi-query rows already are). head_count_kv is 1 for
+              multi-query (the converter reads num_kv_heads, which transformers 5 writes as the
+              head count even then; the published Falcon-7B config has no such key). Matrices stay BF16 (the checkpoint's values bit for bit), vectors F32.
               No output.weight: both checkpoints tie the head to the embedding (llama.cpp's BLOOM
               converter would store a copy; quipu reads either).
   metadata    ARCH.context_length (what the converter writes: BLOOM's n_embed when the config
@@ -50,7 +52,7 @@ SHARED_TOKENIZERS = os.environ.get(
 )
 
 # name -> (llama.cpp architecture, tokenizer pre name)
-MODELS = {"tiny-bloom": ("bloom", "smollm"), "tiny-falcon-40b": ("falcon", "falcon")}
+MODELS = {"tiny-bloom": ("bloom", "smollm"), "tiny-falcon": ("falcon", "falcon"), "tiny-falcon-40b": ("falcon", "falcon")}
 
 
 def bytelevel_vocab(path):
@@ -79,9 +81,11 @@ def qkv_blocks(t, cfg, arch):
         hd = cfg["hidden_size"] // H
         g = t.reshape(H, 3, hd, *rest)
         return torch.cat([g[:, 0].reshape(H * hd, *rest), g[:, 1].reshape(H * hd, *rest), g[:, 2].reshape(H * hd, *rest)])
+    if not cfg.get("new_decoder_architecture"):  # Falcon-7B's multi-query rows are q, k, v blocks already
+        assert cfg.get("multi_query", True)
+        return t
     H, kv = cfg["num_attention_heads"], cfg["num_kv_heads"]
     hd = cfg["hidden_size"] // H
-    assert cfg["new_decoder_architecture"], "only the grouped layout is regrouped here"
     g = t.reshape(kv, H // kv + 2, hd, *rest)
     return torch.cat([g[:, :-2].reshape(H * hd, *rest), g[:, -2].reshape(kv * hd, *rest), g[:, -1].reshape(kv * hd, *rest)])
 
@@ -115,8 +119,8 @@ def write(name, out):
     if arch == "bloom":
         H, layers, ff, kv, ctx = cfg["n_head"], cfg["n_layer"], 4 * D, cfg["n_head"], cfg.get("seq_length", D)
     else:
-        H, layers, ff, kv, ctx = (cfg["num_attention_heads"], cfg["num_hidden_layers"], cfg["ffn_hidden_size"],
-                                  cfg["num_kv_heads"], cfg["max_position_embeddings"])
+        H, layers, ff, ctx = cfg["num_attention_heads"], cfg["num_hidden_layers"], cfg["ffn_hidden_size"], cfg["max_position_embeddings"]
+        kv = cfg["num_kv_heads"] if cfg.get("new_decoder_architecture") else 1  # multi-query: one KV head
     w.add_context_length(ctx)
     w.add_embedding_length(D)
     w.add_feed_forward_length(ff)
