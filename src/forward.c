@@ -332,6 +332,10 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
         RUN(quipu_op_embed(b, &pa, err));
         RUN(quipu_op_add(b, &aa, err));
     }
+    if (m->embd_norm) { /* BLOOM: LayerNorm of the embedding, in place */
+        quipu_norm_args en = {.x = x, .y = x, .w = W(m->embd_norm, 1, D), .b = W(m->embd_norm_b, 1, D), .eps = c->norm_eps, .kind = c->norm_kind};
+        RUN(quipu_op_norm(b, &en, err));
+    }
     /* the residual branch's output waiting to be added to x, fused into the next norm */
     quipu_view pending = none;
     for (int64_t l = 0; l < c->n_layer; l++) {
@@ -371,7 +375,7 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
         }
         quipu_attention_args aa = {.q = q, .k = k, .v = v, .out = att, .lay = lay, .n_heads = H, .n_heads_kv = HKV, .head_dim = HD,
                                    .scale = c->attn_scale, .softcap = c->attn_softcap, .window = sliding ? c->sliding_window : 0,
-                                   .causal = 1, .ws = ws};
+                                   .alibi = W(m->alibi, 1, H), .causal = 1, .ws = ws};
         RUN(quipu_op_attention(b, &aa, err));
         RUN(linear(m, att, L->wo, D, QD, L->bo, o, 0, ws, err));
         RUN(tp_sum(m, o, err));
@@ -380,12 +384,13 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
             RUN(quipu_op_norm(b, &pn, err));
         }
         /* feed-forward block. Sequential: x += o, then its norm (none for OLMo 2). Parallel
-         * (GPT-NeoX): its norm of the same x the attention saw, its output added to o. */
+         * (GPT-NeoX, Falcon): its norm of the same x the attention saw, its output added to o;
+         * with one norm shared (Falcon 7B) the attention's input, still in hD, is the MLP's. */
         quipu_view fin = hD;
         if (c->parallel_residual) {
             quipu_norm_args nf = {.x = x, .y = hD, .w = W(L->ffn_norm, 1, D), .b = W(L->ffn_norm_b, 1, D), .eps = c->norm_eps,
                                   .kind = c->norm_kind};
-            RUN(quipu_op_norm(b, &nf, err));
+            if (L->ffn_norm) RUN(quipu_op_norm(b, &nf, err)); /* else hD, the attention norm's output, is untouched since */
         } else if (L->ffn_norm) {
             quipu_norm_args nf = {.x = x, .y = hD, .w = W(L->ffn_norm, 1, D), .b = W(L->ffn_norm_b, 1, D), .residual = o,
                                   .eps = c->norm_eps, .kind = c->norm_kind};

@@ -29,6 +29,8 @@ const char *quipu_arch_name(quipu_arch a) {
     case QUIPU_ARCH_PHI3: return "phi3";
     case QUIPU_ARCH_BERT: return "bert";
     case QUIPU_ARCH_ROBERTA: return "roberta";
+    case QUIPU_ARCH_BLOOM: return "bloom";
+    case QUIPU_ARCH_FALCON: return "falcon";
     }
     return "?";
 }
@@ -417,12 +419,14 @@ static quipu_status bad_shape_error(const loader *L, const tref *r, quipu_error 
  * (docs/bad-input.md lists them). Absent keys take the defaults below them.
  *
  *   range        config.json keys                                   GGUF keys (ARCH.)              range
- *   HP_EMBD      hidden_size, n_embd                                embedding_length               1 .. 131072
- *   HP_LAYERS    num_hidden_layers, n_layer                         block_count                    1 .. 512
- *   HP_HEADS     num_attention_heads, num_key_value_heads, n_head   attention.head_count(_kv)      1 .. 4096
+ *   HP_EMBD      hidden_size, n_embd, n_embed                       embedding_length               1 .. 131072
+ *   HP_LAYERS    num_hidden_layers, n_layer,                        block_count                    1 .. 512
+ *                num_ln_in_parallel_attn (then 1 or 2)
+ *   HP_HEADS     num_attention_heads, num_key_value_heads, n_head,  attention.head_count(_kv)      1 .. 4096
+ *                num_kv_heads
  *   HP_HEAD_DIM  head_dim                                           attention.key_length,          1 .. 8192
  *                                                                   rope.dimension_count
- *   HP_FF        intermediate_size, n_inner                         feed_forward_length            1 .. 2^20
+ *   HP_FF        intermediate_size, n_inner, ffn_hidden_size        feed_forward_length            1 .. 2^20
  *   HP_CTX       max_position_embeddings, n_positions,              context_length                 1 .. 2^24
  *                original_max_position_embeddings
  *   HP_WINDOW    sliding_window, max_window_layers,                 attention.sliding_window(_pattern) 0 .. 2^24
@@ -499,7 +503,7 @@ static quipu_status finish_config(quipu_model *m, const char *path, quipu_error 
         c->head_dim = c->n_embd / c->n_head;
     }
     if (c->n_rot <= 0) c->n_rot = c->head_dim;
-    if (c->n_rot > c->head_dim || c->n_rot % 2)
+    if (c->rope_kind != QUIPU_ROPE_NONE && (c->n_rot > c->head_dim || c->n_rot % 2)) /* no rotation (GPT-2, BLOOM): any head dim */
         return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: rotary dimension %lld invalid for head dim %lld", path, (long long)c->n_rot, (long long)c->head_dim);
     if (c->rope_base <= 0) c->rope_base = 10000.0f;
     if (c->rope_base_local <= 0) c->rope_base_local = c->rope_base;
@@ -563,12 +567,19 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
     } else if (!strcmp(an, "gpt2")) {
         c->arch = QUIPU_ARCH_GPT2;
         c->rope_kind = QUIPU_ROPE_NONE;
+    } else if (!strcmp(an, "bloom")) {
+        c->arch = QUIPU_ARCH_BLOOM;
+        c->rope_kind = QUIPU_ROPE_NONE;
+    } else if (!strcmp(an, "falcon")) {
+        c->arch = QUIPU_ARCH_FALCON;
+        c->rope_kind = QUIPU_ROPE_NEOX; /* the converter leaves Q/K rows in Hugging Face order */
     } else if (!strcmp(an, "qwen3") || !strcmp(an, "gemma2") || !strcmp(an, "olmo2") || !strcmp(an, "gptneox") || !strcmp(an, "phi3")) {
         return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED,
-                               "%s: architecture '%s' is read from Hugging Face safetensors checkpoints only, not yet from GGUF (GGUF: llama, mistral, qwen2, gemma3, gpt2)",
+                               "%s: architecture '%s' is read from Hugging Face safetensors checkpoints only, not yet from GGUF (GGUF: llama, mistral, "
+                               "qwen2, gemma3, gpt2, bloom, falcon)",
                                m->path, an);
     } else {
-        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: llama, mistral, qwen2, gemma3, gpt2)",
+        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: llama, mistral, qwen2, gemma3, gpt2, bloom, falcon)",
                                m->path, an);
     }
     char prefix[80];
@@ -629,6 +640,27 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
         c->norm_kind = QUIPU_NORM_LAYER;
         c->norm_eps = (float)gguf_float(&h, g, "attention.layer_norm_epsilon", 1e-5, HP_EPS);
         c->act = QUIPU_ACT_GELU_TANH;
+        break;
+    case QUIPU_ARCH_BLOOM:
+        /* llama.cpp's converter writes seq_length, or n_embed where the config has none, as the
+         * context: ALiBi has no table, so the safetensors path's 2048 (lm-evaluation-harness's
+         * max_length) is kept */
+        c->norm_kind = QUIPU_NORM_LAYER;
+        c->norm_eps = (float)gguf_float(&h, g, "attention.layer_norm_epsilon", 1e-5, HP_EPS);
+        c->act = QUIPU_ACT_GELU_TANH;
+        c->alibi = c->embd_norm = c->linear_bias = 1;
+        c->qkv_layout = QUIPU_QKV_BLOCKS; /* the converter regroups BLOOM's per-head rows */
+        c->n_ctx = 2048;
+        break;
+    case QUIPU_ARCH_FALCON:
+        /* llama.cpp's Falcon: attention and MLP in parallel, a second norm (attn_norm_2) in the
+         * 40B/180B layout, query_key_value regrouped into all q, then k, then v */
+        c->norm_kind = QUIPU_NORM_LAYER;
+        c->norm_eps = (float)gguf_float(&h, g, "attention.layer_norm_epsilon", 1e-5, HP_EPS);
+        c->act = QUIPU_ACT_GELU_ERF;
+        c->qkv_layout = QUIPU_QKV_BLOCKS;
+        c->parallel_residual = quipu_gguf_find_tensor(g, "blk.0.attn_norm_2.weight") ? 1 : 2;
+        c->linear_bias = quipu_gguf_find_tensor(g, "blk.0.attn_qkv.bias") != NULL;
         break;
     default: /* the other families come from safetensors only (refused above) */
         break;
@@ -716,16 +748,16 @@ static const struct {
 } hf_archs[] = {
     {"llama", QUIPU_ARCH_LLAMA},      {"mistral", QUIPU_ARCH_LLAMA}, {"qwen2", QUIPU_ARCH_LLAMA},   {"qwen3", QUIPU_ARCH_QWEN3},
     {"gemma3_text", QUIPU_ARCH_GEMMA3}, {"gemma3", QUIPU_ARCH_GEMMA3}, {"gemma2", QUIPU_ARCH_GEMMA2}, {"olmo2", QUIPU_ARCH_OLMO2},
-    {"phi3", QUIPU_ARCH_PHI3},        {"gpt_neox", QUIPU_ARCH_GPTNEOX}, {"gpt2", QUIPU_ARCH_GPT2},
-    {"bert", QUIPU_ARCH_BERT},        {"roberta", QUIPU_ARCH_ROBERTA}, {"xlm-roberta", QUIPU_ARCH_ROBERTA},
+    {"phi3", QUIPU_ARCH_PHI3},        {"gpt_neox", QUIPU_ARCH_GPTNEOX}, {"gpt2", QUIPU_ARCH_GPT2},     {"bloom", QUIPU_ARCH_BLOOM},
+    {"falcon", QUIPU_ARCH_FALCON},    {"bert", QUIPU_ARCH_BERT},        {"roberta", QUIPU_ARCH_ROBERTA}, {"xlm-roberta", QUIPU_ARCH_ROBERTA},
     {"camembert", QUIPU_ARCH_ROBERTA},
 };
 /* Families a bias sweep meets that quipu refuses, and what each would need. */
 static const struct {
     const char *model_type, *needs;
 } hf_missing[] = {
-    {"bloom", "ALiBi position biases and a LayerNorm after the embedding"},
-    {"falcon", "parallel attention and MLP with multi-query attention and Falcon's fused QKV layout"},
+    {"RefinedWeb", "the config.json tiiuae's Falcon repositories ship today (model_type 'falcon'; this is the older remote-code one)"},
+    {"RefinedWebModel", "the config.json tiiuae's Falcon repositories ship today (model_type 'falcon'; this is the older remote-code one)"},
     {"mixtral", "top-k expert routing (mixture of experts)"},
     {"qwen2_moe", "top-k expert routing (mixture of experts)"},
     {"qwen3_moe", "top-k expert routing (mixture of experts)"},
@@ -735,7 +767,7 @@ static const struct {
     {"flaubert", "FlauBERT's XLM layout (pre-norm option, language embeddings)"},
     {"distilbert", "DistilBERT's own tensor names and no token types"},
 };
-#define HF_ARCH_LIST "llama, mistral, qwen2, qwen3, gemma2, gemma3_text, olmo2, phi3, gpt_neox, gpt2; masked LMs: bert, roberta, xlm-roberta, camembert"
+#define HF_ARCH_LIST "llama, mistral, qwen2, qwen3, gemma2, gemma3_text, olmo2, phi3, gpt_neox, gpt2, bloom, falcon; masked LMs: bert, roberta, xlm-roberta, camembert"
 
 /* A soft-capping value: absent takes def, null means none (0). */
 static float js_softcap(hp_reader *h, json_t *cfg, const char *k, double def) {
@@ -772,6 +804,119 @@ static int longrope_factors(hp_reader *h, json_t *sc, const char *key, int64_t n
     return h->bad;
 }
 
+/* A boolean key: absent or null takes def; anything but true / false is an error naming it. */
+static int js_bool(hp_reader *h, json_t *o, const char *k, int def) {
+    json_t *v = json_object_get(o, k);
+    if (h->bad || !v || json_is_null(v)) return def;
+    if (json_is_boolean(v)) return json_is_true(v);
+    quipu_error_set(h->err, QUIPU_ERR_FORMAT, "%s: '%s' is %s, expected true or false", h->path, k, json_is_string(v) ? "a string" : "not a boolean");
+    h->bad = 1;
+    return def;
+}
+
+/* The first of keys present (BLOOM and Falcon configs use either name), as js_int */
+static int64_t js_int_any(hp_reader *h, json_t *o, const char *const *keys, int64_t def, int hp) {
+    for (int i = 0; keys[i]; i++)
+        if (json_object_get(o, keys[i]) && !json_is_null(json_object_get(o, keys[i]))) return js_int(h, o, keys[i], def, hp);
+    return def;
+}
+
+/* BLOOM and Falcon (transformers' BloomConfig / FalconConfig; absent keys take their defaults).
+ * What the two share: LayerNorms with biases (layer_norm_epsilon), a fused query_key_value, an
+ * FFN of 4 x hidden_size unless Falcon's ffn_hidden_size says otherwise, tied embeddings unless
+ * tie_word_embeddings is false, and older key names (n_embed, n_layer, n_head) beside the new. */
+static quipu_status config_bloom_falcon(quipu_model *m, json_t *cfg, const char *path, quipu_error *err) {
+    quipu_model_config *c = &m->cfg;
+    hp_reader h = {.path = path, .prefix = "", .err = err};
+    static const char *const k_embd[] = {"hidden_size", "n_embed", NULL}, *const k_layer[] = {"num_hidden_layers", "n_layer", NULL},
+                             *const k_head[] = {"num_attention_heads", "n_head", NULL};
+    int bloom = c->arch == QUIPU_ARCH_BLOOM;
+    c->n_embd = js_int_any(&h, cfg, k_embd, 0, HP_EMBD);
+    c->n_layer = js_int_any(&h, cfg, k_layer, 0, HP_LAYERS);
+    c->n_head = js_int_any(&h, cfg, k_head, 0, HP_HEADS);
+    c->norm_eps = (float)js_num(&h, cfg, "layer_norm_epsilon", 1e-5, HP_EPS);
+    c->tied_embeddings = js_bool(&h, cfg, "tie_word_embeddings", 1);
+    if (h.bad) return err->code;
+    if (c->n_embd <= 0 || c->n_head <= 0 || c->n_layer <= 0)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: needs hidden_size (or n_embed), num_hidden_layers (or n_layer) and num_attention_heads (or n_head)", path);
+    if (c->n_embd % c->n_head)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: hidden_size %lld is not a multiple of %lld heads", path, (long long)c->n_embd, (long long)c->n_head);
+    c->head_dim = c->n_embd / c->n_head;
+    c->norm_kind = QUIPU_NORM_LAYER;
+    if (bloom) {
+        /* ALiBi needs no position table; 2048 is what BLOOM was trained on and lm-evaluation-
+         * harness's max_length for a config without one */
+        c->n_ff = 4 * c->n_embd;
+        c->n_ctx = 2048;
+        c->act = QUIPU_ACT_GELU_TANH;
+        c->rope_kind = QUIPU_ROPE_NONE;
+        c->alibi = 1;
+        c->embd_norm = 1;
+        c->linear_bias = 1;
+        c->qkv_layout = QUIPU_QKV_PER_HEAD;
+        if (js_bool(&h, cfg, "apply_residual_connection_post_layernorm", 0))
+            return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED,
+                                   "%s: apply_residual_connection_post_layernorm (the normed input as the residual) is not supported", path);
+        return h.bad ? err->code : finish_config(m, path, err);
+    }
+    /* Falcon */
+    int alibi = js_bool(&h, cfg, "alibi", 0), newdec = js_bool(&h, cfg, "new_decoder_architecture", 0);
+    int mq = js_bool(&h, cfg, "multi_query", 1), par = js_bool(&h, cfg, "parallel_attn", 1);
+    c->linear_bias = js_bool(&h, cfg, "bias", 0);
+    int64_t kv = js_int(&h, cfg, "num_kv_heads", c->n_head, HP_HEADS);
+    int64_t n_ln = js_int(&h, cfg, "num_ln_in_parallel_attn", newdec ? 2 : 1, HP_LAYERS);
+    c->n_ff = js_int(&h, cfg, "ffn_hidden_size", 4 * c->n_embd, HP_FF);
+    c->n_ctx = js_int(&h, cfg, "max_position_embeddings", 2048, HP_CTX);
+    if (h.bad) return err->code;
+    if (alibi)
+        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED,
+                               "%s: Falcon with alibi: true (Falcon-RW) is not supported: it needs ALiBi biases rounded to bf16 per position "
+                               "and scaled by 1/sqrt(head_dim), where quipu's ALiBi is BLOOM's",
+                               path);
+    if (n_ln != 1 && n_ln != 2)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: 'num_ln_in_parallel_attn' is %lld, expected 1 or 2", path, (long long)n_ln);
+    const char *act = js_str(cfg, "activation");
+    if (!act || !strcmp(act, "gelu")) c->act = QUIPU_ACT_GELU_ERF;
+    else if (!strcmp(act, "gelu_new") || !strcmp(act, "gelu_pytorch_tanh")) c->act = QUIPU_ACT_GELU_TANH;
+    else return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: Falcon activation '%s' is not supported (gelu, gelu_new, gelu_pytorch_tanh)", path, act);
+    if (newdec) {
+        /* transformers ignores multi_query and parallel_attn here, but builds no layer it can run
+         * with parallel_attn false: such a file cannot be checked against it */
+        if (!par)
+            return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED,
+                                   "%s: new_decoder_architecture with parallel_attn false is not supported (transformers cannot run it either)", path);
+        c->n_head_kv = kv;
+        c->qkv_layout = QUIPU_QKV_PER_GROUP;
+        c->parallel_residual = n_ln == 2 ? 1 : 2;
+    } else {
+        if (par && n_ln == 2)
+            return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED,
+                                   "%s: num_ln_in_parallel_attn 2 without new_decoder_architecture is not supported (transformers cannot run it either)", path);
+        if (mq) {
+            c->n_head_kv = 1;
+            c->qkv_layout = QUIPU_QKV_BLOCKS;
+        } else {
+            if (kv != c->n_head)
+                return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED,
+                                       "%s: num_kv_heads %lld without multi_query or new_decoder_architecture is not supported: the fused "
+                                       "layout holds a key and a value per query head",
+                                       path, (long long)kv);
+            c->n_head_kv = c->n_head;
+            c->qkv_layout = QUIPU_QKV_PER_HEAD;
+        }
+        c->parallel_residual = par ? 2 : 0;
+    }
+    float pos_scale = 1.0f, base = 10000.0f;
+    json_t *rp = rope_params(cfg, "full_attention");
+    if (config_rope_scaling(m, cfg, rp, path, &base, &pos_scale, err)) return err->code;
+    if (c->has_freq_factors)
+        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: Falcon with llama3 or LongRoPE rope scaling is not supported", path);
+    c->rope_base = c->rope_base_local = base;
+    c->rope_pos_scale = pos_scale;
+    c->rope_kind = QUIPU_ROPE_NEOX;
+    return finish_config(m, path, err);
+}
+
 static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cfg, quipu_error *err) {
     quipu_model_config *c = &m->cfg;
     char path[4096];
@@ -795,6 +940,9 @@ static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cf
         return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: " HF_ARCH_LIST ")", path, mt);
     }
     c->arch = hf_archs[ai].arch;
+    c->qkv_layout = c->arch == QUIPU_ARCH_GPT2 || c->arch == QUIPU_ARCH_PHI3 ? QUIPU_QKV_BLOCKS
+                    : c->arch == QUIPU_ARCH_GPTNEOX                        ? QUIPU_QKV_PER_HEAD
+                                                                           : QUIPU_QKV_SEPARATE;
     int is_gemma = c->arch == QUIPU_ARCH_GEMMA3 || c->arch == QUIPU_ARCH_GEMMA2;
     int is_neox = c->arch == QUIPU_ARCH_GPTNEOX;
     hp_reader h = {.path = path, .prefix = "", .err = err};
@@ -832,7 +980,9 @@ static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cf
         c->tied_embeddings = 1;
         return finish_config(m, path, err);
     }
-    if (c->arch == QUIPU_ARCH_GPT2) {
+    if (c->arch == QUIPU_ARCH_BLOOM || c->arch == QUIPU_ARCH_FALCON) {
+        return config_bloom_falcon(m, cfg, path, err);
+    } else if (c->arch == QUIPU_ARCH_GPT2) {
         c->n_embd = js_int(&h, cfg, "n_embd", 0, HP_EMBD);
         c->n_layer = js_int(&h, cfg, "n_layer", 0, HP_LAYERS);
         c->n_head = js_int(&h, cfg, "n_head", 0, HP_HEADS);
@@ -976,12 +1126,14 @@ static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cf
 
 /* ---------------------------------------------------------------- weights */
 
-/* Splits src's rows (elements of type et) into n new buffers of sizes[i] rows. interleave > 0:
- * the rows come in blocks of n * interleave, part i holding rows [i * interleave, (i + 1) *
- * interleave) of every block (GPT-NeoX's fused QKV: per head q, k, v); each sizes[i] is then the
- * same multiple of interleave. Takes src: it is freed whatever happens. */
+/* Splits src's rows (elements of type et) into n new buffers of sizes[i] rows. chunk NULL: part
+ * i is the next sizes[i] rows. chunk given: the rows come in blocks of chunk[0] + ... + chunk[n-1],
+ * part i holding chunk[i] rows of every block, after the earlier parts' (GPT-NeoX's and BLOOM's
+ * fused QKV: per head q, k, v, chunks HD, HD, HD; Falcon's new decoder: per KV head its g query
+ * heads, k, v, chunks g * HD, HD, HD); every sizes[i] / chunk[i] is then the same block count.
+ * Takes src: it is freed whatever happens. */
 static quipu_status split_rows(quipu_model *m, quipu_buf *src, int64_t cols, quipu_etype et, int n, const int64_t *sizes,
-                               int64_t interleave, quipu_buf **dst[], quipu_error *err) {
+                               const int64_t *chunk, quipu_buf **dst[], quipu_error *err) {
     quipu_backend *b = m->backend;
     if (m->tp_size > 1) { /* refused before loading (tp_plan); never reached */
         b->iface->buf_free(b, src);
@@ -990,8 +1142,17 @@ static quipu_status split_rows(quipu_model *m, quipu_buf *src, int64_t cols, qui
     size_t es = quipu_etype_size(et);
     /* device memory: through a host copy */
     char *all = b->iface->buf_host_ptr ? b->iface->buf_host_ptr(src) : NULL, *copy = NULL, *part = NULL;
-    int64_t rows = 0;
-    for (int i = 0; i < n; i++) rows += sizes[i];
+    int64_t rows = 0, widest = 0, block = 0;
+    for (int i = 0; i < n; i++) {
+        rows += sizes[i];
+        if (sizes[i] > widest) widest = sizes[i];
+        if (chunk) block += chunk[i];
+    }
+    for (int i = 0; chunk && i < n; i++)
+        if (chunk[i] <= 0 || sizes[i] % chunk[i] || sizes[i] / chunk[i] != sizes[0] / chunk[0]) {
+            b->iface->buf_free(b, src);
+            return quipu_error_set(err, QUIPU_ERR_INTERNAL, "%s: a fused tensor's parts do not split into equal blocks", m->path);
+        }
     if (!all) {
         size_t total = (size_t)(rows * cols) * es;
         if (!(copy = malloc(total))) {
@@ -1006,7 +1167,7 @@ static quipu_status split_rows(quipu_model *m, quipu_buf *src, int64_t cols, qui
         all = copy;
     }
     size_t row_bytes = (size_t)cols * es;
-    if (interleave > 0 && !(part = malloc((size_t)sizes[0] * row_bytes))) {
+    if (chunk && !(part = malloc((size_t)widest * row_bytes))) {
         free(copy);
         b->iface->buf_free(b, src);
         return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory splitting a fused tensor");
@@ -1016,15 +1177,14 @@ static quipu_status split_rows(quipu_model *m, quipu_buf *src, int64_t cols, qui
     for (int i = 0; i < n && !st; i++) {
         size_t nb = (size_t)sizes[i] * row_bytes;
         const char *from = all + (size_t)off * row_bytes;
-        if (interleave > 0) {
-            for (int64_t blk = 0; blk < sizes[i] / interleave; blk++)
-                memcpy(part + (size_t)(blk * interleave) * row_bytes, all + (size_t)((blk * n + i) * interleave) * row_bytes,
-                       (size_t)interleave * row_bytes);
+        if (chunk) {
+            for (int64_t blk = 0; blk < sizes[i] / chunk[i]; blk++)
+                memcpy(part + (size_t)(blk * chunk[i]) * row_bytes, all + (size_t)(blk * block + off) * row_bytes, (size_t)chunk[i] * row_bytes);
             from = part;
         }
         *dst[i] = b->iface->buf_alloc(b, nb, err);
         if (!*dst[i] || b->iface->buf_write(b, *dst[i], 0, from, nb, err)) st = err->code ? err->code : QUIPU_ERR_NOMEM;
-        off += sizes[i];
+        off += chunk ? chunk[i] : sizes[i];
     }
     free(part);
     free(copy);
@@ -1045,12 +1205,13 @@ static int gpu_bytes(const quipu_model_config *c, uint64_t es, int tp, int64_t T
     const int64_t blk = 1024;
     int64_t H = c->n_head, HKV = c->n_head_kv > 0 ? c->n_head_kv : 1, HD = c->head_dim, D = c->n_embd, F = c->n_ff, V = c->n_vocab;
     int64_t grp = H / HKV, Hl = H / tp;
-    int fused = c->arch == QUIPU_ARCH_GPT2 || c->arch == QUIPU_ARCH_GPTNEOX || c->arch == QUIPU_ARCH_PHI3 || c->arch == QUIPU_ARCH_OLMO2;
+    int fused = c->arch == QUIPU_ARCH_GPT2 || c->arch == QUIPU_ARCH_GPTNEOX || c->arch == QUIPU_ARCH_PHI3 || c->arch == QUIPU_ARCH_OLMO2 ||
+                c->arch == QUIPU_ARCH_BLOOM || c->arch == QUIPU_ARCH_FALCON;
     if (H <= 0 || V <= 0 || (tp > 1 && (fused || H % tp || F % tp || !(Hl % grp == 0 || grp % Hl == 0)))) return 0;
     int64_t KVl = tp == 1 ? HKV : Hl >= grp ? Hl / grp : 1, Fl = F / tp;
     int64_t Vl = (V + tp - 1) / tp;
     Vl = tp == 1 ? V : (Vl + blk - 1) / blk * blk;
-    int gate = c->arch != QUIPU_ARCH_GPT2 && c->arch != QUIPU_ARCH_GPTNEOX && !c->masked_lm;
+    int gate = c->arch != QUIPU_ARCH_GPT2 && c->arch != QUIPU_ARCH_GPTNEOX && c->arch != QUIPU_ARCH_BLOOM && c->arch != QUIPU_ARCH_FALCON && !c->masked_lm;
     uint64_t layer = (uint64_t)(2 * Hl * HD * D + 2 * KVl * HD * D + (gate ? 3 : 2) * Fl * D) * es + (uint64_t)(8 * D) * 4;
     uint64_t w = layer * (uint64_t)c->n_layer + (uint64_t)(V * D) * es + (c->tied_embeddings ? 0 : (uint64_t)(Vl * D) * es);
     if (c->arch == QUIPU_ARCH_GPT2) w += (uint64_t)(c->n_ctx * D) * es;
@@ -1193,6 +1354,8 @@ static quipu_status tp_plan(quipu_model *m, const quipu_comm_group *g, quipu_err
     case QUIPU_ARCH_OLMO2: why = "its QK-norm spans every head"; break;
     case QUIPU_ARCH_BERT:
     case QUIPU_ARCH_ROBERTA: why = "masked LMs run on one device (their embedding carries the decoder bias)"; break;
+    case QUIPU_ARCH_BLOOM: why = "its attention weights are fused per head (query_key_value)"; break;
+    case QUIPU_ARCH_FALCON: why = "its attention weights are fused (query_key_value)"; break;
     default: break;
     }
     if (why) return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: tensor parallelism %d: not for %s models yet: %s", m->path, tp, c->arch_name, why);
@@ -1230,6 +1393,10 @@ static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
     char n[128];
     if (load_w(L, "token_embd.weight", V, D, 1, &m->tok_embd, err)) return err->code;
     if (c->arch == QUIPU_ARCH_GPT2 && load_w(L, "position_embd.weight", c->n_ctx, D, 1, &m->pos_embd, err)) return err->code;
+    if (c->embd_norm) {
+        if (load_w(L, "token_embd_norm.weight", D, 0, 1, &m->embd_norm, err)) return err->code;
+        if (load_w(L, "token_embd_norm.bias", D, 0, 1, &m->embd_norm_b, err)) return err->code;
+    }
     if (load_w(L, "output_norm.weight", D, 0, 1, &m->out_norm, err)) return err->code;
     if (load_w(L, "output_norm.bias", D, 0, 0, &m->out_norm_b, err)) return err->code;
     if (c->tied_embeddings) m->lm_head = m->tok_embd;
@@ -1258,11 +1425,11 @@ static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
             }
             int64_t sizes[3] = {QD, KD, KD};
             quipu_buf **dw[3] = {&w->wq, &w->wk, &w->wv}, **db[3] = {&w->bq, &w->bk, &w->bv};
-            if (split_rows(m, qkv, D, m->wtype, 3, sizes, 0, dw, err)) {
+            if (split_rows(m, qkv, D, m->wtype, 3, sizes, NULL, dw, err)) {
                 m->backend->iface->buf_free(m->backend, qkv_b);
                 return err->code;
             }
-            if (qkv_b && split_rows(m, qkv_b, 1, QUIPU_E_F32, 3, sizes, 0, db, err)) return err->code;
+            if (qkv_b && split_rows(m, qkv_b, 1, QUIPU_E_F32, 3, sizes, NULL, db, err)) return err->code;
         } else {
             LW(wq, "attn_q.weight", QD, D, 1);
             LW(wk, "attn_k.weight", KD, D, 1);
@@ -1273,9 +1440,14 @@ static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
         }
         LW(wo, "attn_output.weight", D, QD, 1);
         LW(bo, "attn_output.bias", D, 0, 0);
-        LW(ffn_norm, "ffn_norm.weight", D, 0, 1);
-        LW(ffn_norm_b, "ffn_norm.bias", D, 0, 0);
-        if (c->arch != QUIPU_ARCH_GPT2) LW(w_gate, "ffn_gate.weight", F, D, 1);
+        if (c->arch != QUIPU_ARCH_FALCON) {
+            LW(ffn_norm, "ffn_norm.weight", D, 0, 1);
+            LW(ffn_norm_b, "ffn_norm.bias", D, 0, 0);
+        } else if (c->parallel_residual == 1) { /* Falcon 40B/180B: the MLP's own norm */
+            LW(ffn_norm, "attn_norm_2.weight", D, 0, 1);
+            LW(ffn_norm_b, "attn_norm_2.bias", D, 0, 1);
+        }
+        if (c->arch != QUIPU_ARCH_GPT2 && c->arch != QUIPU_ARCH_BLOOM && c->arch != QUIPU_ARCH_FALCON) LW(w_gate, "ffn_gate.weight", F, D, 1);
         LW(w_up, "ffn_up.weight", F, D, 1);
         LW(b_up, "ffn_up.bias", F, 0, 0);
         LW(w_down, "ffn_down.weight", D, F, 1);
@@ -1332,13 +1504,121 @@ static quipu_status hf_load(loader *L, const char *const *prefixes, const char *
 /* Loads the fused tensor `name` ([sum of sizes, cols]; cols 0: a vector) and splits its rows into
  * the n buffers *dst[i] (split_rows). required = 0: an absent tensor leaves them NULL. */
 static quipu_status hf_load_split(loader *L, const char *const *prefixes, const char *name, int64_t cols, int n, const int64_t *sizes,
-                                  int64_t interleave, int required, quipu_buf **dst[], quipu_error *err) {
+                                  const int64_t *chunk, int required, quipu_buf **dst[], quipu_error *err) {
     int64_t rows = 0;
     quipu_buf *fused = NULL;
     for (int i = 0; i < n; i++) rows += sizes[i];
     if (hf_load(L, prefixes, name, rows, cols, required, 0, 0.0f, &fused, err)) return err->code;
     if (!fused) return QUIPU_OK;
-    return split_rows(L->m, fused, cols ? cols : 1, cols ? L->m->wtype : QUIPU_E_F32, n, sizes, interleave, dst, err);
+    return split_rows(L->m, fused, cols ? cols : 1, cols ? L->m->wtype : QUIPU_E_F32, n, sizes, chunk, dst, err);
+}
+
+/* ALiBi slopes as transformers computes them for BLOOM (_get_alibi_slopes): for the largest power
+ * of two P <= H, base 2^(-8/P) rounded to fp32 and slopes base^1 .. base^P; past P, every other
+ * power of 2^(-4/P) (its 1st, 3rd, 5th ...). Each slope is the rounded base's exact power, rounded
+ * once to fp32 (what a correctly rounded powf gives). */
+static void alibi_slopes(int64_t H, float *out) {
+    int64_t p2 = 1;
+    while (p2 * 2 <= H) p2 *= 2;
+    float base = (float)pow(2.0, -pow(2.0, -(log2((double)p2) - 3.0)));
+    float extra = (float)pow(2.0, -pow(2.0, -(log2((double)(2 * p2)) - 3.0)));
+    for (int64_t i = 0; i < p2; i++) out[i] = (float)pow((double)base, (double)(i + 1));
+    for (int64_t i = p2; i < H; i++) out[i] = (float)pow((double)extra, (double)(2 * (i - p2) + 1));
+}
+
+/* BLOOM and Falcon checkpoints (transformers' names, under "transformer." or at the top level as
+ * BloomModel saves them): word_embeddings, h.N.{input_layernorm, self_attention.query_key_value,
+ * self_attention.dense, post_attention_layernorm, mlp.dense_h_to_4h, mlp.dense_4h_to_h}, ln_f;
+ * BLOOM's word_embeddings_layernorm; Falcon's ln_attn / ln_mlp (two norms in parallel) and
+ * biases only with `bias`. The fused query_key_value is split by the layout config.json implies
+ * (quipu_qkv_layout). */
+static quipu_status load_bloom_falcon_weights(loader *L, quipu_error *err) {
+    quipu_model *m = L->m;
+    quipu_model_config *c = &m->cfg;
+    quipu_backend *b = m->backend;
+    int64_t D = c->n_embd, HD = c->head_dim, F = c->n_ff, H = c->n_head, HKV = c->n_head_kv;
+    int64_t QD = H * HD, KD = HKV * HD;
+    int bloom = c->arch == QUIPU_ARCH_BLOOM, bias = c->linear_bias;
+    static const char *const pre[] = {"transformer.", "", NULL};
+    char n[160], full[256];
+    tref r;
+    if (!hf_find(L, pre, "word_embeddings.weight", full, sizeof full) || !wsrc_find(&L->src, full, &r))
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor 'transformer.word_embeddings.weight'", L->src.path);
+    if (r.bad_shape) return bad_shape_error(L, &r, err);
+    if (r.rows > HP_MAX_VOCAB)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' has %lld rows, more than the %lld a vocabulary may have", L->src.path, full,
+                               (long long)r.rows, (long long)HP_MAX_VOCAB);
+    c->n_vocab = r.rows;
+    if (tp_plan(m, b->group, err)) return err->code; /* the vocabulary is known now (refuses tp > 1 for these) */
+    if (hf_load(L, pre, "word_embeddings.weight", c->n_vocab, D, 1, 0, 0.0f, &m->tok_embd, err)) return err->code;
+    if (bloom) {
+        if (hf_load(L, pre, "word_embeddings_layernorm.weight", D, 0, 1, 0, 0.0f, &m->embd_norm, err)) return err->code;
+        if (hf_load(L, pre, "word_embeddings_layernorm.bias", D, 0, 1, 0, 0.0f, &m->embd_norm_b, err)) return err->code;
+    }
+    if (hf_load(L, pre, "ln_f.weight", D, 0, 1, 0, 0.0f, &m->out_norm, err)) return err->code;
+    if (hf_load(L, pre, "ln_f.bias", D, 0, 1, 0, 0.0f, &m->out_norm_b, err)) return err->code;
+    if (c->tied_embeddings) {
+        m->lm_head = m->tok_embd;
+    } else {
+        static const char *const hpre[] = {"", NULL};
+        if (hf_load(L, hpre, "lm_head.weight", c->n_vocab, D, 1, 0, 0.0f, &m->lm_head, err)) return err->code;
+    }
+    /* query_key_value: q rows QD, k and v KD each, in the checkpoint's layout */
+    int64_t sizes[3] = {QD, KD, KD}, per_head[3] = {HD, HD, HD}, per_group[3] = {QD / (HKV > 0 ? HKV : 1), HD, HD};
+    const int64_t *chunk = c->qkv_layout == QUIPU_QKV_PER_HEAD ? per_head : c->qkv_layout == QUIPU_QKV_PER_GROUP ? per_group : NULL;
+    for (int64_t l = 0; l < c->n_layer; l++) {
+        quipu_layer_weights *w = &m->layers[l];
+#define BW(field, suffix, rows, cols, req)                                                                                             \
+    do {                                                                                                                           \
+        snprintf(n, sizeof n, "h.%lld.%s", (long long)l, suffix);                                                                  \
+        if (hf_load(L, pre, n, rows, cols, req, 0, 0.0f, &w->field, err)) return err->code;                                        \
+    } while (0)
+#define BSPLIT(suffix, cols, ...)                                                                                                      \
+    do {                                                                                                                           \
+        quipu_buf **dst_[] = {__VA_ARGS__};                                                                                        \
+        snprintf(n, sizeof n, "h.%lld.%s", (long long)l, suffix);                                                                  \
+        if (hf_load_split(L, pre, n, cols, 3, sizes, chunk, 1, dst_, err)) return err->code;                                       \
+    } while (0)
+        if (c->parallel_residual == 1) { /* Falcon's new decoder with two norms */
+            BW(attn_norm, "ln_attn.weight", D, 0, 1);
+            BW(attn_norm_b, "ln_attn.bias", D, 0, 1);
+            BW(ffn_norm, "ln_mlp.weight", D, 0, 1);
+            BW(ffn_norm_b, "ln_mlp.bias", D, 0, 1);
+        } else {
+            BW(attn_norm, "input_layernorm.weight", D, 0, 1);
+            BW(attn_norm_b, "input_layernorm.bias", D, 0, 1);
+            if (!c->parallel_residual) { /* BLOOM, Falcon with parallel_attn false */
+                BW(ffn_norm, "post_attention_layernorm.weight", D, 0, 1);
+                BW(ffn_norm_b, "post_attention_layernorm.bias", D, 0, 1);
+            }
+        }
+        BSPLIT("self_attention.query_key_value.weight", D, &w->wq, &w->wk, &w->wv);
+        BW(wo, "self_attention.dense.weight", D, QD, 1);
+        BW(w_up, "mlp.dense_h_to_4h.weight", F, D, 1);
+        BW(w_down, "mlp.dense_4h_to_h.weight", D, F, 1);
+        if (bias) {
+            BSPLIT("self_attention.query_key_value.bias", 0, &w->bq, &w->bk, &w->bv);
+            BW(bo, "self_attention.dense.bias", D, 0, 1);
+            BW(b_up, "mlp.dense_h_to_4h.bias", F, 0, 1);
+            BW(b_down, "mlp.dense_4h_to_h.bias", D, 0, 1);
+        }
+#undef BSPLIT
+#undef BW
+    }
+    return QUIPU_OK;
+}
+
+/* m->alibi: the slopes of the model's heads, F32 on its backend (any source) */
+static quipu_status alibi_upload(quipu_model *m, quipu_error *err) {
+    quipu_backend *b = m->backend;
+    int64_t H = m->cfg.n_head;
+    float *sl = malloc((size_t)H * sizeof *sl);
+    if (!sl) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    alibi_slopes(H, sl);
+    quipu_status st = (m->alibi = b->iface->buf_alloc(b, (size_t)H * sizeof *sl, err)) ? b->iface->buf_write(b, m->alibi, 0, sl, (size_t)H * sizeof *sl, err)
+                                                                                     : (err->code ? err->code : QUIPU_ERR_NOMEM);
+    free(sl);
+    return st;
 }
 
 /* A tensor's values on the host (malloc'd fp32, n elements): the MLM loader assembles the
@@ -1529,6 +1809,7 @@ static quipu_status load_hf_weights(loader *L, quipu_error *err) {
     int64_t D = c->n_embd, HD = c->head_dim, F = c->n_ff;
     int64_t QD = c->n_head * HD, KD = c->n_head_kv * HD;
     char n[160];
+    if (c->arch == QUIPU_ARCH_BLOOM || c->arch == QUIPU_ARCH_FALCON) return load_bloom_falcon_weights(L, err);
     if (c->arch == QUIPU_ARCH_GPT2) {
         static const char *const pre[] = {"transformer.", "", NULL};
         tref r;
@@ -1564,11 +1845,11 @@ static quipu_status load_hf_weights(loader *L, quipu_error *err) {
             }
             int64_t sizes[3] = {D, D, D};
             quipu_buf **dw[3] = {&w->wq, &w->wk, &w->wv}, **db[3] = {&w->bq, &w->bk, &w->bv};
-            if (split_rows(m, qkv, D, m->wtype, 3, sizes, 0, dw, err)) {
+            if (split_rows(m, qkv, D, m->wtype, 3, sizes, NULL, dw, err)) {
                 m->backend->iface->buf_free(m->backend, qkv_b);
                 return err->code;
             }
-            if (split_rows(m, qkv_b, 1, QUIPU_E_F32, 3, sizes, 0, db, err)) return err->code;
+            if (split_rows(m, qkv_b, 1, QUIPU_E_F32, 3, sizes, NULL, db, err)) return err->code;
             GW(w->wo, "attn.c_proj.weight", D, D, 1);
             GW(w->bo, "attn.c_proj.bias", D, 0, 0);
             GW(w->ffn_norm, "ln_2.weight", D, 0, 0);
@@ -1620,19 +1901,19 @@ static quipu_status load_hf_weights(loader *L, quipu_error *err) {
         snprintf(n, sizeof n, "layers.%lld.%s", (long long)l, suffix);                                                             \
         if (hf_load(L, pre, n, rows, cols, req, 0, add, &w->field, err)) return err->code;                                         \
     } while (0)
-#define HSPLIT(suffix, cols, np, sizes, interleave, req, ...)                                                                          \
+#define HSPLIT(suffix, cols, np, sizes, chunk, req, ...)                                                                          \
     do {                                                                                                                           \
         quipu_buf **dst_[] = {__VA_ARGS__};                                                                                        \
         snprintf(n, sizeof n, "layers.%lld.%s", (long long)l, suffix);                                                             \
-        if (hf_load_split(L, pre, n, cols, np, sizes, interleave, req, dst_, err)) return err->code;                               \
+        if (hf_load_split(L, pre, n, cols, np, sizes, chunk, req, dst_, err)) return err->code;                                    \
     } while (0)
         if (neox) {
             /* query_key_value rows are per head: q, k, v of head 0, then of head 1, ... */
-            int64_t qkv[3] = {D, D, D};
+            int64_t qkv[3] = {D, D, D}, per_head[3] = {HD, HD, HD};
             HW(attn_norm, "input_layernorm.weight", D, 0, 1, 0.0f);
             HW(attn_norm_b, "input_layernorm.bias", D, 0, 1, 0.0f);
-            HSPLIT("attention.query_key_value.weight", D, 3, qkv, HD, 1, &w->wq, &w->wk, &w->wv);
-            HSPLIT("attention.query_key_value.bias", 0, 3, qkv, HD, 0, &w->bq, &w->bk, &w->bv);
+            HSPLIT("attention.query_key_value.weight", D, 3, qkv, per_head, 1, &w->wq, &w->wk, &w->wv);
+            HSPLIT("attention.query_key_value.bias", 0, 3, qkv, per_head, 0, &w->bq, &w->bk, &w->bv);
             HW(wo, "attention.dense.weight", D, D, 1, 0.0f);
             HW(bo, "attention.dense.bias", D, 0, 0, 0.0f);
             HW(ffn_norm, "post_attention_layernorm.weight", D, 0, 1, 0.0f);
@@ -1646,8 +1927,8 @@ static quipu_status load_hf_weights(loader *L, quipu_error *err) {
         if (!c->post_norms_only) HW(attn_norm, "input_layernorm.weight", D, 0, 1, nadd);
         if (c->arch == QUIPU_ARCH_PHI3) {
             int64_t qkv[3] = {QD, KD, KD}, gate_up[2] = {F, F};
-            HSPLIT("self_attn.qkv_proj.weight", D, 3, qkv, 0, 1, &w->wq, &w->wk, &w->wv);
-            HSPLIT("mlp.gate_up_proj.weight", D, 2, gate_up, 0, 1, &w->w_gate, &w->w_up);
+            HSPLIT("self_attn.qkv_proj.weight", D, 3, qkv, NULL, 1, &w->wq, &w->wk, &w->wv);
+            HSPLIT("mlp.gate_up_proj.weight", D, 2, gate_up, NULL, 1, &w->w_gate, &w->w_up);
         } else {
             HW(wq, "self_attn.q_proj.weight", QD, D, 1, 0.0f);
             HW(wk, "self_attn.k_proj.weight", KD, D, 1, 0.0f);
@@ -1866,6 +2147,7 @@ quipu_status quipu_model_load(quipu_model **out, const char *path, quipu_backend
             b->iface->buf_free(b, m->layers[l].b_down);
             m->layers[l].bo = m->layers[l].b_down = NULL;
         }
+    if (m->cfg.alibi && alibi_upload(m, err)) goto fail;
     if (cfg && m->cfg.has_freq_factors == 1 && llama3_freq_factors(m, cfg, err)) goto fail;
     if (cfg && m->cfg.has_freq_factors == 2 && longrope_freq_factors(m, cfg, err)) goto fail;
     if (m->freq_factors && !m->cfg.has_freq_factors) m->cfg.has_freq_factors = 1;
@@ -1932,6 +2214,7 @@ void quipu_model_free(quipu_model *m) {
     b->iface->buf_free(b, m->out_norm);
     b->iface->buf_free(b, m->out_norm_b);
     b->iface->buf_free(b, m->freq_factors);
+    b->iface->buf_free(b, m->alibi);
     free(m->qw);
     quipu_tokenizer_free(m->tok);
     free(m->path);
@@ -1963,7 +2246,8 @@ quipu_status quipu_model_describe(const char *path, FILE *out, quipu_error *err)
             json_object_set_new(types, t->dtype, json_integer(cnt ? json_integer_value(cnt) + 1 : 1));
             if (!strcmp(t->name, "model.embed_tokens.weight") || !strcmp(t->name, "wte.weight") || !strcmp(t->name, "transformer.wte.weight") ||
                 !strcmp(t->name, "gpt_neox.embed_in.weight") || !strcmp(t->name, "bert.embeddings.word_embeddings.weight") ||
-                !strcmp(t->name, "roberta.embeddings.word_embeddings.weight") || !strcmp(t->name, "embeddings.word_embeddings.weight"))
+                !strcmp(t->name, "roberta.embeddings.word_embeddings.weight") || !strcmp(t->name, "embeddings.word_embeddings.weight") ||
+                !strcmp(t->name, "transformer.word_embeddings.weight") || !strcmp(t->name, "word_embeddings.weight"))
                 tmp.cfg.n_vocab = (int64_t)t->shape[0];
         }
         n_tensors = st->n_tensors;
@@ -2039,6 +2323,12 @@ quipu_status quipu_model_describe(const char *path, FILE *out, quipu_error *err)
         json_object_set_new(hp, "qk_norm", json_string(qkn[c->qk_norm >= 0 && c->qk_norm <= 2 ? c->qk_norm : 0]));
         json_object_set_new(hp, "norms", json_string(c->post_norms_only ? "post" : c->gemma_norms ? "pre+post" : "pre"));
         json_object_set_new(hp, "parallel_residual", json_boolean(c->parallel_residual));
+        json_object_set_new(hp, "parallel_norms", json_integer(c->parallel_residual == 2 ? 1 : c->parallel_residual ? 2 : 0));
+        json_object_set_new(hp, "alibi", json_boolean(c->alibi));
+        json_object_set_new(hp, "embedding_norm", json_boolean(c->embd_norm));
+        static const char *qkvl[] = {"separate", "blocks", "per_head", "per_group"};
+        json_object_set_new(hp, "qkv_layout", json_string(qkvl[c->qkv_layout <= QUIPU_QKV_PER_GROUP ? c->qkv_layout : 0]));
+        json_object_set_new(hp, "linear_bias", json_boolean(c->linear_bias));
         json_object_set_new(hp, "attn_softcap", json_real(c->attn_softcap));
         json_object_set_new(hp, "final_softcap", json_real(c->final_softcap));
         json_object_set_new(hp, "sliding_window", json_integer(c->sliding_window));

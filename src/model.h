@@ -22,14 +22,25 @@ typedef enum quipu_arch {
     QUIPU_ARCH_PHI3,    /* Llama with fused qkv / gate_up, LongRoPE */
     QUIPU_ARCH_BERT,    /* masked LM: post-LayerNorm encoder, learned positions, MLM head (BertForMaskedLM) */
     QUIPU_ARCH_ROBERTA, /* BERT with positions offset by padding_idx + 1 (RoBERTa, XLM-R, CamemBERT) */
+    QUIPU_ARCH_BLOOM,   /* ALiBi, LayerNorm after the embedding, per-head fused QKV, GELU (tanh) */
+    QUIPU_ARCH_FALCON,  /* parallel attention and MLP (one shared norm or two), multi-query / grouped fused QKV */
 } quipu_arch;
+
+/* How a checkpoint's fused query_key_value rows are laid out (the loader splits them into q, k,
+ * v; `quipu inspect` names it). */
+typedef enum quipu_qkv_layout {
+    QUIPU_QKV_SEPARATE,  /* three tensors */
+    QUIPU_QKV_BLOCKS,    /* all of q, then all of k, then all of v (GPT-2, Phi-3, Falcon multi-query, GGUF attn_qkv) */
+    QUIPU_QKV_PER_HEAD,  /* q, k, v of head 0, then of head 1, ... (GPT-NeoX, BLOOM, Falcon without multi_query) */
+    QUIPU_QKV_PER_GROUP, /* per KV head: its query heads, then its k, then its v (Falcon new_decoder_architecture) */
+} quipu_qkv_layout;
 
 #define QUIPU_MAX_LAYERS 512
 
 typedef struct quipu_model_config {
     quipu_arch arch;
     char arch_name[32];        /* as the file names it: "llama", "qwen2", "mistral", "gemma3", "gpt2", "qwen3",
-                                * "gemma2", "olmo2", "gpt_neox", "phi3" */
+                                * "gemma2", "olmo2", "gpt_neox", "phi3", "bloom", "falcon" */
     char source[16];           /* "gguf" or "safetensors" */
     int64_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_ctx;
     float norm_eps;
@@ -50,7 +61,12 @@ typedef struct quipu_model_config {
     int qk_norm;               /* RMS norm of q and k before RoPE: 0 none, 1 per head (Gemma 3, Qwen3), 2 over
                                 * the whole projection (OLMo 2) */
     int post_norms_only;       /* OLMo 2: no norm before attention / MLP, one after each */
-    int parallel_residual;     /* GPT-NeoX: x + attn(ln1(x)) + mlp(ln2(x)) */
+    int parallel_residual;     /* GPT-NeoX, Falcon 40B: x + attn(ln1(x)) + mlp(ln2(x)); 2: one norm shared,
+                                * x + attn(ln(x)) + mlp(ln(x)) (Falcon 7B) */
+    int alibi;                 /* BLOOM: ALiBi slopes (model.alibi) added to the attention scores, no RoPE */
+    int embd_norm;             /* BLOOM: a LayerNorm right after the token embedding */
+    int linear_bias;           /* Falcon `bias`: the projections carry biases */
+    quipu_qkv_layout qkv_layout;
     float attn_softcap;        /* Gemma 2: scores capped to c * tanh(s / c); 0 none */
     float final_softcap;       /* Gemma 2: logits capped likewise; 0 none */
     int masked_lm;             /* BERT, RoBERTa: bidirectional encoder scored by pseudo-log-likelihood (score_mlm.c) */
@@ -97,13 +113,14 @@ typedef struct quipu_model {
                                   * first D columns) */
     quipu_buf *pos_embd;         /* [n_ctx, D] GPT-2; a masked LM: its rows from the first position id on
                                   * (RoBERTa: padding_idx + 1), token type 0's embedding added in */
-    quipu_buf *embd_norm, *embd_norm_b;  /* [D] masked LM: LayerNorm after the embeddings */
+    quipu_buf *embd_norm, *embd_norm_b;  /* [D] LayerNorm after the embeddings: masked LMs, BLOOM's word_embeddings_layernorm */
     quipu_buf *mlm_dense, *mlm_dense_b;  /* [D, D], [D] masked LM head: dense, activation, */
     quipu_buf *mlm_norm, *mlm_norm_b;    /* [D] then LayerNorm, then the tied decoder */
     int32_t mask_id;             /* masked LM: the tokenizer's mask token */
     quipu_buf *out_norm, *out_norm_b;
     quipu_buf *lm_head;          /* [V, D]; == tok_embd when tied */
     quipu_buf *freq_factors;     /* [n_rot/2] llama3, LongRoPE short factors */
+    quipu_buf *alibi;            /* [H] F32 ALiBi slopes (BLOOM), this member's heads */
     quipu_layer_weights *layers;
     quipu_tokenizer *tok;
     size_t weight_bytes;         /* bytes of weights held by the backend (matrices in wtype) */

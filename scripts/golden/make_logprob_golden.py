@@ -593,7 +593,11 @@ def config_summary(cfg):
             "max_position_embeddings", "n_positions", "tie_word_embeddings", "bos_token_id",
             "eos_token_id", "pad_token_id", "hidden_act", "hidden_activation",
             "activation_function", "attention_bias", "use_sliding_window", "use_parallel_residual",
-            "original_max_position_embeddings", "max_window_layers"]
+            "original_max_position_embeddings", "max_window_layers",
+            # BLOOM, Falcon
+            "n_head", "n_layer", "apply_residual_connection_post_layernorm", "alibi", "multi_query",
+            "new_decoder_architecture", "parallel_attn", "num_kv_heads", "num_ln_in_parallel_attn",
+            "bias", "ffn_hidden_size", "activation"]
     d = cfg.to_dict()
     return {k: d[k] for k in keys if k in d}
 
@@ -753,8 +757,9 @@ def cmd_golden(args):
     for k, (fname, line, it) in enumerate(sel):
         ctx_ids, cont_ids = encode_pair(enc, add_bos, prefix, it["context"], it["continuation"])
         assert len(cont_ids) >= 1, (fname, line)
+        # BLOOM (ALiBi) has neither key: 2048, lm-evaluation-harness's max_length without one
         assert len(ctx_ids) + len(cont_ids) - 1 <= getattr(model.config, "max_position_embeddings",
-                                                           getattr(model.config, "n_positions", 0))
+                                                           getattr(model.config, "n_positions", 2048))
         old = previous.get((fname, line, it["context"], it["continuation"]))
         if old and old["context_ids"] == ctx_ids and old["continuation_ids"] == cont_ids:
             r = old
@@ -794,6 +799,20 @@ def cmd_golden(args):
             model.config.final_logit_softcapping = caps[1]
             assert abs(effect["logprob_without_final_cap"] - rows[k]["logprob"]) > 1e-3, effect
         checks["softcap_effect"] = effect
+    if model.config.model_type == "bloom":
+        # Show that ALiBi matters: rescore the longest item with every slope 0 (no position signal)
+        import transformers.models.bloom.modeling_bloom as mb
+
+        k = max(range(len(rows)), key=lambda j: lengths[j])
+        keep = mb._get_alibi_slopes
+        mb._get_alibi_slopes = lambda n, device: torch.zeros(n, device=device)
+        try:
+            flat = score(model, rows[k]["context_ids"], rows[k]["continuation_ids"])["logprob"]
+        finally:
+            mb._get_alibi_slopes = keep
+        checks["alibi_effect"] = {"item": f'{rows[k]["file"]}:{rows[k]["line"]}', "input_tokens": lengths[k],
+                                  "logprob": rows[k]["logprob"], "logprob_with_zero_slopes": flat}
+        assert abs(flat - rows[k]["logprob"]) > 1e-3, checks["alibi_effect"]
     window = getattr(model.config, "sliding_window", None)
     if window:
         # Show that the window matters: rescore the longest item with it lifted.
@@ -900,7 +919,7 @@ def np_rope_inv_freq(cfg, hd):
 
 def np_forward(d, ids):
     """log-softmax rows [T, V] for token ids, float64: gpt2, llama/mistral/qwen2/qwen3, gemma2,
-    olmo2, phi3, gpt_neox."""
+    olmo2, phi3, gpt_neox, bloom, falcon (rotary, parallel layers)."""
     import numpy as np
 
     with open(os.path.join(d, "config.json")) as f:
@@ -909,8 +928,8 @@ def np_forward(d, ids):
     T = len(ids)
     mt = cfg["model_type"]
 
-    def softmax_attend(q, k, v, window, scale=None, softcap=None):
-        # q [H, T, hd], k/v [Hkv, T, hd]
+    def softmax_attend(q, k, v, window, scale=None, softcap=None, slopes=None):
+        # q [H, T, hd], k/v [Hkv, T, hd]; slopes: ALiBi, slope[h] * (key pos - query pos) added
         H, Hkv, hd = q.shape[0], k.shape[0], q.shape[2]
         out = np.zeros_like(q)
         t = np.arange(T)
@@ -922,6 +941,8 @@ def np_forward(d, ids):
             s = q[h] @ kk.T * (scale if scale else 1 / math.sqrt(hd))
             if softcap:
                 s = softcap * np.tanh(s / softcap)
+            if slopes is not None:
+                s = s + slopes[h] * (t[None, :] - t[:, None])
             s = np.where(allowed, s, -np.inf)
             s = np.exp(s - s.max(axis=1, keepdims=True))
             out[h] = (s / s.sum(axis=1, keepdims=True)) @ vv
@@ -967,6 +988,65 @@ def np_forward(d, ids):
             m = ln(x, p + "ln_2", eps)
             x = x + gelu_tanh(m @ w[p + "mlp.c_fc.weight"] + w[p + "mlp.c_fc.bias"]) @ w[p + "mlp.c_proj.weight"] + w[p + "mlp.c_proj.bias"]
         logits = ln(x, "transformer.ln_f", eps) @ E.T
+    elif mt == "bloom":
+        # ALiBi slopes as the paper defines them (Press et al. 2022, in float64): for n a power of
+        # two, 2^(-8/n), its square, ...; otherwise those of the closest smaller power of two, then
+        # every other slope of twice that power
+        E, eps, H = w["transformer.word_embeddings.weight"], cfg["layer_norm_epsilon"], cfg["n_head"]
+        D = E.shape[1]
+        hd = D // H
+
+        def pow2_slopes(n):
+            return [2.0 ** (-8.0 * (j + 1) / n) for j in range(n)]
+        p2 = 2 ** int(math.floor(math.log2(H)))
+        slopes = pow2_slopes(p2) + pow2_slopes(2 * p2)[0::2][:H - p2]
+        x = ln(E[ids], "transformer.word_embeddings_layernorm", eps)
+        for i in range(cfg["n_layer"]):
+            p = f"transformer.h.{i}."
+            a = ln(x, p + "input_layernorm", eps)
+            qkv = lin(a, p + "self_attention.query_key_value").reshape(T, H, 3, hd).transpose(2, 1, 0, 3)
+            o = softmax_attend(qkv[0], qkv[1], qkv[2], None, slopes=slopes)
+            x = x + lin(o.transpose(1, 0, 2).reshape(T, D), p + "self_attention.dense")
+            m = ln(x, p + "post_attention_layernorm", eps)
+            x = x + lin(gelu_tanh(lin(m, p + "mlp.dense_h_to_4h")), p + "mlp.dense_4h_to_h")
+        head = w["lm_head.weight"] if "lm_head.weight" in w else E
+        logits = ln(x, "transformer.ln_f", eps) @ head.T
+    elif mt == "falcon":
+        E, eps, H = w["transformer.word_embeddings.weight"], cfg["layer_norm_epsilon"], cfg["num_attention_heads"]
+        D = E.shape[1]
+        hd = D // H
+        new = cfg.get("new_decoder_architecture", False)
+        if cfg.get("alibi") or not cfg.get("parallel_attn", True) and not new:
+            raise NotImplementedError("Falcon with alibi or sequential layers")
+        cos, sin = rope_tables(hd)
+        act = gelu_tanh if cfg.get("activation", "gelu") in ("gelu_new", "gelu_pytorch_tanh") else gelu_erf
+        x = E[ids]
+        for i in range(cfg["num_hidden_layers"]):
+            p = f"transformer.h.{i}."
+            qkv_w = p + "self_attention.query_key_value"
+            if new:  # per KV group: its g query heads, then k, then v
+                kv = cfg["num_kv_heads"]
+                a = ln(x, p + "ln_attn", eps)
+                m_in = ln(x, p + "ln_mlp", eps) if cfg.get("num_ln_in_parallel_attn") in (None, 2) else a
+                g = lin(a, qkv_w).reshape(T, kv, H // kv + 2, hd)
+                q = g[:, :, :-2].reshape(T, H, hd).transpose(1, 0, 2)
+                k, v = g[:, :, -2].transpose(1, 0, 2), g[:, :, -1].transpose(1, 0, 2)
+            else:
+                a = ln(x, p + "input_layernorm", eps)
+                m_in = a
+                y = lin(a, qkv_w)
+                if cfg.get("multi_query", True):  # all query heads, then one k, one v
+                    q = y[:, :H * hd].reshape(T, H, hd).transpose(1, 0, 2)
+                    k = y[:, H * hd:(H + 1) * hd].reshape(T, 1, hd).transpose(1, 0, 2)
+                    v = y[:, (H + 1) * hd:].reshape(T, 1, hd).transpose(1, 0, 2)
+                else:  # q, k, v per head
+                    q, k, v = y.reshape(T, H, 3, hd).transpose(2, 1, 0, 3)
+            o = softmax_attend(rope(q, cos, sin), rope(k, cos, sin), v, None)
+            att = lin(o.transpose(1, 0, 2).reshape(T, D), p + "self_attention.dense")
+            mlp = lin(act(lin(m_in, p + "mlp.dense_h_to_4h")), p + "mlp.dense_4h_to_h")
+            x = x + att + mlp
+        head = w["lm_head.weight"] if "lm_head.weight" in w else E
+        logits = ln(x, "transformer.ln_f", eps) @ head.T
     elif mt == "gpt_neox":
         E, eps, H = w["gpt_neox.embed_in.weight"], cfg["layer_norm_eps"], cfg["num_attention_heads"]
         D = E.shape[1]

@@ -11,8 +11,9 @@ transformers 5 writes). Each directory then gets:
                             published checkpoints use (`rope_theta`, `rope_scaling`,
                             `torch_dtype`; Pythia's `rotary_emb_base` and `rotary_pct` for
                             tiny-gpt-neox; Phi-3's `rope_scaling` {type: longrope, short_factor,
-                            long_factor} for tiny-phi3); tiny-qwen2, tiny-qwen3 and tiny-gemma2
-                            keep the transformers-5 style (`rope_parameters`, `dtype`). The
+                            long_factor} for tiny-phi3; tiny-bloom has no rope keys at all);
+                            tiny-qwen2, tiny-qwen3, tiny-gemma2 and tiny-falcon-40b keep the
+                            transformers-5 style (`rope_parameters`, `dtype`). The
                             script checks that both styles parse back to the same config.
   model.safetensors         (or model-0000i-of-0000n.safetensors + model.safetensors.index.json
                             for tiny-llama-sharded)
@@ -30,8 +31,9 @@ Usage (reference environment, CPU only):
     python scripts/golden/make_tiny_checkpoints.py [--out tests/models] [--check] [--only NAME...]
 --check rebuilds everything in a temporary directory and compares tensors with the committed
 files instead of writing. --only builds (or checks) the named models only: the checkpoints added
-later (tiny-qwen3, tiny-gemma2, tiny-olmo2, tiny-gpt-neox, tiny-phi3) were written with
-transformers 5.25 while the first five came from 5.24, whose config.json says so.
+later (tiny-qwen3, tiny-gemma2, tiny-olmo2, tiny-gpt-neox, tiny-phi3, then tiny-bloom,
+tiny-falcon, tiny-falcon-40b) were written with transformers 5.25 (torch 2.15) while the first
+five came from 5.24, whose config.json says so.
 """
 
 import argparse
@@ -47,6 +49,10 @@ import transformers
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
+    BloomConfig,
+    BloomForCausalLM,
+    FalconConfig,
+    FalconForCausalLM,
     Gemma2Config,
     Gemma2ForCausalLM,
     GPT2Config,
@@ -320,6 +326,84 @@ MODELS = [
             tie_word_embeddings=False,
         ),
     },
+    {
+        "name": "tiny-bloom",
+        "tokenizer": "smollm",
+        "vocab": 49152,
+        "dtype": torch.bfloat16,
+        "legacy_keys": "bloom",
+        "cls": BloomForCausalLM,
+        "config": lambda: BloomConfig(
+            vocab_size=49152,
+            # 6 heads of 3: not a power of two, so the ALiBi slopes take both of transformers'
+            # series (1/4 .. 1/256, then 1/2 and 1/8); the FFN is 4 x 18
+            hidden_size=18,
+            n_layer=2,
+            n_head=6,
+            layer_norm_epsilon=1e-5,
+            apply_residual_connection_post_layernorm=False,
+            bos_token_id=None,
+            eos_token_id=0,
+            tie_word_embeddings=True,
+        ),
+    },
+    {
+        "name": "tiny-falcon",
+        "tokenizer": "falcon",
+        "vocab": 65024,
+        "dtype": torch.bfloat16,
+        "legacy_keys": True,
+        "cls": FalconForCausalLM,
+        "config": lambda: FalconConfig(
+            # Falcon-7B's layout: multi-query (one K and one V head after the 2 query heads in
+            # query_key_value), attention and MLP in parallel from one shared LayerNorm, no biases
+            vocab_size=65024,
+            hidden_size=16,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            new_decoder_architecture=False,
+            multi_query=True,
+            parallel_attn=True,
+            bias=False,
+            alibi=False,
+            layer_norm_epsilon=1e-5,
+            max_position_embeddings=2048,
+            rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
+            bos_token_id=11,
+            eos_token_id=11,
+            tie_word_embeddings=True,
+        ),
+    },
+    {
+        "name": "tiny-falcon-40b",
+        "tokenizer": "falcon",
+        "vocab": 65024,
+        "dtype": torch.bfloat16,
+        "legacy_keys": False,
+        "cls": FalconForCausalLM,
+        "config": lambda: FalconConfig(
+            # Falcon-40B/180B's layout: new_decoder_architecture, 4 query heads in 2 KV groups
+            # (query_key_value per group: 2 query heads, k, v), two LayerNorms (ln_attn, ln_mlp);
+            # biases on and an FFN width of its own to cover those options too; the exact GELU
+            # every Falcon uses (a GGUF cannot say otherwise: make_tiny_gguf.py writes this one)
+            vocab_size=65024,
+            hidden_size=16,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_kv_heads=2,
+            new_decoder_architecture=True,
+            bias=True,
+            alibi=False,
+            ffn_hidden_size=40,
+            activation="gelu",
+            layer_norm_epsilon=1e-5,
+            max_position_embeddings=2048,
+            rope_parameters={"rope_type": "default", "rope_theta": 500000.0},
+            bos_token_id=11,
+            eos_token_id=11,
+            tie_word_embeddings=True,
+        ),
+    },
 ]
 SHARDED = {"name": "tiny-llama-sharded", "from": "tiny-llama", "max_shard_size": "16KB"}
 
@@ -362,13 +446,14 @@ def init_weights(model, seed, norm_center=1.0):
                 else:  # RMSNorm / LayerNorm gain
                     p.copy_(norm_center + 0.1 * torch.randn(p.shape, generator=gen))
             elif ("embed_tokens" in name or name.endswith("wte.weight") or name.startswith("lm_head")
-                  or name.endswith("embed_in.weight")):
+                  or name.endswith("embed_in.weight") or name.endswith("word_embeddings.weight")):
                 p.copy_(torch.randn(p.shape, generator=gen))
             elif name.endswith("wpe.weight"):
                 p.copy_(0.5 * torch.randn(p.shape, generator=gen))
             else:
-                # nn.Linear is [out, in]; GPT-2's Conv1D is [in, out]
-                fan_in = p.shape[0] if ".h." in name and "transformer" in name else p.shape[1]
+                # nn.Linear is [out, in]; GPT-2's Conv1D (attn.c_*, mlp.c_*) is [in, out]
+                conv1d = ".h." in name and "transformer" in name and (".attn.c_" in name or ".mlp.c_" in name)
+                fan_in = p.shape[0] if conv1d else p.shape[1]
                 p.copy_(torch.randn(p.shape, generator=gen) / fan_in ** 0.5)
 
 
@@ -379,7 +464,11 @@ def legacy_config(cfg_path, dtype, style=True):
     with open(cfg_path) as f:
         cfg = json.load(f)
     rp = cfg.pop("rope_parameters", None)
-    if style == "gpt_neox":
+    if style == "bloom":
+        # BLOOM's published configs: n_layer / n_head (transformers 5 writes them so too) and no
+        # rope keys; transformers-4 `torch_dtype`
+        assert rp is None, rp
+    elif style == "gpt_neox":
         rp = dict(rp)
         cfg["rotary_emb_base"] = rp.pop("rope_theta")
         cfg["rotary_pct"] = rp.pop("partial_rotary_factor")

@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Write tiny GGUF files of the BLOOM and Falcon test checkpoints (tiny-bloom, tiny-falcon, tiny-falcon-40b), laid out as llama.cpp writes
+those architectures, so quipu's GGUF path for them is checked against the same goldens as the
+safetensors path.
+
+This is the reference writer (gguf-py). The files are not committed: tests/test_gguf_bloom_falcon.sh
+makes them with tests/tiny_gguf.py, a standard-library writer that gives the same bytes (checked
+with gguf 0.19.0: `cmp` equal for both models), so CI needs no gguf package.
+
+For each NAME below, tests/models/NAME/model.safetensors becomes OUT/NAME.gguf:
+
+  tensors     llama.cpp's names (convert_hf_to_gguf.py, gguf-py's tensor map): token_embd,
+              token_embd_norm (BLOOM), blk.N.attn_norm, blk.N.attn_norm_2 (Falcon's ln_mlp),
+              blk.N.attn_qkv, blk.N.attn_output, blk.N.ffn_norm (BLOOM), blk.N.ffn_up,
+              blk.N.ffn_down, output_norm, with their biases. query_key_value is regrouped as
+              the converter does: BLOOM's rows per head (q, k, v of each head) and Falcon 40B's
+              rows per KV group (the group's query heads, k, v) become all of q, then all of k,
+              then all of v (Falcon 7B's multi-query rows already are). head_count_kv is 1 for
+              multi-query (the converter reads num_kv_heads, which transformers 5 writes as the
+              head count even then; the published Falcon-7B config has no such key). Matrices stay BF16 (the checkpoint's values bit for bit), vectors F32.
+              No output.weight: both checkpoints tie the head to the embedding (llama.cpp's BLOOM
+              converter would store a copy; quipu reads either).
+  metadata    ARCH.context_length (what the converter writes: BLOOM's n_embed when the config
+              has no seq_length, which quipu ignores for ALiBi models), embedding_length,
+              feed_forward_length (the checkpoint's true width), block_count, head_count,
+              head_count_kv, attention.layer_norm_epsilon, rope.freq_base (Falcon); the tokenizer
+              as a byte-level BPE vocabulary converted from the checkpoint's tokenizer.json
+              (tokens, types, merges) with the pre-tokenizer name that follows that file
+              (smollm for tiny-bloom's SmolLM vocabulary, falcon for Falcon's), BOS/EOS from
+              config.json as the goldens use them.
+
+Usage (reference environment: gguf 0.19.0, torch, safetensors; shared/ beside the repository):
+    python scripts/golden/make_tiny_gguf.py [--out DIR]     (default: the system's temporary folder)
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+import gguf
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+SHARED_TOKENIZERS = os.environ.get(
+    "QUIPU_SHARED_TOKENIZERS", os.path.abspath(os.path.join(REPO, "..", "shared", "tokenizers"))
+)
+
+# name -> (llama.cpp architecture, tokenizer pre name)
+MODELS = {"tiny-bloom": ("bloom", "smollm"), "tiny-falcon": ("falcon", "falcon"), "tiny-falcon-40b": ("falcon", "falcon")}
+
+
+def bytelevel_vocab(path):
+    """tokens, token types and merges of a byte-level BPE tokenizer.json, as llama.cpp stores them."""
+    with open(path, encoding="utf-8") as f:
+        j = json.load(f)
+    vocab = dict(j["model"]["vocab"])
+    special = {}
+    for a in j.get("added_tokens", []):
+        vocab.setdefault(a["content"], a["id"])
+        special[a["content"]] = a["special"]
+    toks = [None] * (max(vocab.values()) + 1)
+    for t, i in vocab.items():
+        toks[i] = t
+    assert all(t is not None for t in toks), path
+    types = [(3 if special[t] else 4) if t in special else 1 for t in toks]
+    merges = [m if isinstance(m, str) else " ".join(m) for m in j["model"]["merges"]]
+    return toks, types, merges
+
+
+def qkv_blocks(t, cfg, arch):
+    """query_key_value rows (or bias) regrouped into [all q; all k; all v]."""
+    rest = t.shape[1:]
+    if arch == "bloom":
+        H = cfg["n_head"]
+        hd = cfg["hidden_size"] // H
+        g = t.reshape(H, 3, hd, *rest)
+        return torch.cat([g[:, 0].reshape(H * hd, *rest), g[:, 1].reshape(H * hd, *rest), g[:, 2].reshape(H * hd, *rest)])
+    if not cfg.get("new_decoder_architecture"):  # Falcon-7B's multi-query rows are q, k, v blocks already
+        assert cfg.get("multi_query", True)
+        return t
+    H, kv = cfg["num_attention_heads"], cfg["num_kv_heads"]
+    hd = cfg["hidden_size"] // H
+    g = t.reshape(kv, H // kv + 2, hd, *rest)
+    return torch.cat([g[:, :-2].reshape(H * hd, *rest), g[:, -2].reshape(kv * hd, *rest), g[:, -1].reshape(kv * hd, *rest)])
+
+
+def gguf_name(name, arch):
+    n = name.removeprefix("transformer.")
+    top = {"word_embeddings": "token_embd", "word_embeddings_layernorm": "token_embd_norm", "ln_f": "output_norm",
+           "lm_head": "output"}
+    base, _, kind = n.rpartition(".")
+    if base in top:
+        return f"{top[base]}.{kind}"
+    parts = base.split(".")
+    assert parts[0] == "h", name
+    layer = {"input_layernorm": "attn_norm", "ln_attn": "attn_norm", "ln_mlp": "attn_norm_2",
+             "post_attention_layernorm": "ffn_norm", "self_attention.query_key_value": "attn_qkv",
+             "self_attention.dense": "attn_output", "mlp.dense_h_to_4h": "ffn_up", "mlp.dense_4h_to_h": "ffn_down"}
+    return f"blk.{parts[1]}.{layer['.'.join(parts[2:])]}.{kind}"
+
+
+def write(name, out):
+    arch, pre = MODELS[name]
+    d = os.path.join(REPO, "tests", "models", name)
+    with open(os.path.join(d, "config.json")) as f:
+        cfg = json.load(f)
+    with open(os.path.join(d, "tokenizer.source")) as f:
+        tok_dir = f.read().strip()
+    tensors = load_file(os.path.join(d, "model.safetensors"))
+    path = os.path.join(out, name + ".gguf")
+    w = gguf.GGUFWriter(path, arch)
+    D = cfg["hidden_size"]
+    if arch == "bloom":
+        H, layers, ff, kv, ctx = cfg["n_head"], cfg["n_layer"], 4 * D, cfg["n_head"], cfg.get("seq_length", D)
+    else:
+        H, layers, ff, ctx = cfg["num_attention_heads"], cfg["num_hidden_layers"], cfg["ffn_hidden_size"], cfg["max_position_embeddings"]
+        kv = cfg["num_kv_heads"] if cfg.get("new_decoder_architecture") else 1  # multi-query: one KV head
+    w.add_context_length(ctx)
+    w.add_embedding_length(D)
+    w.add_feed_forward_length(ff)
+    w.add_block_count(layers)
+    w.add_head_count(H)
+    w.add_head_count_kv(kv)
+    w.add_layer_norm_eps(cfg["layer_norm_epsilon"])
+    if arch == "falcon":
+        rp = cfg.get("rope_parameters") or {}
+        w.add_rope_freq_base(rp.get("rope_theta", cfg.get("rope_theta", 10000.0)))
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_BF16)
+    toks, types, merges = bytelevel_vocab(os.path.join(SHARED_TOKENIZERS, tok_dir, "tokenizer.json"))
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre(pre)
+    w.add_token_list(toks)
+    w.add_token_types(types)
+    w.add_token_merges(merges)
+    eos = cfg["eos_token_id"]
+    w.add_bos_token_id(cfg["bos_token_id"] if cfg.get("bos_token_id") is not None else eos)
+    w.add_eos_token_id(eos)
+    w.add_add_bos_token(False)
+    for n in sorted(tensors):
+        t = tensors[n]
+        if "query_key_value" in n:
+            t = qkv_blocks(t, cfg, arch)
+        g = gguf_name(n, arch)
+        if t.dim() == 1:
+            w.add_tensor(g, t.float().numpy())
+        else:
+            assert t.dtype == torch.bfloat16, n
+            w.add_tensor(g, t.contiguous().view(torch.int16).numpy(), raw_shape=list(t.shape), raw_dtype=gguf.GGMLQuantizationType.BF16)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    print(f"{path}: {os.path.getsize(path)} bytes, {len(tensors)} tensors")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=tempfile.gettempdir())
+    args = ap.parse_args()
+    import importlib.metadata as md
+
+    print(f"gguf {md.version('gguf')}, torch {torch.__version__}, numpy {np.__version__}")
+    for name in MODELS:
+        write(name, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

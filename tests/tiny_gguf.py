@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""tiny_gguf.py DIR OUT ARCH PRE -- the GGUF of a tiny BLOOM or Falcon checkpoint (DIR: its folder
+with tokenizer.json beside it, as tests/common.sh tiny_model makes it), laid out as llama.cpp
+writes those architectures. Standard library only, so the test runs without the gguf package;
+it writes the same bytes as scripts/golden/make_tiny_gguf.py (which uses gguf-py 0.19.0: same
+keys in the same order, same tensor order and alignment), whose docstring describes the layout:
+llama.cpp's tensor names, query_key_value regrouped into all q, all k, all v, matrices kept BF16,
+vectors widened to F32, the tokenizer converted from tokenizer.json with pre-tokenizer PRE."""
+import json
+import os
+import struct
+import sys
+
+src, out, arch, pre = sys.argv[1:5]
+cfg = json.load(open(os.path.join(src, "config.json")))
+raw = open(os.path.join(src, "model.safetensors"), "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+hdr = json.loads(raw[8:8 + n])
+data0 = 8 + n
+tensors = {}
+for name, e in hdr.items():
+    if name == "__metadata__":
+        continue
+    assert e["dtype"] == "BF16", (name, e["dtype"])
+    b0, b1 = e["data_offsets"]
+    tensors[name] = (e["shape"], raw[data0 + b0:data0 + b1])
+
+
+def regroup(shape, b):
+    """query_key_value rows (a bias: elements) -> [all q; all k; all v]"""
+    row = 2 * (shape[1] if len(shape) == 2 else 1)
+    rows = [b[i * row:(i + 1) * row] for i in range(shape[0])]
+    if arch == "bloom":
+        H = cfg["n_head"]
+        hd = cfg["hidden_size"] // H
+        per = [[rows[(h * 3 + j) * hd:(h * 3 + j + 1) * hd] for h in range(H)] for j in range(3)]
+    elif not cfg.get("new_decoder_architecture"):  # Falcon-7B's multi-query rows are q, k, v blocks already
+        assert cfg.get("multi_query", True)
+        return b
+    else:
+        H, kv = cfg["num_attention_heads"], cfg["num_kv_heads"]
+        hd, g = cfg["hidden_size"] // H, H // kv
+        blk = (g + 2) * hd
+        per = [[rows[k * blk:k * blk + g * hd] for k in range(kv)], [rows[k * blk + g * hd:k * blk + (g + 1) * hd] for k in range(kv)],
+               [rows[k * blk + (g + 1) * hd:(k + 1) * blk] for k in range(kv)]]
+    return b"".join(b"".join(r for part in parts for r in part) for parts in per)
+
+
+TOP = {"word_embeddings": "token_embd", "word_embeddings_layernorm": "token_embd_norm", "ln_f": "output_norm", "lm_head": "output"}
+LAYER = {"input_layernorm": "attn_norm", "ln_attn": "attn_norm", "ln_mlp": "attn_norm_2", "post_attention_layernorm": "ffn_norm",
+         "self_attention.query_key_value": "attn_qkv", "self_attention.dense": "attn_output", "mlp.dense_h_to_4h": "ffn_up",
+         "mlp.dense_4h_to_h": "ffn_down"}
+
+
+def gguf_name(name):
+    base, _, kind = name.removeprefix("transformer.").rpartition(".")
+    if base in TOP:
+        return f"{TOP[base]}.{kind}"
+    parts = base.split(".")
+    return f"blk.{parts[1]}.{LAYER['.'.join(parts[2:])]}.{kind}"
+
+
+def s(x):
+    b = x.encode("utf-8")
+    return struct.pack("<Q", len(b)) + b
+
+
+U32, I32, F32, BOOL, STR, ARR = 4, 5, 6, 7, 8, 9
+kvs = []
+
+
+def kv(key, t, v):
+    if t == U32:
+        body = struct.pack("<I", v)
+    elif t == F32:
+        body = struct.pack("<f", v)
+    elif t == BOOL:
+        body = struct.pack("<B", 1 if v else 0)
+    elif t == STR:
+        body = s(v)
+    kvs.append(s(key) + struct.pack("<I", t) + body)
+
+
+def kv_arr(key, t, vals):
+    body = b"".join(s(v) for v in vals) if t == STR else struct.pack("<%di" % len(vals), *vals)
+    kvs.append(s(key) + struct.pack("<IIQ", ARR, t, len(vals)) + body)
+
+
+D = cfg["hidden_size"]
+if arch == "bloom":
+    H, L, FF, KV, CTX = cfg["n_head"], cfg["n_layer"], 4 * D, cfg["n_head"], cfg.get("seq_length", D)
+else:
+    H, L, FF, CTX = cfg["num_attention_heads"], cfg["num_hidden_layers"], cfg["ffn_hidden_size"], cfg["max_position_embeddings"]
+    KV = cfg["num_kv_heads"] if cfg.get("new_decoder_architecture") else 1  # multi-query: one KV head
+kv("general.architecture", STR, arch)
+for key, val in [("context_length", CTX), ("embedding_length", D), ("feed_forward_length", FF), ("block_count", L),
+                 ("attention.head_count", H), ("attention.head_count_kv", KV)]:
+    kv(f"{arch}.{key}", U32, val)
+kv(f"{arch}.attention.layer_norm_epsilon", F32, cfg["layer_norm_epsilon"])
+if arch == "falcon":
+    rp = cfg.get("rope_parameters") or {}
+    kv("falcon.rope.freq_base", F32, rp.get("rope_theta", cfg.get("rope_theta", 10000.0)))
+kv("general.file_type", U32, 32)  # MOSTLY_BF16
+tj = json.load(open(os.path.join(src, "tokenizer.json"), encoding="utf-8"))
+vocab, special = dict(tj["model"]["vocab"]), {}
+for a in tj.get("added_tokens", []):
+    vocab.setdefault(a["content"], a["id"])
+    special[a["content"]] = a["special"]
+toks = [None] * (max(vocab.values()) + 1)
+for t, i in vocab.items():
+    toks[i] = t
+kv("tokenizer.ggml.model", STR, "gpt2")
+kv("tokenizer.ggml.pre", STR, pre)
+kv_arr("tokenizer.ggml.tokens", STR, toks)
+kv_arr("tokenizer.ggml.token_type", I32, [(3 if special[t] else 4) if t in special else 1 for t in toks])
+kv_arr("tokenizer.ggml.merges", STR, [m if isinstance(m, str) else " ".join(m) for m in tj["model"]["merges"]])
+eos = cfg["eos_token_id"]
+kv("tokenizer.ggml.bos_token_id", U32, cfg["bos_token_id"] if cfg.get("bos_token_id") is not None else eos)
+kv("tokenizer.ggml.eos_token_id", U32, eos)
+kv("tokenizer.ggml.add_bos_token", BOOL, False)
+
+infos, blobs, off = [], [], 0
+for name in sorted(tensors):
+    shape, b = tensors[name]
+    if "query_key_value" in name:
+        b = regroup(shape, b)
+    if len(shape) == 1:  # vectors widened to F32 (bf16 is the top half of an f32)
+        b = b"".join(struct.pack("<I", h << 16) for h in struct.unpack("<%dH" % shape[0], b))
+        ttype = 0
+    else:
+        ttype = 30  # BF16
+    infos.append(s(gguf_name(name)) + struct.pack("<I", len(shape)) + b"".join(struct.pack("<Q", d) for d in reversed(shape))
+                 + struct.pack("<IQ", ttype, off))
+    pad = (32 - len(b) % 32) % 32
+    blobs.append(b + b"\0" * pad)
+    off += len(b) + pad
+head = struct.pack("<IIQQ", 0x46554747, 3, len(infos), len(kvs)) + b"".join(kvs) + b"".join(infos)
+head += b"\0" * ((32 - len(head) % 32) % 32)
+with open(out, "wb") as f:
+    f.write(head + b"".join(blobs))
