@@ -829,6 +829,22 @@ static void md_tags(FILE *f, const rp *r, const char *bench, const char *languag
     }
 }
 
+/* " metric | n | A | B | B − A [lo, hi] (note)" of a paired difference, after a '|' */
+static void md_diff_cells(FILE *f, const quipu_paired_diff *d)
+{
+    int dec = metric_decimals(d->metric);
+    char a[64], b[64], df[64], lo[64], hi[64];
+    fprintf(f, " %s | %lld | %s | %s | %s", d->metric, (long long)d->n, quipu_report_fmt_num(a, sizeof a, d->value_a, dec),
+            quipu_report_fmt_num(b, sizeof b, d->value_b, dec), quipu_report_fmt_num(df, sizeof df, d->diff, dec));
+    if (!isnan(d->ci_low) && !isnan(d->ci_high))
+        fprintf(f, " [%s, %s]", quipu_report_fmt_num(lo, sizeof lo, d->ci_low, dec), quipu_report_fmt_num(hi, sizeof hi, d->ci_high, dec));
+    if (d->note) {
+        fputs(" (", f);
+        md_cell(f, d->note);
+        fputc(')', f);
+    }
+}
+
 static void md_pair(FILE *f, const rp *r, const rp_pair *p)
 {
     const char *la = r->run_labels[p->ra], *lb = r->run_labels[p->rb];
@@ -877,19 +893,10 @@ static void md_pair(FILE *f, const rp *r, const rp_pair *p)
             const quipu_paired_diff *d = &c->diffs[i];
             if (!metric_selected(r, d->metric) || !category_shown(r, d->category) || role_of(r, d->benchmark) != QUIPU_CFG_ROLE_BIAS)
                 continue;
-            int dec = metric_decimals(d->metric);
-            char a[64], b[64], df[64], lo[64], hi[64], pp[64];
+            char pp[64];
             fputs("|", f);
             md_tags(f, r, d->benchmark, d->language, d->culture, d->category);
-            fprintf(f, " %s | %lld | %s | %s | %s", d->metric, (long long)d->n, quipu_report_fmt_num(a, sizeof a, d->value_a, dec),
-                    quipu_report_fmt_num(b, sizeof b, d->value_b, dec), quipu_report_fmt_num(df, sizeof df, d->diff, dec));
-            if (!isnan(d->ci_low) && !isnan(d->ci_high))
-                fprintf(f, " [%s, %s]", quipu_report_fmt_num(lo, sizeof lo, d->ci_low, dec), quipu_report_fmt_num(hi, sizeof hi, d->ci_high, dec));
-            if (d->note) {
-                fputs(" (", f);
-                md_cell(f, d->note);
-                fputc(')', f);
-            }
+            md_diff_cells(f, d);
             fprintf(f, " | %s |\n", fmt_p(pp, sizeof pp, d->p_boot));
         }
         fputc('\n', f);
@@ -991,18 +998,9 @@ static quipu_status md_role_section(FILE *f, const rp *r, int role, int images, 
         for (size_t k = 0; k < p->c.n_diffs; k++) {
             const quipu_paired_diff *d = &p->c.diffs[k];
             if (!in_list(ms, d->metric) || !category_shown(r, d->category) || role_of(r, d->benchmark) != role) continue;
-            int dec = metric_decimals(d->metric);
-            char a[64], b[64], df[64], lo[64], hi[64], pp[64];
+            char pp[64];
             md_row_head(f, r, variant, d);
-            fprintf(f, " %s | %lld | %s | %s | %s", d->metric, (long long)d->n, quipu_report_fmt_num(a, sizeof a, d->value_a, dec),
-                    quipu_report_fmt_num(b, sizeof b, d->value_b, dec), quipu_report_fmt_num(df, sizeof df, d->diff, dec));
-            if (!isnan(d->ci_low) && !isnan(d->ci_high))
-                fprintf(f, " [%s, %s]", quipu_report_fmt_num(lo, sizeof lo, d->ci_low, dec), quipu_report_fmt_num(hi, sizeof hi, d->ci_high, dec));
-            if (d->note) {
-                fputs(" (", f);
-                md_cell(f, d->note);
-                fputc(')', f);
-            }
+            md_diff_cells(f, d);
             fprintf(f, " | %s |", fmt_p(pp, sizeof pp, d->p_boot));
             if (mcnemar) {
                 /* correctness over every item of the group: the test belongs to the acc row */
