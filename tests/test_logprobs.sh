@@ -6,7 +6,7 @@
 # parallel residual + partial rotary, Phi-3 fused projections + LongRoPE, BLOOM ALiBi + embedding
 # LayerNorm, Falcon 7B and 40B layouts): every golden file.
 # QUIPU_GOLDEN_STRIDE=k compares every k-th item of each golden file (and every item of the tiny
-# models): the sanitized build (scripts/test.sh, CI) uses 4, so the suite stays fast on two
+# models): the sanitized build (scripts/test.sh, CI) uses 12, so the suite stays fast on two
 # cores; the Release build and the "heavy" label (test_logprobs_full) compare all of them.
 . "$QUIPU_SOURCE_DIR/tests/common.sh"
 G="$TESTS_DIR/golden/logprobs"
