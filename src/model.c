@@ -546,6 +546,8 @@ static double gguf_float(hp_reader *h, const quipu_gguf *g, const char *key, dou
     return hp_check(h, key, v, hp) ? v : def;
 }
 
+#define GGUF_ARCH_LIST "llama, mistral, qwen2, qwen3, gemma3, gpt2, bloom, falcon, olmo2, gptneox"
+
 static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_error *err) {
     quipu_model_config *c = &m->cfg;
     quipu_gguf_str a = quipu_gguf_get_str(g, "general.architecture");
@@ -573,18 +575,31 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
     } else if (!strcmp(an, "falcon")) {
         c->arch = QUIPU_ARCH_FALCON;
         c->rope_kind = QUIPU_ROPE_NEOX; /* the converter leaves Q/K rows in Hugging Face order */
-    } else if (!strcmp(an, "qwen3") || !strcmp(an, "gemma2") || !strcmp(an, "olmo2") || !strcmp(an, "gptneox") || !strcmp(an, "phi3")) {
+    } else if (!strcmp(an, "qwen3")) {
+        c->arch = QUIPU_ARCH_QWEN3;
+        c->rope_kind = QUIPU_ROPE_NEOX; /* Q/K rows in Hugging Face order */
+    } else if (!strcmp(an, "olmo2")) {
+        c->arch = QUIPU_ARCH_OLMO2;
+        c->rope_kind = QUIPU_ROPE_NEOX;
+    } else if (!strcmp(an, "gptneox")) {
+        c->arch = QUIPU_ARCH_GPTNEOX;
+        c->rope_kind = QUIPU_ROPE_NEOX;
+    } else if (!strcmp(an, "gemma2") || !strcmp(an, "phi3")) {
         return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED,
-                               "%s: architecture '%s' is read from Hugging Face safetensors checkpoints only, not yet from GGUF (GGUF: llama, mistral, "
-                               "qwen2, gemma3, gpt2, bloom, falcon)",
+                               "%s: architecture '%s' is read from Hugging Face safetensors checkpoints only, not yet from GGUF (GGUF: " GGUF_ARCH_LIST ")",
                                m->path, an);
     } else {
-        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: llama, mistral, qwen2, gemma3, gpt2, bloom, falcon)",
-                               m->path, an);
+        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: " GGUF_ARCH_LIST ")", m->path, an);
     }
     char prefix[80];
     snprintf(prefix, sizeof prefix, "%s.", an);
     hp_reader h = {.path = m->path, .prefix = prefix, .err = err};
+    static const char *const needed[] = {"embedding_length", "block_count", "feed_forward_length", "attention.head_count", NULL};
+    for (int i = 0; needed[i]; i++) {
+        char k[160];
+        snprintf(k, sizeof k, "%s%s", prefix, needed[i]);
+        if (!quipu_gguf_find(g, k)) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing key '%s'", m->path, k);
+    }
     c->n_embd = gguf_int(&h, g, "embedding_length", 0, HP_EMBD);
     c->n_layer = gguf_int(&h, g, "block_count", 0, HP_LAYERS);
     c->n_ff = gguf_int(&h, g, "feed_forward_length", 0, HP_FF);
@@ -662,6 +677,33 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
         c->parallel_residual = quipu_gguf_find_tensor(g, "blk.0.attn_norm_2.weight") ? 1 : 2;
         c->linear_bias = quipu_gguf_find_tensor(g, "blk.0.attn_qkv.bias") != NULL;
         break;
+    case QUIPU_ARCH_QWEN3:
+        c->norm_kind = QUIPU_NORM_RMS;
+        c->norm_eps = (float)gguf_float(&h, g, "attention.layer_norm_rms_epsilon", 1e-6, HP_EPS);
+        c->act = QUIPU_ACT_SILU;
+        c->qk_norm = 1; /* attn_q_norm / attn_k_norm: one head's width */
+        break;
+    case QUIPU_ARCH_OLMO2:
+        c->norm_kind = QUIPU_NORM_RMS;
+        c->norm_eps = (float)gguf_float(&h, g, "attention.layer_norm_rms_epsilon", 1e-6, HP_EPS);
+        c->act = QUIPU_ACT_SILU;
+        c->qk_norm = 2; /* over the whole projection */
+        c->post_norms_only = 1; /* post_attention_norm, post_ffw_norm; no attn_norm / ffn_norm */
+        break;
+    case QUIPU_ARCH_GPTNEOX: {
+        /* Pythia: LayerNorms with biases, attn_qkv regrouped by the converter into all q, k, v,
+         * rope.dimension_count the rotated share; no activation key: GPT-NeoX's exact GELU, as
+         * transformers runs it */
+        c->norm_kind = QUIPU_NORM_LAYER;
+        c->norm_eps = (float)gguf_float(&h, g, "attention.layer_norm_epsilon", 1e-5, HP_EPS);
+        c->act = QUIPU_ACT_GELU_ERF;
+        c->qkv_layout = QUIPU_QKV_BLOCKS;
+        int par = 1;
+        if (quipu_gguf_find(g, "gptneox.use_parallel_residual") && !quipu_gguf_get_bool(g, "gptneox.use_parallel_residual", &par))
+            return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: 'gptneox.use_parallel_residual' is not a boolean", m->path);
+        c->parallel_residual = par ? 1 : 0;
+        break;
+    }
     default: /* the other families come from safetensors only (refused above) */
         break;
     }
@@ -1409,8 +1451,10 @@ static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
         snprintf(n, sizeof n, "blk.%lld.%s", (long long)l, suffix);                                                                \
         if (load_w(L, n, rows, cols, req, &w->field, err)) return err->code;                                                       \
     } while (0)
-        LW(attn_norm, "attn_norm.weight", D, 0, 1);
-        LW(attn_norm_b, "attn_norm.bias", D, 0, 0);
+        if (!c->post_norms_only) {
+            LW(attn_norm, "attn_norm.weight", D, 0, 1);
+            LW(attn_norm_b, "attn_norm.bias", D, 0, 0);
+        }
         snprintf(n, sizeof n, "blk.%lld.attn_qkv.weight", (long long)l);
         tref r;
         if (wsrc_find(&L->src, n, &r)) {
@@ -1440,24 +1484,27 @@ static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
         }
         LW(wo, "attn_output.weight", D, QD, 1);
         LW(bo, "attn_output.bias", D, 0, 0);
-        if (c->arch != QUIPU_ARCH_FALCON) {
+        if (c->post_norms_only) {
+            /* OLMo 2: norms after attention and MLP only (below) */
+        } else if (c->arch != QUIPU_ARCH_FALCON) {
             LW(ffn_norm, "ffn_norm.weight", D, 0, 1);
             LW(ffn_norm_b, "ffn_norm.bias", D, 0, 0);
         } else if (c->parallel_residual == 1) { /* Falcon 40B/180B: the MLP's own norm */
             LW(ffn_norm, "attn_norm_2.weight", D, 0, 1);
             LW(ffn_norm_b, "attn_norm_2.bias", D, 0, 1);
         }
-        if (c->arch != QUIPU_ARCH_GPT2 && c->arch != QUIPU_ARCH_BLOOM && c->arch != QUIPU_ARCH_FALCON) LW(w_gate, "ffn_gate.weight", F, D, 1);
+        if (c->arch != QUIPU_ARCH_GPT2 && c->arch != QUIPU_ARCH_BLOOM && c->arch != QUIPU_ARCH_FALCON && c->arch != QUIPU_ARCH_GPTNEOX)
+            LW(w_gate, "ffn_gate.weight", F, D, 1);
         LW(w_up, "ffn_up.weight", F, D, 1);
         LW(b_up, "ffn_up.bias", F, 0, 0);
         LW(w_down, "ffn_down.weight", D, F, 1);
         LW(b_down, "ffn_down.bias", D, 0, 0);
         if (c->qk_norm) {
-            LW(q_norm, "attn_q_norm.weight", HD, 0, 1);
-            LW(k_norm, "attn_k_norm.weight", HD, 0, 1);
+            LW(q_norm, "attn_q_norm.weight", c->qk_norm == 1 ? HD : QD, 0, 1);
+            LW(k_norm, "attn_k_norm.weight", c->qk_norm == 1 ? HD : KD, 0, 1);
         }
-        if (c->gemma_norms) {
-            /* GGUF Gemma norms already hold 1 + w */
+        if (c->gemma_norms || c->post_norms_only) {
+            /* GGUF Gemma norms already hold 1 + w; OLMo 2's are plain */
             LW(post_attn_norm, "post_attention_norm.weight", D, 0, 1);
             LW(post_ffn_norm, "post_ffw_norm.weight", D, 0, 1);
         }

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Write tiny GGUF files of the BLOOM and Falcon test checkpoints (tiny-bloom, tiny-falcon, tiny-falcon-40b), laid out as llama.cpp writes
+"""Write tiny GGUF files of the BLOOM, Falcon, Qwen3, OLMo 2 and GPT-NeoX test checkpoints (tiny-bloom, tiny-falcon,
+tiny-falcon-40b, tiny-qwen3, tiny-olmo2, tiny-gpt-neox), laid out as llama.cpp writes
 those architectures, so quipu's GGUF path for them is checked against the same goldens as the
 safetensors path.
 
@@ -52,7 +53,8 @@ SHARED_TOKENIZERS = os.environ.get(
 )
 
 # name -> (llama.cpp architecture, tokenizer pre name)
-MODELS = {"tiny-bloom": ("bloom", "smollm"), "tiny-falcon": ("falcon", "falcon"), "tiny-falcon-40b": ("falcon", "falcon")}
+MODELS = {"tiny-bloom": ("bloom", "smollm"), "tiny-falcon": ("falcon", "falcon"), "tiny-falcon-40b": ("falcon", "falcon"),
+          "tiny-qwen3": ("qwen3", "smollm"), "tiny-olmo2": ("olmo2", "gpt-2"), "tiny-gpt-neox": ("gptneox", "mpt")}
 
 
 def bytelevel_vocab(path):
@@ -76,8 +78,8 @@ def bytelevel_vocab(path):
 def qkv_blocks(t, cfg, arch):
     """query_key_value rows (or bias) regrouped into [all q; all k; all v]."""
     rest = t.shape[1:]
-    if arch == "bloom":
-        H = cfg["n_head"]
+    if arch in ("bloom", "gptneox"):  # rows per head: q, k, v of each head
+        H = cfg["n_head"] if arch == "bloom" else cfg["num_attention_heads"]
         hd = cfg["hidden_size"] // H
         g = t.reshape(H, 3, hd, *rest)
         return torch.cat([g[:, 0].reshape(H * hd, *rest), g[:, 1].reshape(H * hd, *rest), g[:, 2].reshape(H * hd, *rest)])
@@ -91,17 +93,24 @@ def qkv_blocks(t, cfg, arch):
 
 
 def gguf_name(name, arch):
-    n = name.removeprefix("transformer.")
+    n = name
+    for p in ("transformer.", "model.", "gpt_neox."):
+        n = n.removeprefix(p)
     top = {"word_embeddings": "token_embd", "word_embeddings_layernorm": "token_embd_norm", "ln_f": "output_norm",
-           "lm_head": "output"}
+           "lm_head": "output", "embed_tokens": "token_embd", "norm": "output_norm", "embed_in": "token_embd",
+           "final_layer_norm": "output_norm", "embed_out": "output"}
     base, _, kind = n.rpartition(".")
     if base in top:
         return f"{top[base]}.{kind}"
     parts = base.split(".")
-    assert parts[0] == "h", name
+    assert parts[0] in ("h", "layers"), name
     layer = {"input_layernorm": "attn_norm", "ln_attn": "attn_norm", "ln_mlp": "attn_norm_2",
-             "post_attention_layernorm": "ffn_norm", "self_attention.query_key_value": "attn_qkv",
-             "self_attention.dense": "attn_output", "mlp.dense_h_to_4h": "ffn_up", "mlp.dense_4h_to_h": "ffn_down"}
+             "post_attention_layernorm": "post_attention_norm" if arch == "olmo2" else "ffn_norm",
+             "self_attention.query_key_value": "attn_qkv", "self_attention.dense": "attn_output", "mlp.dense_h_to_4h": "ffn_up",
+             "mlp.dense_4h_to_h": "ffn_down", "attention.query_key_value": "attn_qkv", "attention.dense": "attn_output",
+             "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
+             "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+             "mlp.down_proj": "ffn_down", "post_feedforward_layernorm": "post_ffw_norm"}
     return f"blk.{parts[1]}.{layer['.'.join(parts[2:])]}.{kind}"
 
 
@@ -116,22 +125,47 @@ def write(name, out):
     path = os.path.join(out, name + ".gguf")
     w = gguf.GGUFWriter(path, arch)
     D = cfg["hidden_size"]
-    if arch == "bloom":
-        H, layers, ff, kv, ctx = cfg["n_head"], cfg["n_layer"], 4 * D, cfg["n_head"], cfg.get("seq_length", D)
-    else:
-        H, layers, ff, ctx = cfg["num_attention_heads"], cfg["num_hidden_layers"], cfg["ffn_hidden_size"], cfg["max_position_embeddings"]
-        kv = cfg["num_kv_heads"] if cfg.get("new_decoder_architecture") else 1  # multi-query: one KV head
-    w.add_context_length(ctx)
-    w.add_embedding_length(D)
-    w.add_feed_forward_length(ff)
-    w.add_block_count(layers)
-    w.add_head_count(H)
-    w.add_head_count_kv(kv)
-    w.add_layer_norm_eps(cfg["layer_norm_epsilon"])
-    if arch == "falcon":
+    f16 = all(t.dtype == torch.float16 for t in tensors.values())
+    if arch == "gptneox":  # GPTNeoXModel.set_gguf_parameters: its own keys and order
+        H = cfg["num_attention_heads"]
+        w.add_context_length(cfg["max_position_embeddings"])
+        w.add_embedding_length(D)
+        w.add_block_count(cfg["num_hidden_layers"])
+        w.add_feed_forward_length(cfg["intermediate_size"])
+        w.add_rope_dimension_count(int(cfg["rotary_pct"] * (D // H)))
+        w.add_head_count(H)
+        w.add_parallel_residual(cfg.get("use_parallel_residual", True))
+        w.add_layer_norm_eps(cfg["layer_norm_eps"])
+    elif arch in ("qwen3", "olmo2"):
+        w.add_context_length(cfg["max_position_embeddings"])
+        w.add_embedding_length(D)
+        w.add_feed_forward_length(cfg["intermediate_size"])
+        w.add_block_count(cfg["num_hidden_layers"])
+        w.add_head_count(cfg["num_attention_heads"])
+        w.add_head_count_kv(cfg["num_key_value_heads"])
         rp = cfg.get("rope_parameters") or {}
         w.add_rope_freq_base(rp.get("rope_theta", cfg.get("rope_theta", 10000.0)))
-    w.add_file_type(gguf.LlamaFileType.MOSTLY_BF16)
+        w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
+        if cfg.get("head_dim") is not None:
+            w.add_key_length(cfg["head_dim"])
+            w.add_value_length(cfg["head_dim"])
+    else:
+        if arch == "bloom":
+            H, layers, ff, kv, ctx = cfg["n_head"], cfg["n_layer"], 4 * D, cfg["n_head"], cfg.get("seq_length", D)
+        else:
+            H, layers, ff, ctx = cfg["num_attention_heads"], cfg["num_hidden_layers"], cfg["ffn_hidden_size"], cfg["max_position_embeddings"]
+            kv = cfg["num_kv_heads"] if cfg.get("new_decoder_architecture") else 1  # multi-query: one KV head
+        w.add_context_length(ctx)
+        w.add_embedding_length(D)
+        w.add_feed_forward_length(ff)
+        w.add_block_count(layers)
+        w.add_head_count(H)
+        w.add_head_count_kv(kv)
+        w.add_layer_norm_eps(cfg["layer_norm_epsilon"])
+        if arch == "falcon":
+            rp = cfg.get("rope_parameters") or {}
+            w.add_rope_freq_base(rp.get("rope_theta", cfg.get("rope_theta", 10000.0)))
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if f16 else gguf.LlamaFileType.MOSTLY_BF16)
     toks, types, merges = bytelevel_vocab(os.path.join(SHARED_TOKENIZERS, tok_dir, "tokenizer.json"))
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre(pre)
@@ -150,8 +184,11 @@ def write(name, out):
         if t.dim() == 1:
             w.add_tensor(g, t.float().numpy())
         else:
-            assert t.dtype == torch.bfloat16, n
-            w.add_tensor(g, t.contiguous().view(torch.int16).numpy(), raw_shape=list(t.shape), raw_dtype=gguf.GGMLQuantizationType.BF16)
+            if t.dtype == torch.float16:
+                w.add_tensor(g, t.contiguous().numpy())
+            else:
+                assert t.dtype == torch.bfloat16, n
+                w.add_tensor(g, t.contiguous().view(torch.int16).numpy(), raw_shape=list(t.shape), raw_dtype=gguf.GGMLQuantizationType.BF16)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
