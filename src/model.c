@@ -546,7 +546,7 @@ static double gguf_float(hp_reader *h, const quipu_gguf *g, const char *key, dou
     return hp_check(h, key, v, hp) ? v : def;
 }
 
-#define GGUF_ARCH_LIST "llama, mistral, qwen2, qwen3, gemma3, gpt2, bloom, falcon, olmo2, gptneox"
+#define GGUF_ARCH_LIST "llama, mistral, qwen2, qwen3, gemma3, gpt2, bloom, falcon, olmo2, gptneox, phi3"
 
 static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_error *err) {
     quipu_model_config *c = &m->cfg;
@@ -584,7 +584,10 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
     } else if (!strcmp(an, "gptneox")) {
         c->arch = QUIPU_ARCH_GPTNEOX;
         c->rope_kind = QUIPU_ROPE_NEOX;
-    } else if (!strcmp(an, "gemma2") || !strcmp(an, "phi3")) {
+    } else if (!strcmp(an, "phi3")) {
+        c->arch = QUIPU_ARCH_PHI3;
+        c->rope_kind = QUIPU_ROPE_NEOX;
+    } else if (!strcmp(an, "gemma2")) {
         return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED,
                                "%s: architecture '%s' is read from Hugging Face safetensors checkpoints only, not yet from GGUF (GGUF: " GGUF_ARCH_LIST ")",
                                m->path, an);
@@ -702,6 +705,45 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
         if (quipu_gguf_find(g, "gptneox.use_parallel_residual") && !quipu_gguf_get_bool(g, "gptneox.use_parallel_residual", &par))
             return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: 'gptneox.use_parallel_residual' is not a boolean", m->path);
         c->parallel_residual = par ? 1 : 0;
+        break;
+    }
+    case QUIPU_ARCH_PHI3: {
+        /* fused attn_qkv and ffn_up (gate rows, then up rows); every layer windowed when
+         * attention.sliding_window is set; LongRoPE as the converter writes it: the factors as
+         * tensors rope_factors_short / _long (only the short ones apply within
+         * rope.scaling.original_context_length, past which sequences are refused) and the
+         * attention factor, which scales cos/sin (attention scale times its square) */
+        c->norm_kind = QUIPU_NORM_RMS;
+        c->norm_eps = (float)gguf_float(&h, g, "attention.layer_norm_rms_epsilon", 1e-5, HP_EPS);
+        c->act = QUIPU_ACT_SILU;
+        c->qkv_layout = QUIPU_QKV_BLOCKS;
+        c->sliding_window = (int32_t)gguf_int(&h, g, "attention.sliding_window", 0, HP_WINDOW);
+        for (int64_t i = 0; i < c->n_layer && i < QUIPU_MAX_LAYERS; i++) c->layer_sliding[i] = (uint8_t)(c->sliding_window > 0);
+        int sh = quipu_gguf_find_tensor(g, "rope_factors_short.weight") != NULL, lo = quipu_gguf_find_tensor(g, "rope_factors_long.weight") != NULL;
+        if (sh != lo)
+            return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor '%s' (LongRoPE needs both factor tensors)", m->path,
+                                   sh ? "rope_factors_long.weight" : "rope_factors_short.weight");
+        if (sh) {
+            char k[160];
+            snprintf(k, sizeof k, "%srope.scaling.original_context_length", prefix);
+            if (!quipu_gguf_find(g, k)) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing key '%s' (LongRoPE)", m->path, k);
+            c->rope_max_pos = gguf_int(&h, g, "rope.scaling.original_context_length", 0, HP_CTX);
+            double af = gguf_float(&h, g, "rope.scaling.attn_factor", 1.0, HP_FACTOR);
+            /* the converter's sqrt(1 + ln(s) / ln(original)), s = context / original, stored
+             * rounded to f32: where the stored value is that number rounded, take it unrounded,
+             * as transformers computes it from config.json */
+            double s = (double)c->n_ctx / (double)c->rope_max_pos;
+            if (!h.bad && c->rope_max_pos > 1 && s > 1.0) {
+                double exact = sqrt(1.0 + log(s) / log((double)c->rope_max_pos));
+                if ((float)exact == (float)af) af = exact;
+            }
+            int64_t hd = c->head_dim > 0 ? c->head_dim : (c->n_head > 0 ? c->n_embd / c->n_head : 0);
+            int64_t nr = c->n_rot > 0 ? c->n_rot : hd;
+            if (!h.bad && af != 1.0 && nr != hd)
+                return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: LongRoPE with an attention factor on a partly rotated head is not supported", m->path);
+            if (hd > 0) c->attn_scale = (float)(af * af / sqrt((double)hd));
+            c->has_freq_factors = 2;
+        }
         break;
     }
     default: /* the other families come from safetensors only (refused above) */
@@ -1443,7 +1485,9 @@ static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
     if (load_w(L, "output_norm.bias", D, 0, 0, &m->out_norm_b, err)) return err->code;
     if (c->tied_embeddings) m->lm_head = m->tok_embd;
     else if (load_w(L, "output.weight", V, D, 1, &m->lm_head, err)) return err->code;
-    if (load_w(L, "rope_freqs.weight", c->n_rot / 2, 0, 0, &m->freq_factors, err)) return err->code;
+    if (load_w(L, c->has_freq_factors == 2 ? "rope_factors_short.weight" : "rope_freqs.weight", c->n_rot / 2, 0, c->has_freq_factors == 2,
+               &m->freq_factors, err))
+        return err->code;
     for (int64_t l = 0; l < c->n_layer; l++) {
         quipu_layer_weights *w = &m->layers[l];
 #define LW(field, suffix, rows, cols, req)                                                                                             \
@@ -1493,9 +1537,21 @@ static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
             LW(ffn_norm, "attn_norm_2.weight", D, 0, 1);
             LW(ffn_norm_b, "attn_norm_2.bias", D, 0, 1);
         }
-        if (c->arch != QUIPU_ARCH_GPT2 && c->arch != QUIPU_ARCH_BLOOM && c->arch != QUIPU_ARCH_FALCON && c->arch != QUIPU_ARCH_GPTNEOX)
-            LW(w_gate, "ffn_gate.weight", F, D, 1);
-        LW(w_up, "ffn_up.weight", F, D, 1);
+        if (c->arch == QUIPU_ARCH_PHI3) {
+            /* gate and up fused in ffn_up: F gate rows, then F up rows */
+            quipu_buf *gu = NULL;
+            int64_t sizes[2] = {F, F};
+            quipu_buf **dw[2] = {&w->w_gate, &w->w_up};
+            snprintf(n, sizeof n, "blk.%lld.ffn_up.weight", (long long)l);
+            if (!wsrc_find(&L->src, n, &r)) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor '%s'", L->src.path, n);
+            if (r.bad_shape) return bad_shape_error(L, &r, err);
+            if (load_ref(L, &r, 2 * F, D, 0, 0.0f, m->wtype, &gu, err)) return err->code;
+            if (split_rows(m, gu, D, m->wtype, 2, sizes, NULL, dw, err)) return err->code;
+        } else {
+            if (c->arch != QUIPU_ARCH_GPT2 && c->arch != QUIPU_ARCH_BLOOM && c->arch != QUIPU_ARCH_FALCON && c->arch != QUIPU_ARCH_GPTNEOX)
+                LW(w_gate, "ffn_gate.weight", F, D, 1);
+            LW(w_up, "ffn_up.weight", F, D, 1);
+        }
         LW(b_up, "ffn_up.bias", F, 0, 0);
         LW(w_down, "ffn_down.weight", D, F, 1);
         LW(b_down, "ffn_down.bias", D, 0, 0);

@@ -1,14 +1,15 @@
 # test_gguf_archs.sh — the architectures llama.cpp writes as GGUF besides Llama/Gemma 3/GPT-2: the
-# tiny BLOOM, Falcon (7B and 40B layouts), Qwen3, OLMo 2 and GPT-NeoX checkpoints written as
+# tiny BLOOM, Falcon (7B and 40B layouts), Qwen3, OLMo 2, GPT-NeoX and Phi-3 checkpoints written as
 # llama.cpp lays them out (tests/tiny_gguf.py: llama.cpp's tensor names, query_key_value regrouped
-# into q, k, v blocks, the tokenizer as a GGUF vocabulary) score the safetensors goldens
+# into q, k, v blocks, the tokenizer as a GGUF vocabulary: byte-level BPE, or SentencePiece (pre
+# "llama") for Phi-3) score the safetensors goldens
 # (transformers fp32) within tests/compare_logprobs.py's tolerances, give the same bytes as the
 # safetensors checkpoints on their first 24 items, and `quipu inspect` reads them; a missing tensor or key is one line.
 . "$QUIPU_SOURCE_DIR/tests/common.sh"
 need_shared tokenizers
 G="$TESTS_DIR/golden/logprobs"
 for spec in tiny-bloom:bloom:smollm tiny-falcon:falcon:falcon tiny-falcon-40b:falcon:falcon tiny-qwen3:qwen3:smollm \
-  tiny-olmo2:olmo2:gpt-2 tiny-gpt-neox:gptneox:mpt; do
+  tiny-olmo2:olmo2:gpt-2 tiny-gpt-neox:gptneox:mpt tiny-phi3:phi3:llama; do
   IFS=: read -r name arch pre <<< "$spec"
   d=$(tiny_model "$name")
   python3 "$TESTS_DIR/tiny_gguf.py" "$d" "$TMPD/$name.gguf" "$arch" "$pre" || { fail "$name: writing the GGUF"; continue; }
@@ -58,8 +59,14 @@ expect_error "OLMo 2 GGUF missing post_ffw_norm" "olmo2-nopost.gguf: missing ten
 rename blk.0.attn_qkv.weight blk.0.attn_qkX.weight "$TMPD/tiny-gpt-neox.gguf" "$TMPD/neox-noqkv.gguf"
 expect_error "GPT-NeoX GGUF missing attn_qkv" "neox-noqkv.gguf: missing tensor 'blk.0.attn_q.weight'" \
   "$QUIPU_BIN" score --model "$TMPD/neox-noqkv.gguf" < "$TMPD/one.jsonl"
+rename rope_factors_short.weight rope_factors_shorX.weight "$TMPD/tiny-phi3.gguf" "$TMPD/phi3-noshort.gguf"
+expect_error "Phi-3 GGUF missing rope_factors_short" "phi3-noshort.gguf: missing tensor 'rope_factors_short.weight'" \
+  "$QUIPU_BIN" score --model "$TMPD/phi3-noshort.gguf" < "$TMPD/one.jsonl"
 # a hyper-parameter key: one line naming it
 rename qwen3.feed_forward_length qwen3.feed_forward_lengtX "$TMPD/tiny-qwen3.gguf" "$TMPD/qwen3-noff.gguf"
 expect_error "Qwen3 GGUF missing feed_forward_length" "qwen3-noff.gguf: missing key 'qwen3.feed_forward_length'" \
   "$QUIPU_BIN" inspect "$TMPD/qwen3-noff.gguf"
+rename phi3.rope.scaling.original_context_length phi3.rope.scaling.original_context_lengtX "$TMPD/tiny-phi3.gguf" "$TMPD/phi3-noorig.gguf"
+expect_error "Phi-3 GGUF missing original_context_length" "phi3-noorig.gguf: missing key 'phi3.rope.scaling.original_context_length'" \
+  "$QUIPU_BIN" inspect "$TMPD/phi3-noorig.gguf"
 finish

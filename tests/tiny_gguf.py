@@ -7,6 +7,7 @@ keys in the same order, same tensor order and alignment), whose docstring descri
 llama.cpp's tensor names, query_key_value regrouped into all q, all k, all v, matrices kept BF16
 (F16 for an F16 checkpoint), vectors widened to F32, the tokenizer converted from tokenizer.json with pre-tokenizer PRE."""
 import json
+import math
 import os
 import struct
 import sys
@@ -53,7 +54,8 @@ LAYER = {"input_layernorm": "attn_norm", "ln_attn": "attn_norm", "ln_mlp": "attn
          "mlp.dense_4h_to_h": "ffn_down", "attention.query_key_value": "attn_qkv", "attention.dense": "attn_output",
          "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
          "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
-         "mlp.down_proj": "ffn_down", "post_feedforward_layernorm": "post_ffw_norm"}
+         "mlp.down_proj": "ffn_down", "post_feedforward_layernorm": "post_ffw_norm",
+         "self_attn.qkv_proj": "attn_qkv", "mlp.gate_up_proj": "ffn_up"}
 
 
 def gguf_name(name):
@@ -91,12 +93,32 @@ def kv(key, t, v):
 
 
 def kv_arr(key, t, vals):
-    body = b"".join(s(v) for v in vals) if t == STR else struct.pack("<%di" % len(vals), *vals)
+    body = b"".join(s(v) for v in vals) if t == STR else struct.pack("<%d%s" % (len(vals), "f" if t == F32 else "i"), *vals)
     kvs.append(s(key) + struct.pack("<IIQ", ARR, t, len(vals)) + body)
 
 
 D = cfg["hidden_size"]
-if arch in ("qwen3", "olmo2", "gptneox"):
+extra = []  # tensors the converter adds: (name, float32 values)
+if arch == "phi3":  # Phi3MiniModel: its keys in its order; LongRoPE factors as tensors
+    H, L = cfg["num_attention_heads"], cfg["num_hidden_layers"]
+    CTX, ORIG = cfg["max_position_embeddings"], cfg["original_max_position_embeddings"]
+    n_rot = int(cfg.get("partial_rotary_factor", 1.0) * D) // H
+    kv("general.architecture", STR, arch)
+    for key, val in [("context_length", CTX), ("rope.scaling.original_context_length", ORIG), ("embedding_length", D),
+                     ("feed_forward_length", cfg["intermediate_size"]), ("block_count", L), ("attention.head_count", H),
+                     ("attention.head_count_kv", cfg["num_key_value_heads"])]:
+        kv(f"phi3.{key}", U32, val)
+    kv("phi3.attention.layer_norm_rms_epsilon", F32, cfg["rms_norm_eps"])
+    kv("phi3.rope.dimension_count", U32, n_rot)
+    kv("phi3.rope.freq_base", F32, cfg.get("rope_theta", 10000.0))
+    kv("phi3.attention.sliding_window", U32, cfg.get("sliding_window") or 0)
+    sc = cfg.get("rope_scaling")
+    if sc:
+        assert sc.get("rope_type", sc.get("type")) in ("su", "longrope")
+        scale = CTX / ORIG
+        kv("phi3.rope.scaling.attn_factor", F32, math.sqrt(1 + math.log(scale) / math.log(ORIG)) if scale > 1 else 1.0)
+        extra = [("rope_factors_long.weight", sc["long_factor"]), ("rope_factors_short.weight", sc["short_factor"])]
+elif arch in ("qwen3", "olmo2", "gptneox"):
     H, L = cfg["num_attention_heads"], cfg["num_hidden_layers"]
     kv("general.architecture", STR, arch)
     ints = [("context_length", cfg["max_position_embeddings"]), ("embedding_length", D), ("feed_forward_length", cfg["intermediate_size"]),
@@ -134,24 +156,59 @@ else:
 f16 = all(t[2] == "F16" for t in tensors.values())
 kv("general.file_type", U32, 1 if f16 else 32)  # MOSTLY_F16, MOSTLY_BF16
 tj = json.load(open(os.path.join(src, "tokenizer.json"), encoding="utf-8"))
-vocab, special = dict(tj["model"]["vocab"]), {}
-for a in tj.get("added_tokens", []):
-    vocab.setdefault(a["content"], a["id"])
-    special[a["content"]] = a["special"]
-toks = [None] * (max(vocab.values()) + 1)
-for t, i in vocab.items():
-    toks[i] = t
-kv("tokenizer.ggml.model", STR, "gpt2")
-kv("tokenizer.ggml.pre", STR, pre)
-kv_arr("tokenizer.ggml.tokens", STR, toks)
-kv_arr("tokenizer.ggml.token_type", I32, [(3 if special[t] else 4) if t in special else 1 for t in toks])
-kv_arr("tokenizer.ggml.merges", STR, [m if isinstance(m, str) else " ".join(m) for m in tj["model"]["merges"]])
-eos = cfg["eos_token_id"]
-kv("tokenizer.ggml.bos_token_id", U32, cfg["bos_token_id"] if cfg.get("bos_token_id") is not None else eos)
-kv("tokenizer.ggml.eos_token_id", U32, eos)
-kv("tokenizer.ggml.add_bos_token", BOOL, False)
+if pre == "llama":  # a SentencePiece (Llama-2 style) tokenizer.json as a "llama" vocabulary
+    vocab, added = tj["model"]["vocab"], {a["id"]: a for a in tj["added_tokens"]}
+    first_rank = {}  # score: minus the rank of the first merge making the token (see make_tiny_gguf.py)
+    for r, m in enumerate(tj["model"]["merges"]):
+        a, b = m.split(" ") if isinstance(m, str) else m
+        first_rank.setdefault(a + b, r)
+    n = max(list(vocab.values()) + list(added)) + 1
+    toks, scores, types = [""] * n, [0.0] * n, [1] * n
+    for t, i in vocab.items():
+        toks[i], scores[i] = t, -float(first_rank[t]) if t in first_rank else -1e9
+        types[i] = 6 if (t.startswith("<0x") and len(t) == 6) else 1
+    for i, a in added.items():
+        toks[i], scores[i], types[i] = a["content"], 0.0, 3 if a["special"] else 4
+    types[0] = 2
+    for i in range(n, cfg["vocab_size"]):  # padded to the embedding as the converter does
+        toks.append(f"[PAD{i}]")
+        scores.append(-1000.0)
+        types.append(5)
+    kv("tokenizer.ggml.model", STR, "llama")
+    kv("tokenizer.ggml.pre", STR, "default")
+    kv_arr("tokenizer.ggml.tokens", STR, toks)
+    kv_arr("tokenizer.ggml.scores", F32, scores)
+    kv_arr("tokenizer.ggml.token_type", I32, types)
+    kv("tokenizer.ggml.bos_token_id", U32, cfg["bos_token_id"])
+    kv("tokenizer.ggml.eos_token_id", U32, cfg["eos_token_id"])
+    kv("tokenizer.ggml.unknown_token_id", U32, 0)
+    kv("tokenizer.ggml.add_bos_token", BOOL, False)
+    kv("tokenizer.ggml.add_eos_token", BOOL, False)
+else:
+    vocab, special = dict(tj["model"]["vocab"]), {}
+    for a in tj.get("added_tokens", []):
+        vocab.setdefault(a["content"], a["id"])
+        special[a["content"]] = a["special"]
+    toks = [None] * (max(vocab.values()) + 1)
+    for t, i in vocab.items():
+        toks[i] = t
+    kv("tokenizer.ggml.model", STR, "gpt2")
+    kv("tokenizer.ggml.pre", STR, pre)
+    kv_arr("tokenizer.ggml.tokens", STR, toks)
+    kv_arr("tokenizer.ggml.token_type", I32, [(3 if special[t] else 4) if t in special else 1 for t in toks])
+    kv_arr("tokenizer.ggml.merges", STR, [m if isinstance(m, str) else " ".join(m) for m in tj["model"]["merges"]])
+    eos = cfg["eos_token_id"]
+    kv("tokenizer.ggml.bos_token_id", U32, cfg["bos_token_id"] if cfg.get("bos_token_id") is not None else eos)
+    kv("tokenizer.ggml.eos_token_id", U32, eos)
+    kv("tokenizer.ggml.add_bos_token", BOOL, False)
 
 infos, blobs, off = [], [], 0
+for name, vals in extra:
+    b = struct.pack("<%df" % len(vals), *vals)
+    infos.append(s(name) + struct.pack("<IQ", 1, len(vals)) + struct.pack("<IQ", 0, off))
+    pad = (32 - len(b) % 32) % 32
+    blobs.append(b + b"\0" * pad)
+    off += len(b) + pad
 for name in sorted(tensors):
     shape, b, dt = tensors[name]
     if "query_key_value" in name:

@@ -36,6 +36,7 @@ Usage (reference environment: gguf 0.19.0, torch, safetensors; shared/ beside th
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -54,7 +55,8 @@ SHARED_TOKENIZERS = os.environ.get(
 
 # name -> (llama.cpp architecture, tokenizer pre name)
 MODELS = {"tiny-bloom": ("bloom", "smollm"), "tiny-falcon": ("falcon", "falcon"), "tiny-falcon-40b": ("falcon", "falcon"),
-          "tiny-qwen3": ("qwen3", "smollm"), "tiny-olmo2": ("olmo2", "gpt-2"), "tiny-gpt-neox": ("gptneox", "mpt")}
+          "tiny-qwen3": ("qwen3", "smollm"), "tiny-olmo2": ("olmo2", "gpt-2"), "tiny-gpt-neox": ("gptneox", "mpt"),
+          "tiny-phi3": ("phi3", "llama")}  # pre "llama": a SentencePiece vocabulary (tokenizer.ggml.model llama)
 
 
 def bytelevel_vocab(path):
@@ -73,6 +75,35 @@ def bytelevel_vocab(path):
     types = [(3 if special[t] else 4) if t in special else 1 for t in toks]
     merges = [m if isinstance(m, str) else " ".join(m) for m in j["model"]["merges"]]
     return toks, types, merges
+
+
+def spm_vocab(path, vocab_size):
+    """tokens, scores and types of a SentencePiece-style (Llama 2 / Phi-3) tokenizer.json as a
+    "llama" GGUF vocabulary: without the tokenizer.model the converter reads, a token's score is
+    minus the rank of the first merge that makes it (so score-driven merging follows the file's
+    merges; make_token_golden.py's vocabulary-only GGUFs do the same), byte tokens BYTE, added
+    tokens CONTROL or USER_DEFINED, id 0 UNKNOWN; padded to vocab_size with [PADi] UNUSED
+    tokens scored -1000 as the converter pads."""
+    with open(path, encoding="utf-8") as f:
+        j = json.load(f)
+    vocab, added = j["model"]["vocab"], {a["id"]: a for a in j["added_tokens"]}
+    first_rank = {}
+    for r, m in enumerate(j["model"]["merges"]):
+        a, b = m.split(" ") if isinstance(m, str) else m
+        first_rank.setdefault(a + b, r)
+    n = max(list(vocab.values()) + list(added)) + 1
+    toks, scores, types = [""] * n, [0.0] * n, [1] * n
+    for t, i in vocab.items():
+        toks[i], scores[i] = t, -float(first_rank[t]) if t in first_rank else -1e9
+        types[i] = 6 if (t.startswith("<0x") and len(t) == 6) else 1
+    for i, a in added.items():
+        toks[i], scores[i], types[i] = a["content"], 0.0, 3 if a["special"] else 4
+    types[0] = 2
+    for i in range(n, vocab_size):
+        toks.append(f"[PAD{i}]")
+        scores.append(-1000.0)
+        types.append(5)
+    return toks, scores, types
 
 
 def qkv_blocks(t, cfg, arch):
@@ -110,7 +141,8 @@ def gguf_name(name, arch):
              "mlp.dense_4h_to_h": "ffn_down", "attention.query_key_value": "attn_qkv", "attention.dense": "attn_output",
              "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
              "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
-             "mlp.down_proj": "ffn_down", "post_feedforward_layernorm": "post_ffw_norm"}
+             "mlp.down_proj": "ffn_down", "post_feedforward_layernorm": "post_ffw_norm", "self_attn.qkv_proj": "attn_qkv",
+             "mlp.gate_up_proj": "ffn_up"}
     return f"blk.{parts[1]}.{layer['.'.join(parts[2:])]}.{kind}"
 
 
@@ -126,7 +158,28 @@ def write(name, out):
     w = gguf.GGUFWriter(path, arch)
     D = cfg["hidden_size"]
     f16 = all(t.dtype == torch.float16 for t in tensors.values())
-    if arch == "gptneox":  # GPTNeoXModel.set_gguf_parameters: its own keys and order
+    extra = []
+    if arch == "phi3":  # Phi3MiniModel: its keys in its order; LongRoPE factors as tensors
+        H = cfg["num_attention_heads"]
+        ctx, orig = cfg["max_position_embeddings"], cfg["original_max_position_embeddings"]
+        w.add_context_length(ctx)
+        w.add_rope_scaling_orig_ctx_len(orig)
+        w.add_embedding_length(D)
+        w.add_feed_forward_length(cfg["intermediate_size"])
+        w.add_block_count(cfg["num_hidden_layers"])
+        w.add_head_count(H)
+        w.add_head_count_kv(cfg["num_key_value_heads"])
+        w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
+        w.add_rope_dimension_count(int(cfg.get("partial_rotary_factor", 1.0) * D) // H)
+        w.add_rope_freq_base(cfg.get("rope_theta", 10000.0))
+        w.add_sliding_window(cfg.get("sliding_window") or 0)
+        sc = cfg.get("rope_scaling")
+        if sc:
+            assert sc.get("rope_type", sc.get("type")) in ("su", "longrope")
+            scale = ctx / orig
+            w.add_rope_scaling_attn_factors(math.sqrt(1 + math.log(scale) / math.log(orig)) if scale > 1 else 1.0)
+            extra = [("rope_factors_long.weight", sc["long_factor"]), ("rope_factors_short.weight", sc["short_factor"])]
+    elif arch == "gptneox":  # GPTNeoXModel.set_gguf_parameters: its own keys and order
         H = cfg["num_attention_heads"]
         w.add_context_length(cfg["max_position_embeddings"])
         w.add_embedding_length(D)
@@ -166,16 +219,31 @@ def write(name, out):
             rp = cfg.get("rope_parameters") or {}
             w.add_rope_freq_base(rp.get("rope_theta", cfg.get("rope_theta", 10000.0)))
     w.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if f16 else gguf.LlamaFileType.MOSTLY_BF16)
-    toks, types, merges = bytelevel_vocab(os.path.join(SHARED_TOKENIZERS, tok_dir, "tokenizer.json"))
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre(pre)
-    w.add_token_list(toks)
-    w.add_token_types(types)
-    w.add_token_merges(merges)
-    eos = cfg["eos_token_id"]
-    w.add_bos_token_id(cfg["bos_token_id"] if cfg.get("bos_token_id") is not None else eos)
-    w.add_eos_token_id(eos)
-    w.add_add_bos_token(False)
+    if pre == "llama":
+        toks, scores, types = spm_vocab(os.path.join(SHARED_TOKENIZERS, tok_dir, "tokenizer.json"), cfg["vocab_size"])
+        w.add_tokenizer_model("llama")
+        w.add_tokenizer_pre("default")
+        w.add_token_list(toks)
+        w.add_token_scores(scores)
+        w.add_token_types(types)
+        w.add_bos_token_id(cfg["bos_token_id"])
+        w.add_eos_token_id(cfg["eos_token_id"])
+        w.add_unk_token_id(0)
+        w.add_add_bos_token(False)
+        w.add_add_eos_token(False)
+    else:
+        toks, types, merges = bytelevel_vocab(os.path.join(SHARED_TOKENIZERS, tok_dir, "tokenizer.json"))
+        w.add_tokenizer_model("gpt2")
+        w.add_tokenizer_pre(pre)
+        w.add_token_list(toks)
+        w.add_token_types(types)
+        w.add_token_merges(merges)
+        eos = cfg["eos_token_id"]
+        w.add_bos_token_id(cfg["bos_token_id"] if cfg.get("bos_token_id") is not None else eos)
+        w.add_eos_token_id(eos)
+        w.add_add_bos_token(False)
+    for n, vals in extra:
+        w.add_tensor(n, np.array(vals, dtype=np.float32))
     for n in sorted(tensors):
         t = tensors[n]
         if "query_key_value" in n:
