@@ -589,7 +589,9 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
         c->rope_kind = QUIPU_ROPE_NEOX;
     } else if (!strcmp(an, "gemma2")) {
         return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED,
-                               "%s: architecture '%s' is read from Hugging Face safetensors checkpoints only, not yet from GGUF (GGUF: " GGUF_ARCH_LIST ")",
+                               "%s: architecture '%s' is read from Hugging Face safetensors checkpoints only, not yet from GGUF: a Gemma 2 GGUF "
+                               "carries no query_pre_attn_scalar (llama.cpp infers the attention scale from the model size) and its "
+                               "tokenizer needs Gemma's vocabulary (GGUF: " GGUF_ARCH_LIST ")",
                                m->path, an);
     } else {
         return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: " GGUF_ARCH_LIST ")", m->path, an);
