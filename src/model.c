@@ -546,6 +546,8 @@ static double gguf_float(hp_reader *h, const quipu_gguf *g, const char *key, dou
     return hp_check(h, key, v, hp) ? v : def;
 }
 
+#define GGUF_ARCH_LIST "llama, mistral, qwen2, qwen3, gemma3, gpt2, bloom, falcon, olmo2, gptneox, phi3"
+
 static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_error *err) {
     quipu_model_config *c = &m->cfg;
     quipu_gguf_str a = quipu_gguf_get_str(g, "general.architecture");
@@ -573,18 +575,36 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
     } else if (!strcmp(an, "falcon")) {
         c->arch = QUIPU_ARCH_FALCON;
         c->rope_kind = QUIPU_ROPE_NEOX; /* the converter leaves Q/K rows in Hugging Face order */
-    } else if (!strcmp(an, "qwen3") || !strcmp(an, "gemma2") || !strcmp(an, "olmo2") || !strcmp(an, "gptneox") || !strcmp(an, "phi3")) {
+    } else if (!strcmp(an, "qwen3")) {
+        c->arch = QUIPU_ARCH_QWEN3;
+        c->rope_kind = QUIPU_ROPE_NEOX; /* Q/K rows in Hugging Face order */
+    } else if (!strcmp(an, "olmo2")) {
+        c->arch = QUIPU_ARCH_OLMO2;
+        c->rope_kind = QUIPU_ROPE_NEOX;
+    } else if (!strcmp(an, "gptneox")) {
+        c->arch = QUIPU_ARCH_GPTNEOX;
+        c->rope_kind = QUIPU_ROPE_NEOX;
+    } else if (!strcmp(an, "phi3")) {
+        c->arch = QUIPU_ARCH_PHI3;
+        c->rope_kind = QUIPU_ROPE_NEOX;
+    } else if (!strcmp(an, "gemma2")) {
         return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED,
-                               "%s: architecture '%s' is read from Hugging Face safetensors checkpoints only, not yet from GGUF (GGUF: llama, mistral, "
-                               "qwen2, gemma3, gpt2, bloom, falcon)",
+                               "%s: architecture '%s' is read from Hugging Face safetensors checkpoints only, not yet from GGUF: a Gemma 2 GGUF "
+                               "carries no query_pre_attn_scalar (llama.cpp infers the attention scale from the model size) and its "
+                               "tokenizer needs Gemma's vocabulary (GGUF: " GGUF_ARCH_LIST ")",
                                m->path, an);
     } else {
-        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: llama, mistral, qwen2, gemma3, gpt2, bloom, falcon)",
-                               m->path, an);
+        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: " GGUF_ARCH_LIST ")", m->path, an);
     }
     char prefix[80];
     snprintf(prefix, sizeof prefix, "%s.", an);
     hp_reader h = {.path = m->path, .prefix = prefix, .err = err};
+    static const char *const needed[] = {"embedding_length", "block_count", "feed_forward_length", "attention.head_count", NULL};
+    for (int i = 0; needed[i]; i++) {
+        char k[160];
+        snprintf(k, sizeof k, "%s%s", prefix, needed[i]);
+        if (!quipu_gguf_find(g, k)) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing key '%s'", m->path, k);
+    }
     c->n_embd = gguf_int(&h, g, "embedding_length", 0, HP_EMBD);
     c->n_layer = gguf_int(&h, g, "block_count", 0, HP_LAYERS);
     c->n_ff = gguf_int(&h, g, "feed_forward_length", 0, HP_FF);
@@ -662,6 +682,72 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
         c->parallel_residual = quipu_gguf_find_tensor(g, "blk.0.attn_norm_2.weight") ? 1 : 2;
         c->linear_bias = quipu_gguf_find_tensor(g, "blk.0.attn_qkv.bias") != NULL;
         break;
+    case QUIPU_ARCH_QWEN3:
+        c->norm_kind = QUIPU_NORM_RMS;
+        c->norm_eps = (float)gguf_float(&h, g, "attention.layer_norm_rms_epsilon", 1e-6, HP_EPS);
+        c->act = QUIPU_ACT_SILU;
+        c->qk_norm = 1; /* attn_q_norm / attn_k_norm: one head's width */
+        break;
+    case QUIPU_ARCH_OLMO2:
+        c->norm_kind = QUIPU_NORM_RMS;
+        c->norm_eps = (float)gguf_float(&h, g, "attention.layer_norm_rms_epsilon", 1e-6, HP_EPS);
+        c->act = QUIPU_ACT_SILU;
+        c->qk_norm = 2; /* over the whole projection */
+        c->post_norms_only = 1; /* post_attention_norm, post_ffw_norm; no attn_norm / ffn_norm */
+        break;
+    case QUIPU_ARCH_GPTNEOX: {
+        /* Pythia: LayerNorms with biases, attn_qkv regrouped by the converter into all q, k, v,
+         * rope.dimension_count the rotated share; no activation key: GPT-NeoX's exact GELU, as
+         * transformers runs it */
+        c->norm_kind = QUIPU_NORM_LAYER;
+        c->norm_eps = (float)gguf_float(&h, g, "attention.layer_norm_epsilon", 1e-5, HP_EPS);
+        c->act = QUIPU_ACT_GELU_ERF;
+        c->qkv_layout = QUIPU_QKV_BLOCKS;
+        int par = 1;
+        if (quipu_gguf_find(g, "gptneox.use_parallel_residual") && !quipu_gguf_get_bool(g, "gptneox.use_parallel_residual", &par))
+            return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: 'gptneox.use_parallel_residual' is not a boolean", m->path);
+        c->parallel_residual = par ? 1 : 0;
+        break;
+    }
+    case QUIPU_ARCH_PHI3: {
+        /* fused attn_qkv and ffn_up (gate rows, then up rows); every layer windowed when
+         * attention.sliding_window is set; LongRoPE as the converter writes it: the factors as
+         * tensors rope_factors_short / _long (only the short ones apply within
+         * rope.scaling.original_context_length, past which sequences are refused) and the
+         * attention factor, which scales cos/sin (attention scale times its square) */
+        c->norm_kind = QUIPU_NORM_RMS;
+        c->norm_eps = (float)gguf_float(&h, g, "attention.layer_norm_rms_epsilon", 1e-5, HP_EPS);
+        c->act = QUIPU_ACT_SILU;
+        c->qkv_layout = QUIPU_QKV_BLOCKS;
+        c->sliding_window = (int32_t)gguf_int(&h, g, "attention.sliding_window", 0, HP_WINDOW);
+        for (int64_t i = 0; i < c->n_layer && i < QUIPU_MAX_LAYERS; i++) c->layer_sliding[i] = (uint8_t)(c->sliding_window > 0);
+        int sh = quipu_gguf_find_tensor(g, "rope_factors_short.weight") != NULL, lo = quipu_gguf_find_tensor(g, "rope_factors_long.weight") != NULL;
+        if (sh != lo)
+            return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor '%s' (LongRoPE needs both factor tensors)", m->path,
+                                   sh ? "rope_factors_long.weight" : "rope_factors_short.weight");
+        if (sh) {
+            char k[160];
+            snprintf(k, sizeof k, "%srope.scaling.original_context_length", prefix);
+            if (!quipu_gguf_find(g, k)) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing key '%s' (LongRoPE)", m->path, k);
+            c->rope_max_pos = gguf_int(&h, g, "rope.scaling.original_context_length", 0, HP_CTX);
+            double af = gguf_float(&h, g, "rope.scaling.attn_factor", 1.0, HP_FACTOR);
+            /* the converter's sqrt(1 + ln(s) / ln(original)), s = context / original, stored
+             * rounded to f32: where the stored value is that number rounded, take it unrounded,
+             * as transformers computes it from config.json */
+            double s = (double)c->n_ctx / (double)c->rope_max_pos;
+            if (!h.bad && c->rope_max_pos > 1 && s > 1.0) {
+                double exact = sqrt(1.0 + log(s) / log((double)c->rope_max_pos));
+                if ((float)exact == (float)af) af = exact;
+            }
+            int64_t hd = c->head_dim > 0 ? c->head_dim : (c->n_head > 0 ? c->n_embd / c->n_head : 0);
+            int64_t nr = c->n_rot > 0 ? c->n_rot : hd;
+            if (!h.bad && af != 1.0 && nr != hd)
+                return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: LongRoPE with an attention factor on a partly rotated head is not supported", m->path);
+            if (hd > 0) c->attn_scale = (float)(af * af / sqrt((double)hd));
+            c->has_freq_factors = 2;
+        }
+        break;
+    }
     default: /* the other families come from safetensors only (refused above) */
         break;
     }
@@ -1401,7 +1487,9 @@ static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
     if (load_w(L, "output_norm.bias", D, 0, 0, &m->out_norm_b, err)) return err->code;
     if (c->tied_embeddings) m->lm_head = m->tok_embd;
     else if (load_w(L, "output.weight", V, D, 1, &m->lm_head, err)) return err->code;
-    if (load_w(L, "rope_freqs.weight", c->n_rot / 2, 0, 0, &m->freq_factors, err)) return err->code;
+    if (load_w(L, c->has_freq_factors == 2 ? "rope_factors_short.weight" : "rope_freqs.weight", c->n_rot / 2, 0, c->has_freq_factors == 2,
+               &m->freq_factors, err))
+        return err->code;
     for (int64_t l = 0; l < c->n_layer; l++) {
         quipu_layer_weights *w = &m->layers[l];
 #define LW(field, suffix, rows, cols, req)                                                                                             \
@@ -1409,8 +1497,10 @@ static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
         snprintf(n, sizeof n, "blk.%lld.%s", (long long)l, suffix);                                                                \
         if (load_w(L, n, rows, cols, req, &w->field, err)) return err->code;                                                       \
     } while (0)
-        LW(attn_norm, "attn_norm.weight", D, 0, 1);
-        LW(attn_norm_b, "attn_norm.bias", D, 0, 0);
+        if (!c->post_norms_only) {
+            LW(attn_norm, "attn_norm.weight", D, 0, 1);
+            LW(attn_norm_b, "attn_norm.bias", D, 0, 0);
+        }
         snprintf(n, sizeof n, "blk.%lld.attn_qkv.weight", (long long)l);
         tref r;
         if (wsrc_find(&L->src, n, &r)) {
@@ -1440,24 +1530,39 @@ static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
         }
         LW(wo, "attn_output.weight", D, QD, 1);
         LW(bo, "attn_output.bias", D, 0, 0);
-        if (c->arch != QUIPU_ARCH_FALCON) {
+        if (c->post_norms_only) {
+            /* OLMo 2: norms after attention and MLP only (below) */
+        } else if (c->arch != QUIPU_ARCH_FALCON) {
             LW(ffn_norm, "ffn_norm.weight", D, 0, 1);
             LW(ffn_norm_b, "ffn_norm.bias", D, 0, 0);
         } else if (c->parallel_residual == 1) { /* Falcon 40B/180B: the MLP's own norm */
             LW(ffn_norm, "attn_norm_2.weight", D, 0, 1);
             LW(ffn_norm_b, "attn_norm_2.bias", D, 0, 1);
         }
-        if (c->arch != QUIPU_ARCH_GPT2 && c->arch != QUIPU_ARCH_BLOOM && c->arch != QUIPU_ARCH_FALCON) LW(w_gate, "ffn_gate.weight", F, D, 1);
-        LW(w_up, "ffn_up.weight", F, D, 1);
+        if (c->arch == QUIPU_ARCH_PHI3) {
+            /* gate and up fused in ffn_up: F gate rows, then F up rows */
+            quipu_buf *gu = NULL;
+            int64_t sizes[2] = {F, F};
+            quipu_buf **dw[2] = {&w->w_gate, &w->w_up};
+            snprintf(n, sizeof n, "blk.%lld.ffn_up.weight", (long long)l);
+            if (!wsrc_find(&L->src, n, &r)) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor '%s'", L->src.path, n);
+            if (r.bad_shape) return bad_shape_error(L, &r, err);
+            if (load_ref(L, &r, 2 * F, D, 0, 0.0f, m->wtype, &gu, err)) return err->code;
+            if (split_rows(m, gu, D, m->wtype, 2, sizes, NULL, dw, err)) return err->code;
+        } else {
+            if (c->arch != QUIPU_ARCH_GPT2 && c->arch != QUIPU_ARCH_BLOOM && c->arch != QUIPU_ARCH_FALCON && c->arch != QUIPU_ARCH_GPTNEOX)
+                LW(w_gate, "ffn_gate.weight", F, D, 1);
+            LW(w_up, "ffn_up.weight", F, D, 1);
+        }
         LW(b_up, "ffn_up.bias", F, 0, 0);
         LW(w_down, "ffn_down.weight", D, F, 1);
         LW(b_down, "ffn_down.bias", D, 0, 0);
         if (c->qk_norm) {
-            LW(q_norm, "attn_q_norm.weight", HD, 0, 1);
-            LW(k_norm, "attn_k_norm.weight", HD, 0, 1);
+            LW(q_norm, "attn_q_norm.weight", c->qk_norm == 1 ? HD : QD, 0, 1);
+            LW(k_norm, "attn_k_norm.weight", c->qk_norm == 1 ? HD : KD, 0, 1);
         }
-        if (c->gemma_norms) {
-            /* GGUF Gemma norms already hold 1 + w */
+        if (c->gemma_norms || c->post_norms_only) {
+            /* GGUF Gemma norms already hold 1 + w; OLMo 2's are plain */
             LW(post_attn_norm, "post_attention_norm.weight", D, 0, 1);
             LW(post_ffn_norm, "post_ffw_norm.weight", D, 0, 1);
         }

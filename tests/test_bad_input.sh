@@ -103,9 +103,9 @@ cp -r "$(tiny_model tiny-falcon)" "$TMPD/refinedweb"
 python3 -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['model_type']='RefinedWebModel'; json.dump(c, open(p,'w'))" "$TMPD/refinedweb/config.json"
 expect_error "Falcon's old remote-code config" "refinedweb/config.json: architecture 'RefinedWebModel' is not supported yet: it needs the config.json tiiuae" \
   "$QUIPU_BIN" score --model "$TMPD/refinedweb" < "$TMPD/one.jsonl"
-python3 "$TMPD/mkgguf.py" "$TMPD/qwen3.gguf" qwen3 0
-expect_error "a family quipu reads from safetensors only" "qwen3.gguf: architecture 'qwen3' is read from Hugging Face safetensors checkpoints only" \
-  "$QUIPU_BIN" inspect "$TMPD/qwen3.gguf"
+python3 "$TMPD/mkgguf.py" "$TMPD/gemma2.gguf" gemma2 0
+expect_error "a family quipu reads from safetensors only" "gemma2.gguf: architecture 'gemma2' is read from Hugging Face safetensors checkpoints only" \
+  "$QUIPU_BIN" inspect "$TMPD/gemma2.gguf"
 # LongRoPE: a sequence past original_max_position_embeddings (1024) would need the long factors
 phi3=$(tiny_model tiny-phi3)
 python3 -c "import json; print(json.dumps({'context': '', 'continuation': ' a' * 1100}))" > "$TMPD/long.jsonl"

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""tiny_gguf.py DIR OUT ARCH PRE -- the GGUF of a tiny BLOOM or Falcon checkpoint (DIR: its folder
+"""tiny_gguf.py DIR OUT ARCH PRE -- the GGUF of a tiny BLOOM, Falcon, Qwen3, OLMo 2 or GPT-NeoX checkpoint (DIR: its folder
 with tokenizer.json beside it, as tests/common.sh tiny_model makes it), laid out as llama.cpp
 writes those architectures. Standard library only, so the test runs without the gguf package;
 it writes the same bytes as scripts/golden/make_tiny_gguf.py (which uses gguf-py 0.19.0: same
 keys in the same order, same tensor order and alignment), whose docstring describes the layout:
-llama.cpp's tensor names, query_key_value regrouped into all q, all k, all v, matrices kept BF16,
-vectors widened to F32, the tokenizer converted from tokenizer.json with pre-tokenizer PRE."""
+llama.cpp's tensor names, query_key_value regrouped into all q, all k, all v, matrices kept BF16
+(F16 for an F16 checkpoint), vectors widened to F32, the tokenizer converted from tokenizer.json with pre-tokenizer PRE."""
 import json
+import math
 import os
 import struct
 import sys
@@ -21,17 +22,17 @@ tensors = {}
 for name, e in hdr.items():
     if name == "__metadata__":
         continue
-    assert e["dtype"] == "BF16", (name, e["dtype"])
+    assert e["dtype"] in ("BF16", "F16"), (name, e["dtype"])
     b0, b1 = e["data_offsets"]
-    tensors[name] = (e["shape"], raw[data0 + b0:data0 + b1])
+    tensors[name] = (e["shape"], raw[data0 + b0:data0 + b1], e["dtype"])
 
 
 def regroup(shape, b):
     """query_key_value rows (a bias: elements) -> [all q; all k; all v]"""
     row = 2 * (shape[1] if len(shape) == 2 else 1)
     rows = [b[i * row:(i + 1) * row] for i in range(shape[0])]
-    if arch == "bloom":
-        H = cfg["n_head"]
+    if arch in ("bloom", "gptneox"):  # rows per head: q, k, v of head 0, then of head 1, ...
+        H = cfg["n_head"] if arch == "bloom" else cfg["num_attention_heads"]
         hd = cfg["hidden_size"] // H
         per = [[rows[(h * 3 + j) * hd:(h * 3 + j + 1) * hd] for h in range(H)] for j in range(3)]
     elif not cfg.get("new_decoder_architecture"):  # Falcon-7B's multi-query rows are q, k, v blocks already
@@ -46,18 +47,28 @@ def regroup(shape, b):
     return b"".join(b"".join(r for part in parts for r in part) for parts in per)
 
 
-TOP = {"word_embeddings": "token_embd", "word_embeddings_layernorm": "token_embd_norm", "ln_f": "output_norm", "lm_head": "output"}
+TOP = {"word_embeddings": "token_embd", "word_embeddings_layernorm": "token_embd_norm", "ln_f": "output_norm", "lm_head": "output",
+       "embed_tokens": "token_embd", "norm": "output_norm", "embed_in": "token_embd", "final_layer_norm": "output_norm", "embed_out": "output"}
 LAYER = {"input_layernorm": "attn_norm", "ln_attn": "attn_norm", "ln_mlp": "attn_norm_2", "post_attention_layernorm": "ffn_norm",
          "self_attention.query_key_value": "attn_qkv", "self_attention.dense": "attn_output", "mlp.dense_h_to_4h": "ffn_up",
-         "mlp.dense_4h_to_h": "ffn_down"}
+         "mlp.dense_4h_to_h": "ffn_down", "attention.query_key_value": "attn_qkv", "attention.dense": "attn_output",
+         "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
+         "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+         "mlp.down_proj": "ffn_down", "post_feedforward_layernorm": "post_ffw_norm",
+         "self_attn.qkv_proj": "attn_qkv", "mlp.gate_up_proj": "ffn_up"}
 
 
 def gguf_name(name):
-    base, _, kind = name.removeprefix("transformer.").rpartition(".")
+    for p in ("transformer.", "model.", "gpt_neox."):
+        name = name.removeprefix(p)
+    base, _, kind = name.rpartition(".")
     if base in TOP:
         return f"{TOP[base]}.{kind}"
     parts = base.split(".")
-    return f"blk.{parts[1]}.{LAYER['.'.join(parts[2:])]}.{kind}"
+    sub = ".".join(parts[2:])
+    if arch == "olmo2" and sub == "post_attention_layernorm":  # OLMo 2's norm after attention
+        return f"blk.{parts[1]}.post_attention_norm.{kind}"
+    return f"blk.{parts[1]}.{LAYER[sub]}.{kind}"
 
 
 def s(x):
@@ -82,53 +93,134 @@ def kv(key, t, v):
 
 
 def kv_arr(key, t, vals):
-    body = b"".join(s(v) for v in vals) if t == STR else struct.pack("<%di" % len(vals), *vals)
+    body = b"".join(s(v) for v in vals) if t == STR else struct.pack("<%d%s" % (len(vals), "f" if t == F32 else "i"), *vals)
     kvs.append(s(key) + struct.pack("<IIQ", ARR, t, len(vals)) + body)
 
 
 D = cfg["hidden_size"]
-if arch == "bloom":
-    H, L, FF, KV, CTX = cfg["n_head"], cfg["n_layer"], 4 * D, cfg["n_head"], cfg.get("seq_length", D)
+extra = []  # tensors the converter adds: (name, float32 values)
+if arch == "phi3":  # Phi3MiniModel: its keys in its order; LongRoPE factors as tensors
+    H, L = cfg["num_attention_heads"], cfg["num_hidden_layers"]
+    CTX, ORIG = cfg["max_position_embeddings"], cfg["original_max_position_embeddings"]
+    n_rot = int(cfg.get("partial_rotary_factor", 1.0) * D) // H
+    kv("general.architecture", STR, arch)
+    for key, val in [("context_length", CTX), ("rope.scaling.original_context_length", ORIG), ("embedding_length", D),
+                     ("feed_forward_length", cfg["intermediate_size"]), ("block_count", L), ("attention.head_count", H),
+                     ("attention.head_count_kv", cfg["num_key_value_heads"])]:
+        kv(f"phi3.{key}", U32, val)
+    kv("phi3.attention.layer_norm_rms_epsilon", F32, cfg["rms_norm_eps"])
+    kv("phi3.rope.dimension_count", U32, n_rot)
+    kv("phi3.rope.freq_base", F32, cfg.get("rope_theta", 10000.0))
+    kv("phi3.attention.sliding_window", U32, cfg.get("sliding_window") or 0)
+    sc = cfg.get("rope_scaling")
+    if sc:
+        assert sc.get("rope_type", sc.get("type")) in ("su", "longrope")
+        scale = CTX / ORIG
+        kv("phi3.rope.scaling.attn_factor", F32, math.sqrt(1 + math.log(scale) / math.log(ORIG)) if scale > 1 else 1.0)
+        extra = [("rope_factors_long.weight", sc["long_factor"]), ("rope_factors_short.weight", sc["short_factor"])]
+elif arch in ("qwen3", "olmo2", "gptneox"):
+    H, L = cfg["num_attention_heads"], cfg["num_hidden_layers"]
+    kv("general.architecture", STR, arch)
+    ints = [("context_length", cfg["max_position_embeddings"]), ("embedding_length", D), ("feed_forward_length", cfg["intermediate_size"]),
+            ("block_count", L), ("attention.head_count", H)]
+    if arch == "gptneox":  # the converter's own order and keys
+        ints = ints[:2] + [ints[3], ints[2], ("rope.dimension_count", int(cfg["rotary_pct"] * (D // H))), ints[4]]
+    else:
+        ints.append(("attention.head_count_kv", cfg["num_key_value_heads"]))
+    for key, val in ints:
+        kv(f"{arch}.{key}", U32, val)
+    if arch == "gptneox":
+        kv("gptneox.use_parallel_residual", BOOL, cfg.get("use_parallel_residual", True))
+        kv("gptneox.attention.layer_norm_epsilon", F32, cfg["layer_norm_eps"])
+    else:
+        rp = cfg.get("rope_parameters") or {}
+        kv(f"{arch}.rope.freq_base", F32, rp.get("rope_theta", cfg.get("rope_theta", 10000.0)))
+        kv(f"{arch}.attention.layer_norm_rms_epsilon", F32, cfg["rms_norm_eps"])
+        if cfg.get("head_dim") is not None:
+            kv(f"{arch}.attention.key_length", U32, cfg["head_dim"])
+            kv(f"{arch}.attention.value_length", U32, cfg["head_dim"])
 else:
-    H, L, FF, CTX = cfg["num_attention_heads"], cfg["num_hidden_layers"], cfg["ffn_hidden_size"], cfg["max_position_embeddings"]
-    KV = cfg["num_kv_heads"] if cfg.get("new_decoder_architecture") else 1  # multi-query: one KV head
-kv("general.architecture", STR, arch)
-for key, val in [("context_length", CTX), ("embedding_length", D), ("feed_forward_length", FF), ("block_count", L),
-                 ("attention.head_count", H), ("attention.head_count_kv", KV)]:
-    kv(f"{arch}.{key}", U32, val)
-kv(f"{arch}.attention.layer_norm_epsilon", F32, cfg["layer_norm_epsilon"])
-if arch == "falcon":
-    rp = cfg.get("rope_parameters") or {}
-    kv("falcon.rope.freq_base", F32, rp.get("rope_theta", cfg.get("rope_theta", 10000.0)))
-kv("general.file_type", U32, 32)  # MOSTLY_BF16
+    if arch == "bloom":
+        H, L, FF, KV, CTX = cfg["n_head"], cfg["n_layer"], 4 * D, cfg["n_head"], cfg.get("seq_length", D)
+    else:
+        H, L, FF, CTX = cfg["num_attention_heads"], cfg["num_hidden_layers"], cfg["ffn_hidden_size"], cfg["max_position_embeddings"]
+        KV = cfg["num_kv_heads"] if cfg.get("new_decoder_architecture") else 1  # multi-query: one KV head
+    kv("general.architecture", STR, arch)
+    for key, val in [("context_length", CTX), ("embedding_length", D), ("feed_forward_length", FF), ("block_count", L),
+                     ("attention.head_count", H), ("attention.head_count_kv", KV)]:
+        kv(f"{arch}.{key}", U32, val)
+    kv(f"{arch}.attention.layer_norm_epsilon", F32, cfg["layer_norm_epsilon"])
+    if arch == "falcon":
+        rp = cfg.get("rope_parameters") or {}
+        kv("falcon.rope.freq_base", F32, rp.get("rope_theta", cfg.get("rope_theta", 10000.0)))
+f16 = all(t[2] == "F16" for t in tensors.values())
+kv("general.file_type", U32, 1 if f16 else 32)  # MOSTLY_F16, MOSTLY_BF16
 tj = json.load(open(os.path.join(src, "tokenizer.json"), encoding="utf-8"))
-vocab, special = dict(tj["model"]["vocab"]), {}
-for a in tj.get("added_tokens", []):
-    vocab.setdefault(a["content"], a["id"])
-    special[a["content"]] = a["special"]
-toks = [None] * (max(vocab.values()) + 1)
-for t, i in vocab.items():
-    toks[i] = t
-kv("tokenizer.ggml.model", STR, "gpt2")
-kv("tokenizer.ggml.pre", STR, pre)
-kv_arr("tokenizer.ggml.tokens", STR, toks)
-kv_arr("tokenizer.ggml.token_type", I32, [(3 if special[t] else 4) if t in special else 1 for t in toks])
-kv_arr("tokenizer.ggml.merges", STR, [m if isinstance(m, str) else " ".join(m) for m in tj["model"]["merges"]])
-eos = cfg["eos_token_id"]
-kv("tokenizer.ggml.bos_token_id", U32, cfg["bos_token_id"] if cfg.get("bos_token_id") is not None else eos)
-kv("tokenizer.ggml.eos_token_id", U32, eos)
-kv("tokenizer.ggml.add_bos_token", BOOL, False)
+if pre == "llama":  # a SentencePiece (Llama-2 style) tokenizer.json as a "llama" vocabulary
+    vocab, added = tj["model"]["vocab"], {a["id"]: a for a in tj["added_tokens"]}
+    first_rank = {}  # score: minus the rank of the first merge making the token (see make_tiny_gguf.py)
+    for r, m in enumerate(tj["model"]["merges"]):
+        a, b = m.split(" ") if isinstance(m, str) else m
+        first_rank.setdefault(a + b, r)
+    n = max(list(vocab.values()) + list(added)) + 1
+    toks, scores, types = [""] * n, [0.0] * n, [1] * n
+    for t, i in vocab.items():
+        toks[i], scores[i] = t, -float(first_rank[t]) if t in first_rank else -1e9
+        types[i] = 6 if (t.startswith("<0x") and len(t) == 6) else 1
+    for i, a in added.items():
+        toks[i], scores[i], types[i] = a["content"], 0.0, 3 if a["special"] else 4
+    types[0] = 2
+    for i in range(n, cfg["vocab_size"]):  # padded to the embedding as the converter does
+        toks.append(f"[PAD{i}]")
+        scores.append(-1000.0)
+        types.append(5)
+    kv("tokenizer.ggml.model", STR, "llama")
+    kv("tokenizer.ggml.pre", STR, "default")
+    kv_arr("tokenizer.ggml.tokens", STR, toks)
+    kv_arr("tokenizer.ggml.scores", F32, scores)
+    kv_arr("tokenizer.ggml.token_type", I32, types)
+    kv("tokenizer.ggml.bos_token_id", U32, cfg["bos_token_id"])
+    kv("tokenizer.ggml.eos_token_id", U32, cfg["eos_token_id"])
+    kv("tokenizer.ggml.unknown_token_id", U32, 0)
+    kv("tokenizer.ggml.add_bos_token", BOOL, False)
+    kv("tokenizer.ggml.add_eos_token", BOOL, False)
+else:
+    vocab, special = dict(tj["model"]["vocab"]), {}
+    for a in tj.get("added_tokens", []):
+        vocab.setdefault(a["content"], a["id"])
+        special[a["content"]] = a["special"]
+    toks = [None] * (max(vocab.values()) + 1)
+    for t, i in vocab.items():
+        toks[i] = t
+    kv("tokenizer.ggml.model", STR, "gpt2")
+    kv("tokenizer.ggml.pre", STR, pre)
+    kv_arr("tokenizer.ggml.tokens", STR, toks)
+    kv_arr("tokenizer.ggml.token_type", I32, [(3 if special[t] else 4) if t in special else 1 for t in toks])
+    kv_arr("tokenizer.ggml.merges", STR, [m if isinstance(m, str) else " ".join(m) for m in tj["model"]["merges"]])
+    eos = cfg["eos_token_id"]
+    kv("tokenizer.ggml.bos_token_id", U32, cfg["bos_token_id"] if cfg.get("bos_token_id") is not None else eos)
+    kv("tokenizer.ggml.eos_token_id", U32, eos)
+    kv("tokenizer.ggml.add_bos_token", BOOL, False)
 
 infos, blobs, off = [], [], 0
+for name, vals in extra:
+    b = struct.pack("<%df" % len(vals), *vals)
+    infos.append(s(name) + struct.pack("<IQ", 1, len(vals)) + struct.pack("<IQ", 0, off))
+    pad = (32 - len(b) % 32) % 32
+    blobs.append(b + b"\0" * pad)
+    off += len(b) + pad
 for name in sorted(tensors):
-    shape, b = tensors[name]
+    shape, b, dt = tensors[name]
     if "query_key_value" in name:
         b = regroup(shape, b)
-    if len(shape) == 1:  # vectors widened to F32 (bf16 is the top half of an f32)
+    if len(shape) == 1 and dt == "F16":  # vectors widened to F32 (exactly)
+        b = struct.pack("<%df" % shape[0], *struct.unpack("<%de" % shape[0], b))
+        ttype = 0
+    elif len(shape) == 1:  # bf16 is the top half of an f32
         b = b"".join(struct.pack("<I", h << 16) for h in struct.unpack("<%dH" % shape[0], b))
         ttype = 0
     else:
-        ttype = 30  # BF16
+        ttype = 1 if dt == "F16" else 30  # F16, BF16
     infos.append(s(gguf_name(name)) + struct.pack("<I", len(shape)) + b"".join(struct.pack("<Q", d) for d in reversed(shape))
                  + struct.pack("<IQ", ttype, off))
     pad = (32 - len(b) % 32) % 32

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Write tiny GGUF files of the BLOOM and Falcon test checkpoints (tiny-bloom, tiny-falcon, tiny-falcon-40b), laid out as llama.cpp writes
+"""Write tiny GGUF files of the BLOOM, Falcon, Qwen3, OLMo 2 and GPT-NeoX test checkpoints (tiny-bloom, tiny-falcon,
+tiny-falcon-40b, tiny-qwen3, tiny-olmo2, tiny-gpt-neox), laid out as llama.cpp writes
 those architectures, so quipu's GGUF path for them is checked against the same goldens as the
 safetensors path.
 
@@ -35,6 +36,7 @@ Usage (reference environment: gguf 0.19.0, torch, safetensors; shared/ beside th
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -52,7 +54,9 @@ SHARED_TOKENIZERS = os.environ.get(
 )
 
 # name -> (llama.cpp architecture, tokenizer pre name)
-MODELS = {"tiny-bloom": ("bloom", "smollm"), "tiny-falcon": ("falcon", "falcon"), "tiny-falcon-40b": ("falcon", "falcon")}
+MODELS = {"tiny-bloom": ("bloom", "smollm"), "tiny-falcon": ("falcon", "falcon"), "tiny-falcon-40b": ("falcon", "falcon"),
+          "tiny-qwen3": ("qwen3", "smollm"), "tiny-olmo2": ("olmo2", "gpt-2"), "tiny-gpt-neox": ("gptneox", "mpt"),
+          "tiny-phi3": ("phi3", "llama")}  # pre "llama": a SentencePiece vocabulary (tokenizer.ggml.model llama)
 
 
 def bytelevel_vocab(path):
@@ -73,11 +77,40 @@ def bytelevel_vocab(path):
     return toks, types, merges
 
 
+def spm_vocab(path, vocab_size):
+    """tokens, scores and types of a SentencePiece-style (Llama 2 / Phi-3) tokenizer.json as a
+    "llama" GGUF vocabulary: without the tokenizer.model the converter reads, a token's score is
+    minus the rank of the first merge that makes it (so score-driven merging follows the file's
+    merges; make_token_golden.py's vocabulary-only GGUFs do the same), byte tokens BYTE, added
+    tokens CONTROL or USER_DEFINED, id 0 UNKNOWN; padded to vocab_size with [PADi] UNUSED
+    tokens scored -1000 as the converter pads."""
+    with open(path, encoding="utf-8") as f:
+        j = json.load(f)
+    vocab, added = j["model"]["vocab"], {a["id"]: a for a in j["added_tokens"]}
+    first_rank = {}
+    for r, m in enumerate(j["model"]["merges"]):
+        a, b = m.split(" ") if isinstance(m, str) else m
+        first_rank.setdefault(a + b, r)
+    n = max(list(vocab.values()) + list(added)) + 1
+    toks, scores, types = [""] * n, [0.0] * n, [1] * n
+    for t, i in vocab.items():
+        toks[i], scores[i] = t, -float(first_rank[t]) if t in first_rank else -1e9
+        types[i] = 6 if (t.startswith("<0x") and len(t) == 6) else 1
+    for i, a in added.items():
+        toks[i], scores[i], types[i] = a["content"], 0.0, 3 if a["special"] else 4
+    types[0] = 2
+    for i in range(n, vocab_size):
+        toks.append(f"[PAD{i}]")
+        scores.append(-1000.0)
+        types.append(5)
+    return toks, scores, types
+
+
 def qkv_blocks(t, cfg, arch):
     """query_key_value rows (or bias) regrouped into [all q; all k; all v]."""
     rest = t.shape[1:]
-    if arch == "bloom":
-        H = cfg["n_head"]
+    if arch in ("bloom", "gptneox"):  # rows per head: q, k, v of each head
+        H = cfg["n_head"] if arch == "bloom" else cfg["num_attention_heads"]
         hd = cfg["hidden_size"] // H
         g = t.reshape(H, 3, hd, *rest)
         return torch.cat([g[:, 0].reshape(H * hd, *rest), g[:, 1].reshape(H * hd, *rest), g[:, 2].reshape(H * hd, *rest)])
@@ -91,17 +124,25 @@ def qkv_blocks(t, cfg, arch):
 
 
 def gguf_name(name, arch):
-    n = name.removeprefix("transformer.")
+    n = name
+    for p in ("transformer.", "model.", "gpt_neox."):
+        n = n.removeprefix(p)
     top = {"word_embeddings": "token_embd", "word_embeddings_layernorm": "token_embd_norm", "ln_f": "output_norm",
-           "lm_head": "output"}
+           "lm_head": "output", "embed_tokens": "token_embd", "norm": "output_norm", "embed_in": "token_embd",
+           "final_layer_norm": "output_norm", "embed_out": "output"}
     base, _, kind = n.rpartition(".")
     if base in top:
         return f"{top[base]}.{kind}"
     parts = base.split(".")
-    assert parts[0] == "h", name
+    assert parts[0] in ("h", "layers"), name
     layer = {"input_layernorm": "attn_norm", "ln_attn": "attn_norm", "ln_mlp": "attn_norm_2",
-             "post_attention_layernorm": "ffn_norm", "self_attention.query_key_value": "attn_qkv",
-             "self_attention.dense": "attn_output", "mlp.dense_h_to_4h": "ffn_up", "mlp.dense_4h_to_h": "ffn_down"}
+             "post_attention_layernorm": "post_attention_norm" if arch == "olmo2" else "ffn_norm",
+             "self_attention.query_key_value": "attn_qkv", "self_attention.dense": "attn_output", "mlp.dense_h_to_4h": "ffn_up",
+             "mlp.dense_4h_to_h": "ffn_down", "attention.query_key_value": "attn_qkv", "attention.dense": "attn_output",
+             "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
+             "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+             "mlp.down_proj": "ffn_down", "post_feedforward_layernorm": "post_ffw_norm", "self_attn.qkv_proj": "attn_qkv",
+             "mlp.gate_up_proj": "ffn_up"}
     return f"blk.{parts[1]}.{layer['.'.join(parts[2:])]}.{kind}"
 
 
@@ -116,32 +157,93 @@ def write(name, out):
     path = os.path.join(out, name + ".gguf")
     w = gguf.GGUFWriter(path, arch)
     D = cfg["hidden_size"]
-    if arch == "bloom":
-        H, layers, ff, kv, ctx = cfg["n_head"], cfg["n_layer"], 4 * D, cfg["n_head"], cfg.get("seq_length", D)
-    else:
-        H, layers, ff, ctx = cfg["num_attention_heads"], cfg["num_hidden_layers"], cfg["ffn_hidden_size"], cfg["max_position_embeddings"]
-        kv = cfg["num_kv_heads"] if cfg.get("new_decoder_architecture") else 1  # multi-query: one KV head
-    w.add_context_length(ctx)
-    w.add_embedding_length(D)
-    w.add_feed_forward_length(ff)
-    w.add_block_count(layers)
-    w.add_head_count(H)
-    w.add_head_count_kv(kv)
-    w.add_layer_norm_eps(cfg["layer_norm_epsilon"])
-    if arch == "falcon":
+    f16 = all(t.dtype == torch.float16 for t in tensors.values())
+    extra = []
+    if arch == "phi3":  # Phi3MiniModel: its keys in its order; LongRoPE factors as tensors
+        H = cfg["num_attention_heads"]
+        ctx, orig = cfg["max_position_embeddings"], cfg["original_max_position_embeddings"]
+        w.add_context_length(ctx)
+        w.add_rope_scaling_orig_ctx_len(orig)
+        w.add_embedding_length(D)
+        w.add_feed_forward_length(cfg["intermediate_size"])
+        w.add_block_count(cfg["num_hidden_layers"])
+        w.add_head_count(H)
+        w.add_head_count_kv(cfg["num_key_value_heads"])
+        w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
+        w.add_rope_dimension_count(int(cfg.get("partial_rotary_factor", 1.0) * D) // H)
+        w.add_rope_freq_base(cfg.get("rope_theta", 10000.0))
+        w.add_sliding_window(cfg.get("sliding_window") or 0)
+        sc = cfg.get("rope_scaling")
+        if sc:
+            assert sc.get("rope_type", sc.get("type")) in ("su", "longrope")
+            scale = ctx / orig
+            w.add_rope_scaling_attn_factors(math.sqrt(1 + math.log(scale) / math.log(orig)) if scale > 1 else 1.0)
+            extra = [("rope_factors_long.weight", sc["long_factor"]), ("rope_factors_short.weight", sc["short_factor"])]
+    elif arch == "gptneox":  # GPTNeoXModel.set_gguf_parameters: its own keys and order
+        H = cfg["num_attention_heads"]
+        w.add_context_length(cfg["max_position_embeddings"])
+        w.add_embedding_length(D)
+        w.add_block_count(cfg["num_hidden_layers"])
+        w.add_feed_forward_length(cfg["intermediate_size"])
+        w.add_rope_dimension_count(int(cfg["rotary_pct"] * (D // H)))
+        w.add_head_count(H)
+        w.add_parallel_residual(cfg.get("use_parallel_residual", True))
+        w.add_layer_norm_eps(cfg["layer_norm_eps"])
+    elif arch in ("qwen3", "olmo2"):
+        w.add_context_length(cfg["max_position_embeddings"])
+        w.add_embedding_length(D)
+        w.add_feed_forward_length(cfg["intermediate_size"])
+        w.add_block_count(cfg["num_hidden_layers"])
+        w.add_head_count(cfg["num_attention_heads"])
+        w.add_head_count_kv(cfg["num_key_value_heads"])
         rp = cfg.get("rope_parameters") or {}
         w.add_rope_freq_base(rp.get("rope_theta", cfg.get("rope_theta", 10000.0)))
-    w.add_file_type(gguf.LlamaFileType.MOSTLY_BF16)
-    toks, types, merges = bytelevel_vocab(os.path.join(SHARED_TOKENIZERS, tok_dir, "tokenizer.json"))
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre(pre)
-    w.add_token_list(toks)
-    w.add_token_types(types)
-    w.add_token_merges(merges)
-    eos = cfg["eos_token_id"]
-    w.add_bos_token_id(cfg["bos_token_id"] if cfg.get("bos_token_id") is not None else eos)
-    w.add_eos_token_id(eos)
-    w.add_add_bos_token(False)
+        w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
+        if cfg.get("head_dim") is not None:
+            w.add_key_length(cfg["head_dim"])
+            w.add_value_length(cfg["head_dim"])
+    else:
+        if arch == "bloom":
+            H, layers, ff, kv, ctx = cfg["n_head"], cfg["n_layer"], 4 * D, cfg["n_head"], cfg.get("seq_length", D)
+        else:
+            H, layers, ff, ctx = cfg["num_attention_heads"], cfg["num_hidden_layers"], cfg["ffn_hidden_size"], cfg["max_position_embeddings"]
+            kv = cfg["num_kv_heads"] if cfg.get("new_decoder_architecture") else 1  # multi-query: one KV head
+        w.add_context_length(ctx)
+        w.add_embedding_length(D)
+        w.add_feed_forward_length(ff)
+        w.add_block_count(layers)
+        w.add_head_count(H)
+        w.add_head_count_kv(kv)
+        w.add_layer_norm_eps(cfg["layer_norm_epsilon"])
+        if arch == "falcon":
+            rp = cfg.get("rope_parameters") or {}
+            w.add_rope_freq_base(rp.get("rope_theta", cfg.get("rope_theta", 10000.0)))
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if f16 else gguf.LlamaFileType.MOSTLY_BF16)
+    if pre == "llama":
+        toks, scores, types = spm_vocab(os.path.join(SHARED_TOKENIZERS, tok_dir, "tokenizer.json"), cfg["vocab_size"])
+        w.add_tokenizer_model("llama")
+        w.add_tokenizer_pre("default")
+        w.add_token_list(toks)
+        w.add_token_scores(scores)
+        w.add_token_types(types)
+        w.add_bos_token_id(cfg["bos_token_id"])
+        w.add_eos_token_id(cfg["eos_token_id"])
+        w.add_unk_token_id(0)
+        w.add_add_bos_token(False)
+        w.add_add_eos_token(False)
+    else:
+        toks, types, merges = bytelevel_vocab(os.path.join(SHARED_TOKENIZERS, tok_dir, "tokenizer.json"))
+        w.add_tokenizer_model("gpt2")
+        w.add_tokenizer_pre(pre)
+        w.add_token_list(toks)
+        w.add_token_types(types)
+        w.add_token_merges(merges)
+        eos = cfg["eos_token_id"]
+        w.add_bos_token_id(cfg["bos_token_id"] if cfg.get("bos_token_id") is not None else eos)
+        w.add_eos_token_id(eos)
+        w.add_add_bos_token(False)
+    for n, vals in extra:
+        w.add_tensor(n, np.array(vals, dtype=np.float32))
     for n in sorted(tensors):
         t = tensors[n]
         if "query_key_value" in n:
@@ -150,8 +252,11 @@ def write(name, out):
         if t.dim() == 1:
             w.add_tensor(g, t.float().numpy())
         else:
-            assert t.dtype == torch.bfloat16, n
-            w.add_tensor(g, t.contiguous().view(torch.int16).numpy(), raw_shape=list(t.shape), raw_dtype=gguf.GGMLQuantizationType.BF16)
+            if t.dtype == torch.float16:
+                w.add_tensor(g, t.contiguous().numpy())
+            else:
+                assert t.dtype == torch.bfloat16, n
+                w.add_tensor(g, t.contiguous().view(torch.int16).numpy(), raw_shape=list(t.shape), raw_dtype=gguf.GGMLQuantizationType.BF16)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
