@@ -1126,6 +1126,28 @@ static quipu_status write_file(const char *dir, const char *name, const rp *r, i
     return st;
 }
 
+/* One chart per benchmark × selected metric over every run's rows (templates 0: summary.json's
+ * "metrics", into plots/) or its per-template rows (templates 1: "templates", into
+ * plots/templates/, nothing when no run has them). */
+static quipu_status rp_plots(rp *r, int templates, quipu_plot_files *out, quipu_error *err)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_runs; i++) n += templates ? r->runs[i].n_tpl_rows : r->runs[i].n_rows;
+    if (templates && n == 0) return QUIPU_OK;
+    quipu_metric_row_set *sets = quipu_calloc_array(r->n_runs, sizeof *sets);
+    char *dir = quipu_asprintf(templates ? "%s/plots/templates" : "%s/plots", r->out_dir);
+    quipu_status st = sets && dir ? QUIPU_OK : quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < r->n_runs && !st; i++) {
+        const quipu_run_data *d = &r->runs[i];
+        sets[i] = (quipu_metric_row_set){r->run_labels[i], templates ? d->tpl_rows : d->rows, templates ? d->n_tpl_rows : d->n_rows,
+                                         d->opt.ci_level};
+    }
+    if (!st) st = quipu_plots_write(dir, sets, r->n_runs, r->metrics, 0, out, err); /* r->metrics ends with NULL */
+    free(sets);
+    free(dir);
+    return st;
+}
+
 quipu_status quipu_report(const quipu_report_options *o, quipu_error *err)
 {
     if (!o || o->n_runs == 0 || !o->run_dirs)
@@ -1172,43 +1194,10 @@ quipu_status quipu_report(const quipu_report_options *o, quipu_error *err)
 
     /* plots: one row set per run */
     if ((st = quipu_mkdir_p(r.out_dir, err))) goto done;
-    {
-        quipu_metric_row_set *sets = quipu_calloc_array(r.n_runs, sizeof *sets);
-        char *plots_dir = quipu_asprintf("%s/plots", r.out_dir);
-        const char **ml = quipu_calloc_array(r.n_metrics + 1, sizeof *ml);
-        if (!sets || !plots_dir || !ml) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
-        if (!st) {
-            for (size_t i = 0; i < r.n_runs; i++)
-                sets[i] = (quipu_metric_row_set){r.run_labels[i], r.runs[i].rows, r.runs[i].n_rows, r.runs[i].opt.ci_level};
-            for (size_t k = 0; k < r.n_metrics; k++) ml[k] = r.metrics[k];
-            st = quipu_plots_write(plots_dir, sets, r.n_runs, ml, 0, &r.plots, err);
-        }
-        free(sets);
-        free(plots_dir);
-        free(ml);
-        if (st) goto done;
-    }
+    if ((st = rp_plots(&r, 0, &r.plots, err))) goto done;
     if ((st = rp_role_plots(&r, err))) goto done;
     if ((st = rp_change_plots(&r, err))) goto done;
-    {
-        /* per template: the same charts over summary.json's "templates" rows */
-        size_t nt = 0;
-        for (size_t i = 0; i < r.n_runs; i++) nt += r.runs[i].n_tpl_rows;
-        quipu_metric_row_set *sets = nt ? quipu_calloc_array(r.n_runs, sizeof *sets) : NULL;
-        char *dir = nt ? quipu_asprintf("%s/plots/templates", r.out_dir) : NULL;
-        const char **ml = nt ? quipu_calloc_array(r.n_metrics + 1, sizeof *ml) : NULL;
-        if (nt && (!sets || !dir || !ml)) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
-        if (nt && !st) {
-            for (size_t i = 0; i < r.n_runs; i++)
-                sets[i] = (quipu_metric_row_set){r.run_labels[i], r.runs[i].tpl_rows, r.runs[i].n_tpl_rows, r.runs[i].opt.ci_level};
-            for (size_t k = 0; k < r.n_metrics; k++) ml[k] = r.metrics[k];
-            st = quipu_plots_write(dir, sets, r.n_runs, ml, 0, &r.tpl_plots, err);
-        }
-        free(sets);
-        free(dir);
-        free(ml);
-        if (st) goto done;
-    }
+    if ((st = rp_plots(&r, 1, &r.tpl_plots, err))) goto done;
 
     if (o->print) {
         if ((st = md_write(o->print, &r, 0, err))) goto done;
