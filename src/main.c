@@ -409,6 +409,18 @@ static void ensure_passive_omp(char **argv) {
 int main(int argc, char **argv) {
     quipu_error err = {0};
     ensure_passive_omp(argv);
+    /* QUIPU_LOG=debug|info|warn|error: the least severe messages printed (info by default) */
+    const char *lv = getenv("QUIPU_LOG");
+    if (lv && *lv) {
+        static const char *const lvn[] = {"debug", "info", "warn", "error"};
+        int found = 0;
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(lv, lvn[i])) quipu_log_set_level((quipu_log_level)i), found = 1;
+        if (!found) {
+            fprintf(stderr, "quipu: QUIPU_LOG=%s: expected debug, info, warn or error\n", lv);
+            return EXIT_USAGE;
+        }
+    }
     if (argc < 2) {
         usage_main(stderr);
         return EXIT_USAGE;

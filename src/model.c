@@ -171,14 +171,19 @@ const quipu_qweight *quipu_model_qweight(const quipu_model *m, const quipu_buf *
     return NULL;
 }
 
-/* A layer matrix kept as its file's blocks (rows x row_bytes, already checked against the tensor's
- * size by load_ref): every value is dequantized once on the host to check it is finite, as the
- * dense load does, then the blocks themselves are uploaded. */
-static quipu_status load_blocks(loader *L, const tref *r, int64_t rows, int64_t cols, quipu_buf **out, quipu_error *err) {
+/* A layer matrix kept as its file's blocks (already checked against the tensor's size by
+ * load_ref / load_ref_cut): every value is dequantized once on the host to check it is finite, as
+ * the dense load does, then the blocks themselves are uploaded: all of them, or under tensor
+ * parallelism this member's slice (cut: its rows, or its columns as whole blocks of each row,
+ * blocks_cut_ok), gathered into the loader's staging. */
+static quipu_status load_blocks(loader *L, const tref *r, int64_t rows, int64_t cols, tp_cut cut, quipu_buf **out, quipu_error *err) {
     quipu_model *m = L->m;
     quipu_backend *b = m->backend;
     uint64_t row_bytes = 0, n = (uint64_t)rows * (uint64_t)cols;
-    if (quipu_dtype_row_bytes(r->type, (uint64_t)cols, &row_bytes) != 0)
+    int64_t r0 = cut.kind == 1 ? cut.lo : 0, nr = cut.kind == 1 ? cut.n : rows, c0 = cut.kind == 2 ? cut.lo : 0, nc = cut.kind == 2 ? cut.n : cols;
+    uint64_t srb = 0, skip = 0;
+    if (quipu_dtype_row_bytes(r->type, (uint64_t)cols, &row_bytes) != 0 || quipu_dtype_row_bytes(r->type, (uint64_t)nc, &srb) != 0 ||
+        quipu_dtype_row_bytes(r->type, (uint64_t)c0, &skip) != 0 || r0 < 0 || nr < 1 || r0 + nr > rows || c0 + nc > cols)
         return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' rows are not whole blocks", L->src.path, r->name);
     quipu_qweight *nq = realloc(m->qw, (m->n_qw + 1) * sizeof *nq);
     if (!nq) return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory loading '%s'", L->src.path, r->name);
@@ -195,20 +200,34 @@ static quipu_status load_blocks(loader *L, const tref *r, int64_t rows, int64_t 
         if (!isfinite(L->tmp[i]))
             return quipu_error_set(err, QUIPU_ERR_NUMERIC, "%s: tensor '%s' holds a non-finite value (NaN or Inf) at element %llu", L->src.path,
                                    r->name, (unsigned long long)i);
-    quipu_buf *buf = b->iface->buf_alloc(b, row_bytes * (uint64_t)rows, err);
+    const unsigned char *src = (const unsigned char *)r->data + (uint64_t)r0 * row_bytes;
+    if (cut.kind == 2) { /* the values are checked: the staging now gathers the slice's blocks (fewer bytes than n floats) */
+        unsigned char *g = (unsigned char *)L->tmp;
+        for (int64_t i = 0; i < nr; i++) memcpy(g + (uint64_t)i * srb, src + (uint64_t)i * row_bytes + skip, srb);
+        src = g;
+    }
+    quipu_buf *buf = b->iface->buf_alloc(b, srb * (uint64_t)nr, err);
     if (!buf) return err->code;
     L->inflight = buf;
-    if ((st = b->iface->buf_write(b, buf, 0, r->data, row_bytes * (uint64_t)rows, err))) {
+    if ((st = b->iface->buf_write(b, buf, 0, src, srb * (uint64_t)nr, err))) {
         b->iface->buf_free(b, buf), L->inflight = NULL;
         return st;
     }
     L->inflight = NULL;
-    m->qw[m->n_qw++] = (quipu_qweight){.buf = buf, .qtype = r->type, .rows = rows, .cols = cols, .row_bytes = row_bytes};
-    uint64_t dense = n * quipu_etype_size(m->wtype);
+    m->qw[m->n_qw++] = (quipu_qweight){.buf = buf, .qtype = r->type, .rows = nr, .cols = nc, .row_bytes = srb};
+    uint64_t dense = (uint64_t)nr * (uint64_t)nc * quipu_etype_size(m->wtype);
     if (dense > m->qw_scratch) m->qw_scratch = dense;
-    m->weight_bytes += row_bytes * (uint64_t)rows;
+    m->weight_bytes += srb * (uint64_t)nr;
     *out = buf;
     return QUIPU_OK;
+}
+
+/* whether a layer matrix of block type `type` can stay in blocks for this member's slice: rows
+ * always; columns (the row-parallel output and down projections) when the slice starts and ends
+ * on block boundaries */
+static int blocks_cut_ok(tp_cut cut, uint32_t type) {
+    int64_t bs = (int64_t)quipu_dtype_block_size(type);
+    return bs > 1 && (cut.kind != 2 || (cut.lo % bs == 0 && cut.n % bs == 0));
 }
 
 static quipu_status load_ref(loader *L, const tref *r, int64_t rows, int64_t cols, int transpose, float add, quipu_etype et,
@@ -230,7 +249,7 @@ static quipu_status load_ref(loader *L, const tref *r, int64_t rows, int64_t col
         need > r->nbytes)
         return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' data is smaller than its shape and type require", L->src.path, r->name);
     if (m->blocks && !transpose && add == 0.0f && et == m->wtype && quipu_dtype_block_size(r->type) > 1 && is_layer_matrix(m, out))
-        return load_blocks(L, r, rows, cols, out, err);
+        return load_blocks(L, r, rows, cols, (tp_cut){0}, out, err);
     quipu_buf *buf = b->iface->buf_alloc(b, n * quipu_etype_size(et), err);
     if (!buf) return err->code;
     L->inflight = buf;
@@ -307,6 +326,8 @@ static quipu_status load_ref_cut(loader *L, const tref *r, int64_t rows, int64_t
     if (quipu_dtype_block_size(r->type) == 0 || quipu_dtype_row_bytes(r->type, (uint64_t)fcols, &need) != 0 ||
         quipu_mul_overflow_u64(need, (uint64_t)frows, &need) || need > r->nbytes)
         return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s': type or size does not fit its shape", L->src.path, r->name);
+    if (m->blocks == 1 && !transpose && add == 0.0f && et == m->wtype && rows > 1 && is_layer_matrix(m, out) && blocks_cut_ok(cut, r->type))
+        return load_blocks(L, r, rows, cols, cut, out, err);
     /* the whole tensor on the host, as load_ref makes it */
     float *all = malloc((nf ? nf : 1) * sizeof(float)), *tr = NULL;
     if (!all) return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory loading '%s'", L->src.path, r->name);
@@ -1336,6 +1357,31 @@ static json_t *gpu_memory_plan(const quipu_model_config *c) {
     return all;
 }
 
+/* blocks_plan's sums as this member's share (tp_plan): query, output and FFN matrices 1/tp of
+ * each, key and value matrices their KV heads' share (replicated when fewer than the members).
+ * A row-parallel matrix (output, down) whose member slice does not fall on block boundaries is
+ * counted dense, as the loader keeps it (blocks_cut_ok). Sets qw_dense_bytes, qw_block_bytes and
+ * the plan's qw_scratch. */
+static void blocks_share(quipu_model *m) {
+    const quipu_model_config *c = &m->cfg;
+    int tp = m->tp_size > 1 ? m->tp_size : 1;
+    int64_t HD = c->head_dim, HKV = c->n_head_kv > 0 ? c->n_head_kv : 1;
+    m->qw_dense_bytes = m->qw_block_bytes = m->qw_scratch = 0;
+    for (int i = 0; i < 7; i++) {
+        uint64_t num = 1, den = (uint64_t)tp;
+        int64_t in_cut = 0; /* the width of a column slice (output: this member's heads; down: its FFN rows) */
+        if (tp == 1) den = 1;
+        else if (i == 1 || i == 2) num = (uint64_t)m->n_head_kv_l, den = (uint64_t)HKV;
+        else if (i == 3) in_cut = m->n_head_l * HD;
+        else if (i == 6) in_cut = m->n_ff_l;
+        uint64_t dense = m->qw_kind_dense[i] / den * num, blk = m->qw_kind_block[i] / den * num;
+        int ok = m->qw_kind_bsz[i] > 1 && (in_cut == 0 || in_cut % m->qw_kind_bsz[i] == 0);
+        m->qw_dense_bytes += dense;
+        m->qw_block_bytes += ok ? blk : dense;
+        if (ok && m->qw_kind_max[i] / den * num > m->qw_scratch) m->qw_scratch = m->qw_kind_max[i] / den * num;
+    }
+}
+
 /* Before any weight is read: will this member's share fit the device? The backend says how much
  * is free (a GPU; QUIPU_TEST_MEM_FREE=BYTES stands in for it in tests); if the share for 2048-token
  * batches does not fit, one line says how much is needed and the smallest tensor_parallel that
@@ -1347,15 +1393,16 @@ static quipu_status fit_check(quipu_model *m, quipu_error *err) {
     uint64_t es = quipu_etype_size(m->wtype), w = 0, st = 0;
     int tp = m->tp_size > 1 ? m->tp_size : 1;
     const double G = (double)(1ull << 30);
-    if (m->blocks == 1 && tp > 1)
-        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: QUIPU_GGUF_WEIGHTS=blocks with tensor_parallel %d is not supported yet", m->path, tp);
-    int can_block = tp == 1 && m->qw_block_bytes > 0 && m->blocks != 0;
+    blocks_share(m);
+    int can_block = m->qw_block_bytes < m->qw_dense_bytes && m->blocks != 0;
     if (!avail || !gpu_bytes(&m->cfg, es, tp, 2048, &w, &st)) { /* unknown (the CPU: the system's memory, checked by allocation) */
         if (m->blocks < 0) m->blocks = 0;
+        m->qw_scratch = 0;
         return QUIPU_OK;
     }
     /* in blocks: the matrices' file bytes in place of their dequantized ones, plus one scratch */
     uint64_t wb = w - m->qw_dense_bytes + m->qw_block_bytes + m->qw_scratch;
+    m->qw_scratch = 0; /* the loader sets it to the largest matrix it keeps in blocks */
     if (m->blocks == 1) {
         if (wb + st <= avail) return QUIPU_OK;
     } else if (w + st <= avail) {
@@ -1408,9 +1455,10 @@ static quipu_status blocks_plan(loader *L, quipu_error *err) {
                 quipu_dtype_row_bytes(r.type, (uint64_t)r.cols, &rb) != 0 || quipu_mul_overflow_u64(rb, (uint64_t)r.rows, &blk) ||
                 quipu_mul_overflow_u64((uint64_t)r.rows * (uint64_t)r.cols, es, &dense))
                 continue; /* dense at load, or refused there with its own message */
-            m->qw_dense_bytes += dense;
-            m->qw_block_bytes += blk;
-            if (dense > m->qw_scratch) m->qw_scratch = dense;
+            m->qw_kind_dense[i] += dense;
+            m->qw_kind_block[i] += blk;
+            if (dense > m->qw_kind_max[i]) m->qw_kind_max[i] = dense;
+            if ((int64_t)quipu_dtype_block_size(r.type) > m->qw_kind_bsz[i]) m->qw_kind_bsz[i] = (int64_t)quipu_dtype_block_size(r.type);
         }
     return QUIPU_OK;
 }
@@ -2287,6 +2335,12 @@ quipu_status quipu_model_load(quipu_model **out, const char *path, quipu_backend
     /* the weights are copied out: the file map is no longer needed */
     quipu_gguf_free(L.src.gguf);
     quipu_safetensors_free(L.src.st);
+    if (m->n_qw) {
+        uint64_t kept = 0;
+        for (size_t i = 0; i < m->n_qw; i++) kept += m->qw[i].row_bytes * (uint64_t)m->qw[i].rows;
+        quipu_log(QUIPU_LOG_DEBUG, "%s: %zu layer matrices kept in their GGUF blocks (%.1f MiB on this %s, dequantized one at a time)", m->path,
+                  m->n_qw, (double)kept / (1 << 20), m->tp_size > 1 ? "tensor-parallel member" : "device");
+    }
     *out = m;
     return QUIPU_OK;
 fail:

@@ -140,7 +140,11 @@ typedef struct quipu_model {
     quipu_qweight *qw;
     size_t n_qw;
     uint64_t qw_scratch;         /* bytes of the largest one dequantized (the forward state's scratch) */
-    uint64_t qw_dense_bytes, qw_block_bytes; /* those matrices dequantized and in blocks (the plan) */
+    uint64_t qw_dense_bytes, qw_block_bytes; /* those matrices dequantized and in blocks (the plan; this member's share) */
+    /* the plan per kind (q, k, v, output, gate, up, down) over all layers, whole tensors, before
+     * tensor parallelism shares them out (model.c blocks_plan, fit_check) */
+    uint64_t qw_kind_dense[7], qw_kind_block[7], qw_kind_max[7];
+    int64_t qw_kind_bsz[7];
 } quipu_model;
 
 /* the block form of weight buf, or NULL when buf holds dequantized values */

@@ -82,6 +82,25 @@ if [ -f "$GEMMA" ]; then
   else
     fail "Gemma 3 tp=2: $(grep 'quipu' "$TMPD/err" | tail -1)"
   fi
+  # each member keeps its slice of the layers' GGUF blocks (Q4_K / Q6_K, 256-value blocks: the
+  # output projection's 512 and the down projection's 1024 columns per member are whole blocks)
+  # and dequantizes it before its GEMM: the bytes of the dequantized split. Chosen automatically:
+  # 0.85 GiB free per member (QUIPU_TEST_MEM_FREE standing in for a GPU's) holds a member's share
+  # in blocks (0.8 GiB) but not dequantized (0.9 GiB).
+  if mpirun -n 2 -x QUIPU_TEST_MEM_FREE=912680550 -x QUIPU_LOG=debug "$QUIPU_BIN" run "$TMPD/gemma.yaml" --set "output=$TMPD/gb" --set models.0.tensor_parallel=2 \
+       > /dev/null 2> "$TMPD/err"; then
+    grep -q "quipu\[0\] info: .*: 0\.9 GiB dequantized does not fit the 0\.8 GiB free; the layers' weights stay in their GGUF blocks (0\.8 GiB in all)" "$TMPD/err" \
+      && ok "tp=2, 0.85 GiB free per member: blocks chosen for the member's share" || fail "tp=2: no word of choosing blocks: $(grep quipu "$TMPD/err" | tail -2)"
+    bad=""
+    for f in summary.json summary.csv items.jsonl.zst; do cmp -s "$TMPD/g2/$f" "$TMPD/gb/$f" || bad="$bad $f"; done
+    [ -z "$bad" ] && ok "Gemma 3 tp=2 with each member's share of the GGUF blocks gives the bytes of tp=2 dequantized" || fail "Gemma 3 tp=2 in blocks differs in$bad"
+    # (rank 0 speaks for the group: the members hold the same number of matrices, each its slice)
+    grep -q "quipu\[0\] debug: .*: 126 layer matrices kept in their GGUF blocks (.* MiB on this tensor-parallel member" "$TMPD/err" \
+      && ok "the layers stayed in blocks: $(grep -m1 'kept in their GGUF' "$TMPD/err" | sed 's/.*gguf: //')" \
+      || fail "the layers were not kept in blocks: $(grep quipu "$TMPD/err" | tail -2)"
+  else
+    fail "Gemma 3 tp=2 in blocks: $(grep 'quipu' "$TMPD/err" | tail -1)"
+  fi
 else
   echo "note: $GEMMA absent (scripts/fetch-models.sh): the Gemma 3 check is not run"
 fi
