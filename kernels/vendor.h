@@ -39,6 +39,21 @@
 #define qpMemGetInfo hipMemGetInfo
 #define QP_WARP 64
 #define QP_SHFL_XOR(v, m) __shfl_xor((v), (m), QP_WARP)
+#if defined(QUIPU_HIP_CPU)
+/* the GPU-on-the-CPU emulation build (the HIP CPU runtime, -DQUIPU_GPU_EMULATE, docs/gpu.md):
+ * the bit casts a device compiler provides as intrinsics */
+#include <cstring>
+static inline unsigned int __float_as_uint(float f) {
+    unsigned int u;
+    std::memcpy(&u, &f, sizeof u);
+    return u;
+}
+static inline float __uint_as_float(unsigned int u) {
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+}
+#endif
 #else
 #include <cuda_runtime.h>
 #define qpError_t cudaError_t
