@@ -1,0 +1,77 @@
+/* attention_tc.h — the rules of the tensor-core attention (attention_tc.cu) that decide which
+ * queries share a tile and which keys a query visits in which order, in code that nvcc and a
+ * C11 compiler both read: the kernel calls these functions, and tests/test_backend_ops.c runs
+ * them on the CPU (a plain-C emulation of the kernel's tiling, chunking and per-row softmax) so
+ * that everything but the tensor-core products is proven without a GPU.
+ * Shape letters as in src/backend.h: T tokens, H / HKV heads, HD head dim.
+ *
+ * Tiles: QK_TC_BM consecutive queries of ONE segment (equal seg_lo, seg_hi, pre_lo, pre_hi), cut
+ * at offsets from seg_lo that are multiples of QK_TC_BM, so a query sits at the same row of its
+ * tile (t - seg_lo) % QK_TC_BM wherever its sequence is in the batch. Keys: each query visits
+ * one virtual sequence, its shared prefix's keys then its own segment's, cut into chunks of
+ * QK_TC_BN at virtual indices that are multiples of QK_TC_BN counted from the start of that
+ * virtual sequence, the same for a shared and a repeated prompt. */
+#ifndef QUIPU_ATTENTION_TC_H
+#define QUIPU_ATTENTION_TC_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__CUDACC__) || defined(__HIPCC__)
+#define QK_TC_FN static inline __host__ __device__
+#else
+#define QK_TC_FN static inline
+#endif
+
+#define QK_TC_BM 32      /* queries per tile (rows of the score tile) */
+#define QK_TC_BN 64      /* keys per chunk (columns of the score tile) */
+#define QK_TC_MAX_HD 256 /* head dims up to this; larger ones use the fp32 kernel */
+
+/* the head dim padded with zeros to whole 16-wide tensor-core steps */
+QK_TC_FN int64_t qk_tc_hd_padded(int64_t HD) { return (HD + 15) / 16 * 16; }
+
+/* 1 if query t starts a tile: the first token, a token whose ranges differ from the previous
+ * token's (another segment), or a multiple of QK_TC_BM past its segment's start */
+QK_TC_FN int qk_tc_tile_starts(int64_t t, const int32_t *seg_lo, const int32_t *seg_hi, const int32_t *pre_lo, const int32_t *pre_hi) {
+    if (t == 0) return 1;
+    if (seg_lo[t] != seg_lo[t - 1] || seg_hi[t] != seg_hi[t - 1] || pre_lo[t] != pre_lo[t - 1] || pre_hi[t] != pre_hi[t - 1]) return 1;
+    return (t - seg_lo[t]) % QK_TC_BM == 0;
+}
+
+/* The tile list in the op workspace, int32: [0] the number of tiles n, [1 + i] the first query of
+ * tile i, [1 + n] = T; tile i is the queries [start_i, start_{i+1}). At most T tiles. */
+QK_TC_FN size_t qk_tc_workspace_bytes(int64_t T) { return ((size_t)(T + 2) * sizeof(int32_t) + 255) / 256 * 256 + 256; }
+
+/* the keys query t visits before any window: its prefix's, then its own segment's up to t
+ * (causal) or to seg_hi (bidirectional) */
+QK_TC_FN int64_t qk_tc_n_keys(int64_t t, int causal, int32_t seg_lo, int32_t seg_hi, int32_t pre_lo, int32_t pre_hi) {
+    return (int64_t)(pre_hi - pre_lo) + ((causal ? t + 1 : (int64_t)seg_hi) - seg_lo);
+}
+
+/* the token at virtual key index j (0 <= j < n keys) */
+QK_TC_FN int64_t qk_tc_key(int64_t j, int32_t seg_lo, int32_t pre_lo, int32_t pre_hi) {
+    int64_t npre = pre_hi - pre_lo;
+    return j < npre ? pre_lo + j : seg_lo + (j - npre);
+}
+
+/* the sliding window, as the fp32 kernel applies it: |pos[t] - pos[s]| < window (window <= 0: none) */
+QK_TC_FN int qk_tc_in_window(int32_t pos_t, int32_t pos_s, int32_t window) {
+    int32_t dp = pos_t - pos_s;
+    return window <= 0 || (dp < 0 ? -dp : dp) < window;
+}
+
+/* a score from the dot product of the rounded q and k (summed in fp32), as the fp32 kernel forms
+ * it: scaled, soft-capped, plus ALiBi's slope * (pos[s] - pos[t]) when slopes are given */
+QK_TC_FN float qk_tc_score(float dot, float scale, float softcap, int alibi, float slope, int32_t pos_t, int32_t pos_s) {
+    float d = dot * scale;
+    if (softcap > 0.0f) d = softcap * tanhf(d / softcap);
+    if (alibi) d += slope * (float)(pos_s - pos_t);
+    return d;
+}
+
+/* the online softmax's rescaling of what a row held before a chunk that moved its max from m to
+ * m_new (m_new finite): nothing held yet (m = -inf) scales by 0 */
+QK_TC_FN float qk_tc_corr(float m, float m_new) { return m == -INFINITY ? 0.0f : expf(m - m_new); }
+
+#endif
