@@ -77,10 +77,12 @@ __global__ static void __launch_bounds__(TC_TILE_THREADS)
     }
 }
 
-/* rounding to the half type (nearest, ties to even, as the host's quipu_f32_to_bf16 / _f16) */
+/* rounding to the half type (nearest, ties to even, as the host's quipu_f32_to_bf16 / _f16). f16
+ * saturates at +-65504: an infinite v would turn the zero weight of every row that does not see
+ * its key into NaN (0 * inf), making rows depend on their tile's other rows' keys */
 template <typename HT> struct tc_half;
 template <> struct tc_half<__half> {
-    __device__ static __half of(float x) { return __float2half_rn(x); }
+    __device__ static __half of(float x) { return __float2half_rn(x != x ? x : fminf(fmaxf(x, -65504.0f), 65504.0f)); }
     __device__ static float f(__half h) { return __half2float(h); }
 };
 template <> struct tc_half<__nv_bfloat16> {
@@ -143,8 +145,8 @@ __global__ static void __launch_bounds__(TC_THREADS) k_attention_tc(qk_att_args 
         const int64_t n_row = active ? qk_tc_n_keys(t, a.causal, slo, shi, plo, phi) : 0;
         const int32_t pos_t = active ? a.pos[t] : 0;
 
-        for (int64_t i = tid; i < (int64_t)QK_TC_BM * HDP; i += TC_THREADS) {
-            int r = (int)(i / HDP), d = (int)(i % HDP);
+        for (int i = tid; i < QK_TC_BM * HDP; i += TC_THREADS) { /* 32-bit index arithmetic: at most 32 x 256 */
+            int r = i / HDP, d = i % HDP;
             float x = r < nq && d < HD ? a.q[(t0 + r) * a.ldq + h * HD + d] : 0.0f;
             Qs[r * ldh + d] = cv::of(x);
             Of[r * ldf + d] = 0.0f;
@@ -168,8 +170,8 @@ __global__ static void __launch_bounds__(TC_THREADS) k_attention_tc(qk_att_args 
                 if (active && j0 + c < n_row && qk_tc_in_window(pos_t, kpos[c], a.window)) seen |= 1u << i;
             }
             if (!__syncthreads_or(seen != 0)) continue;
-            for (int64_t i = tid; i < (int64_t)QK_TC_BN * HDP; i += TC_THREADS) {
-                int c = (int)(i / HDP), d = (int)(i % HDP);
+            for (int i = tid; i < QK_TC_BN * HDP; i += TC_THREADS) {
+                int c = i / HDP, d = i % HDP;
                 int32_t s = key[c];
                 int ok = s >= 0 && d < HD;
                 Ks[c * ldh + d] = cv::of(ok ? a.k[(int64_t)s * a.ldk + hk * HD + d] : 0.0f);
@@ -251,8 +253,8 @@ __global__ static void __launch_bounds__(TC_THREADS) k_attention_tc(qk_att_args 
             }
         }
         __syncthreads();
-        for (int64_t i = tid; i < (int64_t)nq * HD; i += TC_THREADS) {
-            int r = (int)(i / HD), d = (int)(i % HD);
+        for (int i = tid; i < nq * (int)HD; i += TC_THREADS) {
+            int r = i / (int)HD, d = i % (int)HD;
             a.out[(t0 + r) * a.ldo + h * HD + d] = Of[r * ldf + d] / Lrow[r];
         }
         __syncthreads(); /* the next tile rewrites Q, O and the row state */

@@ -543,8 +543,10 @@ static void t_attention_shared_vs_repeated(ctx *c, int64_t H, int64_t HKV, int64
  * rows): against the same reference and tolerance, a sequence alone == in its batch, and a shared
  * prompt == the repeated prompt, bit for bit. What only a GPU can show is the tensor cores' sums. */
 
+/* x as the kernel rounds it to wt: nearest even; f16 saturating at +-65504 (attention_tc.cu) */
 static float round_to(float x, quipu_etype wt) {
-    return wt == QUIPU_E_BF16 ? quipu_bf16_to_f32(quipu_f32_to_bf16(x)) : quipu_f16_to_f32(quipu_f32_to_f16(x));
+    if (wt == QUIPU_E_BF16) return quipu_bf16_to_f32(quipu_f32_to_bf16(x));
+    return quipu_f16_to_f32(quipu_f32_to_f16(x != x ? x : fminf(fmaxf(x, -65504.0f), 65504.0f)));
 }
 
 /* the tile list as k_tc_tiles writes it: [0] n, [1 + i] tile i's first query, [1 + n] = T */
@@ -779,6 +781,25 @@ static void t_attention_tc_shared(ctx *c, quipu_etype wt, int P, int L1, int L2,
     layout_free(&lr);
 }
 
+/* a huge v (past f16's range) on a sequence's last token: the rows before it, in the same tile,
+ * do not see that key, and must keep their bits (a zero weight times an infinite v would be NaN) */
+static void t_attention_tc_huge_v(ctx *c, quipu_etype wt) {
+    int lens[] = {20};
+    att_layout l = layout_of(lens, 1, 0);
+    int64_t H = 2, HKV = 1, HD = 64, T = l.T;
+    float *q = rand_vec(T * H * HD, 1), *k = rand_vec(T * HKV * HD, 1), *v = rand_vec(T * HKV * HD, 1);
+    float *o1 = malloc((size_t)(T * H * HD) * 4), *o2 = malloc((size_t)(T * H * HD) * 4);
+    att_opt plain = {0};
+    att_tc_run(c, wt, o1, q, k, v, &l, H, HKV, HD, &plain);
+    for (int64_t d = 0; d < HKV * HD; d++) v[(T - 1) * HKV * HD + d] = d % 2 ? 1e6f : -1e6f;
+    att_tc_run(c, wt, o2, q, k, v, &l, H, HKV, HD, &plain);
+    char shape[96];
+    snprintf(shape, sizeof shape, "%s %s T=20 |v| = 1e6 on the last token", c ? "tensor cores" : "emulated", quipu_etype_name(wt));
+    same_bits_as(c ? c : &host_ctx, "attn-tc", shape, "earlier rows keep their bits", o1, o2, (size_t)((T - 1) * H * HD) * 4);
+    free(q); free(k); free(v); free(o1); free(o2);
+    layout_free(&l);
+}
+
 /* every tensor-core attention case, in dtype wt: on c's backend, or emulated (c NULL) */
 static void t_attention_tc_all(ctx *c, quipu_etype wt) {
     static const int one[] = {1}, mixed[] = {5, 1, 17, 3}, longs[] = {300, 45}, prompt[] = {40, 7, 1, 13}, edges[] = {32, 33, 64, 31, 65};
@@ -804,6 +825,7 @@ static void t_attention_tc_all(ctx *c, quipu_etype wt) {
     t_attention_tc_shared(c, wt, 40, 45, 3, 8, 1, 128, &plain); /* rows 8 further in their tiles; chunks across the prompt's end */
     t_attention_tc_shared(c, wt, 40, 45, 3, 4, 2, 64, &win11);
     t_attention_tc_shared(c, wt, 70, 20, 66, 4, 4, 64, &bidir);
+    t_attention_tc_huge_v(c, wt);
 }
 
 /* the tile list's promises, on layouts with shared prompts and lengths around the tile size:
