@@ -43,23 +43,21 @@ qpError_t qk_attention_tc(qpStream_t s, const qk_att_args *a, int bf16, void *ws
 #define TC_WARPS (TC_THREADS / 32)
 #define TC_LDS (QK_TC_BN + 4) /* fp32 score rows (a multiple of 4 floats, as wmma stores need) */
 #define TC_LDP (QK_TC_BN + 8) /* half P rows (a multiple of 8 halves, as wmma loads need) */
-#define TC_TILE_THREADS 1024
+#define TC_TILE_THREADS QK_TC_LIST_THREADS
 
 static_assert(TC_THREADS == 4 * QK_TC_BM, "four threads per query row");
 static_assert(QK_TC_BN / 16 == TC_WARPS, "one 16-key column block of S per warp");
 static_assert(QK_TC_BM == 32, "S tiles are two 16-row blocks");
 static_assert(QK_TC_BN == 64, "a row's quarter is 16 keys");
 
-/* The tile list (attention_tc.h): one block; each thread marks the tile starts of its share of
+/* The tile list (attention_tc.h): one block; each thread counts the tile starts of its share of
  * the tokens, an exclusive scan of the counts gives where it writes them. Integer only, so any
  * order gives the same list. */
 __global__ static void __launch_bounds__(TC_TILE_THREADS)
     k_tc_tiles(int32_t *tiles, const int32_t *seg_lo, const int32_t *seg_hi, const int32_t *pre_lo, const int32_t *pre_hi, int64_t T) {
     __shared__ int32_t cnt[TC_TILE_THREADS];
     int tid = threadIdx.x;
-    int64_t per = (T + TC_TILE_THREADS - 1) / TC_TILE_THREADS, a = tid * per, b = a + per < T ? a + per : T;
-    int32_t c = 0;
-    for (int64_t t = a; t < b; t++) c += qk_tc_tile_starts(t, seg_lo, seg_hi, pre_lo, pre_hi);
+    int32_t c = qk_tc_tiles_count(tid, TC_TILE_THREADS, T, seg_lo, seg_hi, pre_lo, pre_hi);
     cnt[tid] = c;
     __syncthreads();
     for (int off = 1; off < TC_TILE_THREADS; off *= 2) { /* inclusive scan */
@@ -68,13 +66,7 @@ __global__ static void __launch_bounds__(TC_TILE_THREADS)
         cnt[tid] += v;
         __syncthreads();
     }
-    int32_t at = cnt[tid] - c;
-    for (int64_t t = a; t < b; t++)
-        if (qk_tc_tile_starts(t, seg_lo, seg_hi, pre_lo, pre_hi)) tiles[1 + at++] = (int32_t)t;
-    if (tid == TC_TILE_THREADS - 1) {
-        tiles[0] = cnt[tid];
-        tiles[1 + cnt[tid]] = (int32_t)T;
-    }
+    qk_tc_tiles_write(tiles, tid, TC_TILE_THREADS, T, cnt[tid] - c, cnt[TC_TILE_THREADS - 1], seg_lo, seg_hi, pre_lo, pre_hi);
 }
 
 /* rounding to the half type (nearest, ties to even, as the host's quipu_f32_to_bf16 / _f16). f16

@@ -27,6 +27,7 @@
 #define QK_TC_BM 32      /* queries per tile (rows of the score tile) */
 #define QK_TC_BN 64      /* keys per chunk (columns of the score tile) */
 #define QK_TC_MAX_HD 256 /* head dims up to this; larger ones use the fp32 kernel */
+#define QK_TC_LIST_THREADS 1024 /* threads of the device's tile-list builder (one block) */
 
 /* the head dim padded with zeros to whole 16-wide tensor-core steps */
 QK_TC_FN int64_t qk_tc_hd_padded(int64_t HD) { return (HD + 15) / 16 * 16; }
@@ -42,6 +43,29 @@ QK_TC_FN int qk_tc_tile_starts(int64_t t, const int32_t *seg_lo, const int32_t *
 /* The tile list in the op workspace, int32: [0] the number of tiles n, [1 + i] the first query of
  * tile i, [1 + n] = T; tile i is the queries [start_i, start_{i+1}). At most T tiles. */
 QK_TC_FN size_t qk_tc_workspace_bytes(int64_t T) { return ((size_t)(T + 2) * sizeof(int32_t) + 255) / 256 * 256 + 256; }
+
+/* The device builds the list with n_threads threads (k_tc_tiles): thread i takes the tokens
+ * [i * per, (i + 1) * per) (per = ceil(T / n_threads)), counts the tile starts there
+ * (qk_tc_tiles_count), and after an exclusive scan of the counts (at: the starts before its
+ * tokens; n: all of them) writes its starts (qk_tc_tiles_write); the last thread writes n and
+ * the end. The test runs the same functions with a serial scan. */
+QK_TC_FN int32_t qk_tc_tiles_count(int64_t i, int64_t n_threads, int64_t T, const int32_t *seg_lo, const int32_t *seg_hi,
+                                   const int32_t *pre_lo, const int32_t *pre_hi) {
+    int64_t per = (T + n_threads - 1) / n_threads, a = i * per, b = a + per < T ? a + per : T;
+    int32_t c = 0;
+    for (int64_t t = a; t < b; t++) c += qk_tc_tile_starts(t, seg_lo, seg_hi, pre_lo, pre_hi);
+    return c;
+}
+QK_TC_FN void qk_tc_tiles_write(int32_t *tiles, int64_t i, int64_t n_threads, int64_t T, int32_t at, int32_t n, const int32_t *seg_lo,
+                                const int32_t *seg_hi, const int32_t *pre_lo, const int32_t *pre_hi) {
+    int64_t per = (T + n_threads - 1) / n_threads, a = i * per, b = a + per < T ? a + per : T;
+    for (int64_t t = a; t < b; t++)
+        if (qk_tc_tile_starts(t, seg_lo, seg_hi, pre_lo, pre_hi)) tiles[1 + at++] = (int32_t)t;
+    if (i == n_threads - 1) {
+        tiles[0] = n;
+        tiles[1 + n] = (int32_t)T;
+    }
+}
 
 /* the keys query t visits before any window: its prefix's, then its own segment's up to t
  * (causal) or to seg_hi (bidirectional) */

@@ -549,14 +549,16 @@ static float round_to(float x, quipu_etype wt) {
     return quipu_f16_to_f32(quipu_f32_to_f16(x != x ? x : fminf(fmaxf(x, -65504.0f), 65504.0f)));
 }
 
-/* the tile list as k_tc_tiles writes it: [0] n, [1 + i] tile i's first query, [1 + n] = T */
+/* the tile list as k_tc_tiles writes it ([0] n, [1 + i] tile i's first query, [1 + n] = T): the
+ * same per-thread functions for its 1024 threads, the scan done serially */
 static int32_t tc_tiles_host(int32_t *tiles, const int32_t *seg_lo, const int32_t *seg_hi, const int32_t *pre_lo, const int32_t *pre_hi,
                              int64_t T) {
-    int32_t n = 0;
-    for (int64_t t = 0; t < T; t++)
-        if (qk_tc_tile_starts(t, seg_lo, seg_hi, pre_lo, pre_hi)) tiles[1 + n++] = (int32_t)t;
-    tiles[0] = n;
-    tiles[1 + n] = (int32_t)T;
+    int32_t cnt[QK_TC_LIST_THREADS], n = 0, at = 0;
+    for (int i = 0; i < QK_TC_LIST_THREADS; i++) n += cnt[i] = qk_tc_tiles_count(i, QK_TC_LIST_THREADS, T, seg_lo, seg_hi, pre_lo, pre_hi);
+    for (int i = 0; i < QK_TC_LIST_THREADS; i++) {
+        qk_tc_tiles_write(tiles, i, QK_TC_LIST_THREADS, T, at, n, seg_lo, seg_hi, pre_lo, pre_hi);
+        at += cnt[i];
+    }
     return n;
 }
 
@@ -833,15 +835,19 @@ static void t_attention_tc_all(ctx *c, quipu_etype wt) {
  * does or a multiple of BM past it (so a query's row in its tile is the same in any batch) */
 static void t_tc_tiles(void) {
     static const int a[] = {1}, b[] = {5, 1, 17, 3}, c_[] = {300, 45}, d[] = {40, 7, 1, 13}, e[] = {32, 33, 64, 31, 65, 96, 1};
-    const int *lens[] = {a, b, c_, d, e, d};
-    int n_seq[] = {1, 4, 2, 4, 7, 4}, share[] = {0, 0, 0, 1, 0, 0};
+    static const int f[] = {1500, 1, 2, 700, 33}, g[] = {1023, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 300};
+    const int *lens[] = {a, b, c_, d, e, d, f, g, f};
+    int n_seq[] = {1, 4, 2, 4, 7, 4, 5, 22, 5}, share[] = {0, 0, 0, 1, 0, 0, 0, 0, 1};
     int bad = 0, n_tiles = 0;
-    for (int k = 0; k < 6; k++) {
+    for (int k = 0; k < 9; k++) {
         att_layout l = layout_of(lens[k], n_seq[k], share[k]);
-        int32_t *tiles = malloc((size_t)(l.T + 2) * 4);
+        int32_t *tiles = malloc((size_t)(l.T + 2) * 4), n_direct = 0;
         int32_t n = tc_tiles_host(tiles, l.seg, l.shi, l.plo, l.phi, l.T);
         n_tiles += n;
-        bad += tiles[1] != 0 || tiles[1 + n] != l.T || n > l.T;
+        bad += tiles[0] != n || tiles[1] != 0 || tiles[1 + n] != l.T || n > l.T;
+        for (int64_t t = 0; t < l.T; t++) /* the threads' shares put together == one pass over the tokens */
+            if (qk_tc_tile_starts(t, l.seg, l.shi, l.plo, l.phi)) bad += n_direct >= n || tiles[1 + n_direct++] != t;
+        bad += n_direct != n;
         for (int32_t i = 0; i < n; i++) {
             int32_t t0 = tiles[1 + i], t1 = tiles[2 + i];
             bad += t1 <= t0 || t1 - t0 > QK_TC_BM || ((t0 - l.seg[t0]) % QK_TC_BM != 0);
@@ -853,7 +859,7 @@ static void t_tc_tiles(void) {
     }
     host_ctx.cases++;
     host_ctx.failed += bad != 0;
-    printf("%-5s %-10s %-44s %s\n", "host", "attn-tc", "tile lists of 6 layouts", bad ? "WRONG" : "ok");
+    printf("%-5s %-10s %-44s %s\n", "host", "attn-tc", "tile lists of 9 layouts", bad ? "WRONG" : "ok");
     CHECK_MSG(bad == 0, "tensor-core attention tile list: %d broken promises over %d tiles", bad, n_tiles);
 }
 
