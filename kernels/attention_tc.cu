@@ -32,8 +32,14 @@
 /* HIP: no tensor-core path yet (the fp32 kernel runs) */
 int64_t qk_attention_tc_max_hd(void) { return 0; }
 qpError_t qk_attention_tc(qpStream_t s, const qk_att_args *a, int bf16, void *ws, size_t ws_bytes) { return qpErrorInvalidValue; }
+const char *qk_attention_tc_prove(qpStream_t s, int bf16, int64_t HD, char *why, size_t why_len) { return "no tensor-core attention on HIP"; }
 
 #else
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -295,6 +301,98 @@ qpError_t qk_attention_tc(qpStream_t s, const qk_att_args *a, int bf16, void *ws
     if (e != qpSuccess) return e;
     int64_t HDP = qk_tc_hd_padded(a->HD);
     return bf16 ? tc_launch<__nv_bfloat16>(s, a, tiles, HDP) : tc_launch<__half>(s, a, tiles, HDP);
+}
+
+/* The proof before first use (as gemm_lt.cu proves its algorithms on the device), on the batches
+ * of attention_tc.h's qk_tc_proof_layout (H = 4, HKV = 2, head dim HD), with q, k, v exact in
+ * bf16 and f16 (qk_tc_proof_values), so only p is rounded. Against the fp32 kernel on the same
+ * values: within 2.01 u + 1e-4, no NaN; the 45-token sequence alone == in the batch, and the
+ * continuation == the same tokens after the prompt repeated as one 70-token sequence (its rows 20
+ * further in their tiles), bit for bit. */
+#define PR_T QK_TC_PROOF_T
+const char *qk_attention_tc_prove(qpStream_t s, int bf16, int64_t HD, char *why, size_t why_len) {
+    const int64_t H = 4, HKV = 2, QD = H * HD, KD = HKV * HD;
+    const char *fail = NULL;
+    size_t nq = (size_t)(PR_T * QD), nk = (size_t)(PR_T * KD);
+    float *hq = (float *)malloc(nq * 4), *hk = (float *)malloc(nk * 4), *hv = (float *)malloc(nk * 4);
+    float *ref = (float *)malloc(nq * 4), *got = (float *)malloc(nq * 4), *alone = (float *)malloc(nq * 4), *rep = (float *)malloc(nq * 4);
+    int32_t lay[3][5][PR_T]; /* attention_tc.h: 0 the batch, 1 the 45 alone, 2 prompt + continuation */
+    void *d = NULL;
+    size_t off_q = 0, off_k = off_q + nq * 4, off_v = off_k + nk * 4, off_o = off_v + nk * 4, off_l = off_o + nq * 4,
+           off_ws = off_l + sizeof lay, total = off_ws + qk_tc_workspace_bytes(PR_T);
+    if (!hq || !hk || !hv || !ref || !got || !alone || !rep) {
+        fail = "out of host memory";
+        goto done;
+    }
+    {
+        float *all = (float *)malloc((nq + 2 * nk) * 4);
+        if (!all) {
+            fail = "out of host memory";
+            goto done;
+        }
+        qk_tc_proof_values(all, nq + 2 * nk);
+        memcpy(hq, all, nq * 4), memcpy(hk, all + nq, nk * 4), memcpy(hv, all + nq + nk, nk * 4);
+        free(all);
+        qk_tc_proof_layout(lay);
+    }
+    if (cudaMalloc(&d, total) != cudaSuccess) {
+        (void)cudaGetLastError();
+        d = NULL;
+        fail = "cannot allocate its scratch";
+        goto done;
+    }
+    {
+        char *base = (char *)d;
+        int32_t *dl = (int32_t *)(base + off_l);
+        qk_att_args a;
+        memset(&a, 0, sizeof a);
+        a.out = (float *)(base + off_o), a.q = (const float *)(base + off_q), a.k = (const float *)(base + off_k), a.v = (const float *)(base + off_v);
+        a.ldo = a.ldq = QD, a.ldk = a.ldv = KD, a.H = H, a.HKV = HKV, a.HD = HD, a.scale = 1.0f / sqrtf((float)HD), a.causal = 1;
+        qpError_t e = cudaMemcpyAsync(base + off_q, hq, nq * 4, cudaMemcpyHostToDevice, s);
+        if (e == cudaSuccess) e = cudaMemcpyAsync(base + off_k, hk, nk * 4, cudaMemcpyHostToDevice, s);
+        if (e == cudaSuccess) e = cudaMemcpyAsync(base + off_v, hv, nk * 4, cudaMemcpyHostToDevice, s);
+        if (e == cudaSuccess) e = cudaMemcpyAsync(dl, lay, sizeof lay, cudaMemcpyHostToDevice, s);
+        /* run b: 0 the fp32 kernel on batch 0, 1 tensor cores on batch 0, 2 on the 45 alone (its
+         * q, k, v at row 70), 3 on prompt + continuation (rows 0..69, as in batch 0) */
+        float *outs[4] = {ref, got, alone, rep};
+        for (int b = 0; b < 4 && e == cudaSuccess; b++) {
+            int l = b < 2 ? 0 : b == 2 ? 1 : 2;
+            int64_t row0 = b == 2 ? 70 : 0;
+            a.T = b < 2 ? PR_T : b == 2 ? 45 : 70;
+            a.q = (const float *)(base + off_q) + row0 * QD, a.k = (const float *)(base + off_k) + row0 * KD;
+            a.v = (const float *)(base + off_v) + row0 * KD;
+            a.pos = dl + (l * 5 + 0) * PR_T, a.seg_lo = dl + (l * 5 + 1) * PR_T, a.seg_hi = dl + (l * 5 + 2) * PR_T;
+            a.pre_lo = dl + (l * 5 + 3) * PR_T, a.pre_hi = dl + (l * 5 + 4) * PR_T;
+            e = b == 0 ? qk_attention(s, &a) : qk_attention_tc(s, &a, bf16, base + off_ws, qk_tc_workspace_bytes(PR_T));
+            if (e == cudaSuccess) e = cudaMemcpyAsync(outs[b], a.out, (size_t)(a.T * QD) * 4, cudaMemcpyDeviceToHost, s);
+            if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+        }
+        if (e != cudaSuccess) {
+            (void)cudaGetLastError();
+            snprintf(why, why_len, "a run failed: %s", cudaGetErrorString(e));
+            fail = why;
+            goto done;
+        }
+    }
+    {
+        double u = bf16 ? 0x1p-8 : 0x1p-11, tol = 2.01 * u + 1e-4, worst = 0;
+        for (size_t i = 0; i < nq; i++) {
+            double dd = fabs((double)got[i] - (double)ref[i]);
+            if (!(dd <= worst)) worst = dd;
+        }
+        if (!(worst <= tol)) {
+            snprintf(why, why_len, "max |error| %.3g against the fp32 kernel, past %.3g", worst, tol);
+            fail = why;
+        } else if (memcmp(alone, got + 70 * QD, (size_t)(45 * QD) * 4)) {
+            fail = "a sequence alone gave other bits than in its batch";
+        } else if (memcmp(rep + 20 * QD, got + 20 * QD, (size_t)(50 * QD) * 4)) {
+            fail = "a shared prompt gave other bits than the repeated prompt";
+        }
+    }
+done:
+    if (d) (void)cudaFree(d);
+    free(hq), free(hk), free(hv), free(ref), free(got), free(alone), free(rep);
+    return fail;
 }
 
 #endif

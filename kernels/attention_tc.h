@@ -98,4 +98,28 @@ QK_TC_FN float qk_tc_score(float dot, float scale, float softcap, int alibi, flo
  * m_new (m_new finite): nothing held yet (m = -inf) scales by 0 */
 QK_TC_FN float qk_tc_corr(float m, float m_new) { return m == -INFINITY ? 0.0f : expf(m - m_new); }
 
+/* The proof before first use (qk_attention_tc_prove): its batch of QK_TC_PROOF_T tokens, 0: a
+ * 20-token prompt, a 50-token continuation sharing it, a 45-token sequence; 1: the 45 alone; 2:
+ * the prompt and the continuation as one 70-token sequence. lay[b][v][t]: v = pos, seg_lo,
+ * seg_hi, pre_lo, pre_hi (layouts 1 and 2 use their first 45 / 70 tokens). The test runs the
+ * same batches through its emulation. */
+#define QK_TC_PROOF_T 115
+QK_TC_FN void qk_tc_proof_layout(int32_t lay[3][5][QK_TC_PROOF_T]) {
+    for (int t = 0; t < QK_TC_PROOF_T; t++) {
+        int b0 = t < 20 ? 0 : t < 70 ? 1 : 2;
+        int lo = b0 == 0 ? 0 : b0 == 1 ? 20 : 70, hi = b0 == 0 ? 20 : b0 == 1 ? 70 : QK_TC_PROOF_T;
+        lay[0][0][t] = t - lo + (b0 == 1 ? 20 : 0), lay[0][1][t] = lo, lay[0][2][t] = hi, lay[0][3][t] = 0, lay[0][4][t] = b0 == 1 ? 20 : 0;
+        lay[1][0][t] = t, lay[1][1][t] = 0, lay[1][2][t] = 45, lay[1][3][t] = 0, lay[1][4][t] = 0;
+        lay[2][0][t] = t, lay[2][1][t] = 0, lay[2][2][t] = 70, lay[2][3][t] = 0, lay[2][4][t] = 0;
+    }
+}
+/* its values, q then k then v: multiples of 1/128 in [-1, 1), exact in bf16 and f16 */
+QK_TC_FN void qk_tc_proof_values(float *x, size_t n) {
+    uint32_t r = 12345u;
+    for (size_t i = 0; i < n; i++) {
+        r = r * 1664525u + 1013904223u;
+        x[i] = (float)((int)(r >> 24) - 128) / 128.0f;
+    }
+}
+
 #endif

@@ -51,6 +51,11 @@ typedef struct gpu_ctx {
     qk_lt *lt;              /* tensor-core GEMMs (gemm_lt.cu); NULL where the build has none */
     qk_nccl *nccl;          /* the tensor-parallel group's communicator (comm_nccl.cu), or NULL */
     int64_t att_tc_max_hd;  /* head dims the tensor-core attention takes here (0: none, or QUIPU_GPU_ATTN=exact) */
+    struct {
+        int64_t hd;
+        int bf16, ok;
+    } att_proof[8];         /* its proofs on this device (qk_attention_tc_prove), per head dim and type */
+    int n_att_proofs;
 } gpu_ctx;
 
 /* errors through quipu_error_set (common.c): the first cause wins, one line */
@@ -185,9 +190,27 @@ static quipu_status g_rope(quipu_backend *b, const quipu_rope_args *a, quipu_err
     return QUIPU_OK;
 }
 
+/* 1 if the tensor-core attention is proven on this device for this type and head dim: proven once
+ * at first use (attention_tc.cu), a failure said once and the fp32 kernel kept for that case */
+static int att_tc_proven(gpu_ctx *c, int bf16, int64_t hd) {
+    for (int i = 0; i < c->n_att_proofs; i++)
+        if (c->att_proof[i].hd == hd && c->att_proof[i].bf16 == bf16) return c->att_proof[i].ok;
+    char why[256] = "";
+    const char *fail = qk_attention_tc_prove(c->stream, bf16, hd, why, sizeof why);
+    if (fail)
+        fprintf(stderr, "quipu warn: tensor-core attention (%s, head dim %lld) failed its proof on this GPU: %s; attention stays on the fp32 kernel\n",
+                bf16 ? "bf16" : "f16", (long long)hd, fail);
+    if (c->n_att_proofs < 8) {
+        c->att_proof[c->n_att_proofs].hd = hd, c->att_proof[c->n_att_proofs].bf16 = bf16, c->att_proof[c->n_att_proofs].ok = !fail;
+        c->n_att_proofs++;
+    }
+    return !fail;
+}
+
 /* The layout vectors live on the device (the forward pass checked them on the host before the
  * upload, so no index leaves the batch). bf16 / f16: the tensor-core kernel where it runs (its
- * tile list at the workspace's end, clear of the GEMM's); f32 and the rest: the fp32 kernel. */
+ * tile list at the workspace's end, clear of the GEMM's) once proven on this device; f32 and
+ * the rest: the fp32 kernel. */
 static quipu_status g_attention(quipu_backend *b, const quipu_attention_args *a, quipu_error *err) {
     gpu_ctx *c = (gpu_ctx *)b->ctx;
     if (a->head_dim > 512)
@@ -201,7 +224,7 @@ static quipu_status g_attention(quipu_backend *b, const quipu_attention_args *a,
     k.T = a->q.rows, k.H = a->n_heads, k.HKV = a->n_heads_kv, k.HD = a->head_dim;
     k.scale = a->scale, k.softcap = a->softcap, k.window = a->window, k.causal = a->causal;
     quipu_etype half = quipu_backend_weight_type(b);
-    if (half != QUIPU_E_F32 && a->head_dim <= c->att_tc_max_hd && k.T > 0) {
+    if (half != QUIPU_E_F32 && a->head_dim <= c->att_tc_max_hd && k.T > 0 && att_tc_proven(c, half == QUIPU_E_BF16, a->head_dim)) {
         size_t avail = a->ws.buf && a->ws.off <= a->ws.buf->size ? a->ws.buf->size - a->ws.off : 0;
         size_t need = qk_tc_workspace_bytes(k.T);
         if (avail < need)

@@ -802,6 +802,37 @@ static void t_attention_tc_huge_v(ctx *c, quipu_etype wt) {
     layout_free(&l);
 }
 
+/* the proof the GPU backend runs before the kernel's first use (qk_attention_tc_prove), emulated
+ * on its own batches and values: if the emulation passes it, a device failing it is the device's
+ * tensor cores (or the kernel's CUDA), never the proof's layout */
+static void t_attention_tc_proof(quipu_etype wt, int64_t HD) {
+    enum { T = QK_TC_PROOF_T };
+    int32_t lay[3][5][QK_TC_PROOF_T];
+    qk_tc_proof_layout(lay);
+    int64_t H = 4, HKV = 2, QD = H * HD, KD = HKV * HD;
+    float *all = malloc((size_t)(T * QD + 2 * T * KD) * 4), *got = malloc((size_t)(T * QD) * 4);
+    float *alone = malloc((size_t)(T * QD) * 4), *rep = malloc((size_t)(T * QD) * 4);
+    double *ref = malloc((size_t)(T * QD) * sizeof(double));
+    qk_tc_proof_values(all, (size_t)(T * QD + 2 * T * KD));
+    const float *q = all, *k = all + T * QD, *v = all + T * QD + T * KD;
+    int exact = 1;
+    for (int64_t i = 0; i < T * QD + 2 * T * KD; i++) exact &= round_to(all[i], wt) == all[i];
+    att_opt plain = {0};
+    float scale = 1.0f / sqrtf((float)HD);
+    attention_ref(ref, q, k, v, QD, KD, lay[0][0], lay[0][1], lay[0][2], lay[0][3], lay[0][4], T, H, HKV, HD, scale, &plain);
+    attention_tc_emul(got, QD, q, k, v, QD, KD, lay[0][0], lay[0][1], lay[0][2], lay[0][3], lay[0][4], T, H, HKV, HD, scale, &plain, wt);
+    attention_tc_emul(alone, QD, q + 70 * QD, k + 70 * KD, v + 70 * KD, QD, KD, lay[1][0], lay[1][1], lay[1][2], lay[1][3], lay[1][4], 45, H,
+                      HKV, HD, scale, &plain, wt);
+    attention_tc_emul(rep, QD, q, k, v, QD, KD, lay[2][0], lay[2][1], lay[2][2], lay[2][3], lay[2][4], 70, H, HKV, HD, scale, &plain, wt);
+    char shape[96];
+    snprintf(shape, sizeof shape, "the device's proof, emulated: %s HD=%lld", quipu_etype_name(wt), (long long)HD);
+    verdict(&host_ctx, "attn-tc", shape, "q, k, v exact in the type", exact);
+    compare(&host_ctx, "attn-tc", shape, got, ref, NULL, T * QD, 2.01 * unit_roundoff(wt) + 1e-4, 0.0);
+    same_bits_as(&host_ctx, "attn-tc", shape, "the 45 alone == in the batch", alone, got + 70 * QD, (size_t)(45 * QD) * 4);
+    same_bits_as(&host_ctx, "attn-tc", shape, "shared prompt == repeated prompt", rep + 20 * QD, got + 20 * QD, (size_t)(50 * QD) * 4);
+    free(all); free(got); free(alone); free(rep); free(ref);
+}
+
 /* every tensor-core attention case, in dtype wt: on c's backend, or emulated (c NULL) */
 static void t_attention_tc_all(ctx *c, quipu_etype wt) {
     static const int one[] = {1}, mixed[] = {5, 1, 17, 3}, longs[] = {300, 45}, prompt[] = {40, 7, 1, 13}, edges[] = {32, 33, 64, 31, 65};
@@ -1358,6 +1389,7 @@ int main(void) {
     t_tc_tiles();
     t_attention_tc_all(NULL, QUIPU_E_BF16);
     t_attention_tc_all(NULL, QUIPU_E_F16);
+    for (int i = 0; i < 4; i++) t_attention_tc_proof(i % 2 ? QUIPU_E_F16 : QUIPU_E_BF16, i < 2 ? 64 : 256);
     printf("host: %d cases, %d outside tolerance or batch-dependent\n", host_ctx.cases, host_ctx.failed);
     const char *names[] = {"cpu", "cuda", "hip"};
     int ran_gpu = 0;
