@@ -21,8 +21,9 @@
  * the tile's queries and keys past its range are zeros, never another row's data. What this relies
  * on from the hardware: an mma's output element depends only on its own row of A, column of B and
  * accumulator, in a fixed order of the k dimension, whatever its position in the fragment (the
- * per-op test checks that on the device: a shared prompt's continuations sit at other rows of
- * their tiles than the repeated prompt's).
+ * per-op test, and the backend's proof before first use, qk_attention_tc_prove below, check that
+ * on the device: a shared prompt's continuations sit at other rows of their tiles than the
+ * repeated prompt's).
  * Reference: cpu_attention (src/backend_cpu.c); the plain-C emulation in tests/test_backend_ops.c. */
 #include "attention_tc.h"
 #include "kernels.h"

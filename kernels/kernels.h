@@ -54,8 +54,8 @@ typedef struct qk_att_args {
 } qk_att_args;
 qpError_t qk_attention(qpStream_t s, const qk_att_args *a);
 /* the same on tensor cores (attention_tc.cu), q, k, p, v rounded to bf16 (bf16 = 1) or f16, sums
- * and softmax in fp32; ws: the op workspace, at least qk_tc_workspace_bytes(T) (attention_tc.h),
- * for the tile list. Head dims up to qk_attention_tc_max_hd(): 0 on HIP, on a device below
+ * and softmax in fp32; ws: device memory for the tile list, T + 2 int32 at least
+ * (qk_tc_workspace_bytes(T) in attention_tc.h reserves that with room to align it). Head dims up to qk_attention_tc_max_hd(): 0 on HIP, on a device below
  * sm_80 or a build without its code; asked with the device current. */
 qpError_t qk_attention_tc(qpStream_t s, const qk_att_args *a, int bf16, void *ws, size_t ws_bytes);
 int64_t qk_attention_tc_max_hd(void);
