@@ -6,7 +6,9 @@
  * tensor cores through cuBLASLt with one algorithm per weight shape, proven batch invariant on
  * the device before use (gemm_lt.cu: x rounded to the weights' type, sums fp32); the exact mode,
  * HIP, and any shape without such an algorithm use the fixed-order tile of tile.cuh. Either
- * way results never depend on the batch. One rank
+ * way results never depend on the batch. Attention in bf16 / f16 runs on tensor cores too
+ * (attention_tc.cu: q, k, p, v rounded to that type, fp32 sums and softmax), the fp32 kernel of
+ * attention.cu in the exact mode, with QUIPU_GPU_ATTN=exact, on HIP and below sm_80. One rank
  * drives one device: the node-local rank (QUIPU_LOCAL_RANK, else SLURM_LOCALID, else
  * OMPI_COMM_WORLD_LOCAL_RANK, else 0) picks it among the devices visible to the process
  * (CUDA_VISIBLE_DEVICES / ROCR_VISIBLE_DEVICES as Slurm sets them). */
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention_tc.h"
 #include "comm_nccl.h"
 #include "gemm_lt.h"
 #include "kernels.h"
@@ -47,6 +50,12 @@ typedef struct gpu_ctx {
     int *d_bad;             /* set by kernels that find bad input (token ids) */
     qk_lt *lt;              /* tensor-core GEMMs (gemm_lt.cu); NULL where the build has none */
     qk_nccl *nccl;          /* the tensor-parallel group's communicator (comm_nccl.cu), or NULL */
+    int64_t att_tc_max_hd;  /* head dims the tensor-core attention takes here (0: none, or QUIPU_GPU_ATTN=exact) */
+    struct {
+        int64_t hd;
+        int bf16, ok;
+    } att_proof[8];         /* its proofs on this device (qk_attention_tc_prove), per head dim and type */
+    int n_att_proofs;
 } gpu_ctx;
 
 /* errors through quipu_error_set (common.c): the first cause wins, one line */
@@ -123,12 +132,16 @@ static quipu_status g_buf_read(quipu_backend *b, const quipu_buf *src, size_t of
 static size_t g_buf_size(const quipu_buf *buf) { return buf ? buf->size : 0; }
 
 /* the tensor-core GEMM's workspace (x rounded to the weights' type, its proof's scratch,
- * cuBLASLt's own); every other scratch is in the forward state's buffers */
+ * cuBLASLt's own) and, after it, the tensor-core attention's tile list; every other scratch is in
+ * the forward state's buffers */
 static size_t g_workspace_bytes(quipu_backend *b, const quipu_ws_dims *d) {
     gpu_ctx *c = (gpu_ctx *)b->ctx;
-    if (!c->lt) return 0;
-    qk_lt_set_max_rows(c->lt, d->max_tokens);
-    return qk_lt_workspace_bytes(d->max_tokens, d->max_width > d->dim ? d->max_width : d->dim);
+    size_t lt = 0, att = c->att_tc_max_hd > 0 ? qk_tc_workspace_bytes(d->max_tokens) : 0;
+    if (c->lt) {
+        qk_lt_set_max_rows(c->lt, d->max_tokens);
+        lt = qk_lt_workspace_bytes(d->max_tokens, d->max_width > d->dim ? d->max_width : d->dim);
+    }
+    return lt + att;
 }
 
 /* element 0 of a view in device memory (NULL when absent); backend.c checked its bounds */
@@ -177,9 +190,29 @@ static quipu_status g_rope(quipu_backend *b, const quipu_rope_args *a, quipu_err
     return QUIPU_OK;
 }
 
+/* 1 if the tensor-core attention is proven on this device for this type and head dim: proven once
+ * at first use (attention_tc.cu), a failure said once and the fp32 kernel kept for that case */
+static int att_tc_proven(gpu_ctx *c, int bf16, int64_t hd) {
+    for (int i = 0; i < c->n_att_proofs; i++)
+        if (c->att_proof[i].hd == hd && c->att_proof[i].bf16 == bf16) return c->att_proof[i].ok;
+    char why[256] = "";
+    const char *fail = qk_attention_tc_prove(c->stream, bf16, hd, why, sizeof why);
+    if (fail)
+        fprintf(stderr, "quipu warn: tensor-core attention (%s, head dim %lld) failed its proof on this GPU: %s; attention stays on the fp32 kernel\n",
+                bf16 ? "bf16" : "f16", (long long)hd, fail);
+    if (c->n_att_proofs < 8) {
+        c->att_proof[c->n_att_proofs].hd = hd, c->att_proof[c->n_att_proofs].bf16 = bf16, c->att_proof[c->n_att_proofs].ok = !fail;
+        c->n_att_proofs++;
+    }
+    return !fail;
+}
+
 /* The layout vectors live on the device (the forward pass checked them on the host before the
- * upload, so no index leaves the batch). */
+ * upload, so no index leaves the batch). bf16 / f16: the tensor-core kernel where it runs (its
+ * tile list at the workspace's end, clear of the GEMM's) once proven on this device; f32 and
+ * the rest: the fp32 kernel. */
 static quipu_status g_attention(quipu_backend *b, const quipu_attention_args *a, quipu_error *err) {
+    gpu_ctx *c = (gpu_ctx *)b->ctx;
     if (a->head_dim > 512)
         return gerr(err, QUIPU_ERR_UNSUPPORTED, QP_NAME " backend: attention needs head_dim <= 512 (got %lld)", (long long)a->head_dim);
     qk_att_args k;
@@ -190,6 +223,18 @@ static quipu_status g_attention(quipu_backend *b, const quipu_attention_args *a,
     k.alibi = F(a->alibi);
     k.T = a->q.rows, k.H = a->n_heads, k.HKV = a->n_heads_kv, k.HD = a->head_dim;
     k.scale = a->scale, k.softcap = a->softcap, k.window = a->window, k.causal = a->causal;
+    quipu_etype half = quipu_backend_weight_type(b);
+    if (half != QUIPU_E_F32 && a->head_dim <= c->att_tc_max_hd && k.T > 0 && att_tc_proven(c, half == QUIPU_E_BF16, a->head_dim)) {
+        size_t avail = a->ws.buf && a->ws.off <= a->ws.buf->size ? a->ws.buf->size - a->ws.off : 0;
+        size_t need = qk_tc_workspace_bytes(k.T);
+        if (avail < need)
+            return gerr(err, QUIPU_ERR_INTERNAL, QP_NAME " backend: attention: a workspace of %zu bytes, the tensor-core kernel needs %zu for %lld tokens",
+                        avail, need, (long long)k.T);
+        /* need has 256 bytes to spare: rounding the start up keeps the list inside */
+        size_t at = (avail - need + 255) / 256 * 256;
+        CK(qk_attention_tc(S(b), &k, half == QUIPU_E_BF16, (char *)P(a->ws) + at, avail - at), "attention (tensor cores)");
+        return QUIPU_OK;
+    }
     CK(qk_attention(S(b), &k), "attention");
     return QUIPU_OK;
 }
@@ -375,6 +420,10 @@ extern "C" quipu_status quipu_backend_gpu_init(quipu_backend **out, quipu_error 
     if (e == qpSuccess) e = qpMalloc((void **)&c->d_bad, sizeof(int));
     if (e == qpSuccess) e = qpMemset(c->d_bad, 0, sizeof(int));
     if (e == qpSuccess) e = qk_lt_create(&c->lt);
+    if (e == qpSuccess) {
+        const char *ga = getenv("QUIPU_GPU_ATTN");
+        c->att_tc_max_hd = ga && !strcmp(ga, "exact") ? 0 : qk_attention_tc_max_hd();
+    }
     if (e != qpSuccess) {
         g_free(b);
         return gerr(err, QUIPU_ERR_INTERNAL, "backend '" QP_NAME "': cannot start device %d: %s", dev, qpGetErrorString(e));

@@ -53,6 +53,16 @@ typedef struct qk_att_args {
     int causal;
 } qk_att_args;
 qpError_t qk_attention(qpStream_t s, const qk_att_args *a);
+/* the same on tensor cores (attention_tc.cu), q, k, p, v rounded to bf16 (bf16 = 1) or f16, sums
+ * and softmax in fp32; ws: device memory for the tile list, T + 2 int32 at least
+ * (qk_tc_workspace_bytes(T) in attention_tc.h reserves that with room to align it). Head dims up to qk_attention_tc_max_hd(): 0 on HIP, on a device below
+ * sm_80 or a build without its code; asked with the device current. */
+qpError_t qk_attention_tc(qpStream_t s, const qk_att_args *a, int bf16, void *ws, size_t ws_bytes);
+int64_t qk_attention_tc_max_hd(void);
+/* proves the tensor-core attention on this device, in bf16 (bf16 = 1) or f16, head dim HD, against
+ * the fp32 kernel and for batch invariance (attention_tc.cu says how); synchronizes s. NULL when
+ * proven, else why not (may be written into why) */
+const char *qk_attention_tc_prove(qpStream_t s, int bf16, int64_t HD, char *why, size_t why_len);
 /* gate = act(gate) * up (up may be NULL); kind as quipu_act_kind */
 qpError_t qk_act(qpStream_t s, float *gate, int64_t ldg, const float *up, int64_t ldu, int64_t rows, int64_t cols, int kind);
 /* log-prob, step 1: for each scored row r (h row rows[r]) and block of QK_LP_VBLOCK ids of the

@@ -6,7 +6,9 @@
  *   names the width explicitly, for the warp-level kernels to come; today's kernels reduce
  *   through shared memory in fixed trees and depend on no warp size.
  * Kernels use no sm_80-only instruction (no cp.async, no bf16 mma; bf16 weights are widened to
- * fp32 by a shift, half.cuh), so the V100 path stays plain. */
+ * fp32 by a shift, half.cuh), so the V100 path stays plain; the one exception,
+ * attention_tc.cu's bf16 / f16 wmma, compiles to nothing below sm_80 and on HIP, and the backend
+ * then keeps attention.cu. */
 #ifndef QUIPU_KERNELS_VENDOR_H
 #define QUIPU_KERNELS_VENDOR_H
 

@@ -12,7 +12,7 @@ if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
   export PATH="$PATH:/usr/local/cuda/bin"
   cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DQUIPU_MPI=OFF -DQUIPU_CUDA=ON \
         -DCMAKE_CUDA_ARCHITECTURES="${QUIPU_CUDA_ARCHS:-80;90}" >/dev/null
-  cmake --build build-cuda -j"$jobs" --target quipu test_backend_ops
+  cmake --build build-cuda -j"$jobs" --target quipu test_backend_ops bench_attention
   echo "kernels: nvcc $(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p'): built for sm_${QUIPU_CUDA_ARCHS:-80;90}"
   # this build has no MPI: its guard against mpirun copies is tested here
   ctest --test-dir build-cuda -R 'test_backend_ops|test_first_day' --output-on-failure | tail -4

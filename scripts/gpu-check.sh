@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one script to run on a GPU machine (about 5 minutes on one H100): builds quipu with CUDA,
 # runs test_backend_ops (every op on the GPU against its scalar reference, and batch
-# invariance), then end to end on the real models: quipu score on the GPU (dtype f32, the exact
+# invariance), times attention's fp32 kernel against its tensor-core kernel (bench/attention.c),
+# then end to end on the real models: quipu score on the GPU (dtype f32, the exact
 # mode) against the CPU backend over CrowS-Pairs (en) and French CrowS-Pairs sentences, per token
 # within 1e-4, and bit-identical per item across batch sizes and orders on the GPU. Writes its
 # report to results/bench/gpu-check.md (and to $OUT/ when set, as on the lent device machine).
@@ -30,7 +31,7 @@ archs="80;90"
 case "$cc_arch" in 80|86|89|90|100|120) archs="$cc_arch" ;; esac
 t0=$(date +%s)
 if ! { cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DQUIPU_MPI=OFF -DQUIPU_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$archs" >/dev/null &&
-       cmake --build build-gpu -j"$(nproc)" --target quipu test_backend_ops >"$tmp/build.log" 2>&1; }; then
+       cmake --build build-gpu -j"$(nproc)" --target quipu test_backend_ops bench_attention >"$tmp/build.log" 2>&1; }; then
   say "BUILD FAILED:"; tail -30 "$tmp/build.log" | tee -a "$report"; exit 1
 fi
 say "build: sm_$archs in $(( $(date +%s) - t0 )) s"
@@ -41,10 +42,22 @@ say '```'
 grep -v '^cpu ' "$tmp/ops.log" | tee -a "$report"
 say '```'
 [ $rc -eq 0 ] || fails=$((fails + 1))
-say "test_backend_ops with QUIPU_GPU_GEMM=tiles (every GEMM on the fixed-order tiles):"
-QUIPU_GPU_GEMM=tiles ./build-gpu/tests/test_backend_ops > "$tmp/ops2.log" 2>&1 || fails=$((fails + 1))
+# the tensor-core attention proves itself on the device before first use and falls back to the
+# fp32 kernel with a warning: here that is a failure (its attn-tc rows would test the fallback)
+if grep -q "quipu warn: tensor-core attention" "$tmp/ops.log"; then
+  say "FAIL: the tensor-core attention failed its proof on this GPU (see the warnings above)"; fails=$((fails + 1))
+fi
+say "test_backend_ops with QUIPU_GPU_GEMM=tiles QUIPU_GPU_ATTN=exact (every GEMM on the fixed-order tiles, attention on the fp32 kernel):"
+QUIPU_GPU_GEMM=tiles QUIPU_GPU_ATTN=exact ./build-gpu/tests/test_backend_ops > "$tmp/ops2.log" 2>&1 || fails=$((fails + 1))
 tail -1 "$tmp/ops2.log" | tee -a "$report"
 grep -q '^cuda: skipped' "$tmp/ops.log" && { say "no GPU seen: stopping"; exit 1; }
+
+say ""
+say "## attention: the fp32 kernel against tensor cores, one long packed batch (bench/attention.c)"
+# correctness first (each half result against the fp32 kernel's), then medians of 5 calls
+./build-gpu/bench_attention 8192 5 > "$tmp/att.md" 2> "$tmp/att.err"; rc=$?
+tee -a "$report" < "$tmp/att.md"
+[ $rc -eq 0 ] || { say "bench_attention: FAIL (exit $rc): $(tail -1 "$tmp/att.err")"; fails=$((fails + 1)); }
 
 say ""
 say "## quipu score: GPU (f32) against the CPU backend, $N sentences per language"

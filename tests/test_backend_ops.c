@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention_tc.h" /* kernels/: the tensor-core attention's tiling rules, plain C */
 #include "backend.h"
 #include "quant.h"
 #include "testlib.h"
@@ -43,6 +44,7 @@ typedef struct ctx {
     const char *name;
     int cases, failed;
 } ctx;
+static ctx host_ctx = {.name = "host"}; /* the plain-C emulations' rows */
 
 static quipu_buf *up(ctx *c, const void *data, size_t bytes) {
     quipu_error err = {0};
@@ -129,13 +131,15 @@ static int64_t outside(const float *got, const double *ref, const double *scale,
     return bad;
 }
 
-/* two computations that must agree bit for bit (what: which two) */
-static void same_bits_as(ctx *c, const char *op, const char *shape, const char *what, const void *a, const void *b, size_t bytes) {
-    int eq = memcmp(a, b, bytes) == 0;
+/* two computations that must agree bit for bit (what: which two); eq: whether they do */
+static void verdict(ctx *c, const char *op, const char *shape, const char *what, int eq) {
     c->cases++;
     if (!eq) c->failed++;
     printf("%-5s %-10s %-44s %s%s\n", c->name, op, shape, what, eq ? " (same bits)" : ": DIFFERENT BITS");
     CHECK_MSG(eq, "%s %s %s: %s: different bits", c->name, op, shape, what);
+}
+static void same_bits_as(ctx *c, const char *op, const char *shape, const char *what, const void *a, const void *b, size_t bytes) {
+    verdict(c, op, shape, what, memcmp(a, b, bytes) == 0);
 }
 static void same_bits(ctx *c, const char *op, const char *shape, const void *a, const void *b, size_t bytes) {
     same_bits_as(c, op, shape, "alone == in batch", a, b, bytes);
@@ -386,6 +390,15 @@ static void lay_free(ctx *c, lay_bufs *lb) {
     for (int i = 0; i < 5; i++) drop(c, lb->b[i]);
 }
 
+/* The fp32 attention rows run in the exact mode (a GPU's `dtype: f32`): in bf16 / f16 a GPU takes
+ * the tensor-core kernel, which the attn-tc rows check. set_dtype(was) puts the backend back. */
+static const char *set_dtype(ctx *c, const char *dtype) {
+    const char *was = c->b->dtype;
+    quipu_error err = {0};
+    CHECK_MSG(quipu_backend_set_dtype(c->b, dtype, &err) == QUIPU_OK, "%s: dtype %s: %s", c->name, dtype, err.msg);
+    return was;
+}
+
 /* a packed batch: sequences of the given lengths; with share, sequence 0 is a prompt that every
  * following sequence (a continuation) attends to as its prefix */
 static void t_attention(ctx *c, const int *lens, int n_seq, int share, int64_t H, int64_t HKV, int64_t HD, const att_opt *o) {
@@ -431,7 +444,9 @@ static void t_attention(ctx *c, const int *lens, int n_seq, int share, int64_t H
     quipu_attention_args a = {.q = vq, .k = vk, .v = vv, .out = fv(bo, T, QD), .lay = lay_up(c, &lb, T, pos, seg, shi, plo, phi),
                               .alibi = fv(ba, 1, H), .n_heads = H, .n_heads_kv = HKV, .head_dim = HD, .scale = (float)scale,
                               .softcap = o->softcap, .window = o->window, .causal = !o->bidir, .ws = ws_view(c, T, 1, 1, 1)};
+    const char *was = set_dtype(c, "f32");
     OK_OP(quipu_op_attention(c->b, &a, &err));
+    set_dtype(c, was);
     down(c, bo, got, (size_t)(T * QD) * 4);
     char shape[120];
     snprintf(shape, sizeof shape, "T=%lld seqs=%d%s H=%lld/%lld HD=%lld win=%d%s%s%s%s", (long long)T, n_seq, share ? " shared" : "",
@@ -489,6 +504,7 @@ static void t_attention_shared_vs_repeated(ctx *c, int64_t H, int64_t HKV, int64
     quipu_attention_args a = {.q = fv(b1, Ts, H * HD), .k = fv(b2, Ts, HKV * HD), .v = fv(b3, Ts, HKV * HD), .out = fv(b4, Ts, H * HD),
                               .lay = lay_up(c, &lb, Ts, pos_s, seg_s, shi_s, plo_s, phi_s), .n_heads = H, .n_heads_kv = HKV, .head_dim = HD,
                               .scale = scale, .causal = 1, .ws = ws_view(c, Tr, 1, 1, 1)};
+    const char *was = set_dtype(c, "f32");
     OK_OP(quipu_op_attention(c->b, &a, &err));
     down(c, b4, out_s, (size_t)(Ts * H * HD) * 4);
     drop(c, b1); drop(c, b2); drop(c, b3); drop(c, b4);
@@ -499,6 +515,7 @@ static void t_attention_shared_vs_repeated(ctx *c, int64_t H, int64_t HKV, int64
     r.q = fv(b1, Tr, H * HD), r.k = fv(b2, Tr, HKV * HD), r.v = fv(b3, Tr, HKV * HD), r.out = fv(b4, Tr, H * HD);
     r.lay = lay_up(c, &lb, Tr, pos_r, seg_r, shi_r, z, z);
     OK_OP(quipu_op_attention(c->b, &r, &err));
+    set_dtype(c, was);
     down(c, b4, out_r, (size_t)(Tr * H * HD) * 4);
     drop(c, b1); drop(c, b2); drop(c, b3); drop(c, b4);
     lay_free(c, &lb);
@@ -512,6 +529,369 @@ static void t_attention_shared_vs_repeated(ctx *c, int64_t H, int64_t HKV, int64
     printf("%-5s %-10s %-44s %s\n", c->name, "attention", shape, eq ? "same bits" : "DIFFERENT BITS");
     CHECK_MSG(eq, "%s attention: a shared prompt gives other bits than the repeated prompt", c->name);
     free(qs); free(ks); free(vs); free(qr); free(kr); free(vr); free(out_s); free(out_r);
+}
+
+/* ---------------------------------------------------------------- tensor-core attention
+ * A GPU computing in bf16 / f16 runs attention on tensor cores (kernels/attention_tc.cu): q, k, v
+ * and the softmax weights p rounded to that type, sums and softmax in fp32. Checked against the
+ * reference over q, k, v rounded to the type, within the bound of rounding p: each weight
+ * p / sum(p) moves by at most 2u / (1 - u) of itself (u the type's unit roundoff; the kernel
+ * divides by the sum of the rounded p), so the output by at most 2.01 u max|v|; in f16, a p below
+ * 2^-24 flushes to 0 (at most 2^-25 each, the sum being at least 1), and 1e-5 for the fp32 sums.
+ * The kernel's tiling, chunking, masks and per-row softmax are also emulated here in plain C with
+ * the kernel's own rules (kernels/attention_tc.h), so they are proven on any machine ("host"
+ * rows): against the same reference and tolerance, a sequence alone == in its batch, and a shared
+ * prompt == the repeated prompt, bit for bit. What only a GPU can show is the tensor cores' sums. */
+
+/* x as the kernel rounds it to wt: nearest even; f16 saturating at +-65504 (attention_tc.cu) */
+static float round_to(float x, quipu_etype wt) {
+    if (wt == QUIPU_E_BF16) return quipu_bf16_to_f32(quipu_f32_to_bf16(x));
+    return quipu_f16_to_f32(quipu_f32_to_f16(x != x ? x : fminf(fmaxf(x, -65504.0f), 65504.0f)));
+}
+
+/* the tile list as k_tc_tiles writes it ([0] n, [1 + i] tile i's first query, [1 + n] = T): the
+ * same per-thread functions for its 1024 threads, the scan done serially */
+static int32_t tc_tiles_host(int32_t *tiles, const int32_t *seg_lo, const int32_t *seg_hi, const int32_t *pre_lo, const int32_t *pre_hi,
+                             int64_t T) {
+    int32_t cnt[QK_TC_LIST_THREADS], n = 0, at = 0;
+    for (int i = 0; i < QK_TC_LIST_THREADS; i++) n += cnt[i] = qk_tc_tiles_count(i, QK_TC_LIST_THREADS, T, seg_lo, seg_hi, pre_lo, pre_hi);
+    for (int i = 0; i < QK_TC_LIST_THREADS; i++) {
+        qk_tc_tiles_write(tiles, i, QK_TC_LIST_THREADS, T, at, n, seg_lo, seg_hi, pre_lo, pre_hi);
+        at += cnt[i];
+    }
+    return n;
+}
+
+/* k_attention_tc in plain C, block by block (a tile of one head), phase by phase; what it cannot
+ * copy is the order in which a tensor core sums a 16x16x16 product: here fp32 in k order */
+static void attention_tc_emul(float *out, int64_t ldo, const float *q, const float *k, const float *v, int64_t ldq, int64_t ldk,
+                              const int32_t *pos, const int32_t *seg_lo, const int32_t *seg_hi, const int32_t *pre_lo,
+                              const int32_t *pre_hi, int64_t T, int64_t H, int64_t HKV, int64_t HD, float scale, const att_opt *o,
+                              quipu_etype wt) {
+    enum { BM = QK_TC_BM, BN = QK_TC_BN };
+    int64_t HDP = qk_tc_hd_padded(HD);
+    int32_t *tiles = malloc((size_t)(T + 2) * sizeof(int32_t));
+    float *Qs = malloc((size_t)(BM * HDP) * 4), *Ks = malloc((size_t)(BN * HDP) * 4), *Vs = malloc((size_t)(BN * HDP) * 4);
+    float *Of = malloc((size_t)(BM * HDP) * 4), *PV = malloc((size_t)(BM * HDP) * 4), Sf[BM][BN], Ph[BM][BN], Mrow[BM], Lrow[BM], Crow[BM];
+    int32_t key[BN], kpos[BN];
+    int upd[BM];
+    uint64_t seen[BM];
+    int32_t n_tiles = tc_tiles_host(tiles, seg_lo, seg_hi, pre_lo, pre_hi, T);
+    for (int64_t h = 0; h < H; h++) {
+        int64_t hk = h / (H / HKV);
+        float slope = o->alibi ? o->alibi[h] : 0.0f;
+        for (int32_t ti = 0; ti < n_tiles; ti++) {
+            int32_t t0 = tiles[1 + ti], nq = tiles[2 + ti] - t0;
+            int32_t slo = seg_lo[t0], shi = seg_hi[t0], plo = pre_lo[t0], phi = pre_hi[t0];
+            int64_t n_max = qk_tc_n_keys(t0 + nq - 1, !o->bidir, slo, shi, plo, phi);
+            for (int r = 0; r < BM; r++) {
+                for (int64_t d = 0; d < HDP; d++) {
+                    Qs[r * HDP + d] = round_to(r < nq && d < HD ? q[(t0 + r) * ldq + h * HD + d] : 0.0f, wt);
+                    Of[r * HDP + d] = 0.0f;
+                }
+                Mrow[r] = -INFINITY, Lrow[r] = 0.0f;
+            }
+            for (int64_t j0 = 0; j0 < n_max; j0 += BN) {
+                for (int c = 0; c < BN; c++) {
+                    int64_t j = j0 + c;
+                    key[c] = j < n_max ? (int32_t)qk_tc_key(j, slo, plo, phi) : -1;
+                    kpos[c] = key[c] >= 0 ? pos[key[c]] : 0;
+                }
+                int any = 0;
+                for (int r = 0; r < BM; r++) {
+                    int64_t t = t0 + r, n_row = r < nq ? qk_tc_n_keys(t, !o->bidir, slo, shi, plo, phi) : 0;
+                    seen[r] = 0;
+                    for (int c = 0; c < BN; c++)
+                        if (r < nq && j0 + c < n_row && qk_tc_in_window(pos[t], kpos[c], o->window)) seen[r] |= 1ull << c;
+                    any |= seen[r] != 0;
+                }
+                if (!any) continue;
+                for (int c = 0; c < BN; c++)
+                    for (int64_t d = 0; d < HDP; d++) {
+                        int ok = key[c] >= 0 && d < HD;
+                        Ks[c * HDP + d] = round_to(ok ? k[key[c] * ldk + hk * HD + d] : 0.0f, wt);
+                        Vs[c * HDP + d] = round_to(ok ? v[key[c] * ldk + hk * HD + d] : 0.0f, wt);
+                    }
+                for (int r = 0; r < BM; r++)
+                    for (int c = 0; c < BN; c++) {
+                        float s = 0.0f;
+                        for (int64_t d = 0; d < HDP; d++) s += Qs[r * HDP + d] * Ks[c * HDP + d];
+                        Sf[r][c] = s;
+                    }
+                for (int r = 0; r < BM; r++) { /* four quarters of 16 keys, combined as the lanes' xor 1 then 2 */
+                    int32_t pos_t = r < nq ? pos[t0 + r] : 0;
+                    float sc[BN], qm[4], qs[4];
+                    for (int qq = 0; qq < 4; qq++) {
+                        qm[qq] = -INFINITY;
+                        for (int i = 0; i < 16; i++) {
+                            int c = qq * 16 + i;
+                            sc[c] = (seen[r] >> c) & 1 ? qk_tc_score(Sf[r][c], scale, o->softcap, o->alibi != NULL, slope, pos_t, kpos[c]) : -INFINITY;
+                            qm[qq] = fmaxf(qm[qq], sc[c]);
+                        }
+                    }
+                    float mx = fmaxf(fmaxf(qm[0], qm[1]), fmaxf(qm[2], qm[3]));
+                    upd[r] = mx != -INFINITY;
+                    float m_new = upd[r] ? fmaxf(Mrow[r], mx) : Mrow[r];
+                    for (int qq = 0; qq < 4; qq++) {
+                        qs[qq] = 0.0f;
+                        for (int i = 0; i < 16; i++) {
+                            int c = qq * 16 + i;
+                            Ph[r][c] = round_to(upd[r] && sc[c] != -INFINITY ? expf(sc[c] - m_new) : 0.0f, wt);
+                            qs[qq] += Ph[r][c];
+                        }
+                    }
+                    float sum = (qs[0] + qs[1]) + (qs[2] + qs[3]);
+                    if (upd[r]) {
+                        Crow[r] = qk_tc_corr(Mrow[r], m_new);
+                        Lrow[r] = Lrow[r] * Crow[r] + sum;
+                        Mrow[r] = m_new;
+                    }
+                }
+                for (int r = 0; r < BM; r++)
+                    for (int64_t d = 0; d < HDP; d++) {
+                        float s = 0.0f;
+                        for (int c = 0; c < BN; c++) s += Ph[r][c] * Vs[c * HDP + d];
+                        PV[r * HDP + d] = s;
+                    }
+                for (int r = 0; r < BM; r++)
+                    if (upd[r])
+                        for (int64_t d = 0; d < HDP; d++) Of[r * HDP + d] = Of[r * HDP + d] * Crow[r] + PV[r * HDP + d];
+            }
+            for (int r = 0; r < nq; r++)
+                for (int64_t d = 0; d < HD; d++) out[(t0 + r) * ldo + h * HD + d] = Of[r * HDP + d] / Lrow[r];
+        }
+    }
+    free(tiles); free(Qs); free(Ks); free(Vs); free(Of); free(PV);
+}
+
+/* a packed batch's layout: sequences of the given lengths; with share, sequence 0 is a prompt every
+ * following sequence attends to as its prefix (as t_attention) */
+typedef struct att_layout {
+    int64_t T;
+    int32_t *pos, *seg, *shi, *plo, *phi;
+} att_layout;
+static att_layout layout_of(const int *lens, int n_seq, int share) {
+    att_layout l = {0};
+    for (int s = 0; s < n_seq; s++) l.T += lens[s];
+    int32_t **v[5] = {&l.pos, &l.seg, &l.shi, &l.plo, &l.phi};
+    for (int i = 0; i < 5; i++) *v[i] = malloc((size_t)l.T * 4);
+    int64_t t = 0;
+    for (int s = 0; s < n_seq; s++)
+        for (int i = 0; i < lens[s]; i++, t++) {
+            int pre = share && s > 0;
+            l.pos[t] = (int32_t)(i + (pre ? lens[0] : 0));
+            l.seg[t] = (int32_t)(t - i);
+            l.shi[t] = (int32_t)(t - i + lens[s]);
+            l.plo[t] = 0;
+            l.phi[t] = pre ? lens[0] : 0;
+        }
+    return l;
+}
+static void layout_free(att_layout *l) { free(l->pos); free(l->seg); free(l->shi); free(l->plo); free(l->phi); }
+
+/* the tensor-core attention of q, k, v [T, QD / KD / KD] into out: on c's backend in dtype wt (its
+ * tensor-core kernel where it has one), or the plain-C emulation when c is NULL */
+static void att_tc_run(ctx *c, quipu_etype wt, float *out, const float *q, const float *k, const float *v, const att_layout *l, int64_t H,
+                       int64_t HKV, int64_t HD, const att_opt *o) {
+    int64_t T = l->T, QD = H * HD, KD = HKV * HD;
+    float scale = (float)(1.0 / sqrt((double)HD));
+    if (!c) {
+        attention_tc_emul(out, QD, q, k, v, QD, KD, l->pos, l->seg, l->shi, l->plo, l->phi, T, H, HKV, HD, scale, o, wt);
+        return;
+    }
+    quipu_error err = {0};
+    const char *was = set_dtype(c, wt == QUIPU_E_BF16 ? "bf16" : "f16");
+    quipu_buf *bq = up(c, q, (size_t)(T * QD) * 4), *bk = up(c, k, (size_t)(T * KD) * 4), *bv = up(c, v, (size_t)(T * KD) * 4);
+    quipu_buf *bo = up(c, NULL, (size_t)(T * QD) * 4), *ba = o->alibi ? up(c, o->alibi, (size_t)H * 4) : NULL;
+    lay_bufs lb;
+    quipu_attention_args a = {.q = fv(bq, T, QD), .k = fv(bk, T, KD), .v = fv(bv, T, KD), .out = fv(bo, T, QD),
+                              .lay = lay_up(c, &lb, T, l->pos, l->seg, l->shi, l->plo, l->phi), .alibi = fv(ba, 1, H), .n_heads = H,
+                              .n_heads_kv = HKV, .head_dim = HD, .scale = scale, .softcap = o->softcap, .window = o->window,
+                              .causal = !o->bidir, .ws = ws_view(c, T, 1, 1, 1)};
+    OK_OP(quipu_op_attention(c->b, &a, &err));
+    down(c, bo, out, (size_t)(T * QD) * 4);
+    drop(c, bq); drop(c, bk); drop(c, bv); drop(c, bo); drop(c, ba);
+    lay_free(c, &lb);
+    set_dtype(c, was);
+}
+
+/* one case: against the reference over the rounded q, k, v; then, without a shared prompt, the
+ * sequence `pick` computed alone must give its bits in the batch */
+static void t_attention_tc(ctx *c, quipu_etype wt, const int *lens, int n_seq, int share, int pick, int64_t H, int64_t HKV, int64_t HD,
+                           const att_opt *o) {
+    att_layout l = layout_of(lens, n_seq, share);
+    int64_t T = l.T, QD = H * HD, KD = HKV * HD;
+    float *q = rand_vec(T * QD, 1), *k = rand_vec(T * KD, 1), *v = rand_vec(T * KD, 1), *got = malloc((size_t)(T * QD) * 4);
+    float *qr = rounded(q, T * QD, wt), *kr = rounded(k, T * KD, wt), *vr = rounded(v, T * KD, wt);
+    double *ref = malloc((size_t)(T * QD) * sizeof(double)), *ref32 = malloc((size_t)(T * QD) * sizeof(double));
+    attention_ref(ref, qr, kr, vr, QD, KD, l.pos, l.seg, l.shi, l.plo, l.phi, T, H, HKV, HD, 1.0 / sqrt((double)HD), o);
+    att_tc_run(c, wt, got, q, k, v, &l, H, HKV, HD, o);
+    double vmax = 0, u = unit_roundoff(wt);
+    for (int64_t i = 0; i < T * KD; i++) vmax = fmax(vmax, fabs(vr[i]));
+    double atol = 2.01 * u * vmax + (wt == QUIPU_E_F16 ? (double)T * 0x1p-25 * vmax : 0.0) + 1e-5;
+    const char *kind = c ? "tensor cores" : "emulated";
+    if (c) { /* a GPU without the tensor-core kernel here (QUIPU_GPU_ATTN=exact, sm < 80, HIP) runs the fp32 one */
+        attention_ref(ref32, q, k, v, QD, KD, l.pos, l.seg, l.shi, l.plo, l.phi, T, H, HKV, HD, 1.0 / sqrt((double)HD), o);
+        if (outside(got, ref32, NULL, T * QD, 2e-6, 1e-5) == 0) kind = "fp32 kernel", memcpy(ref, ref32, (size_t)(T * QD) * sizeof(double)), atol = 2e-6;
+    }
+    char shape[160];
+    snprintf(shape, sizeof shape, "%s %s T=%lld seqs=%d%s H=%lld/%lld HD=%lld win=%d%s%s%s", kind, quipu_etype_name(wt), (long long)T, n_seq,
+             share ? " shared" : "", (long long)H, (long long)HKV, (long long)HD, o->window, o->bidir ? " bidir" : "",
+             o->softcap > 0 ? " softcap" : "", o->alibi ? " alibi" : "");
+    ctx *rc = c ? c : &host_ctx;
+    compare(rc, "attn-tc", shape, got, ref, NULL, T * QD, atol, c && atol == 2e-6 ? 1e-5 : 0.0);
+    if (!share && pick >= 0) {
+        int64_t off = 0;
+        for (int s = 0; s < pick; s++) off += lens[s];
+        att_layout la = layout_of(&lens[pick], 1, 0);
+        float *alone = malloc((size_t)(la.T * QD) * 4);
+        att_tc_run(c, wt, alone, q + off * QD, k + off * KD, v + off * KD, &la, H, HKV, HD, o);
+        same_bits_as(rc, "attn-tc", shape, "a sequence alone == in batch", alone, got + off * QD, (size_t)(la.T * QD) * 4);
+        free(alone);
+        layout_free(&la);
+    }
+    free(q); free(k); free(v); free(qr); free(kr); free(vr); free(got); free(ref); free(ref32);
+    layout_free(&l);
+}
+
+/* a prompt of P tokens shared by continuations of L1 and L2 tokens == the prompt repeated in front
+ * of each, bit for bit: the continuations sit at other rows of their tiles (P mod 32 further) but
+ * at the same virtual key indices */
+static void t_attention_tc_shared(ctx *c, quipu_etype wt, int P, int L1, int L2, int64_t H, int64_t HKV, int64_t HD, const att_opt *o) {
+    int lens_s[3] = {P, L1, L2}, lens_r[2] = {P + L1, P + L2};
+    att_layout ls = layout_of(lens_s, 3, 1), lr = layout_of(lens_r, 2, 0);
+    int64_t QD = H * HD, KD = HKV * HD, Ts = ls.T, Tr = lr.T;
+    float *qs = rand_vec(Ts * QD, 1), *ks = rand_vec(Ts * KD, 1), *vs = rand_vec(Ts * KD, 1);
+    float *qr = malloc((size_t)(Tr * QD) * 4), *kr = malloc((size_t)(Tr * KD) * 4), *vr = malloc((size_t)(Tr * KD) * 4);
+    for (int64_t t = 0; t < Tr; t++) { /* repeated: [P, L1, P, L2] */
+        int64_t from = t < P + L1 ? t : t < 2 * P + L1 ? t - (P + L1) : t - P;
+        memcpy(qr + t * QD, qs + from * QD, (size_t)QD * 4);
+        memcpy(kr + t * KD, ks + from * KD, (size_t)KD * 4);
+        memcpy(vr + t * KD, vs + from * KD, (size_t)KD * 4);
+    }
+    float *out_s = malloc((size_t)(Ts * QD) * 4), *out_r = malloc((size_t)(Tr * QD) * 4);
+    att_tc_run(c, wt, out_s, qs, ks, vs, &ls, H, HKV, HD, o);
+    att_tc_run(c, wt, out_r, qr, kr, vr, &lr, H, HKV, HD, o);
+    int eq = !memcmp(out_s + (int64_t)P * QD, out_r + (int64_t)P * QD, (size_t)((int64_t)L1 * QD) * 4) &&
+             !memcmp(out_s + (int64_t)(P + L1) * QD, out_r + (int64_t)(2 * P + L1) * QD, (size_t)((int64_t)L2 * QD) * 4);
+    char shape[160];
+    snprintf(shape, sizeof shape, "%s %s prompt %d + %d, %d H=%lld/%lld HD=%lld win=%d", c ? "tensor cores" : "emulated", quipu_etype_name(wt),
+             P, L1, L2, (long long)H, (long long)HKV, (long long)HD, o->window);
+    verdict(c ? c : &host_ctx, "attn-tc", shape, "shared prompt == repeated prompt", eq);
+    free(qs); free(ks); free(vs); free(qr); free(kr); free(vr); free(out_s); free(out_r);
+    layout_free(&ls);
+    layout_free(&lr);
+}
+
+/* a huge v (past f16's range) on a sequence's last token: the rows before it, in the same tile,
+ * do not see that key, and must keep their bits (a zero weight times an infinite v would be NaN) */
+static void t_attention_tc_huge_v(ctx *c, quipu_etype wt) {
+    int lens[] = {20};
+    att_layout l = layout_of(lens, 1, 0);
+    int64_t H = 2, HKV = 1, HD = 64, T = l.T;
+    float *q = rand_vec(T * H * HD, 1), *k = rand_vec(T * HKV * HD, 1), *v = rand_vec(T * HKV * HD, 1);
+    float *o1 = malloc((size_t)(T * H * HD) * 4), *o2 = malloc((size_t)(T * H * HD) * 4);
+    att_opt plain = {0};
+    att_tc_run(c, wt, o1, q, k, v, &l, H, HKV, HD, &plain);
+    for (int64_t d = 0; d < HKV * HD; d++) v[(T - 1) * HKV * HD + d] = d % 2 ? 1e6f : -1e6f;
+    att_tc_run(c, wt, o2, q, k, v, &l, H, HKV, HD, &plain);
+    char shape[96];
+    snprintf(shape, sizeof shape, "%s %s T=20 |v| = 1e6 on the last token", c ? "tensor cores" : "emulated", quipu_etype_name(wt));
+    same_bits_as(c ? c : &host_ctx, "attn-tc", shape, "earlier rows keep their bits", o1, o2, (size_t)((T - 1) * H * HD) * 4);
+    free(q); free(k); free(v); free(o1); free(o2);
+    layout_free(&l);
+}
+
+/* the proof the GPU backend runs before the kernel's first use (qk_attention_tc_prove), emulated
+ * on its own batches and values: if the emulation passes it, a device failing it is the device's
+ * tensor cores (or the kernel's CUDA), never the proof's layout */
+static void t_attention_tc_proof(quipu_etype wt, int64_t HD) {
+    enum { T = QK_TC_PROOF_T };
+    int32_t lay[3][5][QK_TC_PROOF_T];
+    qk_tc_proof_layout(lay);
+    int64_t H = 4, HKV = 2, QD = H * HD, KD = HKV * HD;
+    float *all = malloc((size_t)(T * QD + 2 * T * KD) * 4), *got = malloc((size_t)(T * QD) * 4);
+    float *alone = malloc((size_t)(T * QD) * 4), *rep = malloc((size_t)(T * QD) * 4);
+    double *ref = malloc((size_t)(T * QD) * sizeof(double));
+    qk_tc_proof_values(all, (size_t)(T * QD + 2 * T * KD));
+    const float *q = all, *k = all + T * QD, *v = all + T * QD + T * KD;
+    int exact = 1;
+    for (int64_t i = 0; i < T * QD + 2 * T * KD; i++) exact &= round_to(all[i], wt) == all[i];
+    att_opt plain = {0};
+    float scale = 1.0f / sqrtf((float)HD);
+    attention_ref(ref, q, k, v, QD, KD, lay[0][0], lay[0][1], lay[0][2], lay[0][3], lay[0][4], T, H, HKV, HD, scale, &plain);
+    attention_tc_emul(got, QD, q, k, v, QD, KD, lay[0][0], lay[0][1], lay[0][2], lay[0][3], lay[0][4], T, H, HKV, HD, scale, &plain, wt);
+    attention_tc_emul(alone, QD, q + 70 * QD, k + 70 * KD, v + 70 * KD, QD, KD, lay[1][0], lay[1][1], lay[1][2], lay[1][3], lay[1][4], 45, H,
+                      HKV, HD, scale, &plain, wt);
+    attention_tc_emul(rep, QD, q, k, v, QD, KD, lay[2][0], lay[2][1], lay[2][2], lay[2][3], lay[2][4], 70, H, HKV, HD, scale, &plain, wt);
+    char shape[96];
+    snprintf(shape, sizeof shape, "the device's proof, emulated: %s HD=%lld", quipu_etype_name(wt), (long long)HD);
+    verdict(&host_ctx, "attn-tc", shape, "q, k, v exact in the type", exact);
+    compare(&host_ctx, "attn-tc", shape, got, ref, NULL, T * QD, 2.01 * unit_roundoff(wt) + 1e-4, 0.0);
+    same_bits_as(&host_ctx, "attn-tc", shape, "the 45 alone == in the batch", alone, got + 70 * QD, (size_t)(45 * QD) * 4);
+    same_bits_as(&host_ctx, "attn-tc", shape, "shared prompt == repeated prompt", rep + 20 * QD, got + 20 * QD, (size_t)(50 * QD) * 4);
+    free(all); free(got); free(alone); free(rep); free(ref);
+}
+
+/* every tensor-core attention case, in dtype wt: on c's backend, or emulated (c NULL) */
+static void t_attention_tc_all(ctx *c, quipu_etype wt) {
+    static const int one[] = {1}, mixed[] = {5, 1, 17, 3}, longs[] = {300, 45}, prompt[] = {40, 7, 1, 13}, edges[] = {32, 33, 64, 31, 65};
+    static const float slopes[8] = {0.5f, 0.25f, 0.125f, 0.0625f, 0.03125f, 0.015625f, 0.0078125f, 0.00390625f};
+    att_opt plain = {0}, win37 = {.window = 37}, win11 = {.window = 11}, bidir = {.bidir = 1}, bidir_win = {.bidir = 1, .window = 9};
+    att_opt cap = {.softcap = 50.0f}, capw = {.softcap = 2.0f, .window = 20}, alibi = {.alibi = slopes};
+    t_attention_tc(c, wt, one, 1, 0, 0, 1, 1, 8, &plain);       /* one token; head dim 8, zero-padded to 16 */
+    t_attention_tc(c, wt, mixed, 4, 0, 2, 4, 4, 64, &plain);    /* GQA 1 */
+    t_attention_tc(c, wt, mixed, 4, 0, 2, 8, 2, 128, &plain);   /* GQA 4 */
+    t_attention_tc(c, wt, longs, 2, 0, 1, 8, 1, 64, &plain);    /* GQA 8, tiles and key chunks */
+    t_attention_tc(c, wt, edges, 5, 0, 3, 4, 2, 64, &plain);    /* lengths at the tile and chunk sizes, and one past */
+    t_attention_tc(c, wt, longs, 2, 0, 1, 4, 2, 64, &win37);    /* sliding window: chunks no row sees are skipped */
+    t_attention_tc(c, wt, prompt, 4, 1, -1, 4, 2, 64, &plain);  /* shared prompt */
+    t_attention_tc(c, wt, prompt, 4, 1, -1, 4, 1, 64, &win11);  /* shared prompt and window */
+    t_attention_tc(c, wt, longs, 2, 0, 1, 2, 2, 256, &plain);   /* head dim 256 (Gemma) */
+    t_attention_tc(c, wt, mixed, 4, 0, 2, 4, 2, 80, &plain);    /* head dim 80: five 16-wide steps */
+    t_attention_tc(c, wt, mixed, 4, 0, 2, 4, 2, 64, &bidir);    /* masked LMs */
+    t_attention_tc(c, wt, longs, 2, 0, 1, 4, 4, 64, &bidir_win);
+    t_attention_tc(c, wt, mixed, 4, 0, 2, 4, 2, 64, &cap);      /* Gemma 2 soft-capping */
+    t_attention_tc(c, wt, longs, 2, 0, 1, 4, 2, 64, &capw);
+    t_attention_tc(c, wt, mixed, 4, 0, 3, 8, 8, 64, &alibi);    /* BLOOM */
+    t_attention_tc_shared(c, wt, 9, 5, 3, 4, 2, 64, &plain);
+    t_attention_tc_shared(c, wt, 40, 45, 3, 8, 1, 128, &plain); /* rows 8 further in their tiles; chunks across the prompt's end */
+    t_attention_tc_shared(c, wt, 40, 45, 3, 4, 2, 64, &win11);
+    t_attention_tc_shared(c, wt, 70, 20, 66, 4, 4, 64, &bidir);
+    t_attention_tc_huge_v(c, wt);
+}
+
+/* the tile list's promises, on layouts with shared prompts and lengths around the tile size:
+ * tiles cover the batch in order, hold 1..BM queries of one segment, and start where the segment
+ * does or a multiple of BM past it (so a query's row in its tile is the same in any batch) */
+static void t_tc_tiles(void) {
+    static const int a[] = {1}, b[] = {5, 1, 17, 3}, c_[] = {300, 45}, d[] = {40, 7, 1, 13}, e[] = {32, 33, 64, 31, 65, 96, 1};
+    static const int f[] = {1500, 1, 2, 700, 33}, g[] = {1023, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 300};
+    const int *lens[] = {a, b, c_, d, e, d, f, g, f};
+    int n_seq[] = {1, 4, 2, 4, 7, 4, 5, 22, 5}, share[] = {0, 0, 0, 1, 0, 0, 0, 0, 1};
+    int bad = 0, n_tiles = 0;
+    for (int k = 0; k < 9; k++) {
+        att_layout l = layout_of(lens[k], n_seq[k], share[k]);
+        int32_t *tiles = malloc((size_t)(l.T + 2) * 4), n_direct = 0;
+        int32_t n = tc_tiles_host(tiles, l.seg, l.shi, l.plo, l.phi, l.T);
+        n_tiles += n;
+        bad += tiles[0] != n || tiles[1] != 0 || tiles[1 + n] != l.T || n > l.T;
+        for (int64_t t = 0; t < l.T; t++) /* the threads' shares put together == one pass over the tokens */
+            if (qk_tc_tile_starts(t, l.seg, l.shi, l.plo, l.phi)) bad += n_direct >= n || tiles[1 + n_direct++] != t;
+        bad += n_direct != n;
+        for (int32_t i = 0; i < n; i++) {
+            int32_t t0 = tiles[1 + i], t1 = tiles[2 + i];
+            bad += t1 <= t0 || t1 - t0 > QK_TC_BM || ((t0 - l.seg[t0]) % QK_TC_BM != 0);
+            for (int32_t t = t0; t < t1; t++)
+                bad += l.seg[t] != l.seg[t0] || l.shi[t] != l.shi[t0] || l.plo[t] != l.plo[t0] || l.phi[t] != l.phi[t0];
+        }
+        free(tiles);
+        layout_free(&l);
+    }
+    host_ctx.cases++;
+    host_ctx.failed += bad != 0;
+    printf("%-5s %-10s %-44s %s\n", "host", "attn-tc", "tile lists of 9 layouts", bad ? "WRONG" : "ok");
+    CHECK_MSG(bad == 0, "tensor-core attention tile list: %d broken promises over %d tiles", bad, n_tiles);
 }
 
 static void t_act(ctx *c, int64_t n, quipu_act_kind kind, int gated) {
@@ -874,6 +1254,7 @@ static void run_all(ctx *c) {
         t_logprob_w(c, half[k], 80, 64, 2051, 70, 0);
         t_logprob_w(c, half[k], 6, 32, 9000, 5, 30.0f);
         for (int q = 0; q < 10; q++) t_dequant(c, qtypes[q], 2, 768, 5, half[k]);
+        t_attention_tc_all(c, half[k]);
     }
 }
 
@@ -1005,6 +1386,11 @@ static void t_rounding(void) {
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     t_rounding();
+    t_tc_tiles();
+    t_attention_tc_all(NULL, QUIPU_E_BF16);
+    t_attention_tc_all(NULL, QUIPU_E_F16);
+    for (int i = 0; i < 4; i++) t_attention_tc_proof(i % 2 ? QUIPU_E_F16 : QUIPU_E_BF16, i < 2 ? 64 : 256);
+    printf("host: %d cases, %d outside tolerance or batch-dependent\n", host_ctx.cases, host_ctx.failed);
     const char *names[] = {"cpu", "cuda", "hip"};
     int ran_gpu = 0;
     for (int i = 0; i < 3; i++) {
