@@ -4,7 +4,8 @@
 # GGUFs) and the tiny random checkpoints (GPT-2, Llama GQA + llama3 RoPE, sharded Llama, Qwen2,
 # Mistral sliding window, Qwen3 QK-norm, Gemma 2 soft-capping, OLMo 2 post-norms, GPT-NeoX
 # parallel residual + partial rotary, Phi-3 fused projections + LongRoPE, BLOOM ALiBi + embedding
-# LayerNorm, Falcon 7B and 40B layouts): every golden file.
+# LayerNorm, Falcon 7B and 40B layouts, the mixtures of experts Mixtral, Qwen2-MoE with its shared
+# expert and Qwen3-MoE): every golden file.
 # QUIPU_GOLDEN_STRIDE=k compares every k-th item of each golden file (and every item of the tiny
 # models): the sanitized build (scripts/test.sh, CI) uses 12, so the suite stays fast on two
 # cores; the Release build and the "heavy" label (test_logprobs_full) compare all of them.
