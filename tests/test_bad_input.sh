@@ -104,6 +104,8 @@ cp -r "$(tiny_model tiny-qwen2-moe)" "$TMPD/qwen2moe-k"
 python3 -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['num_experts_per_tok']=9; json.dump(c, open(p,'w'))" "$TMPD/qwen2moe-k/config.json"
 expect_error "more experts per token than experts" "qwen2moe-k/config.json: 'num_experts_per_tok' is 9, expected 1 to the 5 experts" \
   "$QUIPU_BIN" score --model "$TMPD/qwen2moe-k" < "$TMPD/one.jsonl"
+expect_error "an adapter on a mixture of experts" "adapters and weight edits are not supported on mixture-of-experts models \\(qwen3_moe\\) yet" \
+  "$QUIPU_BIN" score --model "$(tiny_model tiny-qwen3-moe)" --adapter "$QUIPU_SOURCE_DIR/tests/models/adapters/llama-lora-r1" < "$TMPD/one.jsonl"
 cp -r "$(tiny_model tiny-falcon)" "$TMPD/falcon-alibi"
 python3 -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['alibi']=True; json.dump(c, open(p,'w'))" "$TMPD/falcon-alibi/config.json"
 expect_error "Falcon-RW (alibi) refused with what it needs" "falcon-alibi/config.json: Falcon with alibi: true \\(Falcon-RW\\) is not supported: it needs ALiBi" \
