@@ -274,6 +274,23 @@ static quipu_status g_copy(quipu_backend *b, const quipu_copy_args *a, quipu_err
     return QUIPU_OK;
 }
 
+static quipu_status g_moe_route(quipu_backend *b, const quipu_moe_route_args *a, quipu_error *err) {
+    if (a->ids.cols > QK_MOE_MAX_K)
+        return gerr(err, QUIPU_ERR_UNSUPPORTED, QP_NAME " backend: moe_route handles at most %d experts per token (got %lld)", QK_MOE_MAX_K,
+                    (long long)a->ids.cols);
+    CK(qk_moe_route(S(b), (int32_t *)P(a->ids), a->ids.ld, F(a->weights), a->weights.ld, F(a->logits), a->logits.ld, a->logits.rows,
+                    a->logits.cols, a->ids.cols, a->norm),
+       "moe_route");
+    return QUIPU_OK;
+}
+
+static quipu_status g_moe_combine(quipu_backend *b, const quipu_moe_combine_args *a, quipu_error *err) {
+    CK(qk_moe_combine(S(b), F(a->out), a->out.ld, F(a->y), a->y.ld, a->y.rows, I(a->slot), a->slot.ld, F(a->weights), a->weights.ld,
+                      F(a->shared), a->shared.ld, F(a->shared_gate), a->shared_gate.ld, a->out.rows, a->out.cols, a->slot.cols),
+       "moe_combine");
+    return QUIPU_OK;
+}
+
 /* the tensor-parallel group's devices: NCCL/RCCL, its id from the group's rank 0 over MPI */
 static quipu_status g_set_group(quipu_backend *b, const quipu_comm_group *g, quipu_error *err) {
     gpu_ctx *c = (gpu_ctx *)b->ctx;
@@ -366,6 +383,8 @@ static void fill_iface(quipu_backend_i *ip) {
     i.dequant = g_dequant;
     i.copy = g_copy;
     i.allgather = g_allgather;
+    i.moe_route = g_moe_route;
+    i.moe_combine = g_moe_combine;
     i.set_group = g_set_group;
     i.mem_free = g_mem_free;
     i.sync = g_sync;

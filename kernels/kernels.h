@@ -83,4 +83,15 @@ qpError_t qk_logprob_combine(qpStream_t s, double *logprob, uint8_t *greedy, con
 qpError_t qk_dequant(qpStream_t s, void *dst, int64_t ldd, qk_wtype wt, const uint8_t *src, int64_t lds, int64_t rows, int64_t cols,
                      uint32_t qtype, uint32_t block_size, uint32_t block_bytes);
 
+/* mixture of experts (moe_route.cu, moe_combine.cu; see quipu_moe_route_args and
+ * quipu_moe_combine_args): top-k routing of each token's router logits [T, E] into ids / weights
+ * [T, K] (K <= QK_MOE_MAX_K), and each token's k weighted expert rows summed in slot order, plus
+ * the sigmoid-gated shared expert when shared is given (it may be out) */
+#define QK_MOE_MAX_K 64
+qpError_t qk_moe_route(qpStream_t s, int32_t *ids, int64_t ldi, float *weights, int64_t ldw, const float *logits, int64_t ldl, int64_t T,
+                       int64_t E, int64_t K, int norm);
+qpError_t qk_moe_combine(qpStream_t s, float *out, int64_t ldo, const float *y, int64_t ldy, int64_t S, const int32_t *slot, int64_t lds,
+                         const float *weights, int64_t ldw, const float *shared, int64_t ldsh, const float *shared_gate, int64_t ldsg, int64_t T,
+                         int64_t D, int64_t K);
+
 #endif

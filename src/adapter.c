@@ -67,6 +67,7 @@ static int naming_of(const char *family) {
 typedef struct base_info {
     const char *path;
     int naming;
+    int64_t n_expert;    /* a mixture of experts: refused (adapters_open) */
     char family[32];     /* quipu_arch_name */
     char arch_name[32];  /* as the file names it */
     int64_t n_layer, D, QD, KD, F, V, n_ctx, n_head, n_head_kv, head_dim;
@@ -192,6 +193,7 @@ static void base_from_model(base_info *b, const quipu_model *m) {
     b->n_ctx = m->pos_embd ? c->n_ctx : 0;
     b->tied = m->lm_head == m->tok_embd;
     b->qk_permuted = c->rope_kind == QUIPU_ROPE_NORM;
+    b->n_expert = c->n_expert;
 }
 
 /* Before loading: what `quipu inspect` prints, read back. */
@@ -230,6 +232,7 @@ static quipu_status base_from_path(base_info *b, const char *path, quipu_error *
     b->n_ctx = b->naming == NAMING_GPT2 ? HPI("n_ctx") : 0;
 #undef HPI
     b->tied = json_is_true(json_object_get(hp, "tied_embeddings"));
+    b->n_expert = (int64_t)json_integer_value(json_object_get(hp, "experts"));
     const char *rope = json_string_value(json_object_get(hp, "rope"));
     b->qk_permuted = rope && !strcmp(rope, "norm");
     json_decref(doc);
@@ -976,6 +979,11 @@ static quipu_status mod_read(const adapter *a, const mod *m, float **pb, float *
 static quipu_status adapters_open(adapter ***out, const char *const *paths, int n, const base_info *b, quipu_error *err) {
     if (b->naming < 0)
         return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: adapters and weight edits are not supported on %s models yet", b->path, b->family);
+    if (b->n_expert > 0)
+        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED,
+                               "%s: adapters and weight edits are not supported on mixture-of-experts models (%s) yet: they would need the "
+                               "routers and every expert's matrices as targets",
+                               b->path, b->arch_name);
     adapter **v = calloc((size_t)(n > 0 ? n : 1), sizeof *v);
     if (!v) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     for (int i = 0; i < n; i++) {

@@ -512,6 +512,39 @@ quipu_status quipu_op_allgather(quipu_backend *b, const quipu_allgather_args *a,
     return b->iface->allgather(b, a, err);
 }
 
+quipu_status quipu_op_moe_route(quipu_backend *b, const quipu_moe_route_args *a, quipu_error *err) {
+    const char *OP = "moe_route";
+    HAS(moe_route);
+    VIEW("logits", a->logits, QUIPU_E_F32, 0);
+    VIEW("ids", a->ids, QUIPU_E_I32, 0);
+    VIEW("weights", a->weights, QUIPU_E_F32, 0);
+    int64_t T = a->logits.rows, E = a->logits.cols, K = a->ids.cols;
+    NEED(E > 0 && K > 0 && K <= E, "moe_route: %lld of %lld experts", (long long)K, (long long)E);
+    NEED(a->ids.rows == T && a->weights.rows == T && a->weights.cols == K, "moe_route: shapes disagree (logits %lld x %lld, ids %lld x %lld, weights %lld x %lld)",
+         (long long)T, (long long)E, (long long)a->ids.rows, (long long)K, (long long)a->weights.rows, (long long)a->weights.cols);
+    return b->iface->moe_route(b, a, err);
+}
+
+quipu_status quipu_op_moe_combine(quipu_backend *b, const quipu_moe_combine_args *a, quipu_error *err) {
+    const char *OP = "moe_combine";
+    HAS(moe_combine);
+    VIEW("out", a->out, QUIPU_E_F32, 0);
+    VIEW("y", a->y, QUIPU_E_F32, 0);
+    VIEW("slot", a->slot, QUIPU_E_I32, 0);
+    VIEW("weights", a->weights, QUIPU_E_F32, 0);
+    VIEW("shared", a->shared, QUIPU_E_F32, 1);
+    VIEW("shared_gate", a->shared_gate, QUIPU_E_F32, 1);
+    int64_t T = a->out.rows, D = a->out.cols;
+    NEED(a->y.cols == D && a->slot.rows == T && a->weights.rows == T && a->weights.cols == a->slot.cols && a->slot.cols > 0,
+         "moe_combine: shapes disagree (out %lld x %lld, y %lld x %lld, slot %lld x %lld, weights %lld x %lld)", (long long)T, (long long)D,
+         (long long)a->y.rows, (long long)a->y.cols, (long long)a->slot.rows, (long long)a->slot.cols, (long long)a->weights.rows,
+         (long long)a->weights.cols);
+    NEED(!a->shared.buf == !a->shared_gate.buf, "moe_combine: a shared expert needs its gate, and a gate its expert");
+    NEED(!a->shared.buf || (a->shared.rows == T && a->shared.cols == D && a->shared_gate.rows == T && a->shared_gate.cols == 1),
+         "moe_combine: shared expert shapes disagree");
+    return b->iface->moe_combine(b, a, err);
+}
+
 quipu_status quipu_backend_set_group(quipu_backend *b, const quipu_comm_group *g, quipu_error *err) {
     if (!g || g->size <= 1) return QUIPU_OK;
     if (!b->iface->allgather || !b->iface->copy)

@@ -181,6 +181,28 @@ typedef struct quipu_allgather_args {
     quipu_view send, recv;
 } quipu_allgather_args;
 
+/* Mixture-of-experts routing, per token (a row of logits): p = softmax(logits[t, :]) over the
+ * E experts (fp32, max subtracted, the sum in double), the k largest p chosen (a tie goes to the
+ * lower expert index), their weights p, or p / (the sum of the k chosen, in the order chosen) when
+ * norm; written in ascending expert order: ids[t, j] < ids[t, j + 1]. A token's choice never
+ * depends on the other rows. logits F32 [T, E] (may be strided: columns of a wider GEMM output);
+ * ids I32 [T, k]; weights F32 [T, k]. */
+typedef struct quipu_moe_route_args {
+    quipu_view logits, ids, weights;
+    int norm;
+} quipu_moe_route_args;
+
+/* The experts' outputs summed back into their tokens: out[t, :] = sum over j = 0 .. k-1, in that
+ * order, of weights[t, j] * y[slot[t, j], :] (each product rounded, then added to a sum that starts
+ * at 0: transformers' index_add_ over experts in ascending order), then, when shared is given,
+ * + sigmoid(shared_gate[t, 0]) * shared[t, :] (Qwen2-MoE's gated shared expert). y F32 [S, D] (the
+ * expert-major rows the expert GEMMs wrote); slot I32 [T, k], each in [0, S); weights F32 [T, k]
+ * (as moe_route wrote them); out, shared F32 [T, D] (shared may be out itself: each element is
+ * read before it is written); shared_gate F32 [T, 1]. */
+typedef struct quipu_moe_combine_args {
+    quipu_view out, y, slot, weights, shared, shared_gate;
+} quipu_moe_combine_args;
+
 /* What the forward pass will ask of the ops, for the workspace the backend needs (the largest
  * over ops; ops share it, run one at a time). */
 typedef struct quipu_ws_dims {
@@ -212,6 +234,8 @@ typedef struct quipu_backend_i {
     quipu_status (*dequant)(quipu_backend *b, const quipu_dequant_args *a, quipu_error *err);
     quipu_status (*copy)(quipu_backend *b, const quipu_copy_args *a, quipu_error *err);
     quipu_status (*allgather)(quipu_backend *b, const quipu_allgather_args *a, quipu_error *err);
+    quipu_status (*moe_route)(quipu_backend *b, const quipu_moe_route_args *a, quipu_error *err);
+    quipu_status (*moe_combine)(quipu_backend *b, const quipu_moe_combine_args *a, quipu_error *err);
     /* tensor parallelism: connect the devices of the group (NCCL/RCCL on GPUs); NULL where the
      * group's MPI communicator is all the backend needs (the CPU) */
     quipu_status (*set_group)(quipu_backend *b, const quipu_comm_group *g, quipu_error *err);
@@ -247,6 +271,8 @@ quipu_status quipu_op_logprob_combine(quipu_backend *b, const quipu_combine_args
 quipu_status quipu_op_dequant(quipu_backend *b, const quipu_dequant_args *a, quipu_error *err);
 quipu_status quipu_op_copy(quipu_backend *b, const quipu_copy_args *a, quipu_error *err);
 quipu_status quipu_op_allgather(quipu_backend *b, const quipu_allgather_args *a, quipu_error *err);
+quipu_status quipu_op_moe_route(quipu_backend *b, const quipu_moe_route_args *a, quipu_error *err);
+quipu_status quipu_op_moe_combine(quipu_backend *b, const quipu_moe_combine_args *a, quipu_error *err);
 quipu_status quipu_op_sync(quipu_backend *b, quipu_error *err);
 
 /* backend.c: the registry. Creates a backend by name ("cpu", "cuda", "hip"); names not built

@@ -399,6 +399,90 @@ static quipu_status cpu_allgather(quipu_backend *b, const quipu_allgather_args *
     return quipu_comm_group_allgather(b->group, P(a->send), n, P(a->recv), err);
 }
 
+/* top-k routing, one token per iteration (backend.h): the softmax, k passes of a strict maximum
+ * (the lower index keeps a tie), the weights renormalized in the order chosen, then the choice
+ * written in ascending expert order, which is the order moe_combine adds the experts in */
+#define QUIPU_CPU_MAX_EXPERTS 1024
+static quipu_status cpu_moe_route(quipu_backend *b, const quipu_moe_route_args *a, quipu_error *err) {
+    const float *lg = F32(a->logits);
+    int32_t *ids = I32(a->ids);
+    float *wt = F32(a->weights);
+    int64_t T = a->logits.rows, E = a->logits.cols, K = a->ids.cols;
+    if (E > QUIPU_CPU_MAX_EXPERTS)
+        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "cpu backend: moe_route handles at most %d experts (got %lld)", QUIPU_CPU_MAX_EXPERTS,
+                               (long long)E);
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < T; t++) {
+        const float *l = lg + t * a->logits.ld;
+        float p[QUIPU_CPU_MAX_EXPERTS];
+        uint8_t taken[QUIPU_CPU_MAX_EXPERTS];
+        int32_t sel[QUIPU_CPU_MAX_EXPERTS];
+        float mx = -INFINITY;
+        for (int64_t e = 0; e < E; e++)
+            if (l[e] > mx) mx = l[e];
+        double sum = 0.0;
+        for (int64_t e = 0; e < E; e++) {
+            p[e] = expf(l[e] - mx);
+            sum += p[e];
+            taken[e] = 0;
+        }
+        for (int64_t e = 0; e < E; e++) p[e] = (float)((double)p[e] / sum);
+        float ksum = 0.0f;
+        for (int64_t j = 0; j < K; j++) {
+            int64_t best = -1;
+            for (int64_t e = 0; e < E; e++)
+                if (!taken[e] && (best < 0 || p[e] > p[best])) best = e;
+            taken[best] = 1;
+            sel[j] = (int32_t)best;
+            ksum += p[best];
+        }
+        for (int64_t j = 1; j < K; j++) /* ascending expert index */
+            for (int64_t i = j; i > 0 && sel[i - 1] > sel[i]; i--) {
+                int32_t x = sel[i];
+                sel[i] = sel[i - 1];
+                sel[i - 1] = x;
+            }
+        for (int64_t j = 0; j < K; j++) {
+            ids[t * a->ids.ld + j] = sel[j];
+            wt[t * a->weights.ld + j] = a->norm ? p[sel[j]] / ksum : p[sel[j]];
+        }
+    }
+    return QUIPU_OK;
+}
+
+/* the chosen experts' rows weighted and added in slot order, then the gated shared expert */
+static quipu_status cpu_moe_combine(quipu_backend *b, const quipu_moe_combine_args *a, quipu_error *err) {
+    const float *y = F32(a->y), *w = F32(a->weights), *sh = F32(a->shared), *sg = F32(a->shared_gate);
+    const int32_t *slot = I32(a->slot);
+    float *out = F32(a->out);
+    int64_t T = a->out.rows, D = a->out.cols, K = a->slot.cols, S = a->y.rows;
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t j = 0; j < K; j++)
+            if (slot[t * a->slot.ld + j] < 0 || slot[t * a->slot.ld + j] >= S)
+                return quipu_error_set(err, QUIPU_ERR_INTERNAL, "cpu backend: moe_combine: slot %d of token %lld outside the %lld expert rows",
+                                       slot[t * a->slot.ld + j], (long long)t, (long long)S);
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < T; t++) {
+        const int32_t *st = slot + t * a->slot.ld;
+        const float *wt = w + t * a->weights.ld;
+        float gate = sh ? 1.0f / (1.0f + expf(-sg[t * a->shared_gate.ld])) : 0.0f;
+        float *ot = out + t * a->out.ld;
+        for (int64_t d = 0; d < D; d++) {
+            float acc = 0.0f;
+            for (int64_t j = 0; j < K; j++) {
+                float pr = wt[j] * y[(int64_t)st[j] * a->y.ld + d];
+                acc += pr;
+            }
+            if (sh) {
+                float sp = gate * sh[t * a->shared.ld + d];
+                acc += sp;
+            }
+            ot[d] = acc;
+        }
+    }
+    return QUIPU_OK;
+}
+
 static quipu_status cpu_sync(quipu_backend *b, quipu_error *err) { return QUIPU_OK; }
 
 static void cpu_free(quipu_backend *b) {
@@ -428,6 +512,8 @@ static const quipu_backend_i cpu_iface = {
     .dequant = cpu_dequant,
     .copy = cpu_copy,
     .allgather = cpu_allgather,
+    .moe_route = cpu_moe_route,
+    .moe_combine = cpu_moe_combine,
     .sync = cpu_sync,
 };
 

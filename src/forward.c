@@ -18,6 +18,10 @@
  * scored rows and their targets, R entries each (R may exceed T: with a shared prompt, its last
  * token predicts the first token of every continuation) */
 enum { IX_IDS, IX_POS, IX_SEG_LO, IX_SEG_HI, IX_PRE_LO, IX_PRE_HI, IX_N_TOKEN_VECTORS };
+/* the gathered expert rows of T tokens, k experts each, of E experts: every expert's block starts
+ * on a row that is a multiple of 4 (up to 3 rows of padding each), so a GEMM's output rows start
+ * 16-byte aligned wherever the batch puts them (cuBLASLt picks its algorithm by alignment too) */
+#define MOE_ROWS(T, K, E) ((T) * (K) + 3 * (E))
 #define IX_LEN(T, R) ((size_t)(T) * IX_N_TOKEN_VECTORS + 2 * (size_t)(R))
 
 struct quipu_fwd {
@@ -28,15 +32,24 @@ struct quipu_fwd {
     quipu_buf *wdq;                   /* a layer matrix kept in GGUF blocks, dequantized (model.h) */
     quipu_buf *mh;                    /* masked LM: the head's output [T, D + 1], column D held at 1 */
     quipu_buf *tp_x, *tp_part, *tp_all;  /* tensor parallelism: gathered activations and partials, all members' partials */
+    /* mixture of experts (moe_ffn): router logits [T, E + 1] (column E: the shared expert's gate),
+     * the choice ids / weights [T, K], the plan (I32: the S gathered rows' tokens, then each
+     * choice's row [T, K]), the gathered rows and the experts' outputs [S, D]; the gate / up rows
+     * [S, FE] live in g / u. S <= MOE_ROWS(T, K, E): each expert's rows start on a multiple of 4 */
+    quipu_buf *moe_logits, *moe_ids, *moe_w, *moe_plan, *moe_x, *moe_y;
     int32_t *host_idx;                /* staging for the one upload */
+    int32_t *host_moe;                /* MoE: the choice as downloaded [T K], then the plan [S + T K] */
+    int64_t *host_moe_at;             /* MoE: each expert's first row, its fill point, the order of the GEMMs [3 (E + 1)] */
 };
 
 static void fwd_release(quipu_backend *b, quipu_fwd *f) {
     if (!f) return;
     quipu_buf *all[] = {f->x, f->h, f->q, f->k, f->v, f->att, f->o, f->g, f->u, f->idx, f->part, f->lp, f->greedy, f->ws, f->mh,
-                        f->tp_x, f->tp_part, f->tp_all, f->wdq};
+                        f->tp_x, f->tp_part, f->tp_all, f->wdq, f->moe_logits, f->moe_ids, f->moe_w, f->moe_plan, f->moe_x, f->moe_y};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) b->iface->buf_free(b, all[i]);
     free(f->host_idx);
+    free(f->host_moe);
+    free(f->host_moe_at);
     free(f);
 }
 
@@ -62,13 +75,22 @@ quipu_status quipu_model_reserve(quipu_model *m, int64_t max_tokens, int64_t max
     /* this member's widths (all of them without tensor parallelism, model.h) */
     int64_t T = max_tokens, R = max_rows, D = c->n_embd, F = m->n_ff_l, QD = m->n_head_l * c->head_dim, KD = m->n_head_kv_l * c->head_dim;
     int64_t widest = D > QD ? D : QD, tp = m->tp_size > 1 ? m->tp_size : 1;
+    /* experts: T K gathered rows, the gate / up buffers wide enough for them and the shared expert */
+    int64_t E = c->n_expert, K = c->n_expert_used, TK = E > 0 ? T * K : 0, SR = E > 0 ? MOE_ROWS(T, K, E) : 0;
+    /* g / u: [T, F] for a dense MLP, [T, FS] for the shared expert, [SR, FE] for the experts */
+    size_t guf = (size_t)T * (size_t)F;
+    if ((size_t)SR * (size_t)c->n_ff_exp > guf) guf = (size_t)SR * (size_t)c->n_ff_exp;
+    if ((size_t)T * (size_t)c->n_ff_shexp > guf) guf = (size_t)T * (size_t)c->n_ff_shexp;
+    int64_t FG = F > c->n_ff_exp ? F : c->n_ff_exp;
+    if (c->n_ff_shexp > FG) FG = c->n_ff_shexp;
     quipu_fwd *f = calloc(1, sizeof *f);
     if (!f) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     f->cap = T;
     f->cap_rows = R;
     f->n_blocks = (m->n_vocab_pad + B->lp_block - 1) / B->lp_block; /* this member's */
     int mlm = c->masked_lm;
-    quipu_ws_dims wd = {.max_tokens = T, .max_rows = R, .max_width = widest > F ? widest : F, .dim = D + mlm, .n_heads = c->n_head};
+    /* an expert GEMM has up to T K rows */
+    quipu_ws_dims wd = {.max_tokens = SR > T ? SR : T, .max_rows = R, .max_width = widest > FG ? widest : FG, .dim = D + mlm, .n_heads = c->n_head};
     size_t ws = B->workspace_bytes ? B->workspace_bytes(b, &wd) : 0;
     size_t fT = (size_t)T * sizeof(float);
     struct {
@@ -81,8 +103,14 @@ quipu_status quipu_model_reserve(quipu_model *m, int64_t max_tokens, int64_t max
                 {&f->v, fT * (size_t)KD},
                 {&f->att, fT * (size_t)QD},
                 {&f->o, fT * (size_t)D},
-                {&f->g, fT * (size_t)F},
-                {&f->u, fT * (size_t)F},
+                {&f->g, guf * sizeof(float)},
+                {&f->u, guf * sizeof(float)},
+                {&f->moe_logits, E ? fT * (size_t)(E + 1) : 0},
+                {&f->moe_ids, (size_t)TK * sizeof(int32_t)},
+                {&f->moe_w, (size_t)TK * sizeof(float)},
+                {&f->moe_plan, (size_t)(SR + TK) * sizeof(int32_t)},
+                {&f->moe_x, (size_t)SR * (size_t)D * sizeof(float)},
+                {&f->moe_y, (size_t)SR * (size_t)D * sizeof(float)},
                 {&f->idx, IX_LEN(T, R) * sizeof(int32_t)},
                 {&f->part, (size_t)R * (size_t)f->n_blocks * quipu_etype_size(QUIPU_E_LP)},
                 {&f->lp, (size_t)R * sizeof(double)},
@@ -98,7 +126,9 @@ quipu_status quipu_model_reserve(quipu_model *m, int64_t max_tokens, int64_t max
             fwd_release(b, f);
             return err->code ? err->code : QUIPU_ERR_NOMEM;
         }
-    if (!(f->host_idx = malloc(IX_LEN(T, R) * sizeof(int32_t)))) {
+    if (!(f->host_idx = malloc(IX_LEN(T, R) * sizeof(int32_t))) ||
+        (E && (!(f->host_moe = malloc((size_t)(TK + SR + TK) * sizeof(int32_t))) ||
+               !(f->host_moe_at = malloc((size_t)(E + 1) * 3 * sizeof(int64_t)))))) {
         fwd_release(b, f);
         return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     }
@@ -281,6 +311,97 @@ static quipu_status forward_encoder(quipu_model *m, int64_t T, quipu_batch_layou
     return QUIPU_OK;
 }
 
+/* A sparse layer's feed-forward block (cfg.layer_moe) on its normed input fin [T, D], into o [T, D].
+ * The router's GEMM and moe_route choose each token's experts on the device; the choice comes to
+ * the host (the layer's one device-to-host copy: the expert GEMMs' row counts are the host's to
+ * know), which orders the T K (token, expert) pairs by expert, tokens ascending within one, and
+ * sends that plan back. The rows are gathered (the embed op, fin as the table), each expert hit
+ * runs its gate, up and down GEMMs over its rows, and moe_combine adds every token's k outputs in
+ * ascending expert order (transformers' loop over experts), then the gated shared expert. A
+ * token's bits depend on its own row only: its routing, its GEMM rows (matmul is batch invariant
+ * whatever the row count) and its order of addition are its own. */
+static quipu_status moe_ffn(quipu_model *m, const quipu_layer_weights *L, quipu_view fin, quipu_view o, quipu_view ws, quipu_error *err) {
+    quipu_backend *b = m->backend;
+    const quipu_model_config *c = &m->cfg;
+    quipu_fwd *f = m->fwd;
+    int64_t T = fin.rows, D = c->n_embd, E = c->n_expert, K = c->n_expert_used, FE = c->n_ff_exp, FS = c->n_ff_shexp, TK = T * K;
+    quipu_status st;
+#define RUN(call)                                                                                                                      \
+    do {                                                                                                                               \
+        if ((st = (call)) != QUIPU_OK) return st;                                                                                      \
+    } while (0)
+    quipu_view rl = W(f->moe_logits, T, E + 1), ids = quipu_view_of(f->moe_ids, QUIPU_E_I32, T, K), wts = W(f->moe_w, T, K);
+    int64_t SR = MOE_ROWS(T, K, E);
+    quipu_view plan = quipu_view_of(f->moe_plan, QUIPU_E_I32, 1, SR + TK), slot = ids;
+    slot.buf = f->moe_plan;
+    slot.off = (size_t)SR * sizeof(int32_t);
+    RUN(linear(m, fin, L->moe_router, E, D, NULL, quipu_view_cols(rl, 0, E), 0, ws, err));
+    quipu_moe_route_args ra = {.logits = quipu_view_cols(rl, 0, E), .ids = ids, .weights = wts, .norm = c->expert_norm};
+    RUN(quipu_op_moe_route(b, &ra, err));
+    int32_t *sel = f->host_moe, *src = f->host_moe + TK, *row = f->host_moe + TK + SR;
+    int64_t *at = f->host_moe_at, *fill = f->host_moe_at + E + 1, *order = f->host_moe_at + 2 * (E + 1);
+    RUN(b->iface->buf_read(b, f->moe_ids, 0, sel, (size_t)TK * sizeof(int32_t), err));
+    /* a counting sort: expert e's rows are [at[e], at[e] + n_e), its tokens in ascending order,
+     * at[e] a multiple of 4 (the padding rows gather token 0 and are never read back) */
+    memset(at, 0, (size_t)(E + 1) * sizeof *at);
+    for (int64_t i = 0; i < TK; i++) {
+        if (sel[i] < 0 || sel[i] >= E)
+            return quipu_error_set(err, QUIPU_ERR_INTERNAL, "moe: token %lld routed to expert %d of %lld", (long long)(i / K), sel[i], (long long)E);
+        at[sel[i] + 1]++;
+    }
+    for (int64_t e = 0; e < E; e++) fill[e] = at[e + 1]; /* counts, for now */
+    at[0] = 0;
+    for (int64_t e = 0; e < E; e++) at[e + 1] = at[e] + (fill[e] + 3) / 4 * 4;
+    int64_t S = at[E];
+    for (int64_t r = 0; r < S; r++) src[r] = 0;
+    for (int64_t e = 0; e < E; e++) fill[e] = at[e];
+    for (int64_t i = 0; i < TK; i++) {
+        int64_t r = fill[sel[i]]++;
+        src[r] = (int32_t)(i / K);
+        row[i] = (int32_t)r;
+    }
+    /* the GEMMs of the experts with the most rows first: a GEMM library that proves its algorithm
+     * on its first call with two rows or more (kernels/gemm_lt.cu) then never sees a one-row call
+     * first (insertion sort, stable: ties by expert index) */
+    for (int64_t e = 0; e < E; e++) {
+        int64_t i = e, n = fill[e] - at[e];
+        for (; i > 0 && fill[order[i - 1]] - at[order[i - 1]] < n; i--) order[i] = order[i - 1];
+        order[i] = e;
+    }
+    RUN(b->iface->buf_write(b, f->moe_plan, 0, src, (size_t)S * sizeof(int32_t), err));
+    RUN(b->iface->buf_write(b, f->moe_plan, (size_t)SR * sizeof(int32_t), row, (size_t)TK * sizeof(int32_t), err));
+    quipu_view xs = W(f->moe_x, S, D), ys = W(f->moe_y, S, D), gs = W(f->g, S, FE), us = W(f->u, S, FE);
+    quipu_embed_args ga = {.out = xs, .table = fin, .ids = quipu_view_cols(plan, 0, S), .scale = 1.0f};
+    RUN(quipu_op_embed(b, &ga, err));
+    for (int64_t k = 0; k < E; k++) {
+        int64_t e = order[k], r0 = at[e], n = fill[e] - at[e];
+        if (!n) continue;
+        RUN(linear(m, quipu_view_rows(xs, r0, n), L->exp_gate[e], FE, D, NULL, quipu_view_rows(gs, r0, n), 0, ws, err));
+        RUN(linear(m, quipu_view_rows(xs, r0, n), L->exp_up[e], FE, D, NULL, quipu_view_rows(us, r0, n), 0, ws, err));
+    }
+    quipu_act_args ea = {.gate = gs, .up = us, .kind = c->act};
+    RUN(quipu_op_act(b, &ea, err));
+    for (int64_t k = 0; k < E; k++) {
+        int64_t e = order[k], r0 = at[e], n = fill[e] - at[e];
+        if (n) RUN(linear(m, quipu_view_rows(gs, r0, n), L->exp_down[e], D, FE, NULL, quipu_view_rows(ys, r0, n), 0, ws, err));
+    }
+    quipu_moe_combine_args ca = {.out = o, .y = ys, .slot = slot, .weights = wts};
+    if (L->shexp_up) { /* Qwen2-MoE: the shared expert into o, its gate's logit into column E */
+        quipu_view sg = W(f->g, T, FS), su = W(f->u, T, FS);
+        RUN(linear(m, fin, L->shexp_gate, FS, D, NULL, sg, 0, ws, err));
+        RUN(linear(m, fin, L->shexp_up, FS, D, NULL, su, 0, ws, err));
+        quipu_act_args sa = {.gate = sg, .up = su, .kind = c->act};
+        RUN(quipu_op_act(b, &sa, err));
+        RUN(linear(m, sg, L->shexp_down, D, FS, NULL, o, 0, ws, err));
+        RUN(linear(m, fin, L->shexp_router, 1, D, NULL, quipu_view_cols(rl, E, 1), 0, ws, err));
+        ca.shared = o;
+        ca.shared_gate = quipu_view_cols(rl, E, 1);
+    }
+    RUN(quipu_op_moe_combine(b, &ca, err));
+#undef RUN
+    return QUIPU_OK;
+}
+
 quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *logprob, uint8_t *greedy, quipu_error *err) {
     quipu_backend *b = m->backend;
     const quipu_model_config *c = &m->cfg;
@@ -399,6 +520,11 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
             quipu_add_args ra = {.y = x, .x = o};
             RUN(quipu_op_add(b, &ra, err));
             fin = x;
+        }
+        if (c->layer_moe[l]) { /* no MoE architecture has a parallel residual, a post-FFN norm or tensor parallelism */
+            RUN(moe_ffn(m, L, fin, o, ws, err));
+            pending = o;
+            continue;
         }
         RUN(linear(m, fin, L->w_up, F, D, L->b_up, u, 0, ws, err));
         quipu_view ffn_in;

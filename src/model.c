@@ -460,9 +460,12 @@ static quipu_status bad_shape_error(const loader *L, const tref *r, quipu_error 
  *   HP_SCALAR    query_pre_attn_scalar, attn_logit_softcapping,     -                              1e-6 .. 1e9
  *                final_logit_softcapping
  *   HP_FRACTION  partial_rotary_factor, rotary_pct                  -                              1e-6 .. 1
+ *   HP_EXPERTS   num_local_experts, num_experts, num_experts_per_tok expert_count, expert_used_count 0 .. 1024
+ *                (0 experts: dense; then 1 .. the experts per token), decoder_sparse_step (then >= 1)
  *   vocabulary   rows of the token embedding                                                       1 .. 2^24
  * Derived sizes (4 * n_embd for GPT-2's FFN, heads * head_dim) stay far inside int64 with these. */
-enum { HP_EMBD, HP_LAYERS, HP_HEADS, HP_HEAD_DIM, HP_FF, HP_CTX, HP_WINDOW, HP_TOKEN, HP_EPS, HP_THETA, HP_FACTOR, HP_SCALAR, HP_FRACTION };
+enum { HP_EMBD, HP_LAYERS, HP_HEADS, HP_HEAD_DIM, HP_FF, HP_CTX, HP_WINDOW, HP_TOKEN, HP_EPS, HP_THETA, HP_FACTOR, HP_SCALAR, HP_FRACTION,
+       HP_EXPERTS };
 static const struct {
     double lo, hi;
     int integer;
@@ -471,7 +474,7 @@ static const struct {
     [HP_HEAD_DIM] = {1, 8192, 1},        [HP_FF] = {1, 1 << 20, 1},              [HP_CTX] = {1, 1 << 24, 1},
     [HP_WINDOW] = {0, 1 << 24, 1},       [HP_TOKEN] = {-1, 2147483647.0, 1},     [HP_EPS] = {1e-30, 1, 0},
     [HP_THETA] = {1e-3, 1e12, 0},        [HP_FACTOR] = {1e-6, 1e6, 0},           [HP_SCALAR] = {1e-6, 1e9, 0},
-    [HP_FRACTION] = {1e-6, 1, 0},
+    [HP_FRACTION] = {1e-6, 1, 0},        [HP_EXPERTS] = {0, 1024, 1},
 };
 #define HP_MAX_VOCAB (INT64_C(1) << 24)
 
@@ -567,7 +570,49 @@ static double gguf_float(hp_reader *h, const quipu_gguf *g, const char *key, dou
     return hp_check(h, key, v, hp) ? v : def;
 }
 
-#define GGUF_ARCH_LIST "llama, mistral, qwen2, qwen3, gemma3, gpt2, bloom, falcon, olmo2, gptneox, phi3"
+#define GGUF_ARCH_LIST "llama (with or without experts), mistral, qwen2, qwen2moe, qwen3, qwen3moe, gemma3, gpt2, bloom, falcon, olmo2, gptneox, phi3"
+
+/* Experts in a GGUF, as llama.cpp writes them: ARCH.expert_count and expert_used_count; the experts'
+ * width expert_feed_forward_length (Mixtral, arch llama: feed_forward_length); Qwen2-MoE's shared
+ * expert expert_shared_feed_forward_length (else its tensor's rows). A layer is sparse when it has
+ * blk.N.ffn_gate_inp. The top-k weights are renormalized as llama.cpp does per architecture (Qwen2-MoE
+ * not, Mixtral and Qwen3-MoE yes) unless expert_weights_norm says. */
+static quipu_status config_moe_gguf(quipu_model *m, const quipu_gguf *g, hp_reader *h, quipu_error *err) {
+    quipu_model_config *c = &m->cfg;
+    const char *an = c->arch_name;
+    c->n_expert = gguf_int(h, g, "expert_count", 0, HP_EXPERTS);
+    if (h->bad) return err->code;
+    int moe_arch = !strcmp(an, "qwen2moe") || !strcmp(an, "qwen3moe");
+    if (c->n_expert == 0 && moe_arch)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing key '%s.expert_count'", m->path, an);
+    if (c->n_expert == 0) return QUIPU_OK;
+    if (strcmp(an, "llama") && !moe_arch)
+        return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: experts in a '%s' GGUF are not supported (mixture of experts: llama (Mixtral), qwen2moe, qwen3moe)",
+                               m->path, an);
+    char k[160];
+    snprintf(k, sizeof k, "%sexpert_used_count", h->prefix);
+    if (!quipu_gguf_find(g, k)) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing key '%s'", m->path, k);
+    c->n_expert_used = gguf_int(h, g, "expert_used_count", 0, HP_EXPERTS);
+    c->n_ff_exp = gguf_int(h, g, "expert_feed_forward_length", c->n_ff, HP_FF);
+    c->n_ff_shexp = gguf_int(h, g, "expert_shared_feed_forward_length", 0, HP_FF);
+    c->expert_norm = strcmp(an, "qwen2moe") != 0;
+    snprintf(k, sizeof k, "%sexpert_weights_norm", h->prefix);
+    if (quipu_gguf_find(g, k) && !quipu_gguf_get_bool(g, k, &c->expert_norm))
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: '%s' is not a boolean", m->path, k);
+    if (h->bad) return err->code;
+    if (c->n_expert_used < 1 || c->n_expert_used > c->n_expert)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: '%sexpert_used_count' is %lld, expected 1 to the %lld experts", m->path, h->prefix,
+                               (long long)c->n_expert_used, (long long)c->n_expert);
+    for (int64_t l = 0; l < c->n_layer && l < QUIPU_MAX_LAYERS; l++) {
+        char n[96];
+        snprintf(n, sizeof n, "blk.%lld.ffn_gate_inp.weight", (long long)l);
+        c->layer_moe[l] = quipu_gguf_find_tensor(g, n) != NULL;
+        snprintf(n, sizeof n, "blk.%lld.ffn_up_shexp.weight", (long long)l);
+        const quipu_gguf_tensor *t = quipu_gguf_find_tensor(g, n);
+        if (t && c->n_ff_shexp == 0 && t->n_dims == 2 && t->ne[1] >= 1 && t->ne[1] <= (1u << 20)) c->n_ff_shexp = (int64_t)t->ne[1];
+    }
+    return QUIPU_OK;
+}
 
 static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_error *err) {
     quipu_model_config *c = &m->cfg;
@@ -581,7 +626,7 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
     if (!strcmp(an, "llama") || !strcmp(an, "mistral")) {
         c->arch = QUIPU_ARCH_LLAMA;
         c->rope_kind = QUIPU_ROPE_NORM; /* Q/K rows permuted by the converter: adjacent pairs */
-    } else if (!strcmp(an, "qwen2")) {
+    } else if (!strcmp(an, "qwen2") || !strcmp(an, "qwen2moe")) {
         c->arch = QUIPU_ARCH_LLAMA;
         c->rope_kind = QUIPU_ROPE_NEOX;
     } else if (!strcmp(an, "gemma3")) {
@@ -596,7 +641,7 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
     } else if (!strcmp(an, "falcon")) {
         c->arch = QUIPU_ARCH_FALCON;
         c->rope_kind = QUIPU_ROPE_NEOX; /* the converter leaves Q/K rows in Hugging Face order */
-    } else if (!strcmp(an, "qwen3")) {
+    } else if (!strcmp(an, "qwen3") || !strcmp(an, "qwen3moe")) {
         c->arch = QUIPU_ARCH_QWEN3;
         c->rope_kind = QUIPU_ROPE_NEOX; /* Q/K rows in Hugging Face order */
     } else if (!strcmp(an, "olmo2")) {
@@ -772,6 +817,8 @@ static quipu_status config_from_gguf(quipu_model *m, const quipu_gguf *g, quipu_
     default: /* the other families come from safetensors only (refused above) */
         break;
     }
+    if (h.bad) return err->code;
+    if (config_moe_gguf(m, g, &h, err)) return err->code;
     c->tied_embeddings = quipu_gguf_find_tensor(g, "output.weight") == NULL;
     if (c->arch != QUIPU_ARCH_GEMMA3) {
         /* other archs' local layers use the global base */
@@ -857,7 +904,7 @@ static const struct {
     {"gemma3_text", QUIPU_ARCH_GEMMA3}, {"gemma3", QUIPU_ARCH_GEMMA3}, {"gemma2", QUIPU_ARCH_GEMMA2}, {"olmo2", QUIPU_ARCH_OLMO2},
     {"phi3", QUIPU_ARCH_PHI3},        {"gpt_neox", QUIPU_ARCH_GPTNEOX}, {"gpt2", QUIPU_ARCH_GPT2},     {"bloom", QUIPU_ARCH_BLOOM},
     {"falcon", QUIPU_ARCH_FALCON},    {"bert", QUIPU_ARCH_BERT},        {"roberta", QUIPU_ARCH_ROBERTA}, {"xlm-roberta", QUIPU_ARCH_ROBERTA},
-    {"camembert", QUIPU_ARCH_ROBERTA},
+    {"camembert", QUIPU_ARCH_ROBERTA}, {"mixtral", QUIPU_ARCH_LLAMA},    {"qwen2_moe", QUIPU_ARCH_LLAMA}, {"qwen3_moe", QUIPU_ARCH_QWEN3},
 };
 /* Families a bias sweep meets that quipu refuses, and what each would need. */
 static const struct {
@@ -865,16 +912,13 @@ static const struct {
 } hf_missing[] = {
     {"RefinedWeb", "the config.json tiiuae's Falcon repositories ship today (model_type 'falcon'; this is the older remote-code one)"},
     {"RefinedWebModel", "the config.json tiiuae's Falcon repositories ship today (model_type 'falcon'; this is the older remote-code one)"},
-    {"mixtral", "top-k expert routing (mixture of experts)"},
-    {"qwen2_moe", "top-k expert routing (mixture of experts)"},
-    {"qwen3_moe", "top-k expert routing (mixture of experts)"},
     {"olmo", "OLMo 1's non-parametric LayerNorm"},
     {"phi", "Phi-1/2's parallel block with partial rotary and a biased LM head"},
     {"albert", "ALBERT's factorized embedding and cross-layer parameter sharing"},
     {"flaubert", "FlauBERT's XLM layout (pre-norm option, language embeddings)"},
     {"distilbert", "DistilBERT's own tensor names and no token types"},
 };
-#define HF_ARCH_LIST "llama, mistral, qwen2, qwen3, gemma2, gemma3_text, olmo2, phi3, gpt_neox, gpt2, bloom, falcon; masked LMs: bert, roberta, xlm-roberta, camembert"
+#define HF_ARCH_LIST "llama, mistral, qwen2, qwen3, gemma2, gemma3_text, olmo2, phi3, gpt_neox, gpt2, bloom, falcon; mixture of experts: mixtral, qwen2_moe, qwen3_moe; masked LMs: bert, roberta, xlm-roberta, camembert"
 
 /* A soft-capping value: absent takes def, null means none (0). */
 static float js_softcap(hp_reader *h, json_t *cfg, const char *k, double def) {
@@ -1022,6 +1066,56 @@ static quipu_status config_bloom_falcon(quipu_model *m, json_t *cfg, const char 
     c->rope_pos_scale = pos_scale;
     c->rope_kind = QUIPU_ROPE_NEOX;
     return finish_config(m, path, err);
+}
+
+/* The mixture-of-experts keys of MixtralConfig, Qwen2MoeConfig and Qwen3MoeConfig (absent keys take
+ * the class defaults). Mixtral: every layer sparse, its experts intermediate_size wide, the top-k
+ * weights renormalized. Qwen: experts moe_intermediate_size wide, renormalized when
+ * norm_topk_prob; layer l sparse unless listed in mlp_only_layers or (l + 1) is not a multiple of
+ * decoder_sparse_step (then a dense MLP intermediate_size wide); Qwen2-MoE adds a shared expert. */
+static quipu_status config_moe(quipu_model *m, json_t *cfg, const char *mt, const char *path, quipu_error *err) {
+    quipu_model_config *c = &m->cfg;
+    hp_reader h = {.path = path, .prefix = "", .err = err};
+    int mixtral = !strcmp(mt, "mixtral"), q2 = !strcmp(mt, "qwen2_moe");
+    int64_t step = 1;
+    /* transformers 5 writes Qwen3-MoE's num_experts as num_local_experts (its attribute map) */
+    static const char *const k_mix[] = {"num_local_experts", "num_experts", NULL}, *const k_qwen[] = {"num_experts", "num_local_experts", NULL};
+    if (mixtral) {
+        c->n_expert = js_int_any(&h, cfg, k_mix, 8, HP_EXPERTS);
+        c->n_expert_used = js_int(&h, cfg, "num_experts_per_tok", 2, HP_EXPERTS);
+        c->n_ff_exp = c->n_ff;
+        c->expert_norm = 1;
+    } else {
+        c->n_expert = js_int_any(&h, cfg, k_qwen, q2 ? 60 : 128, HP_EXPERTS);
+        c->n_expert_used = js_int(&h, cfg, "num_experts_per_tok", q2 ? 4 : 8, HP_EXPERTS);
+        c->n_ff_exp = js_int(&h, cfg, "moe_intermediate_size", q2 ? 1408 : 768, HP_FF);
+        if (q2) c->n_ff_shexp = js_int(&h, cfg, "shared_expert_intermediate_size", 5632, HP_FF);
+        c->expert_norm = js_bool(&h, cfg, "norm_topk_prob", 0);
+        step = js_int(&h, cfg, "decoder_sparse_step", 1, HP_EXPERTS);
+    }
+    if (h.bad) return err->code;
+    if (c->n_expert == 0) { /* transformers builds every layer dense then */
+        c->n_expert_used = c->n_ff_exp = c->n_ff_shexp = 0;
+        return QUIPU_OK;
+    }
+    if (c->n_ff_exp <= 0) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: the experts' width (intermediate_size) is missing", path);
+    if (step < 1) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: 'decoder_sparse_step' is 0, expected 1 or more", path);
+    if (c->n_expert_used < 1 || c->n_expert_used > c->n_expert)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: 'num_experts_per_tok' is %lld, expected 1 to the %lld experts", path,
+                               (long long)c->n_expert_used, (long long)c->n_expert);
+    for (int64_t l = 0; l < c->n_layer && l < QUIPU_MAX_LAYERS; l++) c->layer_moe[l] = (uint8_t)((l + 1) % step == 0);
+    json_t *only = json_object_get(cfg, "mlp_only_layers");
+    if (only && !json_is_null(only)) {
+        if (!json_is_array(only)) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: 'mlp_only_layers' is not a list of layer numbers", path);
+        for (size_t i = 0; i < json_array_size(only); i++) {
+            json_t *v = json_array_get(only, i);
+            if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= c->n_layer)
+                return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: 'mlp_only_layers' entry %zu is not a layer number below %lld", path, i,
+                                       (long long)c->n_layer);
+            c->layer_moe[json_integer_value(v)] = 0;
+        }
+    }
+    return QUIPU_OK;
 }
 
 static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cfg, quipu_error *err) {
@@ -1200,7 +1294,7 @@ static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cf
         int64_t w = js_int(&h, cfg, "sliding_window", c->arch == QUIPU_ARCH_GEMMA2 ? 4096 : 0, HP_WINDOW);
         if (h.bad) return err->code;
         json_t *lt = json_object_get(cfg, "layer_types");
-        int qwen = !strcmp(mt, "qwen2") || c->arch == QUIPU_ARCH_QWEN3;
+        int qwen = !strcmp(mt, "qwen2") || !strcmp(mt, "qwen2_moe") || c->arch == QUIPU_ARCH_QWEN3;
         if (qwen && !json_is_true(json_object_get(cfg, "use_sliding_window"))) w = 0;
         if (c->arch == QUIPU_ARCH_OLMO2 || is_neox) w = 0; /* no windowed attention in these models */
         c->sliding_window = (int32_t)(w > 0 ? w : 0);
@@ -1225,6 +1319,8 @@ static quipu_status config_from_json(quipu_model *m, const char *dir, json_t *cf
         if (h.bad) return err->code;
         if (json_is_true(json_object_get(cfg, "mlp_bias")))
             return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: mlp_bias is not supported", path);
+        if (!strcmp(mt, "mixtral") || !strcmp(mt, "qwen2_moe") || !strcmp(mt, "qwen3_moe"))
+            if (config_moe(m, cfg, mt, path, err)) return err->code;
     }
     if (h.bad) return err->code;
     if (c->n_ctx <= 0) c->n_ctx = 2048;
@@ -1319,15 +1415,21 @@ static int gpu_bytes(const quipu_model_config *c, uint64_t es, int tp, int64_t T
     int64_t Vl = (V + tp - 1) / tp;
     Vl = tp == 1 ? V : (Vl + blk - 1) / blk * blk;
     int gate = c->arch != QUIPU_ARCH_GPT2 && c->arch != QUIPU_ARCH_GPTNEOX && c->arch != QUIPU_ARCH_BLOOM && c->arch != QUIPU_ARCH_FALCON && !c->masked_lm;
-    uint64_t layer = (uint64_t)(2 * Hl * HD * D + 2 * KVl * HD * D + (gate ? 3 : 2) * Fl * D) * es + (uint64_t)(8 * D) * 4;
-    uint64_t w = layer * (uint64_t)c->n_layer + (uint64_t)(V * D) * es + (c->tied_embeddings ? 0 : (uint64_t)(Vl * D) * es);
+    if (c->n_expert > 0 && tp > 1) return 0; /* refused (tp_plan) */
+    uint64_t layer = (uint64_t)(2 * Hl * HD * D + 2 * KVl * HD * D) * es + (uint64_t)(8 * D) * 4;
+    uint64_t w = (uint64_t)(V * D) * es + (c->tied_embeddings ? 0 : (uint64_t)(Vl * D) * es);
+    int64_t E = c->n_expert, K = c->n_expert_used, FE = c->n_ff_exp, FS = c->n_ff_shexp, moe_state = 0;
+    for (int64_t l = 0; l < c->n_layer; l++) /* a sparse layer: the router, the experts, the shared expert and its gate */
+        w += layer + (uint64_t)(c->layer_moe[l] ? E * D + 3 * E * FE * D + 3 * FS * D + D : (gate ? 3 : 2) * Fl * D) * es;
+    if (E > 0) /* gathered rows and expert outputs [T K, D], gate / up [T K, FE], router logits [T, E + 1], the choice */
+        moe_state = T * (2 * K * D + 2 * K * FE + E + 1 + 4 * K);
     if (c->arch == QUIPU_ARCH_GPT2) w += (uint64_t)(c->n_ctx * D) * es;
     if (c->masked_lm) w += (uint64_t)(c->n_ctx * D + V + D * D) * es; /* positions, the decoder bias column, the head's dense */
     int64_t QD = Hl * HD, widest = D > QD ? D : QD;
     *weights = w;
     *state = (uint64_t)T * (uint64_t)(D + widest + 2 * QD + 2 * KVl * HD + D + 2 * Fl) * 4 +
              (uint64_t)T * (uint64_t)((Vl + blk - 1) / blk) * 32 * (uint64_t)(tp > 1 ? 2 * tp + 1 : 1) +
-             (tp > 1 ? (uint64_t)T * (uint64_t)D * 4 * (uint64_t)tp : 0);
+             (tp > 1 ? (uint64_t)T * (uint64_t)D * 4 * (uint64_t)tp : 0) + (uint64_t)moe_state * 4;
     return 1;
 }
 
@@ -1443,6 +1545,13 @@ static quipu_status blocks_plan(loader *L, quipu_error *err) {
     else if (!strcmp(e, "dense")) m->blocks = 0;
     else if (!strcmp(e, "blocks")) m->blocks = 1;
     else return quipu_error_set(err, QUIPU_ERR_INVALID, "QUIPU_GGUF_WEIGHTS=%s: expected auto, dense or blocks", e);
+    if (m->cfg.n_expert > 0) { /* experts load dequantized: auto and dense agree */
+        if (m->blocks == 1)
+            return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: QUIPU_GGUF_WEIGHTS=blocks is not supported for mixture-of-experts models yet: it "
+                                   "needs the expert stacks kept in blocks and dequantized one expert at a time (use dense or auto)", m->path);
+        m->blocks = 0;
+        return QUIPU_OK;
+    }
     static const char *const names[] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
     uint64_t es = quipu_etype_size(m->wtype);
     for (int64_t l = 0; l < m->cfg.n_layer; l++)
@@ -1492,6 +1601,7 @@ static quipu_status tp_plan(quipu_model *m, const quipu_comm_group *g, quipu_err
     case QUIPU_ARCH_FALCON: why = "its attention weights are fused (query_key_value)"; break;
     default: break;
     }
+    if (!why && c->n_expert > 0) why = "mixture-of-experts layers would need their experts split across the members (by expert or by rows)";
     if (why) return quipu_error_set(err, QUIPU_ERR_UNSUPPORTED, "%s: tensor parallelism %d: not for %s models yet: %s", m->path, tp, c->arch_name, why);
     int64_t H = c->n_head, HKV = c->n_head_kv, grp = H / HKV, Hl = H / tp;
     if (H % tp)
@@ -1517,6 +1627,80 @@ static quipu_status tp_plan(quipu_model *m, const quipu_comm_group *g, quipu_err
     m->v_lo = rank * per;
     m->n_vocab_l = c->n_vocab - m->v_lo < per ? c->n_vocab - m->v_lo : per;
     return fit_check(m, err);
+}
+
+/* ---------------------------------------------------------------- experts */
+
+/* rows [row0, row0 + rows) of tensor whole (a matrix of whole.cols columns: a stack of experts) as
+ * one weight matrix: the slice is read from the file as it is, so a stack is never held twice */
+static quipu_status load_rows_of(loader *L, const tref *whole, int64_t row0, int64_t rows, quipu_buf **out, quipu_error *err) {
+    uint64_t rb = 0;
+    if (whole->bad_shape) return bad_shape_error(L, whole, err);
+    if (quipu_dtype_block_size(whole->type) == 0 || quipu_dtype_row_bytes(whole->type, (uint64_t)whole->cols, &rb) != 0 ||
+        (uint64_t)(row0 + rows) > whole->nbytes / (rb ? rb : 1) || row0 + rows > whole->rows)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s': type or size does not fit its shape", L->src.path, whole->name);
+    tref r = *whole;
+    r.data += (uint64_t)row0 * rb;
+    r.nbytes = (uint64_t)rows * rb;
+    r.rows = rows;
+    L->cut = (tp_cut){0};
+    return load_ref(L, &r, rows, whole->cols, 0, 0.0f, L->m->wtype, out, err);
+}
+
+/* the layer's arrays of expert matrices (owned by the layer, freed by quipu_model_free) */
+static quipu_status alloc_experts(loader *L, quipu_layer_weights *w, quipu_error *err) {
+    size_t E = (size_t)L->m->cfg.n_expert;
+    w->exp_gate = calloc(E, sizeof *w->exp_gate);
+    w->exp_up = calloc(E, sizeof *w->exp_up);
+    w->exp_down = calloc(E, sizeof *w->exp_down);
+    if (!w->exp_gate || !w->exp_up || !w->exp_down) return quipu_error_set(err, QUIPU_ERR_NOMEM, "%s: out of memory", L->src.path);
+    return QUIPU_OK;
+}
+
+/* One stack of E matrices of rows x cols each (name holds E * rows rows), split into dst[0 .. E),
+ * or with two parts per expert (transformers 5's fused gate_up_proj: per expert, rows gate rows
+ * then rows up rows) into dst and dst2. */
+static quipu_status load_stack(loader *L, const char *name, int64_t rows, int64_t cols, quipu_buf **dst, quipu_buf **dst2, quipu_error *err) {
+    tref r;
+    int64_t E = L->m->cfg.n_expert, per = dst2 ? 2 * rows : rows;
+    if (!wsrc_find(&L->src, name, &r)) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor '%s'", L->src.path, name);
+    if (r.bad_shape) return bad_shape_error(L, &r, err);
+    if (r.rows != E * per || r.cols != cols)
+        return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: tensor '%s' has shape [%s], expected %lld experts of [%lld, %lld]", L->src.path, name,
+                               r.shape, (long long)E, (long long)per, (long long)cols);
+    for (int64_t e = 0; e < E; e++) {
+        if (load_rows_of(L, &r, e * per, rows, &dst[e], err)) return err->code;
+        if (dst2 && load_rows_of(L, &r, e * per + rows, rows, &dst2[e], err)) return err->code;
+    }
+    return QUIPU_OK;
+}
+
+/* a GGUF layer's experts (llama.cpp's names): the router ffn_gate_inp [E, D], the stacks
+ * ffn_{gate,up}_exps [E, FE, D] and ffn_down_exps [E, D, FE], Qwen2-MoE's shared expert
+ * ffn_{gate,up,down}_shexp and its gate ffn_gate_inp_shexp [D] */
+static quipu_status load_moe_gguf(loader *L, int64_t l, quipu_layer_weights *w, quipu_error *err) {
+    const quipu_model_config *c = &L->m->cfg;
+    int64_t D = c->n_embd, E = c->n_expert, FE = c->n_ff_exp, FS = c->n_ff_shexp;
+    char n[128];
+    snprintf(n, sizeof n, "blk.%lld.ffn_gate_inp.weight", (long long)l);
+    if (load_w(L, n, E, D, 1, &w->moe_router, err) || alloc_experts(L, w, err)) return err->code;
+    snprintf(n, sizeof n, "blk.%lld.ffn_gate_exps.weight", (long long)l);
+    if (load_stack(L, n, FE, D, w->exp_gate, NULL, err)) return err->code;
+    snprintf(n, sizeof n, "blk.%lld.ffn_up_exps.weight", (long long)l);
+    if (load_stack(L, n, FE, D, w->exp_up, NULL, err)) return err->code;
+    snprintf(n, sizeof n, "blk.%lld.ffn_down_exps.weight", (long long)l);
+    if (load_stack(L, n, D, FE, w->exp_down, NULL, err)) return err->code;
+    snprintf(n, sizeof n, "blk.%lld.ffn_up_shexp.weight", (long long)l);
+    tref r;
+    if (!wsrc_find(&L->src, n, &r)) return QUIPU_OK;
+    if (FS <= 0) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: a shared expert without its width (expert_shared_feed_forward_length)", L->src.path);
+    if (load_w(L, n, FS, D, 1, &w->shexp_up, err)) return err->code;
+    snprintf(n, sizeof n, "blk.%lld.ffn_gate_shexp.weight", (long long)l);
+    if (load_w(L, n, FS, D, 1, &w->shexp_gate, err)) return err->code;
+    snprintf(n, sizeof n, "blk.%lld.ffn_down_shexp.weight", (long long)l);
+    if (load_w(L, n, D, FS, 1, &w->shexp_down, err)) return err->code;
+    snprintf(n, sizeof n, "blk.%lld.ffn_gate_inp_shexp.weight", (long long)l);
+    return load_w(L, n, 1, D, 1, &w->shexp_router, err);
 }
 
 static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
@@ -1587,24 +1771,28 @@ static quipu_status load_gguf_weights(loader *L, quipu_error *err) {
             LW(ffn_norm, "attn_norm_2.weight", D, 0, 1);
             LW(ffn_norm_b, "attn_norm_2.bias", D, 0, 1);
         }
-        if (c->arch == QUIPU_ARCH_PHI3) {
-            /* gate and up fused in ffn_up: F gate rows, then F up rows */
-            quipu_buf *gu = NULL;
-            int64_t sizes[2] = {F, F};
-            quipu_buf **dw[2] = {&w->w_gate, &w->w_up};
-            snprintf(n, sizeof n, "blk.%lld.ffn_up.weight", (long long)l);
-            if (!wsrc_find(&L->src, n, &r)) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor '%s'", L->src.path, n);
-            if (r.bad_shape) return bad_shape_error(L, &r, err);
-            if (load_ref(L, &r, 2 * F, D, 0, 0.0f, m->wtype, &gu, err)) return err->code;
-            if (split_rows(m, gu, D, m->wtype, 2, sizes, NULL, dw, err)) return err->code;
+        if (c->layer_moe[l]) {
+            if (load_moe_gguf(L, l, w, err)) return err->code;
         } else {
-            if (c->arch != QUIPU_ARCH_GPT2 && c->arch != QUIPU_ARCH_BLOOM && c->arch != QUIPU_ARCH_FALCON && c->arch != QUIPU_ARCH_GPTNEOX)
-                LW(w_gate, "ffn_gate.weight", F, D, 1);
-            LW(w_up, "ffn_up.weight", F, D, 1);
+            if (c->arch == QUIPU_ARCH_PHI3) {
+                /* gate and up fused in ffn_up: F gate rows, then F up rows */
+                quipu_buf *gu = NULL;
+                int64_t sizes[2] = {F, F};
+                quipu_buf **dw[2] = {&w->w_gate, &w->w_up};
+                snprintf(n, sizeof n, "blk.%lld.ffn_up.weight", (long long)l);
+                if (!wsrc_find(&L->src, n, &r)) return quipu_error_set(err, QUIPU_ERR_FORMAT, "%s: missing tensor '%s'", L->src.path, n);
+                if (r.bad_shape) return bad_shape_error(L, &r, err);
+                if (load_ref(L, &r, 2 * F, D, 0, 0.0f, m->wtype, &gu, err)) return err->code;
+                if (split_rows(m, gu, D, m->wtype, 2, sizes, NULL, dw, err)) return err->code;
+            } else {
+                if (c->arch != QUIPU_ARCH_GPT2 && c->arch != QUIPU_ARCH_BLOOM && c->arch != QUIPU_ARCH_FALCON && c->arch != QUIPU_ARCH_GPTNEOX)
+                    LW(w_gate, "ffn_gate.weight", F, D, 1);
+                LW(w_up, "ffn_up.weight", F, D, 1);
+            }
+            LW(b_up, "ffn_up.bias", F, 0, 0);
+            LW(w_down, "ffn_down.weight", D, F, 1);
+            LW(b_down, "ffn_down.bias", D, 0, 0);
         }
-        LW(b_up, "ffn_up.bias", F, 0, 0);
-        LW(w_down, "ffn_down.weight", D, F, 1);
-        LW(b_down, "ffn_down.bias", D, 0, 0);
         if (c->qk_norm) {
             LW(q_norm, "attn_q_norm.weight", c->qk_norm == 1 ? HD : QD, 0, 1);
             LW(k_norm, "attn_k_norm.weight", c->qk_norm == 1 ? HD : KD, 0, 1);
@@ -1955,6 +2143,55 @@ done:
     return st;
 }
 
+/* A checkpoint layer's experts under the hub's names: Mixtral's block_sparse_moe.gate and
+ * block_sparse_moe.experts.E.{w1 (gate), w3 (up), w2 (down)}; Qwen's mlp.gate and
+ * mlp.experts.E.{gate,up,down}_proj, Qwen2-MoE's mlp.shared_expert.* and mlp.shared_expert_gate.
+ * Also transformers 5's in-memory layout, should a file hold it: one stack per layer,
+ * experts.gate_up_proj [E, 2 FE, D] and experts.down_proj [E, D, FE]. */
+static quipu_status load_moe_hf(loader *L, const char *const *pre, int64_t l, quipu_layer_weights *w, quipu_error *err) {
+    const quipu_model_config *c = &L->m->cfg;
+    int64_t D = c->n_embd, E = c->n_expert, FE = c->n_ff_exp, FS = c->n_ff_shexp;
+    int mixtral = !strcmp(c->arch_name, "mixtral");
+    const char *blk = mixtral ? "block_sparse_moe" : "mlp";
+    const char *gn = mixtral ? "w1" : "gate_proj", *un = mixtral ? "w3" : "up_proj", *dn = mixtral ? "w2" : "down_proj";
+    char n[192], full[256];
+    snprintf(n, sizeof n, "layers.%lld.%s.gate.weight", (long long)l, blk);
+    if (!hf_find(L, pre, n, full, sizeof full) && mixtral) { /* transformers 5 names the block mlp */
+        blk = "mlp";
+        snprintf(n, sizeof n, "layers.%lld.%s.gate.weight", (long long)l, blk);
+    }
+    if (hf_load(L, pre, n, E, D, 1, 0, 0.0f, &w->moe_router, err) || alloc_experts(L, w, err)) return err->code;
+    snprintf(n, sizeof n, "layers.%lld.%s.experts.0.%s.weight", (long long)l, blk, gn);
+    if (!hf_find(L, pre, n, full, sizeof full)) {
+        snprintf(n, sizeof n, "layers.%lld.%s.experts.gate_up_proj", (long long)l, blk);
+        if (hf_find(L, pre, n, full, sizeof full)) {
+            if (load_stack(L, full, FE, D, w->exp_gate, w->exp_up, err)) return err->code;
+            snprintf(n, sizeof n, "layers.%lld.%s.experts.down_proj", (long long)l, blk);
+            hf_find(L, pre, n, full, sizeof full);
+            if (load_stack(L, full, D, FE, w->exp_down, NULL, err)) return err->code;
+            goto shared;
+        }
+    }
+    for (int64_t e = 0; e < E; e++) {
+        snprintf(n, sizeof n, "layers.%lld.%s.experts.%lld.%s.weight", (long long)l, blk, (long long)e, gn);
+        if (hf_load(L, pre, n, FE, D, 1, 0, 0.0f, &w->exp_gate[e], err)) return err->code;
+        snprintf(n, sizeof n, "layers.%lld.%s.experts.%lld.%s.weight", (long long)l, blk, (long long)e, un);
+        if (hf_load(L, pre, n, FE, D, 1, 0, 0.0f, &w->exp_up[e], err)) return err->code;
+        snprintf(n, sizeof n, "layers.%lld.%s.experts.%lld.%s.weight", (long long)l, blk, (long long)e, dn);
+        if (hf_load(L, pre, n, D, FE, 1, 0, 0.0f, &w->exp_down[e], err)) return err->code;
+    }
+shared:
+    if (FS <= 0) return QUIPU_OK;
+    snprintf(n, sizeof n, "layers.%lld.mlp.shared_expert.gate_proj.weight", (long long)l);
+    if (hf_load(L, pre, n, FS, D, 1, 0, 0.0f, &w->shexp_gate, err)) return err->code;
+    snprintf(n, sizeof n, "layers.%lld.mlp.shared_expert.up_proj.weight", (long long)l);
+    if (hf_load(L, pre, n, FS, D, 1, 0, 0.0f, &w->shexp_up, err)) return err->code;
+    snprintf(n, sizeof n, "layers.%lld.mlp.shared_expert.down_proj.weight", (long long)l);
+    if (hf_load(L, pre, n, D, FS, 1, 0, 0.0f, &w->shexp_down, err)) return err->code;
+    snprintf(n, sizeof n, "layers.%lld.mlp.shared_expert_gate.weight", (long long)l);
+    return hf_load(L, pre, n, 1, D, 1, 0, 0.0f, &w->shexp_router, err);
+}
+
 static quipu_status load_hf_weights(loader *L, quipu_error *err) {
     quipu_model *m = L->m;
     if (m->cfg.masked_lm) return load_mlm_weights(L, err);
@@ -2089,12 +2326,15 @@ static quipu_status load_hf_weights(loader *L, quipu_error *err) {
             HW(bq, "self_attn.q_proj.bias", QD, 0, 0, 0.0f);
             HW(bk, "self_attn.k_proj.bias", KD, 0, 0, 0.0f);
             HW(bv, "self_attn.v_proj.bias", KD, 0, 0, 0.0f);
-            HW(w_gate, "mlp.gate_proj.weight", F, D, 1, 0.0f);
-            HW(w_up, "mlp.up_proj.weight", F, D, 1, 0.0f);
+            if (!c->layer_moe[l]) {
+                HW(w_gate, "mlp.gate_proj.weight", F, D, 1, 0.0f);
+                HW(w_up, "mlp.up_proj.weight", F, D, 1, 0.0f);
+            }
         }
         HW(wo, "self_attn.o_proj.weight", D, QD, 1, 0.0f);
         HW(bo, "self_attn.o_proj.bias", D, 0, 0, 0.0f);
-        HW(w_down, "mlp.down_proj.weight", D, F, 1, 0.0f);
+        if (!c->layer_moe[l]) HW(w_down, "mlp.down_proj.weight", D, F, 1, 0.0f);
+        else if (load_moe_hf(L, pre, l, w, err)) return err->code;
         if (c->qk_norm) {
             HW(q_norm, "self_attn.q_norm.weight", c->qk_norm == 1 ? HD : QD, 0, 1, nadd);
             HW(k_norm, "self_attn.k_norm.weight", c->qk_norm == 1 ? HD : KD, 0, 1, nadd);
@@ -2359,6 +2599,13 @@ void quipu_model_free(quipu_model *m) {
     quipu_backend *b = m->backend;
     if (m->layers) {
         for (int64_t l = 0; l < m->cfg.n_layer; l++) {
+            quipu_layer_weights *lw = &m->layers[l];
+            quipu_buf ***ex[] = {&lw->exp_gate, &lw->exp_up, &lw->exp_down};
+            for (size_t k = 0; k < sizeof ex / sizeof *ex; k++) { /* the expert arrays, then every buffer of the layer */
+                for (int64_t e = 0; *ex[k] && e < m->cfg.n_expert; e++) b->iface->buf_free(b, (*ex[k])[e]);
+                free(*ex[k]);
+                *ex[k] = NULL;
+            }
             quipu_buf **f = (quipu_buf **)&m->layers[l];
             size_t nf = sizeof(quipu_layer_weights) / sizeof(quipu_buf *);
             for (size_t i = 0; i < nf; i++) b->iface->buf_free(b, f[i]);
@@ -2497,6 +2744,14 @@ quipu_status quipu_model_describe(const char *path, FILE *out, quipu_error *err)
         json_object_set_new(hp, "attn_scale", json_real(c->attn_scale));
         json_object_set_new(hp, "embd_scale", json_real(c->embd_scale));
         json_object_set_new(hp, "tied_embeddings", json_boolean(c->tied_embeddings));
+        int n_moe = 0;
+        for (int64_t i = 0; i < c->n_layer; i++) n_moe += c->layer_moe[i];
+        json_object_set_new(hp, "experts", json_integer(c->n_expert));
+        json_object_set_new(hp, "experts_per_token", json_integer(c->n_expert_used));
+        json_object_set_new(hp, "expert_ff", json_integer(c->n_ff_exp));
+        json_object_set_new(hp, "shared_expert_ff", json_integer(c->n_ff_shexp));
+        json_object_set_new(hp, "expert_weights_norm", json_boolean(c->expert_norm));
+        json_object_set_new(hp, "moe_layers", json_integer(n_moe));
         json_object_set_new(doc, "hyperparameters", hp);
         json_t *tj = json_object();
         json_object_set_new(tj, "count", json_integer((json_int_t)n_tensors));

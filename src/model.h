@@ -75,6 +75,13 @@ typedef struct quipu_model_config {
     int64_t n_token_types;     /* masked LM: rows of the token-type embedding (type 0 is added to every token) */
     int64_t rope_max_pos;      /* LongRoPE: positions past this (original_max_position_embeddings) would need
                                 * the long factors, which quipu does not apply: refused; 0 none */
+    /* Mixture of experts (Mixtral, Qwen2-MoE, Qwen3-MoE): a layer with layer_moe[l] set replaces its
+     * MLP by n_expert experts of width n_ff_exp, n_expert_used of them per token (softmax top-k,
+     * the k weights renormalized when expert_norm), plus Qwen2-MoE's shared expert of width
+     * n_ff_shexp gated by sigmoid(w . x); other layers keep a dense MLP of width n_ff. 0: dense. */
+    int64_t n_expert, n_expert_used, n_ff_exp, n_ff_shexp;
+    int expert_norm;
+    uint8_t layer_moe[QUIPU_MAX_LAYERS];
 } quipu_model_config;
 
 typedef struct quipu_layer_weights {
@@ -87,6 +94,14 @@ typedef struct quipu_layer_weights {
     quipu_buf *w_gate, *w_up, *w_down;    /* [F, D], [F, D], [D, F]; GPT-2 has no gate */
     quipu_buf *b_up, *b_down;             /* GPT-2, GPT-NeoX */
     quipu_buf *post_ffn_norm;             /* [D] Gemma 2/3, OLMo 2 */
+    /* a mixture-of-experts layer (cfg.layer_moe): the router, the experts (arrays of n_expert
+     * matrices, owned), the shared expert and its gate (Qwen2-MoE) */
+    quipu_buf *moe_router;                /* [E, D] */
+    quipu_buf **exp_gate, **exp_up;       /* E x [FE, D] */
+    quipu_buf **exp_down;                 /* E x [D, FE] */
+    quipu_buf *shexp_gate, *shexp_up;     /* [FS, D] */
+    quipu_buf *shexp_down;                /* [D, FS] */
+    quipu_buf *shexp_router;              /* [1, D] */
 } quipu_layer_weights;
 
 typedef struct quipu_fwd quipu_fwd; /* forward.c: activations and workspace, reused */

@@ -1165,6 +1165,137 @@ static void t_copy_gather(ctx *c, int64_t rows, int64_t cols) {
     free(x); free(got); free(want);
 }
 
+/* ---------------------------------------------------------------- mixture of experts */
+
+/* top-k routing in double: p = softmax(l), the k largest p (a tie to the lower index), weights p
+ * or p / (the sum of the k), ids ascending */
+static void moe_route_ref(int32_t *ids, double *w, const float *l, int64_t ldl, int64_t T, int64_t E, int64_t K, int norm) {
+    double *p = malloc((size_t)E * sizeof(double));
+    int32_t *sel = malloc((size_t)K * sizeof(int32_t));
+    for (int64_t t = 0; t < T; t++) {
+        const float *lt = l + t * ldl;
+        double mx = -INFINITY, sum = 0, ks = 0;
+        for (int64_t e = 0; e < E; e++) mx = lt[e] > mx ? lt[e] : mx;
+        for (int64_t e = 0; e < E; e++) sum += p[e] = exp((double)lt[e] - mx);
+        for (int64_t e = 0; e < E; e++) p[e] /= sum;
+        for (int64_t j = 0; j < K; j++) {
+            int64_t best = -1;
+            for (int64_t e = 0; e < E; e++) {
+                int taken = 0;
+                for (int64_t i = 0; i < j; i++) taken |= sel[i] == e;
+                if (!taken && (best < 0 || p[e] > p[best])) best = e;
+            }
+            sel[j] = (int32_t)best;
+            ks += p[best];
+        }
+        for (int64_t j = 0; j < K; j++)
+            for (int64_t i = j + 1; i < K; i++)
+                if (sel[i] < sel[j]) {
+                    int32_t x = sel[i];
+                    sel[i] = sel[j];
+                    sel[j] = x;
+                }
+        for (int64_t j = 0; j < K; j++) {
+            ids[t * K + j] = sel[j];
+            w[t * K + j] = norm ? p[sel[j]] / ks : p[sel[j]];
+        }
+    }
+    free(p);
+    free(sel);
+}
+
+/* out[t] = sum_j w[t, j] y[slot[t, j]] (+ sigmoid(g[t]) shared[t]) in double */
+static void moe_combine_ref(double *out, const float *y, int64_t D, const int32_t *slot, const float *w, int64_t T, int64_t K, const float *sh,
+                            const float *g) {
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t d = 0; d < D; d++) {
+            double acc = 0;
+            for (int64_t j = 0; j < K; j++) acc += (double)w[t * K + j] * y[(int64_t)slot[t * K + j] * D + d];
+            if (sh) acc += 1.0 / (1.0 + exp(-(double)g[t])) * sh[t * D + d];
+            out[t * D + d] = acc;
+        }
+}
+
+/* T tokens over E experts, k each, the logits a strided slice (ld E + 2, as the router's GEMM writes
+ * them beside the shared expert's gate); some rows tied (all equal, or equal pairs) */
+static void t_moe_route(ctx *c, int64_t T, int64_t E, int64_t K, int norm) {
+    int64_t ld = E + 2;
+    float *l = rand_vec(T * ld, 3.0f);
+    if (T > 2) {
+        for (int64_t e = 0; e < E; e++) l[1 * ld + 1 + e] = 0.25f;                 /* every expert tied: the first k */
+        for (int64_t e = 0; e + 1 < E; e += 2) l[2 * ld + 2 + e] = l[2 * ld + 1 + e]; /* tied pairs: the lower first */
+    }
+    int32_t *ids = malloc((size_t)(T * K) * 4), *ids_ref = malloc((size_t)(T * K) * 4), *id1 = malloc((size_t)K * 4);
+    float *w = malloc((size_t)(T * K) * 4), *w1 = malloc((size_t)K * 4);
+    double *w_ref = malloc((size_t)(T * K) * sizeof(double));
+    moe_route_ref(ids_ref, w_ref, l + 1, ld, T, E, K, norm); /* the op's view starts one column in */
+    quipu_buf *bl = up(c, l, (size_t)(T * ld) * 4), *bi = up(c, NULL, (size_t)(T * K) * 4), *bw = up(c, NULL, (size_t)(T * K) * 4);
+    quipu_error err = {0};
+    quipu_moe_route_args a = {.logits = quipu_view_cols(fv(bl, T, ld), 1, E), .ids = quipu_view_of(bi, QUIPU_E_I32, T, K), .weights = fv(bw, T, K),
+                              .norm = norm};
+    OK_OP(quipu_op_moe_route(c->b, &a, &err));
+    down(c, bi, ids, (size_t)(T * K) * 4);
+    down(c, bw, w, (size_t)(T * K) * 4);
+    char shape[96];
+    snprintf(shape, sizeof shape, "T=%lld E=%lld k=%lld%s strided", (long long)T, (long long)E, (long long)K, norm ? " norm" : "");
+    same_bits_as(c, "moe_route", shape, "ids == reference", ids, ids_ref, (size_t)(T * K) * 4);
+    compare(c, "moe_route", shape, w, w_ref, NULL, T * K, 1e-7, 1e-5);
+    /* the last token alone gives the same bits */
+    quipu_moe_route_args one = a;
+    one.logits = quipu_view_rows(a.logits, T - 1, 1);
+    one.ids = quipu_view_rows(a.ids, 0, 1);
+    one.weights = quipu_view_rows(a.weights, 0, 1);
+    OK_OP(quipu_op_moe_route(c->b, &one, &err));
+    down(c, bi, id1, (size_t)K * 4);
+    down(c, bw, w1, (size_t)K * 4);
+    same_bits(c, "moe_route", shape, id1, ids + (T - 1) * K, (size_t)K * 4);
+    same_bits(c, "moe_route", shape, w1, w + (T - 1) * K, (size_t)K * 4);
+    drop(c, bl); drop(c, bi); drop(c, bw);
+    free(l); free(ids); free(ids_ref); free(id1); free(w); free(w1); free(w_ref);
+}
+
+/* T tokens, k experts each, rows of y in an expert-major order (a permutation of the T k slots);
+ * shared: the gated shared expert, written in place over out */
+static void t_moe_combine(ctx *c, int64_t T, int64_t D, int64_t K, int shared) {
+    int64_t S = T * K;
+    float *y = rand_vec(S * D, 1.0f), *w = rand_vec(T * K, 1.0f), *sh = rand_vec(T * D, 1.0f), *g = rand_vec(T, 4.0f);
+    int32_t *slot = malloc((size_t)S * 4);
+    for (int64_t i = 0; i < S; i++) slot[i] = (int32_t)((i * 7 + 3) % S); /* 7 and S coprime below */
+    if (S % 7 == 0)
+        for (int64_t i = 0; i < S; i++) slot[i] = (int32_t)(S - 1 - i);
+    double *ref = malloc((size_t)(T * D) * sizeof(double));
+    moe_combine_ref(ref, y, D, slot, w, T, K, shared ? sh : NULL, g);
+    quipu_buf *by = up(c, y, (size_t)(S * D) * 4), *bs_ = up(c, slot, (size_t)S * 4), *bw = up(c, w, (size_t)(T * K) * 4);
+    quipu_buf *bo = up(c, shared ? sh : NULL, (size_t)(T * D) * 4), *bg = up(c, g, (size_t)T * 4), *bo1 = up(c, NULL, (size_t)D * 4);
+    quipu_error err = {0};
+    quipu_moe_combine_args a = {.out = fv(bo, T, D), .y = fv(by, S, D), .slot = quipu_view_of(bs_, QUIPU_E_I32, T, K), .weights = fv(bw, T, K)};
+    if (shared) {
+        a.shared = a.out;
+        a.shared_gate = fv(bg, T, 1);
+    }
+    /* the last token alone first (its shared row read from a copy: out is written in place) */
+    quipu_moe_combine_args one = a;
+    quipu_buf *bsh1 = up(c, sh + (T - 1) * D, (size_t)D * 4);
+    one.out = fv(bo1, 1, D);
+    one.slot = quipu_view_rows(a.slot, T - 1, 1);
+    one.weights = quipu_view_rows(a.weights, T - 1, 1);
+    if (shared) {
+        one.shared = fv(bsh1, 1, D);
+        one.shared_gate = quipu_view_rows(a.shared_gate, T - 1, 1);
+    }
+    OK_OP(quipu_op_moe_combine(c->b, &one, &err));
+    OK_OP(quipu_op_moe_combine(c->b, &a, &err));
+    float *got = malloc((size_t)(T * D) * 4), *got1 = malloc((size_t)D * 4);
+    down(c, bo, got, (size_t)(T * D) * 4);
+    down(c, bo1, got1, (size_t)D * 4);
+    char shape[96];
+    snprintf(shape, sizeof shape, "T=%lld D=%lld k=%lld%s", (long long)T, (long long)D, (long long)K, shared ? " shared in place" : "");
+    compare(c, "moe_comb", shape, got, ref, NULL, T * D, 1e-6, 1e-5);
+    same_bits(c, "moe_comb", shape, got1, got + (T - 1) * D, (size_t)D * 4);
+    drop(c, by); drop(c, bs_); drop(c, bw); drop(c, bo); drop(c, bg); drop(c, bo1); drop(c, bsh1);
+    free(y); free(w); free(sh); free(g); free(slot); free(ref); free(got); free(got1);
+}
+
 static void run_all(ctx *c) {
     /* matmul: one token, tiny, sizes off every tile (3x4 CPU tiles, 64x64 GPU tiles, 8-lane k) */
     t_matmul(c, 1, 1, 1, 0, 0);
@@ -1220,6 +1351,13 @@ static void run_all(ctx *c) {
     for (int q = 0; q < 10; q++) t_dequant(c, qtypes[q], 3, 512, q % 2 ? 7 : 0, QUIPU_E_F32);
     t_copy_gather(c, 1, 1);
     t_copy_gather(c, 37, 130);
+    t_moe_route(c, 1, 1, 1, 1);
+    t_moe_route(c, 37, 8, 2, 1);     /* Mixtral */
+    t_moe_route(c, 70, 60, 4, 0);    /* Qwen1.5-MoE: not renormalized */
+    t_moe_route(c, 5, 128, 8, 1);    /* Qwen3-MoE */
+    t_moe_combine(c, 1, 1, 1, 0);
+    t_moe_combine(c, 37, 130, 2, 0);
+    t_moe_combine(c, 70, 64, 4, 1);
     { /* 100 columns are not whole Q4_K blocks (256): refused in one line before any backend code */
         quipu_buf *bs_ = up(c, NULL, 1024), *bd = up(c, NULL, 1024);
         quipu_dequant_args a = {.src = quipu_view_of(bs_, QUIPU_E_U8, 1, 144), .dst = fv(bd, 1, 100), .qtype = QUIPU_TYPE_Q4_K};

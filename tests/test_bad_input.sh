@@ -69,10 +69,10 @@ expect_error "malformed config.json" "badcfg/config.json:1:[0-9]+: cannot parse 
 cp -r "$d" "$TMPD/unkarch"
 python3 -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['model_type']='mamba'; json.dump(c, open(p,'w'))" "$TMPD/unkarch/config.json"
 expect_error "unknown HF architecture" "unkarch/config.json: unknown architecture 'mamba'" "$QUIPU_BIN" score --model "$TMPD/unkarch" < "$TMPD/one.jsonl"
-cp -r "$d" "$TMPD/mixtral"
-python3 -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['model_type']='mixtral'; json.dump(c, open(p,'w'))" "$TMPD/mixtral/config.json"
-expect_error "a known family quipu refuses, with what it needs" "mixtral/config.json: architecture 'mixtral' is not supported yet: it needs top-k expert routing" \
-  "$QUIPU_BIN" score --model "$TMPD/mixtral" < "$TMPD/one.jsonl"
+cp -r "$d" "$TMPD/olmo"
+python3 -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['model_type']='olmo'; json.dump(c, open(p,'w'))" "$TMPD/olmo/config.json"
+expect_error "a known family quipu refuses, with what it needs" "olmo/config.json: architecture 'olmo' is not supported yet: it needs OLMo 1's non-parametric LayerNorm" \
+  "$QUIPU_BIN" score --model "$TMPD/olmo" < "$TMPD/one.jsonl"
 # BLOOM and Falcon checkpoints missing a tensor (renamed in the header: the file stays valid)
 hide_tensor() { # DIR NAME: tensor NAME is renamed NAME.hidden
   python3 - "$1/model.safetensors" "$2" <<'PY'
@@ -95,6 +95,17 @@ cp -r "$(tiny_model tiny-falcon-40b)" "$TMPD/falcon-nomlp"
 hide_tensor "$TMPD/falcon-nomlp" transformer.h.1.ln_mlp.weight
 expect_error "Falcon 40B layout missing ln_mlp" "falcon-nomlp: missing tensor 'transformer.h.1.ln_mlp.weight'" \
   "$QUIPU_BIN" score --model "$TMPD/falcon-nomlp" < "$TMPD/one.jsonl"
+# mixture of experts: a missing expert, more experts per token than experts
+cp -r "$(tiny_model tiny-mixtral)" "$TMPD/mixtral-noexp"
+hide_tensor "$TMPD/mixtral-noexp" model.layers.1.block_sparse_moe.experts.4.w2.weight
+expect_error "Mixtral missing an expert's w2" "mixtral-noexp: missing tensor 'model.layers.1.block_sparse_moe.experts.4.w2.weight'" \
+  "$QUIPU_BIN" score --model "$TMPD/mixtral-noexp" < "$TMPD/one.jsonl"
+cp -r "$(tiny_model tiny-qwen2-moe)" "$TMPD/qwen2moe-k"
+python3 -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['num_experts_per_tok']=9; json.dump(c, open(p,'w'))" "$TMPD/qwen2moe-k/config.json"
+expect_error "more experts per token than experts" "qwen2moe-k/config.json: 'num_experts_per_tok' is 9, expected 1 to the 5 experts" \
+  "$QUIPU_BIN" score --model "$TMPD/qwen2moe-k" < "$TMPD/one.jsonl"
+expect_error "an adapter on a mixture of experts" "adapters and weight edits are not supported on mixture-of-experts models \\(qwen3_moe\\) yet" \
+  "$QUIPU_BIN" score --model "$(tiny_model tiny-qwen3-moe)" --adapter "$QUIPU_SOURCE_DIR/tests/models/adapters/llama-lora-r1" < "$TMPD/one.jsonl"
 cp -r "$(tiny_model tiny-falcon)" "$TMPD/falcon-alibi"
 python3 -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['alibi']=True; json.dump(c, open(p,'w'))" "$TMPD/falcon-alibi/config.json"
 expect_error "Falcon-RW (alibi) refused with what it needs" "falcon-alibi/config.json: Falcon with alibi: true \\(Falcon-RW\\) is not supported: it needs ALiBi" \

@@ -1,7 +1,8 @@
 # test_batch_invariance.sh — an item's log-probs are bit-identical whether it is scored alone or
 # packed with 63 others of different lengths, in any order, under any token budget: SmolLM2, and
 # the tiny checkpoints of the architectures added since (QK-norm, soft-capping, post-norms,
-# parallel residual, fused projections, ALiBi, Falcon's shared-norm and grouped layouts).
+# parallel residual, fused projections, ALiBi, Falcon's shared-norm and grouped layouts, and a mixture
+# of experts: Qwen2-MoE's top-3 routing with a gated shared expert and a dense layer).
 . "$QUIPU_SOURCE_DIR/tests/common.sh"
 need_shared datasets
 [ -f "$SMOL" ] || [ -d "$QUIPU_SHARED/tokenizers" ] || skip "$SMOL absent (run scripts/fetch-models.sh) and no shared tokenizers for the tiny models"
@@ -39,6 +40,6 @@ check_model() {
 }
 if [ -f "$SMOL" ]; then check_model "$SMOL" SmolLM2; else echo "note: $SMOL absent (run scripts/fetch-models.sh): SmolLM2 not checked"; fi
 if [ -d "$QUIPU_SHARED/tokenizers" ]; then
-  for m in tiny-qwen3 tiny-gemma2 tiny-olmo2 tiny-gpt-neox tiny-phi3 tiny-bloom tiny-falcon tiny-falcon-40b; do check_model "$(tiny_model "$m")" "$m"; done
+  for m in tiny-qwen3 tiny-gemma2 tiny-olmo2 tiny-gpt-neox tiny-phi3 tiny-bloom tiny-falcon tiny-falcon-40b tiny-qwen2-moe; do check_model "$(tiny_model "$m")" "$m"; done
 fi
 finish

@@ -4,9 +4,10 @@
 # GGUFs) and the tiny random checkpoints (GPT-2, Llama GQA + llama3 RoPE, sharded Llama, Qwen2,
 # Mistral sliding window, Qwen3 QK-norm, Gemma 2 soft-capping, OLMo 2 post-norms, GPT-NeoX
 # parallel residual + partial rotary, Phi-3 fused projections + LongRoPE, BLOOM ALiBi + embedding
-# LayerNorm, Falcon 7B and 40B layouts): every golden file.
+# LayerNorm, Falcon 7B and 40B layouts, the mixtures of experts Mixtral, Qwen2-MoE with its shared
+# expert and Qwen3-MoE): every golden file.
 # QUIPU_GOLDEN_STRIDE=k compares every k-th item of each golden file (and every item of the tiny
-# models): the sanitized build (scripts/test.sh, CI) uses 12, so the suite stays fast on two
+# models but the mixtures of experts, every 4th): the sanitized build (scripts/test.sh, CI) uses 12, so the suite stays fast on two
 # cores; the Release build and the "heavy" label (test_logprobs_full) compare all of them.
 . "$QUIPU_SOURCE_DIR/tests/common.sh"
 G="$TESTS_DIR/golden/logprobs"
@@ -25,6 +26,9 @@ for golden in "$G"/*.jsonl; do
   esac
   stride=$STRIDE
   case "$path" in tests/models/*) stride=1 ;; esac
+  # the mixtures of experts, added last: every 4th item when the run strides (the sanitized suite),
+  # to keep its time; every item in the Release build and test_logprobs_full
+  case "$path" in tests/models/*moe|tests/models/tiny-mixtral) [ "$STRIDE" -gt 1 ] && stride=4 ;; esac
   # the golden file, every stride-th item (header kept), and quipu's input made from it
   python3 -c "
 import json, sys

@@ -111,6 +111,12 @@ if [ -f "$SMOL" ]; then
   [ $rc -ne 0 ] && grep -q "tensor parallelism 2: the model's 9 attention heads do not divide by 2" "$TMPD/err" \
     && ok "SmolLM2 (9 heads) with tp=2 refused: $(grep -m1 'do not divide' "$TMPD/err")" || fail "SmolLM2 tp=2 not refused clearly (exit $rc)"
 fi
+# a mixture of experts: refused in one line, whatever its shapes
+conf moe "$(tiny_model tiny-mixtral)" 2 96
+rc=0
+mpirun -n 2 "$QUIPU_BIN" run "$TMPD/moe.yaml" --set "output=$TMPD/moe2" --set models.0.tensor_parallel=2 > /dev/null 2> "$TMPD/err" || rc=$?
+[ $rc -ne 0 ] && grep -q "tensor parallelism 2: not for mixtral models yet: mixture-of-experts layers" "$TMPD/err" \
+  && ok "Mixtral with tp=2 refused: $(grep -m1 'not for mixtral' "$TMPD/err")" || fail "Mixtral tp=2 not refused clearly (exit $rc): $(grep quipu "$TMPD/err" | tail -1)"
 rc=0
 mpirun -n 3 "$QUIPU_BIN" run "$TMPD/tiny.yaml" --set "output=$TMPD/t3" --set models.0.tensor_parallel=2 > /dev/null 2> "$TMPD/err" || rc=$?
 [ $rc -ne 0 ] && grep -q "not a multiple of 2" "$TMPD/err" && ok "3 ranks with tp=2 refused: $(grep -m1 'not a multiple' "$TMPD/err")" \

@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
-"""tiny_gguf.py DIR OUT ARCH PRE -- the GGUF of a tiny BLOOM, Falcon, Qwen3, OLMo 2 or GPT-NeoX checkpoint (DIR: its folder
+"""tiny_gguf.py DIR OUT ARCH PRE -- the GGUF of a tiny BLOOM, Falcon, Qwen3, OLMo 2, GPT-NeoX, Phi-3 or mixture-of-experts
+(ARCH llama: Mixtral; qwen2moe; qwen3moe) checkpoint (DIR: its folder
 with tokenizer.json beside it, as tests/common.sh tiny_model makes it), laid out as llama.cpp
 writes those architectures. Standard library only, so the test runs without the gguf package;
 it writes the same bytes as scripts/golden/make_tiny_gguf.py (which uses gguf-py 0.19.0: same
 keys in the same order, same tensor order and alignment), whose docstring describes the layout:
 llama.cpp's tensor names, query_key_value regrouped into all q, all k, all v, matrices kept BF16
-(F16 for an F16 checkpoint), vectors widened to F32, the tokenizer converted from tokenizer.json with pre-tokenizer PRE."""
+(F16 for an F16 checkpoint), vectors widened to F32, the tokenizer converted from tokenizer.json with pre-tokenizer PRE.
+The mixture-of-experts layouts are written here only (make_tiny_gguf.py predates them), after llama.cpp's
+converter as gguf-py 0.19 names it: a layer's experts stacked into blk.N.ffn_{gate,up,down}_exps [E, out, in], the
+router ffn_gate_inp, Qwen2-MoE's shared expert ffn_{gate,up,down}_shexp and its gate ffn_gate_inp_shexp, the keys
+expert_count, expert_used_count, expert_feed_forward_length, expert_shared_feed_forward_length; for arch llama
+the q and k rows permuted per head to adjacent rotary pairs, as the converter does for every Llama."""
 import json
 import math
 import os
@@ -55,12 +61,21 @@ LAYER = {"input_layernorm": "attn_norm", "ln_attn": "attn_norm", "ln_mlp": "attn
          "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
          "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
          "mlp.down_proj": "ffn_down", "post_feedforward_layernorm": "post_ffw_norm",
-         "self_attn.qkv_proj": "attn_qkv", "mlp.gate_up_proj": "ffn_up"}
+         "self_attn.qkv_proj": "attn_qkv", "mlp.gate_up_proj": "ffn_up",
+         "block_sparse_moe.gate": "ffn_gate_inp", "mlp.gate": "ffn_gate_inp", "mlp.shared_expert.gate_proj": "ffn_gate_shexp",
+         "mlp.shared_expert.up_proj": "ffn_up_shexp", "mlp.shared_expert.down_proj": "ffn_down_shexp",
+         "mlp.shared_expert_gate": "ffn_gate_inp_shexp"}
+EXPERT = {"w1": "ffn_gate_exps", "w3": "ffn_up_exps", "w2": "ffn_down_exps", "gate_proj": "ffn_gate_exps", "up_proj": "ffn_up_exps",
+          "down_proj": "ffn_down_exps"}
+MOE = arch in ("llama", "qwen2moe", "qwen3moe")
 
 
 def gguf_name(name):
     for p in ("transformer.", "model.", "gpt_neox."):
         name = name.removeprefix(p)
+    if name.endswith(".stacked"):  # an expert stack: model.layers.N.<gguf name>.stacked
+        parts = name.split(".")
+        return f"blk.{parts[1]}.{parts[2]}.weight"
     base, _, kind = name.rpartition(".")
     if base in TOP:
         return f"{TOP[base]}.{kind}"
@@ -118,6 +133,48 @@ if arch == "phi3":  # Phi3MiniModel: its keys in its order; LongRoPE factors as 
         scale = CTX / ORIG
         kv("phi3.rope.scaling.attn_factor", F32, math.sqrt(1 + math.log(scale) / math.log(ORIG)) if scale > 1 else 1.0)
         extra = [("rope_factors_long.weight", sc["long_factor"]), ("rope_factors_short.weight", sc["short_factor"])]
+elif MOE:  # the Llama / Qwen converters' keys, then the experts'
+    H, L = cfg["num_attention_heads"], cfg["num_hidden_layers"]
+    E = cfg.get("num_local_experts", cfg.get("num_experts"))
+    kv("general.architecture", STR, arch)
+    for key, val in [("context_length", cfg["max_position_embeddings"]), ("embedding_length", D), ("feed_forward_length", cfg["intermediate_size"]),
+                     ("block_count", L), ("attention.head_count", H), ("attention.head_count_kv", cfg["num_key_value_heads"])]:
+        kv(f"{arch}.{key}", U32, val)
+    rp = cfg.get("rope_parameters") or {}
+    kv(f"{arch}.rope.freq_base", F32, rp.get("rope_theta", cfg.get("rope_theta", 10000.0)))
+    kv(f"{arch}.attention.layer_norm_rms_epsilon", F32, cfg["rms_norm_eps"])
+    if arch == "llama":
+        kv("llama.rope.dimension_count", U32, cfg.get("head_dim") or D // H)
+    elif cfg.get("head_dim") is not None:
+        kv(f"{arch}.attention.key_length", U32, cfg["head_dim"])
+        kv(f"{arch}.attention.value_length", U32, cfg["head_dim"])
+    kv(f"{arch}.expert_count", U32, E)
+    kv(f"{arch}.expert_used_count", U32, cfg["num_experts_per_tok"])
+    if arch != "llama":
+        kv(f"{arch}.expert_feed_forward_length", U32, cfg["moe_intermediate_size"])
+    if cfg.get("shared_expert_intermediate_size"):
+        kv(f"{arch}.expert_shared_feed_forward_length", U32, cfg["shared_expert_intermediate_size"])
+    # the experts' matrices of a layer, stacked in expert order: one [E, out, in] tensor each
+    stacks = {}
+    for name in sorted(tensors):
+        parts = name.split(".")
+        if ".experts." in name:
+            layer, e, which = int(parts[2]), int(parts[5]), parts[6]
+            stacks.setdefault((layer, EXPERT[which]), {})[e] = tensors.pop(name)
+    for (layer, gname), per in stacks.items():
+        assert sorted(per) == list(range(E)), (layer, gname)
+        shape, _, dt = per[0]
+        tensors[f"model.layers.{layer}.{gname}.stacked"] = ([E] + shape, b"".join(per[e][1] for e in range(E)), dt)
+    if arch == "llama":  # rotate_half rows -> adjacent pairs, per head (the converter's permute)
+        def permute(shape, b, heads):
+            row = shape[1] * 2
+            hd = shape[0] // heads
+            rows = [b[i * row:(i + 1) * row] for i in range(shape[0])]
+            return b"".join(rows[h * hd + k * (hd // 2) + j] for h in range(heads) for j in range(hd // 2) for k in range(2))
+        for name in list(tensors):
+            if name.endswith("q_proj.weight") or name.endswith("k_proj.weight"):
+                shape, b, dt = tensors[name]
+                tensors[name] = (shape, permute(shape, b, H if "q_proj" in name else cfg["num_key_value_heads"]), dt)
 elif arch in ("qwen3", "olmo2", "gptneox"):
     H, L = cfg["num_attention_heads"], cfg["num_hidden_layers"]
     kv("general.architecture", STR, arch)
@@ -182,7 +239,7 @@ if pre == "llama":  # a SentencePiece (Llama-2 style) tokenizer.json as a "llama
     kv("tokenizer.ggml.bos_token_id", U32, cfg["bos_token_id"])
     kv("tokenizer.ggml.eos_token_id", U32, cfg["eos_token_id"])
     kv("tokenizer.ggml.unknown_token_id", U32, 0)
-    kv("tokenizer.ggml.add_bos_token", BOOL, False)
+    kv("tokenizer.ggml.add_bos_token", BOOL, MOE)  # Llama-2's tokenizer adds <s> (Phi-3's tokenizer.json does not)
     kv("tokenizer.ggml.add_eos_token", BOOL, False)
 else:
     vocab, special = dict(tj["model"]["vocab"]), {}

@@ -719,7 +719,12 @@ def cmd_golden(args):
         d = os.path.join(REPO, "tests", "models", name)
         from transformers import AutoModelForCausalLM
 
-        model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32, attn_implementation="eager")
+        with open(os.path.join(d, "config.json")) as f:
+            moe = json.load(f)["model_type"] in ("mixtral", "qwen2_moe", "qwen3_moe")
+        # mixture of experts: transformers' plain loop over the experts hit, in ascending order
+        # (its grouped-GEMM default also refuses the tiny models' 24-byte rows)
+        kw = {"experts_implementation": "eager"} if moe else {}
+        model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32, attn_implementation="eager", **kw)
         model.eval()
         with open(os.path.join(d, "tokenizer.source")) as f:
             tname = f.read().strip()
@@ -919,7 +924,7 @@ def np_rope_inv_freq(cfg, hd):
 
 def np_forward(d, ids):
     """log-softmax rows [T, V] for token ids, float64: gpt2, llama/mistral/qwen2/qwen3, gemma2,
-    olmo2, phi3, gpt_neox, bloom, falcon (rotary, parallel layers)."""
+    olmo2, phi3, gpt_neox, bloom, falcon (rotary, parallel layers), mixtral, qwen2_moe, qwen3_moe."""
     import numpy as np
 
     with open(os.path.join(d, "config.json")) as f:
@@ -1088,6 +1093,38 @@ def np_forward(d, ids):
         def heads(y, n):
             return y.reshape(T, n, hd).transpose(1, 0, 2)
 
+        def moe_layer(i):  # transformers' rule for a sparse layer
+            if mt == "mixtral":
+                return True
+            n_exp = cfg.get("num_experts", cfg.get("num_local_experts", 0))
+            return (mt in ("qwen2_moe", "qwen3_moe") and n_exp > 0 and i not in (cfg.get("mlp_only_layers") or [])
+                    and (i + 1) % cfg.get("decoder_sparse_step", 1) == 0)
+
+        def moe(m, p):
+            # softmax over the experts, the k largest (stable sort: a tie to the lower index), the
+            # weights renormalized (Mixtral; Qwen when norm_topk_prob), each token's experts summed;
+            # Qwen2-MoE adds sigmoid(shared_expert_gate . m) * shared_expert(m)
+            mix = mt == "mixtral"
+            blk = p + ("block_sparse_moe." if mix else "mlp.")
+            gn, un, dn = ("w1", "w3", "w2") if mix else ("gate_proj", "up_proj", "down_proj")
+            k = cfg["num_experts_per_tok"]
+            lg = m @ w[blk + "gate.weight"].T
+            pr = np.exp(lg - lg.max(-1, keepdims=True))
+            pr /= pr.sum(-1, keepdims=True)
+            out = np.zeros_like(m)
+            for t in range(T):
+                top = np.argsort(-pr[t], kind="stable")[:k]
+                wt = pr[t, top] / (pr[t, top].sum() if mix or cfg.get("norm_topk_prob") else 1.0)
+                for e, we in zip(top, wt):
+                    q = f"{blk}experts.{e}."
+                    g, u = lin(m[t:t + 1], q + gn), lin(m[t:t + 1], q + un)
+                    out[t] += we * lin(g / (1 + np.exp(-g)) * u, q + dn)[0]
+            if blk + "shared_expert_gate.weight" in w:
+                g, u = lin(m, blk + "shared_expert.gate_proj"), lin(m, blk + "shared_expert.up_proj")
+                sh = lin(g / (1 + np.exp(-g)) * u, blk + "shared_expert.down_proj")
+                out += sh / (1 + np.exp(-lin(m, blk + "shared_expert_gate")))
+            return out
+
         x = E[ids] * (float(np.float32(math.sqrt(D))) if gemma else 1.0)
         for i in range(cfg["num_hidden_layers"]):
             p = f"model.layers.{i}."
@@ -1100,7 +1137,7 @@ def np_forward(d, ids):
             if mt == "olmo2":  # over the whole projection
                 q, k = rms(q, p + "self_attn.q_norm.weight"), rms(k, p + "self_attn.k_norm.weight")
             q, k, v = heads(q, H), heads(k, Hkv), heads(v, Hkv)
-            if mt == "qwen3":  # per head
+            if mt in ("qwen3", "qwen3_moe"):  # per head
                 q, k = rms(q, p + "self_attn.q_norm.weight"), rms(k, p + "self_attn.k_norm.weight")
             win = window if layer_types[i] == "sliding_attention" else None
             o = softmax_attend(rope(q, cos, sin), rope(k, cos, sin), v, win, scale,
@@ -1115,6 +1152,9 @@ def np_forward(d, ids):
                 m = x
             else:
                 m = rms(x, p + "post_attention_layernorm.weight")
+            if moe_layer(i):
+                x = x + moe(m, p)
+                continue
             if mt == "phi3":
                 gu = lin(m, p + "mlp.gate_up_proj")
                 g, u = gu[:, :gu.shape[1] // 2], gu[:, gu.shape[1] // 2:]

@@ -63,14 +63,20 @@ from transformers import (
     LlamaForCausalLM,
     MistralConfig,
     MistralForCausalLM,
+    MixtralConfig,
+    MixtralForCausalLM,
     Olmo2Config,
     Olmo2ForCausalLM,
     Phi3Config,
     Phi3ForCausalLM,
     Qwen2Config,
     Qwen2ForCausalLM,
+    Qwen2MoeConfig,
+    Qwen2MoeForCausalLM,
     Qwen3Config,
     Qwen3ForCausalLM,
+    Qwen3MoeConfig,
+    Qwen3MoeForCausalLM,
 )
 
 SEED = 20251129
@@ -405,7 +411,116 @@ MODELS = [
         ),
     },
 ]
+# Mixture of experts (transformers 5.25): 8 wide with the 32,000-token Llama vocabulary keeps each
+# checkpoint near 0.5 MB. transformers 5 holds a layer's experts as 3-D stacks in memory
+# (experts.gate_up_proj [E, 2 FE, D], experts.down_proj [E, D, FE]) but save_pretrained writes the
+# hub's one tensor per expert (Mixtral: block_sparse_moe.experts.E.w1/w3/w2; Qwen:
+# mlp.experts.E.gate_proj/up_proj/down_proj), which check_moe_layout asserts.
+MODELS += [
+    {
+        "name": "tiny-mixtral",
+        "tokenizer": "llama-spm",
+        "vocab": 32000,
+        "dtype": torch.bfloat16,
+        "legacy_keys": True,
+        "cls": MixtralForCausalLM,
+        "config": lambda: MixtralConfig(
+            vocab_size=32000,
+            hidden_size=8,
+            # every expert's width
+            intermediate_size=12,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            head_dim=4,
+            max_position_embeddings=1024,
+            rms_norm_eps=1e-5,
+            rope_theta=1000000.0,
+            sliding_window=None,
+            # 2 of 5 experts per token, the two weights renormalized
+            num_local_experts=5,
+            num_experts_per_tok=2,
+            bos_token_id=1,
+            eos_token_id=2,
+            tie_word_embeddings=True,
+        ),
+    },
+    {
+        "name": "tiny-qwen2-moe",
+        "tokenizer": "llama-spm",
+        "vocab": 32000,
+        "dtype": torch.bfloat16,
+        "legacy_keys": False,
+        "cls": Qwen2MoeForCausalLM,
+        "config": lambda: Qwen2MoeConfig(
+            vocab_size=32000,
+            hidden_size=8,
+            # layer 1 is dense (mlp_only_layers) and 20 wide; layers 0 and 2 have 5 experts of 6,
+            # 3 per token, weights not renormalized (Qwen1.5-MoE's norm_topk_prob false), and a
+            # shared expert of 10 gated by sigmoid(shared_expert_gate . x)
+            intermediate_size=20,
+            moe_intermediate_size=6,
+            shared_expert_intermediate_size=10,
+            num_experts=5,
+            num_experts_per_tok=3,
+            norm_topk_prob=False,
+            decoder_sparse_step=1,
+            mlp_only_layers=[1],
+            num_hidden_layers=3,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            max_position_embeddings=1024,
+            rms_norm_eps=1e-6,
+            rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+            use_sliding_window=False,
+            bos_token_id=1,
+            eos_token_id=2,
+            tie_word_embeddings=True,
+        ),
+    },
+    {
+        "name": "tiny-qwen3-moe",
+        "tokenizer": "llama-spm",
+        "vocab": 32000,
+        "dtype": torch.bfloat16,
+        "legacy_keys": False,
+        "cls": Qwen3MoeForCausalLM,
+        "config": lambda: Qwen3MoeConfig(
+            vocab_size=32000,
+            hidden_size=8,
+            # QK-norm per head of 4; 6 experts of 6, 2 per token, renormalized; every layer sparse
+            head_dim=4,
+            intermediate_size=16,
+            moe_intermediate_size=6,
+            num_experts=6,
+            num_experts_per_tok=2,
+            norm_topk_prob=True,
+            decoder_sparse_step=1,
+            mlp_only_layers=[],
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            max_position_embeddings=1024,
+            rms_norm_eps=1e-6,
+            rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+            use_sliding_window=False,
+            bos_token_id=1,
+            eos_token_id=2,
+            tie_word_embeddings=True,
+        ),
+    },
+]
 SHARDED = {"name": "tiny-llama-sharded", "from": "tiny-llama", "max_shard_size": "16KB"}
+
+
+def check_moe_layout(d):
+    """A mixture-of-experts checkpoint holds one tensor per expert and matrix, as the hub's do."""
+    from safetensors import safe_open
+
+    with safe_open(os.path.join(d, "model.safetensors"), "pt") as f:
+        names = list(f.keys())
+    assert not any(n.endswith("gate_up_proj") or n.endswith("experts.down_proj") for n in names), d
+    assert any(".experts.0." in n for n in names), d
 
 
 # shared/tokenizers/gpt-2/tokenizer.json lists the merge "ĠCla ude" while its vocabulary has no
@@ -453,7 +568,8 @@ def init_weights(model, seed, norm_center=1.0):
             else:
                 # nn.Linear is [out, in]; GPT-2's Conv1D (attn.c_*, mlp.c_*) is [in, out]
                 conv1d = ".h." in name and "transformer" in name and (".attn.c_" in name or ".mlp.c_" in name)
-                fan_in = p.shape[0] if conv1d else p.shape[1]
+                # a 3-D stack of experts [E, out, in] (transformers 5 in memory): in is the last
+                fan_in = p.shape[0] if conv1d else p.shape[-1]
                 p.copy_(torch.randn(p.shape, generator=gen) / fan_in ** 0.5)
 
 
@@ -545,6 +661,8 @@ def finish_dir(d, spec):
         legacy_config(os.path.join(d, "config.json"), spec["dtype"], spec["legacy_keys"])
     with open(os.path.join(d, "tokenizer.source"), "w") as f:
         f.write(spec["tokenizer"] + "\n")
+    if "moe" in spec["name"] or "mixtral" in spec["name"]:
+        check_moe_layout(d)
     check_dir(d, spec)
 
 
