@@ -111,7 +111,7 @@ quipu_status quipu_model_reserve(quipu_model *m, int64_t max_tokens, int64_t max
     if (m->fwd && m->fwd->cap >= max_tokens && m->fwd->cap_rows >= max_rows) return QUIPU_OK;
     /* batches in flight when the state grows: waited for (results delivered to their callers), and
      * their outcomes carried over for their ends */
-    fwd_pending pend[QUIPU_BACKEND_SLOTS];
+    fwd_pending pend[QUIPU_BACKEND_SLOTS] = {{0}};
     int head = 0, n_pend = 0;
     if (m->fwd) { /* grow, never shrink */
         if (m->fwd->cap > max_tokens) max_tokens = m->fwd->cap;

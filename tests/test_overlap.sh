@@ -40,6 +40,29 @@ for m in llama bert; do
   done
 done
 
+# quipu score reads 256 lines at a time, the next ones while the last batch of these runs: 600
+# lines cross two such boundaries; a bad line (the 300th) stops it after the 299 before are printed
+for _ in $(seq 15); do cat "$TMPD/in.jsonl"; done > "$TMPD/many.jsonl"
+{ head -299 "$TMPD/many.jsonl"; echo '{"context": "x"'; tail -n +300 "$TMPD/many.jsonl"; } > "$TMPD/bad.jsonl"
+QUIPU_GPU_OVERLAP=0 "$QUIPU_BIN" score --model "$llama" --per-token --batch-tokens 300 < "$TMPD/many.jsonl" > "$TMPD/plain" 2> "$TMPD/err"
+"$QUIPU_BIN" score --model "$llama" --per-token --batch-tokens 300 < "$TMPD/many.jsonl" > "$TMPD/over" 2>> "$TMPD/err"
+n=$(wc -l < "$TMPD/over")
+if [ "$n" -eq 600 ] && cmp -s "$TMPD/plain" "$TMPD/over"; then
+  ok "score, 600 lines in chunks of 256: overlapped == plain"
+else
+  fail "score, 600 lines: $n results; $(head -2 "$TMPD/err")"
+fi
+rc0=0 rc1=0
+QUIPU_GPU_OVERLAP=0 "$QUIPU_BIN" score --model "$llama" --batch-tokens 300 < "$TMPD/bad.jsonl" > "$TMPD/plain" 2> "$TMPD/err0" || rc0=$?
+"$QUIPU_BIN" score --model "$llama" --batch-tokens 300 < "$TMPD/bad.jsonl" > "$TMPD/over" 2> "$TMPD/err1" || rc1=$?
+n=$(wc -l < "$TMPD/over")
+if [ "$rc0" -eq 1 ] && [ "$rc1" -eq 1 ] && [ "$n" -eq 299 ] && cmp -s "$TMPD/plain" "$TMPD/over" && cmp -s "$TMPD/err0" "$TMPD/err1" &&
+   [ "$(wc -l < "$TMPD/err1")" -eq 1 ] && grep -q "stdin:300: invalid JSON" "$TMPD/err1"; then
+  ok "score, a bad 300th line: the 299 before printed, then $(cat "$TMPD/err1")"
+else
+  fail "score, a bad 300th line: exit $rc0 / $rc1, $n lines, $(head -2 "$TMPD/err1")"
+fi
+
 # quipu run: pairs and multiple choice (a shared prompt per item), chunks of a few items
 cat > "$TMPD/run.yaml" <<YAML
 name: ovl
