@@ -1,5 +1,5 @@
 /* backend_cuda.cu — the GPU backend (CUDA, and HIP from the same source through vendor.h): the
- * quipu_backend_i ops of src/backend.h on device memory, one stream per rank, every op a kernel
+ * quipu_backend_i ops of src/backend.h on device memory, a compute and a copy stream per rank, every op a kernel
  * of its own file in kernels/. Activations and sums are fp32; weight matrices are fp32 (`dtype:
  * f32`, the exact mode) or bf16 / f16 (`dtype: bf16`, the default, and `f16`: the loader rounds
  * them on the host, the kernels widen them as they read them). GEMMs over bf16 / f16 weights run on
@@ -11,7 +11,9 @@
  * attention.cu in the exact mode, with QUIPU_GPU_ATTN=exact, on HIP and below sm_80. One rank
  * drives one device: the node-local rank (QUIPU_LOCAL_RANK, else SLURM_LOCALID, else
  * OMPI_COMM_WORLD_LOCAL_RANK, else 0) picks it among the devices visible to the process
- * (CUDA_VISIBLE_DEVICES / ROCR_VISIBLE_DEVICES as Slurm sets them). */
+ * (CUDA_VISIBLE_DEVICES / ROCR_VISIBLE_DEVICES as Slurm sets them). Two streams: the ops on one,
+ * the next batch's index vectors uploaded from pinned memory on the other, ordered by an event,
+ * and per-slot fences so the host packs batch N+1 while batch N runs (forward.c). */
 #include <math.h>
 #include <stddef.h>
 #include <stdarg.h>
@@ -45,7 +47,11 @@ static_assert(sizeof(qk_lp_partial) == sizeof(quipu_lp_partial), "log-prob parti
 static_assert(offsetof(qk_lp_partial, amax_i) == offsetof(quipu_lp_partial, amax_i), "log-prob partial layout");
 
 typedef struct gpu_ctx {
-    qpStream_t stream;
+    qpStream_t stream;      /* every op, and the read-back of results */
+    qpStream_t copy;        /* uploads of the next batch's index vectors, under the current batch */
+    qpEvent_t up[QUIPU_BACKEND_SLOTS];   /* a slot's upload done: the compute stream waits for it */
+    qpEvent_t done[QUIPU_BACKEND_SLOTS]; /* a slot's batch done (fence), read-back included */
+    int *h_bad;             /* pinned, per slot: d_bad as the slot's fence found it */
     int device;
     int *d_bad;             /* set by kernels that find bad input (token ids) */
     qk_lt *lt;              /* tensor-core GEMMs (gemm_lt.cu); NULL where the build has none */
@@ -321,6 +327,64 @@ static quipu_status g_allgather(quipu_backend *b, const quipu_allgather_args *a,
     return QUIPU_OK;
 }
 
+/* ---- overlap (backend.h): pinned staging, an upload stream, per-slot fences */
+
+static void *g_host_alloc(quipu_backend *b, size_t n, quipu_error *err) {
+    (void)qpSetDevice(((gpu_ctx *)b->ctx)->device);
+    void *p = NULL;
+    qpError_t e = qpHostAlloc(&p, n ? n : 16, qpHostAllocDefault);
+    if (e != qpSuccess) {
+        (void)qpGetLastError(); /* not sticky: the next launch must not report it */
+        gerr(err, QUIPU_ERR_NOMEM, QP_NAME " backend: cannot pin %zu KiB of host memory: %s", n >> 10, qpGetErrorString(e));
+        return NULL;
+    }
+    return p;
+}
+
+static void g_host_free(quipu_backend *b, void *p) {
+    if (p) (void)qpFreeHost(p);
+}
+
+static quipu_status g_upload(quipu_backend *b, quipu_buf *dst, size_t off, const void *src, size_t n, int slot, quipu_error *err) {
+    gpu_ctx *c = (gpu_ctx *)b->ctx;
+    if (off > dst->size || n > dst->size - off)
+        return gerr(err, QUIPU_ERR_INTERNAL, QP_NAME " backend: upload of %zu bytes at %zu past buffer of %zu", n, off, dst->size);
+    /* dst is this slot's own device buffer, which no queued op reads any more: the slot's last
+     * batch was waited for (fence_wait) before the slot was used again */
+    CK(qpMemcpyAsync((char *)dst->d + off, src, n, qpMemcpyHostToDevice, c->copy), "upload");
+    CK(qpEventRecord(c->up[slot], c->copy), "upload");
+    CK(qpStreamWaitEvent(c->stream, c->up[slot], 0), "upload");
+    return QUIPU_OK;
+}
+
+static quipu_status g_download(quipu_backend *b, const quipu_buf *src, size_t off, void *dst, size_t n, quipu_error *err) {
+    gpu_ctx *c = (gpu_ctx *)b->ctx;
+    if (off > src->size || n > src->size - off)
+        return gerr(err, QUIPU_ERR_INTERNAL, QP_NAME " backend: read of %zu bytes at %zu past buffer of %zu", n, off, src->size);
+    CK(qpMemcpyAsync(dst, (const char *)src->d + off, n, qpMemcpyDeviceToHost, c->stream), "download");
+    return QUIPU_OK;
+}
+
+/* the batch's bad-input flag into the slot's pinned word, the device flag cleared for the next
+ * batch (both in stream order, so a flag belongs to the batch that set it), then the event */
+static quipu_status g_fence(quipu_backend *b, int slot, quipu_error *err) {
+    gpu_ctx *c = (gpu_ctx *)b->ctx;
+    CK(qpMemcpyAsync(&c->h_bad[slot], c->d_bad, sizeof(int), qpMemcpyDeviceToHost, c->stream), "sync");
+    CK(qpMemsetAsync(c->d_bad, 0, sizeof(int), c->stream), "sync");
+    CK(qpEventRecord(c->done[slot], c->stream), "sync");
+    return QUIPU_OK;
+}
+
+static quipu_status g_fence_wait(quipu_backend *b, int slot, quipu_error *err) {
+    gpu_ctx *c = (gpu_ctx *)b->ctx;
+    CK(qpEventSynchronize(c->done[slot]), "sync");
+    if (c->h_bad[slot]) {
+        c->h_bad[slot] = 0;
+        return gerr(err, QUIPU_ERR_INVALID, "a token id is outside the embedding table");
+    }
+    return QUIPU_OK;
+}
+
 static uint64_t g_mem_free(quipu_backend *b) {
     size_t fr = 0, tot = 0;
     (void)qpSetDevice(((gpu_ctx *)b->ctx)->device);
@@ -348,8 +412,14 @@ static void g_free(quipu_backend *b) {
     gpu_ctx *c = (gpu_ctx *)b->ctx;
     if (c) {
         qfree(c->d_bad);
+        if (c->h_bad) (void)qpFreeHost(c->h_bad);
         qk_lt_free(c->lt);
         qk_nccl_free(c->nccl);
+        for (int i = 0; i < QUIPU_BACKEND_SLOTS; i++) {
+            if (c->up[i]) (void)qpEventDestroy(c->up[i]);
+            if (c->done[i]) (void)qpEventDestroy(c->done[i]);
+        }
+        if (c->copy) (void)qpStreamDestroy(c->copy);
         if (c->stream) (void)qpStreamDestroy(c->stream);
         free(c);
     }
@@ -388,6 +458,12 @@ static void fill_iface(quipu_backend_i *ip) {
     i.set_group = g_set_group;
     i.mem_free = g_mem_free;
     i.sync = g_sync;
+    i.host_alloc = g_host_alloc;
+    i.host_free = g_host_free;
+    i.upload = g_upload;
+    i.download = g_download;
+    i.fence = g_fence;
+    i.fence_wait = g_fence_wait;
 }
 
 static int local_rank(void) {
@@ -436,6 +512,13 @@ extern "C" quipu_status quipu_backend_gpu_init(quipu_backend **out, quipu_error 
     c->device = dev;
     qpError_t e = qpSetDevice(dev);
     if (e == qpSuccess) e = qpStreamCreate(&c->stream);
+    if (e == qpSuccess) e = qpStreamCreate(&c->copy);
+    for (int i = 0; i < QUIPU_BACKEND_SLOTS; i++) {
+        if (e == qpSuccess) e = qpEventCreateWithFlags(&c->up[i], qpEventDisableTiming);
+        if (e == qpSuccess) e = qpEventCreateWithFlags(&c->done[i], qpEventDisableTiming);
+    }
+    if (e == qpSuccess) e = qpHostAlloc((void **)&c->h_bad, QUIPU_BACKEND_SLOTS * sizeof(int), qpHostAllocDefault);
+    if (e == qpSuccess) memset(c->h_bad, 0, QUIPU_BACKEND_SLOTS * sizeof(int));
     if (e == qpSuccess) e = qpMalloc((void **)&c->d_bad, sizeof(int));
     if (e == qpSuccess) e = qpMemset(c->d_bad, 0, sizeof(int));
     if (e == qpSuccess) e = qk_lt_create(&c->lt);

@@ -1,7 +1,7 @@
 /* vendor.h — the one place where CUDA and HIP differ for quipu's kernels. Every .cu file in
  * kernels/ includes this instead of cuda_runtime.h, so hipcc builds the same sources for AMD
  * (gfx90a, MI250X) and nvcc for NVIDIA (sm_80, sm_90; sm_70 with CUDA 12 for V100).
- * - runtime names: qp* maps to cuda* or hip*;
+ * - runtime names: qp* maps to cuda* or hip* (pinned host memory: cudaHostAlloc / hipHostMalloc);
  * - the warp: QP_WARP is 32 on NVIDIA and 64 on CDNA (a compile-time constant), and QP_SHFL_XOR
  *   names the width explicitly, for the warp-level kernels to come; today's kernels reduce
  *   through shared memory in fixed trees and depend on no warp size.
@@ -39,6 +39,16 @@
 #define qpDeviceProp hipDeviceProp_t
 #define qpGetDeviceProperties hipGetDeviceProperties
 #define qpMemGetInfo hipMemGetInfo
+#define qpEvent_t hipEvent_t
+#define qpEventCreateWithFlags hipEventCreateWithFlags
+#define qpEventDisableTiming hipEventDisableTiming
+#define qpEventRecord hipEventRecord
+#define qpEventSynchronize hipEventSynchronize
+#define qpEventDestroy hipEventDestroy
+#define qpStreamWaitEvent hipStreamWaitEvent
+#define qpHostAlloc hipHostMalloc
+#define qpHostAllocDefault hipHostMallocDefault
+#define qpFreeHost hipHostFree
 #define QP_WARP 64
 #define QP_SHFL_XOR(v, m) __shfl_xor((v), (m), QP_WARP)
 #if defined(QUIPU_HIP_CPU)
@@ -83,6 +93,16 @@ static inline float __uint_as_float(unsigned int u) {
 #define qpDeviceProp cudaDeviceProp
 #define qpGetDeviceProperties cudaGetDeviceProperties
 #define qpMemGetInfo cudaMemGetInfo
+#define qpEvent_t cudaEvent_t
+#define qpEventCreateWithFlags cudaEventCreateWithFlags
+#define qpEventDisableTiming cudaEventDisableTiming
+#define qpEventRecord cudaEventRecord
+#define qpEventSynchronize cudaEventSynchronize
+#define qpEventDestroy cudaEventDestroy
+#define qpStreamWaitEvent cudaStreamWaitEvent
+#define qpHostAlloc cudaHostAlloc
+#define qpHostAllocDefault cudaHostAllocDefault
+#define qpFreeHost cudaFreeHost
 #define QP_WARP 32
 #define QP_SHFL_XOR(v, m) __shfl_xor_sync(0xffffffffu, (v), (m), QP_WARP)
 #endif

@@ -4,7 +4,8 @@
 # invariance), times attention's fp32 kernel against its tensor-core kernel (bench/attention.c),
 # then end to end on the real models: quipu score on the GPU (dtype f32, the exact
 # mode) against the CPU backend over CrowS-Pairs (en) and French CrowS-Pairs sentences, per token
-# within 1e-4, and bit-identical per item across batch sizes and orders on the GPU. Writes its
+# within 1e-4, and bit-identical per item across batch sizes and orders on the GPU, and with the
+# host's packing overlapped or not (QUIPU_GPU_OVERLAP=0), in quipu score and quipu run. Writes its
 # report to results/bench/gpu-check.md (and to $OUT/ when set, as on the lent device machine).
 # Needs: the CUDA toolkit, one GPU, the two models in $QUIPU_MODELS (scripts/fetch-models.sh) and
 # the datasets (QUIPU_DATASETS, default ../shared/datasets) or the demo subset in configs/demo/.
@@ -129,6 +130,18 @@ PY
   else
     say "$m: FAIL bf16 batch invariance: $(tail -1 "$tmp/b16.err")"; fails=$((fails + 1))
   fi
+  # the overlapped loop (batch N+1 packed and uploaded while batch N runs: docs/gpu.md) against
+  # the plain one (QUIPU_GPU_OVERLAP=0): the same bytes; the wall times for information
+  o0=$(date +%s.%N)
+  QUIPU_GPU_OVERLAP=0 ./build-gpu/quipu score --model "$path" --backend cuda --dtype bf16 --per-token < "$tmp/sent.jsonl" > "$tmp/b16p.jsonl" 2>"$tmp/b16p.err"
+  o1=$(date +%s.%N)
+  ./build-gpu/quipu score --model "$path" --backend cuda --dtype bf16 --per-token < "$tmp/sent.jsonl" > "$tmp/b16o.jsonl" 2>/dev/null
+  o2=$(date +%s.%N)
+  if [ -s "$tmp/b16p.jsonl" ] && cmp -s "$tmp/b16.jsonl" "$tmp/b16p.jsonl" && cmp -s "$tmp/b16.jsonl" "$tmp/b16o.jsonl"; then
+    say "$m: PASS overlap: QUIPU_GPU_OVERLAP=0 gives the overlapped loop's bytes (bf16; plain $(awk "BEGIN { printf \"%.1f\", $o1 - $o0 }") s, overlapped $(awk "BEGIN { printf \"%.1f\", $o2 - $o1 }") s, load included)"
+  else
+    say "$m: FAIL overlap: the plain loop's bytes differ from the overlapped loop's: $(tail -1 "$tmp/b16p.err")"; fails=$((fails + 1))
+  fi
   python3 - "$tmp/cpu.jsonl" "$tmp/b16.jsonl" "$m" <<'PY' | tee -a "$report"
 import json, sys
 a = [json.loads(l) for l in open(sys.argv[1])]
@@ -149,6 +162,22 @@ PY
     say "$m: FAIL GGUF blocks on the GPU differ from dequantized at load: $(tail -1 "$tmp/blk.err")"; fails=$((fails + 1))
   fi
 done
+
+say ""
+say "## quipu run: the overlapped loop against the plain one (configs/demo.yaml on the GPU, bf16)"
+# the next chunk tokenized and begun, and this one journaled, while this one's last batch runs
+for ov in 0 1; do
+  t0=$(date +%s.%N)
+  QUIPU_GPU_OVERLAP=$ov ./build-gpu/quipu run configs/demo.yaml --set models.0.backend=cuda --set "output=$tmp/run$ov" --set metrics.bootstrap=100 \
+    --set "datasets_dir=$([ -f "$DATASETS/crows-pairs/data/crows_pairs_anonymized.csv" ] && echo "$DATASETS" || echo configs/demo)" \
+    > "$tmp/run$ov.out" 2> "$tmp/run$ov.err" || { say "FAIL: run with QUIPU_GPU_OVERLAP=$ov: $(tail -1 "$tmp/run$ov.err")"; fails=$((fails + 1)); }
+  eval "t_run$ov=$(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $t0 }")"
+done
+if [ -f "$tmp/run0/items.jsonl.zst" ] && cmp -s "$tmp/run0/items.jsonl.zst" "$tmp/run1/items.jsonl.zst" && cmp -s "$tmp/run0/summary.json" "$tmp/run1/summary.json"; then
+  say "PASS: run overlapped == plain (items.jsonl.zst, summary.json); plain ${t_run0} s, overlapped ${t_run1} s ($(grep -o 'scored in [0-9.]* s' "$tmp/run1.err" | head -1))"
+else
+  say "FAIL: run overlapped differs from plain"; fails=$((fails + 1))
+fi
 
 say ""
 say "## refusals"

@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef QUIPU_WITH_GPU
@@ -558,3 +559,48 @@ quipu_status quipu_backend_set_group(quipu_backend *b, const quipu_comm_group *g
 }
 
 quipu_status quipu_op_sync(quipu_backend *b, quipu_error *err) { return b->iface->sync(b, err); }
+
+/* ---------------------------------------------------------------- overlap, with fallbacks */
+
+void *quipu_backend_host_alloc(quipu_backend *b, size_t n_bytes, quipu_error *err) {
+    if (b->iface->host_alloc) return b->iface->host_alloc(b, n_bytes, err);
+    void *p = malloc(n_bytes ? n_bytes : 1);
+    if (!p) quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory (%zu bytes of host memory)", n_bytes);
+    return p;
+}
+
+void quipu_backend_host_free(quipu_backend *b, void *p) {
+    if (!p) return;
+    if (b->iface->host_free) b->iface->host_free(b, p);
+    else free(p);
+}
+
+static quipu_status check_slot(const quipu_backend *b, int slot, quipu_error *err) {
+    if (slot >= 0 && slot < QUIPU_BACKEND_SLOTS) return QUIPU_OK;
+    return quipu_error_set(err, QUIPU_ERR_INTERNAL, "backend '%s': slot %d outside [0, %d)", b->iface->name, slot, QUIPU_BACKEND_SLOTS);
+}
+
+quipu_status quipu_backend_upload(quipu_backend *b, quipu_buf *dst, size_t off_bytes, const void *src, size_t n, int slot, quipu_error *err) {
+    quipu_status st = check_slot(b, slot, err);
+    if (st) return st;
+    if (b->iface->upload) return b->iface->upload(b, dst, off_bytes, src, n, slot, err);
+    return b->iface->buf_write(b, dst, off_bytes, src, n, err);
+}
+
+quipu_status quipu_backend_download(quipu_backend *b, const quipu_buf *src, size_t off_bytes, void *dst, size_t n, quipu_error *err) {
+    if (b->iface->download) return b->iface->download(b, src, off_bytes, dst, n, err);
+    return b->iface->buf_read(b, src, off_bytes, dst, n, err);
+}
+
+quipu_status quipu_backend_fence(quipu_backend *b, int slot, quipu_error *err) {
+    quipu_status st = check_slot(b, slot, err);
+    if (st || !b->iface->fence) return st;
+    return b->iface->fence(b, slot, err);
+}
+
+quipu_status quipu_backend_fence_wait(quipu_backend *b, int slot, quipu_error *err) {
+    quipu_status st = check_slot(b, slot, err);
+    if (st) return st;
+    if (b->iface->fence_wait) return b->iface->fence_wait(b, slot, err);
+    return b->iface->sync(b, err);
+}

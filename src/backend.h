@@ -242,7 +242,26 @@ typedef struct quipu_backend_i {
     /* bytes free on the device (a GPU's free memory), 0 when unknown; NULL on the CPU */
     uint64_t (*mem_free)(quipu_backend *b);
     quipu_status (*sync)(quipu_backend *b, quipu_error *err);
+    /* Host work beside device work (quipu_model_forward_begin / _end; docs/gpu.md): a batch in
+     * flight holds one of QUIPU_BACKEND_SLOTS slots. All optional: NULL where host and backend
+     * memory are one (the CPU), and the wrappers below then allocate with malloc, copy at once and
+     * wait for nothing. */
+    void *(*host_alloc)(quipu_backend *b, size_t n_bytes, quipu_error *err); /* page-locked (pinned) host memory */
+    void (*host_free)(quipu_backend *b, void *p);
+    /* dst <- src (host, pinned for a true overlap) on a copy stream; the compute stream's next op
+     * waits for it (an event), so the upload of the next batch runs under the current one */
+    quipu_status (*upload)(quipu_backend *b, quipu_buf *dst, size_t off_bytes, const void *src, size_t n, int slot, quipu_error *err);
+    /* dst (host, pinned) <- src, queued on the compute stream behind the ops before it */
+    quipu_status (*download)(quipu_backend *b, const quipu_buf *src, size_t off_bytes, void *dst, size_t n, quipu_error *err);
+    /* marks the end of a batch's work on the compute stream (with its bad-input flag) ... */
+    quipu_status (*fence)(quipu_backend *b, int slot, quipu_error *err);
+    /* ... and waits for it: a fault of that work, or a bad token id, is reported here, in the
+     * words sync uses */
+    quipu_status (*fence_wait)(quipu_backend *b, int slot, quipu_error *err);
 } quipu_backend_i;
+
+/* batches a backend can hold in flight at once: the one running and the one queued behind it */
+#define QUIPU_BACKEND_SLOTS 2
 
 struct quipu_backend {
     const quipu_backend_i *iface;
@@ -274,6 +293,17 @@ quipu_status quipu_op_allgather(quipu_backend *b, const quipu_allgather_args *a,
 quipu_status quipu_op_moe_route(quipu_backend *b, const quipu_moe_route_args *a, quipu_error *err);
 quipu_status quipu_op_moe_combine(quipu_backend *b, const quipu_moe_combine_args *a, quipu_error *err);
 quipu_status quipu_op_sync(quipu_backend *b, quipu_error *err);
+
+/* The overlap members with their fallbacks (backend.c): host memory from malloc and free, a
+ * copy done at once (buf_write / buf_read), no fence, and sync as the wait. A slot is in
+ * [0, QUIPU_BACKEND_SLOTS); the caller leaves a slot's host memory alone between its upload or
+ * download and its fence_wait. */
+void *quipu_backend_host_alloc(quipu_backend *b, size_t n_bytes, quipu_error *err);
+void quipu_backend_host_free(quipu_backend *b, void *p);
+quipu_status quipu_backend_upload(quipu_backend *b, quipu_buf *dst, size_t off_bytes, const void *src, size_t n, int slot, quipu_error *err);
+quipu_status quipu_backend_download(quipu_backend *b, const quipu_buf *src, size_t off_bytes, void *dst, size_t n, quipu_error *err);
+quipu_status quipu_backend_fence(quipu_backend *b, int slot, quipu_error *err);
+quipu_status quipu_backend_fence_wait(quipu_backend *b, int slot, quipu_error *err);
 
 /* backend.c: the registry. Creates a backend by name ("cpu", "cuda", "hip"); names not built
  * into this quipu give QUIPU_ERR_UNSUPPORTED with a message naming the build option, and a

@@ -4,7 +4,11 @@
  * The forward state owns every activation, the packed batch's index vectors, the log-prob
  * partials and the ops' workspace, allocated once for the largest batch (quipu_model_reserve,
  * with the run's batch_tokens) and reused, so no op and no batch allocates. A batch is
- * uploaded once (one write of its index vectors), not once per layer. Weight matrices are viewed
+ * uploaded once (one write of its index vectors), not once per layer. The pass is split in two
+ * (quipu_model_forward_begin / _end) so the host packs the next batch while the device runs this
+ * one: each batch in flight has a slot of its own, pinned host staging and read-back and device
+ * index vectors (QUIPU_BACKEND_SLOTS: two); the activations are shared, the device running the
+ * batches in order on one stream. Weight matrices are viewed
  * in the model's wtype (WM: bf16 / f16 on a GPU in that dtype), every activation in F32.
  * Shape letters: T tokens, D width, H/HKV heads, HD head dim, F FFN width, V vocabulary,
  * R scored rows. */
@@ -24,11 +28,31 @@ enum { IX_IDS, IX_POS, IX_SEG_LO, IX_SEG_HI, IX_PRE_LO, IX_PRE_HI, IX_N_TOKEN_VE
 #define MOE_ROWS(T, K, E) ((T) * (K) + 3 * (E))
 #define IX_LEN(T, R) ((size_t)(T) * IX_N_TOKEN_VECTORS + 2 * (size_t)(R))
 
+/* A slot's memory: what one batch in flight needs of its own. */
+typedef struct fwd_slot {
+    int32_t *host_idx;                /* pinned: the index vectors, staged for the one upload */
+    double *host_lp;                  /* pinned: the log-probs, read back */
+    uint8_t *host_greedy;
+    quipu_buf *idx;                   /* the index vectors on the device */
+} fwd_slot;
+
+/* A batch between begin and end. Its results go to the caller's arrays at its end, or earlier
+ * when the state must grow under it (fwd_drain); its outcome waits in st / err for its end. */
+typedef struct fwd_pending {
+    int64_t n_rows;
+    double *logprob;                  /* the caller's, [n_rows] */
+    uint8_t *greedy;
+    int fenced;                       /* its work is queued behind the slot's fence */
+    int finished;                     /* waited for; results delivered unless st */
+    quipu_status st;
+    quipu_error err;
+} fwd_pending;
+
 struct quipu_fwd {
     int64_t cap, cap_rows;            /* tokens and scored rows the state holds */
     int64_t n_blocks;                 /* log-prob partials per row */
     quipu_buf *x, *h, *q, *k, *v, *att, *o, *g, *u;
-    quipu_buf *idx, *part, *lp, *greedy, *ws;
+    quipu_buf *part, *lp, *greedy, *ws;
     quipu_buf *wdq;                   /* a layer matrix kept in GGUF blocks, dequantized (model.h) */
     quipu_buf *mh;                    /* masked LM: the head's output [T, D + 1], column D held at 1 */
     quipu_buf *tp_x, *tp_part, *tp_all;  /* tensor parallelism: gathered activations and partials, all members' partials */
@@ -37,23 +61,57 @@ struct quipu_fwd {
      * choice's row [T, K]), the gathered rows and the experts' outputs [S, D]; the gate / up rows
      * [S, FE] live in g / u. S <= MOE_ROWS(T, K, E): each expert's rows start on a multiple of 4 */
     quipu_buf *moe_logits, *moe_ids, *moe_w, *moe_plan, *moe_x, *moe_y;
-    int32_t *host_idx;                /* staging for the one upload */
     int32_t *host_moe;                /* MoE: the choice as downloaded [T K], then the plan [S + T K] */
     int64_t *host_moe_at;             /* MoE: each expert's first row, its fill point, the order of the GEMMs [3 (E + 1)] */
+    fwd_slot slot[QUIPU_BACKEND_SLOTS];
+    /* the batches in flight, oldest first: pend[(head + i) % QUIPU_BACKEND_SLOTS] uses that slot */
+    fwd_pending pend[QUIPU_BACKEND_SLOTS];
+    int head, n_pend;
 };
 
 static void fwd_release(quipu_backend *b, quipu_fwd *f) {
     if (!f) return;
-    quipu_buf *all[] = {f->x, f->h, f->q, f->k, f->v, f->att, f->o, f->g, f->u, f->idx, f->part, f->lp, f->greedy, f->ws, f->mh,
+    quipu_buf *all[] = {f->x, f->h, f->q, f->k, f->v, f->att, f->o, f->g, f->u, f->part, f->lp, f->greedy, f->ws, f->mh,
                         f->tp_x, f->tp_part, f->tp_all, f->wdq, f->moe_logits, f->moe_ids, f->moe_w, f->moe_plan, f->moe_x, f->moe_y};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) b->iface->buf_free(b, all[i]);
-    free(f->host_idx);
+    for (int i = 0; i < QUIPU_BACKEND_SLOTS; i++) {
+        b->iface->buf_free(b, f->slot[i].idx);
+        quipu_backend_host_free(b, f->slot[i].host_idx);
+        quipu_backend_host_free(b, f->slot[i].host_lp);
+        quipu_backend_host_free(b, f->slot[i].host_greedy);
+    }
     free(f->host_moe);
     free(f->host_moe_at);
     free(f);
 }
 
+/* Waits for a batch in flight and delivers its results (once). */
+static void fwd_finish(quipu_backend *b, quipu_fwd *f, int s) {
+    fwd_pending *p = &f->pend[s];
+    if (p->finished) return;
+    p->finished = 1;
+    if (p->fenced) { /* also after a failed enqueue: the device must be done with the slot */
+        quipu_error e = {0};
+        quipu_status w = quipu_backend_fence_wait(b, s, &e);
+        if (w && !p->st) {
+            p->st = w;
+            p->err = e;
+        }
+    }
+    if (p->st || p->n_rows <= 0) return;
+    memcpy(p->logprob, f->slot[s].host_lp, (size_t)p->n_rows * sizeof(double));
+    memcpy(p->greedy, f->slot[s].host_greedy, (size_t)p->n_rows);
+}
+
+/* Every batch in flight waited for, oldest first: before the state is freed or regrown. */
+static void fwd_drain(quipu_backend *b, quipu_fwd *f) {
+    for (int i = 0; f && i < f->n_pend; i++) fwd_finish(b, f, (f->head + i) % QUIPU_BACKEND_SLOTS);
+}
+
+int quipu_model_forward_pending(const quipu_model *m) { return m->fwd ? m->fwd->n_pend : 0; }
+
 void quipu_model_release_state(quipu_model *m) {
+    fwd_drain(m->backend, m->fwd); /* their results are dropped: nobody will end them */
     fwd_release(m->backend, m->fwd);
     m->fwd = NULL;
 }
@@ -64,9 +122,17 @@ quipu_status quipu_model_reserve(quipu_model *m, int64_t max_tokens, int64_t max
     if (max_rows < max_tokens && !m->cfg.masked_lm) max_rows = max_tokens;
     if (max_rows < 1) max_rows = 1;
     if (m->fwd && m->fwd->cap >= max_tokens && m->fwd->cap_rows >= max_rows) return QUIPU_OK;
+    /* batches in flight when the state grows: waited for (results delivered to their callers), and
+     * their outcomes carried over for their ends */
+    fwd_pending pend[QUIPU_BACKEND_SLOTS] = {{0}};
+    int head = 0, n_pend = 0;
     if (m->fwd) { /* grow, never shrink */
         if (m->fwd->cap > max_tokens) max_tokens = m->fwd->cap;
         if (m->fwd->cap_rows > max_rows) max_rows = m->fwd->cap_rows;
+        fwd_drain(m->backend, m->fwd);
+        memcpy(pend, m->fwd->pend, sizeof pend);
+        head = m->fwd->head;
+        n_pend = m->fwd->n_pend;
     }
     quipu_model_release_state(m);
     quipu_backend *b = m->backend;
@@ -111,7 +177,6 @@ quipu_status quipu_model_reserve(quipu_model *m, int64_t max_tokens, int64_t max
                 {&f->moe_plan, (size_t)(SR + TK) * sizeof(int32_t)},
                 {&f->moe_x, (size_t)SR * (size_t)D * sizeof(float)},
                 {&f->moe_y, (size_t)SR * (size_t)D * sizeof(float)},
-                {&f->idx, IX_LEN(T, R) * sizeof(int32_t)},
                 {&f->part, (size_t)R * (size_t)f->n_blocks * quipu_etype_size(QUIPU_E_LP)},
                 {&f->lp, (size_t)R * sizeof(double)},
                 {&f->greedy, (size_t)R},
@@ -126,9 +191,18 @@ quipu_status quipu_model_reserve(quipu_model *m, int64_t max_tokens, int64_t max
             fwd_release(b, f);
             return err->code ? err->code : QUIPU_ERR_NOMEM;
         }
-    if (!(f->host_idx = malloc(IX_LEN(T, R) * sizeof(int32_t))) ||
-        (E && (!(f->host_moe = malloc((size_t)(TK + SR + TK) * sizeof(int32_t))) ||
-               !(f->host_moe_at = malloc((size_t)(E + 1) * 3 * sizeof(int64_t)))))) {
+    for (int i = 0; i < QUIPU_BACKEND_SLOTS; i++) {
+        fwd_slot *sl = &f->slot[i];
+        if (!(sl->idx = B->buf_alloc(b, IX_LEN(T, R) * sizeof(int32_t), err)) ||
+            !(sl->host_idx = quipu_backend_host_alloc(b, IX_LEN(T, R) * sizeof(int32_t), err)) ||
+            !(sl->host_lp = quipu_backend_host_alloc(b, (size_t)R * sizeof(double), err)) ||
+            !(sl->host_greedy = quipu_backend_host_alloc(b, (size_t)R, err))) {
+            fwd_release(b, f);
+            return err->code ? err->code : QUIPU_ERR_NOMEM;
+        }
+    }
+    if (E && (!(f->host_moe = malloc((size_t)(TK + SR + TK) * sizeof(int32_t))) ||
+              !(f->host_moe_at = malloc((size_t)(E + 1) * 3 * sizeof(int64_t))))) {
         fwd_release(b, f);
         return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     }
@@ -157,6 +231,9 @@ quipu_status quipu_model_reserve(quipu_model *m, int64_t max_tokens, int64_t max
             return st;
         }
     }
+    memcpy(f->pend, pend, sizeof pend);
+    f->head = head;
+    f->n_pend = n_pend;
     m->fwd = f;
     return QUIPU_OK;
 }
@@ -402,23 +479,23 @@ static quipu_status moe_ffn(quipu_model *m, const quipu_layer_weights *L, quipu_
     return QUIPU_OK;
 }
 
-quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *logprob, uint8_t *greedy, quipu_error *err) {
+/* Queues the batch's work on slot s: its index vectors (staged) uploaded, every op, and the
+ * read-back of its log-probs into the slot's host memory (on the CPU all of it done on return). */
+static quipu_status forward_enqueue(quipu_model *m, const quipu_batch *bt, int s, quipu_error *err) {
     quipu_backend *b = m->backend;
     const quipu_model_config *c = &m->cfg;
     /* widths of this member's share (all of it without tensor parallelism) */
     int64_t T = bt->n_tokens, R = bt->n_rows, D = c->n_embd, HD = c->head_dim, F = m->n_ff_l;
     int64_t H = m->n_head_l, HKV = m->n_head_kv_l, QD = H * HD, KD = HKV * HD, V = c->n_vocab;
     quipu_status st;
-    if (T <= 0) return QUIPU_OK;
-    if ((st = quipu_model_reserve(m, T, R, err))) return st; /* grows only for a group longer than batch_tokens */
     quipu_fwd *f = m->fwd;
+    fwd_slot *sl = &f->slot[s];
 #define RUN(call)                                                                                                                      \
     do {                                                                                                                               \
         if ((st = (call)) != QUIPU_OK) return st;                                                                                      \
     } while (0)
-    RUN(stage_batch(m, bt, f->host_idx, err));
-    RUN(b->iface->buf_write(b, f->idx, 0, f->host_idx, IX_LEN(T, R) * sizeof(int32_t), err));
-    quipu_view ix = quipu_view_of(f->idx, QUIPU_E_I32, 1, (int64_t)IX_LEN(T, R));
+    RUN(quipu_backend_upload(b, sl->idx, 0, sl->host_idx, IX_LEN(T, R) * sizeof(int32_t), s, err));
+    quipu_view ix = quipu_view_of(sl->idx, QUIPU_E_I32, 1, (int64_t)IX_LEN(T, R));
 #define IX(k, n) quipu_view_cols(ix, (k) * T, (n))
     quipu_batch_layout lay = {.pos = IX(IX_POS, T), .seg_lo = IX(IX_SEG_LO, T), .seg_hi = IX(IX_SEG_HI, T),
                               .pre_lo = IX(IX_PRE_LO, T), .pre_hi = IX(IX_PRE_HI, T)};
@@ -438,10 +515,9 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
         if (R > 0) {
             RUN(quipu_op_logprob_partial(b, &la, err));
             RUN(quipu_op_logprob_combine(b, &ca, err));
-            RUN(b->iface->buf_read(b, f->lp, 0, logprob, (size_t)R * sizeof(double), err));
-            RUN(b->iface->buf_read(b, f->greedy, 0, greedy, (size_t)R, err));
+            RUN(quipu_backend_download(b, f->lp, 0, sl->host_lp, (size_t)R * sizeof(double), err));
+            RUN(quipu_backend_download(b, f->greedy, 0, sl->host_greedy, (size_t)R, err));
         }
-        RUN(quipu_op_sync(b, err));
         return QUIPU_OK;
     }
 
@@ -574,13 +650,70 @@ quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *
             ca.part = whole;
         }
         RUN(quipu_op_logprob_combine(b, &ca, err));
-        RUN(b->iface->buf_read(b, f->lp, 0, logprob, (size_t)R * sizeof(double), err));
-        RUN(b->iface->buf_read(b, f->greedy, 0, greedy, (size_t)R, err));
+        RUN(quipu_backend_download(b, f->lp, 0, sl->host_lp, (size_t)R * sizeof(double), err));
+        RUN(quipu_backend_download(b, f->greedy, 0, sl->host_greedy, (size_t)R, err));
     }
-    RUN(quipu_op_sync(b, err));
 #undef IX
 #undef RUN
     /* a non-finite log-prob (NaN or Inf in the activations) is returned as it is: the run reports
      * the item and leaves it out of the metrics (run.c), instead of stopping everything */
     return QUIPU_OK;
+}
+
+quipu_status quipu_model_forward_begin(quipu_model *m, const quipu_batch *bt, double *logprob, uint8_t *greedy, quipu_error *err) {
+    quipu_backend *b = m->backend;
+    if (m->fwd && m->fwd->n_pend >= QUIPU_BACKEND_SLOTS)
+        return quipu_error_set(err, QUIPU_ERR_INTERNAL, "forward: a batch begun while %d are in flight (end one first)", m->fwd->n_pend);
+    /* grows only for a group longer than batch_tokens, after the batches in flight (reserve) */
+    quipu_status st = quipu_model_reserve(m, bt->n_tokens, bt->n_rows, err);
+    if (st) return st;
+    quipu_fwd *f = m->fwd;
+    int s = (f->head + f->n_pend) % QUIPU_BACKEND_SLOTS;
+    fwd_pending *p = &f->pend[s];
+    memset(p, 0, sizeof *p);
+    f->n_pend++;
+    if (bt->n_tokens <= 0) { /* nothing to run: an end with no results */
+        p->finished = 1;
+        return QUIPU_OK;
+    }
+    p->n_rows = bt->n_rows;
+    p->logprob = logprob;
+    p->greedy = greedy;
+    /* from here on a failure is the batch's, reported by its end: the same words, in batch order */
+    p->st = stage_batch(m, bt, f->slot[s].host_idx, &p->err);
+    if (!p->st) { /* a refused batch queues nothing */
+        p->st = forward_enqueue(m, bt, s, &p->err);
+        quipu_error e = {0};
+        quipu_status fs = quipu_backend_fence(b, s, &e);
+        if (!fs) p->fenced = 1;
+        else if (!p->st) p->st = fs, p->err = e;
+    }
+    return QUIPU_OK;
+}
+
+quipu_status quipu_model_forward_end(quipu_model *m, quipu_error *err) {
+    quipu_fwd *f = m->fwd;
+    if (!f || f->n_pend == 0) return quipu_error_set(err, QUIPU_ERR_INTERNAL, "forward: an end without a batch in flight");
+    int s = f->head;
+    fwd_finish(m->backend, f, s);
+    fwd_pending p = f->pend[s];
+    memset(&f->pend[s], 0, sizeof f->pend[s]);
+    f->head = (s + 1) % QUIPU_BACKEND_SLOTS;
+    f->n_pend--;
+    return p.st ? quipu_error_set(err, p.st, "%s", p.err.msg) : QUIPU_OK;
+}
+
+void quipu_model_forward_cancel(quipu_model *m) {
+    quipu_fwd *f = m->fwd;
+    if (!f) return;
+    fwd_drain(m->backend, f);
+    memset(f->pend, 0, sizeof f->pend);
+    f->head = f->n_pend = 0;
+}
+
+quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *bt, double *logprob, uint8_t *greedy, quipu_error *err) {
+    if (quipu_model_forward_pending(m))
+        return quipu_error_set(err, QUIPU_ERR_INTERNAL, "forward: a synchronous pass while %d batches are in flight", quipu_model_forward_pending(m));
+    quipu_status st = quipu_model_forward_begin(m, bt, logprob, greedy, err);
+    return st ? st : quipu_model_forward_end(m, err);
 }

@@ -146,23 +146,67 @@ static void print_result(const quipu_score_result *r, int per_token, int ids) {
     printf("}\n");
 }
 
-/* Scores the pending items and prints them; frees their texts. */
-static quipu_status score_flush(quipu_model *m, const score_opts *o, quipu_score_item *items, json_t **docs, size_t *n, quipu_error *err) {
-    if (*n == 0) return QUIPU_OK;
-    quipu_score_result *res = calloc(*n, sizeof *res);
-    if (!res) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+/* Up to SCORE_CHUNK lines of stdin and their scoring. Two alternate: while one's last batch runs,
+ * the next lines are read, tokenized and their first batch begun (docs/gpu.md); results are
+ * printed in input order, a chunk's before the next one's. */
+typedef struct score_chunk {
+    quipu_score_item items[SCORE_CHUNK];
+    json_t *docs[SCORE_CHUNK];
+    quipu_score_group groups[SCORE_CHUNK];
+    size_t n;
+    quipu_score_result *res;
+    quipu_score_job *job;     /* begun, not printed yet */
+} score_chunk;
+
+/* Tokenizes the chunk's items and begins its first batch. */
+static quipu_status score_begin(quipu_model *m, const score_opts *o, score_chunk *c, quipu_error *err) {
+    if (c->n == 0) return QUIPU_OK;
+    for (size_t i = 0; i < c->n; i++)
+        c->groups[i] = (quipu_score_group){.context = c->items[i].context, .context_len = c->items[i].context_len, .n_cont = 1,
+                                           .continuations = &c->items[i].continuation, .continuation_lens = &c->items[i].continuation_len};
+    if (!(c->res = calloc(c->n, sizeof *c->res))) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     quipu_scorer_opts so = {.batch_tokens = o->batch_tokens, .max_length = o->max_length};
-    quipu_status st = quipu_score_items(m, &so, items, *n, res, err);
-    if (st == QUIPU_OK)
-        for (size_t i = 0; i < *n; i++) print_result(&res[i], o->per_token, o->ids);
-    fflush(stdout);
-    for (size_t i = 0; i < *n; i++) {
-        quipu_score_result_free(&res[i]);
-        json_decref(docs[i]);
-    }
-    free(res);
-    *n = 0;
+    quipu_status st = quipu_score_job_new(&c->job, m, &so, c->groups, c->n, c->res, err);
+    if (!st && quipu_score_job_more(c->job)) st = quipu_score_job_step(c->job, err);
     return st;
+}
+
+/* Runs the chunk's remaining batches but the last (left in flight). */
+static quipu_status score_run(score_chunk *c, quipu_error *err) {
+    quipu_status st = QUIPU_OK;
+    while (!st && c->job && quipu_score_job_more(c->job)) st = quipu_score_job_step(c->job, err);
+    return st;
+}
+
+/* Ends the chunk's last batch and prints its results (if print and all went well); frees its texts. */
+static quipu_status score_end(const score_opts *o, score_chunk *c, int print, quipu_error *err) {
+    quipu_status st = c->job && print ? quipu_score_job_finish(c->job, err) : QUIPU_OK;
+    if (st == QUIPU_OK && print && c->job)
+        for (size_t i = 0; i < c->n; i++) print_result(&c->res[i], o->per_token, o->ids);
+    fflush(stdout);
+    if (c->job && print && !st)
+        for (size_t i = 0; i < c->n; i++) quipu_score_result_free(&c->res[i]);
+    quipu_score_job_free(c->job); /* the results too, unless finished */
+    for (size_t i = 0; i < c->n; i++) json_decref(c->docs[i]);
+    free(c->res);
+    c->job = NULL;
+    c->res = NULL;
+    c->n = 0;
+    return st;
+}
+
+/* The chunk cur is full, or the input is done: it begins, then the chunk before is printed, then
+ * cur runs to its last batch. A failure of the chunk before comes first, as in input order. */
+static quipu_status score_flush(quipu_model *m, const score_opts *o, score_chunk *ch, int *cur, quipu_error *err) {
+    score_chunk *c = &ch[*cur], *prev = &ch[1 - *cur];
+    quipu_error e = {0};
+    quipu_status st = score_begin(m, o, c, &e);
+    quipu_status sp = prev->job ? score_end(o, prev, 1, err) : QUIPU_OK;
+    if (sp) return sp;
+    if (st) return quipu_error_set(err, st, "%s", e.msg);
+    if ((st = score_run(c, err))) return st;
+    *cur = 1 - *cur;
+    return QUIPU_OK;
 }
 
 static int cmd_score(int argc, char **argv, quipu_error *err) {
@@ -222,9 +266,14 @@ static int cmd_score(int argc, char **argv, quipu_error *err) {
         return 1;
     }
     quipu_model_edits_free(edits); /* the model is not scored without them again */
-    quipu_score_item items[SCORE_CHUNK];
-    json_t *docs[SCORE_CHUNK];
-    size_t n = 0;
+    score_chunk *ch = calloc(2, sizeof *ch);
+    int cur = 0;
+    if (!ch) {
+        quipu_model_free(m);
+        quipu_backend_free(b);
+        quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        return 1;
+    }
     line_reader lr = {.f = stdin};
     ssize_t len;
     int rc = 0;
@@ -243,29 +292,33 @@ static int cmd_score(int argc, char **argv, quipu_error *err) {
             else if (ctx && !json_is_string(ctx)) bad = "\"context\" must be a string";
             else if (!json_is_string(cont)) bad = "missing string field \"continuation\"";
             else {
-                items[n].context = ctx ? json_string_value(ctx) : "";
-                items[n].context_len = ctx ? json_string_length(ctx) : 0;
-                items[n].continuation = json_string_value(cont);
-                items[n].continuation_len = json_string_length(cont);
-                docs[n++] = doc;
+                score_chunk *sc = &ch[cur];
+                sc->items[sc->n].context = ctx ? json_string_value(ctx) : "";
+                sc->items[sc->n].context_len = ctx ? json_string_length(ctx) : 0;
+                sc->items[sc->n].continuation = json_string_value(cont);
+                sc->items[sc->n].continuation_len = json_string_length(cont);
+                sc->docs[sc->n++] = doc;
                 doc = NULL;
             }
         }
         if (bad) {
             json_decref(doc);
             /* finished work first: the lines before the bad one are scored and printed */
-            if (score_flush(m, &o, items, docs, &n, err) == QUIPU_OK)
+            if (score_flush(m, &o, ch, &cur, err) == QUIPU_OK && score_end(&o, &ch[1 - cur], 1, err) == QUIPU_OK)
                 quipu_error_set(err, QUIPU_ERR_INVALID, "stdin:%ld: %s", lr.lineno, bad);
             rc = 1;
             break;
         }
-        if (n == SCORE_CHUNK && score_flush(m, &o, items, docs, &n, err)) {
+        if (ch[cur].n == SCORE_CHUNK && score_flush(m, &o, ch, &cur, err)) {
             rc = 1;
             break;
         }
     }
-    if (!rc && score_flush(m, &o, items, docs, &n, err)) rc = 1;
-    for (size_t i = 0; i < n; i++) json_decref(docs[i]);
+    /* the last lines, then the chunk still in flight */
+    if (!rc && (score_flush(m, &o, ch, &cur, err) || score_end(&o, &ch[1 - cur], 1, err))) rc = 1;
+    score_end(&o, &ch[0], 0, err); /* after a failure: waits for a batch still in flight, frees */
+    score_end(&o, &ch[1], 0, err);
+    free(ch);
     free(lr.buf);
     quipu_model_free(m);
     quipu_backend_free(b);

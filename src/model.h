@@ -197,7 +197,23 @@ quipu_status quipu_model_reserve(quipu_model *m, int64_t max_tokens, int64_t max
 void quipu_model_release_state(quipu_model *m);
 
 /* Runs the model over the batch; logprob[n_rows], greedy[n_rows] are host arrays. Segments are
- * contiguous: a token's seg_lo is its predecessor's or itself. */
+ * contiguous: a token's seg_lo is its predecessor's or itself. Nothing may be in flight. */
 quipu_status quipu_model_forward(quipu_model *m, const quipu_batch *batch, double *logprob, uint8_t *greedy, quipu_error *err);
+
+/* The same pass in two halves, so the host prepares the next batch while the device runs this
+ * one (docs/gpu.md). begin stages the batch's index vectors (the batch's arrays may be reused as
+ * soon as it returns), uploads them and queues every op and the read-back; end waits for the
+ * oldest batch in flight and writes its results to the logprob / greedy its begin was given,
+ * which stay valid until then. Up to QUIPU_BACKEND_SLOTS batches in flight, ended in begin
+ * order. begin fails only when the batch cannot be taken (too many in flight, no memory for a
+ * larger state); a failure of the batch itself (a position past the context, a bad token id, a
+ * device fault) comes from its end, in the words quipu_model_forward uses. On the CPU begin does
+ * the whole pass. */
+quipu_status quipu_model_forward_begin(quipu_model *m, const quipu_batch *batch, double *logprob, uint8_t *greedy, quipu_error *err);
+quipu_status quipu_model_forward_end(quipu_model *m, quipu_error *err);
+/* batches begun and not ended */
+int quipu_model_forward_pending(const quipu_model *m);
+/* waits for every batch in flight and forgets them (after an error, before their results' arrays go) */
+void quipu_model_forward_cancel(quipu_model *m);
 
 #endif

@@ -613,6 +613,47 @@ static quipu_status model_order(run_state *s, quipu_error *err) {
     return st;
 }
 
+/* A chunk of this rank's units, mine[k0, k1): its groups (room for every unit's: two chunks
+ * alternate), its results, and its scoring from run_cache_begin to run_cache_end. */
+typedef struct run_chunk {
+    size_t k0, k1;
+    int64_t bytes;
+    quipu_score_group *groups;
+    quipu_score_result *res;
+    size_t n_res;
+    run_cache_job *job;
+    int active;               /* begun, not dropped */
+    int ended;                /* run_cache_end succeeded: res holds results */
+} run_chunk;
+
+/* The units from k0 on, about chunk_bytes of text: their groups looked up in the cache,
+ * tokenized and the first batch packed (host work: it runs under the chunk before's last batch). */
+static quipu_status chunk_begin(run_state *s, const size_t *mine, size_t n_mine, size_t k0, int64_t chunk_bytes, run_cache *cache,
+                                quipu_model *m, const quipu_scorer_opts *so, run_chunk *ch, quipu_error *err) {
+    size_t k1 = k0, n_res = 0, n_groups = 0;
+    int64_t bytes = 0;
+    while (k1 < n_mine && (k1 == k0 || bytes + s->units[mine[k1]].cost <= chunk_bytes)) {
+        run_unit *u = &s->units[mine[k1]];
+        n_groups += run_unit_groups(u, ch->groups + n_groups);
+        bytes += u->cost;
+        n_res += (size_t)u->n_cont;
+        k1++;
+    }
+    ch->k0 = k0, ch->k1 = k1, ch->bytes = bytes, ch->n_res = n_res, ch->ended = 0;
+    if (!(ch->res = calloc(n_res ? n_res : 1, sizeof *ch->res))) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    ch->active = 1;
+    return run_cache_begin(&ch->job, cache, m, so, ch->groups, n_groups, ch->res, err);
+}
+
+static void chunk_drop(run_chunk *ch) {
+    run_cache_job_free(ch->job);
+    for (size_t r = 0; ch->ended && r < ch->n_res; r++) quipu_score_result_free(&ch->res[r]);
+    free(ch->res);
+    ch->job = NULL;
+    ch->res = NULL;
+    ch->active = ch->ended = 0;
+}
+
 static quipu_status score_model(run_state *s, int mi, const done_set *done, quipu_journal *jr, quipu_error *err) {
     const quipu_config_model *cm = &s->cfg->models[mi];
     size_t n = s->n_items;
@@ -674,66 +715,83 @@ static quipu_status score_model(run_state *s, int mi, const done_set *done, quip
     s->pg.t0 = s->pg.last = t0;
     quipu_scorer_opts so = {.batch_tokens = s->cfg->scoring.batch_tokens, .max_length = cm->max_length,
                             .no_prefix_sharing = !s->cfg->scoring.prefix_sharing, .tokens_processed = &s->tokens_processed};
-    /* chunks of about one batch of tokens: each is scored, journaled and synced before the next */
+    /* chunks of about one batch of tokens: each is scored, journaled and synced before the next.
+     * The next chunk is tokenized, packed and its first batch begun while this one's last batch
+     * runs, and this one is journaled under that batch (docs/gpu.md); QUIPU_GPU_OVERLAP=0 runs
+     * them one after the other. Either way a stop is honoured between chunks, before a chunk's
+     * first batch: the chunks begun are journaled. */
     int64_t chunk_bytes = s->cfg->scoring.batch_tokens * 3;
     size_t n_group_room = 0; /* a unit is one group, or one per continuation (run_unit_groups) */
     for (size_t k = 0; k < n_mine; k++) n_group_room += (size_t)s->units[mine[k]].n_cont;
-    quipu_score_group *groups = calloc(n_group_room ? n_group_room : 1, sizeof *groups);
-    quipu_score_result *res = NULL;
-    if (!groups) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); goto done; }
+    run_chunk ch[2] = {{.groups = calloc(n_group_room ? n_group_room : 1, sizeof(quipu_score_group))},
+                       {.groups = calloc(n_group_room ? n_group_room : 1, sizeof(quipu_score_group))}};
+    int cur = 0, overlap = quipu_score_overlap();
+    if (!ch[0].groups || !ch[1].groups) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     /* repeated requests scored once (run_cache.c), unless prefix sharing is off (the comparison mode) */
-    if (s->cfg->scoring.prefix_sharing && !(cache = run_cache_new())) {
-        free(groups);
-        st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t k0 = 0; k0 < n_mine;) {
-        if (stop_now(s)) break;
-        size_t k1 = k0, n_res = 0, n_groups = 0;
-        int64_t bytes = 0;
-        while (k1 < n_mine && (k1 == k0 || bytes + s->units[mine[k1]].cost <= chunk_bytes)) {
-            run_unit *u = &s->units[mine[k1]];
-            n_groups += run_unit_groups(u, groups + n_groups);
-            bytes += u->cost;
-            n_res += (size_t)u->n_cont;
-            k1++;
+    if (!st && s->cfg->scoring.prefix_sharing && !(cache = run_cache_new())) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    if (!st && !stop_now(s)) st = chunk_begin(s, mine, n_mine, 0, chunk_bytes, cache, m, &so, &ch[0], err);
+    while (!st && ch[cur].active) {
+        run_chunk *c = &ch[cur], *nx = &ch[1 - cur];
+        quipu_score_job *sj = run_cache_job_scoring(c->job);
+        while (!st && sj && quipu_score_job_more(sj)) st = quipu_score_job_step(sj, err);
+        if (st) break;
+        /* the last batch of this chunk is in flight: the next chunk's host work now */
+        quipu_status st_next = QUIPU_OK;
+        quipu_error err_next = {0};
+        int stopping = 0;
+        if (overlap && c->k1 < n_mine) {
+            if (stop_now(s)) {
+                stopping = 1;
+            } else {
+                st_next = chunk_begin(s, mine, n_mine, c->k1, chunk_bytes, cache, m, &so, nx, &err_next);
+                quipu_score_job *nj = st_next ? NULL : run_cache_job_scoring(nx->job);
+                if (nj && quipu_score_job_more(nj)) st_next = quipu_score_job_step(nj, &err_next);
+            }
         }
-        res = calloc(n_res, sizeof *res);
-        if (!res) { st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory"); break; }
-        if ((st = run_cache_score(cache, m, &so, groups, n_groups, res, err))) { free(res); res = NULL; break; }
+        if ((st = run_cache_end(c->job, err))) break;
+        c->ended = 1;
         size_t r = 0;
-        for (size_t k = k0; k < k1; k++) {
+        for (size_t k = c->k0; k < c->k1; k++) {
             run_unit *u = &s->units[mine[k]];
             quipu_item_record rec;
             memset(&rec, 0, sizeof rec);
             rec.n_choices = u->n_record;
-            for (int c = 0; c < u->n_cont; c++, r++) {
-                int j = u->map[c];
-                rec.logprob[j] = res[r].logprob;
-                rec.n_tokens[j] = res[r].n_tokens;
-                rec.is_greedy[j] = (uint8_t)res[r].is_greedy;
-                quipu_score_result_free(&res[r]);
+            for (int cc = 0; cc < u->n_cont; cc++, r++) {
+                int j = u->map[cc];
+                rec.logprob[j] = c->res[r].logprob;
+                rec.n_tokens[j] = c->res[r].n_tokens;
+                rec.is_greedy[j] = (uint8_t)c->res[r].is_greedy;
+                quipu_score_result_free(&c->res[r]);
             }
             /* bytes of the choice text itself, without the delimiter (lm-eval's acc_bytes) */
-            for (int c = 0; c < u->n_cont; c++) rec.n_bytes[u->map[c]] = (int32_t)(u->cont_len[c] - u->delim_len);
+            for (int cc = 0; cc < u->n_cont; cc++) rec.n_bytes[u->map[cc]] = (int32_t)(u->cont_len[cc] - u->delim_len);
             nonfinite_check(s, &s->items[mine[k]], &rec);
             if (!counts) continue; /* another member of the tensor-parallel group records it */
             if ((st = quipu_journal_add(jr, keys[mine[k]], &rec, err))) break;
             if ((st = local_add(s, keys[mine[k]], &rec, err))) break;
         }
-        free(res);
-        res = NULL;
         if (st || (st = quipu_journal_sync(jr, err))) break;
-        if ((st = injected_fault(s, n_done + (int64_t)(k1 - k0), err))) break;
+        if ((st = injected_fault(s, n_done + (int64_t)(c->k1 - c->k0), err))) break;
         if (counts) {
-            s->scored += (int64_t)(k1 - k0);
-            n_done += (int64_t)(k1 - k0);
-            work_done += bytes;
+            s->scored += (int64_t)(c->k1 - c->k0);
+            n_done += (int64_t)(c->k1 - c->k0);
+            work_done += c->bytes;
         }
         progress_step(s, n_done, work_done, counts ? s->tokens_processed - tokens0 : 0);
-        k0 = k1;
+        size_t k1 = c->k1;
+        chunk_drop(c);
+        if (st_next) { /* after this chunk's journal, as without the overlap */
+            st = quipu_error_set(err, st_next, "%s", err_next.msg);
+            break;
+        }
+        if (stopping) break;
+        if (!overlap && k1 < n_mine && !stop_now(s) && (st = chunk_begin(s, mine, n_mine, k1, chunk_bytes, cache, m, &so, nx, err))) break;
+        cur = 1 - cur;
     }
-    free(groups);
+    chunk_drop(&ch[0]); /* after a failure: waits for a batch still in flight, then frees */
+    chunk_drop(&ch[1]);
+    free(ch[0].groups);
+    free(ch[1].groups);
     score_s = quipu_time_now() - t0;
     {
         int64_t req = 0, rep = 0;

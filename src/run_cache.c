@@ -64,46 +64,98 @@ static char *group_key(const quipu_score_group *g) {
     return s;
 }
 
-quipu_status run_cache_score(run_cache *c, quipu_model *m, const quipu_scorer_opts *so, const quipu_score_group *groups, size_t n,
-                             quipu_score_result *res, quipu_error *err) {
-    if (!c) return quipu_score_groups(m, so, groups, n, res, err);
+/* A chunk between run_cache_begin and run_cache_end: which of its groups run (the scoring job,
+ * over `todo`, into `got`), and where every group's results come from. */
+struct run_cache_job {
+    run_cache *c;
+    quipu_score_job *job;     /* NULL when nothing runs (every group a repeat) */
+    quipu_score_result *res;  /* the caller's, flattened in group order */
+    quipu_score_result *got;  /* the job's results, for the groups that run */
+    size_t n, n_res;
+    int *n_cont;              /* per group */
+    long *from;               /* per group: -1 runs (its values at vals[at[g]]), <= -2 the group -2 - from of this chunk, else vals[from] */
+    long *at;
+    size_t *first, *run_at;   /* per group: its first result in res, in got */
+};
+
+void run_cache_job_free(run_cache_job *j) {
+    if (!j) return;
+    quipu_score_job_free(j->job);
+    for (size_t k = 0; k < j->n_res && j->got; k++) quipu_score_result_free(&j->got[k]);
+    free(j->got);
+    free(j->n_cont);
+    free(j->from);
+    free(j->at);
+    free(j->first);
+    free(j->run_at);
+    free(j);
+}
+
+quipu_score_job *run_cache_job_scoring(run_cache_job *j) { return j ? j->job : NULL; }
+
+/* With a cache, a group's key is remembered here, before its results exist (at[g] reserves its
+ * values, filled by run_cache_end): the next chunk, begun while this one's last batch runs,
+ * finds it as it would have after this chunk's end. */
+quipu_status run_cache_begin(run_cache_job **out, run_cache *c, quipu_model *m, const quipu_scorer_opts *so, const quipu_score_group *groups,
+                             size_t n, quipu_score_result *res, quipu_error *err) {
+    *out = NULL;
+    run_cache_job *j = calloc(1, sizeof *j);
+    if (!j) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    j->c = c;
+    j->res = res;
+    j->n = n;
+    if (!c) { /* everything runs, straight into res */
+        quipu_status st = quipu_score_job_new(&j->job, m, so, groups, n, res, err);
+        if (st) {
+            free(j);
+            return st;
+        }
+        *out = j;
+        return QUIPU_OK;
+    }
     size_t n_res = 0;
     for (size_t g = 0; g < n; g++) n_res += (size_t)groups[g].n_cont;
-    /* per group: -1 to score, else the cache entry it repeats; first: where its results start */
-    long *from = malloc((n ? n : 1) * sizeof *from);
-    size_t *first = malloc((n ? n : 1) * sizeof *first), *run_at = malloc((n ? n : 1) * sizeof *run_at);
-    quipu_score_group *todo = malloc((n ? n : 1) * sizeof *todo);
-    quipu_score_result *got = calloc(n_res ? n_res : 1, sizeof *got);
-    char **keys = calloc(n ? n : 1, sizeof *keys);
-    quipu_status st = from && first && run_at && todo && got && keys ? QUIPU_OK : quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    j->n_res = n_res;
+    size_t nn = n ? n : 1;
+    j->n_cont = malloc(nn * sizeof *j->n_cont);
+    j->from = malloc(nn * sizeof *j->from);
+    j->at = malloc(nn * sizeof *j->at);
+    j->first = malloc(nn * sizeof *j->first);
+    j->run_at = malloc(nn * sizeof *j->run_at);
+    quipu_score_group *todo = malloc(nn * sizeof *todo);
+    j->got = calloc(n_res ? n_res : 1, sizeof *j->got);
+    char **keys = calloc(nn, sizeof *keys);
+    quipu_status st = j->n_cont && j->from && j->at && j->first && j->run_at && todo && j->got && keys
+                          ? QUIPU_OK
+                          : quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     size_t n_todo = 0, r = 0, r_todo = 0;
-    /* a repeat within this call points at its first occurrence: entries [n_vals, n_vals + n_todo) */
+    /* a repeat within this chunk points at its first occurrence */
     quipu_strmap here = {0};
     for (size_t g = 0; g < n && !st; g++) {
-        first[g] = r;
+        j->n_cont[g] = groups[g].n_cont;
+        j->first[g] = r;
         r += (size_t)groups[g].n_cont;
-        from[g] = -1;
+        j->from[g] = -1;
         keys[g] = group_key(&groups[g]);
         long old = 0;
         if (keys[g] && quipu_strmap_get(&c->keys, keys[g], &old)) {
-            from[g] = old; /* scored before */
+            j->from[g] = old; /* scored before, or being scored in the chunk before */
             continue;
         }
         if (keys[g]) {
             int a = quipu_strmap_add(&here, keys[g], (long)g, &old);
             if (a < 0) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
             if (a == 0) {
-                from[g] = -2 - old; /* the group `old` of this call */
+                j->from[g] = -2 - old; /* the group `old` of this chunk */
                 continue;
             }
         }
-        run_at[g] = r_todo;
+        j->run_at[g] = r_todo;
         todo[n_todo++] = groups[g];
         r_todo += (size_t)groups[g].n_cont;
     }
     quipu_strmap_free(&here);
-    if (!st && n_todo) st = quipu_score_groups(m, so, todo, n_todo, got, err);
-    /* remember what was scored */
+    /* the values of the groups that run, reserved in run order; their keys remembered */
     if (!st && c->n_vals + r_todo > c->cap_vals) {
         size_t cap = c->cap_vals ? c->cap_vals : 1024;
         while (cap < c->n_vals + r_todo) cap *= 2;
@@ -112,40 +164,64 @@ quipu_status run_cache_score(run_cache *c, quipu_model *m, const quipu_scorer_op
         else st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     }
     for (size_t g = 0; g < n && !st; g++) {
-        quipu_score_result *dst = res + first[g];
-        int nc = groups[g].n_cont;
-        if (from[g] == -1) {
-            memcpy(dst, got + run_at[g], (size_t)nc * sizeof *dst);
-            memset(got + run_at[g], 0, (size_t)nc * sizeof *got); /* res owns them now */
-            long at = (long)c->n_vals;
-            for (int k = 0; k < nc; k++) c->vals[c->n_vals++] = (cached){dst[k].logprob, dst[k].n_tokens, dst[k].is_greedy};
+        if (j->from[g] == -1) {
+            j->at[g] = (long)c->n_vals;
+            for (int k = 0; k < groups[g].n_cont; k++) c->vals[c->n_vals++] = (cached){0};
             if (keys[g] && c->key_bytes < RUN_CACHE_MAX_BYTES) {
-                if (quipu_strmap_add(&c->keys, keys[g], at, NULL) < 0) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+                if (quipu_strmap_add(&c->keys, keys[g], j->at[g], NULL) < 0) st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
                 c->key_bytes += strlen(keys[g]) + 1;
             }
         } else {
+            c->repeats++;
+        }
+        c->requests++;
+    }
+    if (!st && n_todo) st = quipu_score_job_new(&j->job, m, so, todo, n_todo, j->got, err);
+    for (size_t g = 0; g < n && keys; g++) free(keys[g]);
+    free(keys);
+    free(todo);
+    if (st) {
+        run_cache_job_free(j);
+        return st;
+    }
+    *out = j;
+    return QUIPU_OK;
+}
+
+quipu_status run_cache_end(run_cache_job *j, quipu_error *err) {
+    quipu_status st = j->job ? quipu_score_job_finish(j->job, err) : QUIPU_OK;
+    if (st || !j->c) return st;
+    run_cache *c = j->c;
+    quipu_score_result *res = j->res;
+    for (size_t g = 0; g < j->n; g++) {
+        quipu_score_result *dst = res + j->first[g];
+        int nc = j->n_cont[g];
+        if (j->from[g] == -1) {
+            memcpy(dst, j->got + j->run_at[g], (size_t)nc * sizeof *dst);
+            memset(j->got + j->run_at[g], 0, (size_t)nc * sizeof *j->got); /* res owns them now */
+            for (int k = 0; k < nc; k++) c->vals[j->at[g] + k] = (cached){dst[k].logprob, dst[k].n_tokens, dst[k].is_greedy};
+        } else {
             const quipu_score_result *src = NULL;
-            if (from[g] <= -2) src = res + first[-2 - from[g]]; /* an earlier group of this call, already filled */
+            if (j->from[g] <= -2) src = res + j->first[-2 - j->from[g]]; /* an earlier group of this chunk, already filled */
             for (int k = 0; k < nc; k++) {
                 memset(&dst[k], 0, sizeof dst[k]);
                 if (src) {
                     dst[k].logprob = src[k].logprob, dst[k].n_tokens = src[k].n_tokens, dst[k].is_greedy = src[k].is_greedy;
                 } else {
-                    const cached *v = &c->vals[from[g] + k];
+                    const cached *v = &c->vals[j->from[g] + k];
                     dst[k].logprob = v->logprob, dst[k].n_tokens = v->n_tokens, dst[k].is_greedy = v->is_greedy;
                 }
             }
-            c->repeats++;
         }
-        c->requests++;
     }
-    for (size_t k = 0; k < n_res && got; k++) quipu_score_result_free(&got[k]);
-    for (size_t g = 0; g < n && keys; g++) free(keys[g]);
-    free(keys);
-    free(got);
-    free(todo);
-    free(run_at);
-    free(first);
-    free(from);
+    return QUIPU_OK;
+}
+
+quipu_status run_cache_score(run_cache *c, quipu_model *m, const quipu_scorer_opts *so, const quipu_score_group *groups, size_t n,
+                             quipu_score_result *res, quipu_error *err) {
+    run_cache_job *j = NULL;
+    quipu_status st = run_cache_begin(&j, c, m, so, groups, n, res, err);
+    if (!st) st = run_cache_end(j, err);
+    run_cache_job_free(j);
     return st;
 }

@@ -50,6 +50,18 @@ void run_cache_free(run_cache *c);
 quipu_status run_cache_score(run_cache *c, quipu_model *m, const quipu_scorer_opts *so, const quipu_score_group *groups, size_t n,
                              quipu_score_result *res, quipu_error *err);
 void run_cache_stats(const run_cache *c, int64_t *requests, int64_t *repeats);
+/* The same in two halves around the scoring job's steps, so the next chunk is tokenized, packed
+ * and begun while this one's last batch runs (run.c): run_cache_begin looks the groups up and
+ * makes the job of those that run (run_cache_job_scoring: step it; NULL when every group is a
+ * repeat); run_cache_end finishes it and fills res. Chunks end in the order they began. Free
+ * with run_cache_job_free (which waits for a batch of its job still in flight); res is the
+ * caller's once run_cache_end has succeeded. */
+typedef struct run_cache_job run_cache_job;
+quipu_status run_cache_begin(run_cache_job **out, run_cache *c, quipu_model *m, const quipu_scorer_opts *so, const quipu_score_group *groups,
+                             size_t n, quipu_score_result *res, quipu_error *err);
+quipu_score_job *run_cache_job_scoring(run_cache_job *j);
+quipu_status run_cache_end(run_cache_job *j, quipu_error *err);
+void run_cache_job_free(run_cache_job *j);
 
 typedef struct run_state {
     quipu_comm comm;

@@ -238,77 +238,196 @@ static void layout_group(const enc_group *g, batch_buf *b, int64_t *T, int64_t *
     *R = r;
 }
 
-quipu_status quipu_score_groups(quipu_model *m, const quipu_scorer_opts *opts, const quipu_score_group *groups, size_t n,
-                                quipu_score_result *res, quipu_error *err) {
-    if (m->cfg.masked_lm) return quipu_score_mlm_groups(m, opts, groups, n, res, err);
-    int64_t budget = opts && opts->batch_tokens > 0 ? opts->batch_tokens : 2048;
+int quipu_score_overlap(void) {
+    const char *v = getenv("QUIPU_GPU_OVERLAP");
+    return !(v && !strcmp(v, "0"));
+}
+
+/* A job: the groups encoded, their batches' bounds, and two batch buffers, one being packed
+ * while the other's batch runs. */
+struct quipu_score_job {
+    quipu_model *m;
+    quipu_score_result *res;
+    size_t n, n_res;
+    enc_group *eg;
+    int64_t budget;
+    int64_t processed;
+    int64_t *tokens_processed;        /* the opts' counter, added to at finish */
+    int overlap;                      /* 0: each batch ended as soon as it is begun (QUIPU_GPU_OVERLAP=0) */
+    batch_buf bb[2];
+    int64_t n_tok[2], n_row[2];       /* the batch packed in bb[i] */
+    int packed[2];                    /* bb[i] holds the next batch, not begun yet */
+    int in_flight[2];                 /* bb[i]'s batch is begun and not ended */
+    int cur;                          /* the buffer of the next batch to begin */
+    size_t next_group;                /* the first group not packed yet */
+    int done;                         /* masked LM: scored at once (score_mlm.c) */
+    int finished;                     /* finish succeeded: the results are the caller's */
+};
+
+/* Packs the groups from next_group on, under the budget (a group larger than it alone), into bb[i]. */
+static quipu_status job_pack(quipu_score_job *j, int i, quipu_error *err) {
+    size_t i0 = j->next_group, i1 = i0;
+    int64_t T = 0, need_rows = 0;
+    while (i1 < j->n && (i1 == i0 || T + j->eg[i1].n_tokens <= j->budget)) {
+        T += j->eg[i1].n_tokens;
+        for (int c = 0; c < j->eg[i1].n_cont; c++) need_rows += j->eg[i1].pairs[c].len - j->eg[i1].pairs[c].n_ctx;
+        i1++;
+    }
+    int64_t cap = T > need_rows ? T : need_rows;
+    if (batch_reserve(&j->bb[i], cap + 1))
+        return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory building a batch of %lld tokens", (long long)T);
+    int64_t t = 0, r = 0;
+    for (size_t g = i0; g < i1; g++) layout_group(&j->eg[g], &j->bb[i], &t, &r);
+    j->n_tok[i] = t;
+    j->n_row[i] = r;
+    j->packed[i] = 1;
+    j->next_group = i1;
+    return QUIPU_OK;
+}
+
+/* Ends the oldest batch in flight (bb[i]) and puts its log-probs in their results. */
+static quipu_status job_end(quipu_score_job *j, int i, quipu_error *err) {
+    j->in_flight[i] = 0;
+    quipu_status st = quipu_model_forward_end(j->m, err);
+    if (st) return st;
+    batch_buf *b = &j->bb[i];
+    j->processed += j->n_tok[i];
+    for (int64_t k = 0; k < j->n_row[i]; k++) {
+        quipu_score_result *rs = &j->res[b->res_of_row[k]];
+        rs->token_logprobs[b->tok_of_row[k]] = b->lp[k];
+        if (!b->gr[k]) rs->is_greedy = 0;
+    }
+    return QUIPU_OK;
+}
+
+quipu_status quipu_score_job_new(quipu_score_job **out, quipu_model *m, const quipu_scorer_opts *opts, const quipu_score_group *groups,
+                                 size_t n, quipu_score_result *res, quipu_error *err) {
+    *out = NULL;
+    quipu_score_job *j = calloc(1, sizeof *j);
+    if (!j) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    j->m = m;
+    j->res = res;
+    j->n = n;
+    j->overlap = quipu_score_overlap();
+    j->tokens_processed = opts ? opts->tokens_processed : NULL;
+    quipu_status st = QUIPU_OK;
+    for (size_t i = 0; i < n; i++) j->n_res += (size_t)(groups[i].n_cont > 0 ? groups[i].n_cont : 0);
+    if (m->cfg.masked_lm) { /* its own packing, with the same begin / pack-next / end loop */
+        st = quipu_score_mlm_groups(m, opts, groups, n, res, err);
+        j->done = 1;
+        j->tokens_processed = NULL; /* counted there */
+        if (st) {
+            free(j); /* the results freed there */
+            return st;
+        }
+        *out = j;
+        return QUIPU_OK;
+    }
+    j->budget = opts && opts->batch_tokens > 0 ? opts->batch_tokens : 2048;
     int64_t maxlen = opts && opts->max_length > 0 ? opts->max_length : m->cfg.n_ctx;
     if (maxlen > m->cfg.n_ctx) maxlen = m->cfg.n_ctx;
     int share = !(opts && opts->no_prefix_sharing);
-    size_t n_res = 0;
-    for (size_t i = 0; i < n; i++) n_res += (size_t)(groups[i].n_cont > 0 ? groups[i].n_cont : 0);
-    memset(res, 0, n_res * sizeof *res);
-    enc_group *eg = quipu_calloc_array(n, sizeof *eg);
-    batch_buf bb = {0};
-    quipu_status st = QUIPU_OK;
-    int64_t processed = 0;
-    if (!eg) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
-    size_t fr = 0;
-    for (size_t i = 0; i < n; i++) {
-        eg[i].first_result = fr;
-        fr += (size_t)(groups[i].n_cont > 0 ? groups[i].n_cont : 0);
-        if ((st = encode_group(m, &groups[i], maxlen, share, &eg[i], res, err))) goto done;
+    memset(res, 0, j->n_res * sizeof *res);
+    j->eg = quipu_calloc_array(n, sizeof *j->eg);
+    if (!j->eg) {
+        quipu_score_job_free(j);
+        return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
     }
-    {
+    size_t fr = 0;
+    for (size_t i = 0; i < n && !st; i++) {
+        j->eg[i].first_result = fr;
+        fr += (size_t)(groups[i].n_cont > 0 ? groups[i].n_cont : 0);
+        st = encode_group(m, &groups[i], maxlen, share, &j->eg[i], res, err);
+    }
+    if (!st) {
         /* the forward state, once for the largest batch these groups make */
         int64_t total = 0, widest = 0;
         for (size_t i = 0; i < n; i++) {
-            total += eg[i].n_tokens;
-            if (eg[i].n_tokens > widest) widest = eg[i].n_tokens;
+            total += j->eg[i].n_tokens;
+            if (j->eg[i].n_tokens > widest) widest = j->eg[i].n_tokens;
         }
-        int64_t want = total < budget ? total : budget;
+        int64_t want = total < j->budget ? total : j->budget;
         want = want > widest ? want : widest;
-        if ((st = quipu_model_reserve(m, want, want + want / 4, err))) goto done;
+        st = quipu_model_reserve(m, want, want + want / 4, err);
     }
-    /* pack groups in input order under the budget; a group larger than the budget runs alone */
-    for (size_t i0 = 0; i0 < n;) {
-        size_t i1 = i0;
-        int64_t T = 0, need_rows = 0;
-        while (i1 < n && (i1 == i0 || T + eg[i1].n_tokens <= budget)) {
-            T += eg[i1].n_tokens;
-            for (int c = 0; c < eg[i1].n_cont; c++) need_rows += eg[i1].pairs[c].len - eg[i1].pairs[c].n_ctx;
-            i1++;
-        }
-        int64_t cap = T > need_rows ? T : need_rows;
-        if (batch_reserve(&bb, cap + 1)) {
-            st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory building a batch of %lld tokens", (long long)T);
-            goto done;
-        }
-        int64_t t = 0, r = 0;
-        for (size_t i = i0; i < i1; i++) layout_group(&eg[i], &bb, &t, &r);
-        quipu_batch bt = {.n_tokens = t, .tokens = bb.tokens, .pos = bb.pos, .seg_lo = bb.seg_lo, .pre_lo = bb.pre_lo,
-                          .pre_hi = bb.pre_hi, .n_rows = r, .rows = bb.rows, .targets = bb.targets};
-        if (r > 0 && (st = quipu_model_forward(m, &bt, bb.lp, bb.gr, err))) goto done;
-        processed += t;
-        for (int64_t k = 0; k < r; k++) {
-            quipu_score_result *rs = &res[bb.res_of_row[k]];
-            rs->token_logprobs[bb.tok_of_row[k]] = bb.lp[k];
-            if (!bb.gr[k]) rs->is_greedy = 0;
-        }
-        i0 = i1;
+    /* the first batch packed now, so a caller running another job's last batch overlaps it too */
+    if (!st && n) st = job_pack(j, 0, err);
+    if (st) {
+        quipu_score_job_free(j);
+        return st;
     }
-    for (size_t k = 0; k < n_res; k++) {
+    *out = j;
+    return QUIPU_OK;
+}
+
+int quipu_score_job_more(const quipu_score_job *j) { return !j->done && (j->packed[0] || j->packed[1] || j->next_group < j->n); }
+
+quipu_status quipu_score_job_step(quipu_score_job *j, quipu_error *err) {
+    if (!quipu_score_job_more(j)) return QUIPU_OK;
+    int i = j->cur, o = 1 - i;
+    quipu_status st = QUIPU_OK;
+    if (!j->packed[i] && (st = job_pack(j, i, err))) return st;
+    j->packed[i] = 0;
+    j->cur = o;
+    if (j->n_row[i] > 0) { /* a batch without scored rows (every continuation empty) is not run */
+        quipu_batch bt = {.n_tokens = j->n_tok[i], .tokens = j->bb[i].tokens, .pos = j->bb[i].pos, .seg_lo = j->bb[i].seg_lo,
+                          .pre_lo = j->bb[i].pre_lo, .pre_hi = j->bb[i].pre_hi, .n_rows = j->n_row[i], .rows = j->bb[i].rows,
+                          .targets = j->bb[i].targets};
+        if ((st = quipu_model_forward_begin(j->m, &bt, j->bb[i].lp, j->bb[i].gr, err))) return st;
+        j->in_flight[i] = 1;
+    } else {
+        j->processed += j->n_tok[i];
+    }
+    /* the batch before this one, then the next one packed into its buffer while this one runs */
+    if (j->in_flight[o] && (st = job_end(j, o, err))) return st;
+    if (!j->overlap && j->in_flight[i] && (st = job_end(j, i, err))) return st;
+    if (j->overlap && j->next_group < j->n && (st = job_pack(j, o, err))) return st;
+    return QUIPU_OK;
+}
+
+quipu_status quipu_score_job_finish(quipu_score_job *j, quipu_error *err) {
+    quipu_status st = QUIPU_OK;
+    while (!st && quipu_score_job_more(j)) st = quipu_score_job_step(j, err);
+    for (int k = 0; k < 2 && !st; k++) { /* the older one first */
+        int i = (j->cur + k) % 2;
+        if (j->in_flight[i]) st = job_end(j, i, err);
+    }
+    if (st) return st;
+    if (j->done) {
+        j->finished = 1;
+        return QUIPU_OK;
+    }
+    for (size_t k = 0; k < j->n_res; k++) {
         double sum = 0.0; /* in token order, whatever the batch */
-        for (int32_t j = 0; j < res[k].n_tokens; j++) sum += res[k].token_logprobs[j];
-        res[k].logprob = sum;
+        for (int32_t t = 0; t < j->res[k].n_tokens; t++) sum += j->res[k].token_logprobs[t];
+        j->res[k].logprob = sum;
     }
-    if (opts && opts->tokens_processed) *opts->tokens_processed += processed;
-done:
-    for (size_t i = 0; i < n; i++) enc_group_free(&eg[i]);
-    free(eg);
-    batch_free(&bb);
-    if (st)
-        for (size_t k = 0; k < n_res; k++) quipu_score_result_free(&res[k]);
+    if (j->tokens_processed) *j->tokens_processed += j->processed;
+    j->processed = 0;
+    j->finished = 1;
+    return QUIPU_OK;
+}
+
+void quipu_score_job_free(quipu_score_job *j) {
+    if (!j) return;
+    /* batches still in flight write into this job's buffers: waited for first */
+    if (j->in_flight[0] || j->in_flight[1]) quipu_model_forward_cancel(j->m);
+    for (size_t i = 0; j->eg && i < j->n; i++) enc_group_free(&j->eg[i]);
+    free(j->eg);
+    batch_free(&j->bb[0]);
+    batch_free(&j->bb[1]);
+    if (!j->finished)
+        for (size_t k = 0; k < j->n_res; k++) quipu_score_result_free(&j->res[k]);
+    free(j);
+}
+
+quipu_status quipu_score_groups(quipu_model *m, const quipu_scorer_opts *opts, const quipu_score_group *groups, size_t n,
+                                quipu_score_result *res, quipu_error *err) {
+    quipu_score_job *j = NULL;
+    quipu_status st = quipu_score_job_new(&j, m, opts, groups, n, res, err);
+    if (st) return st; /* the results are freed */
+    st = quipu_score_job_finish(j, err);
+    quipu_score_job_free(j); /* and the results, if it failed */
     return st;
 }
 

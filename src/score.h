@@ -55,6 +55,28 @@ quipu_status quipu_score_encode(const quipu_model *m, const quipu_score_item *it
 quipu_status quipu_score_groups(quipu_model *m, const quipu_scorer_opts *opts, const quipu_score_group *groups, size_t n,
                                 quipu_score_result *results, quipu_error *err);
 
+/* Scoring in steps, so that the host's work overlaps the device's (docs/gpu.md).
+ * quipu_score_job_new encodes (tokenizes) the groups, reserves the forward state and packs the
+ * first batch: host work only, which may run while another job's last batch is on the device.
+ * quipu_score_job_step begins the next batch, ends the one before it (its results written) and
+ * packs the following one while this one runs: after the last step, the last batch is still in
+ * flight. quipu_score_job_finish ends it and sums the results (results as quipu_score_groups
+ * gives them). The results belong to the job until finish succeeds: quipu_score_job_free frees
+ * them otherwise, and waits for any batch of the job still in flight. Jobs on one model step in
+ * order: a job's first step may come before the previous job's finish, nothing else may
+ * interleave. QUIPU_GPU_OVERLAP=0 ends every batch as soon as it is begun (the same results). A
+ * masked LM's job is scored whole by new (score_mlm.c, whose loop overlaps the same way). */
+typedef struct quipu_score_job quipu_score_job;
+quipu_status quipu_score_job_new(quipu_score_job **out, quipu_model *m, const quipu_scorer_opts *opts, const quipu_score_group *groups,
+                                 size_t n, quipu_score_result *results, quipu_error *err);
+/* 1 while the job has batches to begin */
+int quipu_score_job_more(const quipu_score_job *j);
+quipu_status quipu_score_job_step(quipu_score_job *j, quipu_error *err);
+quipu_status quipu_score_job_finish(quipu_score_job *j, quipu_error *err);
+void quipu_score_job_free(quipu_score_job *j);
+/* 0 when QUIPU_GPU_OVERLAP=0 asks for the plain loop: every batch ended before the host goes on */
+int quipu_score_overlap(void);
+
 /* Scores n items; results[i] belongs to items[i]. */
 quipu_status quipu_score_items(quipu_model *m, const quipu_scorer_opts *opts, const quipu_score_item *items, size_t n,
                                quipu_score_result *results, quipu_error *err);

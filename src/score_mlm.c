@@ -299,6 +299,19 @@ static void mlm_batch_free(mlm_batch *b) {
     free(b->sent_of_row); free(b->k_of_row); free(b->lp); free(b->gr);
 }
 
+/* Ends the oldest batch in flight, packed in b with R rows, and puts its log-probs in the results. */
+static quipu_status mlm_end(quipu_model *m, const mlm_batch *b, int64_t R, const mlm_sent *ss, quipu_score_result *res, int *in_flight,
+                            quipu_error *err) {
+    *in_flight = 0;
+    quipu_status st = quipu_model_forward_end(m, err);
+    for (int64_t q = 0; q < R && !st; q++) {
+        quipu_score_result *rs = &res[ss[b->sent_of_row[q]].result];
+        rs->token_logprobs[b->k_of_row[q]] = b->lp[q];
+        if (!b->gr[q]) rs->is_greedy = 0;
+    }
+    return st;
+}
+
 quipu_status quipu_score_mlm_groups(quipu_model *m, const quipu_scorer_opts *opts, const quipu_score_group *groups, size_t n,
                                     quipu_score_result *res, quipu_error *err) {
     int64_t budget = opts && opts->batch_tokens > 0 ? opts->batch_tokens : 2048;
@@ -307,7 +320,9 @@ quipu_status quipu_score_mlm_groups(quipu_model *m, const quipu_scorer_opts *opt
     for (size_t i = 0; i < n; i++) n_res += (size_t)(groups[i].n_cont > 0 ? groups[i].n_cont : 0);
     memset(res, 0, n_res * sizeof *res);
     mlm_sent *ss = quipu_calloc_array(n_res ? n_res : 1, sizeof *ss);
-    mlm_batch bb = {0};
+    mlm_batch bbs[2] = {{0}}; /* one packed while the other's batch runs */
+    int64_t rows_of[2] = {0};
+    int in_flight[2] = {0}, overlap = quipu_score_overlap();
     quipu_status st = QUIPU_OK;
     int64_t processed = 0;
     if (!ss) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
@@ -368,24 +383,29 @@ quipu_status quipu_score_mlm_groups(quipu_model *m, const quipu_scorer_opts *opt
             }
         if ((st = quipu_model_reserve(m, want, max_rows, err))) goto done;
         size_t tc = (size_t)want, rc = (size_t)max_rows + 1;
-        bb.tokens = quipu_malloc_array(tc, sizeof(int32_t));
-        bb.pos = quipu_malloc_array(tc, sizeof(int32_t));
-        bb.seg_lo = quipu_malloc_array(tc, sizeof(int32_t));
-        bb.pre = quipu_malloc_array(tc, sizeof(int32_t));
-        bb.rows = quipu_malloc_array(rc, sizeof(int32_t));
-        bb.targets = quipu_malloc_array(rc, sizeof(int32_t));
-        bb.sent_of_row = quipu_malloc_array(rc, sizeof(int64_t));
-        bb.k_of_row = quipu_malloc_array(rc, sizeof(int64_t));
-        bb.lp = quipu_malloc_array(rc, sizeof(double));
-        bb.gr = quipu_malloc_array(rc, 1);
-        if (!bb.tokens || !bb.pos || !bb.seg_lo || !bb.pre || !bb.rows || !bb.targets || !bb.sent_of_row || !bb.k_of_row || !bb.lp || !bb.gr) {
-            st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory building a batch of %lld tokens", (long long)want);
-            goto done;
+        for (int i = 0; i < 2; i++) {
+            mlm_batch *b = &bbs[i];
+            b->tokens = quipu_malloc_array(tc, sizeof(int32_t));
+            b->pos = quipu_malloc_array(tc, sizeof(int32_t));
+            b->seg_lo = quipu_malloc_array(tc, sizeof(int32_t));
+            b->pre = quipu_malloc_array(tc, sizeof(int32_t));
+            b->rows = quipu_malloc_array(rc, sizeof(int32_t));
+            b->targets = quipu_malloc_array(rc, sizeof(int32_t));
+            b->sent_of_row = quipu_malloc_array(rc, sizeof(int64_t));
+            b->k_of_row = quipu_malloc_array(rc, sizeof(int64_t));
+            b->lp = quipu_malloc_array(rc, sizeof(double));
+            b->gr = quipu_malloc_array(rc, 1);
+            if (!b->tokens || !b->pos || !b->seg_lo || !b->pre || !b->rows || !b->targets || !b->sent_of_row || !b->k_of_row || !b->lp || !b->gr) {
+                st = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory building a batch of %lld tokens", (long long)want);
+                goto done;
+            }
         }
-        /* the masked copies in order, (sentence, position): each its own segment, one scored row */
+        /* the masked copies in order, (sentence, position): each its own segment, one scored row.
+         * Batch N+1 is packed into the other buffer while batch N runs (begin / pack / end). */
         size_t si = 0;
         int64_t ki = 0;
-        while (si < n_res) {
+        for (int cur = 0;; cur = 1 - cur) {
+            mlm_batch bb = bbs[cur];
             int64_t T = 0, R = 0;
             while (si < n_res) {
                 const mlm_sent *s = &ss[si];
@@ -409,16 +429,18 @@ quipu_status quipu_score_mlm_groups(quipu_model *m, const quipu_scorer_opts *opt
                 R++;
                 ki++;
             }
-            if (R == 0) break;
-            quipu_batch bt = {.n_tokens = T, .tokens = bb.tokens, .pos = bb.pos, .seg_lo = bb.seg_lo, .pre_lo = bb.pre, .pre_hi = bb.pre,
-                              .n_rows = R, .rows = bb.rows, .targets = bb.targets};
-            if ((st = quipu_model_forward(m, &bt, bb.lp, bb.gr, err))) goto done;
-            processed += T;
-            for (int64_t k = 0; k < R; k++) {
-                quipu_score_result *rs = &res[ss[bb.sent_of_row[k]].result];
-                rs->token_logprobs[bb.k_of_row[k]] = bb.lp[k];
-                if (!bb.gr[k]) rs->is_greedy = 0;
+            if (R > 0) {
+                quipu_batch bt = {.n_tokens = T, .tokens = bb.tokens, .pos = bb.pos, .seg_lo = bb.seg_lo, .pre_lo = bb.pre, .pre_hi = bb.pre,
+                                  .n_rows = R, .rows = bb.rows, .targets = bb.targets};
+                if ((st = quipu_model_forward_begin(m, &bt, bb.lp, bb.gr, err))) goto done;
+                in_flight[cur] = 1;
+                rows_of[cur] = R;
+                processed += T;
             }
+            /* the batch before this one ended while this one runs (without overlap, this one too) */
+            if (in_flight[1 - cur] && (st = mlm_end(m, &bbs[1 - cur], rows_of[1 - cur], ss, res, &in_flight[1 - cur], err))) goto done;
+            if (!overlap && in_flight[cur] && (st = mlm_end(m, &bbs[cur], rows_of[cur], ss, res, &in_flight[cur], err))) goto done;
+            if (R == 0) break; /* nothing left to pack, and the last batch ended */
         }
     }
     for (size_t k = 0; k < n_res; k++) {
@@ -430,7 +452,9 @@ quipu_status quipu_score_mlm_groups(quipu_model *m, const quipu_scorer_opts *opt
 done:
     for (size_t k = 0; k < n_res; k++) mlm_sent_free(&ss[k]);
     free(ss);
-    mlm_batch_free(&bb);
+    if (in_flight[0] || in_flight[1]) quipu_model_forward_cancel(m); /* before their buffers go */
+    mlm_batch_free(&bbs[0]);
+    mlm_batch_free(&bbs[1]);
     if (st)
         for (size_t k = 0; k < n_res; k++) quipu_score_result_free(&res[k]);
     return st;
