@@ -230,6 +230,16 @@ static int blocks_cut_ok(tp_cut cut, uint32_t type) {
     return bs > 1 && (cut.kind != 2 || (cut.lo % bs == 0 && cut.n % bs == 0));
 }
 
+/* QUIPU_DEBUG_ROUND_WEIGHTS=bf16: the weight matrices a GPU in dtype bf16 stores in bf16 are
+ * rounded to bf16 (nearest even) and widened back to f32 as they load on the CPU backend, so the
+ * CPU computes in fp32 over the GPU's weights: a GPU's bf16 mode on its fixed-order tile GEMM
+ * (x kept fp32) should then agree with it as f32 does (scripts/gpu-emulate.sh). Dense loads only;
+ * not for tensor-parallel slices. Never for results. */
+static int debug_round_bf16(void) {
+    const char *e = getenv("QUIPU_DEBUG_ROUND_WEIGHTS");
+    return e && !strcmp(e, "bf16");
+}
+
 static quipu_status load_ref(loader *L, const tref *r, int64_t rows, int64_t cols, int transpose, float add, quipu_etype et,
                              quipu_buf **out, quipu_error *err) {
     quipu_model *m = L->m;
@@ -281,6 +291,12 @@ static quipu_status load_ref(loader *L, const tref *r, int64_t rows, int64_t col
         }
         work[i] += add;
     }
+    if (rows > 1 && et == QUIPU_E_F32 && debug_round_bf16()) /* a check of the bf16 mode on the CPU (debug_round_bf16) */
+        for (uint64_t i = 0; i < n; i++) {
+            uint16_t h;
+            quipu_convert_f32(QUIPU_E_BF16, &work[i], &h, 1);
+            work[i] = quipu_bf16_to_f32(h);
+        }
     if (transpose) {
         float *t = dst ? dst : NULL;
         float *scratch = NULL;
