@@ -65,6 +65,10 @@ static inline float __uint_as_float(unsigned int u) {
     std::memcpy(&f, &u, sizeof f);
     return f;
 }
+/* the rounded, never-fused float operations (a host compiler for x86-64 without -mfma does not
+ * contract a * b + c) */
+static inline float __fmul_rn(float a, float b) { return a * b; }
+static inline float __fadd_rn(float a, float b) { return a + b; }
 #endif
 #else
 #include <cuda_runtime.h>
