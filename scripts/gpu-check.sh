@@ -62,28 +62,7 @@ tee -a "$report" < "$tmp/att.md"
 
 say ""
 say "## quipu score: GPU (f32) against the CPU backend, $N sentences per language"
-python3 - "$DATASETS" "$N" > "$tmp/sent.jsonl" <<'PY'
-import csv, json, os, sys
-d, n = sys.argv[1], int(sys.argv[2])
-def rows(path, delim=","):
-    return list(csv.DictReader(open(path, encoding="utf-8"), delimiter=delim))
-en = os.path.join(d, "crows-pairs/data/crows_pairs_anonymized.csv")
-fr = os.path.join(d, "crows-pairs-fr/data/crows_pairs_FR_languagearc_contribution+210.csv")
-if not os.path.exists(en):
-    d = "configs/demo"  # the subset shipped with quipu
-    en = os.path.join(d, "crows-pairs/data/crows_pairs_anonymized.csv")
-    fr = os.path.join(d, "crows-pairs-fr/data/crows_pairs_FR_languagearc_contribution+210.csv")
-out = []
-for path, delim in ((en, ","), (fr, "\t")):
-    if not os.path.exists(path):
-        continue
-    for r in rows(path, delim)[: n // 2]:
-        for k in ("sent_more", "sent_less"):
-            if r.get(k):
-                out.append({"context": "", "continuation": r[k]})
-for o in out[: 2 * n]:
-    print(json.dumps(o, ensure_ascii=False))
-PY
+python3 scripts/crows-sentences.py "$DATASETS" $((N / 2)) > "$tmp/sent.jsonl"
 say "sentences: $(wc -l < "$tmp/sent.jsonl")"
 for m in SmolLM2-135M-Instruct.Q4_1.gguf gemma-3-270m-q4_k_m.gguf; do
   path="$MODELS/$m"

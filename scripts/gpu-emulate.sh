@@ -19,7 +19,7 @@ N="${QUIPU_EMU_SENTENCES:-1}"   # pairs per language
 MODELS="${QUIPU_MODELS:-$HOME/.cache/quipu/models}"
 DATASETS="${QUIPU_DATASETS:-$(cd .. && pwd)/shared/datasets}"
 build="${QUIPU_EMU_BUILD:-build-emu}"
-report=results/bench/gpu-emulated.md
+report="${QUIPU_EMU_REPORT:-results/bench/gpu-emulated.md}"
 mkdir -p results/bench
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -47,27 +47,12 @@ say '```'
 
 say ""
 say "## quipu score: hip (emulated) against the CPU backend, $N pairs per language"
-python3 - "$DATASETS" "$N" > "$tmp/sent.jsonl" <<'PY'
-import csv, json, os, sys
-d, n = sys.argv[1], int(sys.argv[2])
-en = os.path.join(d, "crows-pairs/data/crows_pairs_anonymized.csv")
-fr = os.path.join(d, "crows-pairs-fr/data/crows_pairs_FR_languagearc_contribution+210.csv")
-if not os.path.exists(en):
-    d = "configs/demo"  # the subset shipped with quipu
-    en = os.path.join(d, "crows-pairs/data/crows_pairs_anonymized.csv")
-    fr = os.path.join(d, "crows-pairs-fr/data/crows_pairs_FR_languagearc_contribution+210.csv")
-for path, delim in ((en, ","), (fr, "\t")):
-    rows = list(csv.DictReader(open(path, encoding="utf-8"), delimiter=delim))
-    for r in rows[:n]:
-        for k in ("sent_more", "sent_less"):
-            print(json.dumps({"context": "", "continuation": r[k]}, ensure_ascii=False))
-# a multiple-choice prompt shared by its continuations (the shared-prefix attention path)
-for c in (" Santiago.", " Valparaíso.", " Concepción."):
-    print(json.dumps({"context": "La capital de Chile es", "continuation": c}, ensure_ascii=False))
-PY
+python3 scripts/crows-sentences.py "$DATASETS" "$N" --shared-prompt > "$tmp/sent.jsonl"
 say "sentences: $(wc -l < "$tmp/sent.jsonl") (the last 3 share one prompt)"
 q="$build/quipu"
-for m in SmolLM2-135M-Instruct.Q4_1.gguf gemma-3-270m-q4_k_m.gguf; do
+# QUIPU_EMU_REAL=0 skips the two GGUF models (each emulated run takes minutes), keeping the tiny ones below
+[ "${QUIPU_EMU_REAL:-1}" = 0 ] && real=() || real=(SmolLM2-135M-Instruct.Q4_1.gguf gemma-3-270m-q4_k_m.gguf)
+for m in "${real[@]}"; do
   path="$MODELS/$m"
   [ -f "$path" ] || { say "$m: absent (scripts/fetch-models.sh): not checked"; fails=$((fails + 1)); continue; }
   t0=$(date +%s)
@@ -113,6 +98,31 @@ sys.exit(0 if ok and ok2 else 1)
 PY
   [ "${PIPESTATUS[0]}" -eq 0 ] || fails=$((fails + 1))
   say "$m: $(( $(date +%s) - t0 )) s for the seven runs"
+done
+say ""
+say "## The tiny MoE checkpoints of tests/models (f32, with the forward queue's overlap on and off)"
+for m in tiny-qwen2-moe tiny-mixtral; do
+  d="$tmp/$m"
+  mkdir -p "$d" && cp tests/models/$m/* "$d/"
+  src=$(cat "tests/models/$m/tokenizer.source")
+  cp "${QUIPU_SHARED:-../shared}/tokenizers/$src/tokenizer.json" "$d/" 2>/dev/null || { say "$m: tokenizer $src absent: not checked"; fails=$((fails + 1)); continue; }
+  "$q" score --model "$d" --backend cpu --per-token < "$tmp/sent.jsonl" > "$tmp/mc.jsonl" 2>"$tmp/err" &&
+    "$q" score --model "$d" --backend hip --dtype f32 --per-token < "$tmp/sent.jsonl" > "$tmp/mh.jsonl" 2>>"$tmp/err" &&
+    QUIPU_GPU_OVERLAP=0 "$q" score --model "$d" --backend hip --dtype f32 --per-token --batch-tokens 30 < "$tmp/sent.jsonl" > "$tmp/mh0.jsonl" 2>>"$tmp/err" ||
+    { say "$m: $(tail -1 "$tmp/err")"; fails=$((fails + 1)); continue; }
+  python3 - "$tmp" "$m" <<'PY' | tee -a "$report"
+import json, sys
+t, m = sys.argv[1], sys.argv[2]
+load = lambda f: [json.loads(l) for l in open(f"{t}/{f}.jsonl")]
+c, h = load("mc"), load("mh")
+tok = max(abs(x - y) for p, q in zip(c, h) for x, y in zip(p["token_logprobs"], q["token_logprobs"]))
+ok = len(c) == len(h) > 0 and tok <= 1e-4 and all(p["n_tokens"] == q["n_tokens"] for p, q in zip(c, h))
+same = open(f"{t}/mh.jsonl", "rb").read() == open(f"{t}/mh0.jsonl", "rb").read()
+print(f"{m}: {'PASS' if ok else 'FAIL'} hip f32 vs cpu: max |dlogprob| per token {tok:.2e} (limit 1e-4); "
+      f"{'PASS' if same else 'FAIL'} same bytes with the overlap on (2048-token batches) and off (QUIPU_GPU_OVERLAP=0, 30-token batches)")
+sys.exit(0 if ok and same else 1)
+PY
+  [ "${PIPESTATUS[0]}" -eq 0 ] || fails=$((fails + 1))
 done
 say ""
 say "failures: $fails"
