@@ -145,15 +145,16 @@ done
 say ""
 say "## quipu run: the overlapped loop against the plain one (configs/demo.yaml on the GPU, bf16)"
 # the next chunk tokenized and begun, and this one journaled, while this one's last batch runs
+t_run=()
 for ov in 0 1; do
   t0=$(date +%s.%N)
   QUIPU_GPU_OVERLAP=$ov ./build-gpu/quipu run configs/demo.yaml --set models.0.backend=cuda --set "output=$tmp/run$ov" --set metrics.bootstrap=100 \
     --set "datasets_dir=$([ -f "$DATASETS/crows-pairs/data/crows_pairs_anonymized.csv" ] && echo "$DATASETS" || echo configs/demo)" \
     > "$tmp/run$ov.out" 2> "$tmp/run$ov.err" || { say "FAIL: run with QUIPU_GPU_OVERLAP=$ov: $(tail -1 "$tmp/run$ov.err")"; fails=$((fails + 1)); }
-  eval "t_run$ov=$(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $t0 }")"
+  t_run[ov]=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 done
 if [ -f "$tmp/run0/items.jsonl.zst" ] && cmp -s "$tmp/run0/items.jsonl.zst" "$tmp/run1/items.jsonl.zst" && cmp -s "$tmp/run0/summary.json" "$tmp/run1/summary.json"; then
-  say "PASS: run overlapped == plain (items.jsonl.zst, summary.json); plain ${t_run0} s, overlapped ${t_run1} s ($(grep -o 'scored in [0-9.]* s' "$tmp/run1.err" | head -1))"
+  say "PASS: run overlapped == plain (items.jsonl.zst, summary.json); plain ${t_run[0]} s, overlapped ${t_run[1]} s ($(grep -o 'scored in [0-9.]* s' "$tmp/run1.err" | head -1))"
 else
   say "FAIL: run overlapped differs from plain"; fails=$((fails + 1))
 fi
