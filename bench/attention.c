@@ -14,6 +14,8 @@
  * Output: one markdown table row per (shape, dtype):
  *   | shape | T | H/HKV | HD | dtype | median ms | tokens/s | speed-up vs f32 | max |diff| vs f32 |
  * usage: bench_attention [T] [REPS]   (default 8192 5); exit 0 ok, 1 wrong results, 77 no GPU. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, CLOCK_MONOTONIC */
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
