@@ -580,15 +580,41 @@ void mx_classes_free(mx_classes *c)
     memset(c, 0, sizeof *c);
 }
 
-/* One thread's replicates r = r0, r0 + step, ...: draw, count per class, evaluate. */
+/* One thread's replicates: per side, the class counts, the accumulator and the draw-order sums. */
 typedef struct boot_ws {
-    mx_accum acc[2];
-    int64_t *cnt[2];
+    int sides;
+    mx_accum *acc;
+    int64_t **cnt;
+    double *dsum, *xsum, *tsum; /* [sides], [4 sides], [3 sides] */
 } boot_ws;
+
+static void boot_ws_free(boot_ws *w)
+{
+    for (int s = 0; s < w->sides; s++) {
+        if (w->cnt) free(w->cnt[s]);
+        if (w->acc) mx_accum_free(&w->acc[s]);
+    }
+    free(w->cnt);
+    free(w->acc);
+    free(w->dsum);
+    free(w->xsum);
+    free(w->tsum);
+    memset(w, 0, sizeof *w);
+}
 
 static int boot_ws_init(boot_ws *w, const mx_classes *cl, int sides)
 {
     memset(w, 0, sizeof *w);
+    w->cnt = quipu_calloc_array((size_t)sides, sizeof *w->cnt);
+    w->acc = quipu_calloc_array((size_t)sides, sizeof *w->acc);
+    w->dsum = quipu_calloc_array((size_t)sides, sizeof *w->dsum);
+    w->xsum = quipu_calloc_array(4 * (size_t)sides, sizeof *w->xsum);
+    w->tsum = quipu_calloc_array(3 * (size_t)sides, sizeof *w->tsum);
+    if (!w->cnt || !w->acc || !w->dsum || !w->xsum || !w->tsum) {
+        boot_ws_free(w);
+        return -1;
+    }
+    w->sides = sides;
     for (int s = 0; s < sides; s++) {
         w->cnt[s] = quipu_calloc_array(cl[s].n_classes ? cl[s].n_classes : 1, sizeof *w->cnt[s]);
         if (!w->cnt[s] || mx_accum_init(&w->acc[s], cl[s].n_terms)) return -1;
@@ -596,32 +622,25 @@ static int boot_ws_init(boot_ws *w, const mx_classes *cl, int sides)
     return 0;
 }
 
-static void boot_ws_free(boot_ws *w)
-{
-    for (int s = 0; s < 2; s++) {
-        free(w->cnt[s]);
-        mx_accum_free(&w->acc[s]);
-    }
-}
-
 static void boot_one(boot_ws *w, const mx_classes *cl, int sides, unsigned family, size_t B, size_t r,
-                     uint64_t seed, double *reps[2])
+                     uint64_t seed, double *const *reps)
 {
     size_t n = cl[0].n;
-    double dsum[2] = {0.0, 0.0}, xsum[2][4] = {{0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0}};
-    double tsum[2][3] = {{0.0, 0.0, 0.0}, {0.0, 0.0, 0.0}};
     quipu_rng rng;
     quipu_rng_seed(&rng, quipu_seed_mix(seed, (uint64_t)r));
     for (int s = 0; s < sides; s++) memset(w->cnt[s], 0, (cl[s].n_classes ? cl[s].n_classes : 1) * sizeof *w->cnt[s]);
+    memset(w->dsum, 0, (size_t)sides * sizeof *w->dsum);
+    memset(w->xsum, 0, 4 * (size_t)sides * sizeof *w->xsum);
+    memset(w->tsum, 0, 3 * (size_t)sides * sizeof *w->tsum);
     for (size_t i = 0; i < n; i++) {
         size_t k = (size_t)quipu_rng_below(&rng, n);
         for (int s = 0; s < sides; s++) {
             w->cnt[s][cl[s].cls[k]]++;
-            if (cl[s].has_absdiff) dsum[s] += cl[s].absdiff[k]; /* draw order, as mx_accum_add would */
+            if (cl[s].has_absdiff) w->dsum[s] += cl[s].absdiff[k]; /* draw order, as mx_accum_add would */
             if (cl[s].as_x)
-                for (int q = 0; q < 4; q++) xsum[s][q] += cl[s].as_x[4 * k + (size_t)q];
+                for (int q = 0; q < 4; q++) w->xsum[4 * s + q] += cl[s].as_x[4 * k + (size_t)q];
             if (cl[s].tx_x)
-                for (int q = 0; q < 3; q++) tsum[s][q] += cl[s].tx_x[3 * k + (size_t)q];
+                for (int q = 0; q < 3; q++) w->tsum[3 * s + q] += cl[s].tx_x[3 * k + (size_t)q];
         }
     }
     for (int s = 0; s < sides; s++) {
@@ -629,14 +648,15 @@ static void boot_one(boot_ws *w, const mx_classes *cl, int sides, unsigned famil
         mx_accum_reset(a);
         for (size_t c = 0; c < cl[s].n_classes; c++)
             if (w->cnt[s][c]) mx_accum_add_n(a, &cl[s].rep[c], w->cnt[s][c]);
-        a->sum_absdiff = dsum[s];
-        a->as_w_wins = xsum[s][0];
-        a->as_w_k = xsum[s][1];
-        a->as_sum_s = xsum[s][2];
-        a->as_sum_gap = xsum[s][3];
-        a->tx_sum_lp = tsum[s][0];
-        a->tx_sum_tok = tsum[s][1];
-        a->tx_sum_bytes = tsum[s][2];
+        const double *x = w->xsum + 4 * s, *t = w->tsum + 3 * s;
+        a->sum_absdiff = w->dsum[s];
+        a->as_w_wins = x[0];
+        a->as_w_k = x[1];
+        a->as_sum_s = x[2];
+        a->as_sum_gap = x[3];
+        a->tx_sum_lp = t[0];
+        a->tx_sum_tok = t[1];
+        a->tx_sum_bytes = t[2];
         double v[MX_N_METRICS];
         int64_t nn[MX_N_METRICS];
         const char *note[MX_N_METRICS];
@@ -647,14 +667,15 @@ static void boot_one(boot_ws *w, const mx_classes *cl, int sides, unsigned famil
 }
 
 int mx_bootstrap(const mx_classes *cl, int sides, unsigned family, size_t B, uint64_t seed, int threads,
-                 double *reps[2])
+                 double *const *reps)
 {
     int nomem = 0;
     long long nb = (long long)B;
+    if (sides < 1) return -1;
 #ifdef _OPENMP
     int nth = threads > 0 ? threads : omp_get_max_threads();
     /* small groups are not worth waking threads for */
-    if ((double)cl[0].n * (double)B < 2e5) nth = 1;
+    if ((double)cl[0].n * (double)B * (double)sides < 4e5) nth = 1;
 #pragma omp parallel num_threads(nth) reduction(| : nomem)
 #else
     (void)threads;

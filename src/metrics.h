@@ -234,6 +234,18 @@ quipu_status quipu_metrics_compare(quipu_comparison *out,
                                    const quipu_item *items_b, size_t n_items_b,
                                    const quipu_item_record *records_b, size_t n_records_b,
                                    const quipu_metrics_options *opt, quipu_error *err);
+/* Several runs B[0..nb) each compared with one run A: out[i] is what quipu_metrics_compare gives
+ * for A and B[i], bit for bit. A is prepared once, and the runs whose matched items and groups
+ * are the same (a sweep's models on the same benchmarks) share each group's bootstrap draws, so
+ * the resampling and A's side run once for all of them. */
+typedef struct quipu_run_items {
+    const quipu_item *items;
+    size_t n_items;
+    const quipu_item_record *records;
+    size_t n_records;
+} quipu_run_items;
+quipu_status quipu_metrics_compare_many(quipu_comparison *out, const quipu_run_items *a, const quipu_run_items *b, size_t nb,
+                                        const quipu_metrics_options *opt, quipu_error *err);
 void quipu_comparison_free(quipu_comparison *c);
 struct json_t *quipu_comparison_to_json(const quipu_comparison *c);
 quipu_status quipu_comparison_write_csv(const quipu_comparison *c, FILE *f, quipu_error *err);

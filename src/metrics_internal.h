@@ -135,12 +135,14 @@ typedef struct mx_classes {
 int mx_classes_build(mx_classes *c, const mx_outcome *const *po, size_t n, unsigned family);
 void mx_classes_free(mx_classes *c);
 
-/* B bootstrap replicates of every metric of `family` on `sides` (1, or 2 for paired runs that
- * share their draws) class sets of the same n entries: reps[s][m·B + r]. Replicate r draws
- * from its own stream, seeded by quipu_seed_mix(seed, r), so replicates run in parallel
- * (threads; 0 = OpenMP's default) and the result does not depend on how many. 0 or -1. */
+/* B bootstrap replicates of every metric of `family` on `sides` class sets of the same n entries
+ * that share their draws (1; 2 for a paired comparison; 1 + k for one run A compared with k
+ * runs): reps[s][m·B + r]. Each side's sums are made in draw order, so a side's replicates do
+ * not depend on which other sides share the draws. Replicate r draws from its own stream,
+ * seeded by quipu_seed_mix(seed, r), so replicates run in parallel (threads; 0 = OpenMP's
+ * default) and the result does not depend on how many. 0 or -1. */
 int mx_bootstrap(const mx_classes *cl, int sides, unsigned family, size_t B, uint64_t seed, int threads,
-                 double *reps[2]);
+                 double *const *reps);
 /* Every metric of `family` from an accumulator: val[m] (NaN when undefined, with note[m]) and
  * n[m]; entries of other families are left untouched. */
 void mx_eval(const mx_accum *a, unsigned family, double *val, int64_t *n, const char **note);

@@ -25,45 +25,6 @@ void quipu_rng_seed(quipu_rng *r, uint64_t seed)
     if ((r->s[0] | r->s[1] | r->s[2] | r->s[3]) == 0) r->s[0] = 1;
 }
 
-static inline uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t quipu_rng_next(quipu_rng *r)
-{
-    uint64_t *s = r->s;
-    const uint64_t result = rotl64(s[1] * 5, 7) * 9;
-    const uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl64(s[3], 45);
-    return result;
-}
-
-/* High and low 64 bits of a·b from 32-bit halves: the same on every platform, no __int128. */
-static inline uint64_t mul64(uint64_t a, uint64_t b, uint64_t *lo)
-{
-    uint64_t al = a & 0xffffffffu, ah = a >> 32, bl = b & 0xffffffffu, bh = b >> 32;
-    uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
-    uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
-    *lo = (mid << 32) | (ll & 0xffffffffu);
-    return hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
-}
-
-uint64_t quipu_rng_below(quipu_rng *r, uint64_t n)
-{
-    /* Lemire's multiply-shift (ACM TOMS 2019): the high word of x·n is uniform on [0, n) once
-     * the low words below 2^64 mod n are rejected; the division runs only on the rare
-     * candidate rejections. */
-    uint64_t lo, hi = mul64(quipu_rng_next(r), n, &lo);
-    if (lo < n) {
-        const uint64_t threshold = (0 - n) % n;
-        while (lo < threshold) hi = mul64(quipu_rng_next(r), n, &lo);
-    }
-    return hi;
-}
-
 double quipu_rng_uniform(quipu_rng *r)
 {
     return (double)(quipu_rng_next(r) >> 11) * 0x1.0p-53;

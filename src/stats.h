@@ -19,10 +19,59 @@ typedef struct quipu_rng {
 } quipu_rng;
 
 void quipu_rng_seed(quipu_rng *r, uint64_t seed);
-uint64_t quipu_rng_next(quipu_rng *r);
-/* Uniform integer in [0, n), unbiased: Lemire's multiply-shift with rejection, in portable
- * 64-bit arithmetic; n > 0. */
-uint64_t quipu_rng_below(quipu_rng *r, uint64_t n);
+
+/* The generator and the draw are inline: a bootstrap makes hundreds of millions of draws. */
+static inline uint64_t quipu_rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static inline uint64_t quipu_rng_next(quipu_rng *r)
+{
+    uint64_t *s = r->s;
+    const uint64_t result = quipu_rotl64(s[1] * 5, 7) * 9;
+    const uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = quipu_rotl64(s[3], 45);
+    return result;
+}
+
+/* High and low 64 bits of a·b from 32-bit halves: exact integer arithmetic on every platform. */
+static inline uint64_t quipu_mul64_portable(uint64_t a, uint64_t b, uint64_t *lo)
+{
+    uint64_t al = a & 0xffffffffu, ah = a >> 32, bl = b & 0xffffffffu, bh = b >> 32;
+    uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+    uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
+    *lo = (mid << 32) | (ll & 0xffffffffu);
+    return hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+}
+
+/* The same product in one instruction where the compiler has 128-bit integers; the bits are
+ * those of quipu_mul64_portable (test_metrics_stats compares the two). */
+static inline uint64_t quipu_mul64(uint64_t a, uint64_t b, uint64_t *lo)
+{
+#ifdef __SIZEOF_INT128__
+    __extension__ unsigned __int128 p = (unsigned __int128)a * b;
+    *lo = (uint64_t)p;
+    return (uint64_t)(p >> 64);
+#else
+    return quipu_mul64_portable(a, b, lo);
+#endif
+}
+
+/* Uniform integer in [0, n), unbiased: Lemire's multiply-shift (ACM TOMS 2019): the high word of
+ * x·n is uniform on [0, n) once the low words below 2^64 mod n are rejected; the division runs
+ * only on the rare candidate rejections. n > 0. */
+static inline uint64_t quipu_rng_below(quipu_rng *r, uint64_t n)
+{
+    uint64_t lo, hi = quipu_mul64(quipu_rng_next(r), n, &lo);
+    if (lo < n) {
+        const uint64_t threshold = (0 - n) % n;
+        while (lo < threshold) hi = quipu_mul64(quipu_rng_next(r), n, &lo);
+    }
+    return hi;
+}
 /* Uniform double in [0, 1) with 53 random bits. */
 double quipu_rng_uniform(quipu_rng *r);
 

@@ -1,10 +1,11 @@
 /* sweep_report.c — `quipu sweep report`: every model × benchmark × language × culture of a sweep
  * in one place. The runs' summary.json (and items.jsonl.zst for the paired tests) are read back
- * with run_read.h, the comparisons against the baseline come from quipu_metrics_compare and its
- * CSV writer, the plots from plot.h: per benchmark and headline metric, a model × culture heatmap
- * and a forest plot (one row per model, one marker per language × culture, with its interval).
- * Runs without results are listed as missing, not errors: the aggregation job runs after every
- * task, failed ones included (afterany). */
+ * with run_read.h on all threads; the comparisons against the baseline come from one
+ * quipu_metrics_compare_many call (the baseline prepared once, each group's draws shared) and
+ * the comparison CSV writer; the plots from plot.h: per benchmark and headline metric, a model ×
+ * culture heatmap and a forest plot (one row per model, one marker per language × culture, with
+ * its interval). Runs without results are listed as missing, not errors: the aggregation job
+ * runs after every task, failed ones included (afterany). */
 #define _POSIX_C_SOURCE 200809L
 #include "sweep_internal.h"
 
@@ -108,32 +109,56 @@ static quipu_status rep_read(rep *r, quipu_error *err) {
     r->compared = calloc((size_t)n, sizeof *r->compared);
     if (!r->data || !r->have || !r->why || !r->rows || !r->n_rows || !r->cmp || !r->compared)
         return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    /* The runs' files are read on all threads (the items of 20 runs are 20 zstd streams of JSON
+     * lines, read independently), their outcomes taken in run order afterwards. */
+    quipu_status *st_of = quipu_calloc_array((size_t)n, sizeof *st_of);
+    quipu_error *e_of = quipu_calloc_array((size_t)n, sizeof *e_of);
+    if (!st_of || !e_of) {
+        free(st_of);
+        free(e_of);
+        return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    }
+#pragma omp parallel for schedule(dynamic, 1)
     for (int i = 0; i < s->n_runs; i++) {
+        const sweep_run *run = &s->runs[i];
+        if (!run->done) continue;
+        /* items only where paired tests need them */
+        st_of[i] = s->baseline_index >= 0 ? quipu_run_read(run->out_dir, &r->data[i], &e_of[i])
+                                          : quipu_run_read_summary(run->out_dir, &r->data[i], &e_of[i]);
+    }
+    quipu_status bad = QUIPU_OK;
+    for (int i = 0; i < s->n_runs && !bad; i++) {
         const sweep_run *run = &s->runs[i];
         if (!run->done) {
             /* a run without its completion marker may have stale or partial files: left out */
             r->why[i] = quipu_strdup("no results yet (quipu sweep status says why)");
-            if (!r->why[i]) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+            if (!r->why[i]) bad = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
             continue;
         }
-        quipu_error e = {0};
-        /* items only where paired tests need them */
-        quipu_status st = s->baseline_index >= 0 ? quipu_run_read(run->out_dir, &r->data[i], &e)
-                                                 : quipu_run_read_summary(run->out_dir, &r->data[i], &e);
-        if (st == QUIPU_ERR_NOMEM) return quipu_error_set(err, st, "%s", e.msg);
+        quipu_status st = st_of[i];
+        if (st == QUIPU_ERR_NOMEM) {
+            bad = quipu_error_set(err, st, "%s", e_of[i].msg);
+            break;
+        }
         if (st) {
-            quipu_log(QUIPU_LOG_WARN, "%s", e.msg);
-            if (!(r->why[i] = quipu_strdup(e.msg))) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+            quipu_log(QUIPU_LOG_WARN, "%s", e_of[i].msg);
+            if (!(r->why[i] = quipu_strdup(e_of[i].msg))) bad = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
             continue;
         }
         r->have[i] = 1;
         const quipu_run_data *d = &r->data[i];
         r->rows[i] = quipu_calloc_array(d->n_rows ? d->n_rows : 1, sizeof *r->rows[i]);
-        if (!r->rows[i]) return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+        if (!r->rows[i]) {
+            bad = quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+            break;
+        }
         for (size_t k = 0; k < d->n_rows; k++)
             if (!strcmp(str(d->rows[k].category), QUIPU_METRICS_ALL_CATEGORIES)) r->rows[i][r->n_rows[i]++] = &d->rows[k];
         qsort(r->rows[i], r->n_rows[i], sizeof *r->rows[i], cmp_row);
     }
+    free(st_of);
+    free(e_of);
+    if (bad) return bad;
     /* the metrics present, in the catalogue's order */
     size_t nm = 0;
     while (quipu_metric_name((int)nm)) nm++;
@@ -154,17 +179,37 @@ static quipu_status rep_compare(rep *r, quipu_error *err) {
     int b = s->baseline_index;
     if (b < 0 || !r->have[b] || !r->data[b].has_items || r->data[b].n_models != 1) return QUIPU_OK;
     const quipu_run_model *ma = &r->data[b].models[0];
+    /* every model against the baseline in one call: the baseline is prepared once and the
+     * resampling of each group is shared (the same numbers as one comparison at a time) */
+    quipu_run_items a = {ma->items, ma->n_items, ma->records, ma->n_items};
+    quipu_run_items *bs = quipu_calloc_array((size_t)s->n_runs, sizeof *bs);
+    quipu_comparison *cs = quipu_calloc_array((size_t)s->n_runs, sizeof *cs);
+    int *idx = quipu_calloc_array((size_t)s->n_runs, sizeof *idx);
+    if (!bs || !cs || !idx) {
+        free(bs);
+        free(cs);
+        free(idx);
+        return quipu_error_set(err, QUIPU_ERR_NOMEM, "out of memory");
+    }
+    size_t nb = 0;
     for (int i = 0; i < s->n_runs; i++) {
         if (i == b || !r->have[i] || !r->data[i].has_items || r->data[i].n_models != 1) continue;
         const quipu_run_model *mb = &r->data[i].models[0];
-        quipu_metrics_options opt = r->data[b].opt;
-        opt.threads = 0;
-        quipu_status st = quipu_metrics_compare(&r->cmp[i], ma->items, ma->n_items, ma->records, ma->n_items, mb->items, mb->n_items,
-                                                mb->records, mb->n_items, &opt, err);
-        if (st) return st;
-        r->compared[i] = 1;
+        bs[nb] = (quipu_run_items){mb->items, mb->n_items, mb->records, mb->n_items};
+        idx[nb++] = i;
     }
-    return QUIPU_OK;
+    quipu_metrics_options opt = r->data[b].opt;
+    opt.threads = 0;
+    quipu_status st = quipu_metrics_compare_many(cs, &a, bs, nb, &opt, err);
+    if (!st)
+        for (size_t k = 0; k < nb; k++) {
+            r->cmp[idx[k]] = cs[k];
+            r->compared[idx[k]] = 1;
+        }
+    free(bs);
+    free(cs);
+    free(idx);
+    return st;
 }
 
 static void rep_free(rep *r) {

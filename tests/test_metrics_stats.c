@@ -55,6 +55,26 @@ static void test_rng(void)
     double u = quipu_rng_uniform(&r);
     CHECK(u >= 0 && u < 1);
 
+    /* the 128-bit product the draw uses where the compiler has one: the portable halves' bits */
+    const uint64_t edge[] = {0, 1, 2, 3, UINT64_C(0xffffffff), UINT64_C(0x100000000), UINT64_C(0xffffffffffffffff),
+                             UINT64_C(0x8000000000000000), UINT64_C(0x7fffffffffffffff), UINT64_C(0xfffffffe00000001)};
+    int n_edge = (int)(sizeof edge / sizeof edge[0]), mul_bad = 0;
+    for (int i = 0; i < n_edge; i++)
+        for (int j = 0; j < n_edge; j++) {
+            uint64_t l1, l2, h1 = quipu_mul64(edge[i], edge[j], &l1), h2 = quipu_mul64_portable(edge[i], edge[j], &l2);
+            mul_bad += h1 != h2 || l1 != l2;
+        }
+    quipu_rng_seed(&r, 5);
+    for (int i = 0; i < 100000; i++) {
+        uint64_t a = quipu_rng_next(&r), b = quipu_rng_next(&r) >> (i % 64);
+        uint64_t l1, l2, h1 = quipu_mul64(a, b, &l1), h2 = quipu_mul64_portable(a, b, &l2);
+        mul_bad += h1 != h2 || l1 != l2;
+    }
+    CHECK_MSG(mul_bad == 0, "%d products differ from the portable ones", mul_bad);
+    uint64_t hi_max, lo_max;
+    hi_max = quipu_mul64_portable(UINT64_C(0xffffffffffffffff), UINT64_C(0xffffffffffffffff), &lo_max);
+    CHECK(hi_max == UINT64_C(0xfffffffffffffffe) && lo_max == 1); /* (2^64 - 1)^2 = 2^128 - 2^65 + 1 */
+
     /* hashing: separators keep ("ab","c") apart from ("a","bc") */
     uint64_t h1 = quipu_hash64_str(quipu_hash64_sep(quipu_hash64_str(QUIPU_HASH64_INIT, "ab")), "c");
     uint64_t h2 = quipu_hash64_str(quipu_hash64_sep(quipu_hash64_str(QUIPU_HASH64_INIT, "a")), "bc");
@@ -485,6 +505,80 @@ static void test_compare(void)
     CHECK(c.n_diffs == 0 && c.diffs == NULL);
 }
 
+static int same_double(double x, double y) { return memcmp(&x, &y, sizeof x) == 0; }
+
+static int same_note(const char *x, const char *y) { return (!x && !y) || (x && y && !strcmp(x, y)); }
+
+/* every row, tag, count and bit pattern */
+static int same_comparison(const quipu_comparison *x, const quipu_comparison *y)
+{
+    if (x->n_diffs != y->n_diffs || x->n_tests != y->n_tests || x->n_matched != y->n_matched || x->n_only_a != y->n_only_a ||
+        x->n_only_b != y->n_only_b)
+        return 0;
+    for (size_t i = 0; i < x->n_diffs; i++) {
+        const quipu_paired_diff *a = &x->diffs[i], *b = &y->diffs[i];
+        if (strcmp(a->benchmark, b->benchmark) || strcmp(a->language, b->language) || strcmp(a->culture, b->culture) ||
+            strcmp(a->category, b->category) || strcmp(a->metric, b->metric) || a->n != b->n || !same_note(a->note, b->note))
+            return 0;
+        if (!same_double(a->value_a, b->value_a) || !same_double(a->value_b, b->value_b) || !same_double(a->diff, b->diff) ||
+            !same_double(a->ci_low, b->ci_low) || !same_double(a->ci_high, b->ci_high) || !same_double(a->p_boot, b->p_boot))
+            return 0;
+    }
+    for (size_t i = 0; i < x->n_tests; i++) {
+        const quipu_paired_test *a = &x->tests[i], *b = &y->tests[i];
+        if (strcmp(a->benchmark, b->benchmark) || strcmp(a->category, b->category) || strcmp(a->decision, b->decision) ||
+            a->n != b->n || a->n11 != b->n11 || a->n10 != b->n10 || a->n01 != b->n01 || a->n00 != b->n00 ||
+            a->test.exact != b->test.exact || !same_double(a->test.p_value, b->test.p_value) ||
+            !same_double(a->test.statistic, b->test.statistic))
+            return 0;
+    }
+    return 1;
+}
+
+/* A sweep's comparisons in one call (the baseline prepared once, the draws of a group shared by
+ * the runs with the same matched items) give what one comparison at a time gives, bit for bit:
+ * 40 runs, so more than one batch of runs shares the draws, and one run with an item fewer,
+ * which gets its own groups and draws. */
+static void test_compare_many(void)
+{
+    enum { NR = 40 };
+    quipu_item it[NB];
+    quipu_item_record ra[NB];
+    static quipu_item_record rb[NR][NB];
+    make_set(it, ra);
+    quipu_run_items a = {it, NB, ra, NB}, b[NR];
+    for (int k = 0; k < NR; k++) {
+        for (int i = 0; i < NB; i++) {
+            double more = -10.0 - (double)((i * (k + 3)) % 11) - 0.25 * k, less = -10.0 - (double)((i * 5 + k) % 13);
+            rb[k][i] = pair_rec(i, more, less);
+        }
+        size_t n = k == 7 ? NB - 1 : NB; /* run 7 lacks the last item */
+        b[k] = (quipu_run_items){it, n, k == 13 ? ra : rb[k], n}; /* run 13 is A again */
+    }
+    quipu_metrics_options o;
+    quipu_metrics_options_init(&o);
+    o.n_boot = 300;
+    quipu_error err = {0};
+    static quipu_comparison many[NR];
+    CHECK_MSG(quipu_metrics_compare_many(many, &a, b, NR, &o, &err) == QUIPU_OK, "%s", err.msg);
+    int differ = 0, nonzero = 0;
+    for (int k = 0; k < NR; k++) {
+        quipu_comparison one;
+        CHECK(quipu_metrics_compare(&one, it, NB, ra, NB, b[k].items, b[k].n_items, b[k].records, b[k].n_records, &o, &err) == QUIPU_OK);
+        if (!same_comparison(&one, &many[k])) differ++;
+        quipu_comparison_free(&one);
+        for (size_t i = 0; i < many[k].n_diffs; i++) nonzero += many[k].diffs[i].diff != 0 && !isnan(many[k].diffs[i].diff);
+    }
+    CHECK_MSG(differ == 0, "%d of %d runs compared together differ from one comparison at a time", differ, NR);
+    CHECK(many[7].n_matched == NB - 1 && many[7].n_only_a == 1 && many[0].n_matched == NB);
+    CHECK(nonzero > 0 && !same_comparison(&many[0], &many[1])); /* the runs do differ from A and from each other */
+    for (size_t i = 0; i < many[13].n_diffs; i++)
+        if (!isnan(many[13].diffs[i].diff)) CHECK(many[13].diffs[i].diff == 0 && many[13].diffs[i].ci_low == 0);
+    for (int k = 0; k < NR; k++) quipu_comparison_free(&many[k]);
+    /* no runs: nothing to do, and fine */
+    CHECK(quipu_metrics_compare_many(many, &a, b, 0, &o, &err) == QUIPU_OK);
+}
+
 int main(void)
 {
     test_rng();
@@ -494,5 +588,6 @@ int main(void)
     test_bootstrap_threads();
     test_bootstrap_known();
     test_compare();
+    test_compare_many();
     return test_finish("test_metrics_stats");
 }
