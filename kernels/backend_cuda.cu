@@ -15,8 +15,9 @@
  * the next batch's index vectors uploaded from pinned memory on the other, ordered by an event,
  * and per-slot fences so the host packs batch N+1 while batch N runs (forward.c). */
 #include <math.h>
-#include <stddef.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 
 extern "C" {
 #include "backend.h"
+#include "common.h"
 #include "quant.h"
 }
 
@@ -37,10 +39,26 @@ extern "C" {
 #define QP_NAME "cuda"
 #endif
 
+/* The weight arena: one device allocation the size of the model's estimate of its weights (on
+ * this tensor-parallel member), carved in order while the model loads (weights_reserve). A
+ * weight that no longer fits gets its own allocation; a carved buffer freed last gives its room
+ * back (a failed load), and the arena goes when its last buffer does. */
+typedef struct g_arena {
+    char *base;
+    size_t cap, used;
+    int64_t live;           /* buffers carved from it and not yet freed */
+    int open;               /* still carving (the model is loading) */
+    size_t n_out, out_bytes; /* while open: weights that did not fit, for the closing line */
+    struct g_arena *next;
+} g_arena;
+
 struct quipu_buf {
     size_t size;
     void *d;
+    g_arena *arena; /* NULL: its own allocation */
 };
+
+#define ARENA_ALIGN ((size_t)256)
 
 /* the kernels' log-prob record is the interface's, field for field */
 static_assert(sizeof(qk_lp_partial) == sizeof(quipu_lp_partial), "log-prob partial layout");
@@ -62,6 +80,7 @@ typedef struct gpu_ctx {
         int bf16, ok;
     } att_proof[8];         /* its proofs on this device (qk_attention_tc_prove), per head dim and type */
     int n_att_proofs;
+    g_arena *arenas;        /* every weight arena with buffers still in it; the open one first */
 } gpu_ctx;
 
 /* errors through quipu_error_set (common.c): the first cause wins, one line */
@@ -89,12 +108,34 @@ static void qfree(void *p) {
     if (p) (void)qpFree(p);
 }
 
+static void arena_release(gpu_ctx *c, g_arena *a) {
+    for (g_arena **p = &c->arenas; *p; p = &(*p)->next)
+        if (*p == a) {
+            *p = a->next;
+            break;
+        }
+    qfree(a->base);
+    free(a);
+}
+
 static quipu_buf *g_buf_alloc(quipu_backend *b, size_t n, quipu_error *err) {
-    (void)qpSetDevice(((gpu_ctx *)b->ctx)->device); /* the current device is per host thread */
+    gpu_ctx *c = (gpu_ctx *)b->ctx;
+    (void)qpSetDevice(c->device); /* the current device is per host thread */
     quipu_buf *buf = (quipu_buf *)calloc(1, sizeof *buf);
     if (!buf) {
         gerr(err, QUIPU_ERR_NOMEM, "out of memory");
         return NULL;
+    }
+    g_arena *a = c->arenas && c->arenas->open ? c->arenas : NULL;
+    size_t need = (n ? n : 16) + ARENA_ALIGN - 1;
+    need -= need % ARENA_ALIGN;
+    if (a && need >= n && a->cap - a->used >= need) {
+        buf->d = a->base + a->used;
+        buf->arena = a;
+        a->used += need;
+        a->live++;
+        buf->size = n;
+        return buf;
     }
     qpError_t e = dmalloc(&buf->d, n ? n : 16);
     if (e != qpSuccess) {
@@ -105,14 +146,57 @@ static quipu_buf *g_buf_alloc(quipu_backend *b, size_t n, quipu_error *err) {
         free(buf);
         return NULL;
     }
+    if (a) {
+        a->n_out++;
+        a->out_bytes += n;
+    }
     buf->size = n;
     return buf;
 }
 
 static void g_buf_free(quipu_backend *b, quipu_buf *buf) {
     if (!buf) return;
-    qfree(buf->d);
+    g_arena *a = buf->arena;
+    if (a) {
+        size_t room = (buf->size ? buf->size : 16) + ARENA_ALIGN - 1;
+        room -= room % ARENA_ALIGN;
+        if (a->open && (char *)buf->d + room == a->base + a->used) a->used -= room; /* the last one carved */
+        if (--a->live == 0 && !a->open) arena_release((gpu_ctx *)b->ctx, a);
+    } else {
+        qfree(buf->d);
+    }
     free(buf);
+}
+
+/* bytes > 0: the loading of a model starts, with this estimate of its weights: one arena of that
+ * size (none, and one allocation per weight, if the device cannot give it at once); 0: the
+ * loading ends, and what it carved stays until freed. */
+static quipu_status g_weights_reserve(quipu_backend *b, uint64_t bytes, quipu_error *err) {
+    gpu_ctx *c = (gpu_ctx *)b->ctx;
+    g_arena *a = c->arenas && c->arenas->open ? c->arenas : NULL;
+    if (a) { /* close the open one */
+        a->open = 0;
+        quipu_log(QUIPU_LOG_DEBUG, QP_NAME " backend: weights: %.1f MiB carved from one arena of %.1f MiB (%lld buffers); %zu buffers "
+                                   "(%.1f MiB) allocated beside it",
+                  (double)a->used / (1 << 20), (double)a->cap / (1 << 20), (long long)a->live, a->n_out, (double)a->out_bytes / (1 << 20));
+        if (a->live == 0) arena_release(c, a);
+    }
+    if (bytes == 0) return QUIPU_OK;
+    if (bytes > (uint64_t)SIZE_MAX - ARENA_ALIGN) return QUIPU_OK;
+    (void)qpSetDevice(c->device);
+    a = (g_arena *)calloc(1, sizeof *a);
+    if (!a) return gerr(err, QUIPU_ERR_NOMEM, "out of memory");
+    if (dmalloc((void **)&a->base, (size_t)bytes) != qpSuccess) {
+        quipu_log(QUIPU_LOG_INFO, QP_NAME " backend: no room for one weight arena of %.1f MiB: the weights get one allocation each",
+                  (double)bytes / (1 << 20));
+        free(a);
+        return QUIPU_OK;
+    }
+    a->cap = (size_t)bytes;
+    a->open = 1;
+    a->next = c->arenas;
+    c->arenas = a;
+    return QUIPU_OK;
 }
 
 static void *g_buf_host_ptr(quipu_buf *buf) { return NULL; }
@@ -411,6 +495,7 @@ static void g_free(quipu_backend *b) {
     if (!b) return;
     gpu_ctx *c = (gpu_ctx *)b->ctx;
     if (c) {
+        while (c->arenas) arena_release(c, c->arenas); /* buffers still carved from them are gone with them */
         qfree(c->d_bad);
         if (c->h_bad) (void)qpFreeHost(c->h_bad);
         qk_lt_free(c->lt);
@@ -457,6 +542,7 @@ static void fill_iface(quipu_backend_i *ip) {
     i.moe_combine = g_moe_combine;
     i.set_group = g_set_group;
     i.mem_free = g_mem_free;
+    i.weights_reserve = g_weights_reserve;
     i.sync = g_sync;
     i.host_alloc = g_host_alloc;
     i.host_free = g_host_free;

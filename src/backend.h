@@ -241,6 +241,12 @@ typedef struct quipu_backend_i {
     quipu_status (*set_group)(quipu_backend *b, const quipu_comm_group *g, quipu_error *err);
     /* bytes free on the device (a GPU's free memory), 0 when unknown; NULL on the CPU */
     uint64_t (*mem_free)(quipu_backend *b);
+    /* Optional (a GPU): a model's loading starts (bytes > 0, its estimate of the weights this
+     * device holds) or ends (0). In between, buf_alloc carves the weights from one arena of that
+     * size, in order, while they fit (one allocation per device instead of one per tensor), and
+     * gives a buffer its own allocation when they do not; buf_free works on either. NULL: every
+     * buffer is its own allocation (the CPU, where the file's weights are read into host memory). */
+    quipu_status (*weights_reserve)(quipu_backend *b, uint64_t bytes, quipu_error *err);
     quipu_status (*sync)(quipu_backend *b, quipu_error *err);
     /* Host work beside device work (quipu_model_forward_begin / _end; docs/gpu.md): a batch in
      * flight holds one of QUIPU_BACKEND_SLOTS slots. All optional: NULL where host and backend

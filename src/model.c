@@ -1500,6 +1500,30 @@ static void blocks_share(quipu_model *m) {
     }
 }
 
+/* The weights about to load, as fit_check planned them: the backend may hold them in one arena
+ * (backend.h weights_reserve); weights_end closes it when the loading is over, either way. Not
+ * under QUIPU_TEST_MEM_FREE, whose free memory is made up. */
+static quipu_status weights_begin(quipu_model *m, uint64_t bytes, quipu_error *err) {
+    quipu_backend *b = m->backend;
+    const char *t = getenv("QUIPU_TEST_MEM_FREE");
+    if (!b->iface->weights_reserve || (t && *t) || bytes == 0) return QUIPU_OK;
+    /* the estimate leaves out the small vectors (biases, norms, an expert router's rows): room for
+     * 8 of the widest per layer in fp32, so that they land in the arena too */
+    const quipu_model_config *c = &m->cfg;
+    int64_t widest = c->n_embd, q = c->n_head * c->head_dim + 2 * c->n_head_kv * c->head_dim;
+    if (c->n_ff > widest) widest = c->n_ff;
+    if (q > widest) widest = q;
+    uint64_t slack = (uint64_t)(c->n_layer > 0 ? c->n_layer : 1) * 8u * (uint64_t)(widest > 0 ? widest : 1) * 4u + ((uint64_t)1 << 20);
+    m->weights_open = 1;
+    return b->iface->weights_reserve(b, bytes + slack, err);
+}
+
+static void weights_end(quipu_model *m) {
+    quipu_error e = {0};
+    if (m->weights_open) (void)m->backend->iface->weights_reserve(m->backend, 0, &e);
+    m->weights_open = 0;
+}
+
 /* Before any weight is read: will this member's share fit the device? The backend says how much
  * is free (a GPU; QUIPU_TEST_MEM_FREE=BYTES stands in for it in tests); if the share for 2048-token
  * batches does not fit, one line says how much is needed and the smallest tensor_parallel that
@@ -1519,19 +1543,19 @@ static quipu_status fit_check(quipu_model *m, quipu_error *err) {
         return QUIPU_OK;
     }
     /* in blocks: the matrices' file bytes in place of their dequantized ones, plus one scratch */
-    uint64_t wb = w - m->qw_dense_bytes + m->qw_block_bytes + m->qw_scratch;
+    uint64_t wb = w - m->qw_dense_bytes + m->qw_block_bytes + m->qw_scratch, wb_weights = wb - m->qw_scratch;
     m->qw_scratch = 0; /* the loader sets it to the largest matrix it keeps in blocks */
     if (m->blocks == 1) {
-        if (wb + st <= avail) return QUIPU_OK;
+        if (wb + st <= avail) return weights_begin(m, wb_weights, err);
     } else if (w + st <= avail) {
         m->blocks = 0;
-        return QUIPU_OK;
+        return weights_begin(m, w, err);
     } else if (can_block && wb + st <= avail) {
         m->blocks = 1;
         quipu_log(QUIPU_LOG_INFO, "%s: %.1f GiB dequantized does not fit the %.1f GiB free; the layers' weights stay in their GGUF blocks "
                                   "(%.1f GiB in all) and are dequantized one matrix at a time",
                   m->path, (double)(w + st) / G, (double)avail / G, (double)(wb + st) / G);
-        return QUIPU_OK;
+        return weights_begin(m, wb_weights, err);
     }
     if (m->blocks == 1) w = wb;
     int better = 0;
@@ -2585,6 +2609,7 @@ quipu_status quipu_model_load(quipu_model **out, const char *path, quipu_backend
             goto fail;
         }
     }
+    weights_end(m);
     free(L.tmp);
     free(L.half);
     json_decref(cfg);
@@ -2600,6 +2625,7 @@ quipu_status quipu_model_load(quipu_model **out, const char *path, quipu_backend
     *out = m;
     return QUIPU_OK;
 fail:
+    if (m) weights_end(m);
     free(L.tmp);
     free(L.half);
     json_decref(cfg);

@@ -139,6 +139,7 @@ typedef struct quipu_model {
     quipu_layer_weights *layers;
     quipu_tokenizer *tok;
     size_t weight_bytes;         /* bytes of weights held by the backend (matrices in wtype) */
+    int weights_open;            /* the backend's weight arena is open (model.c weights_begin) */
     quipu_fwd *fwd;              /* NULL until the first reserve or forward */
     /* Tensor parallelism (the backend's group, quipu_backend_set_group, before loading): this
      * member holds query heads [tp_rank * n_head_l, +n_head_l), their KV heads (replicated when
