@@ -1,6 +1,8 @@
-/* gemm_lt.h — the tensor-core GEMM (gemm_lt.cu): cuBLASLt over bf16 / f16 weights with one
- * proven batch-invariant algorithm per weight shape, falling back to the tile GEMM (qk_matmul)
- * wherever that cannot be had. QUIPU_GEMM_LT says whether this build has it. */
+/* gemm_lt.h — the tensor-core GEMM (gemm_lt.cu): cuBLASLt (NVIDIA) or hipBLASLt (AMD) over
+ * bf16 / f16 weights with one proven batch-invariant algorithm per weight shape, falling back to
+ * the tile GEMM (qk_matmul) wherever that cannot be had. QUIPU_GEMM_LT says whether this build
+ * has it: always with nvcc; with hipcc only where CMake found hipBLASLt (QUIPU_HAVE_HIPBLASLT,
+ * kernels/CMakeLists.txt), never in the emulation on the CPU. */
 #ifndef QUIPU_KERNELS_GEMM_LT_H
 #define QUIPU_KERNELS_GEMM_LT_H
 
@@ -9,13 +11,19 @@
 #include "kernels.h"
 
 #if defined(__HIPCC__) || defined(QUIPU_HIP_BUILD)
+#if defined(QUIPU_HAVE_HIPBLASLT) && QUIPU_HAVE_HIPBLASLT && !defined(QUIPU_HIP_CPU)
+#define QUIPU_GEMM_LT 1
+#include <hipblaslt/hipblaslt.h>
+#include <hipblaslt/hipblaslt-ext.hpp> /* matmulIsAlgoSupported: the C API has no AlgoCheck */
+#else
 #define QUIPU_GEMM_LT 0
+#endif
 #else
 #define QUIPU_GEMM_LT 1
 #include <cublasLt.h>
 #endif
 
-/* cuBLASLt's own scratch inside the op workspace */
+/* cuBLASLt's / hipBLASLt's own scratch inside the op workspace */
 #define QK_LT_LIB_WS ((size_t)32 << 20)
 
 typedef struct qk_lt qk_lt;
@@ -23,7 +31,7 @@ qpError_t qk_lt_create(qk_lt **out);
 void qk_lt_free(qk_lt *L);
 /* the forward state's largest batch (rows): the size each shape's algorithm is chosen for */
 void qk_lt_set_max_rows(qk_lt *L, int64_t max_m);
-/* the workspace a call of up to max_m rows and max_width columns of x or y needs (0: no cuBLASLt) */
+/* the workspace a call of up to max_m rows and max_width columns of x or y needs (0: no cuBLASLt / hipBLASLt) */
 size_t qk_lt_workspace_bytes(int64_t max_m, int64_t max_width);
 /* the first fallback to the tile GEMM, if any (also printed once as a warning) */
 const char *qk_lt_note(const qk_lt *L);
