@@ -6,6 +6,8 @@
 #include "gemm_cpu.h"
 
 #include <omp.h>
+#include <stdlib.h>
+#include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -93,6 +95,8 @@ static const kernel k_avx = {"avx2-fma", tile_avx_3x4, tile_avx_1x4, tile_avx_3x
 
 static const kernel *pick(void) {
 #ifdef QUIPU_GEMM_X86
+    const char *e = getenv("QUIPU_GEMM_KERNEL"); /* a test hook (gemm_cpu.h) */
+    if (e && !strcmp(e, "generic")) return &k_gen;
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &k_avx;
 #endif

@@ -18,7 +18,8 @@
 void quipu_gemm_cpu(float *y, int64_t ldy, const float *x, const float *w, int64_t M, int64_t K, int64_t N);
 /* the same with x's rows ldx floats apart (a slice of a wider activation) */
 void quipu_gemm_cpu_ld(float *y, int64_t ldy, const float *x, int64_t ldx, const float *w, int64_t M, int64_t K, int64_t N);
-/* The kernel this machine runs ("avx2-fma" or "generic"): bits agree within one kind. */
+/* The kernel this machine runs ("avx2-fma" or "generic"): bits agree within one kind.
+ * QUIPU_GEMM_KERNEL=generic forces the portable one (for tests: the two round differently). */
 const char *quipu_gemm_cpu_kernel(void);
 
 #endif
