@@ -108,7 +108,7 @@ def run_transformers(args, prs):
         hs = model(torch.tensor([masked]))[0].squeeze(0)
         return log_softmax(hs[i])[ids[i]].item()
 
-    scores, masked_n = [], []
+    scores, masked_n, lengths = [], [], []
     t0 = time.perf_counter()
     for s1, s2 in prs:  # metric.py's mask_unigram, one masked copy per forward
         a, b = tok.encode(s1).ids, tok.encode(s2).ids
@@ -121,10 +121,19 @@ def run_transformers(args, prs):
             m2[t2[i]] = mask_id
             l1 += log_prob(m1, a, t1[i])
             l2 += log_prob(m2, b, t2[i])
+            lengths += [len(m1), len(m2)]
         scores.append([l1, l2])
         masked_n.append(max(n - 2, 0))
     dt = time.perf_counter() - t0
-    return {"seconds": dt, "scores": scores, "masked": masked_n, "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    # the machine's fp32 GEMM rate through the same library, same threads: the ceiling either side can reach
+    x, w = torch.randn(2048, 768), torch.randn(3072, 768)
+    x @ w.T
+    g0 = time.perf_counter()
+    for _ in range(10):
+        x @ w.T
+    gemm = 10 * 2 * 2048 * 768 * 3072 / (time.perf_counter() - g0) / 1e9
+    return {"seconds": dt, "scores": scores, "masked": masked_n, "lengths": lengths, "torch_gemm_gflops": gemm,
+            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             "version": f"transformers {transformers.__version__}, torch {torch.__version__}, one masked copy per forward"}
 
 
@@ -155,10 +164,22 @@ def main():
            "masked_copies": copies, "batch_tokens": args.batch_tokens, "max_abs_diff": worst, "same_masked_counts": same_masked,
            "decisions_equal": decisions,
            "quipu": {k: v for k, v in q.items() if k not in ("scores", "masked")},
-           "transformers": {k: v for k, v in h.items() if k not in ("scores", "masked")}}
+           "transformers": {k: v for k, v in h.items() if k not in ("scores", "masked", "lengths")}}
     res["quipu"]["sentences_per_s"] = n_sent / q["seconds"]
     res["transformers"]["sentences_per_s"] = n_sent / h["seconds"]
     res["speedup"] = h["seconds"] / q["seconds"]
+    # the arithmetic of the two (multiply-adds counted twice): the encoder over every token of
+    # every masked copy, the same on both sides; the MLM head (dense + decoder) over every token
+    # for transformers, over the masked rows only for quipu
+    D, F, V, NL = 768, 3072, 32005, 12
+    toks = sum(h["lengths"])
+    enc = 2 * NL * (4 * D * D + 2 * D * F) * toks + NL * sum(4 * L * L * D for L in h["lengths"])
+    head = 2 * (D * D + D * V)
+    fl_q, fl_h = enc + head * copies, enc + head * toks
+    res["work"] = {"tokens_forwarded": toks, "quipu_gflop": fl_q / 1e9, "transformers_gflop": fl_h / 1e9,
+                   "quipu_gflops_per_s": fl_q / q["seconds"] / 1e9, "transformers_gflops_per_s": fl_h / h["seconds"] / 1e9,
+                   "torch_gemm_gflops_per_s": h["torch_gemm_gflops"],
+                   "quipu_gflops_per_s_for_5x": fl_q / (h["seconds"] / 5) / 1e9}
     print(json.dumps(res, indent=2))
     if args.out:
         with open(args.out + ".json", "w") as f:
