@@ -10,7 +10,7 @@
 #include "comm_nccl.h"
 
 #if defined(__HIPCC__) || defined(QUIPU_HIP_BUILD)
-#if __has_include(<rccl/rccl.h>)
+#if __has_include(<rccl/rccl.h>) && !defined(QUIPU_NO_NCCL)
 #include <rccl/rccl.h>
 #define QK_HAVE_NCCL 1
 #endif
