@@ -63,11 +63,12 @@ GEN_TILE(1, 1)
             for (int c = 0; c < NR; c++) acc[r][c] = _mm256_setzero_ps();                                           \
         int64_t K8 = K / 8 * 8;                                                                                     \
         for (int64_t k = 0; k < K8; k += 8) {                                                                       \
-            __m256 xv[MR], wv[NR];                                                                                  \
+            __m256 xv[MR];                                                                                          \
             for (int r = 0; r < MR; r++) xv[r] = _mm256_loadu_ps(x + r * ldx + k);                                    \
-            for (int c = 0; c < NR; c++) wv[c] = _mm256_loadu_ps(w + c * K + k);                                    \
-            for (int r = 0; r < MR; r++)                                                                            \
-                for (int c = 0; c < NR; c++) acc[r][c] = _mm256_fmadd_ps(xv[r], wv[c], acc[r][c]);                 \
+            for (int c = 0; c < NR; c++) { /* each weight vector loaded once: 3 + 4 loads per 12 FMAs */           \
+                __m256 wv = _mm256_loadu_ps(w + c * K + k);                                                         \
+                for (int r = 0; r < MR; r++) acc[r][c] = _mm256_fmadd_ps(xv[r], wv, acc[r][c]);                    \
+            }                                                                                                       \
         }                                                                                                           \
         for (int r = 0; r < MR; r++)                                                                                \
             for (int c = 0; c < NR; c++) {                                                                          \
