@@ -54,7 +54,7 @@ for f in files:
 yn = lambda b: "yes" if b else "**no**"
 L = [f"# CPU GEMM: quipu_gemm_cpu vs OpenBLAS cblas_sgemm, SmolLM2-135M and Gemma-3-270m shapes", "",
      f"Machine: {cpu}, {ncpu} CPUs; load average (1, 5, 15 min) {lb} before and {la} after the runs "
-     "(other builds were running on this shared machine). Best of "
+     "(above 1 before, something else was running). Best of "
      f"{runs} runs per number. {header}.", "",
      f"Command: `{cmd.strip()}`, which builds with `{build.split(' -o ')[0]} -o …`", "",
      "y[M, N] = x[M, K] · w[N, K]ᵀ in fp32, the same random inputs for both. *Ratio* = quipu GFLOP/s ÷ OpenBLAS GFLOP/s. "
