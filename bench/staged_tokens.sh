@@ -71,5 +71,8 @@ print("|---|---|---|---|")
 for name, p, g in (("1B (Llama-3.2-1B shape)", 1.24e9, 1), ("8B (Llama-3.1-8B shape)", 8.03e9, 1), ("70B (Llama-3.1-70B shape), tensor_parallel 4", 70.6e9, 4)):
     t = [tot * 2 * p / (g * 989e12 * m) for m in (0.5, 0.25)]
     print(f"| {name} | {g} × H100 | {t[0] / 60:.1f} min | {t[1] / 60:.1f} min |")
+# an overnight sweep: 20 models of 200 B parameters in all, in node-hours of 4 GPUs
+t = [tot * 2 * 200e9 / (989e12 * m) / 3600 / 4 for m in (0.5, 0.25)]
+print(f"| 20-model sweep, 200 B parameters in all | node-hours of 4 × H100 | {t[0]:.1f} | {t[1]:.1f} |")
 PY
 echo "wrote $out" >&2
